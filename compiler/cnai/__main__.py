@@ -1,0 +1,5 @@
+import sys
+
+from cnai.cli import main
+
+sys.exit(main())

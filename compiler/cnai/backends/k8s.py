@@ -1,0 +1,58 @@
+"""Kubernetes fragments both targets share: resources, env, volumes, node selectors.
+
+Quantities are always strings ("8", "500m"): Argo's schema and kfp-kubernetes expect them so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnai.semantics import ir
+
+GPU_RESOURCE = "nvidia.com/gpu"
+OUTPUTS_DIR = "/cnai/outputs"
+INPUTS_DIR = "/cnai/inputs"
+OUTPUTS_VOLUME = "cnai-outputs"
+
+
+def resource_limits(resources: ir.Resources) -> dict[str, str]:
+    """Limits only: Kubernetes sets requests equal to limits, and GPUs take limits alone."""
+    limits: dict[str, str] = {}
+    if resources.cpu is not None:
+        limits["cpu"] = resources.cpu
+    if resources.memory is not None:
+        limits["memory"] = resources.memory
+    if resources.gpu:
+        limits[GPU_RESOURCE] = str(resources.gpu)
+    return limits
+
+
+def node_selector(resources: ir.Resources, gpu_label_key: str) -> dict[str, str]:
+    return {gpu_label_key: resources.gpu_type} if resources.gpu_type else {}
+
+
+def secret_env(name: str, secret: ir.SecretRef) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}}}
+
+
+def output_path(step: ir.Step, name: str) -> str:
+    """Where the step writes output ``name``: its fixed path, or /cnai/outputs/NAME."""
+    output = step.output(name)
+    return output.path or f"{OUTPUTS_DIR}/{name}"
+
+
+def pvc_spec(dataset: ir.Dataset) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": [dataset.access_mode],
+                            "resources": {"requests": {"storage": dataset.size}}}
+    if dataset.storage_class:
+        spec["storageClassName"] = dataset.storage_class
+    return spec
+
+
+def is_skippable(pipeline: ir.Pipeline) -> set[str]:
+    """Steps that may not run: gated ones and everything downstream of them."""
+    skippable: set[str] = set()
+    for step in pipeline.steps:  # topological order: upstream steps are decided first
+        if step.when is not None or any(d.step in skippable for d in step.depends):
+            skippable.add(step.name)
+    return skippable

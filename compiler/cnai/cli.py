@@ -1,0 +1,161 @@
+"""The `cnai` command: check and compile .cnai files.
+
+Exit status: 0 success, 1 errors in the input, 2 bad usage (argparse's convention).
+Diagnostics go to stderr; ``--format json`` prints them as one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnai import __version__
+from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, Options
+from cnai.diagnostics import Diagnostic
+from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
+from cnai.source import SourceFile
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnai", description="Compile .cnai pipelines to Argo Workflows or Kubeflow "
+        "Pipelines.")
+    parser.add_argument("--version", action="version", version=f"cnai {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--format", choices=("text", "json"), default="text",
+                         help="how diagnostics are printed (default: text)")
+        sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                         help="colour diagnostics (default: auto, on a terminal)")
+
+    check = commands.add_parser("check", help="check files for errors, emit nothing")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    common(check)
+
+    compile_ = commands.add_parser("compile", help="compile a file to a target")
+    compile_.add_argument("file", metavar="FILE")
+    compile_.add_argument("--target", "-t", choices=TARGETS, default="argo",
+                          help="argo (Workflow YAML), kfp (KFP v2 IR YAML) or ir (JSON)")
+    compile_.add_argument("-o", "--output", metavar="OUT",
+                          help="write here instead of stdout (replaced only on success)")
+    compile_.add_argument("--image-registry", default=DEFAULT_REGISTRY,
+                          help=f"registry of cnai's runtime images (default: {DEFAULT_REGISTRY})")
+    compile_.add_argument("--image-tag", default=__version__,
+                          help=f"tag of cnai's runtime images (default: {__version__})")
+    compile_.add_argument("--gpu-label-key", default=DEFAULT_GPU_LABEL,
+                          help=f"node label for gpu_type (default: {DEFAULT_GPU_LABEL})")
+    compile_.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
+    common(compile_)
+    return parser
+
+
+def _colour(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def _report(diagnostics: Sequence[Diagnostic], sources: dict[str, SourceFile],
+            args: argparse.Namespace) -> None:
+    from cnai.diagnostics.render import render_json, render_text
+
+    if args.format == "json":
+        sys.stderr.write(render_json(diagnostics))
+    elif diagnostics:
+        sys.stderr.write(render_text(diagnostics, sources, colour=_colour(args.color)))
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(f"cannot read {path}: {reason}") from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, SourceFile] = {}
+    failed = False
+    for path in args.files:
+        data = _read(path)
+        try:
+            diagnostics += check_source(data, path)
+        except CompileFailed as error:
+            diagnostics += error.diagnostics
+            sources.update(error.sources)
+            failed = True
+            continue
+        sources[path] = SourceFile(path, data.decode("utf-8"))
+    _report(diagnostics, sources, args)
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Replace ``target`` only once the whole text is on disk: a failed write loses nothing."""
+    directory = target.parent if str(target.parent) else Path(".")
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory,
+                                         prefix=f".{target.name}.", delete=False)
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, target)
+    except BaseException:
+        os.unlink(handle.name)
+        raise
+
+
+def _compile(args: argparse.Namespace) -> int:
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        if output.is_dir():
+            raise UsageError(f"{output} is a directory; give a file name")
+        if output.exists() and output.resolve() == Path(args.file).resolve():
+            raise UsageError(f"refusing to overwrite the input file {args.file}")
+        if not output.parent.exists() and str(output.parent):
+            raise UsageError(f"directory {output.parent} does not exist")
+    options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
+                      gpu_label_key=args.gpu_label_key, optimize=not args.no_optimize)
+    data = _read(args.file)
+    try:
+        result = compile_source(data, args.file, args.target, options)
+    except CompileFailed as error:
+        _report(error.diagnostics, error.sources, args)
+        return EXIT_INPUT
+    _report(result.warnings, result.sources, args)
+    if output is None:
+        sys.stdout.write(result.text)
+    else:
+        try:
+            _write_atomically(output, result.text)
+        except OSError as error:
+            raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        return _compile(args)
+    except UsageError as error:
+        sys.stderr.write(f"cnai: error: {error}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Options and the context that passes and backends share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnai.diagnostics import DiagnosticBag
+from cnai.source import Span
+
+DEFAULT_REGISTRY = "ghcr.io/cnai-dev"
+# The label that NVIDIA's GPU feature discovery puts on nodes, e.g. "NVIDIA-A100-SXM4-80GB".
+DEFAULT_GPU_LABEL = "nvidia.com/gpu.product"
+
+
+def _version() -> str:
+    from cnai import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class Options:
+    image_registry: str = DEFAULT_REGISTRY
+    image_tag: str = field(default_factory=_version)
+    gpu_label_key: str = DEFAULT_GPU_LABEL
+    optimize: bool = True
+    passes: tuple[str, ...] | None = None  # None: every pass of passes.PIPELINE, in order
+
+    def runtime_image(self, name: str) -> str:
+        """The reference of one of our runtime_images, e.g. ghcr.io/cnai-dev/cnai-preload:0.1.0."""
+        return f"{self.image_registry.rstrip('/')}/cnai-{name}:{self.image_tag}"
+
+
+@dataclass
+class CompileContext:
+    options: Options = field(default_factory=Options)
+    diagnostics: DiagnosticBag = field(default_factory=DiagnosticBag)
+    explain: list[str] = field(default_factory=list)
+
+    def unsupported(self, span: Span, code: str, message: str, *, help: str = "") -> None:
+        """A construct the target cannot express: an error pointing at the user's text."""
+        self.diagnostics.error(code, message, span, "not supported by this target",
+                               help=[help] if help else [])

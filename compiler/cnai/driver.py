@@ -1,0 +1,110 @@
+"""Run the stages: parse -> check -> build_graph -> run_passes -> backend -> text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnai.context import CompileContext, Options
+from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag
+from cnai.source import SourceFile
+
+TARGETS = ("argo", "kfp", "ir")
+
+
+@dataclass
+class CompileResult:
+    text: str
+    documents: list[dict[str, Any]]
+    warnings: list[Diagnostic]
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+
+
+class CompileFailed(CompileError):
+    """A CompileError that also carries the sources, so the caller can render snippets."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, SourceFile]) -> None:
+        super().__init__(diagnostics)
+        self.sources = sources
+
+
+def decode(data: bytes, path: str) -> SourceFile:
+    """UTF-8 text, or a CompileFailed (E0001) pointing at the first bad byte."""
+    try:
+        return SourceFile(path, data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        good = SourceFile(path, data[: error.start].decode("utf-8"))
+        bag = DiagnosticBag()
+        bag.error("E0001", f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                  f"{error.start})", good.span(len(good.text), len(good.text)),
+                  "invalid byte here", help=["save the file as UTF-8"])
+        raise CompileFailed(bag.sorted(), {path: good}) from None
+
+
+def analyze(source: SourceFile, ctx: CompileContext) -> Any:
+    """Front end and passes: the optimized IR graph, or CompileFailed. Warnings stay in ctx."""
+    from cnai.passes import run_passes
+    from cnai.semantics.checker import check
+    from cnai.semantics.dag import build_graph
+    from cnai.syntax import parse
+
+    sources = {source.path: source}
+    try:
+        module = parse(source)
+    except CompileError as error:
+        raise CompileFailed(error.diagnostics, sources) from None
+    pipeline = check(module, source, ctx.diagnostics)
+    if ctx.diagnostics.has_errors:
+        raise CompileFailed(ctx.diagnostics.sorted(), sources)
+    if pipeline is None:
+        return None
+    graph = build_graph(pipeline, ctx.diagnostics)
+    if graph is None or ctx.diagnostics.has_errors:
+        raise CompileFailed(ctx.diagnostics.sorted(), sources)
+    graph = run_passes(graph, ctx)
+    if ctx.diagnostics.has_errors:
+        raise CompileFailed(ctx.diagnostics.sorted(), sources)
+    return graph
+
+
+def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo",
+                   options: Options | None = None) -> CompileResult:
+    """Compile one .cnai text to ``target`` (argo, kfp, or ir); raises CompileFailed."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
+    ctx = CompileContext(options=options or Options())
+    graph = analyze(source, ctx)
+    sources = {source.path: source}
+    if graph is None:
+        bag = DiagnosticBag()
+        bag.error("E0009", "no pipeline to compile: this file declares templates only",
+                  source.span(0, 0), "no `pipeline` here",
+                  help=["compile the file that imports these templates"])
+        raise CompileFailed(bag.sorted(), sources)
+    if target == "ir":
+        text_out = graph.model_dump_json(indent=2) + "\n"
+        return CompileResult(text_out, [graph.model_dump(mode="json")], ctx.diagnostics.sorted(),
+                             sources)
+    from cnai.backends import BACKENDS
+    from cnai.backends.serialize import to_yaml
+
+    documents = BACKENDS[target](graph, ctx)
+    if ctx.diagnostics.has_errors:
+        raise CompileFailed(ctx.diagnostics.sorted(), sources)
+    return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources)
+
+
+def compile_file(path: str | Path, target: str = "argo",
+                 options: Options | None = None) -> CompileResult:
+    return compile_source(Path(path).read_bytes(), str(path), target, options)
+
+
+def check_source(text: str | bytes, path: str = "<input>",
+                 options: Options | None = None) -> list[Diagnostic]:
+    """The front end only; returns warnings, raises CompileFailed on errors."""
+    source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
+    ctx = CompileContext(options=options or Options())
+    analyze(source, ctx)
+    return ctx.diagnostics.sorted()

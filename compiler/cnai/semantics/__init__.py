@@ -1,0 +1,1 @@
+"""Semantics: names, types, the DAG, and the IR that backends read."""

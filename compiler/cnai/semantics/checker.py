@@ -1,0 +1,330 @@
+"""check(module) -> ir.Pipeline: resolve names, type everything, read fields into the IR.
+
+All semantic errors are collected (never first-only); the caller sorts and caps them.
+Dependencies other than `after` are derived later, by dag.build_graph.
+"""
+
+from __future__ import annotations
+
+from cnai.diagnostics import DiagnosticBag, Label
+from cnai.semantics import ir, types
+from cnai.semantics.fields import FieldReader
+from cnai.semantics.gates import GateChecker
+from cnai.semantics.resolver import Scope, Symbol, suggest
+from cnai.semantics.steps import StepChecker
+from cnai.semantics.units import k8s_name
+from cnai.source import SourceFile, Span
+from cnai.syntax import ast
+
+RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
+
+# Constructs the grammar accepts whose semantics land in a later release: refused precisely.
+_LATER = {
+    ast.ForBlock: "`for` loops", ast.IfBlock: "`if` blocks", ast.FinallyBlock: "`finally`",
+    ast.TemplateDef: "templates",
+}
+
+
+class Checker:
+    def __init__(self, source: SourceFile, diagnostics: DiagnosticBag) -> None:
+        self.source = source
+        self.diagnostics = diagnostics
+        self.fields = FieldReader(diagnostics)
+        self.scope = Scope(diagnostics)
+        self.datasets: dict[str, ir.Dataset] = {}
+
+    def unsupported(self, span: Span, what: str) -> None:
+        self.diagnostics.error("E0401", f"{what} are not supported by this version of cnai",
+                               span, "not supported yet")
+
+    # ---- module -----------------------------------------------------------------------
+
+    def check_module(self, module: ast.Module) -> ir.Pipeline | None:
+        for imported in module.imports:
+            self.unsupported(imported.span, "imports")
+        for template in module.templates:
+            self.unsupported(template.name.span, "templates")
+        if not module.pipelines:
+            if not module.templates and not module.imports:
+                end = len(self.source.text)
+                self.diagnostics.error(
+                    "E0009", "no pipeline in this file", self.source.span(0, min(end, 1)),
+                    "expected `pipeline NAME { ... }`",
+                    help=["a .cnai file declares one pipeline: `pipeline my_pipeline { ... }`"])
+            return None
+        first, *others = module.pipelines
+        for other in others:
+            self.diagnostics.error(
+                "E0109", "a file declares one pipeline", other.name.span,
+                f"second pipeline `{other.name.name}`",
+                secondary=[Label(first.name.span, "first pipeline here")],
+                help=["put each pipeline in its own file; share steps with `template`"])
+        return self.check_pipeline(first)
+
+    # ---- pipeline ---------------------------------------------------------------------
+
+    def check_pipeline(self, decl: ast.Pipeline) -> ir.Pipeline:
+        params: list[ir.Param] = []
+        steps: list[ast.StepDecl] = []
+        datasets: list[ast.DatasetDecl] = []
+        for item in decl.items:
+            if isinstance(item, ast.ParamDecl):
+                param = self._param(item)
+                if param is not None:
+                    params.append(param)
+            elif isinstance(item, ast.DatasetDecl):
+                datasets.append(item)
+                self._declare(item.name, "dataset", item, "volume")
+            elif isinstance(item, ast.StepDecl):
+                steps.append(item)
+                if item.kind == "service":
+                    self.unsupported(item.span, "services")
+                self._declare(item.name, item.kind, item, "task")  # type: ignore[arg-type]
+            elif type(item) in _LATER:
+                self.unsupported(item.span, _LATER[type(item)])
+        for step_decl in steps:
+            self._declare_outputs(step_decl)
+        fields = self.fields.collect(
+            [i for i in decl.items if isinstance(i, (ast.Assignment, ast.Block))], "pipeline",
+            decl.name, decl.span)
+        description = None
+        if "description" in fields:
+            description = self.fields.string(_value(fields["description"]))
+        for later in ("schedule", "scheduling", "quota"):
+            if later in fields:
+                item = fields[later]
+                self.unsupported((item.key if isinstance(item, ast.Assignment)
+                                  else item.name).span, f"`{later}` settings")
+        ir_datasets = [d for d in (self._dataset(d) for d in datasets) if d is not None]
+        self._check_preload_names(ir_datasets)
+        step_checker = StepChecker(self)
+        ir_steps = [s for s in (step_checker.check(d) for d in steps) if s is not None]
+        return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
+                           description=description, params=params, datasets=ir_datasets,
+                           steps=ir_steps, span=decl.span)
+
+    def _declare(self, name: ast.Ident, kind: str, decl: object, space: str | None,
+                 type_: ir.Type | None = None) -> bool:
+        if name.name in RESERVED:
+            self.diagnostics.error("E0208", f"`{name.name}` is a reserved name", name.span,
+                                   "reserved", help=["choose another name"])
+            return False
+        return self.scope.declare(Symbol(name.name, kind, name.span, type=type_, decl=decl),  # type: ignore[arg-type]
+                                  space)
+
+    def _declare_outputs(self, decl: ast.StepDecl) -> None:
+        symbol = self.scope.get(decl.name.name)
+        if symbol is None or symbol.decl is not decl:
+            return
+        for item in decl.items:
+            if not isinstance(item, ast.OutputDecl):
+                continue
+            out_type = self.type_of(item.type, allow_artifacts=True)
+            if item.name.name in symbol.outputs:
+                first = symbol.outputs[item.name.name]
+                self.diagnostics.error(
+                    "E0101", f"output `{item.name.name}` is declared twice", item.name.span,
+                    "second declaration", secondary=[Label(first.span, "first declared here")])
+                continue
+            path = None
+            if item.path is not None:
+                path = self.fields.string(item.path)
+                if path is not None and not path.startswith("/"):
+                    self.diagnostics.error("E0208", "an output path must be absolute",
+                                           item.path.span, "not an absolute path")
+                    path = None
+            if out_type is not None:
+                symbol.outputs[item.name.name] = ir.Output(
+                    name=item.name.name, type=out_type, path=path, span=item.name.span)
+
+    def type_of(self, expr: ast.TypeExpr, allow_artifacts: bool) -> ir.Type | None:
+        name = expr.name.name
+        if name not in types.TYPE_NAMES:
+            self.diagnostics.error("E0202", f"unknown type `{name}`", expr.name.span,
+                                   "not a type", help=suggest(name, types.TYPE_NAMES) or [
+                                       "types: " + ", ".join(types.TYPE_NAMES)])
+            return None
+        if name == "list":
+            if expr.arg is None:
+                self.diagnostics.error("E0202", "`list` needs an item type", expr.span,
+                                       "write `list[T]`", help=["e.g. `list[float]`"])
+                return None
+            item = self.type_of(expr.arg, allow_artifacts=False)
+            return None if item is None else types.list_of(item)
+        if expr.arg is not None:
+            self.diagnostics.error("E0202", f"`{name}` takes no item type", expr.arg.span,
+                                   "unexpected `[...]`")
+            return None
+        if name in types.ARTIFACTS and not allow_artifacts:
+            self.diagnostics.error("E0202", f"`{name}` is an artifact type; it cannot be used "
+                                   "here", expr.span, "artifact type",
+                                   help=["params and list items are strings, numbers or bools"])
+            return None
+        return ir.Type(name=name)  # type: ignore[arg-type]
+
+    def _param(self, decl: ast.ParamDecl) -> ir.Param | None:
+        param_type = self.type_of(decl.type, allow_artifacts=False)
+        if not self._declare(decl.name, "param", decl, None, param_type) or param_type is None:
+            return None
+        default = None
+        if decl.default is not None:
+            default = self.literal(decl.default, param_type)
+        return ir.Param(name=decl.name.name, type=param_type, default=default, span=decl.span)
+
+    def literal(self, expr: ast.Expr, expected: ir.Type) -> ir.JSONValue | None:
+        """A constant of type ``expected`` (int widens to float), or a reported mismatch."""
+        value, found = _constant(expr)
+        if found is None:
+            self.diagnostics.error("E0201", "a default must be a literal value", expr.span,
+                                   "not a literal")
+            return None
+        if not types.assignable(found, expected):
+            self.diagnostics.error("E0201", f"expected {expected}, found {found}", expr.span,
+                                   f"this is a {found}")
+            return None
+        if expected.name == "float" and isinstance(value, int):
+            return float(value)
+        if expected.name == "list" and expected.item == types.FLOAT and isinstance(value, list):
+            return [float(v) if isinstance(v, int) else v for v in value]
+        return value
+
+    # ---- data sets ------------------------------------------------------------------------
+
+    def _dataset(self, decl: ast.DatasetDecl) -> ir.Dataset | None:
+        fields = self.fields.collect(decl.items, "dataset", decl.name, decl.span)
+        for item in decl.items:
+            if not isinstance(item, (ast.Assignment, ast.Block)):
+                self.diagnostics.error("E0201", "a data set takes fields only", item.span,
+                                       "not allowed in a data set")
+        path = size = None
+        if "path" in fields:
+            path_expr = _value(fields["path"])
+            path = self.fields.string(path_expr)
+            if path is not None and not path.startswith("/"):
+                self.diagnostics.error("E0208", "a data set path must be absolute",
+                                       path_expr.span, "not an absolute path")
+                path = None
+        if "size" in fields:
+            size = self.fields.quantity(_value(fields["size"]), "storage")
+        engine, access_mode, storage_class = "copy", "ReadWriteMany", None
+        if "engine" in fields:
+            engine_expr = _value(fields["engine"])
+            engine = self.fields.string(engine_expr) or "copy"
+            if engine == "fluid":
+                self.unsupported(engine_expr.span, "Fluid data sets")
+            elif engine != "copy":
+                self._bad_choice(engine_expr, "engine", engine, ("copy", "fluid"))
+        if "access_mode" in fields:
+            mode_expr = _value(fields["access_mode"])
+            access_mode = self.fields.string(mode_expr) or access_mode
+            modes = ("ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod")
+            if access_mode not in modes:
+                self._bad_choice(mode_expr, "access_mode", access_mode, modes)
+                access_mode = "ReadWriteMany"
+        if "storage_class" in fields:
+            storage_class = self.fields.string(_value(fields["storage_class"]))
+        source = self._dataset_source(fields)
+        if path is None or size is None or source is None:
+            return None
+        dataset = ir.Dataset(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
+                             source=source if isinstance(source, str) else None,
+                             source_ref=None if isinstance(source, str) else source, path=path, size=size, engine=engine,  # type: ignore[arg-type]
+                             access_mode=access_mode, storage_class=storage_class,  # type: ignore[arg-type]
+                             span=decl.name.span)
+        self.datasets[dataset.name] = dataset
+        return dataset
+
+    def _dataset_source(self, fields: dict[str, ast.Assignment | ast.Block]
+                        ) -> str | ir.ParamRef | ir.OutputRef | None:
+        if "source" not in fields:
+            return None
+        expr = _value(fields["source"])
+        if isinstance(expr, ast.StringLit) and expr.is_plain:
+            text = expr.text
+            schemes = ("s3://", "gs://", "http://", "https://", "pvc://")
+            if not text.startswith(schemes) and not text.startswith("/"):
+                self.diagnostics.error(
+                    "E0208", f"unsupported data set source \"{text}\"", expr.span,
+                    "unknown scheme", help=["sources are s3://, gs://, http(s)://, pvc://CLAIM"
+                                            "/PATH, or an absolute path in the image"])
+                return None
+            return text
+        if isinstance(expr, ast.Ref):
+            return self._source_ref(expr)
+        self.diagnostics.error("E0201", "a data set source is a string or a param", expr.span,
+                               "expected a URI")
+        return None
+
+    def _source_ref(self, ref: ast.Ref) -> ir.ParamRef | ir.OutputRef | None:
+        head = ref.parts[0]
+        symbol = self.scope.get(head.name)
+        resolved: ir.ParamRef | ir.OutputRef | None = None
+        if symbol is None:
+            self.scope.unknown(head, "name", "E0103", "param", "step")
+            return None
+        if symbol.kind == "param" and len(ref.parts) == 1 and symbol.type is not None:
+            resolved = ir.ParamRef(name=symbol.name, type=symbol.type)
+        elif symbol.kind == "step" and len(ref.parts) == 2:
+            output = symbol.outputs.get(ref.parts[1].name)
+            if output is None:
+                self.diagnostics.error(
+                    "E0104", f"step `{symbol.name}` has no output `{ref.parts[1].name}`",
+                    ref.parts[1].span, "unknown output", help=suggest(ref.parts[1].name,
+                                                                      symbol.outputs))
+                return None
+            resolved = ir.OutputRef(step=symbol.name, output=output.name, type=output.type)
+        if resolved is None or resolved.type != types.STRING:
+            self.diagnostics.error(
+                "E0201", f"a data set source must be a string, found `{ref.dotted}`", ref.span,
+                "expected a string param or a string output")
+            return None
+        return resolved
+
+    def _bad_choice(self, expr: ast.Expr, field: str, value: str, choices: tuple[str, ...]) -> None:
+        self.diagnostics.error(
+            "E0208", f"`{field}` must be one of " + ", ".join(f'"{c}"' for c in choices),
+            expr.span, f'"{value}" is not allowed', help=suggest(value, choices))
+
+    def _check_preload_names(self, datasets: list[ir.Dataset]) -> None:
+        for dataset in datasets:
+            task = f"preload-{dataset.k8s_name}"
+            for symbol in self.scope.symbols.values():
+                if symbol.kind in ("step", "service") and k8s_name(symbol.name) == task:
+                    self.diagnostics.error(
+                        "E0107", f"step `{symbol.name}` clashes with the preload step of data "
+                        f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
+                        secondary=[Label(dataset.span, f"its preload step is `{task}`")],
+                        help=["rename the step"])
+
+
+def _value(item: ast.Assignment | ast.Block) -> ast.Expr:
+    assert isinstance(item, ast.Assignment)
+    return item.value
+
+
+def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:
+    if isinstance(expr, ast.BoolLit):
+        return expr.value, types.BOOL
+    if isinstance(expr, ast.IntLit):
+        return expr.value, types.INT
+    if isinstance(expr, ast.FloatLit):
+        return expr.value, types.FLOAT
+    if isinstance(expr, ast.StringLit) and expr.is_plain:
+        return expr.text, types.STRING
+    if isinstance(expr, ast.ListLit):
+        values = [_constant(item) for item in expr.items]
+        if any(t is None for _, t in values):
+            return None, None
+        item_types = {t for _, t in values}
+        if item_types == {types.INT, types.FLOAT}:
+            item_types = {types.FLOAT}
+        if len(item_types) > 1:
+            return None, None
+        item = next(iter(item_types)) if item_types else None
+        return [v for v, _ in values], ir.Type(name="list", item=item)
+    return None, None
+
+
+def check(module: ast.Module, source: SourceFile, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
+    """Check one parsed file; diagnostics go to ``diagnostics``."""
+    return Checker(source, diagnostics).check_module(module)

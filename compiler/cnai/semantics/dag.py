@@ -1,0 +1,136 @@
+"""build_graph: derive every dependency, add preload steps, refuse cycles, order the steps.
+
+Edges come from data references (``data``), gate operands (``gate``), ``after`` (``order``)
+and mounts (``dataset``: the data set's preload step). They form one DAG; a cycle is an error
+that names every step in it. Steps come out in a stable topological order (declaration order
+breaks ties), so the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import networkx as nx
+
+from cnai.diagnostics import DiagnosticBag, Label
+from cnai.semantics import ir
+from cnai.semantics.steps import StepInputs
+
+PRELOAD_RUNTIME = "preload"
+_STRENGTH = {"data": 0, "gate": 1, "dataset": 2, "order": 3}
+
+
+def gate_refs(expr: ir.Expr) -> Iterator[ir.OutputRef | ir.ParamRef | ir.LoopVarRef]:
+    """Every reference a gate reads, left to right."""
+    stack: list[ir.Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ir.OutputRef, ir.ParamRef, ir.LoopVarRef)):
+            yield node
+        elif isinstance(node, ir.Compare):
+            stack += [node.right, node.left]
+        elif isinstance(node, ir.BoolOp):
+            stack += reversed(node.operands)
+        elif isinstance(node, ir.Not):
+            stack.append(node.operand)
+
+
+def preload_step(dataset: ir.Dataset) -> ir.Step:
+    """The step that copies a data set into its volume (runtime_images/preload)."""
+    inputs = StepInputs()
+    source: str | ir.Placeholder
+    if dataset.source_ref is not None:
+        source = ir.InputValue(name=inputs.add(dataset.source_ref, dataset.span))
+    else:
+        source = dataset.source or ""
+    command = [ir.Text(parts=[part]) for part in ("python", "-m", "cnai_preload", "--source")]
+    command += [ir.Text(parts=[source]), ir.Text(parts=["--dest"]),
+                ir.Text(parts=[dataset.path])]
+    name = f"preload_{dataset.name}"
+    return ir.Step(name=name, k8s_name=f"preload-{dataset.k8s_name}", kind="preload",
+                   span=dataset.span, image="", runtime=PRELOAD_RUNTIME, command=command,
+                   inputs=inputs.all(),
+                   mounts=[ir.Mount(dataset=dataset.name, path=dataset.path, read_only=False)])
+
+
+def _edges(step: ir.Step, preloads: dict[str, str]) -> list[ir.Dependency]:
+    found = list(step.depends)
+    found += [ir.Dependency(step=i.source.step, kind="data", span=i.span) for i in step.inputs
+              if isinstance(i.source, ir.OutputRef)]
+    if step.when is not None:
+        found += [ir.Dependency(step=r.step, kind="gate", span=step.when.span)
+                  for r in gate_refs(step.when.expr) if isinstance(r, ir.OutputRef)]
+    found += [ir.Dependency(step=preloads[m.dataset], kind="dataset") for m in step.mounts
+              if m.dataset in preloads and preloads[m.dataset] != step.name]
+    strongest: dict[str, ir.Dependency] = {}
+    for dep in found:
+        current = strongest.get(dep.step)
+        if current is None or _STRENGTH[dep.kind] < _STRENGTH[current.kind]:
+            strongest[dep.step] = dep if dep.span or current is None else dep.model_copy(
+                update={"span": current.span})
+    return sorted(strongest.values(), key=lambda d: d.step)
+
+
+def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
+    preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets if d.engine == "copy"}
+    steps = [preload_step(d) for d in pipeline.datasets if d.engine == "copy"] + pipeline.steps
+    for step in steps:
+        step.depends = _edges(step, preloads)
+    order = {step.name: index for index, step in enumerate(steps)}
+    graph = to_networkx(steps)
+    if not _report_cycles(graph, steps, order, diagnostics):
+        return None
+    by_name = {s.name: s for s in steps}
+    sorted_names = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
+    pipeline.steps = [by_name[name] for name in sorted_names]
+    return pipeline
+
+
+def to_networkx(steps: list[ir.Step]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(step.name for step in steps)
+    graph.add_edges_from((dep.step, step.name) for step in steps for dep in step.depends)
+    return graph
+
+
+def _report_cycles(graph: nx.DiGraph, steps: list[ir.Step], order: dict[str, int],
+                   diagnostics: DiagnosticBag) -> bool:
+    by_name = {s.name: s for s in steps}
+    ok = True
+    components = [c for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    for component in sorted(components, key=lambda c: min(order[n] for n in c)):
+        ok = False
+        start = min(component, key=order.__getitem__)
+        cycle = _cycle_from(graph.subgraph(component), start)
+        path = " -> ".join(f"`{n}`" for n in [*cycle, cycle[0]])
+        labels = []
+        for upstream, downstream in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
+            dep = next(d for d in by_name[downstream].depends if d.step == upstream)
+            span = dep.span or by_name[downstream].span
+            labels.append(Label(span, f"`{downstream}` waits for `{upstream}`"))
+        first = by_name[start]
+        diagnostics.error(
+            "E0301", f"dependency cycle: {path}", first.span, "this step is part of the cycle",
+            secondary=labels, notes=[f"steps in the cycle: {', '.join(cycle)}"],
+            help=["remove one of these references or `after` edges"])
+    return ok
+
+
+def _cycle_from(graph: nx.DiGraph, start: str) -> list[str]:
+    """One simple cycle through ``start`` (BFS back to it), deterministic."""
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for succ in sorted(graph.successors(node)):
+                if succ == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return list(reversed(path))
+                if succ not in parents:
+                    parents[succ] = node
+                    following.append(succ)
+        frontier = following
+    raise AssertionError("a strongly connected component has a cycle through each node")

@@ -1,0 +1,185 @@
+"""Which fields each block takes, and readers for literal field values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cnai.diagnostics import DiagnosticBag, Label
+from cnai.semantics.resolver import suggest
+from cnai.semantics.units import is_quantity, parse_duration
+from cnai.source import Span
+from cnai.syntax import ast
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    kind: str  # string, int, number, bool, duration, quantity, value, list, block
+    required: bool = False
+
+
+S, I, N, B = FieldSpec("string"), FieldSpec("int"), FieldSpec("number"), FieldSpec("bool")
+D, Q, V, L = FieldSpec("duration"), FieldSpec("quantity"), FieldSpec("value"), FieldSpec("list")
+BLOCK = FieldSpec("block")
+
+# Each context's fields. "value" fields are read by the checker itself (references allowed).
+FIELDS: dict[str, dict[str, FieldSpec]] = {
+    "pipeline": {"description": S, "schedule": S, "scheduling": BLOCK, "quota": BLOCK},
+    "step": {"image": FieldSpec("string", required=True), "command": L, "args": L,
+             "timeout": D, "cache": B, "env": BLOCK, "resources": BLOCK, "retry": BLOCK,
+             "scheduling": BLOCK, "disruption_budget": I},
+    "service": {"image": FieldSpec("string", required=True), "command": L, "args": L,
+                "port": I, "protocol": S, "concurrency": I, "env": BLOCK, "resources": BLOCK,
+                "scale": BLOCK, "canary": BLOCK, "circuit_breaker": BLOCK, "timeout": D},
+    "dataset": {"source": FieldSpec("value", required=True),
+                "path": FieldSpec("string", required=True),
+                "size": FieldSpec("quantity", required=True), "engine": S, "access_mode": S,
+                "storage_class": S},
+    "resources": {"gpu": I, "cpu": Q, "memory": Q, "gpu_type": S},
+    "retry": {"limit": FieldSpec("int", required=True), "backoff": D, "factor": N},
+    "scheduling": {"scheduler": S, "queue": S, "priority": S, "spot": B},
+    "quota": {"gpu": I, "cpu": Q, "memory": Q},
+    "scale": {"min": I, "max": I},
+    "canary": {"weight": FieldSpec("int", required=True)},
+    "circuit_breaker": {"max_connections": I, "consecutive_errors": I, "ejection": D},
+    "distributed": {"masters": I, "workers": I},
+}
+
+# Blocks whose keys are the user's own (environment variable names).
+FREE_BLOCKS = ("env",)
+
+Field = ast.Assignment | ast.Block
+
+
+class FieldReader:
+    """Collects a block's fields, reporting unknown, duplicate and missing ones."""
+
+    def __init__(self, diagnostics: DiagnosticBag) -> None:
+        self.diagnostics = diagnostics
+
+    def collect(self, items: Sequence[object], context: str, owner: ast.Ident | None,
+                owner_span: Span) -> dict[str, Field]:
+        specs = FIELDS[context]
+        found: dict[str, Field] = {}
+        for item in items:
+            if not isinstance(item, (ast.Assignment, ast.Block)):
+                continue
+            key = item.key if isinstance(item, ast.Assignment) else item.name
+            spec = specs.get(key.name)
+            if spec is None:
+                self._unknown(key, context, specs)
+                continue
+            if (spec.kind == "block") != isinstance(item, ast.Block):
+                self._wrong_form(key, spec)
+                continue
+            if key.name in found:
+                first = found[key.name]
+                first_key = first.key if isinstance(first, ast.Assignment) else first.name
+                self.diagnostics.error(
+                    "E0110", f"`{key.name}` is set twice", key.span, "set again here",
+                    secondary=[Label(first_key.span, "first set here")])
+                continue
+            found[key.name] = item
+        for name, spec in specs.items():
+            if spec.required and name not in found:
+                where = f"`{owner.name}`" if owner else f"this `{context}` block"
+                self.diagnostics.error(
+                    "E0106", f"{where} is missing the required field `{name}`",
+                    owner.span if owner else owner_span, f"needs `{name} = ...`")
+        return found
+
+    def _unknown(self, key: ast.Ident, context: str, specs: dict[str, FieldSpec]) -> None:
+        hints = suggest(key.name, specs)
+        if not hints:
+            hints = [f"`{context}` takes: " + ", ".join(f"`{n}`" for n in sorted(specs))]
+        self.diagnostics.error("E0105", f"unknown field `{key.name}` in {context}", key.span,
+                               f"`{context}` has no field `{key.name}`", help=hints)
+
+    def _wrong_form(self, key: ast.Ident, spec: FieldSpec) -> None:
+        if spec.kind == "block":
+            self.diagnostics.error("E0201", f"`{key.name}` is a block", key.span,
+                                   "expected a block", help=[f"write `{key.name} {{ ... }}`"])
+        else:
+            self.diagnostics.error("E0201", f"`{key.name}` is a field, not a block", key.span,
+                                   "expected a value", help=[f"write `{key.name} = ...`"])
+
+    # ---- literal values ---------------------------------------------------------------
+
+    def _mismatch(self, expr: ast.Expr, expected: str, found: str | None = None) -> None:
+        found = found or _describe(expr)
+        self.diagnostics.error("E0201", f"expected {expected}, found {found}", expr.span,
+                               f"expected {expected}")
+
+    def string(self, expr: ast.Expr) -> str | None:
+        if isinstance(expr, ast.StringLit) and expr.is_plain:
+            return expr.text
+        if isinstance(expr, ast.StringLit):
+            self._mismatch(expr, "a plain string", "an interpolated string")
+        else:
+            self._mismatch(expr, "a string")
+        return None
+
+    def int(self, expr: ast.Expr, minimum: int = 0) -> int | None:
+        if isinstance(expr, ast.IntLit):
+            if expr.value < minimum:
+                self.diagnostics.error("E0208", f"`{expr.value}` is below the minimum "
+                                       f"{minimum}", expr.span, f"must be >= {minimum}")
+                return None
+            return expr.value
+        self._mismatch(expr, "an integer")
+        return None
+
+    def number(self, expr: ast.Expr) -> float | None:
+        if isinstance(expr, (ast.IntLit, ast.FloatLit)):
+            return float(expr.value)
+        self._mismatch(expr, "a number")
+        return None
+
+    def bool(self, expr: ast.Expr) -> bool | None:
+        if isinstance(expr, ast.BoolLit):
+            return expr.value
+        self._mismatch(expr, "`true` or `false`")
+        return None
+
+    def duration(self, expr: ast.Expr) -> int | None:
+        text = self.string(expr)
+        if text is None:
+            return None
+        seconds = parse_duration(text)
+        if seconds is None:
+            self.diagnostics.error(
+                "E0207", f"invalid duration \"{text}\"", expr.span, "not a duration",
+                help=['write a number with a unit: "30s", "5m", "2h", "1d", or "1h30m"'])
+        return seconds
+
+    def quantity(self, expr: ast.Expr, name: str) -> str | None:
+        if isinstance(expr, ast.IntLit):
+            text = str(expr.value)
+        elif isinstance(expr, ast.FloatLit):
+            text = repr(expr.value)
+        else:
+            found = self.string(expr)
+            if found is None:
+                return None
+            text = found
+        if not is_quantity(text):
+            self.diagnostics.error(
+                "E0206", f"invalid {name} quantity \"{text}\"", expr.span,
+                "not a Kubernetes quantity",
+                help=['examples: "500m" or 2 (cpu), "512Mi" or "64Gi" (memory); binary '
+                      "suffixes are Ki Mi Gi Ti Pi Ei, decimal ones k M G T P E"])
+            return None
+        if name == "memory" and text.endswith("m"):
+            self.diagnostics.warn(
+                "W0101", f"memory \"{text}\" is in thousandths of a byte", expr.span,
+                "`m` means milli", help=[f'did you mean "{text[:-1]}Mi"?'])
+        return text
+
+
+def _describe(expr: ast.Expr) -> str:
+    return {
+        ast.StringLit: "a string", ast.IntLit: "an integer", ast.FloatLit: "a number",
+        ast.BoolLit: "a boolean", ast.ListLit: "a list", ast.Ref: "a reference",
+        ast.Call: "a function call", ast.Compare: "a comparison", ast.BoolOp: "a condition",
+        ast.Not: "a condition",
+    }.get(type(expr), "an expression")

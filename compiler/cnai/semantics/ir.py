@@ -1,0 +1,273 @@
+"""The pipeline IR: the only thing backends read (they never look at the AST).
+
+Names here are the user's names (``train_small``); ``k8s_name`` is the DNS-1123 form the
+backends use (``train-small``). Steps are in a stable topological order. Every reference is
+resolved and typed, so a backend only translates.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from cnai.source import Span
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Type(Node):
+    name: Literal["string", "int", "float", "bool", "list", "artifact", "dataset", "model",
+                  "metrics"]
+    item: Type | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __str__(self) -> str:
+        return f"list[{self.item}]" if self.name == "list" else self.name
+
+    @property
+    def is_artifact(self) -> bool:
+        from cnai.semantics.types import is_artifact
+
+        return is_artifact(self)
+
+
+# A parameter default or literal: JSON data (str, int, float, bool, lists of those).
+JSONValue = JsonValue
+
+
+# ---- references and expressions -----------------------------------------------------------
+
+class ParamRef(Node):
+    kind: Literal["param"] = "param"
+    name: str
+    type: Type
+
+
+class OutputRef(Node):
+    """``STEP.OUTPUT``; ``type`` is already ``list[T]`` when read after the step's loop."""
+
+    kind: Literal["output"] = "output"
+    step: str
+    output: str
+    type: Type
+
+
+class LoopVarRef(Node):
+    kind: Literal["loop_var"] = "loop_var"
+    name: str
+    loop: str
+    type: Type
+
+
+class PipelineStatus(Node):
+    kind: Literal["pipeline_status"] = "pipeline_status"
+    type: Type = Type(name="string")
+
+
+Source = Annotated[Union[ParamRef, OutputRef, LoopVarRef, PipelineStatus],
+                   Field(discriminator="kind")]
+
+
+class Literal_(Node):
+    kind: Literal["literal"] = "literal"
+    value: JSONValue
+    type: Type
+
+
+class Compare(Node):
+    kind: Literal["compare"] = "compare"
+    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    left: Expr
+    right: Expr
+
+
+class BoolOp(Node):
+    kind: Literal["and", "or"]
+    operands: list[Expr]
+
+
+class Not(Node):
+    kind: Literal["not"] = "not"
+    operand: Expr
+
+
+Expr = Annotated[Union[Literal_, ParamRef, OutputRef, LoopVarRef, Compare, BoolOp, Not],
+                 Field(discriminator="kind")]
+
+
+class Gate(Node):
+    """A ``when`` condition, with the source text and span for messages and --explain."""
+
+    expr: Expr
+    text: str
+    span: Span
+
+
+# ---- text with placeholders (commands, args, env values) --------------------------------
+
+class InputValue(Node):
+    """The value of the step's input ``name``: the text of a parameter, the local path of an
+    artifact."""
+
+    kind: Literal["input"] = "input"
+    name: str
+
+
+class OutputPath(Node):
+    """Where the step must write its own output ``name`` (``outputs.NAME``)."""
+
+    kind: Literal["output_path"] = "output_path"
+    name: str
+
+
+Placeholder = Annotated[Union[InputValue, OutputPath], Field(discriminator="kind")]
+
+
+class Text(Node):
+    """A string built from literal pieces and placeholders; a list renders as JSON text."""
+
+    parts: list[Union[str, Placeholder]]
+
+    @property
+    def is_literal(self) -> bool:
+        return all(isinstance(p, str) for p in self.parts)
+
+    @property
+    def literal(self) -> str:
+        return "".join(p for p in self.parts if isinstance(p, str))
+
+
+# ---- steps ------------------------------------------------------------------------------
+
+class Input(Node):
+    """A named input of a step and where its value comes from."""
+
+    name: str
+    source: Source
+    type: Type
+    span: Span | None = None  # where the step first reads it
+
+
+class Output(Node):
+    name: str
+    type: Type
+    path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
+    span: Span
+
+
+class SecretRef(Node):
+    name: str
+    key: str
+
+
+class EnvVar(Node):
+    name: str
+    value: Text | None = None
+    secret: SecretRef | None = None
+
+
+class Resources(Node):
+    gpu: int | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    gpu_type: str | None = None
+
+
+class Retry(Node):
+    limit: int
+    backoff_seconds: int | None = None
+    factor: float | None = None
+
+
+class Mount(Node):
+    dataset: str
+    path: str
+    read_only: bool = True
+
+
+class Dependency(Node):
+    """An edge ``step -> this``; ``kind`` says why it exists (data, order, gate, dataset).
+
+    ``span`` is where the user made it (the reference or the `after` name), for messages.
+    """
+
+    step: str
+    kind: Literal["data", "order", "gate", "dataset"]
+    span: Span | None = None
+
+
+class Step(Node):
+    name: str
+    k8s_name: str
+    kind: Literal["container", "preload", "distributed", "service"] = "container"
+    span: Span
+    image: str
+    command: list[Text] = Field(default_factory=list)
+    args: list[Text] = Field(default_factory=list)
+    env: list[EnvVar] = Field(default_factory=list)
+    resources: Resources = Field(default_factory=Resources)
+    retry: Retry | None = None
+    timeout_seconds: int | None = None
+    cache: bool = False
+    inputs: list[Input] = Field(default_factory=list)
+    outputs: list[Output] = Field(default_factory=list)
+    mounts: list[Mount] = Field(default_factory=list)
+    depends: list[Dependency] = Field(default_factory=list)
+    when: Gate | None = None
+    group: str | None = None
+    runtime: str | None = None  # one of our runtime_images (e.g. "preload"); image is then ""
+
+    def input(self, name: str) -> Input:
+        return next(i for i in self.inputs if i.name == name)
+
+    def output(self, name: str) -> Output:
+        return next(o for o in self.outputs if o.name == name)
+
+
+class Param(Node):
+    name: str
+    type: Type
+    default: JSONValue | None = None
+    span: Span
+
+
+class Dataset(Node):
+    """A data set; its source is a literal URI or a string param/output (``source_ref``)."""
+
+    name: str
+    k8s_name: str
+    source: str | None = None
+    source_ref: ParamRef | OutputRef | None = None
+    path: str
+    size: str
+    engine: Literal["copy", "fluid"] = "copy"
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany",
+                         "ReadWriteOncePod"] = "ReadWriteMany"
+    storage_class: str | None = None
+    span: Span
+
+
+class Pipeline(Node):
+    name: str
+    k8s_name: str
+    description: str | None = None
+    params: list[Param] = Field(default_factory=list)
+    datasets: list[Dataset] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    span: Span
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+
+Compare.model_rebuild()
+BoolOp.model_rebuild()
+Not.model_rebuild()
+Gate.model_rebuild()

@@ -1,0 +1,83 @@
+"""Name resolution: the pipeline's symbol table and "did you mean" suggestions."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cnai.diagnostics import DiagnosticBag, Label
+from cnai.semantics import ir
+from cnai.semantics.units import k8s_name
+from cnai.source import Span
+from cnai.syntax import ast
+
+SymbolKind = Literal["param", "dataset", "step", "service", "loop_var"]
+
+
+@dataclass
+class Symbol:
+    name: str
+    kind: SymbolKind
+    span: Span
+    type: ir.Type | None = None  # params and loop variables
+    outputs: dict[str, ir.Output] = field(default_factory=dict)  # steps
+    decl: object = None  # the AST declaration
+    loop: str | None = None  # for loop variables: the loop's id
+
+
+def suggest(name: str, candidates: Iterable[str]) -> list[str]:
+    """``did you mean`` hints, closest first (difflib's ratio, as mypy does)."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    if not matches:
+        return []
+    quoted = " or ".join(f"`{m}`" for m in matches)
+    return [f"did you mean {quoted}?"]
+
+
+@dataclass
+class Scope:
+    """All pipeline-level names share one namespace, so ``x.y`` is never ambiguous."""
+
+    diagnostics: DiagnosticBag
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    _k8s: dict[str, dict[str, Symbol]] = field(default_factory=dict)
+
+    def declare(self, symbol: Symbol, k8s_space: str | None = None) -> bool:
+        """Add a symbol; report duplicates and names that clash once mapped to DNS-1123."""
+        previous = self.symbols.get(symbol.name)
+        if previous is not None:
+            self.diagnostics.error(
+                "E0101", f"`{symbol.name}` is declared twice", symbol.span,
+                f"second {symbol.kind} named `{symbol.name}`",
+                secondary=[Label(previous.span, f"first declared here as a {previous.kind}")],
+                help=["names of params, data sets, steps and services share one namespace"])
+            return False
+        if k8s_space is not None:
+            space = self._k8s.setdefault(k8s_space, {})
+            mapped = k8s_name(symbol.name)
+            other = space.get(mapped)
+            if other is not None:
+                self.diagnostics.error(
+                    "E0107", f"`{symbol.name}` and `{other.name}` both become `{mapped}` in "
+                    "Kubernetes", symbol.span, f"maps to `{mapped}`",
+                    secondary=[Label(other.span, f"`{other.name}` also maps to `{mapped}`")],
+                    help=["Kubernetes names are lower-case with `-` for `_`; rename one of them"])
+                return False
+            space[mapped] = symbol
+        self.symbols[symbol.name] = symbol
+        return True
+
+    def get(self, name: str) -> Symbol | None:
+        return self.symbols.get(name)
+
+    def names(self, *kinds: SymbolKind) -> list[str]:
+        return [s.name for s in self.symbols.values() if not kinds or s.kind in kinds]
+
+    def unknown(self, ident: ast.Ident, what: str, code: str, *kinds: SymbolKind,
+                extra: Iterable[str] = ()) -> None:
+        label = (f"nothing named `{ident.name}`" if what == "name"
+                 else f"no {what} named `{ident.name}`")
+        self.diagnostics.error(code, f"unknown {what} `{ident.name}`", ident.span, label,
+                               help=suggest(ident.name, [*self.names(*kinds), *extra]))

@@ -1,0 +1,358 @@
+"""Checking one step: its fields, its text with references, its gate, its inputs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cnai.diagnostics import Label
+from cnai.semantics import ir
+from cnai.semantics.fields import FREE_BLOCKS
+from cnai.semantics.gates import GateChecker
+from cnai.semantics.resolver import Symbol, suggest
+from cnai.semantics.units import k8s_name
+from cnai.source import Span
+from cnai.syntax import ast
+
+if TYPE_CHECKING:
+    from cnai.semantics.checker import Checker
+
+
+class StepInputs:
+    """The distinct values a step reads, each under a stable, unique input name."""
+
+    def __init__(self) -> None:
+        self.by_source: dict[str, ir.Input] = {}
+        self.names: set[str] = set()
+
+    def add(self, source: ir.ParamRef | ir.OutputRef | ir.LoopVarRef, span: Span) -> str:
+        key = source.model_dump_json(exclude={"type"})
+        found = self.by_source.get(key)
+        if found is not None:
+            return found.name
+        if isinstance(source, ir.OutputRef):
+            base = f"{source.step}_{source.output}"
+        else:
+            base = source.name
+        name, counter = base, 2
+        while name in self.names:
+            name, counter = f"{base}_{counter}", counter + 1
+        self.names.add(name)
+        self.by_source[key] = ir.Input(name=name, source=source, type=source.type, span=span)
+        return name
+
+    def all(self) -> list[ir.Input]:
+        return list(self.by_source.values())
+
+
+class StepChecker:
+    def __init__(self, checker: Checker) -> None:
+        self.checker = checker
+        self.diagnostics = checker.diagnostics
+        self.fields = checker.fields
+        self.scope = checker.scope
+
+    def check(self, decl: ast.StepDecl) -> ir.Step | None:
+        symbol = self.scope.get(decl.name.name)
+        if symbol is None or symbol.decl is not decl or decl.kind != "step":
+            return None
+        self.symbol = symbol
+        self.inputs = StepInputs()
+        fields = self.fields.collect(decl.items, "step", decl.name, decl.span)
+        image = None
+        if "image" in fields:
+            image = self.fields.string(_value(fields["image"]))
+        step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
+                       image=image or "", outputs=list(symbol.outputs.values()))
+        self._items(decl, step)
+        if "command" in fields:
+            step.command = self._texts(_value(fields["command"]), "command")
+        if "args" in fields:
+            step.args = self._texts(_value(fields["args"]), "args")
+        if "env" in fields:
+            step.env = self._env(fields["env"])
+        if "resources" in fields:
+            step.resources = self._resources(fields["resources"])
+        if "retry" in fields:
+            step.retry = self._retry(fields["retry"])
+        if "timeout" in fields:
+            step.timeout_seconds = self.fields.duration(_value(fields["timeout"]))
+        if "cache" in fields:
+            step.cache = bool(self.fields.bool(_value(fields["cache"])))
+        for later in ("scheduling", "disruption_budget"):
+            if later in fields:
+                item = fields[later]
+                key = item.key if isinstance(item, ast.Assignment) else item.name
+                self.checker.unsupported(key.span, f"`{later}` settings")
+        step.depends = self._after(decl)
+        if decl.when is not None:
+            text = self.checker.source.text[decl.when.span.start:decl.when.span.end]
+            step.when = GateChecker(self.diagnostics, self._gate_ref).check(decl.when, text)
+        step.inputs = self.inputs.all()
+        return step
+
+    # ---- body items that are not fields ------------------------------------------------
+
+    def _items(self, decl: ast.StepDecl, step: ir.Step) -> None:
+        mounted: dict[str, ast.MountDecl] = {}
+        for item in decl.items:
+            if isinstance(item, ast.MountDecl):
+                name = item.dataset.name
+                dataset = self.checker.datasets.get(name)
+                if name in mounted:
+                    self.diagnostics.error(
+                        "E0110", f"data set `{name}` is mounted twice", item.dataset.span,
+                        "mounted again", secondary=[Label(mounted[name].dataset.span,
+                                                          "first mounted here")])
+                elif dataset is None:
+                    symbol = self.scope.get(name)
+                    if symbol is None or symbol.kind != "dataset":
+                        self.scope.unknown(item.dataset, "data set", "E0108", "dataset")
+                else:
+                    mounted[name] = item
+                    step.mounts.append(ir.Mount(dataset=name, path=dataset.path))
+            elif isinstance(item, ast.UseDecl):
+                self.checker.unsupported(item.span, "templates")
+            elif isinstance(item, ast.DistributedDecl):
+                self.checker.unsupported(item.span, "distributed steps")
+
+    def _after(self, decl: ast.StepDecl) -> list[ir.Dependency]:
+        depends: list[ir.Dependency] = []
+        for name in decl.after:
+            symbol = self.scope.get(name.name)
+            if symbol is None or symbol.kind not in ("step", "service"):
+                self.scope.unknown(name, "step", "E0102", "step", "service")
+            elif symbol.name == decl.name.name:
+                self.diagnostics.error("E0301", f"step `{symbol.name}` runs after itself",
+                                       name.span, "a step cannot wait for itself")
+            else:
+                depends.append(ir.Dependency(step=symbol.name, kind="order", span=name.span))
+        return depends
+
+    # ---- values with references ---------------------------------------------------------
+
+    def _texts(self, expr: ast.Expr, field: str) -> list[ir.Text]:
+        if not isinstance(expr, ast.ListLit):
+            self.diagnostics.error("E0201", f"`{field}` is a list of strings", expr.span,
+                                   "expected a list", help=[f'write `{field} = ["python", '
+                                                            '"train.py"]`'])
+            return []
+        texts = [self.text(item) for item in expr.items]
+        return [t for t in texts if t is not None]
+
+    def text(self, expr: ast.Expr) -> ir.Text | None:
+        """A string-like value: literal text, scalars as their text, references resolved."""
+        if isinstance(expr, ast.StringLit):
+            parts: list[str | ir.Placeholder] = []
+            for part in expr.parts:
+                resolved = part if isinstance(part, str) else self._value_ref(part)
+                if resolved is None:
+                    return None
+                parts.append(resolved)
+            return ir.Text(parts=_merge(parts))
+        if isinstance(expr, ast.IntLit):
+            return ir.Text(parts=[str(expr.value)])
+        if isinstance(expr, ast.FloatLit):
+            return ir.Text(parts=[repr(expr.value)])
+        if isinstance(expr, ast.BoolLit):
+            return ir.Text(parts=["true" if expr.value else "false"])
+        if isinstance(expr, ast.Ref):
+            resolved = self._value_ref(expr)
+            return None if resolved is None else ir.Text(parts=[resolved])
+        self.diagnostics.error("E0201", "expected a string, a number or a reference",
+                               expr.span, "not a text value")
+        return None
+
+    def _value_ref(self, ref: ast.Ref) -> str | ir.Placeholder | None:
+        head, rest = ref.parts[0], ref.parts[1:]
+        if head.name == "outputs":
+            return self._own_output(ref)
+        if head.name == "pipeline":
+            self.checker.unsupported(ref.span, "`pipeline.status` outside `finally`")
+            return None
+        symbol = self.scope.get(head.name)
+        if symbol is None:
+            self.scope.unknown(head, "name", "E0103", extra=["outputs"])
+            return None
+        if symbol.kind == "dataset":
+            if len(rest) == 1 and rest[0].name == "path":
+                dataset = self.checker.datasets.get(symbol.name)
+                return dataset.path if dataset else None
+            self.diagnostics.error(
+                "E0104", f"data set `{symbol.name}` has one field, `path`", ref.span,
+                "not a value", help=[f"write `{symbol.name}.path`"])
+            return None
+        source = self._source(ref, symbol)
+        if source is None:
+            return None
+        return ir.InputValue(name=self.inputs.add(source, ref.span))
+
+    def _own_output(self, ref: ast.Ref) -> ir.OutputPath | None:
+        if len(ref.parts) != 2:
+            self.diagnostics.error("E0104", "write `outputs.NAME` for where an output goes",
+                                   ref.span, "expected `outputs.NAME`")
+            return None
+        name = ref.parts[1]
+        if name.name not in self.symbol.outputs:
+            self.diagnostics.error(
+                "E0104", f"step `{self.symbol.name}` has no output `{name.name}`", name.span,
+                "not declared", help=suggest(name.name, self.symbol.outputs) or [
+                    f"declare it in the step: `output {name.name}: TYPE`"])
+            return None
+        return ir.OutputPath(name=name.name)
+
+    def _source(self, ref: ast.Ref, symbol: Symbol) -> ir.ParamRef | ir.OutputRef | None:
+        """A param or another step's output, typed; reports misuse."""
+        rest = ref.parts[1:]
+        if symbol.kind == "param":
+            if rest:
+                self.diagnostics.error("E0104", f"param `{symbol.name}` has no fields",
+                                       rest[0].span, "unexpected field")
+                return None
+            assert symbol.type is not None
+            return ir.ParamRef(name=symbol.name, type=symbol.type)
+        if symbol.kind in ("step", "service"):
+            if len(rest) != 1:
+                self.diagnostics.error(
+                    "E0104", f"`{symbol.name}` is a step; name one of its outputs", ref.span,
+                    "expected `STEP.OUTPUT`",
+                    help=[f"e.g. `{symbol.name}.{next(iter(symbol.outputs))}`"]
+                    if symbol.outputs else [f"step `{symbol.name}` declares no outputs"])
+                return None
+            if symbol.name == self.symbol.name:
+                self.diagnostics.error(
+                    "E0302", f"step `{symbol.name}` reads its own output", ref.span,
+                    "a step cannot consume what it produces",
+                    help=[f"write `outputs.{rest[0].name}` for the path to write it to"])
+                return None
+            output = symbol.outputs.get(rest[0].name)
+            if output is None:
+                self.diagnostics.error(
+                    "E0104", f"step `{symbol.name}` has no output `{rest[0].name}`",
+                    rest[0].span, "unknown output",
+                    help=suggest(rest[0].name, symbol.outputs) or
+                    ([f"its outputs: {', '.join(symbol.outputs)}"] if symbol.outputs
+                     else [f"step `{symbol.name}` declares no outputs"]))
+                return None
+            return ir.OutputRef(step=symbol.name, output=output.name, type=output.type)
+        self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
+                               "not a value")
+        return None
+
+    def _gate_ref(self, ref: ast.Ref) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | None:
+        head = ref.parts[0]
+        if head.name == "outputs":
+            self.diagnostics.error("E0201", "a gate cannot read the step's own outputs",
+                                   ref.span, "not produced yet")
+            return None
+        symbol = self.scope.get(head.name)
+        if symbol is None:
+            self.scope.unknown(head, "name", "E0103", "param", "step")
+            return None
+        if symbol.kind == "dataset":
+            self.diagnostics.error("E0201", "a data set cannot be used in a gate", ref.span,
+                                   "data set in a gate")
+            return None
+        return self._source(ref, symbol)
+
+    # ---- blocks -------------------------------------------------------------------------
+
+    def _env(self, block: ast.Assignment | ast.Block) -> list[ir.EnvVar]:
+        assert isinstance(block, ast.Block) and "env" in FREE_BLOCKS
+        env: list[ir.EnvVar] = []
+        seen: dict[str, ast.Ident] = {}
+        for item in block.items:
+            if not isinstance(item, ast.Assignment):
+                self.diagnostics.error("E0201", "`env` holds `NAME = value` entries",
+                                       item.span, "not an environment variable")
+                continue
+            if item.key.name in seen:
+                self.diagnostics.error(
+                    "E0110", f"environment variable `{item.key.name}` is set twice",
+                    item.key.span, "set again", secondary=[Label(seen[item.key.name].span,
+                                                                 "first set here")])
+                continue
+            seen[item.key.name] = item.key
+            if isinstance(item.value, ast.Call):
+                secret = self._secret(item.value)
+                if secret is not None:
+                    env.append(ir.EnvVar(name=item.key.name, secret=secret))
+                continue
+            text = self.text(item.value)
+            if text is not None:
+                env.append(ir.EnvVar(name=item.key.name, value=text))
+        return env
+
+    def _secret(self, call: ast.Call) -> ir.SecretRef | None:
+        if call.func.name != "secret":
+            self.diagnostics.error("E0103", f"unknown function `{call.func.name}`",
+                                   call.func.span, "no such function",
+                                   help=suggest(call.func.name, ["secret"]) or [
+                                       'functions: secret("NAME", "KEY")'])
+            return None
+        values = [self.fields.string(a) for a in call.args]
+        if len(call.args) != 2:
+            self.diagnostics.error("E0201", "`secret` takes two strings: the Secret's name "
+                                   "and the key", call.span, f"{len(call.args)} argument(s)",
+                                   help=['e.g. secret("wandb", "api-key")'])
+            return None
+        name, key = values
+        if name is None or key is None:
+            return None
+        return ir.SecretRef(name=name, key=key)
+
+    def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
+        assert isinstance(block, ast.Block)
+        fields = self.fields.collect(block.items, "resources", None, block.span)
+        resources = ir.Resources()
+        if "gpu" in fields:
+            resources.gpu = self.fields.int(_value(fields["gpu"]))
+        if "cpu" in fields:
+            resources.cpu = self.fields.quantity(_value(fields["cpu"]), "cpu")
+        if "memory" in fields:
+            resources.memory = self.fields.quantity(_value(fields["memory"]), "memory")
+        if "gpu_type" in fields:
+            gpu_type = _value(fields["gpu_type"])
+            resources.gpu_type = self.fields.string(gpu_type)
+            if not resources.gpu:
+                self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
+                                       gpu_type.span, "no GPU requested",
+                                       help=["add `gpu = 1` (or more) to `resources`"])
+        return resources
+
+    def _retry(self, block: ast.Assignment | ast.Block) -> ir.Retry | None:
+        assert isinstance(block, ast.Block)
+        fields = self.fields.collect(block.items, "retry", None, block.span)
+        if "limit" not in fields:
+            return None
+        limit = self.fields.int(_value(fields["limit"]))
+        retry = ir.Retry(limit=limit or 0)
+        if "backoff" in fields:
+            retry.backoff_seconds = self.fields.duration(_value(fields["backoff"]))
+        if "factor" in fields:
+            factor_expr = _value(fields["factor"])
+            factor = self.fields.number(factor_expr)
+            if factor is not None and factor < 1:
+                self.diagnostics.error("E0208", "a backoff `factor` is at least 1",
+                                       factor_expr.span, "below 1")
+            retry.factor = factor
+        if retry.factor is not None and not retry.backoff_seconds:
+            self.diagnostics.error("E0106", "`factor` needs `backoff`",
+                                   block.name.span, "no `backoff`",
+                                   help=['add `backoff = "30s"` (the first wait)'])
+        return retry
+
+
+def _value(item: ast.Assignment | ast.Block) -> ast.Expr:
+    assert isinstance(item, ast.Assignment)
+    return item.value
+
+
+def _merge(parts: list[str | ir.Placeholder]) -> list[str | ir.Placeholder]:
+    """Join adjacent literal pieces, so equal texts have one representation."""
+    merged: list[str | ir.Placeholder] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    return merged or [""]

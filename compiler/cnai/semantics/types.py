@@ -1,0 +1,50 @@
+"""The value types of .cnai: scalars, lists, and artifacts."""
+
+from __future__ import annotations
+
+from cnai.semantics.ir import Type
+
+SCALARS = ("string", "int", "float", "bool")
+ARTIFACTS = ("artifact", "dataset", "model", "metrics")
+TYPE_NAMES = (*SCALARS, "list", *ARTIFACTS)
+
+STRING = Type(name="string")
+INT = Type(name="int")
+FLOAT = Type(name="float")
+BOOL = Type(name="bool")
+
+
+def list_of(item: Type) -> Type:
+    return Type(name="list", item=item)
+
+
+def is_numeric(t: Type) -> bool:
+    return t.name in ("int", "float")
+
+
+def is_artifact(t: Type) -> bool:
+    return t.name in ARTIFACTS or (t.name == "list" and t.item is not None
+                                   and is_artifact(t.item))
+
+
+def comparable(a: Type, b: Type, op: str) -> bool:
+    """Whether ``a OP b`` is well typed: numbers with numbers, otherwise the same scalar type;
+    ordering only on numbers (string order differs between Argo's expr and KFP's CEL)."""
+    if is_numeric(a) and is_numeric(b):
+        return True
+    if op not in ("==", "!="):
+        return False
+    return a.name == b.name and a.name in ("string", "bool")
+
+
+def assignable(value: Type, target: Type) -> bool:
+    """Whether a value of type ``value`` may be used where ``target`` is declared."""
+    if value == target:
+        return True
+    if value.name == "int" and target.name == "float":
+        return True
+    if value.name == "list" and target.name == "list":
+        if value.item is None or target.item is None:  # the empty list fits any list
+            return True
+        return assignable(value.item, target.item)
+    return target.name == "artifact" and value.name in ARTIFACTS

@@ -1,0 +1,1 @@
+"""Test-only helpers for runtime_images: local stand-ins for S3, HTTP and the Kubernetes API."""
