@@ -41,3 +41,14 @@ def file_server() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def kube_api() -> Iterator[object]:
+    from cnai_testkit.kubeapi import KubeAPI
+
+    api = KubeAPI().start()
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -126,8 +126,9 @@ class ArgoBackend:
         if outputs:
             template["outputs"] = outputs
         template["container"] = self.container(step)
-        if step.outputs:
-            template["volumes"] = [{"name": k8s.OUTPUTS_VOLUME, "emptyDir": {}}]
+        volumes = self.volumes(step)
+        if volumes:
+            template["volumes"] = volumes
         selector = k8s.node_selector(step.resources, self.ctx.options.gpu_label_key)
         if selector:
             template["nodeSelector"] = selector
@@ -138,6 +139,22 @@ class ArgoBackend:
         if step.cache:
             template["memoize"] = self.memoize(step, template)
         return template
+
+    def volumes(self, step: ir.Step) -> list[dict[str, Any]]:
+        """Pod volumes beyond the data sets (those are the workflow's claim templates)."""
+        volumes: list[dict[str, Any]] = []
+        if step.outputs:
+            volumes.append({"name": k8s.OUTPUTS_VOLUME, "emptyDir": {}})
+        claim = self.source_claim(step)
+        if claim is not None:
+            volumes.append({"name": k8s.SOURCE_VOLUME, "persistentVolumeClaim": {
+                "claimName": claim[0], "readOnly": True}})
+        return volumes
+
+    def source_claim(self, step: ir.Step) -> tuple[str, str] | None:
+        if step.kind != "preload":
+            return None
+        return k8s.source_claim(self.pipeline_dataset(step.mounts[0].dataset))
 
     def template_inputs(self, step: ir.Step) -> dict[str, Any]:
         parameters = [{"name": i.name} for i in step.inputs if not i.type.is_artifact]
@@ -193,6 +210,9 @@ class ArgoBackend:
                    **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
         if step.outputs:
             mounts.append({"name": k8s.OUTPUTS_VOLUME, "mountPath": k8s.OUTPUTS_DIR})
+        claim = self.source_claim(step)
+        if claim is not None:
+            mounts.append({"name": k8s.SOURCE_VOLUME, "mountPath": claim[1], "readOnly": True})
         if mounts:
             container["volumeMounts"] = mounts
         return container

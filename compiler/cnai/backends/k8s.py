@@ -41,6 +41,18 @@ def output_path(step: ir.Step, name: str) -> str:
     return output.path or f"{OUTPUTS_DIR}/{name}"
 
 
+SOURCE_ROOT = "/cnai/source"
+SOURCE_VOLUME = "cnai-source"
+
+
+def source_claim(dataset: ir.Dataset) -> tuple[str, str] | None:
+    """For a ``pvc://CLAIM/PATH`` source, the claim and where the preload step sees it."""
+    if dataset.source is None or not dataset.source.startswith("pvc://"):
+        return None
+    claim = dataset.source[len("pvc://"):].split("/", 1)[0]
+    return claim, f"{SOURCE_ROOT}/{claim}"
+
+
 def pvc_spec(dataset: ir.Dataset) -> dict[str, Any]:
     spec: dict[str, Any] = {"accessModes": [dataset.access_mode],
                             "resources": {"requests": {"storage": dataset.size}}}

@@ -6,6 +6,8 @@ Dependencies other than `after` are derived later, by dag.build_graph.
 
 from __future__ import annotations
 
+import re
+
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir, types
 from cnai.semantics.fields import FieldReader
@@ -16,6 +18,7 @@ from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 
+_CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
 RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
 
 # Constructs the grammar accepts whose semantics land in a later release: refused precisely.
@@ -242,6 +245,11 @@ class Checker:
         if isinstance(expr, ast.StringLit) and expr.is_plain:
             text = expr.text
             schemes = ("s3://", "gs://", "http://", "https://", "pvc://")
+            if text.startswith("pvc://") and not _CLAIM.match(text[len("pvc://"):]):
+                self.diagnostics.error(
+                    "E0208", f"invalid claim in \"{text}\"", expr.span, "not pvc://CLAIM/PATH",
+                    help=["a claim name is lower-case letters, digits, `-` and `.`"])
+                return None
             if not text.startswith(schemes) and not text.startswith("/"):
                 self.diagnostics.error(
                     "E0208", f"unsupported data set source \"{text}\"", expr.span,

@@ -177,15 +177,18 @@ class AstBuilder:
 
     def rule_assignment(self, tree: Tree[Token]) -> ast.Assignment:
         key, value = tree.children
-        assert isinstance(key, Token) and value is not None
-        return ast.Assignment(self.ident(key), self.build(value), self.span(tree))
+        assert isinstance(key, Tree) and value is not None
+        return ast.Assignment(self._field_name(key), self.build(value), self.span(tree))
+
+    def _field_name(self, tree: Tree[Token]) -> ast.Ident:
+        (name,) = tree.children
+        assert isinstance(name, Token)
+        return ast.Ident(str(name), self.span(name))
 
     def rule_block(self, tree: Tree[Token]) -> ast.Block:
-        name_tree, *items = tree.children
-        assert isinstance(name_tree, Tree)
-        (name,) = name_tree.children
-        assert isinstance(name, Token)
-        return ast.Block(ast.Ident(str(name), self.span(name)),
+        name, *items = tree.children
+        assert isinstance(name, Tree)
+        return ast.Block(self._field_name(name),
                          tuple(self.build(i) for i in items if i is not None), self.span(tree))
 
     def rule_mount_decl(self, tree: Tree[Token]) -> ast.MountDecl:

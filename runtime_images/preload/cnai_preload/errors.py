@@ -57,20 +57,21 @@ def no_space(path: str, exc: BaseException | None = None) -> StepError:
 
 
 def classify_remote(exc: BaseException, uri: str) -> StepError:
-    """Turn an exception raised while talking to the source into a :class:`StepError`."""
-    for item in _chain(exc):
-        names = _names(item)
-        if names & _NO_CREDENTIALS:
+    """Turn an exception raised while talking to the source into a :class:`StepError`.
+
+    The whole cause chain is read: fsspec's HTTP filesystem, for one, reports a 403 as a
+    FileNotFoundError caused by the HTTP error, so the most specific signal wins.
+    """
+    chain = _chain(exc)
+    for item in chain:
+        if _names(item) & _NO_CREDENTIALS:
             return StepError(
                 f"{uri}: no usable credentials ({type(item).__name__}: {item}); for s3:// set "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a pod identity), for gs:// "
                 "GOOGLE_APPLICATION_CREDENTIALS",
                 AUTH,
             )
-        if isinstance(item, PermissionError):
-            return StepError(f"{uri}: access denied ({item})", AUTH)
-        if isinstance(item, FileNotFoundError):
-            return StepError(f"{uri}: not found ({item})", NOT_FOUND)
+    for item in chain:
         status = _status(item)
         if status in (401, 403):
             return StepError(f"{uri}: access denied (HTTP {status})", AUTH)
@@ -78,6 +79,11 @@ def classify_remote(exc: BaseException, uri: str) -> StepError:
             return StepError(f"{uri}: not found (HTTP 404)", NOT_FOUND)
         if status is not None and status >= 400:
             return StepError(f"{uri}: the server answered HTTP {status} ({item})", REMOTE)
-        if names & _CONNECTION:
+    for item in chain:
+        if isinstance(item, PermissionError):
+            return StepError(f"{uri}: access denied ({item})", AUTH)
+        if isinstance(item, FileNotFoundError):
+            return StepError(f"{uri}: not found ({item})", NOT_FOUND)
+        if _names(item) & _CONNECTION:
             return StepError(f"{uri}: cannot reach the storage service ({item})", REMOTE)
     return StepError(f"{uri}: {type(exc).__name__}: {exc}", REMOTE)

@@ -43,6 +43,12 @@ def raise_on_signals() -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def ignore_signals() -> None:
+    """Ignore further SIGTERM/SIGINT (while cleaning up after a cancellation)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run(name: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
     """Run ``body(argv)``; expected failures become one error line and their exit code."""
     try:

@@ -77,8 +77,11 @@ class S3Server:
         """Object GETs (not listings) seen since the last :meth:`clear`."""
         prefix = f"/{bucket}/"
         with self._lock:
-            return [r.path[len(prefix) :] for r in self.requests if r.method == "GET"
-                    and r.path.startswith(prefix)]
+            return [
+                r.path[len(prefix) :]
+                for r in self.requests
+                if r.method == "GET" and r.path.startswith(prefix)
+            ]
 
     @staticmethod
     @contextmanager

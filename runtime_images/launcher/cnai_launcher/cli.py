@@ -1,0 +1,152 @@
+"""``python -m cnai_launcher``: create one Kubernetes object and wait for its outcome."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+
+from cnai_launcher.conditions import Condition, ConditionError, parse
+from cnai_launcher.defaults import default_conditions
+from cnai_launcher.kube import Kube, api_error
+from cnai_launcher.resources import Ref, load_documents, ref_for
+from cnai_launcher.wait import Waiter, summarize
+from cnai_runtime.cli import Cancelled, ignore_signals, raise_on_signals, run, setup_logging
+from cnai_runtime.exitcodes import NOT_FOUND, USAGE, StepError
+
+NAME = "cnai-launcher"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnai_launcher",
+        description="Create a Kubernetes object (TFJob, PyTorchJob, DataLoad, Knative Service, "
+        "...), wait until its success or failure condition holds, clean up on cancellation.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", help="YAML/JSON file with one object, or - for stdin")
+    source.add_argument("--manifest-text", help="the manifest itself (YAML or JSON)")
+    parser.add_argument("--namespace", help="overrides the manifest's namespace")
+    parser.add_argument("--success-condition", help="condition syntax: see README")
+    parser.add_argument("--failure-condition", help="condition syntax: see README")
+    parser.add_argument("--timeout", type=float, default=0, help="seconds; 0 waits forever")
+    parser.add_argument(
+        "--delete-on-exit",
+        action="store_true",
+        help="delete the object when done, whatever the "
+        "outcome (it is always deleted when the launcher is cancelled)",
+    )
+    parser.add_argument(
+        "--if-exists",
+        choices=("fail", "adopt"),
+        default="fail",
+        help="an object with that name exists: fail (default) or wait on it as if created",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=5.0,
+        help="seconds between reads when the watch API is unavailable",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default: in-cluster, then $KUBECONFIG or ~/.kube/config)",
+    )
+    parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def _conditions(args: argparse.Namespace, obj: dict[str, Any]) -> tuple[Condition, Condition]:
+    default_success, default_failure = default_conditions(obj)
+    success_text = args.success_condition
+    failure_text = args.failure_condition
+    if success_text is None and failure_text is None:
+        success_text, failure_text = default_success, default_failure
+    try:
+        return parse(success_text or ""), parse(failure_text or "")
+    except ConditionError as exc:
+        raise StepError(f"bad condition: {exc}", USAGE) from None
+
+
+def create(kube: Kube, ref: Ref, obj: dict[str, Any], if_exists: str, log: logging.Logger) -> Ref:
+    """Create ``obj``; returns its ref with the final (possibly generated) name."""
+    try:
+        created = kube.create(ref, obj)
+    except ApiException as exc:
+        if exc.status == 409 and if_exists == "adopt" and ref.name:
+            log.info("%s already exists: adopting it", ref)
+            return ref
+        if exc.status == 404:
+            raise StepError(
+                f"creating {ref}: the API has no {ref.collection} (is the {ref.kind} "
+                f"CRD installed?)",
+                NOT_FOUND,
+            ) from None
+        raise api_error(exc, f"creating {ref}") from None
+    name = created.get("metadata", {}).get("name", ref.name)
+    final = Ref(ref.api_version, ref.kind, ref.namespace, name)
+    log.info("created %s (%s)", final, summarize(created))
+    return final
+
+
+def delete(kube: Kube, ref: Ref, log: logging.Logger) -> None:
+    try:
+        gone = not kube.delete(ref)
+    except ApiException as exc:
+        log.error("could not delete %s: %s", ref, api_error(exc, "delete").message)
+        return
+    except Exception as exc:  # cleanup must never hide the real outcome
+        log.error("could not delete %s: %s", ref, exc)
+        return
+    log.info("%s %s", "already gone:" if gone else "deleted", ref)
+
+
+def _launch(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    log = setup_logging(NAME, args.verbose)
+    docs = load_documents(args.manifest, args.manifest_text)
+    if len(docs) != 1:
+        raise StepError(f"expected exactly one object in the manifest, found {len(docs)}", USAGE)
+    obj = docs[0]
+    success, failure = _conditions(args, obj)
+    kube, default_ns = Kube.connect(args.kubeconfig, args.context)
+    raise_on_signals()
+    ref = ref_for(obj, args.namespace, default_ns)
+    created: Ref | None = None
+    finished = False
+    try:
+        created = create(kube, ref, obj, args.if_exists, log)
+        log.info(
+            "waiting for %s: success [%s] failure [%s] timeout %s",
+            created,
+            success.text or "-",
+            failure.text or "-",
+            f"{args.timeout:g}s" if args.timeout > 0 else "none",
+        )
+        waiter = Waiter(kube, created, success, failure, log, args.poll_interval)
+        outcome = waiter.wait(args.timeout)
+        finished = True
+        log.info("succeeded after %.1fs: %s", outcome.elapsed, summarize(outcome.obj))
+        return 0
+    except StepError:
+        finished = True
+        raise
+    except Cancelled:
+        ignore_signals()  # a second SIGTERM must not interrupt the cleanup
+        if created is not None:
+            log.info("cancelled: deleting %s", created)
+            delete(kube, created, log)
+            created = None
+        raise
+    finally:
+        if created is not None and args.delete_on_exit and finished:
+            delete(kube, created, log)
+        kube.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(NAME, _launch, argv)

@@ -1,0 +1,155 @@
+"""Semantics: the IR the front end builds (types, inputs, edges, names, order)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnai.context import CompileContext
+from cnai.driver import CompileFailed, analyze
+from cnai.semantics import ir
+from cnai.semantics.units import format_duration, is_quantity, k8s_name, parse_duration
+from cnai.source import SourceFile
+from conftest import EXAMPLES
+
+
+def graph(text: str) -> ir.Pipeline:
+    result = analyze(SourceFile("t.cnai", text), CompileContext())
+    assert isinstance(result, ir.Pipeline)
+    return result
+
+
+def codes(text: str) -> list[str]:
+    with pytest.raises(CompileFailed) as failure:
+        analyze(SourceFile("t.cnai", text), CompileContext())
+    return [d.code for d in failure.value.diagnostics]
+
+
+@pytest.fixture(scope="module")
+def seed() -> ir.Pipeline:
+    text = (EXAMPLES / "model_pipeline.cnai").read_text()
+    return graph(text)
+
+
+def test_seed_params_are_typed(seed: ir.Pipeline) -> None:
+    assert [(p.name, str(p.type), p.default) for p in seed.params] == [
+        ("data_uri", "string", "s3://datasets/imagenet"), ("min_accuracy", "float", 0.9),
+        ("epochs", "int", 90)]
+
+
+def test_seed_order_and_edges(seed: ir.Pipeline) -> None:
+    assert [s.name for s in seed.steps] == [
+        "preload_imagenet", "validate", "train", "evaluate", "deploy"]
+    edges = {s.name: [(d.step, d.kind) for d in s.depends] for s in seed.steps}
+    assert edges == {
+        "preload_imagenet": [],
+        "validate": [("preload_imagenet", "dataset")],
+        "train": [("preload_imagenet", "dataset"), ("validate", "order")],
+        "evaluate": [("train", "data")],
+        "deploy": [("evaluate", "gate"), ("train", "data")],
+    }
+
+
+def test_seed_inputs_and_placeholders(seed: ir.Pipeline) -> None:
+    train = seed.step("train")
+    assert [(i.name, i.source.kind, str(i.type)) for i in train.inputs] == [
+        ("epochs", "param", "int")]
+    command = [t.model_dump()["parts"] for t in train.command]
+    assert command[3] == [{"kind": "input", "name": "epochs"}]
+    assert command[5] == [{"kind": "output_path", "name": "model"}]
+    evaluate = seed.step("evaluate")
+    (model,) = evaluate.inputs
+    assert model.source == ir.OutputRef(step="train", output="model", type=ir.Type(name="model"))
+
+
+def test_seed_gate_is_typed(seed: ir.Pipeline) -> None:
+    gate = seed.step("deploy").when
+    assert gate is not None and gate.text == "evaluate.accuracy > min_accuracy"
+    assert isinstance(gate.expr, ir.Compare) and gate.expr.op == ">"
+    assert gate.expr.left == ir.OutputRef(step="evaluate", output="accuracy",
+                                          type=ir.Type(name="float"))
+    assert gate.expr.right == ir.ParamRef(name="min_accuracy", type=ir.Type(name="float"))
+
+
+def test_seed_resources_retry_mounts(seed: ir.Pipeline) -> None:
+    train = seed.step("train")
+    assert train.resources == ir.Resources(gpu=8, cpu="32", memory="128Gi")
+    assert train.retry == ir.Retry(limit=3, backoff_seconds=60)
+    assert train.mounts == [ir.Mount(dataset="imagenet", path="/cache/imagenet")]
+    preload = seed.step("preload_imagenet")
+    assert preload.kind == "preload" and preload.mounts[0].read_only is False
+    assert seed.datasets[0].source_ref == ir.ParamRef(name="data_uri",
+                                                      type=ir.Type(name="string"))
+
+
+def test_int_and_float_compare_but_not_string_and_float() -> None:
+    base = ('pipeline p { param n: int = 1  param s: string = "a"\n'
+            ' step e { image = "x" output acc: float }\n')
+    graph(base + ' step d when e.acc > n and s != "b" { image = "x" } }')
+    assert codes(base + ' step d when e.acc > s { image = "x" } }') == ["E0203"]
+    assert codes(base + ' step d when s < "b" { image = "x" } }') == ["E0203"]
+    assert codes(base + ' step d when n and true { image = "x" } }') == ["E0205"]
+
+
+def test_same_input_twice_is_one_input() -> None:
+    pipeline = graph('pipeline p { param lr: float = 0.1\n'
+                     ' step a { image = "x" command = ["${lr}", lr, "--lr=${lr}"] } }')
+    assert [i.name for i in pipeline.step("a").inputs] == ["lr"]
+
+
+def test_input_names_stay_unique() -> None:
+    pipeline = graph('pipeline p { param a_b: string = "x"\n'
+                     ' step a { image = "x" output b: string }\n'
+                     ' step c { image = "x" command = [a_b, a.b] } }')
+    assert [i.name for i in pipeline.step("c").inputs] == ["a_b", "a_b_2"]
+
+
+def test_declaration_order_does_not_matter() -> None:
+    pipeline = graph('pipeline p { step late { image = "x" command = [early.v] }\n'
+                     ' step early { image = "x" output v: string } }')
+    assert [s.name for s in pipeline.steps] == ["early", "late"]
+
+
+def test_self_reference_is_reported() -> None:
+    assert codes('pipeline p { step a { image = "x" output v: string\n'
+                 ' command = [a.v] } }') == ["E0302"]
+
+
+def test_defaults_must_match_types() -> None:
+    pipeline = graph('pipeline p { param f: float = 1  param l: list[float] = [1, 0.5] }')
+    assert pipeline.param("f").default == 1.0
+    assert pipeline.param("l").default == [1.0, 0.5]
+    assert codes('pipeline p { param l: list[int] = [1, "a"] }') == ["E0201"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("train_small", "train-small"), ("Train", "train"), ("_x_", "x"), ("a__b", "a--b"),
+    ("x" * 70, "x" * 54 + "-" + "f4f2bb1f"),
+])
+def test_k8s_names(name: str, expected: str) -> None:
+    mapped = k8s_name(name)
+    assert len(mapped) <= 63
+    if len(name) <= 63:
+        assert mapped == expected
+    else:
+        assert mapped.startswith("x" * 54 + "-") and len(mapped) == 63
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("500m", True), ("2", True), ("1.5", True), ("64Gi", True), ("1e3", True), ("2Ti", True),
+    ("12GB", False), ("-1", False), ("lots", False), ("", False), ("1.2.3", False),
+])
+def test_quantities(text: str, ok: bool) -> None:
+    assert is_quantity(text) is ok
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("30s", 30), ("2h", 7200), ("1h30m", 5400), ("1d", 86400), ("1m", 60), ("1500ms", None),
+    ("2000ms", 2), ("h", None), ("10", None), ("1m1h", 3660), ("", None),
+])
+def test_durations(text: str, seconds: int | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_duration_formatting() -> None:
+    assert [format_duration(s) for s in (60, 90, 7200, 5400, 86400)] == [
+        "1m", "1m30s", "2h", "1h30m", "24h"]
