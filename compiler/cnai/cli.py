@@ -7,6 +7,7 @@ Diagnostics go to stderr; ``--format json`` prints them as one JSON document.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -145,6 +146,9 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A compile allocates a large, short-lived, acyclic object graph; the cyclic collector
+    # only re-scans it (a third of the run time at 1,000 steps). The process exits right after.
+    gc.disable()
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":

@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
-@dataclass(frozen=True)
-class Span:
-    """A half-open range of a source file, with 1-based line/column of both ends.
-
-    ``end_col`` is the column just past the last character, so a one-character span at
-    column 5 has ``col=5, end_col=6``.
-    """
-
-    file: str
-    start: int
-    end: int
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-
-    def sort_key(self) -> tuple[str, int, int]:
-        return (self.file, self.start, self.end)
-
-
-@dataclass
 class SourceFile:
     """One source file's text and the offsets of its lines."""
 
-    path: str
-    text: str
-    _line_starts: list[int] = field(default_factory=list, repr=False)
+    __slots__ = ("_line_starts", "path", "text")
 
-    def __post_init__(self) -> None:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
         starts = [0]
-        find = self.text.find
+        find = text.find
         pos = find("\n")
         while pos != -1:
             starts.append(pos + 1)
@@ -47,8 +26,7 @@ class SourceFile:
     @classmethod
     def read(cls, path: str | Path) -> SourceFile:
         """Read a file as UTF-8; raises UnicodeDecodeError / OSError for the caller to report."""
-        data = Path(path).read_bytes()
-        return cls(str(path), data.decode("utf-8"))
+        return cls(str(path), Path(path).read_bytes().decode("utf-8"))
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset; columns count code points."""
@@ -57,10 +35,7 @@ class SourceFile:
         return index + 1, offset - self._line_starts[index] + 1
 
     def span(self, start: int, end: int) -> Span:
-        end = max(start, end)
-        line, col = self.line_col(start)
-        end_line, end_col = self.line_col(end)
-        return Span(self.path, start, end, line, col, end_line, end_col)
+        return Span(self, start, max(start, end))
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
@@ -73,3 +48,65 @@ class SourceFile:
     @property
     def line_count(self) -> int:
         return len(self._line_starts)
+
+
+class Span:
+    """A half-open range ``[start, end)`` of a source file, with 1-based line/column of both
+    ends (``end_col`` is just past the last character). Lines and columns are computed when
+    first asked for: a parse makes tens of thousands of spans and reads a handful."""
+
+    __slots__ = ("_ends", "end", "source", "start")
+
+    def __init__(self, source: SourceFile, start: int, end: int) -> None:
+        self.source = source
+        self.start = start
+        self.end = end
+        self._ends: tuple[int, int, int, int] | None = None
+
+    def _positions(self) -> tuple[int, int, int, int]:
+        if self._ends is None:
+            self._ends = (*self.source.line_col(self.start), *self.source.line_col(self.end))
+        return self._ends
+
+    @property
+    def file(self) -> str:
+        return self.source.path
+
+    @property
+    def line(self) -> int:
+        return self._positions()[0]
+
+    @property
+    def col(self) -> int:
+        return self._positions()[1]
+
+    @property
+    def end_line(self) -> int:
+        return self._positions()[2]
+
+    @property
+    def end_col(self) -> int:
+        return self._positions()[3]
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.file, self.start, self.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "col": self.col,
+                "end_line": self.end_line, "end_col": self.end_col}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Span) and self.sort_key() == other.sort_key()
+
+    def __hash__(self) -> int:
+        return hash(self.sort_key())
+
+    def __repr__(self) -> str:
+        return f"Span({self.file}:{self.line}:{self.col}-{self.end_line}:{self.end_col})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.is_instance_schema(
+            cls, serialization=core_schema.plain_serializer_function_ser_schema(cls.to_dict))

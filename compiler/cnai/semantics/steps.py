@@ -148,16 +148,16 @@ class StepChecker:
                 if resolved is None:
                     return None
                 parts.append(resolved)
-            return ir.Text(parts=_merge(parts))
+            return ir.Text.of(*_merge(parts))
         if isinstance(expr, ast.IntLit):
-            return ir.Text(parts=[str(expr.value)])
+            return ir.Text.of(str(expr.value))
         if isinstance(expr, ast.FloatLit):
-            return ir.Text(parts=[repr(expr.value)])
+            return ir.Text.of(repr(expr.value))
         if isinstance(expr, ast.BoolLit):
-            return ir.Text(parts=["true" if expr.value else "false"])
+            return ir.Text.of("true" if expr.value else "false")
         if isinstance(expr, ast.Ref):
             resolved = self._value_ref(expr)
-            return None if resolved is None else ir.Text(parts=[resolved])
+            return None if resolved is None else ir.Text.of(resolved)
         self.diagnostics.error("E0201", "expected a string, a number or a reference",
                                expr.span, "not a text value")
         return None
@@ -184,7 +184,7 @@ class StepChecker:
         source = self._source(ref, symbol)
         if source is None:
             return None
-        return ir.InputValue(name=self.inputs.add(source, ref.span))
+        return ir.InputValue.model_construct(name=self.inputs.add(source, ref.span))
 
     def _own_output(self, ref: ast.Ref) -> ir.OutputPath | None:
         if len(ref.parts) != 2:
@@ -198,7 +198,7 @@ class StepChecker:
                 "not declared", help=suggest(name.name, self.symbol.outputs) or [
                     f"declare it in the step: `output {name.name}: TYPE`"])
             return None
-        return ir.OutputPath(name=name.name)
+        return ir.OutputPath.model_construct(name=name.name)
 
     def _source(self, ref: ast.Ref, symbol: Symbol) -> ir.ParamRef | ir.OutputRef | None:
         """A param or another step's output, typed; reports misuse."""

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from functools import cache
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.grammar import grammar_text
-from cnai.syntax.to_ast import to_ast
-
-# Deeper trees than this are refused before any recursive walk: a 3,000-deep nesting must give a
-# diagnostic, not a RecursionError. Real pipelines are under 20 levels deep.
-MAX_DEPTH = 100
+from cnai.syntax.to_ast import AstBuilder
 
 _FRIENDLY = {
     "NAME": "a name", "STRING": "a string", "INT": "an integer", "FLOAT": "a number",
@@ -23,41 +19,29 @@ _FRIENDLY = {
 }
 
 
+_BUILDER = AstBuilder()
+
+
 @cache
 def _lark() -> Lark:
     # cache=True keeps the built LALR tables in the temp dir, keyed by grammar and lark version:
-    # it takes ~0.2 s off every CLI start.
+    # it takes ~0.2 s off every CLI start. The AST is built by callbacks during the parse.
     return Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True,
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+                keep_all_tokens=True, maybe_placeholders=True, transformer=_BUILDER, cache=True)
 
 
 def parse(source: SourceFile) -> ast.Module:
     """Parse one file. Raises CompileError with the syntax diagnostics; they stop compilation."""
     parser = _lark()
+    _BUILDER.reset(source)
     try:
-        tree = parser.parse(source.text)
+        module = parser.parse(source.text)
     except UnexpectedInput as error:
         raise CompileError([_translate(error, source, parser)]) from None
-    _check_depth(tree, source)
-    diagnostics = DiagnosticBag()
-    module = to_ast(tree, source, diagnostics)
-    if diagnostics.has_errors:
-        raise CompileError(diagnostics.sorted())
+    if _BUILDER.diagnostics.has_errors:
+        raise CompileError(_BUILDER.diagnostics.sorted())
+    assert isinstance(module, ast.Module)
     return module
-
-
-def _check_depth(tree: Tree[Token], source: SourceFile) -> None:
-    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            span = source.span(node.meta.start_pos, node.meta.start_pos + 1)
-            bag = DiagnosticBag()
-            bag.error("E0008", f"nesting too deep (more than {MAX_DEPTH} levels)", span,
-                      "nested too deeply here", help=["split the expression or list into "
-                                                      "smaller named parts"])
-            raise CompileError(bag.sorted())
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 def _describe(terminal: str, parser: Lark) -> str:

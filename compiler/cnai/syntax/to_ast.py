@@ -1,289 +1,330 @@
-"""Turn lark's parse tree into the AST, with full spans; decode string literals.
+"""Build the AST while lark parses: one callback per grammar rule, spans from the tokens.
 
-Runs after ``parse()`` (lark's meta is not available to a transformer passed to ``Lark``).
-The tree depth is bounded by the parser before this runs, so recursion here is safe.
+The callbacks run inside lark's LALR parser (``Lark(transformer=...)``), so no parse tree is
+built. lark's ``propagate_positions`` tripled the parse time, so spans come from the tokens
+instead: the parser keeps every token (``keep_all_tokens``) and a node spans its first to its
+last child. The parser calls these bottom-up without recursion; each node records its nesting
+depth, and anything deeper than MAX_DEPTH is refused before any recursive walk sees it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from lark import Token, Tree
+from lark import Token, Transformer
 
-from cnai.diagnostics import DiagnosticBag
+from cnai.diagnostics import CompileError, DiagnosticBag
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
+
+# Real pipelines are under 20 levels deep; 3,000-deep input must give a diagnostic.
+MAX_DEPTH = 100
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "$": "$"}
 _INTERPOLATION = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class AstBuilder:
-    """One instance per file; syntax errors in literals go to ``diagnostics``."""
+class _Part(NamedTuple):
+    """An intermediate result (a clause), with the offsets it covers."""
 
-    def __init__(self, source: SourceFile, diagnostics: DiagnosticBag) -> None:
+    kind: str
+    value: Any
+    start: int
+    end: int
+
+
+def _bounds(item: Any) -> tuple[int, int] | None:
+    if isinstance(item, Token):
+        start = item.start_pos or 0
+        return start, item.end_pos or start
+    if isinstance(item, _Part):
+        return item.start, item.end
+    span = getattr(item, "span", None)
+    if isinstance(span, Span):
+        return span.start, span.end
+    return None
+
+
+def _depth(item: Any) -> int:
+    return getattr(item, "_depth", 0) if not isinstance(item, Token) else 0
+
+
+class AstBuilder(Transformer[Token, ast.Module]):
+    """lark calls a method per rule with the rule's children (tokens and built nodes)."""
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+        self.source = SourceFile("", "")
+        self.diagnostics = DiagnosticBag()
+
+    def reset(self, source: SourceFile) -> None:
         self.source = source
-        self.diagnostics = diagnostics
-        self._rules: dict[str, Callable[[Tree[Token]], Any]] = {
-            name[len("rule_"):]: getattr(self, name) for name in dir(self)
-            if name.startswith("rule_")
-        }
+        self.diagnostics = DiagnosticBag()
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def span(self, node: Tree[Token] | Token) -> Span:
-        if isinstance(node, Token):
-            start = node.start_pos or 0
-            return self.source.span(start, node.end_pos or start)
-        return self.source.span(node.meta.start_pos, node.meta.end_pos)
+    def _span(self, children: Sequence[Any]) -> Span:
+        bounds = [b for b in map(_bounds, children) if b is not None]
+        if not bounds:
+            return self.source.span(0, 0)
+        return self.source.span(bounds[0][0], bounds[-1][1])
 
-    def ident(self, token: Token) -> ast.Ident:
-        return ast.Ident(str(token), self.span(token))
+    def _node(self, node: Any, children: Sequence[Any]) -> Any:
+        depth = 1 + max((_depth(c) for c in children), default=0)
+        if depth > MAX_DEPTH:
+            bag = DiagnosticBag()
+            start = node.span.start
+            bag.error("E0008", f"nesting too deep (more than {MAX_DEPTH} levels)",
+                      self.source.span(start, start + 1), "nested too deeply here",
+                      help=["split the expression, list or block into smaller named parts"])
+            raise CompileError(bag.sorted())
+        object.__setattr__(node, "_depth", depth)
+        return node
 
-    def build(self, node: Tree[Token] | Token) -> Any:
-        if isinstance(node, Token):
-            return self.token(node)
-        return self._rules[node.data](node)
+    def _ident(self, token: Token) -> ast.Ident:
+        start = token.start_pos or 0
+        return ast.Ident(str(token), self.source.span(start, token.end_pos or start))
 
-    def token(self, token: Token) -> Any:
-        if token.type == "NAME":
-            return self.ident(token)
-        raise AssertionError(f"unexpected token {token.type}")
+    @staticmethod
+    def _names(children: Sequence[Any]) -> list[Token]:
+        return [c for c in children if isinstance(c, Token) and c.type == "NAME"]
 
-    def children(self, tree: Tree[Token]) -> list[Any]:
-        return [self.build(child) for child in tree.children if child is not None]
+    @staticmethod
+    def _parts(children: Sequence[Any], kind: str) -> list[_Part]:
+        return [c for c in children if isinstance(c, _Part) and c.kind == kind]
 
-    def _trees(self, tree: Tree[Token], name: str) -> list[Tree[Token]]:
-        return [c for c in tree.children if isinstance(c, Tree) and c.data == name]
+    def _part(self, kind: str, value: Any, children: Sequence[Any]) -> _Part:
+        span = self._span(children)
+        part = _Part(kind, value, span.start, span.end)
+        return part
 
-    def _opt(self, tree: Tree[Token], name: str) -> Any:
-        found = self._trees(tree, name)
-        return self.build(found[0]) if found else None
-
-    def _names(self, tree: Tree[Token]) -> list[ast.Ident]:
-        return [self.ident(c) for c in tree.children if isinstance(c, Token) and c.type == "NAME"]
-
-    def _items(self, tree: Tree[Token], skip: tuple[str, ...] = ()) -> tuple[Any, ...]:
-        return tuple(self.build(c) for c in tree.children
-                     if isinstance(c, Tree) and c.data not in skip)
+    @staticmethod
+    def _items(children: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(c for c in children if c is not None and not isinstance(c, (Token, _Part)))
 
     # ---- module -------------------------------------------------------------------------
 
-    def rule_start(self, tree: Tree[Token]) -> ast.Module:
-        items = self.children(tree)
+    def start(self, children: list[Any]) -> ast.Module:
+        items = self._items(children)
         return ast.Module(
             file=self.source.path,
             imports=tuple(i for i in items if isinstance(i, ast.Import)),
             pipelines=tuple(i for i in items if isinstance(i, ast.Pipeline)),
             templates=tuple(i for i in items if isinstance(i, ast.TemplateDef)),
-            span=self.source.span(0, len(self.source.text)),
-        )
+            span=self.source.span(0, len(self.source.text)))
 
-    def rule_import_decl(self, tree: Tree[Token]) -> ast.Import:
-        (path,) = tree.children
-        assert isinstance(path, Token)
-        return ast.Import(self.string(path), self.span(tree))
+    def import_decl(self, children: list[Any]) -> ast.Import:
+        path = next(c for c in children if isinstance(c, Token) and c.type == "STRING")
+        return self._node(ast.Import(self.string_token(path), self._span(children)), children)
 
-    def rule_pipeline(self, tree: Tree[Token]) -> ast.Pipeline:
-        name, *items = tree.children
-        assert isinstance(name, Token)
-        return ast.Pipeline(self.ident(name), tuple(self.build(i) for i in items), self.span(tree))
+    def pipeline(self, children: list[Any]) -> ast.Pipeline:
+        (name,) = self._names(children)
+        node = ast.Pipeline(self._ident(name), self._items(children), self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
     # ---- declarations -------------------------------------------------------------------
 
-    def rule_param_decl(self, tree: Tree[Token]) -> ast.ParamDecl:
-        (name,) = self._names(tree)
-        return ast.ParamDecl(name, self._opt(tree, "type_expr"), self._opt(tree, "default"),
-                             self.span(tree))
+    def param_decl(self, children: list[Any]) -> ast.ParamDecl:
+        (name,) = self._names(children)
+        type_expr = next(c for c in children if isinstance(c, ast.TypeExpr))
+        default = self._parts(children, "default")
+        node = ast.ParamDecl(self._ident(name), type_expr, default[0].value if default else None,
+                             self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def rule_template_param(self, tree: Tree[Token]) -> ast.TemplateParam:
-        (name,) = self._names(tree)
-        return ast.TemplateParam(name, self._opt(tree, "type_expr"), self._opt(tree, "default"),
-                                 self.span(tree))
+    def template_param(self, children: list[Any]) -> ast.TemplateParam:
+        declared = self.param_decl(children)
+        return ast.TemplateParam(declared.name, declared.type, declared.default, declared.span)
 
-    def rule_default(self, tree: Tree[Token]) -> ast.Expr:
-        (value,) = self.children(tree)
-        return value  # type: ignore[no-any-return]
+    def default(self, children: list[Any]) -> _Part:
+        return self._part("default", children[-1], children)
 
-    def rule_type_expr(self, tree: Tree[Token]) -> ast.TypeExpr:
-        (name,) = self._names(tree)
-        return ast.TypeExpr(name, self._opt(tree, "type_expr"), self.span(tree))
+    def type_expr(self, children: list[Any]) -> ast.TypeExpr:
+        name = self._names(children)[0]
+        arg = next((c for c in children if isinstance(c, ast.TypeExpr)), None)
+        return self._node(ast.TypeExpr(self._ident(name), arg, self._span(children)), children)  # type: ignore[no-any-return]
 
-    def rule_dataset_decl(self, tree: Tree[Token]) -> ast.DatasetDecl:
-        (name,) = self._names(tree)
-        return ast.DatasetDecl(name, self._items(tree), self.span(tree))
+    def dataset_decl(self, children: list[Any]) -> ast.DatasetDecl:
+        name = self._names(children)[0]
+        node = ast.DatasetDecl(self._ident(name), self._items(children), self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def _step(self, tree: Tree[Token], kind: str) -> ast.StepDecl:
-        (name,) = self._names(tree)
-        after = self._trees(tree, "after_clause")
-        when = self._opt(tree, "when_clause")
-        return ast.StepDecl(
-            kind, name, tuple(self._names(after[0])) if after else (), when,
-            self._items(tree, skip=("after_clause", "when_clause")), self.span(tree))
+    def _step(self, children: list[Any], kind: str) -> ast.StepDecl:
+        name = self._names(children)[0]
+        after = self._parts(children, "after")
+        when = self._parts(children, "when")
+        node = ast.StepDecl(kind, self._ident(name), after[0].value if after else (),
+                            when[0].value if when else None, self._items(children),
+                            self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def rule_step_decl(self, tree: Tree[Token]) -> ast.StepDecl:
-        return self._step(tree, "step")
+    def step_decl(self, children: list[Any]) -> ast.StepDecl:
+        return self._step(children, "step")
 
-    def rule_service_decl(self, tree: Tree[Token]) -> ast.StepDecl:
-        return self._step(tree, "service")
+    def service_decl(self, children: list[Any]) -> ast.StepDecl:
+        return self._step(children, "service")
 
-    def rule_when_clause(self, tree: Tree[Token]) -> ast.Expr:
-        (expr,) = self.children(tree)
-        return expr  # type: ignore[no-any-return]
+    def after_clause(self, children: list[Any]) -> _Part:
+        names = tuple(self._ident(t) for t in self._names(children))
+        return self._part("after", names, children)
 
-    def rule_template_def(self, tree: Tree[Token]) -> ast.TemplateDef:
-        (name,) = self._names(tree)
-        params = tuple(self.build(p) for p in self._trees(tree, "template_param"))
-        return ast.TemplateDef(name, params, self._items(tree, skip=("template_param",)),
-                               self.span(tree), file=self.source.path)
+    def when_clause(self, children: list[Any]) -> _Part:
+        return self._part("when", children[-1], children)
 
-    def rule_for_block(self, tree: Tree[Token]) -> ast.ForBlock:
-        var, iterable, *rest = tree.children
-        assert isinstance(var, Token) and iterable is not None
-        parallel = None
-        items = []
-        for child in rest:
-            if isinstance(child, Tree) and child.data == "parallel_clause":
-                (count,) = child.children
-                assert isinstance(count, Token)
-                parallel = ast.IntLit(int(count), self.span(count))
-            elif child is not None:
-                items.append(self.build(child))
-        return ast.ForBlock(self.ident(var), self.build(iterable), parallel, tuple(items),
-                            self.span(tree))
+    def template_def(self, children: list[Any]) -> ast.TemplateDef:
+        name = self._names(children)[0]
+        params = tuple(c for c in children if isinstance(c, ast.TemplateParam))
+        items = tuple(i for i in self._items(children) if not isinstance(i, ast.TemplateParam))
+        node = ast.TemplateDef(self._ident(name), params, items, self._span(children),
+                               file=self.source.path)
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def rule_if_block(self, tree: Tree[Token]) -> ast.IfBlock:
-        condition, *rest = tree.children
-        assert condition is not None
-        items = []
-        orelse: ast.IfBlock | tuple[Any, ...] | None = None
-        for child in rest:
-            if isinstance(child, Tree) and child.data == "else_clause":
-                (branch,) = child.children
-                assert isinstance(branch, Tree)
-                orelse = (self.build(branch) if branch.data == "if_block"
-                          else self._items(branch))
-            elif child is not None:
-                items.append(self.build(child))
-        return ast.IfBlock(self.build(condition), tuple(items), orelse, self.span(tree))
+    def for_block(self, children: list[Any]) -> ast.ForBlock:
+        var = self._names(children)[0]
+        iterable = children[3]
+        parallel = self._parts(children, "parallel")
+        items = tuple(i for i in self._items(children) if i is not iterable)
+        node = ast.ForBlock(self._ident(var), iterable, parallel[0].value if parallel else None,
+                            items, self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def rule_finally_block(self, tree: Tree[Token]) -> ast.FinallyBlock:
-        return ast.FinallyBlock(self._items(tree), self.span(tree))
+    def parallel_clause(self, children: list[Any]) -> _Part:
+        count = children[-1]
+        literal = ast.IntLit(int(count), self._span([count]))
+        return self._part("parallel", literal, children)
+
+    def if_block(self, children: list[Any]) -> ast.IfBlock:
+        condition = children[1]
+        orelse = self._parts(children, "else")
+        items = tuple(i for i in self._items(children) if i is not condition)
+        node = ast.IfBlock(condition, items, orelse[0].value if orelse else None,
+                           self._span(children))
+        return self._node(node, [*children, *(o.value for o in orelse
+                                                if isinstance(o.value, ast.IfBlock))])  # type: ignore[no-any-return]
+
+    def else_clause(self, children: list[Any]) -> _Part:
+        branch = children[-1]
+        value = branch.value if isinstance(branch, _Part) else branch
+        part = self._part("else", value, children)
+        return part
+
+    def else_body(self, children: list[Any]) -> _Part:
+        return self._part("else_body", self._items(children), children)
+
+    def finally_block(self, children: list[Any]) -> ast.FinallyBlock:
+        return self._node(ast.FinallyBlock(self._items(children), self._span(children)), children)  # type: ignore[no-any-return]
 
     # ---- body items ---------------------------------------------------------------------
 
-    def rule_assignment(self, tree: Tree[Token]) -> ast.Assignment:
-        key, value = tree.children
-        assert isinstance(key, Tree) and value is not None
-        return ast.Assignment(self._field_name(key), self.build(value), self.span(tree))
+    def field_name(self, children: list[Any]) -> ast.Ident:
+        return self._ident(children[0])
 
-    def _field_name(self, tree: Tree[Token]) -> ast.Ident:
-        (name,) = tree.children
-        assert isinstance(name, Token)
-        return ast.Ident(str(name), self.span(name))
+    def assignment(self, children: list[Any]) -> ast.Assignment:
+        key, _, value = children
+        return self._node(ast.Assignment(key, value, self._span(children)), children)  # type: ignore[no-any-return]
 
-    def rule_block(self, tree: Tree[Token]) -> ast.Block:
-        name, *items = tree.children
-        assert isinstance(name, Tree)
-        return ast.Block(self._field_name(name),
-                         tuple(self.build(i) for i in items if i is not None), self.span(tree))
+    def block(self, children: list[Any]) -> ast.Block:
+        name = children[0]
+        node = ast.Block(name, self._items(children[1:]), self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def rule_mount_decl(self, tree: Tree[Token]) -> ast.MountDecl:
-        (name,) = self._names(tree)
-        return ast.MountDecl(name, self.span(tree))
+    def mount_decl(self, children: list[Any]) -> ast.MountDecl:
+        name = self._names(children)[0]
+        return ast.MountDecl(self._ident(name), self._span(children))
 
-    def rule_output_decl(self, tree: Tree[Token]) -> ast.OutputDecl:
-        (name,) = self._names(tree)
-        path_tree = self._trees(tree, "output_path")
-        path = None
-        if path_tree:
-            (token,) = path_tree[0].children
-            assert isinstance(token, Token)
-            path = self.string(token)
-        return ast.OutputDecl(name, self._opt(tree, "type_expr"), path, self.span(tree))
+    def output_decl(self, children: list[Any]) -> ast.OutputDecl:
+        name = self._names(children)[0]
+        type_expr = next(c for c in children if isinstance(c, ast.TypeExpr))
+        path = self._parts(children, "path")
+        return ast.OutputDecl(self._ident(name), type_expr, path[0].value if path else None,
+                              self._span(children))
 
-    def rule_use_decl(self, tree: Tree[Token]) -> ast.UseDecl:
-        (name,) = self._names(tree)
-        args = tuple(self.build(a) for a in self._trees(tree, "argument"))
-        return ast.UseDecl(name, args, self.span(tree))
+    def output_path(self, children: list[Any]) -> _Part:
+        return self._part("path", self.string_token(children[-1]), children)
 
-    def rule_argument(self, tree: Tree[Token]) -> ast.Argument:
-        name, value = tree.children
-        assert isinstance(name, Token) and value is not None
-        return ast.Argument(self.ident(name), self.build(value), self.span(tree))
+    def use_decl(self, children: list[Any]) -> ast.UseDecl:
+        name = self._names(children)[0]
+        args = tuple(c for c in children if isinstance(c, ast.Argument))
+        return self._node(ast.UseDecl(self._ident(name), args, self._span(children)), children)  # type: ignore[no-any-return]
 
-    def rule_distributed_decl(self, tree: Tree[Token]) -> ast.DistributedDecl:
-        (framework,) = self._names(tree)
-        return ast.DistributedDecl(framework, self._items(tree), self.span(tree))
+    def argument(self, children: list[Any]) -> ast.Argument:
+        name, _, value = children
+        return self._node(ast.Argument(self._ident(name), value, self._span(children)), children)  # type: ignore[no-any-return]
+
+    def distributed_decl(self, children: list[Any]) -> ast.DistributedDecl:
+        name = self._names(children)[0]
+        node = ast.DistributedDecl(self._ident(name), self._items(children), self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
     # ---- expressions --------------------------------------------------------------------
 
-    def _flatten(self, tree: Tree[Token], op: str) -> ast.BoolOp:
+    def _bool_op(self, children: list[Any], op: str) -> ast.BoolOp:
+        left, right = children[0], children[-1]
         operands: list[ast.Expr] = []
-        for child in tree.children:
-            assert child is not None
-            value = self.build(child)
+        for value in (left, right):
             if isinstance(value, ast.BoolOp) and value.op == op:  # and/or are associative
                 operands.extend(value.operands)
             else:
                 operands.append(value)
-        return ast.BoolOp(op, tuple(operands), self.span(tree))
+        return self._node(ast.BoolOp(op, tuple(operands), self._span(children)), children)  # type: ignore[no-any-return]
 
-    def rule_or_op(self, tree: Tree[Token]) -> ast.BoolOp:
-        return self._flatten(tree, "or")
+    def or_op(self, children: list[Any]) -> ast.BoolOp:
+        return self._bool_op(children, "or")
 
-    def rule_and_op(self, tree: Tree[Token]) -> ast.BoolOp:
-        return self._flatten(tree, "and")
+    def and_op(self, children: list[Any]) -> ast.BoolOp:
+        return self._bool_op(children, "and")
 
-    def rule_not_op(self, tree: Tree[Token]) -> ast.Not:
-        (operand,) = self.children(tree)
-        return ast.Not(operand, self.span(tree))
+    def not_op(self, children: list[Any]) -> ast.Not:
+        return self._node(ast.Not(children[-1], self._span(children)), children)  # type: ignore[no-any-return]
 
-    def rule_compare(self, tree: Tree[Token]) -> ast.Compare:
-        left, op, right = tree.children
-        assert isinstance(op, Token) and left is not None and right is not None
-        return ast.Compare(str(op), self.build(left), self.build(right), self.span(op),
-                           self.span(tree))
+    def compare(self, children: list[Any]) -> ast.Compare:
+        left, op, right = children
+        node = ast.Compare(str(op), left, right, self._span([op]), self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
 
-    def rule_string(self, tree: Tree[Token]) -> ast.StringLit:
-        (token,) = tree.children
-        assert isinstance(token, Token)
-        return self.string(token)
+    def paren(self, children: list[Any]) -> Any:
+        return children[1]  # grouping adds no node, so no depth
 
-    def rule_int(self, tree: Tree[Token]) -> ast.IntLit:
-        return ast.IntLit(int(str(tree.children[0])), self.span(tree))
+    def string(self, children: list[Any]) -> ast.StringLit:
+        return self.string_token(children[0])
 
-    def rule_float(self, tree: Tree[Token]) -> ast.FloatLit:
-        return ast.FloatLit(float(str(tree.children[0])), self.span(tree))
+    def int(self, children: list[Any]) -> ast.IntLit:
+        return ast.IntLit(int(str(children[0])), self._span(children))
 
-    def rule_true(self, tree: Tree[Token]) -> ast.BoolLit:
-        return ast.BoolLit(True, self.span(tree))
+    def float(self, children: list[Any]) -> ast.FloatLit:
+        return ast.FloatLit(float(str(children[0])), self._span(children))
 
-    def rule_false(self, tree: Tree[Token]) -> ast.BoolLit:
-        return ast.BoolLit(False, self.span(tree))
+    def true(self, children: list[Any]) -> ast.BoolLit:
+        return ast.BoolLit(True, self._span(children))
 
-    def rule_ref(self, tree: Tree[Token]) -> ast.Ref:
-        parts = tuple(self.ident(t) for t in tree.children if isinstance(t, Token))
-        return ast.Ref(parts, self.span(tree))
+    def false(self, children: list[Any]) -> ast.BoolLit:
+        return ast.BoolLit(False, self._span(children))
 
-    def rule_call(self, tree: Tree[Token]) -> ast.Call:
-        func, *args = tree.children
-        assert isinstance(func, Token)
-        return ast.Call(self.ident(func), tuple(self.build(a) for a in args if a is not None),
-                        self.span(tree))
+    def ref(self, children: list[Any]) -> ast.Ref:
+        parts = tuple(self._ident(t) for t in children if isinstance(t, Token) and t.type != "DOT")
+        return ast.Ref(parts, self._span(children))
 
-    def rule_list(self, tree: Tree[Token]) -> ast.ListLit:
-        return ast.ListLit(tuple(self.children(tree)), self.span(tree))
+    def call(self, children: list[Any]) -> ast.Call:
+        args = tuple(self._items(children[1:]))
+        node = ast.Call(self._ident(children[0]), args, self._span(children))
+        return self._node(node, children)  # type: ignore[no-any-return]
+
+    def list(self, children: list[Any]) -> ast.ListLit:
+        return self._node(ast.ListLit(self._items(children), self._span(children)), children)  # type: ignore[no-any-return]
 
     # ---- string literals ----------------------------------------------------------------
 
-    def string(self, token: Token) -> ast.StringLit:
+    def string_token(self, token: Token) -> ast.StringLit:
         """Decode escapes and split out ``${ref}`` interpolations, with exact spans."""
         raw = str(token)
-        base = (token.start_pos or 0) + 1  # offset of the first character inside the quotes
+        start = token.start_pos or 0
+        span = self.source.span(start, token.end_pos or start)
+        if "\\" not in raw and "${" not in raw:  # the common case, fast
+            return ast.StringLit((raw[1:-1],), span)
+        base = start + 1  # offset of the first character inside the quotes
         body = raw[1:-1]
         parts: list[str | ast.Ref] = []
         text: list[str] = []
@@ -322,15 +363,10 @@ class AstBuilder:
             i += 1
         if text or not parts:
             parts.append("".join(text))
-        return ast.StringLit(tuple(parts), self.span(token))
+        return ast.StringLit(tuple(parts), span)
 
     def _interpolated_ref(self, match: re.Match[str], base: int) -> ast.Ref:
-        idents = []
-        for name in _IDENT.finditer(match.string, match.start(1), match.end(1)):
-            idents.append(ast.Ident(name.group(),
-                                    self.source.span(base + name.start(), base + name.end())))
-        return ast.Ref(tuple(idents), self.source.span(base + match.start(1), base + match.end(1)))
-
-
-def to_ast(tree: Tree[Token], source: SourceFile, diagnostics: DiagnosticBag) -> ast.Module:
-    return AstBuilder(source, diagnostics).rule_start(tree)  # type: ignore[no-any-return]
+        idents = tuple(ast.Ident(name.group(), self.source.span(base + name.start(),
+                                                                base + name.end()))
+                       for name in _IDENT.finditer(match.string, match.start(1), match.end(1)))
+        return ast.Ref(idents, self.source.span(base + match.start(1), base + match.end(1)))

@@ -1,0 +1,47 @@
+"""The YAML emitter: every document reads back as the same data, in PyYAML and as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnai.backends.serialize import to_yaml
+
+TRICKY = ["", "true", "yes", "No", "off", "null", "~", "0.9", "8", "1e3", "-1", ".5", "0x1F",
+          "1_000", "12:30", "2024-01-01", "a: b", "a #b", "#x", "- x", "[x]", "{x}", "*x", "&x",
+          "!x", "|", ">", "'", '"', "%x", "@x", "`x`", " lead", "trail ", "tab\t", "line\nbreak",
+          "end\n", "two\n\n", "\u2028", "\x85", "caf\u00e9", "{{workflow.name}}", "s3://b/k",
+          "nvidia.com/gpu", "=", "?x", ",x", "x,", "y", "n", "NULL", ".inf", "-.inf", ".nan"]
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=False, allow_infinity=False),
+                    st.sampled_from(TRICKY), st.text(max_size=12))
+data = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=20)
+
+
+def roundtrip(document: dict[str, Any]) -> None:
+    text = to_yaml([document])
+    assert yaml.load(text, Loader=yaml.SafeLoader) == document, text
+    assert to_yaml([document]) == text
+
+
+def test_tricky_strings_stay_strings() -> None:
+    roundtrip({value or "empty": value for value in TRICKY} | {"list": TRICKY})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), data, max_size=5))
+def test_any_data_round_trips(document: dict[str, Any]) -> None:
+    roundtrip(document)
+
+
+def test_layout() -> None:
+    text = to_yaml([{"kind": "K", "apiVersion": "v1", "spec": {
+        "items": [{"value": 1, "name": "a"}], "script": "a\nb\n", "empty": []}}, {"k": 1}])
+    assert text == ("apiVersion: v1\nkind: K\nspec:\n  empty: []\n  items:\n  - name: a\n"
+                    "    value: 1\n  script: |\n    a\n    b\n---\nk: 1\n")
