@@ -23,17 +23,47 @@ import json
 from typing import Any
 
 from cnai.backends import k8s
+from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration
+from cnai.source import Span
 
 API_VERSION = "argoproj.io/v1alpha1"
+# Argo v4's full CRDs cap spec.templates and each DAG's tasks (maxItems in
+# manifests/base/crds/full/argoproj.io_workflows.yaml).
+MAX_ITEMS = 200
 ENTRYPOINT = "main"
 CACHE_CONFIGMAP = "cnai-cache"
+LOOP_ITEMS = "items"  # the wrapper's input holding the list a `parallel` loop runs over
+ITERATION = "iteration"  # the task in that wrapper that runs the body once per item
 
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
-    return [ArgoBackend(pipeline, ctx).workflow()]
+    workflow = ArgoBackend(pipeline, ctx).workflow()
+    templates = workflow["spec"]["templates"]
+    tasks = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
+    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS:
+        ctx.diagnostics.warn(
+            "W0401", f"the Workflow has {len(templates)} templates and up to {tasks} tasks in "
+            f"one DAG; Argo v4's CRD validation admits {MAX_ITEMS} of each", pipeline.span,
+            "too large for one Argo DAG", help=["clusters that install Argo's full CRDs will "
+                                               "reject it; split the pipeline"])
+    return [workflow]
+
+
+class Names:
+    """Unique, deterministic names within one namespace (templates, or one DAG's tasks)."""
+
+    def __init__(self, *reserved: str) -> None:
+        self.taken = set(reserved)
+
+    def take(self, wanted: str) -> str:
+        name, counter = wanted, 2
+        while name in self.taken:
+            name, counter = f"{wanted}-{counter}", counter + 1
+        self.taken.add(name)
+        return name
 
 
 class ArgoBackend:
@@ -41,34 +71,54 @@ class ArgoBackend:
         self.pipeline = pipeline
         self.ctx = ctx
         self.steps = {s.name: s for s in pipeline.steps}
+        self.scopes = Scopes(pipeline)
         self.skippable = k8s.is_skippable(pipeline)
-        taken = {ENTRYPOINT}
-        self.template_names: dict[str, str] = {}
-        for step in pipeline.steps:
-            name, counter = step.k8s_name, 2
-            while name in taken:
-                name, counter = f"{step.k8s_name}-{counter}", counter + 1
-            taken.add(name)
-            self.template_names[step.name] = name
+        templates = Names(ENTRYPOINT)
+        self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
+        self.finally_template = templates.take(FINALLY) if self._has_finally() else ""
+        for group in pipeline.groups:
+            if isinstance(group, ir.Loop):
+                body = templates.take(f"{group.id}-body")
+                outer = templates.take(group.id) if group.parallelism else body
+                self.loop_templates[group.id] = (outer, body)
+        self.template_names = {s.name: templates.take(s.k8s_name) for s in pipeline.steps}
+        self.task_names: dict[Scope, dict[str, str]] = {}
+
+    def _has_finally(self) -> bool:
+        return any(isinstance(g, ir.Finally) for g in self.pipeline.groups)
 
     # ---- workflow ---------------------------------------------------------------------
 
     def workflow(self) -> dict[str, Any]:
         pipeline = self.pipeline
-        metadata: dict[str, Any] = {"generateName": f"{pipeline.k8s_name}-",
-                                    "labels": {"cnai.dev/pipeline": pipeline.k8s_name}}
+        labels = {"cnai.dev/pipeline": pipeline.k8s_name}
+        metadata: dict[str, Any] = {"labels": labels}
         if pipeline.description:
             metadata["annotations"] = {"workflows.argoproj.io/description": pipeline.description}
-        spec: dict[str, Any] = {"entrypoint": ENTRYPOINT,
-                                "templates": [self.dag(), *map(self.container_template,
-                                                               pipeline.steps)]}
+        templates = [self.dag_template(ENTRYPOINT, None)]
+        for group in pipeline.groups:
+            if isinstance(group, ir.Loop):
+                templates += self.loop_templates_of(group)
+        if self.finally_template:
+            templates.append(self.dag_template(self.finally_template, FINALLY))
+        templates += [self.container_template(s) for s in pipeline.steps]
+        spec: dict[str, Any] = {"entrypoint": ENTRYPOINT, "templates": templates}
+        if self.finally_template:
+            spec["onExit"] = self.finally_template
         if pipeline.params:
             spec["arguments"] = {"parameters": [self.param(p) for p in pipeline.params]}
         claims = [self.claim(d) for d in pipeline.datasets]
         if claims:
             spec["volumeClaimTemplates"] = claims
-        return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,
-                "spec": spec}
+        if pipeline.schedule is None:
+            metadata["generateName"] = f"{pipeline.k8s_name}-"
+            return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,
+                    "spec": spec}
+        # Argo v4 removed CronWorkflowSpec.schedule; `schedules` works on v3.6+ and v4.
+        metadata["name"] = pipeline.k8s_name
+        return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": metadata,
+                "spec": {"schedules": [pipeline.schedule], "workflowSpec": spec,
+                         "workflowMetadata": {"labels": dict(labels)}}}
 
     def param(self, param: ir.Param) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": param.name}
@@ -79,41 +129,199 @@ class ArgoBackend:
     def claim(self, dataset: ir.Dataset) -> dict[str, Any]:
         return {"metadata": {"name": dataset.k8s_name}, "spec": k8s.pvc_spec(dataset)}
 
-    # ---- the DAG ----------------------------------------------------------------------
+    # ---- DAG templates ----------------------------------------------------------------
 
-    def dag(self) -> dict[str, Any]:
-        return {"name": ENTRYPOINT, "dag": {"tasks": [self.task(s) for s in self.pipeline.steps]}}
+    def dag_template(self, name: str, scope: Scope) -> dict[str, Any]:
+        steps, loops = self.scopes.members(scope)
+        names = Names()
+        self.task_names[scope] = {s.name: names.take(s.k8s_name) for s in steps}
+        self.task_names[scope].update({loop.id: names.take(loop.id) for loop in loops})
+        tasks = [self.step_task(s, scope) for s in steps]
+        tasks += [self.loop_task(loop, scope) for loop in loops]
+        tasks.sort(key=lambda t: t.pop("_order"))
+        return {"name": name, "dag": {"tasks": tasks}}
 
-    def task(self, step: ir.Step) -> dict[str, Any]:
-        task: dict[str, Any] = {"name": step.k8s_name, "template": self.template_names[step.name]}
-        if step.depends:
-            task["depends"] = " && ".join(f"{self.steps[d.step].k8s_name}.Succeeded"
-                                          for d in step.depends)
+    def task_name(self, member: str, scope: Scope) -> str:
+        return self.task_names[scope][member]
+
+    def _depends(self, upstream: list[str], scope: Scope, member: str) -> str | None:
+        names = []
+        for step_name in upstream:
+            representative = self.scopes.representative(step_name, scope)
+            if representative is not None and representative != member:
+                names.append(self.task_name(representative, scope))
+        unique = sorted(set(names))
+        return " && ".join(f"{n}.Succeeded" for n in unique) or None
+
+    def _order(self, member: str) -> int:
+        """Tasks are listed in the pipeline's topological order of their first step."""
+        for index, step in enumerate(self.pipeline.steps):
+            if step.name == member or member in self.scopes.loops_around(step.group):
+                return index
+        return len(self.pipeline.steps)
+
+    def step_task(self, step: ir.Step, scope: Scope) -> dict[str, Any]:
+        task: dict[str, Any] = {"name": self.task_name(step.name, scope),
+                                "template": self.template_names[step.name],
+                                "_order": self._order(step.name)}
+        depends = self._depends([d.step for d in step.depends], scope, step.name)
+        if depends:
+            task["depends"] = depends
+        arguments = self.arguments([(i.name, i.source) for i in step.inputs], scope)
+        if arguments:
+            task["arguments"] = arguments
+        when = self.when(step.group, scope, step.when, step.span)
+        if when:
+            task["when"] = when
+        return task
+
+    def loop_task(self, loop: ir.Loop, scope: Scope) -> dict[str, Any]:
+        inside = {s.name for s in self.scopes.steps_in_loop(loop.id)}
+        upstream = [d.step for s in self.scopes.steps_in_loop(loop.id) for d in s.depends
+                    if d.step not in inside]
+        if isinstance(loop.items, ir.OutputRef):
+            upstream.append(loop.items.step)
+        outer, body = self.loop_templates[loop.id]
+        task: dict[str, Any] = {"name": self.task_name(loop.id, scope), "template": outer,
+                                "_order": self._order(loop.id)}
+        depends = self._depends(upstream, scope, loop.id)
+        if depends:
+            task["depends"] = depends
+        imports = sorted(self.scopes.imports[loop.id].items())
+        if loop.parallelism:
+            if not isinstance(loop.items, ir.Literal_):
+                imports = [*imports, (LOOP_ITEMS, loop.items)]
+            arguments = self.arguments(imports, scope)
+        else:
+            arguments = self.arguments(imports, scope)
+            self._iterate(task, loop, scope, arguments)
+        if arguments:
+            task["arguments"] = arguments
+        when = self.when(loop.parent, scope, None, loop.span)
+        if when:
+            task["when"] = when
+        return task
+
+    def _iterate(self, task: dict[str, Any], loop: ir.Loop, scope: Scope,
+                 arguments: dict[str, Any]) -> None:
+        """Make ``task`` run once per item, passing the item as the loop variable."""
+        if isinstance(loop.items, ir.Literal_):
+            task["withItems"] = loop.items.value
+        else:
+            task["withParam"] = self.values.tag(loop.items, scope)
+        arguments.setdefault("parameters", []).insert(0, {"name": loop.var,
+                                                          "value": "{{item}}"})
+
+    def loop_templates_of(self, loop: ir.Loop) -> list[dict[str, Any]]:
+        """The body DAG, and for ``parallel N`` a DAG around it that caps the iterations."""
+        outer, body_name = self.loop_templates[loop.id]
+        imports = sorted(self.scopes.imports[loop.id].items())
+        body = self.dag_template(body_name, loop.id)
+        inputs = self.dag_inputs(imports)
+        inputs["parameters"].insert(0, {"name": loop.var})
+        body["inputs"] = inputs
+        exports = sorted(self.scopes.exports[loop.id].items())
+        outputs = self.export_outputs(exports, loop.id, loop)
+        if outputs:
+            body["outputs"] = outputs
+        if not loop.parallelism:
+            return [body]
+        wrapper_imports = list(imports)
+        if not isinstance(loop.items, ir.Literal_):
+            wrapper_imports.append((LOOP_ITEMS, loop.items))
+        task: dict[str, Any] = {"name": ITERATION, "template": body_name}
+        passed = [{"name": name, "value": f"{{{{inputs.parameters.{name}}}}}"}
+                  for name, source in imports if not source.type.is_artifact]
+        artifacts = [{"name": name, "from": f"{{{{inputs.artifacts.{name}}}}}"}
+                     for name, source in imports if source.type.is_artifact]
+        arguments: dict[str, Any] = {"parameters": passed}
+        if artifacts:
+            arguments["artifacts"] = artifacts
+        if isinstance(loop.items, ir.Literal_):
+            task["withItems"] = loop.items.value
+        else:
+            task["withParam"] = f"{{{{inputs.parameters.{LOOP_ITEMS}}}}}"
+        arguments["parameters"].insert(0, {"name": loop.var, "value": "{{item}}"})
+        task["arguments"] = arguments
+        wrapper: dict[str, Any] = {"name": outer, "parallelism": loop.parallelism,
+                                   "dag": {"tasks": [task]}}
+        wrapper_inputs = self.dag_inputs(wrapper_imports)
+        if wrapper_inputs["parameters"] or wrapper_inputs.get("artifacts"):
+            wrapper["inputs"] = {k: v for k, v in wrapper_inputs.items() if v}
+        if outputs:
+            wrapper["outputs"] = {"parameters": [
+                {"name": p["name"], "valueFrom": {
+                    "parameter": f"{{{{tasks.{ITERATION}.outputs.parameters.{p['name']}}}}}"}}
+                for p in outputs["parameters"]]}
+        return [wrapper, body]
+
+    def dag_inputs(self, imports: list[tuple[str, ir.Source]]) -> dict[str, Any]:
+        parameters = [{"name": n} for n, s in imports if not s.type.is_artifact]
+        artifacts = [{"name": n} for n, s in imports if s.type.is_artifact]
+        inputs: dict[str, Any] = {"parameters": parameters}
+        if artifacts:
+            inputs["artifacts"] = artifacts
+        return inputs
+
+    def export_outputs(self, exports: list[tuple[str, ir.OutputRef]], scope: Scope,
+                       loop: ir.Loop) -> dict[str, Any]:
+        parameters = []
+        for name, source in exports:
+            producer = self.steps[source.step]
+            if producer.output(source.output).type.is_artifact:
+                self.ctx.unsupported(
+                    loop.span, "E0401", f"`{source.step}.{source.output}` is an artifact made "
+                    f"in loop `{loop.var}`; Argo aggregates parameters only, not artifacts",
+                    help="write what the next steps need as a parameter output, or read the "
+                    "artifact inside the loop")
+                continue
+            task = self.task_name(source.step, scope)
+            value_from: dict[str, Any] = {
+                "parameter": f"{{{{tasks.{task}.outputs.parameters.{source.output}}}}}"}
+            parameters.append({"name": name, "valueFrom": value_from})
+        return {"parameters": parameters} if parameters else {}
+
+    def arguments(self, values: list[tuple[str, ir.Source]], scope: Scope) -> dict[str, Any]:
         parameters, artifacts = [], []
-        for item in step.inputs:
-            if item.type.is_artifact:
-                artifacts.append({"name": item.name, "from": self.source_tag(item.source)})
+        for name, source in values:
+            if source.type.is_artifact:
+                artifacts.append({"name": name, "from": self.values.tag(source, scope)})
             else:
-                parameters.append({"name": item.name, "value": self.source_tag(item.source)})
+                parameters.append({"name": name, "value": self.values.tag(source, scope)})
         arguments: dict[str, Any] = {}
         if parameters:
             arguments["parameters"] = parameters
         if artifacts:
             arguments["artifacts"] = artifacts
-        if arguments:
-            task["arguments"] = arguments
-        if step.when is not None:
-            task["when"] = "{{=" + WhenExpr(self).render(step.when.expr) + "}}"
-        return task
+        return arguments
 
-    def source_tag(self, source: ir.Source) -> str:
-        if isinstance(source, ir.ParamRef):
-            return f"{{{{workflow.parameters.{source.name}}}}}"
-        if isinstance(source, ir.OutputRef):
-            kind = "artifacts" if source.type.is_artifact else "parameters"
-            task = self.steps[source.step].k8s_name
-            return f"{{{{tasks.{task}.outputs.{kind}.{source.output}}}}}"
-        raise NotImplementedError(f"{source.kind} sources arrive with loops and finally")
+    def when(self, group_id: str | None, scope: Scope, gate: ir.Gate | None,
+             span: Span) -> str | None:
+        """The conditions of the branches around a task (within its DAG) and its own gate."""
+        conditions = []
+        for branch in self.scopes.branches_between(group_id, scope):
+            conditions += self.branch_conditions(branch, scope)
+        if gate is not None:
+            conditions.append(self.values.expr(gate.expr, scope))
+        if not conditions:
+            return None
+        body = conditions[0] if len(conditions) == 1 else " && ".join(
+            f"({c})" for c in conditions)
+        return "{{=" + body + "}}"
+
+    def branch_conditions(self, branch: ir.Branch, scope: Scope) -> list[str]:
+        """A branch runs when its condition holds and no earlier branch of its chain did."""
+        earlier = [g for g in self.pipeline.groups if isinstance(g, ir.Branch)
+                   and g.chain == branch.chain and g.index < branch.index]
+        conditions = [f"!({self.values.expr(g.condition.expr, scope)})" for g in earlier
+                      if g.condition is not None]
+        if branch.condition is not None:
+            conditions.append(self.values.expr(branch.condition.expr, scope))
+        return conditions
+
+    @property
+    def values(self) -> ArgoValues:
+        return ArgoValues(self)
 
     # ---- container templates ----------------------------------------------------------
 
@@ -274,41 +482,70 @@ def param_text(value: ir.JSONValue) -> str:
     return json.dumps(value, separators=(", ", ": "))
 
 
-class WhenExpr:
-    """Render a gate as an expr-lang expression over Argo's variables."""
+class ArgoValues:
+    """How a value is written in one DAG scope: as a ``{{...}}`` tag in task arguments, or as
+    an expr-lang operand in a ``when``."""
 
     def __init__(self, backend: ArgoBackend) -> None:
         self.backend = backend
+        self.scopes = backend.scopes
 
-    def render(self, expr: ir.Expr) -> str:
-        if isinstance(expr, ir.BoolOp):
-            joiner = " && " if expr.kind == "and" else " || "
-            return joiner.join(f"({self.render(o)})" for o in expr.operands)
-        if isinstance(expr, ir.Not):
-            return f"!({self.render(expr.operand)})"
-        if isinstance(expr, ir.Compare):
-            numeric = {expr.left.type.name, expr.right.type.name} if isinstance(
-                expr.left, (ir.Literal_, ir.ParamRef, ir.OutputRef, ir.LoopVarRef)) and isinstance(
-                expr.right, (ir.Literal_, ir.ParamRef, ir.OutputRef, ir.LoopVarRef)) else set()
-            cast = "asFloat" if "float" in numeric else "asInt" if "int" in numeric else ""
-            return f"{self.operand(expr.left, cast)} {expr.op} {self.operand(expr.right, cast)}"
-        return self.operand(expr, "")
+    def _where(self, source: ir.Source, scope: Scope) -> tuple[str, str, str]:
+        """(root, kind, name): e.g. ("tasks.train", "parameters", "loss")."""
+        if isinstance(source, ir.ParamRef):
+            return "workflow", "parameters", source.name
+        if isinstance(source, ir.LoopVarRef):
+            return "inputs", "parameters", source.name
+        if isinstance(source, ir.OutputRef):
+            kind = "artifacts" if source.type.is_artifact else "parameters"
+            member = self.scopes.representative(source.step, scope)
+            if member is None:  # made outside this loop body: it came in as an input
+                return "inputs", kind, import_name(source)
+            task = self.backend.task_name(member, scope)
+            if member == source.step:
+                return f"tasks.{task}", kind, source.output
+            return f"tasks.{task}", kind, export_name(source)  # gathered over a loop
+        raise AssertionError(source.kind)
 
-    def operand(self, expr: ir.Expr, cast: str) -> str:
-        if isinstance(expr, ir.Literal_):
-            return literal(expr.value)
-        if isinstance(expr, ir.ParamRef):
-            value = f"workflow.parameters['{expr.name}']"
-        elif isinstance(expr, ir.OutputRef):
-            task = self.backend.steps[expr.step].k8s_name
-            value = f"tasks['{task}'].outputs.parameters['{expr.output}']"
-        elif isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not)):
-            return f"({self.render(expr)})"
+    def tag(self, source: ir.Source, scope: Scope) -> str:
+        if isinstance(source, ir.PipelineStatus):
+            return "{{workflow.status}}"
+        root, kind, name = self._where(source, scope)
+        return f"{{{{{root}.outputs.{kind}.{name}}}}}" if root.startswith("tasks.") else (
+            f"{{{{{root}.{kind}.{name}}}}}")
+
+    def operand(self, source: ir.Source, scope: Scope, cast: str) -> str:
+        if isinstance(source, ir.PipelineStatus):
+            return "workflow.status"
+        root, kind, name = self._where(source, scope)
+        if root.startswith("tasks."):
+            value = f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"
         else:
-            raise NotImplementedError(f"{expr.kind} operands arrive with loops")
-        if expr.type.name == "bool":
+            value = f"{root}.{kind}['{name}']"
+        if source.type.name == "bool":
             return f"({value} == 'true')"
         return f"{cast}({value})" if cast else value
+
+    def expr(self, expr: ir.Expr, scope: Scope) -> str:
+        """An expr-lang expression: every operand of and/or/not kept, numbers cast."""
+        if isinstance(expr, ir.BoolOp):
+            joiner = " && " if expr.kind == "and" else " || "
+            return joiner.join(f"({self.expr(o, scope)})" for o in expr.operands)
+        if isinstance(expr, ir.Not):
+            return f"!({self.expr(expr.operand, scope)})"
+        if isinstance(expr, ir.Compare):
+            kinds = {expr.left.type.name, expr.right.type.name}  # type: ignore[union-attr]
+            cast = "asFloat" if "float" in kinds else "asInt" if "int" in kinds else ""
+            return (f"{self._leaf(expr.left, scope, cast)} {expr.op} "
+                    f"{self._leaf(expr.right, scope, cast)}")
+        return self._leaf(expr, scope, "")
+
+    def _leaf(self, expr: ir.Expr, scope: Scope, cast: str) -> str:
+        if isinstance(expr, ir.Literal_):
+            return literal(expr.value)
+        if isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not)):
+            return f"({self.expr(expr, scope)})"
+        return self.operand(expr, scope, cast)
 
 
 def literal(value: ir.JSONValue) -> str:

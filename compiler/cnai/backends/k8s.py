@@ -62,9 +62,11 @@ def pvc_spec(dataset: ir.Dataset) -> dict[str, Any]:
 
 
 def is_skippable(pipeline: ir.Pipeline) -> set[str]:
-    """Steps that may not run: gated ones and everything downstream of them."""
+    """Steps that may not run: gated ones, those in if/else branches, and everything
+    downstream of them."""
     skippable: set[str] = set()
     for step in pipeline.steps:  # topological order: upstream steps are decided first
-        if step.when is not None or any(d.step in skippable for d in step.depends):
+        branched = any(isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
+        if step.when is not None or branched or any(d.step in skippable for d in step.depends):
             skippable.add(step.name)
     return skippable

@@ -49,4 +49,5 @@ CODES: dict[str, str] = {
     # Warnings.
     "W0101": "suspicious quantity",
     "W0201": "cache key does not cover artifact inputs",
+    "W0401": "over a target's limits",
 }

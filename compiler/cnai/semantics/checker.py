@@ -13,7 +13,11 @@ from cnai.semantics import ir, types
 from cnai.semantics.fields import FieldReader
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.resolver import Scope, Symbol, suggest
-from cnai.semantics.steps import StepChecker
+from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
+from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
+from cnai.semantics.imports import Importer
+from cnai.semantics.steps import Arguments, StepChecker
+from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
@@ -21,20 +25,24 @@ from cnai.syntax import ast
 _CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
 RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
 
-# Constructs the grammar accepts whose semantics land in a later release: refused precisely.
-_LATER = {
-    ast.ForBlock: "`for` loops", ast.IfBlock: "`if` blocks", ast.FinallyBlock: "`finally`",
-    ast.TemplateDef: "templates",
-}
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
+_CRON_MACRO = re.compile(r"^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$")
 
 
 class Checker:
-    def __init__(self, source: SourceFile, diagnostics: DiagnosticBag) -> None:
+    def __init__(self, source: SourceFile, diagnostics: DiagnosticBag,
+                 sources: dict[str, SourceFile] | None = None) -> None:
         self.source = source
+        self.sources = sources if sources is not None else {source.path: source}
+        self.importer = Importer(source, diagnostics, self.sources)
         self.diagnostics = diagnostics
         self.fields = FieldReader(diagnostics)
         self.scope = Scope(diagnostics)
         self.datasets: dict[str, ir.Dataset] = {}
+        self.loop_vars: dict[str, tuple[str, ir.Type]] = {}
+        self.loop_sources: dict[str, tuple[LoopSource, ir.Type]] = {}
+        self.library = TemplateLibrary(diagnostics)
+        self.expander = TemplateExpander(self.library, diagnostics)
 
     def unsupported(self, span: Span, what: str) -> None:
         self.diagnostics.error("E0401", f"{what} are not supported by this version of cnai",
@@ -43,10 +51,9 @@ class Checker:
     # ---- module -----------------------------------------------------------------------
 
     def check_module(self, module: ast.Module) -> ir.Pipeline | None:
-        for imported in module.imports:
-            self.unsupported(imported.span, "imports")
+        self.importer.load(module, self.library)
         for template in module.templates:
-            self.unsupported(template.name.span, "templates")
+            self.library.add(template)
         if not module.pipelines:
             if not module.templates and not module.imports:
                 end = len(self.source.text)
@@ -67,53 +74,91 @@ class Checker:
     # ---- pipeline ---------------------------------------------------------------------
 
     def check_pipeline(self, decl: ast.Pipeline) -> ir.Pipeline:
-        params: list[ir.Param] = []
-        steps: list[ast.StepDecl] = []
-        datasets: list[ast.DatasetDecl] = []
-        for item in decl.items:
-            if isinstance(item, ast.ParamDecl):
-                param = self._param(item)
-                if param is not None:
-                    params.append(param)
-            elif isinstance(item, ast.DatasetDecl):
-                datasets.append(item)
-                self._declare(item.name, "dataset", item, "volume")
-            elif isinstance(item, ast.StepDecl):
-                steps.append(item)
-                if item.kind == "service":
-                    self.unsupported(item.span, "services")
-                self._declare(item.name, item.kind, item, "task")  # type: ignore[arg-type]
-            elif type(item) in _LATER:
-                self.unsupported(item.span, _LATER[type(item)])
-        for step_decl in steps:
+        found = GroupWalker(self.diagnostics).walk(decl.items)
+        for template in found.templates:
+            self.library.add(template)
+        params = [p for p in map(self._param, found.params) if p is not None]
+        for dataset_decl in found.datasets:
+            self._declare(dataset_decl.name, "dataset", dataset_decl, "volume")
+        expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
+        for step_decl, ctx in found.steps:
+            if step_decl.kind == "service":
+                self.unsupported(step_decl.span, "services")
+            step_decl, arguments = self.expander.expand(step_decl)
+            if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
+                expanded.append((step_decl, arguments, ctx))
+        for step_decl, _, _ in expanded:
             self._declare_outputs(step_decl)
-        fields = self.fields.collect(
-            [i for i in decl.items if isinstance(i, (ast.Assignment, ast.Block))], "pipeline",
-            decl.name, decl.span)
-        description = None
+        self._declare_loop_vars(found)
+        fields = self.fields.collect(found.settings, "pipeline", decl.name, decl.span)
+        description = schedule = None
         if "description" in fields:
             description = self.fields.string(_value(fields["description"]))
-        for later in ("schedule", "scheduling", "quota"):
+        if "schedule" in fields:
+            schedule = self._schedule(_value(fields["schedule"]))
+        for later in ("scheduling", "quota"):
             if later in fields:
                 item = fields[later]
                 self.unsupported((item.key if isinstance(item, ast.Assignment)
                                   else item.name).span, f"`{later}` settings")
-        ir_datasets = [d for d in (self._dataset(d) for d in datasets) if d is not None]
+        ir_datasets = [d for d in map(self._dataset, found.datasets) if d is not None]
         self._check_preload_names(ir_datasets)
-        step_checker = StepChecker(self)
-        ir_steps = [s for s in (step_checker.check(d) for d in steps) if s is not None]
+        groups = GroupChecker(self).check(found)
+        ir_steps = [s for s in (StepChecker(self, ctx).check(d, args)
+                                for d, args, ctx in expanded) if s is not None]
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
-                           steps=ir_steps, span=decl.span)
+                           steps=ir_steps, groups=groups, schedule=schedule, span=decl.span)
+
+    def source_text(self, expr: ast.Expr) -> str:
+        source = self.sources.get(expr.span.file, self.source)
+        return source.text[expr.span.start:expr.span.end]
+
+    def visible_loop_vars(self, ctx: Context) -> dict[str, tuple[str, ir.Type]]:
+        """Loop variables in scope at ``ctx``: name -> (loop id, item type)."""
+        return {self.loop_vars[loop][0]: (loop, self.loop_vars[loop][1])
+                for loop in ctx.loops if loop in self.loop_vars}
+
+    def _declare_loop_vars(self, found: Collected) -> None:
+        for loop in found.loops:
+            var = loop.decl.var
+            clash = self.scope.get(var.name)
+            outer = self.visible_loop_vars(loop.outer)
+            if clash is not None or var.name in outer or var.name in RESERVED:
+                where = clash.span if clash is not None else None
+                self.diagnostics.error(
+                    "E0101", f"loop variable `{var.name}` hides another name", var.span,
+                    "already declared", secondary=[Label(where, "declared here")] if where
+                    else [], help=["choose another name for the loop variable"])
+                continue
+            resolved = LoopItems(self, loop).resolve()
+            if resolved is not None:
+                self.loop_sources[loop.id] = resolved
+                self.loop_vars[loop.id] = (var.name, resolved[1])
+
+    def _schedule(self, expr: ast.Expr) -> str | None:
+        text = self.fields.string(expr)
+        if text is None:
+            return None
+        fields = text.split()
+        if not (_CRON_MACRO.match(text) or (len(fields) == 5 and all(
+                _CRON_FIELD.match(f) for f in fields))):
+            self.diagnostics.error(
+                "E0208", f"invalid schedule \"{text}\"", expr.span, "not a cron schedule",
+                help=['five fields: minute hour day-of-month month day-of-week, e.g. '
+                      '"0 2 * * *"; or @hourly, @daily, @weekly, @monthly, @yearly'])
+            return None
+        return text
 
     def _declare(self, name: ast.Ident, kind: str, decl: object, space: str | None,
-                 type_: ir.Type | None = None) -> bool:
+                 type_: ir.Type | None = None, ctx: Context = TOP) -> bool:
         if name.name in RESERVED:
             self.diagnostics.error("E0208", f"`{name.name}` is a reserved name", name.span,
                                    "reserved", help=["choose another name"])
             return False
-        return self.scope.declare(Symbol(name.name, kind, name.span, type=type_, decl=decl),  # type: ignore[arg-type]
-                                  space)
+        symbol = Symbol(name.name, kind, name.span, type=type_, decl=decl,  # type: ignore[arg-type]
+                        loops=ctx.loops, in_finally=ctx.in_finally)
+        return self.scope.declare(symbol, space)
 
     def _declare_outputs(self, decl: ast.StepDecl) -> None:
         symbol = self.scope.get(decl.name.name)
@@ -333,6 +378,8 @@ def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:
     return None, None
 
 
-def check(module: ast.Module, source: SourceFile, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
-    """Check one parsed file; diagnostics go to ``diagnostics``."""
-    return Checker(source, diagnostics).check_module(module)
+def check(module: ast.Module, source: SourceFile, diagnostics: DiagnosticBag,
+          sources: dict[str, SourceFile] | None = None) -> ir.Pipeline | None:
+    """Check one parsed file; diagnostics go to ``diagnostics``; files it imports are added
+    to ``sources`` (for rendering their diagnostics)."""
+    return Checker(source, diagnostics, sources).check_module(module)

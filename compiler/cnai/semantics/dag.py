@@ -55,8 +55,28 @@ def preload_step(dataset: ir.Dataset) -> ir.Step:
                    mounts=[ir.Mount(dataset=dataset.name, path=dataset.path, read_only=False)])
 
 
-def _edges(step: ir.Step, preloads: dict[str, str]) -> list[ir.Dependency]:
+def group_refs(group: ir.Loop | ir.Branch | ir.Finally, pipeline: ir.Pipeline
+               ) -> list[ir.Dependency]:
+    """The edges a group adds to every step inside it: what its items read, or the conditions
+    of its branch and of the earlier branches of its chain (an `else` waits for them all)."""
+    if isinstance(group, ir.Loop) and isinstance(group.items, ir.OutputRef):
+        return [ir.Dependency(step=group.items.step, kind="data", span=group.span)]
+    if not isinstance(group, ir.Branch):
+        return []
+    found = []
+    for branch in pipeline.groups:
+        if (isinstance(branch, ir.Branch) and branch.chain == group.chain
+                and branch.index <= group.index and branch.condition is not None):
+            found += [ir.Dependency(step=r.step, kind="gate", span=branch.condition.span)
+                      for r in gate_refs(branch.condition.expr) if isinstance(r, ir.OutputRef)]
+    return found
+
+
+def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline
+           ) -> list[ir.Dependency]:
     found = list(step.depends)
+    for group in pipeline.ancestors(step.group):
+        found += group_refs(group, pipeline)
     found += [ir.Dependency(step=i.source.step, kind="data", span=i.span) for i in step.inputs
               if isinstance(i.source, ir.OutputRef)]
     if step.when is not None:
@@ -77,7 +97,7 @@ def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipelin
     preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets if d.engine == "copy"}
     steps = [preload_step(d) for d in pipeline.datasets if d.engine == "copy"] + pipeline.steps
     for step in steps:
-        step.depends = _edges(step, preloads)
+        step.depends = _edges(step, preloads, pipeline)
     ordered = topological_order(steps)
     if ordered is None:
         order = {step.name: index for index, step in enumerate(steps)}

@@ -234,6 +234,46 @@ class Step(Node):
         return next(o for o in self.outputs if o.name == name)
 
 
+# ---- groups: loops, if/else branches, finally --------------------------------------------
+
+class Loop(Node):
+    """``for VAR in ITEMS [parallel N] { ... }``: the steps inside run once per item."""
+
+    kind: Literal["loop"] = "loop"
+    id: str  # stable and DNS-1123: "for-lr", "for-lr-2"
+    var: str
+    items: Literal_ | ParamRef | OutputRef | LoopVarRef
+    item_type: Type
+    parallelism: int | None = None
+    parent: str | None = None
+    span: Span
+
+
+class Branch(Node):
+    """One branch of ``if / else if / else``. It runs when its own condition holds and every
+    earlier branch of its chain did not (``else`` has no condition of its own)."""
+
+    kind: Literal["branch"] = "branch"
+    id: str  # "condition-1", ...
+    chain: str  # shared by the branches of one if / else if / else
+    index: int  # position in the chain
+    condition: Gate | None = None
+    parent: str | None = None
+    span: Span
+
+
+class Finally(Node):
+    """``finally { ... }``: runs after everything else, whatever happened."""
+
+    kind: Literal["finally"] = "finally"
+    id: str = "finally"
+    parent: None = None
+    span: Span
+
+
+Group = Annotated[Union[Loop, Branch, Finally], Field(discriminator="kind")]
+
+
 class Param(Node):
     name: str
     type: Type
@@ -264,7 +304,21 @@ class Pipeline(Node):
     params: list[Param] = Field(default_factory=list)
     datasets: list[Dataset] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list)
+    schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
     span: Span
+
+    def group(self, group_id: str) -> Loop | Branch | Finally:
+        return next(g for g in self.groups if g.id == group_id)
+
+    def ancestors(self, group_id: str | None) -> list[Loop | Branch | Finally]:
+        """The group and its enclosing groups, innermost first."""
+        chain = []
+        while group_id is not None:
+            group = self.group(group_id)
+            chain.append(group)
+            group_id = group.parent
+        return chain
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)

@@ -24,7 +24,8 @@ class Symbol:
     type: ir.Type | None = None  # params and loop variables
     outputs: dict[str, ir.Output] = field(default_factory=dict)  # steps
     decl: object = None  # the AST declaration
-    loop: str | None = None  # for loop variables: the loop's id
+    loops: tuple[str, ...] = ()  # steps: the loops around it, outer first
+    in_finally: bool = False
 
 
 def suggest(name: str, candidates: Iterable[str]) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnai.diagnostics import Label
-from cnai.semantics import ir
+from cnai.semantics import ir, types
 from cnai.semantics.fields import FREE_BLOCKS
 from cnai.semantics.gates import GateChecker
+from cnai.semantics.groups import Context
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.units import k8s_name
 from cnai.source import Span
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from cnai.semantics.checker import Checker
 
 
+Arguments = list[tuple[ast.TemplateParam, ast.Expr]]
+
+
 class StepInputs:
     """The distinct values a step reads, each under a stable, unique input name."""
 
@@ -24,13 +28,15 @@ class StepInputs:
         self.by_source: dict[str, ir.Input] = {}
         self.names: set[str] = set()
 
-    def add(self, source: ir.ParamRef | ir.OutputRef | ir.LoopVarRef, span: Span) -> str:
+    def add(self, source: ir.Source, span: Span) -> str:
         key = source.model_dump_json(exclude={"type"})
         found = self.by_source.get(key)
         if found is not None:
             return found.name
         if isinstance(source, ir.OutputRef):
             base = f"{source.step}_{source.output}"
+        elif isinstance(source, ir.PipelineStatus):
+            base = "pipeline_status"
         else:
             base = source.name
         name, counter = base, 2
@@ -45,24 +51,32 @@ class StepInputs:
 
 
 class StepChecker:
-    def __init__(self, checker: Checker) -> None:
+    """Checks one step at its place in the pipeline (``ctx``: its loops, branch, finally)."""
+
+    def __init__(self, checker: Checker, ctx: Context) -> None:
         self.checker = checker
+        self.ctx = ctx
         self.diagnostics = checker.diagnostics
         self.fields = checker.fields
         self.scope = checker.scope
+        self.symbol: Symbol | None = None
+        self.inputs = StepInputs()
 
-    def check(self, decl: ast.StepDecl) -> ir.Step | None:
+    def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
+        """Check a step whose template, if any, is already expanded into ``decl``."""
         symbol = self.scope.get(decl.name.name)
         if symbol is None or symbol.decl is not decl or decl.kind != "step":
             return None
         self.symbol = symbol
-        self.inputs = StepInputs()
+        for param, value in arguments:
+            self._check_argument(param, value)
         fields = self.fields.collect(decl.items, "step", decl.name, decl.span)
         image = None
         if "image" in fields:
             image = self.fields.string(_value(fields["image"]))
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
-                       image=image or "", outputs=list(symbol.outputs.values()))
+                       image=image or "", outputs=list(symbol.outputs.values()),
+                       group=self.ctx.group)
         self._items(decl, step)
         if "command" in fields:
             step.command = self._texts(_value(fields["command"]), "command")
@@ -85,10 +99,32 @@ class StepChecker:
                 self.checker.unsupported(key.span, f"`{later}` settings")
         step.depends = self._after(decl)
         if decl.when is not None:
-            text = self.checker.source.text[decl.when.span.start:decl.when.span.end]
-            step.when = GateChecker(self.diagnostics, self._gate_ref).check(decl.when, text)
+            text = self.checker.source_text(decl.when)
+            step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
         step.inputs = self.inputs.all()
         return step
+
+    def _check_argument(self, param: ast.TemplateParam, value: ast.Expr) -> None:
+        expected = self.checker.type_of(param.type, allow_artifacts=True)
+        if expected is None:
+            return
+        found: ir.Type | None
+        if isinstance(value, ast.Ref):
+            source = self.source_of(value)
+            found = None if source is None else source.type
+            if isinstance(source, ir.OutputRef):
+                self.inputs.add(source, value.span)  # keep the data edge even if unused
+        else:
+            found = constant_type(value)
+            if found is None:
+                self.diagnostics.error("E0201", "a template argument is a literal or a "
+                                       "reference", value.span, "not allowed here")
+                return
+        if found is not None and not types.assignable(found, expected):
+            self.diagnostics.error(
+                "E0201", f"template parameter `{param.name.name}` is {expected}, found {found}",
+                value.span, f"this is a {found}",
+                secondary=[Label(param.type.span, f"declared {expected}")])
 
     # ---- body items that are not fields ------------------------------------------------
 
@@ -124,9 +160,22 @@ class StepChecker:
             elif symbol.name == decl.name.name:
                 self.diagnostics.error("E0301", f"step `{symbol.name}` runs after itself",
                                        name.span, "a step cannot wait for itself")
+            elif symbol.in_finally != self.ctx.in_finally:
+                self._finally_boundary(name.span, symbol)
             else:
                 depends.append(ir.Dependency(step=symbol.name, kind="order", span=name.span))
         return depends
+
+    def _finally_boundary(self, span: Span, symbol: Symbol) -> None:
+        if self.ctx.in_finally:
+            self.diagnostics.error(
+                "E0201", f"a `finally` step cannot depend on `{symbol.name}`", span,
+                "outside `finally`", help=["`finally` runs after everything else, whatever "
+                                           "happened; read `pipeline.status` to know how it "
+                                           "ended"])
+        else:
+            self.diagnostics.error("E0201", f"`{symbol.name}` runs in `finally`, after every "
+                                   "other step", span, "inside `finally`")
 
     # ---- values with references ---------------------------------------------------------
 
@@ -166,12 +215,14 @@ class StepChecker:
         head, rest = ref.parts[0], ref.parts[1:]
         if head.name == "outputs":
             return self._own_output(ref)
-        if head.name == "pipeline":
-            self.checker.unsupported(ref.span, "`pipeline.status` outside `finally`")
-            return None
+        if head.name == "pipeline" or head.name in self.checker.visible_loop_vars(self.ctx):
+            source = self.source_of(ref)
+            return None if source is None else ir.InputValue.model_construct(
+                name=self.inputs.add(source, ref.span))
         symbol = self.scope.get(head.name)
         if symbol is None:
-            self.scope.unknown(head, "name", "E0103", extra=["outputs"])
+            self.scope.unknown(head, "name", "E0103",
+                               extra=["outputs", *self.checker.visible_loop_vars(self.ctx)])
             return None
         if symbol.kind == "dataset":
             if len(rest) == 1 and rest[0].name == "path":
@@ -187,6 +238,7 @@ class StepChecker:
         return ir.InputValue.model_construct(name=self.inputs.add(source, ref.span))
 
     def _own_output(self, ref: ast.Ref) -> ir.OutputPath | None:
+        assert self.symbol is not None
         if len(ref.parts) != 2:
             self.diagnostics.error("E0104", "write `outputs.NAME` for where an output goes",
                                    ref.span, "expected `outputs.NAME`")
@@ -199,6 +251,35 @@ class StepChecker:
                     f"declare it in the step: `output {name.name}: TYPE`"])
             return None
         return ir.OutputPath.model_construct(name=name.name)
+
+    def source_of(self, ref: ast.Ref) -> ir.Source | None:
+        """Any value reference at this place: param, loop variable, output, pipeline.status."""
+        head = ref.parts[0]
+        if head.name == "pipeline":
+            if [p.name for p in ref.parts] != ["pipeline", "status"]:
+                self.diagnostics.error("E0104", "the pipeline has one field, `status`", ref.span,
+                                       "expected `pipeline.status`")
+                return None
+            if not self.ctx.in_finally:
+                self.diagnostics.error(
+                    "E0201", "`pipeline.status` is known only in `finally`", ref.span,
+                    "not known yet", help=["read it in a step inside `finally { ... }`"])
+                return None
+            return ir.PipelineStatus()
+        loop_vars = self.checker.visible_loop_vars(self.ctx)
+        if head.name in loop_vars:
+            loop_id, var_type = loop_vars[head.name]
+            if len(ref.parts) > 1:
+                self.diagnostics.error("E0104", f"loop variable `{head.name}` has no fields",
+                                       ref.parts[1].span, "unexpected field")
+                return None
+            return ir.LoopVarRef(name=head.name, loop=loop_id, type=var_type)
+        symbol = self.scope.get(head.name)
+        if symbol is None:
+            self.scope.unknown(head, "name", "E0103", "param", "step",
+                               extra=list(loop_vars))
+            return None
+        return self._source(ref, symbol)
 
     def _source(self, ref: ast.Ref, symbol: Symbol) -> ir.ParamRef | ir.OutputRef | None:
         """A param or another step's output, typed; reports misuse."""
@@ -218,7 +299,7 @@ class StepChecker:
                     help=[f"e.g. `{symbol.name}.{next(iter(symbol.outputs))}`"]
                     if symbol.outputs else [f"step `{symbol.name}` declares no outputs"])
                 return None
-            if symbol.name == self.symbol.name:
+            if self.symbol is not None and symbol.name == self.symbol.name:
                 self.diagnostics.error(
                     "E0302", f"step `{symbol.name}` reads its own output", ref.span,
                     "a step cannot consume what it produces",
@@ -233,26 +314,39 @@ class StepChecker:
                     ([f"its outputs: {', '.join(symbol.outputs)}"] if symbol.outputs
                      else [f"step `{symbol.name}` declares no outputs"]))
                 return None
-            return ir.OutputRef(step=symbol.name, output=output.name, type=output.type)
+            if symbol.in_finally != self.ctx.in_finally:
+                self._finally_boundary(ref.span, symbol)
+                return None
+            fan_in = [loop for loop in symbol.loops if loop not in self.ctx.loops]
+            if len(fan_in) > 1:
+                self.diagnostics.error(
+                    "E0401", f"`{ref.dotted}` is gathered from {len(fan_in)} nested loops; "
+                    "fan-in across more than one loop level is not supported", ref.span,
+                    "nested fan-in", help=["gather it inside the outer loop first"])
+                return None
+            out_type = types.list_of(output.type) if fan_in else output.type
+            return ir.OutputRef(step=symbol.name, output=output.name, type=out_type)
         self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
                                "not a value")
         return None
 
-    def _gate_ref(self, ref: ast.Ref) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | None:
+    def gate_ref(self, ref: ast.Ref) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | None:
         head = ref.parts[0]
         if head.name == "outputs":
             self.diagnostics.error("E0201", "a gate cannot read the step's own outputs",
                                    ref.span, "not produced yet")
             return None
         symbol = self.scope.get(head.name)
-        if symbol is None:
-            self.scope.unknown(head, "name", "E0103", "param", "step")
-            return None
-        if symbol.kind == "dataset":
+        if symbol is not None and symbol.kind == "dataset":
             self.diagnostics.error("E0201", "a data set cannot be used in a gate", ref.span,
                                    "data set in a gate")
             return None
-        return self._source(ref, symbol)
+        source = self.source_of(ref)
+        if isinstance(source, ir.PipelineStatus):
+            self.diagnostics.error("E0401", "gates on `pipeline.status` are not supported",
+                                   ref.span, "not supported")
+            return None
+        return source
 
     # ---- blocks -------------------------------------------------------------------------
 
@@ -340,6 +434,28 @@ class StepChecker:
                                    block.name.span, "no `backoff`",
                                    help=['add `backoff = "30s"` (the first wait)'])
         return retry
+
+
+def constant_type(expr: ast.Expr) -> ir.Type | None:
+    """The type of a literal (lists: their item type; int and float mix to float)."""
+    if isinstance(expr, ast.BoolLit):
+        return types.BOOL
+    if isinstance(expr, ast.IntLit):
+        return types.INT
+    if isinstance(expr, ast.FloatLit):
+        return types.FLOAT
+    if isinstance(expr, ast.StringLit) and expr.is_plain:
+        return types.STRING
+    if isinstance(expr, ast.ListLit):
+        item_types = {constant_type(item) for item in expr.items}
+        if None in item_types:
+            return None
+        if item_types == {types.INT, types.FLOAT}:
+            item_types = {types.FLOAT}
+        if len(item_types) > 1:
+            return None
+        return ir.Type(name="list", item=next(iter(item_types)) if item_types else None)
+    return None
 
 
 def _value(item: ast.Assignment | ast.Block) -> ast.Expr:

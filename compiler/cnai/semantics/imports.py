@@ -1,0 +1,71 @@
+"""`import "path.cnai"`: load the templates of other files, relative to the importing file.
+
+Errors inside an imported file point at that file; an import cycle names every file in it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cnai.diagnostics import CompileError, DiagnosticBag, Label
+from cnai.semantics.templates import TemplateLibrary
+from cnai.source import SourceFile
+from cnai.syntax import ast
+
+
+class Importer:
+    def __init__(self, root: SourceFile, diagnostics: DiagnosticBag,
+                 sources: dict[str, SourceFile]) -> None:
+        self.root = root
+        self.diagnostics = diagnostics
+        self.sources = sources
+        self.loaded: set[str] = {os.path.normpath(root.path)}
+
+    def load(self, module: ast.Module, library: TemplateLibrary,
+             stack: tuple[str, ...] = ()) -> None:
+        stack = stack or (os.path.normpath(module.file),)
+        for statement in module.imports:
+            if not statement.path.is_plain:
+                self.diagnostics.error("E0111", "an import path is a plain string",
+                                       statement.path.span, "interpolated")
+                continue
+            path = os.path.normpath(os.path.join(os.path.dirname(module.file),
+                                                 statement.path.text))
+            if path in stack:
+                cycle = " -> ".join(f"`{p}`" for p in (*stack[stack.index(path):], path))
+                self.diagnostics.error("E0111", f"import cycle: {cycle}", statement.path.span,
+                                       "imports a file that imports this one")
+                continue
+            if path in self.loaded:
+                continue
+            self.loaded.add(path)
+            imported = self._parse(path, statement)
+            if imported is None:
+                continue
+            for pipeline in imported.pipelines:
+                self.diagnostics.error(
+                    "E0111", "an imported file holds templates and imports, not a pipeline",
+                    pipeline.name.span, "pipeline in an imported file",
+                    secondary=[Label(statement.span, "imported here")])
+            self.load(imported, library, (*stack, path))
+            for template in imported.templates:
+                library.add(template)
+
+    def _parse(self, path: str, statement: ast.Import) -> ast.Module | None:
+        from cnai.syntax import parse
+
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            self.diagnostics.error("E0111", f"cannot import \"{statement.path.text}\": {reason}",
+                                   statement.path.span, f"looked for {path}")
+            return None
+        source = SourceFile(path, text)
+        self.sources[path] = source
+        try:
+            return parse(source)
+        except CompileError as error:
+            self.diagnostics.extend(error.diagnostics)
+            return None
