@@ -11,10 +11,14 @@ EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
-# Examples that compile today. Loops, templates (sweep) and services (cloud_native) add
+# Examples that compile today, per target. Services and distributed steps (cloud_native) add
 # theirs as they land; test_examples.py checks that the others fail only with E0401.
-COMPILING_EXAMPLES = [EXAMPLES / "model_pipeline.cnai"]
+COMPILING_EXAMPLES = [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai"]
 VALID_FIXTURES = sorted((FIXTURES / "valid").glob("*.cnai"))
+GOLDEN_CASES = {
+    "argo": COMPILING_EXAMPLES + VALID_FIXTURES,
+    "kfp": [EXAMPLES / "model_pipeline.cnai"],
+}
 
 
 @pytest.fixture

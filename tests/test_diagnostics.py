@@ -28,7 +28,7 @@ def expected(path: Path) -> list[tuple[int, str]]:
 
 def actual(path: Path) -> list[tuple[int, str]]:
     try:
-        diagnostics = check_source(path.read_bytes(), str(path))
+        diagnostics, _ = check_source(path.read_bytes(), str(path))
     except CompileFailed as failure:
         diagnostics = failure.diagnostics
     return sorted((d.span.line, d.code) for d in diagnostics)
@@ -42,8 +42,7 @@ def test_fixture_codes_on_their_lines(path: Path) -> None:
 
 def render(text: str, path: str = "p.cnai") -> str:
     try:
-        diagnostics = check_source(text, path)
-        sources = {}
+        diagnostics, sources = check_source(text, path)
     except CompileFailed as failure:
         diagnostics, sources = failure.diagnostics, failure.sources
     return render_text(diagnostics, sources)
@@ -152,5 +151,6 @@ def test_json_has_the_same_record() -> None:
 
 
 def test_warning_does_not_fail() -> None:
-    warnings = check_source('pipeline p { step a { image = "x" resources { memory = "1m" } } }')
+    warnings, _ = check_source(
+        'pipeline p { step a { image = "x" resources { memory = "1m" } } }')
     assert [w.code for w in warnings] == ["W0101"]

@@ -13,10 +13,10 @@ import pytest
 
 from cnai import compile_file
 from cnai.backends import BACKENDS
-from conftest import COMPILING_EXAMPLES, GOLDEN, VALID_FIXTURES
+from conftest import GOLDEN, GOLDEN_CASES
 
 UPDATE = os.environ.get("CNAI_UPDATE_GOLDEN") == "1" and os.environ.get("CI") != "true"
-CASES = [(path, target) for path in COMPILING_EXAMPLES + VALID_FIXTURES for target in BACKENDS]
+CASES = [(path, target) for target in BACKENDS for path in GOLDEN_CASES[target]]
 
 
 @pytest.mark.parametrize("path, target", CASES, ids=[f"{p.stem}-{t}" for p, t in CASES])
@@ -27,6 +27,10 @@ def test_golden(path: Path, target: str) -> None:
         golden.write_text(text, encoding="utf-8")
     assert golden.exists(), f"missing {golden}; run with CNAI_UPDATE_GOLDEN=1"
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_every_target_has_golden_files() -> None:
+    assert set(GOLDEN_CASES) == set(BACKENDS)
 
 
 def test_no_stale_golden_files() -> None:

@@ -21,6 +21,7 @@ from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.source import SourceFile
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
 
 
 class UsageError(Exception):
@@ -92,13 +93,14 @@ def _check(args: argparse.Namespace) -> int:
     for path in args.files:
         data = _read(path)
         try:
-            diagnostics += check_source(data, path)
+            warnings, checked_sources = check_source(data, path)
+            diagnostics += warnings
+            sources.update(checked_sources)
+            continue
         except CompileFailed as error:
             diagnostics += error.diagnostics
             sources.update(error.sources)
             failed = True
-            continue
-        sources[path] = SourceFile(path, data.decode("utf-8"))
     _report(diagnostics, sources, args)
     return EXIT_INPUT if failed else EXIT_OK
 
@@ -159,6 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug in cnai: say so plainly, no traceback unless asked
+        if os.environ.get("CNAI_DEBUG"):
+            raise
+        sys.stderr.write(f"cnai: internal error ({type(error).__name__}: {error}); this is a "
+                         "bug in cnai, not in your pipeline. Run with CNAI_DEBUG=1 for the "
+                         "traceback and report it.\n")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnai.diagnostics import DiagnosticBag
-from cnai.source import Span
+from cnai.source import SourceFile, Span
 
 DEFAULT_REGISTRY = "ghcr.io/cnai-dev"
 # The label that NVIDIA's GPU feature discovery puts on nodes, e.g. "NVIDIA-A100-SXM4-80GB".
@@ -36,6 +36,7 @@ class CompileContext:
     options: Options = field(default_factory=Options)
     diagnostics: DiagnosticBag = field(default_factory=DiagnosticBag)
     explain: list[str] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)  # every file read, by path
 
     def unsupported(self, span: Span, code: str, message: str, *, help: str = "") -> None:
         """A construct the target cannot express: an error pointing at the user's text."""

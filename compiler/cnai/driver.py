@@ -49,12 +49,13 @@ def analyze(source: SourceFile, ctx: CompileContext) -> Any:
     from cnai.semantics.dag import build_graph
     from cnai.syntax import parse
 
-    sources = {source.path: source}
+    sources = ctx.sources
+    sources[source.path] = source
     try:
         module = parse(source)
     except CompileError as error:
         raise CompileFailed(error.diagnostics, sources) from None
-    pipeline = check(module, source, ctx.diagnostics)
+    pipeline = check(module, source, ctx.diagnostics, sources)
     if ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
     if pipeline is None:
@@ -76,7 +77,7 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
     ctx = CompileContext(options=options or Options())
     graph = analyze(source, ctx)
-    sources = {source.path: source}
+    sources = ctx.sources
     if graph is None:
         bag = DiagnosticBag()
         bag.error("E0009", "no pipeline to compile: this file declares templates only",
@@ -101,10 +102,10 @@ def compile_file(path: str | Path, target: str = "argo",
     return compile_source(Path(path).read_bytes(), str(path), target, options)
 
 
-def check_source(text: str | bytes, path: str = "<input>",
-                 options: Options | None = None) -> list[Diagnostic]:
-    """The front end only; returns warnings, raises CompileFailed on errors."""
+def check_source(text: str | bytes, path: str = "<input>", options: Options | None = None
+                 ) -> tuple[list[Diagnostic], dict[str, SourceFile]]:
+    """The front end only: (warnings, every file read); raises CompileFailed on errors."""
     source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
     ctx = CompileContext(options=options or Options())
     analyze(source, ctx)
-    return ctx.diagnostics.sorted()
+    return ctx.diagnostics.sorted(), ctx.sources

@@ -41,7 +41,8 @@ ITERATION = "iteration"  # the task in that wrapper that runs the body once per 
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     workflow = ArgoBackend(pipeline, ctx).workflow()
-    templates = workflow["spec"]["templates"]
+    spec = workflow["spec"].get("workflowSpec", workflow["spec"])
+    templates = spec["templates"]
     tasks = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
     if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS:
         ctx.diagnostics.warn(

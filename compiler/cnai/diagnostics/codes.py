@@ -49,5 +49,6 @@ CODES: dict[str, str] = {
     # Warnings.
     "W0101": "suspicious quantity",
     "W0201": "cache key does not cover artifact inputs",
+    "W0301": "step can never run",
     "W0401": "over a target's limits",
 }

@@ -104,7 +104,36 @@ def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipelin
         _report_cycles(to_networkx(steps), steps, order, diagnostics)
         return None
     pipeline.steps = ordered
+    _report_exclusive_waits(pipeline, diagnostics)
     return pipeline
+
+
+def _report_exclusive_waits(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> None:
+    """A step that waits for two branches of one if/else chain never runs: at most one of
+    them does, and a step runs only once everything it depends on has succeeded."""
+    branch_of: dict[str, ir.Branch] = {}
+    for step in pipeline.steps:
+        for group in pipeline.ancestors(step.group):
+            if isinstance(group, ir.Branch):
+                branch_of[step.name] = group
+                break
+    for step in pipeline.steps:
+        seen: dict[str, tuple[ir.Branch, ir.Dependency]] = {}
+        for dep in step.depends:
+            branch = branch_of.get(dep.step)
+            if branch is None or branch_of.get(step.name) == branch:
+                continue
+            other = seen.get(branch.chain)
+            if other is not None and other[0].index != branch.index:
+                labels = [Label(d.span, f"`{d.step}` is in another branch") for d in
+                          (other[1], dep) if d.span is not None]
+                diagnostics.warn(
+                    "W0301", f"`{step.name}` waits for steps of different branches of one "
+                    "`if`, so it never runs", step.span, "never runs", secondary=labels,
+                    help=["a step runs when everything it depends on succeeded; depend on "
+                          "the step that decided the branch instead"])
+                break
+            seen.setdefault(branch.chain, (branch, dep))
 
 
 def topological_order(steps: list[ir.Step]) -> list[ir.Step] | None:

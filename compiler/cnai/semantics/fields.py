@@ -58,7 +58,7 @@ class FieldReader:
         self.diagnostics = diagnostics
 
     def collect(self, items: Sequence[object], context: str, owner: ast.Ident | None,
-                owner_span: Span) -> dict[str, Field]:
+                owner_span: Span, report_missing: bool = True) -> dict[str, Field]:
         specs = FIELDS[context]
         found: dict[str, Field] = {}
         for item in items:
@@ -81,7 +81,7 @@ class FieldReader:
                 continue
             found[key.name] = item
         for name, spec in specs.items():
-            if spec.required and name not in found:
+            if spec.required and name not in found and report_missing:
                 where = f"`{owner.name}`" if owner else f"this `{context}` block"
                 self.diagnostics.error(
                     "E0106", f"{where} is missing the required field `{name}`",

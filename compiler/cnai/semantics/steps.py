@@ -70,7 +70,11 @@ class StepChecker:
         self.symbol = symbol
         for param, value in arguments:
             self._check_argument(param, value)
-        fields = self.fields.collect(decl.items, "step", decl.name, decl.span)
+        # A `use` left in the items named an unknown template (reported): its fields are
+        # unknown, so missing ones are not reported again.
+        unresolved = any(isinstance(i, ast.UseDecl) for i in decl.items)
+        fields = self.fields.collect(decl.items, "step", decl.name, decl.span,
+                                     report_missing=not unresolved)
         image = None
         if "image" in fields:
             image = self.fields.string(_value(fields["image"]))
@@ -146,8 +150,6 @@ class StepChecker:
                 else:
                     mounted[name] = item
                     step.mounts.append(ir.Mount(dataset=name, path=dataset.path))
-            elif isinstance(item, ast.UseDecl):
-                self.checker.unsupported(item.span, "templates")
             elif isinstance(item, ast.DistributedDecl):
                 self.checker.unsupported(item.span, "distributed steps")
 

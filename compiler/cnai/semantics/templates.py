@@ -166,4 +166,6 @@ class TemplateExpander:
                     "E0106", f"`use {template.name.name}(...)` is missing the argument `{name}`",
                     use.span, f"needs `{name} = ...`",
                     secondary=[Label(param.name.span, "declared here")])
+                # Stand in an empty value so the body reports nothing more about it.
+                bindings[name] = ast.StringLit(("",), use.span)
         return bindings, checks

@@ -1,0 +1,31 @@
+"""Every example of LANGUAGE.md: compiles to Argo (validating strictly), or, until its
+constructs land, is refused only with E0401 "not supported by this version"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import schemacheck
+from cnai import compile_file
+from cnai.driver import CompileFailed
+from conftest import COMPILING_EXAMPLES, EXAMPLES
+
+ALL = sorted(EXAMPLES.glob("*.cnai"))
+PENDING = [p for p in ALL if p not in COMPILING_EXAMPLES]
+
+
+@pytest.mark.parametrize("path", COMPILING_EXAMPLES, ids=[p.stem for p in COMPILING_EXAMPLES])
+def test_example_compiles_to_valid_argo(path: Path) -> None:
+    result = compile_file(path, "argo")
+    assert result.warnings == []
+    schemacheck.assert_all_valid(list(yaml.safe_load_all(result.text)))
+
+
+@pytest.mark.parametrize("path", PENDING, ids=[p.stem for p in PENDING])
+def test_pending_example_is_refused_only_for_what_is_not_built(path: Path) -> None:
+    with pytest.raises(CompileFailed) as failure:
+        compile_file(path, "argo")
+    assert {d.code for d in failure.value.diagnostics} == {"E0401"}
