@@ -154,3 +154,19 @@ def test_warning_does_not_fail() -> None:
     warnings, _ = check_source(
         'pipeline p { step a { image = "x" resources { memory = "1m" } } }')
     assert [w.code for w in warnings] == ["W0101"]
+
+
+def test_errors_inside_imported_files_point_into_them() -> None:
+    path = FIXTURES / "imports" / "bad_import.cnai"
+    try:
+        check_source(path.read_bytes(), str(path))
+    except CompileFailed as failure:
+        found = {(Path(d.span.file).name, d.span.line, d.span.col, d.code)
+                 for d in failure.diagnostics}
+        text = render_text(failure.diagnostics, failure.sources)
+    else:
+        pytest.fail("expected errors")
+    assert found == {("bad_import.cnai", 2, 8, "E0111"), ("cycle_b.cnai", 1, 8, "E0111"),
+                     ("broken.cnai", 3, 25, "E0103")}
+    assert "3 |   command = [\"echo\", \"${y}\"]" in text
+    assert "import cycle: " in text and "cycle_a.cnai` -> `" in text

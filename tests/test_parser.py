@@ -63,7 +63,8 @@ def test_and_chains_keep_every_operand() -> None:
 
 def test_string_escapes_and_interpolation() -> None:
     step = only_step(parse_text(
-        'pipeline p { step s { image = "x"\n command = ["a\\"b\\\\c\\n\\t\\$x", "lr=${ lr }/${t.out}"] } }'))
+        'pipeline p { step s { image = "x"\n'
+        ' command = ["a\\"b\\\\c\\n\\t\\$x", "lr=${ lr }/${t.out}"] } }'))
     command = next(i for i in step.items if isinstance(i, ast.Assignment) and
                    i.key.name == "command")
     assert isinstance(command.value, ast.ListLit)

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from cnai.driver import CompileResult, compile_file, compile_source  # noqa: E402
+from cnai.driver import CompileResult, compile_file, compile_source
 
 __all__ = ["CompileResult", "__version__", "compile_file", "compile_source"]

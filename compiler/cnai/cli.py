@@ -107,15 +107,13 @@ def _check(args: argparse.Namespace) -> int:
 
 def _write_atomically(target: Path, text: str) -> None:
     """Replace ``target`` only once the whole text is on disk: a failed write loses nothing."""
-    directory = target.parent if str(target.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory,
-                                         prefix=f".{target.name}.", delete=False)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with handle:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(handle.name, target)
+        os.replace(temporary, target)
     except BaseException:
-        os.unlink(handle.name)
+        os.unlink(temporary)
         raise
 
 

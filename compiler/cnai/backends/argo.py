@@ -182,7 +182,7 @@ class ArgoBackend:
                     if d.step not in inside]
         if isinstance(loop.items, ir.OutputRef):
             upstream.append(loop.items.step)
-        outer, body = self.loop_templates[loop.id]
+        outer, _body = self.loop_templates[loop.id]
         task: dict[str, Any] = {"name": self.task_name(loop.id, scope), "template": outer,
                                 "_order": self._order(loop.id)}
         depends = self._depends(upstream, scope, loop.id)

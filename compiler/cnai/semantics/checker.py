@@ -10,12 +10,11 @@ import re
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir, types
-from cnai.semantics.fields import FieldReader
-from cnai.semantics.gates import GateChecker
-from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
+from cnai.semantics.fields import FieldReader
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
+from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.steps import Arguments, StepChecker
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
@@ -208,7 +207,7 @@ class Checker:
                                    "here", expr.span, "artifact type",
                                    help=["params and list items are strings, numbers or bools"])
             return None
-        return ir.Type(name=name)  # type: ignore[arg-type]
+        return ir.Type(name=name)
 
     def _param(self, decl: ast.ParamDecl) -> ir.Param | None:
         param_type = self.type_of(decl.type, allow_artifacts=False)
@@ -274,11 +273,12 @@ class Checker:
         source = self._dataset_source(fields)
         if path is None or size is None or source is None:
             return None
-        dataset = ir.Dataset(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
-                             source=source if isinstance(source, str) else None,
-                             source_ref=None if isinstance(source, str) else source, path=path, size=size, engine=engine,  # type: ignore[arg-type]
-                             access_mode=access_mode, storage_class=storage_class,  # type: ignore[arg-type]
-                             span=decl.name.span)
+        literal = source if isinstance(source, str) else None
+        dataset = ir.Dataset(
+            name=decl.name.name, k8s_name=k8s_name(decl.name.name), source=literal,
+            source_ref=None if literal is not None else source, path=path, size=size,
+            engine=engine, access_mode=access_mode, storage_class=storage_class,
+            span=decl.name.span)
         self.datasets[dataset.name] = dataset
         return dataset
 

@@ -18,31 +18,32 @@ class FieldSpec:
     required: bool = False
 
 
-S, I, N, B = FieldSpec("string"), FieldSpec("int"), FieldSpec("number"), FieldSpec("bool")
-D, Q, V, L = FieldSpec("duration"), FieldSpec("quantity"), FieldSpec("value"), FieldSpec("list")
+STR, INT, NUM, BOOL = (FieldSpec("string"), FieldSpec("int"), FieldSpec("number"),
+                       FieldSpec("bool"))
+DUR, QTY, LIST = FieldSpec("duration"), FieldSpec("quantity"), FieldSpec("list")
 BLOCK = FieldSpec("block")
 
 # Each context's fields. "value" fields are read by the checker itself (references allowed).
 FIELDS: dict[str, dict[str, FieldSpec]] = {
-    "pipeline": {"description": S, "schedule": S, "scheduling": BLOCK, "quota": BLOCK},
-    "step": {"image": FieldSpec("string", required=True), "command": L, "args": L,
-             "timeout": D, "cache": B, "env": BLOCK, "resources": BLOCK, "retry": BLOCK,
-             "scheduling": BLOCK, "disruption_budget": I},
-    "service": {"image": FieldSpec("string", required=True), "command": L, "args": L,
-                "port": I, "protocol": S, "concurrency": I, "env": BLOCK, "resources": BLOCK,
-                "scale": BLOCK, "canary": BLOCK, "circuit_breaker": BLOCK, "timeout": D},
+    "pipeline": {"description": STR, "schedule": STR, "scheduling": BLOCK, "quota": BLOCK},
+    "step": {"image": FieldSpec("string", required=True), "command": LIST, "args": LIST,
+             "timeout": DUR, "cache": BOOL, "env": BLOCK, "resources": BLOCK, "retry": BLOCK,
+             "scheduling": BLOCK, "disruption_budget": INT},
+    "service": {"image": FieldSpec("string", required=True), "command": LIST, "args": LIST,
+                "port": INT, "protocol": STR, "concurrency": INT, "env": BLOCK, "resources": BLOCK,
+                "scale": BLOCK, "canary": BLOCK, "circuit_breaker": BLOCK, "timeout": DUR},
     "dataset": {"source": FieldSpec("value", required=True),
                 "path": FieldSpec("string", required=True),
-                "size": FieldSpec("quantity", required=True), "engine": S, "access_mode": S,
-                "storage_class": S},
-    "resources": {"gpu": I, "cpu": Q, "memory": Q, "gpu_type": S},
-    "retry": {"limit": FieldSpec("int", required=True), "backoff": D, "factor": N},
-    "scheduling": {"scheduler": S, "queue": S, "priority": S, "spot": B},
-    "quota": {"gpu": I, "cpu": Q, "memory": Q},
-    "scale": {"min": I, "max": I},
+                "size": FieldSpec("quantity", required=True), "engine": STR, "access_mode": STR,
+                "storage_class": STR},
+    "resources": {"gpu": INT, "cpu": QTY, "memory": QTY, "gpu_type": STR},
+    "retry": {"limit": FieldSpec("int", required=True), "backoff": DUR, "factor": NUM},
+    "scheduling": {"scheduler": STR, "queue": STR, "priority": STR, "spot": BOOL},
+    "quota": {"gpu": INT, "cpu": QTY, "memory": QTY},
+    "scale": {"min": INT, "max": INT},
     "canary": {"weight": FieldSpec("int", required=True)},
-    "circuit_breaker": {"max_connections": I, "consecutive_errors": I, "ejection": D},
-    "distributed": {"masters": I, "workers": I},
+    "circuit_breaker": {"max_connections": INT, "consecutive_errors": INT, "ejection": DUR},
+    "distributed": {"masters": INT, "workers": INT},
 }
 
 # Blocks whose keys are the user's own (environment variable names).
@@ -119,7 +120,7 @@ class FieldReader:
             self._mismatch(expr, "a string")
         return None
 
-    def int(self, expr: ast.Expr, minimum: int = 0) -> int | None:
+    def integer(self, expr: ast.Expr, minimum: int = 0) -> int | None:
         if isinstance(expr, ast.IntLit):
             if expr.value < minimum:
                 self.diagnostics.error("E0208", f"`{expr.value}` is below the minimum "
@@ -135,7 +136,7 @@ class FieldReader:
         self._mismatch(expr, "a number")
         return None
 
-    def bool(self, expr: ast.Expr) -> bool | None:
+    def boolean(self, expr: ast.Expr) -> bool | None:
         if isinstance(expr, ast.BoolLit):
             return expr.value
         self._mismatch(expr, "`true` or `false`")

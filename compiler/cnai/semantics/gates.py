@@ -68,7 +68,7 @@ class GateChecker:
                 "E0203", f"cannot compare {left_type} with {right_type} using `{expr.op}`",
                 expr.op_span, f"{left_type} {expr.op} {right_type}", help=[hint])
             return None
-        return ir.Compare(op=expr.op, left=left_node, right=right_node), types.BOOL  # type: ignore[arg-type]
+        return ir.Compare(op=expr.op, left=left_node, right=right_node), types.BOOL
 
     def _operand(self, expr: ast.Expr) -> tuple[ir.Expr, ir.Type] | None:
         if isinstance(expr, ast.IntLit):

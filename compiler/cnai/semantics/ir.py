@@ -7,7 +7,7 @@ resolved and typed, so a backend only translates.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -68,7 +68,7 @@ class PipelineStatus(Node):
     type: Type = Type(name="string")
 
 
-Source = Annotated[Union[ParamRef, OutputRef, LoopVarRef, PipelineStatus],
+Source = Annotated[ParamRef | OutputRef | LoopVarRef | PipelineStatus,
                    Field(discriminator="kind")]
 
 
@@ -95,7 +95,7 @@ class Not(Node):
     operand: Expr
 
 
-Expr = Annotated[Union[Literal_, ParamRef, OutputRef, LoopVarRef, Compare, BoolOp, Not],
+Expr = Annotated[Literal_ | ParamRef | OutputRef | LoopVarRef | Compare | BoolOp | Not,
                  Field(discriminator="kind")]
 
 
@@ -124,13 +124,13 @@ class OutputPath(Node):
     name: str
 
 
-Placeholder = Annotated[Union[InputValue, OutputPath], Field(discriminator="kind")]
+Placeholder = Annotated[InputValue | OutputPath, Field(discriminator="kind")]
 
 
 class Text(Node):
     """A string built from literal pieces and placeholders; a list renders as JSON text."""
 
-    parts: list[Union[str, Placeholder]]
+    parts: list[str | Placeholder]
 
     @classmethod
     def of(cls, *parts: str | InputValue | OutputPath) -> Text:
@@ -271,7 +271,7 @@ class Finally(Node):
     span: Span
 
 
-Group = Annotated[Union[Loop, Branch, Finally], Field(discriminator="kind")]
+Group = Annotated[Loop | Branch | Finally, Field(discriminator="kind")]
 
 
 class Param(Node):

@@ -95,7 +95,7 @@ class StepChecker:
         if "timeout" in fields:
             step.timeout_seconds = self.fields.duration(_value(fields["timeout"]))
         if "cache" in fields:
-            step.cache = bool(self.fields.bool(_value(fields["cache"])))
+            step.cache = bool(self.fields.boolean(_value(fields["cache"])))
         for later in ("scheduling", "disruption_budget"):
             if later in fields:
                 item = fields[later]
@@ -401,7 +401,7 @@ class StepChecker:
         fields = self.fields.collect(block.items, "resources", None, block.span)
         resources = ir.Resources()
         if "gpu" in fields:
-            resources.gpu = self.fields.int(_value(fields["gpu"]))
+            resources.gpu = self.fields.integer(_value(fields["gpu"]))
         if "cpu" in fields:
             resources.cpu = self.fields.quantity(_value(fields["cpu"]), "cpu")
         if "memory" in fields:
@@ -420,7 +420,7 @@ class StepChecker:
         fields = self.fields.collect(block.items, "retry", None, block.span)
         if "limit" not in fields:
             return None
-        limit = self.fields.int(_value(fields["limit"]))
+        limit = self.fields.integer(_value(fields["limit"]))
         retry = ir.Retry(limit=limit or 0)
         if "backoff" in fields:
             retry.backoff_seconds = self.fields.duration(_value(fields["backoff"]))

@@ -48,7 +48,7 @@ def substitute(node: Any, bindings: dict[str, ast.Expr]) -> Any:
         parts: list[str | ast.Ref] = []
         for part in node.parts:
             value = substitute(part, bindings) if isinstance(part, ast.Ref) else part
-            if isinstance(value, ast.Ref) or isinstance(value, str):
+            if isinstance(value, (ast.Ref, str)):
                 parts.append(value)
             elif isinstance(value, ast.StringLit) and value.is_plain:
                 parts.append(value.text)

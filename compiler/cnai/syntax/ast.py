@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from cnai.source import Span
 
@@ -100,7 +99,7 @@ class Not:
     span: Span
 
 
-Expr = Union[StringLit, IntLit, FloatLit, BoolLit, ListLit, Ref, Call, Compare, BoolOp, Not]
+Expr = StringLit | IntLit | FloatLit | BoolLit | ListLit | Ref | Call | Compare | BoolOp | Not
 
 
 # ---- declarations ------------------------------------------------------------------------
@@ -163,7 +162,7 @@ class DistributedDecl:
     span: Span
 
 
-BodyItem = Union[Assignment, Block, MountDecl, OutputDecl, UseDecl, DistributedDecl]
+BodyItem = Assignment | Block | MountDecl | OutputDecl | UseDecl | DistributedDecl
 
 
 @dataclass(frozen=True)
@@ -235,8 +234,8 @@ class FinallyBlock:
     span: Span
 
 
-PipelineItem = Union[Assignment, Block, ParamDecl, DatasetDecl, StepDecl, TemplateDef, ForBlock,
-                     IfBlock, FinallyBlock]
+PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | StepDecl | TemplateDef | ForBlock
+                | IfBlock | FinallyBlock)
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def _found(token: Token, parser: Lark) -> str:
 def _expected(names: set[str], parser: Lark) -> str:
     described = sorted({_describe(n, parser) for n in names})
     if len(described) > 8:
-        described = described[:8] + ["..."]
+        described = [*described[:8], "..."]
     return ", ".join(described)
 
 
@@ -101,7 +101,7 @@ def _header(source: SourceFile, brace: Span) -> str:
 def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diagnostic:
     bag = DiagnosticBag()
     if isinstance(error, UnexpectedCharacters):
-        pos = error.pos_in_stream
+        pos = error.pos_in_stream or 0
         char = source.text[pos]
         span = source.span(pos, pos + 1)
         if char == '"':

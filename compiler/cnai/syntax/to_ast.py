@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from lark import Token, Transformer
 
@@ -23,8 +23,12 @@ from cnai.syntax import ast
 MAX_DEPTH = 100
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "$": "$"}
-_INTERPOLATION = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_INTERPOLATION = re.compile(rf"\$\{{\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*\}}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+N = TypeVar("N")
 
 
 class _Part(NamedTuple):
@@ -72,11 +76,11 @@ class AstBuilder(Transformer[Token, ast.Module]):
             return self.source.span(0, 0)
         return self.source.span(bounds[0][0], bounds[-1][1])
 
-    def _node(self, node: Any, children: Sequence[Any]) -> Any:
+    def _node(self, node: N, children: Sequence[Any]) -> N:
         depth = 1 + max((_depth(c) for c in children), default=0)
         if depth > MAX_DEPTH:
             bag = DiagnosticBag()
-            start = node.span.start
+            start = (_bounds(node) or (0, 0))[0]
             bag.error("E0008", f"nesting too deep (more than {MAX_DEPTH} levels)",
                       self.source.span(start, start + 1), "nested too deeply here",
                       help=["split the expression, list or block into smaller named parts"])
@@ -123,7 +127,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def pipeline(self, children: list[Any]) -> ast.Pipeline:
         (name,) = self._names(children)
         node = ast.Pipeline(self._ident(name), self._items(children), self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     # ---- declarations -------------------------------------------------------------------
 
@@ -133,7 +137,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         default = self._parts(children, "default")
         node = ast.ParamDecl(self._ident(name), type_expr, default[0].value if default else None,
                              self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def template_param(self, children: list[Any]) -> ast.TemplateParam:
         declared = self.param_decl(children)
@@ -145,12 +149,12 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def type_expr(self, children: list[Any]) -> ast.TypeExpr:
         name = self._names(children)[0]
         arg = next((c for c in children if isinstance(c, ast.TypeExpr)), None)
-        return self._node(ast.TypeExpr(self._ident(name), arg, self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.TypeExpr(self._ident(name), arg, self._span(children)), children)
 
     def dataset_decl(self, children: list[Any]) -> ast.DatasetDecl:
         name = self._names(children)[0]
         node = ast.DatasetDecl(self._ident(name), self._items(children), self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def _step(self, children: list[Any], kind: str) -> ast.StepDecl:
         name = self._names(children)[0]
@@ -159,7 +163,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         node = ast.StepDecl(kind, self._ident(name), after[0].value if after else (),
                             when[0].value if when else None, self._items(children),
                             self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def step_decl(self, children: list[Any]) -> ast.StepDecl:
         return self._step(children, "step")
@@ -180,7 +184,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         items = tuple(i for i in self._items(children) if not isinstance(i, ast.TemplateParam))
         node = ast.TemplateDef(self._ident(name), params, items, self._span(children),
                                file=self.source.path)
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def for_block(self, children: list[Any]) -> ast.ForBlock:
         var = self._names(children)[0]
@@ -189,7 +193,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         items = tuple(i for i in self._items(children) if i is not iterable)
         node = ast.ForBlock(self._ident(var), iterable, parallel[0].value if parallel else None,
                             items, self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def parallel_clause(self, children: list[Any]) -> _Part:
         count = children[-1]
@@ -203,7 +207,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         node = ast.IfBlock(condition, items, orelse[0].value if orelse else None,
                            self._span(children))
         return self._node(node, [*children, *(o.value for o in orelse
-                                                if isinstance(o.value, ast.IfBlock))])  # type: ignore[no-any-return]
+                                                if isinstance(o.value, ast.IfBlock))])
 
     def else_clause(self, children: list[Any]) -> _Part:
         branch = children[-1]
@@ -215,7 +219,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return self._part("else_body", self._items(children), children)
 
     def finally_block(self, children: list[Any]) -> ast.FinallyBlock:
-        return self._node(ast.FinallyBlock(self._items(children), self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.FinallyBlock(self._items(children), self._span(children)), children)
 
     # ---- body items ---------------------------------------------------------------------
 
@@ -224,12 +228,12 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def assignment(self, children: list[Any]) -> ast.Assignment:
         key, _, value = children
-        return self._node(ast.Assignment(key, value, self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.Assignment(key, value, self._span(children)), children)
 
     def block(self, children: list[Any]) -> ast.Block:
         name = children[0]
         node = ast.Block(name, self._items(children[1:]), self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def mount_decl(self, children: list[Any]) -> ast.MountDecl:
         name = self._names(children)[0]
@@ -248,16 +252,16 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def use_decl(self, children: list[Any]) -> ast.UseDecl:
         name = self._names(children)[0]
         args = tuple(c for c in children if isinstance(c, ast.Argument))
-        return self._node(ast.UseDecl(self._ident(name), args, self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.UseDecl(self._ident(name), args, self._span(children)), children)
 
     def argument(self, children: list[Any]) -> ast.Argument:
         name, _, value = children
-        return self._node(ast.Argument(self._ident(name), value, self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.Argument(self._ident(name), value, self._span(children)), children)
 
     def distributed_decl(self, children: list[Any]) -> ast.DistributedDecl:
         name = self._names(children)[0]
         node = ast.DistributedDecl(self._ident(name), self._items(children), self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     # ---- expressions --------------------------------------------------------------------
 
@@ -269,7 +273,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
                 operands.extend(value.operands)
             else:
                 operands.append(value)
-        return self._node(ast.BoolOp(op, tuple(operands), self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.BoolOp(op, tuple(operands), self._span(children)), children)
 
     def or_op(self, children: list[Any]) -> ast.BoolOp:
         return self._bool_op(children, "or")
@@ -278,29 +282,29 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return self._bool_op(children, "and")
 
     def not_op(self, children: list[Any]) -> ast.Not:
-        return self._node(ast.Not(children[-1], self._span(children)), children)  # type: ignore[no-any-return]
+        return self._node(ast.Not(children[-1], self._span(children)), children)
 
     def compare(self, children: list[Any]) -> ast.Compare:
         left, op, right = children
         node = ast.Compare(str(op), left, right, self._span([op]), self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
     def paren(self, children: list[Any]) -> Any:
         return children[1]  # grouping adds no node, so no depth
 
-    def string(self, children: list[Any]) -> ast.StringLit:
+    def string_lit(self, children: list[Any]) -> ast.StringLit:
         return self.string_token(children[0])
 
-    def int(self, children: list[Any]) -> ast.IntLit:
+    def int_lit(self, children: list[Any]) -> ast.IntLit:
         return ast.IntLit(int(str(children[0])), self._span(children))
 
-    def float(self, children: list[Any]) -> ast.FloatLit:
+    def float_lit(self, children: list[Any]) -> ast.FloatLit:
         return ast.FloatLit(float(str(children[0])), self._span(children))
 
-    def true(self, children: list[Any]) -> ast.BoolLit:
+    def true_lit(self, children: list[Any]) -> ast.BoolLit:
         return ast.BoolLit(True, self._span(children))
 
-    def false(self, children: list[Any]) -> ast.BoolLit:
+    def false_lit(self, children: list[Any]) -> ast.BoolLit:
         return ast.BoolLit(False, self._span(children))
 
     def ref(self, children: list[Any]) -> ast.Ref:
@@ -310,10 +314,10 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def call(self, children: list[Any]) -> ast.Call:
         args = tuple(self._items(children[1:]))
         node = ast.Call(self._ident(children[0]), args, self._span(children))
-        return self._node(node, children)  # type: ignore[no-any-return]
+        return self._node(node, children)
 
-    def list(self, children: list[Any]) -> ast.ListLit:
-        return self._node(ast.ListLit(self._items(children), self._span(children)), children)  # type: ignore[no-any-return]
+    def list_lit(self, children: list[Any]) -> ast.ListLit:
+        return self._node(ast.ListLit(self._items(children), self._span(children)), children)
 
     # ---- string literals ----------------------------------------------------------------
 
