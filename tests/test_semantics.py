@@ -115,10 +115,12 @@ def test_self_reference_is_reported() -> None:
 
 
 def test_defaults_must_match_types() -> None:
-    pipeline = graph('pipeline p { param f: float = 1  param l: list[float] = [1, 0.5] }')
+    pipeline = graph('pipeline p { param f: float = 1  param l: list[float] = [1, 0.5]\n'
+                     ' step s { image = "x" } }')
     assert pipeline.param("f").default == 1.0
     assert pipeline.param("l").default == [1.0, 0.5]
-    assert codes('pipeline p { param l: list[int] = [1, "a"] }') == ["E0201"]
+    assert codes('pipeline p { param l: list[int] = [1, "a"] step s { image = "x" } }') == [
+        "E0201"]
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnai import __version__
-from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, Options
+from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.source import SourceFile
@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
                           help=f"tag of cnai's runtime images (default: {__version__})")
     compile_.add_argument("--gpu-label-key", default=DEFAULT_GPU_LABEL,
                           help=f"node label for gpu_type (default: {DEFAULT_GPU_LABEL})")
+    compile_.add_argument("--spot-label", default=DEFAULT_SPOT_LABEL, metavar="KEY=VALUE",
+                          help="node label (and taint tolerated) of spot nodes "
+                          f"(default: {DEFAULT_SPOT_LABEL})")
+    compile_.add_argument("--split", metavar="DIR",
+                          help="write one file per object into DIR instead of one stream")
     compile_.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
     common(compile_)
     return parser
@@ -117,6 +122,37 @@ def _write_atomically(target: Path, text: str) -> None:
         raise
 
 
+def split_names(documents: Sequence[dict[str, object]]) -> list[str]:
+    """File names for --split: order, kind and name, e.g. 01-workflow-model-pipeline.yaml."""
+    names = []
+    for index, document in enumerate(documents, start=1):
+        metadata = document.get("metadata")
+        info = document.get("pipelineInfo")
+        name, kind = "", str(document.get("kind") or "").lower()
+        if isinstance(metadata, dict):
+            name = str(metadata.get("name") or metadata.get("generateName") or "").strip("-")
+        elif isinstance(info, dict):  # a KFP PipelineSpec, then its platform document
+            kind, name = "pipeline", str(info.get("name", ""))
+        elif "platforms" in document:
+            kind = "platform"
+        kind = kind or "document"
+        names.append(f"{index:02d}-{kind}{'-' + name if name else ''}.yaml")
+    return names
+
+
+def _write_split(directory: Path, documents: Sequence[dict[str, object]]) -> None:
+    from cnai.backends.serialize import to_yaml
+
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, document in zip(split_names(documents), documents, strict=True):
+            _write_atomically(directory / name, to_yaml([document]))
+    except OSError as error:
+        raise UsageError(f"cannot write into {directory}: {error.strerror or error}") from None
+
+
 def _compile(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
@@ -126,8 +162,13 @@ def _compile(args: argparse.Namespace) -> int:
             raise UsageError(f"refusing to overwrite the input file {args.file}")
         if not output.parent.exists() and str(output.parent):
             raise UsageError(f"directory {output.parent} does not exist")
+    if "=" not in args.spot_label or args.spot_label.startswith("="):
+        raise UsageError(f"--spot-label takes KEY=VALUE, not {args.spot_label!r}")
+    if args.split and args.output:
+        raise UsageError("give -o or --split, not both")
     options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
-                      gpu_label_key=args.gpu_label_key, optimize=not args.no_optimize)
+                      gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
+                      optimize=not args.no_optimize)
     data = _read(args.file)
     try:
         result = compile_source(data, args.file, args.target, options)
@@ -135,7 +176,9 @@ def _compile(args: argparse.Namespace) -> int:
         _report(error.diagnostics, error.sources, args)
         return EXIT_INPUT
     _report(result.warnings, result.sources, args)
-    if output is None:
+    if args.split:
+        _write_split(Path(args.split), result.documents)
+    elif output is None:
         sys.stdout.write(result.text)
     else:
         try:

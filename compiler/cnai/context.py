@@ -10,6 +10,9 @@ from cnai.source import SourceFile, Span
 DEFAULT_REGISTRY = "ghcr.io/cnai-dev"
 # The label that NVIDIA's GPU feature discovery puts on nodes, e.g. "NVIDIA-A100-SXM4-80GB".
 DEFAULT_GPU_LABEL = "nvidia.com/gpu.product"
+# GKE's spot node label and taint; EKS uses eks.amazonaws.com/capacityType=SPOT and AKS
+# kubernetes.azure.com/scalesetpriority=spot (docs/cloud-native.md).
+DEFAULT_SPOT_LABEL = "cloud.google.com/gke-spot=true"
 
 
 def _version() -> str:
@@ -23,8 +26,14 @@ class Options:
     image_registry: str = DEFAULT_REGISTRY
     image_tag: str = field(default_factory=_version)
     gpu_label_key: str = DEFAULT_GPU_LABEL
+    spot_label_text: str = DEFAULT_SPOT_LABEL  # KEY=VALUE: node label, and taint tolerated
     optimize: bool = True
     passes: tuple[str, ...] | None = None  # None: every pass of passes.PIPELINE, in order
+
+    @property
+    def spot_label(self) -> tuple[str, str]:
+        key, _, value = self.spot_label_text.partition("=")
+        return key, value
 
     def runtime_image(self, name: str) -> str:
         """The reference of one of our runtime_images, e.g. ghcr.io/cnai-dev/cnai-preload:0.1.0."""

@@ -22,11 +22,12 @@ import hashlib
 import json
 from typing import Any
 
-from cnai.backends import k8s
+from cnai.backends import argo_resources, cloud, k8s
+from cnai.backends.argo_resources import MAIN
 from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
 from cnai.semantics import ir
-from cnai.semantics.units import format_duration
+from cnai.semantics.units import format_duration, k8s_name
 from cnai.source import Span
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -37,9 +38,12 @@ ENTRYPOINT = "main"
 CACHE_CONFIGMAP = "cnai-cache"
 LOOP_ITEMS = "items"  # the wrapper's input holding the list a `parallel` loop runs over
 ITERATION = "iteration"  # the task in that wrapper that runs the body once per item
+SPOT_RETRIES = 3
+CRON_NAME_MAX = 52
 
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
+    """The Workflow (or CronWorkflow), then the namespace objects it needs."""
     workflow = ArgoBackend(pipeline, ctx).workflow()
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates = spec["templates"]
@@ -50,7 +54,7 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
             f"one DAG; Argo v4's CRD validation admits {MAX_ITEMS} of each", pipeline.span,
             "too large for one Argo DAG", help=["clusters that install Argo's full CRDs will "
                                                "reject it; split the pipeline"])
-    return [workflow]
+    return [workflow, *cloud.quota_objects(pipeline)]
 
 
 class Names:
@@ -82,8 +86,19 @@ class ArgoBackend:
                 body = templates.take(f"{group.id}-body")
                 outer = templates.take(group.id) if group.parallelism else body
                 self.loop_templates[group.id] = (outer, body)
-        self.template_names = {s.name: templates.take(s.k8s_name) for s in pipeline.steps}
+        # Each step is a chain of tasks (a PodDisruptionBudget before a training job, Istio
+        # routing after a Knative Service): (role, task name wanted, template name).
+        self.links: dict[str, list[tuple[str, str, str]]] = {}
+        for step in pipeline.steps:
+            links = []
+            for role in argo_resources.roles(step):
+                base = step.k8s_name if role == MAIN else f"{step.k8s_name}-{role}"
+                links.append((role, base, templates.take(base)))
+            self.links[step.name] = links
+        self.template_names = {s.name: next(t for r, _, t in self.links[s.name] if r == MAIN)
+                               for s in pipeline.steps}
         self.task_names: dict[Scope, dict[str, str]] = {}
+        self.last_tasks: dict[Scope, dict[str, str]] = {}
 
     def _has_finally(self) -> bool:
         return any(isinstance(g, ir.Finally) for g in self.pipeline.groups)
@@ -102,21 +117,30 @@ class ArgoBackend:
                 templates += self.loop_templates_of(group)
         if self.finally_template:
             templates.append(self.dag_template(self.finally_template, FINALLY))
-        templates += [self.container_template(s) for s in pipeline.steps]
+        for step in pipeline.steps:
+            templates += argo_resources.templates(self, step)
         spec: dict[str, Any] = {"entrypoint": ENTRYPOINT, "templates": templates}
+        parallelism = cloud.gpu_parallelism(pipeline)
+        if parallelism is not None:
+            spec["parallelism"] = parallelism
+        volumes = argo_resources.workflow_volumes(pipeline)
+        if volumes:
+            spec["volumes"] = volumes
         if self.finally_template:
             spec["onExit"] = self.finally_template
         if pipeline.params:
             spec["arguments"] = {"parameters": [self.param(p) for p in pipeline.params]}
-        claims = [self.claim(d) for d in pipeline.datasets]
+        claims = [self.claim(d) for d in pipeline.datasets if d.engine == "copy"]
         if claims:
             spec["volumeClaimTemplates"] = claims
         if pipeline.schedule is None:
             metadata["generateName"] = f"{pipeline.k8s_name}-"
             return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,
                     "spec": spec}
-        # Argo v4 removed CronWorkflowSpec.schedule; `schedules` works on v3.6+ and v4.
-        metadata["name"] = pipeline.k8s_name
+        # Argo v4 removed CronWorkflowSpec.schedule; `schedules` works on v3.6+ and v4. Argo
+        # appends "-" and a 10-digit time to a CronWorkflow's name for each run, so the name
+        # is kept to 52 characters.
+        metadata["name"] = k8s_name(pipeline.name, CRON_NAME_MAX)
         return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": metadata,
                 "spec": {"schedules": [pipeline.schedule], "workflowSpec": spec,
                          "workflowMetadata": {"labels": dict(labels)}}}
@@ -135,9 +159,18 @@ class ArgoBackend:
     def dag_template(self, name: str, scope: Scope) -> dict[str, Any]:
         steps, loops = self.scopes.members(scope)
         names = Names()
-        self.task_names[scope] = {s.name: names.take(s.k8s_name) for s in steps}
-        self.task_names[scope].update({loop.id: names.take(loop.id) for loop in loops})
-        tasks = [self.step_task(s, scope) for s in steps]
+        self.task_names[scope], self.last_tasks[scope] = {}, {}
+        self.link_tasks: dict[tuple[Scope, str], list[str]] = getattr(self, "link_tasks", {})
+        for step in steps:
+            taken = [names.take(base) for _, base, _ in self.links[step.name]]
+            self.link_tasks[(scope, step.name)] = taken
+            roles = [role for role, _, _ in self.links[step.name]]
+            self.task_names[scope][step.name] = taken[roles.index(MAIN)]
+            self.last_tasks[scope][step.name] = taken[-1]
+        for loop in loops:
+            self.task_names[scope][loop.id] = self.last_tasks[scope][loop.id] = names.take(
+                loop.id)
+        tasks = [task for s in steps for task in self.step_tasks(s, scope)]
         tasks += [self.loop_task(loop, scope) for loop in loops]
         tasks.sort(key=lambda t: t.pop("_order"))
         return {"name": name, "dag": {"tasks": tasks}}
@@ -150,7 +183,7 @@ class ArgoBackend:
         for step_name in upstream:
             representative = self.scopes.representative(step_name, scope)
             if representative is not None and representative != member:
-                names.append(self.task_name(representative, scope))
+                names.append(self.last_tasks[scope][representative])
         unique = sorted(set(names))
         return " && ".join(f"{n}.Succeeded" for n in unique) or None
 
@@ -161,20 +194,30 @@ class ArgoBackend:
                 return index
         return len(self.pipeline.steps)
 
-    def step_task(self, step: ir.Step, scope: Scope) -> dict[str, Any]:
-        task: dict[str, Any] = {"name": self.task_name(step.name, scope),
-                                "template": self.template_names[step.name],
-                                "_order": self._order(step.name)}
-        depends = self._depends([d.step for d in step.depends], scope, step.name)
-        if depends:
-            task["depends"] = depends
-        arguments = self.arguments([(i.name, i.source) for i in step.inputs], scope)
-        if arguments:
-            task["arguments"] = arguments
-        when = self.when(step.group, scope, step.when, step.span)
-        if when:
-            task["when"] = when
-        return task
+    def step_tasks(self, step: ir.Step, scope: Scope) -> list[dict[str, Any]]:
+        """The step's chain: the first task waits for the step's dependencies and carries its
+        gate, one gets its inputs, each later one waits for the one before."""
+        order = self._order(step.name)
+        tasks: list[dict[str, Any]] = []
+        names = self.link_tasks[(scope, step.name)]
+        for index, ((role, _, template), name) in enumerate(zip(self.links[step.name], names,
+                                                                strict=True)):
+            task: dict[str, Any] = {"name": name, "template": template, "_order": order}
+            if index == 0:
+                depends = self._depends([d.step for d in step.depends], scope, step.name)
+                when = self.when(step.group, scope, step.when, step.span)
+                if when:
+                    task["when"] = when
+            else:
+                depends = f"{names[index - 1]}.Succeeded"
+            if depends:
+                task["depends"] = depends
+            if role == argo_resources.input_role(step):
+                arguments = self.arguments([(i.name, i.source) for i in step.inputs], scope)
+                if arguments:
+                    task["arguments"] = arguments
+            tasks.append(task)
+        return tasks
 
     def loop_task(self, loop: ir.Loop, scope: Scope) -> dict[str, Any]:
         inside = {s.name for s in self.scopes.steps_in_loop(loop.id)}
@@ -338,11 +381,13 @@ class ArgoBackend:
         volumes = self.volumes(step)
         if volumes:
             template["volumes"] = volumes
-        selector = k8s.node_selector(step.resources, self.ctx.options.gpu_label_key)
-        if selector:
-            template["nodeSelector"] = selector
+        template.update(cloud.placement(step, self.ctx.options))
         if step.retry is not None:
             template["retryStrategy"] = retry_strategy(step.retry)
+        elif step.scheduling is not None and step.scheduling.spot:
+            # A preempted spot node deletes the pod: Argo marks the node Error, and OnError
+            # retries exactly those, not failures of the step's own code.
+            template["retryStrategy"] = {"limit": str(SPOT_RETRIES), "retryPolicy": "OnError"}
         if step.timeout_seconds is not None:
             template["activeDeadlineSeconds"] = str(step.timeout_seconds)
         if step.cache:
@@ -433,10 +478,6 @@ class ArgoBackend:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                if "{{" in part:
-                    self.ctx.unsupported(
-                        step.span, "E0401", f"step `{step.name}` has `{{{{` in its text, which "
-                        "Argo reads as a variable", help="split the braces, e.g. \"{\" \"{\"")
                 pieces.append(part)
             elif isinstance(part, ir.OutputPath):
                 pieces.append(k8s.output_path(step, part.name))

@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "E0206": "invalid quantity",
     "E0207": "invalid duration",
     "E0208": "invalid value",
+    "E0209": "over the quota",
     # Graph.
     "E0301": "dependency cycle",
     "E0302": "step refers to its own output",
@@ -49,6 +50,7 @@ CODES: dict[str, str] = {
     # Warnings.
     "W0101": "suspicious quantity",
     "W0201": "cache key does not cover artifact inputs",
+    "W0209": "job larger than the quota",
     "W0301": "step can never run",
     "W0401": "over a target's limits",
 }

@@ -10,6 +10,7 @@ import re
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir, types
+from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
@@ -22,6 +23,8 @@ from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 
 _CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
+KEYWORDS = frozenset(
+    ["pipeline", "param", "dataset", "step", "service", "template", "use", "import", "after", "when", "if", "else", "for", "in", "parallel", "finally", "output", "mount", "resources", "retry", "distributed", "scheduling", "quota", "and", "or", "not", "true", "false"])
 RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
@@ -40,6 +43,7 @@ class Checker:
         self.datasets: dict[str, ir.Dataset] = {}
         self.loop_vars: dict[str, tuple[str, ir.Type]] = {}
         self.loop_sources: dict[str, tuple[LoopSource, ir.Type]] = {}
+        self.scheduling: ir.Scheduling | None = None  # the pipeline's
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
 
@@ -81,8 +85,6 @@ class Checker:
             self._declare(dataset_decl.name, "dataset", dataset_decl, "volume")
         expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
         for step_decl, ctx in found.steps:
-            if step_decl.kind == "service":
-                self.unsupported(step_decl.span, "services")
             step_decl, arguments = self.expander.expand(step_decl)
             if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
                 expanded.append((step_decl, arguments, ctx))
@@ -95,19 +97,31 @@ class Checker:
             description = self.fields.string(_value(fields["description"]))
         if "schedule" in fields:
             schedule = self._schedule(_value(fields["schedule"]))
-        for later in ("scheduling", "quota"):
-            if later in fields:
-                item = fields[later]
-                self.unsupported((item.key if isinstance(item, ast.Assignment)
-                                  else item.name).span, f"`{later}` settings")
+        cloud = CloudChecker(self)
+        if "scheduling" in fields:
+            block = fields["scheduling"]
+            assert isinstance(block, ast.Block)
+            self.scheduling = cloud.scheduling(block, None)
+        quota = None
+        if "quota" in fields:
+            block = fields["quota"]
+            assert isinstance(block, ast.Block)
+            quota = cloud.quota(block)
         ir_datasets = [d for d in map(self._dataset, found.datasets) if d is not None]
         self._check_preload_names(ir_datasets)
         groups = GroupChecker(self).check(found)
         ir_steps = [s for s in (StepChecker(self, ctx).check(d, args)
                                 for d, args, ctx in expanded) if s is not None]
+        if not found.steps:
+            self.diagnostics.error("E0106", f"pipeline `{decl.name.name}` has no steps",
+                                   decl.name.span, "nothing to run",
+                                   help=['add a step: `step hello { image = "busybox" }`'])
+        if quota is not None:
+            cloud.check_quota(quota, ir_steps)
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
-                           steps=ir_steps, groups=groups, schedule=schedule, span=decl.span)
+                           steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
+                           span=decl.span)
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)
@@ -123,7 +137,9 @@ class Checker:
             var = loop.decl.var
             clash = self.scope.get(var.name)
             outer = self.visible_loop_vars(loop.outer)
-            if clash is not None or var.name in outer or var.name in RESERVED:
+            if not self.name_ok(var):
+                continue
+            if clash is not None or var.name in outer:
                 where = clash.span if clash is not None else None
                 self.diagnostics.error(
                     "E0101", f"loop variable `{var.name}` hides another name", var.span,
@@ -149,11 +165,18 @@ class Checker:
             return None
         return text
 
+    def name_ok(self, name: ast.Ident) -> bool:
+        """Keywords and names the targets reserve cannot name anything."""
+        if name.name in KEYWORDS or name.name in RESERVED:
+            what = "a keyword" if name.name in KEYWORDS else "a reserved name"
+            self.diagnostics.error("E0208", f"`{name.name}` is {what}", name.span, what,
+                                   help=["choose another name"])
+            return False
+        return True
+
     def _declare(self, name: ast.Ident, kind: str, decl: object, space: str | None,
                  type_: ir.Type | None = None, ctx: Context = TOP) -> bool:
-        if name.name in RESERVED:
-            self.diagnostics.error("E0208", f"`{name.name}` is a reserved name", name.span,
-                                   "reserved", help=["choose another name"])
+        if not self.name_ok(name):
             return False
         symbol = Symbol(name.name, kind, name.span, type=type_, decl=decl,  # type: ignore[arg-type]
                         loops=ctx.loops, in_finally=ctx.in_finally)
@@ -167,6 +190,8 @@ class Checker:
             if not isinstance(item, ast.OutputDecl):
                 continue
             out_type = self.type_of(item.type, allow_artifacts=True)
+            if not self.name_ok(item.name):
+                continue
             if item.name.name in symbol.outputs:
                 first = symbol.outputs[item.name.name]
                 self.diagnostics.error(
@@ -222,8 +247,12 @@ class Checker:
         """A constant of type ``expected`` (int widens to float), or a reported mismatch."""
         value, found = _constant(expr)
         if found is None:
-            self.diagnostics.error("E0201", "a default must be a literal value", expr.span,
-                                   "not a literal")
+            mixed = isinstance(expr, ast.ListLit) and all(
+                _constant(item)[1] is not None for item in expr.items)
+            message = ("the items of a list have one type" if mixed
+                       else "a default must be a literal value")
+            self.diagnostics.error("E0201", message, expr.span,
+                                   "mixed types" if mixed else "not a literal")
             return None
         if not types.assignable(found, expected):
             self.diagnostics.error("E0201", f"expected {expected}, found {found}", expr.span,
@@ -257,9 +286,7 @@ class Checker:
         if "engine" in fields:
             engine_expr = _value(fields["engine"])
             engine = self.fields.string(engine_expr) or "copy"
-            if engine == "fluid":
-                self.unsupported(engine_expr.span, "Fluid data sets")
-            elif engine != "copy":
+            if engine not in ("copy", "fluid"):
                 self._bad_choice(engine_expr, "engine", engine, ("copy", "fluid"))
         if "access_mode" in fields:
             mode_expr = _value(fields["access_mode"])

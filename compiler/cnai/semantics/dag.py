@@ -39,8 +39,14 @@ def gate_refs(expr: ir.Expr) -> Iterator[ir.OutputRef | ir.ParamRef | ir.LoopVar
 
 
 def preload_step(dataset: ir.Dataset) -> ir.Step:
-    """The step that copies a data set into its volume (runtime_images/preload)."""
+    """The step that fills a data set: a copy into its volume (runtime_images/preload), or
+    with ``engine = "fluid"`` a Fluid Dataset and DataLoad (the backends build those)."""
     inputs = StepInputs()
+    if dataset.engine == "fluid":
+        if dataset.source_ref is not None:
+            inputs.add(dataset.source_ref, dataset.span)
+        return ir.Step(name=f"preload_{dataset.name}", k8s_name=f"preload-{dataset.k8s_name}",
+                       kind="dataload", span=dataset.span, image="", inputs=inputs.all())
     source: str | ir.Placeholder
     if dataset.source_ref is not None:
         source = ir.InputValue(name=inputs.add(dataset.source_ref, dataset.span))
@@ -94,8 +100,8 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline
 
 
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
-    preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets if d.engine == "copy"}
-    steps = [preload_step(d) for d in pipeline.datasets if d.engine == "copy"] + pipeline.steps
+    preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets}
+    steps = [preload_step(d) for d in pipeline.datasets] + pipeline.steps
     for step in steps:
         step.depends = _edges(step, preloads, pipeline)
     ordered = topological_order(steps)

@@ -186,7 +186,7 @@ class Resources(Node):
 class Retry(Node):
     limit: int
     backoff_seconds: int | None = None
-    factor: float | None = None
+    factor: int | None = None  # Argo takes whole numbers only
 
 
 class Mount(Node):
@@ -206,10 +206,55 @@ class Dependency(Node):
     span: Span | None = None
 
 
+class Distributed(Node):
+    """``distributed tensorflow|pytorch { masters workers }``: a TFJob or PyTorchJob whose
+    replicas all run the step's container; ``resources`` are per replica."""
+
+    framework: Literal["tensorflow", "pytorch"]
+    masters: int
+    workers: int
+
+    @property
+    def replicas(self) -> int:
+        return self.masters + self.workers
+
+
+class Scheduling(Node):
+    """Where and how pods are placed: pipeline-wide, overridden field by field on a step."""
+
+    scheduler: str | None = None  # "volcano" turns on gang scheduling for distributed steps
+    queue: str | None = None
+    priority: str | None = None  # a PriorityClass name
+    spot: bool = False
+
+
+class Quota(Node):
+    gpu: int | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    span: Span
+
+
+class Serving(Node):
+    """What a ``service`` adds to its container: a Knative Service, and with a canary or a
+    circuit breaker, Istio routing (docs/serving.md)."""
+
+    port: int = 8080
+    protocol: Literal["http", "grpc"] = "http"
+    concurrency: int | None = None
+    min_scale: int | None = None
+    max_scale: int | None = None
+    canary_weight: int | None = None
+    max_connections: int | None = None
+    consecutive_errors: int | None = None
+    ejection_seconds: int | None = None
+    host: str | None = None
+
+
 class Step(Node):
     name: str
     k8s_name: str
-    kind: Literal["container", "preload", "distributed", "service"] = "container"
+    kind: Literal["container", "preload", "dataload", "distributed", "service"] = "container"
     span: Span
     image: str
     command: list[Text] = Field(default_factory=list)
@@ -226,6 +271,10 @@ class Step(Node):
     when: Gate | None = None
     group: str | None = None
     runtime: str | None = None  # one of our runtime_images (e.g. "preload"); image is then ""
+    distributed: Distributed | None = None
+    scheduling: Scheduling | None = None  # effective: the pipeline's, with the step's on top
+    disruption_budget: int | None = None
+    serving: Serving | None = None
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
@@ -306,6 +355,7 @@ class Pipeline(Node):
     steps: list[Step] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
+    quota: Quota | None = None
     span: Span
 
     def group(self, group_id: str) -> Loop | Branch | Finally:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cnai.backends.k8s import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
 from cnai.semantics import ir, types
+from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import FREE_BLOCKS
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
@@ -61,11 +63,12 @@ class StepChecker:
         self.scope = checker.scope
         self.symbol: Symbol | None = None
         self.inputs = StepInputs()
+        self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
         """Check a step whose template, if any, is already expanded into ``decl``."""
         symbol = self.scope.get(decl.name.name)
-        if symbol is None or symbol.decl is not decl or decl.kind != "step":
+        if symbol is None or symbol.decl is not decl:
             return None
         self.symbol = symbol
         for param, value in arguments:
@@ -73,7 +76,7 @@ class StepChecker:
         # A `use` left in the items named an unknown template (reported): its fields are
         # unknown, so missing ones are not reported again.
         unresolved = any(isinstance(i, ast.UseDecl) for i in decl.items)
-        fields = self.fields.collect(decl.items, "step", decl.name, decl.span,
+        fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=not unresolved)
         image = None
         if "image" in fields:
@@ -96,11 +99,8 @@ class StepChecker:
             step.timeout_seconds = self.fields.duration(_value(fields["timeout"]))
         if "cache" in fields:
             step.cache = bool(self.fields.boolean(_value(fields["cache"])))
-        for later in ("scheduling", "disruption_budget"):
-            if later in fields:
-                item = fields[later]
-                key = item.key if isinstance(item, ast.Assignment) else item.name
-                self.checker.unsupported(key.span, f"`{later}` settings")
+        self._cloud(decl, step, fields)
+        self._check_mounts(decl, step)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
@@ -108,12 +108,93 @@ class StepChecker:
         step.inputs = self.inputs.all()
         return step
 
+    def _cloud(self, decl: ast.StepDecl, step: ir.Step,
+               fields: dict[str, ast.Assignment | ast.Block]) -> None:
+        """Distributed training, scheduling, disruption budgets and serving."""
+        cloud = CloudChecker(self.checker)
+        step.scheduling = self.checker.scheduling
+        if "scheduling" in fields:
+            block = fields["scheduling"]
+            assert isinstance(block, ast.Block)
+            step.scheduling = cloud.scheduling(block, self.checker.scheduling)
+        distributed = [i for i in decl.items if isinstance(i, ast.DistributedDecl)]
+        for extra in distributed[1:]:
+            self.diagnostics.error("E0110", "a step has one `distributed` block", extra.span,
+                                   "second `distributed`")
+        if distributed:
+            step.distributed = cloud.distributed(distributed[0])
+            if step.distributed is not None:
+                step.kind = "distributed"
+                self._no_outputs(step, "a distributed step's replicas")
+        if "disruption_budget" in fields:
+            budget_expr = _value(fields["disruption_budget"])
+            budget = self.fields.integer(budget_expr)
+            if step.distributed is None:
+                self.diagnostics.error(
+                    "E0208", "`disruption_budget` applies to distributed steps",
+                    budget_expr.span, "not a distributed step",
+                    help=["a PodDisruptionBudget keeps that many replicas of a training job "
+                          "running during voluntary disruptions"])
+            elif budget is not None and budget > step.distributed.replicas:
+                self.diagnostics.error(
+                    "E0208", f"`disruption_budget` {budget} is more than the job's "
+                    f"{step.distributed.replicas} replicas", budget_expr.span, "too many")
+            else:
+                step.disruption_budget = budget
+        if decl.kind == "service":
+            step.kind = "service"
+            step.serving = cloud.serving(fields)
+            self._no_outputs(step, "a service")
+            for mount in step.mounts:
+                self.diagnostics.error("E0401", "a service cannot mount a data set",
+                                       decl.span, "mounts a data set",
+                                       help=["bake the model into the image or load it from "
+                                             "object storage at start-up"])
+                del mount
+                break
+
+    def _check_mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
+        """A data set read by path must be mounted; two things cannot share a path."""
+        mounted = {m.dataset for m in step.mounts}
+        for name, span in self.paths_read.items():
+            if name not in mounted:
+                self.diagnostics.error(
+                    "E0208", f"step `{step.name}` reads `{name}.path` but does not mount "
+                    f"`{name}`", span, "not mounted", help=[f"add `mount {name}` to the step"])
+        taken: dict[str, str] = {}
+        if step.outputs:
+            taken[OUTPUTS_DIR] = "the step's outputs"
+        if any(i.type.is_artifact for i in step.inputs):
+            taken[INPUTS_DIR] = "the step's input artifacts"
+        for mount in step.mounts:
+            for path, owner in taken.items():
+                if mount.path == path or mount.path.startswith(path.rstrip("/") + "/") or \
+                        path.startswith(mount.path.rstrip("/") + "/"):
+                    self.diagnostics.error(
+                        "E0208", f"data set `{mount.dataset}` at {mount.path} overlaps "
+                        f"{owner} at {path}", decl.name.span, "mount paths overlap",
+                        help=["give the data sets distinct, non-nested paths"])
+            taken[mount.path] = f"data set `{mount.dataset}`"
+
+    def _no_outputs(self, step: ir.Step, what: str) -> None:
+        for output in step.outputs:
+            self.diagnostics.error(
+                "E0401", f"{what} cannot declare outputs", output.span, "not supported",
+                help=["write results to object storage and pass its URI as a param"])
+
     def _check_argument(self, param: ast.TemplateParam, value: ast.Expr) -> None:
         expected = self.checker.type_of(param.type, allow_artifacts=True)
         if expected is None:
             return
         found: ir.Type | None
-        if isinstance(value, ast.Ref):
+        symbol = self.scope.get(value.parts[0].name) if isinstance(value, ast.Ref) else None
+        if isinstance(value, ast.Ref) and symbol is not None and symbol.kind == "dataset":
+            if [p.name for p in value.parts[1:]] != ["path"]:
+                self.diagnostics.error("E0201", f"pass `{symbol.name}.path`, the data set's "
+                                       "mount path", value.span, "a data set is not a value")
+                return
+            found = types.STRING
+        elif isinstance(value, ast.Ref):
             source = self.source_of(value)
             found = None if source is None else source.type
             if isinstance(source, ir.OutputRef):
@@ -150,8 +231,6 @@ class StepChecker:
                 else:
                     mounted[name] = item
                     step.mounts.append(ir.Mount(dataset=name, path=dataset.path))
-            elif isinstance(item, ast.DistributedDecl):
-                self.checker.unsupported(item.span, "distributed steps")
 
     def _after(self, decl: ast.StepDecl) -> list[ir.Dependency]:
         depends: list[ir.Dependency] = []
@@ -229,6 +308,7 @@ class StepChecker:
         if symbol.kind == "dataset":
             if len(rest) == 1 and rest[0].name == "path":
                 dataset = self.checker.datasets.get(symbol.name)
+                self.paths_read.setdefault(symbol.name, ref.span)
                 return dataset.path if dataset else None
             self.diagnostics.error(
                 "E0104", f"data set `{symbol.name}` has one field, `path`", ref.span,
@@ -425,12 +505,8 @@ class StepChecker:
         if "backoff" in fields:
             retry.backoff_seconds = self.fields.duration(_value(fields["backoff"]))
         if "factor" in fields:
-            factor_expr = _value(fields["factor"])
-            factor = self.fields.number(factor_expr)
-            if factor is not None and factor < 1:
-                self.diagnostics.error("E0208", "a backoff `factor` is at least 1",
-                                       factor_expr.span, "below 1")
-            retry.factor = factor
+            # Argo reads backoff.factor as an integer (it is an IntOrString it converts).
+            retry.factor = self.fields.integer(_value(fields["factor"]), minimum=1)
         if retry.factor is not None and not retry.backoff_seconds:
             self.diagnostics.error("E0106", "`factor` needs `backoff`",
                                    block.name.span, "no `backoff`",

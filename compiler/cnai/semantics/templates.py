@@ -23,6 +23,13 @@ class TemplateLibrary:
         self.templates: dict[str, ast.TemplateDef] = {}
 
     def add(self, template: ast.TemplateDef) -> None:
+        from cnai.semantics.checker import KEYWORDS
+
+        for name in (template.name, *(p.name for p in template.params)):
+            if name.name in KEYWORDS:
+                self.diagnostics.error("E0208", f"`{name.name}` is a keyword", name.span,
+                                       "a keyword", help=["choose another name"])
+                return
         previous = self.templates.get(template.name.name)
         if previous is not None:
             self.diagnostics.error(

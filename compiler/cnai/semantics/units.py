@@ -18,6 +18,19 @@ def is_quantity(text: str) -> bool:
     return bool(_QUANTITY.match(text))
 
 
+_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+           "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+           "P": 1e15, "E": 1e18}
+
+
+def quantity_value(text: str) -> float:
+    """The number a valid quantity stands for: "500m" -> 0.5, "2Gi" -> 2147483648."""
+    for suffix in sorted(_SUFFIX, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * _SUFFIX[suffix]
+    return float(text)
+
+
 def parse_duration(text: str) -> int | None:
     """Seconds in "30s", "2h", "1h30m", "1d"; None if malformed or under a second."""
     if not text:
@@ -42,14 +55,17 @@ def format_duration(seconds: int) -> str:
     return text or "0s"
 
 
-def k8s_name(name: str) -> str:
+def k8s_name(name: str, limit: int = DNS_LABEL_MAX) -> str:
     """The DNS-1123 label for a user's name, stably: ``train_small`` -> ``train-small``.
 
-    Lower-case, ``_`` -> ``-``, leading/trailing ``-`` dropped; names over 63 characters keep
-    a prefix and gain a hash of the full name, so distinct names stay distinct.
+    Lower-case, ``_`` -> ``-``, leading/trailing ``-`` dropped, ``x-`` before a leading
+    digit; names over ``limit`` characters keep a prefix and gain a hash of the full name, so
+    distinct names stay distinct.
     """
     label = name.lower().replace("_", "-").strip("-") or "x"
-    if len(label) > DNS_LABEL_MAX:
+    if label[0].isdigit():  # Argo refuses task names that start with a digit (validate.go)
+        label = f"x-{label}"
+    if len(label) > limit:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-        label = f"{label[:DNS_LABEL_MAX - 9].rstrip('-')}-{digest}"
+        label = f"{label[:limit - 9].rstrip('-')}-{digest}"
     return label

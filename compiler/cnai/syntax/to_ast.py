@@ -326,6 +326,13 @@ class AstBuilder(Transformer[Token, ast.Module]):
         raw = str(token)
         start = token.start_pos or 0
         span = self.source.span(start, token.end_pos or start)
+        braces = raw.find("{{")
+        if braces != -1:
+            self.diagnostics.error(
+                "E0208", "`{{` in a string: Argo and Kubeflow read it as the start of a "
+                "placeholder", self.source.span(start + braces, start + braces + 2),
+                "placeholder syntax", help=["write `{ {`, or build the text inside the "
+                                            "container"])
         if "\\" not in raw and "${" not in raw:  # the common case, fast
             return ast.StringLit((raw[1:-1],), span)
         base = start + 1  # offset of the first character inside the quotes

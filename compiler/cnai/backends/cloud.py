@@ -1,0 +1,258 @@
+"""Kubernetes objects around cloud-native steps, for both targets: training jobs, disruption
+budgets, quotas, Knative + Istio serving, Fluid data sets.
+
+Builders take the container already rendered for the target (placeholders differ between
+Argo and Kubeflow), so the objects themselves are the same on both. docs/cloud-native.md
+explains each choice.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from cnai.backends.k8s import GPU_RESOURCE
+from cnai.context import Options
+from cnai.semantics import ir
+from cnai.semantics.cloud import DEFAULT_LIMIT, DEFAULT_REQUEST, step_demand
+from cnai.semantics.units import format_duration, quantity_value
+
+TRAINING_API = "kubeflow.org/v1"
+# kind, replica-spec field, master replica type, container name: the training operator (v1)
+# requires these container names.
+JOB_KINDS = {"tensorflow": ("TFJob", "tfReplicaSpecs", "Chief", "tensorflow"),
+             "pytorch": ("PyTorchJob", "pytorchReplicaSpecs", "Master", "pytorch")}
+RUN_LABEL = "cnai.dev/run"
+STEP_LABEL = "cnai.dev/step"
+PIPELINE_LABEL = "cnai.dev/pipeline"
+KNATIVE_GATEWAY = "knative-serving/knative-ingress-gateway"
+GANG_SCHEDULER = "volcano"
+
+
+def placement(step: ir.Step, options: Options) -> dict[str, Any]:
+    """Pod-spec fields for where a step's pods go: GPU type, spot nodes, scheduler, priority."""
+    fields: dict[str, Any] = {}
+    selector = {options.gpu_label_key: step.resources.gpu_type} if step.resources.gpu_type else {}
+    scheduling = step.scheduling or ir.Scheduling()
+    if scheduling.spot:
+        key, value = options.spot_label
+        selector[key] = value
+        fields["tolerations"] = [{"key": key, "operator": "Equal", "value": value,
+                                  "effect": "NoSchedule"}]
+    if selector:
+        fields["nodeSelector"] = selector
+    if scheduling.scheduler:
+        fields["schedulerName"] = scheduling.scheduler
+    if scheduling.priority:
+        fields["priorityClassName"] = scheduling.priority
+    return fields
+
+
+def labels(pipeline: ir.Pipeline, step: ir.Step, run: str) -> dict[str, str]:
+    return {PIPELINE_LABEL: pipeline.k8s_name, STEP_LABEL: step.k8s_name, RUN_LABEL: run}
+
+
+# ---- distributed training -----------------------------------------------------------------
+
+def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[str, Any]],
+                 pod_labels: dict[str, str], options: Options) -> dict[str, Any]:
+    """A TFJob or PyTorchJob whose replicas all run ``container``."""
+    assert step.distributed is not None
+    kind, field, master, container_name = JOB_KINDS[step.distributed.framework]
+    pod_spec: dict[str, Any] = {"containers": [{**container, "name": container_name}],
+                                **placement(step, options)}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    template = {"metadata": {"labels": pod_labels}, "spec": pod_spec}
+    replicas: dict[str, Any] = {}
+    for replica_type, count in ((master, step.distributed.masters),
+                                ("Worker", step.distributed.workers)):
+        if count:
+            replicas[replica_type] = {"replicas": count, "restartPolicy": "OnFailure",
+                                      "template": template}
+    run_policy: dict[str, Any] = {"cleanPodPolicy": "Running"}
+    scheduling = step.scheduling or ir.Scheduling()
+    if scheduling.scheduler == GANG_SCHEDULER:
+        policy: dict[str, Any] = {"minAvailable": step.distributed.replicas}
+        if scheduling.queue:
+            policy["queue"] = scheduling.queue
+        if scheduling.priority:
+            policy["priorityClass"] = scheduling.priority
+        run_policy["schedulingPolicy"] = policy
+    if step.retry is not None:
+        run_policy["backoffLimit"] = step.retry.limit
+    if step.timeout_seconds is not None:
+        run_policy["activeDeadlineSeconds"] = step.timeout_seconds
+    return {"apiVersion": TRAINING_API, "kind": kind,
+            "metadata": {"generateName": f"{step.k8s_name}-", "labels": dict(pod_labels)},
+            "spec": {"runPolicy": run_policy, field: replicas}}
+
+
+def job_conditions(step: ir.Step) -> tuple[str, str]:
+    """Argo-style success and failure conditions over the job's ``status.replicaStatuses``.
+
+    Success: the chief/master succeeded (with no master, the first worker decides; any
+    worker's success is the closest the status shows). Failure: any replica type failed;
+    Argo reads a comma-separated failureCondition as "any of" (workflow/executor/resource.go,
+    matchConditions).
+    """
+    assert step.distributed is not None
+    _, _, master, _ = JOB_KINDS[step.distributed.framework]
+    types = [t for t, n in ((master, step.distributed.masters),
+                            ("Worker", step.distributed.workers)) if n]
+    success = f"status.replicaStatuses.{types[0]}.succeeded > 0"
+    failure = ", ".join(f"status.replicaStatuses.{t}.failed > 0" for t in types)
+    return success, failure
+
+
+def disruption_budget(step: ir.Step, selector: dict[str, str]) -> dict[str, Any]:
+    assert step.disruption_budget is not None
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"generateName": f"{step.k8s_name}-"},
+            "spec": {"minAvailable": step.disruption_budget,
+                     "selector": {"matchLabels": selector}}}
+
+
+# ---- quotas -----------------------------------------------------------------------------
+
+def quota_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
+    """A ResourceQuota for the pipeline's namespace, and the LimitRange that gives containers
+    without cpu/memory a request (a quota on cpu/memory refuses pods that do not say)."""
+    quota = pipeline.quota
+    if quota is None:
+        return []
+    hard = {}
+    if quota.gpu is not None:
+        hard[f"requests.{GPU_RESOURCE}"] = str(quota.gpu)
+    if quota.cpu is not None:
+        hard["requests.cpu"] = quota.cpu
+    if quota.memory is not None:
+        hard["requests.memory"] = quota.memory
+    name = f"{pipeline.k8s_name}-quota"
+    objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ResourceQuota",
+                                      "metadata": {"name": name}, "spec": {"hard": hard}}]
+    if quota.cpu is not None or quota.memory is not None:
+        objects.append({"apiVersion": "v1", "kind": "LimitRange",
+                        "metadata": {"name": f"{pipeline.k8s_name}-limits"},
+                        "spec": {"limits": [{"type": "Container", "default": dict(DEFAULT_LIMIT),
+                                             "defaultRequest": dict(DEFAULT_REQUEST)}]}})
+    return objects
+
+
+def gpu_parallelism(pipeline: ir.Pipeline) -> int | None:
+    """How many pods may run at once so GPUs in use never exceed the quota: the quota over
+    the largest GPU demand of one pod (a whole job for distributed steps)."""
+    if pipeline.quota is None or pipeline.quota.gpu is None:
+        return None
+    largest = max((step_demand(s)["gpu"] * (s.distributed.replicas if s.distributed else 1)
+                   for s in pipeline.steps), default=0.0)
+    if largest <= 0:
+        return None
+    return max(1, math.floor(quantity_value(str(pipeline.quota.gpu)) / largest))
+
+
+# ---- serving ------------------------------------------------------------------------------
+
+def knative_name(step: ir.Step) -> str:
+    """The Knative Service that runs the new version: NAME, or NAME-canary with a canary."""
+    assert step.serving is not None
+    return f"{step.k8s_name}-canary" if step.serving.canary_weight is not None else step.k8s_name
+
+
+def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
+                    service_labels: dict[str, str]) -> dict[str, Any]:
+    """A Knative Service whose new revision is named ``<service>-<revision>``, so a run can
+    wait for exactly that revision to be ready."""
+    serving = step.serving
+    assert serving is not None
+    name = knative_name(step)
+    port_name = "h2c" if serving.protocol == "grpc" else "http1"
+    body = {**container, "ports": [{"containerPort": serving.port, "name": port_name}]}
+    annotations = {}
+    if serving.min_scale is not None:
+        annotations["autoscaling.knative.dev/min-scale"] = str(serving.min_scale)
+    if serving.max_scale is not None:
+        annotations["autoscaling.knative.dev/max-scale"] = str(serving.max_scale)
+    metadata: dict[str, Any] = {"name": f"{name}-{revision}", "labels": dict(service_labels)}
+    if annotations:
+        metadata["annotations"] = annotations
+    spec: dict[str, Any] = {"containers": [body]}
+    if serving.concurrency is not None:
+        spec["containerConcurrency"] = serving.concurrency
+    if step.timeout_seconds is not None:
+        spec["timeoutSeconds"] = step.timeout_seconds
+    return {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+            "metadata": {"name": name, "labels": dict(service_labels)},
+            "spec": {"template": {"metadata": metadata, "spec": spec}}}
+
+
+def knative_ready(step: ir.Step, revision: str) -> str:
+    return f"status.latestReadyRevisionName == {knative_name(step)}-{revision}"
+
+
+def virtual_service(step: ir.Step, namespace: str) -> dict[str, Any] | None:
+    """The public host split between the new version (canary weight) and the current one.
+
+    Both destinations are Knative Services reached through Knative's local gateway; each
+    route sets the Host header Knative routes on (docs/serving.md).
+    """
+    serving = step.serving
+    assert serving is not None
+    if serving.canary_weight is None:
+        return None
+    weight = serving.canary_weight
+    routes = []
+    for service, share in ((knative_name(step), weight), (step.k8s_name, 100 - weight)):
+        host = f"{service}.{namespace}.svc.cluster.local"
+        routes.append({"destination": {"host": host}, "weight": share,
+                       "headers": {"request": {"set": {"Host": host}}}})
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": step.k8s_name},
+            "spec": {"hosts": [serving.host or f"{step.k8s_name}.example.com"],
+                     "gateways": [KNATIVE_GATEWAY], "http": [{"route": routes}]}}
+
+
+def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
+    """Circuit breaking for the new version: a connection pool and outlier detection."""
+    serving = step.serving
+    assert serving is not None
+    if (serving.max_connections is None and serving.consecutive_errors is None
+            and serving.ejection_seconds is None):
+        return None
+    policy: dict[str, Any] = {}
+    if serving.max_connections is not None:
+        http_limit = ("http2MaxRequests" if serving.protocol == "grpc"
+                      else "http1MaxPendingRequests")
+        policy["connectionPool"] = {"tcp": {"maxConnections": serving.max_connections},
+                                    "http": {http_limit: serving.max_connections}}
+    if serving.consecutive_errors is not None or serving.ejection_seconds is not None:
+        outlier: dict[str, Any] = {"interval": "10s", "maxEjectionPercent": 100}
+        if serving.consecutive_errors is not None:
+            outlier["consecutive5xxErrors"] = serving.consecutive_errors
+        if serving.ejection_seconds is not None:
+            outlier["baseEjectionTime"] = format_duration(serving.ejection_seconds)
+        policy["outlierDetection"] = outlier
+    host = f"{knative_name(step)}.{namespace}.svc.cluster.local"
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": knative_name(step)},
+            "spec": {"host": host, "trafficPolicy": policy}}
+
+
+# ---- Fluid ----------------------------------------------------------------------------
+
+def fluid_dataset(name: str, source: str, dataset: ir.Dataset) -> dict[str, Any]:
+    return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+            "metadata": {"name": name},
+            "spec": {"mounts": [{"mountPoint": source, "name": dataset.k8s_name}],
+                     "accessModes": ["ReadOnlyMany"]}}
+
+
+def fluid_data_load(name: str, dataset: ir.Dataset) -> dict[str, Any]:
+    return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "DataLoad",
+            "metadata": {"generateName": f"{dataset.k8s_name}-load-"},
+            "spec": {"dataset": {"name": name}, "loadMetadata": True,
+                     "target": [{"path": "/", "replicas": 1}]}}
+
+
+DATA_LOAD_SUCCESS = "status.phase == Complete"
+DATA_LOAD_FAILURE = "status.phase == Failed"

@@ -1,0 +1,195 @@
+"""Cloud-native fields: distributed training, scheduling, quotas, disruption budgets, and the
+serving fields of a ``service``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from cnai.diagnostics import Label
+from cnai.semantics import ir
+from cnai.semantics.units import quantity_value
+from cnai.syntax import ast
+
+if TYPE_CHECKING:
+    from cnai.semantics.checker import Checker
+
+FRAMEWORKS = ("tensorflow", "pytorch")
+PROTOCOLS = ("http", "grpc")
+# What a container without cpu/memory gets under a quota: the LimitRange's default request
+# and limit (a ResourceQuota on cpu/memory refuses pods that do not say).
+DEFAULT_REQUEST = {"cpu": "100m", "memory": "256Mi"}
+DEFAULT_LIMIT = {"cpu": "1", "memory": "1Gi"}
+
+
+def _value(item: ast.Assignment | ast.Block) -> ast.Expr:
+    assert isinstance(item, ast.Assignment)
+    return item.value
+
+
+def _block(item: ast.Assignment | ast.Block) -> ast.Block:
+    assert isinstance(item, ast.Block)
+    return item
+
+
+class CloudChecker:
+    def __init__(self, checker: Checker) -> None:
+        self.checker = checker
+        self.fields = checker.fields
+        self.diagnostics = checker.diagnostics
+
+    def scheduling(self, block: ast.Block, base: ir.Scheduling | None) -> ir.Scheduling:
+        """The block's settings over ``base`` (the pipeline's), field by field."""
+        found = self.fields.collect(block.items, "scheduling", None, block.span)
+        result = base.model_copy() if base is not None else ir.Scheduling()
+        for name in ("scheduler", "queue", "priority"):
+            if name in found:
+                setattr(result, name, self.fields.string(_value(found[name])))
+        if "spot" in found:
+            result.spot = bool(self.fields.boolean(_value(found["spot"])))
+        return result
+
+    def quota(self, block: ast.Block) -> ir.Quota:
+        found = self.fields.collect(block.items, "quota", None, block.span)
+        quota = ir.Quota(span=block.name.span)
+        if "gpu" in found:
+            quota.gpu = self.fields.integer(_value(found["gpu"]))
+        for name in ("cpu", "memory"):
+            if name in found:
+                setattr(quota, name, self.fields.quantity(_value(found[name]), name))
+        return quota
+
+    def distributed(self, decl: ast.DistributedDecl) -> ir.Distributed | None:
+        framework = decl.framework.name
+        found = self.fields.collect(decl.items, "distributed", None, decl.span)
+        masters = self.fields.integer(_value(found["masters"])) if "masters" in found else None
+        workers = self.fields.integer(_value(found["workers"])) if "workers" in found else 0
+        if framework not in FRAMEWORKS:
+            self.diagnostics.error(
+                "E0208", f"unknown framework `{framework}`", decl.framework.span,
+                "not a framework", help=["distributed training takes `tensorflow` (TFJob) or "
+                                         "`pytorch` (PyTorchJob)"])
+            return None
+        if masters is None:
+            masters = 1
+        if framework == "pytorch" and masters != 1:
+            self.diagnostics.error("E0208", "a PyTorchJob has exactly one master",
+                                   decl.span, "masters must be 1")
+            return None
+        if framework == "tensorflow" and masters > 1:
+            self.diagnostics.error("E0208", "a TFJob has at most one chief (`masters`)",
+                                   decl.span, "masters must be 0 or 1")
+            return None
+        if workers is None or masters + workers < 1:
+            if workers is not None:
+                self.diagnostics.error("E0208", "a distributed step needs at least one replica",
+                                       decl.span, "no replicas")
+            return None
+        return ir.Distributed(framework=framework, masters=masters,
+                              workers=workers)
+
+    def serving(self, found: dict[str, ast.Assignment | ast.Block]) -> ir.Serving:
+        serving = ir.Serving()
+        if "port" in found:
+            port_expr = _value(found["port"])
+            port = self.fields.integer(port_expr, minimum=1)
+            if port is not None and port > 65535:
+                self.diagnostics.error("E0208", "a port is at most 65535", port_expr.span,
+                                       "too large")
+            serving.port = port or serving.port
+        if "protocol" in found:
+            protocol_expr = _value(found["protocol"])
+            protocol = self.fields.string(protocol_expr)
+            if protocol not in PROTOCOLS:
+                if protocol is not None:
+                    self.diagnostics.error("E0208", "`protocol` is \"http\" or \"grpc\"",
+                                           protocol_expr.span, f'"{protocol}" is not allowed')
+            else:
+                serving.protocol = protocol  # type: ignore[assignment]
+        if "concurrency" in found:
+            serving.concurrency = self.fields.integer(_value(found["concurrency"]))
+        if "host" in found:
+            serving.host = self.fields.string(_value(found["host"]))
+        if "scale" in found:
+            self._scale(_block(found["scale"]), serving)
+        if "canary" in found:
+            block = _block(found["canary"])
+            canary = self.fields.collect(block.items, "canary", None, block.span)
+            if "weight" in canary:
+                weight_expr = _value(canary["weight"])
+                weight = self.fields.integer(weight_expr)
+                if weight is not None and weight > 100:
+                    self.diagnostics.error("E0208", "a canary weight is a percentage, 0 to 100",
+                                           weight_expr.span, "over 100")
+                serving.canary_weight = weight
+        if "circuit_breaker" in found:
+            block = _block(found["circuit_breaker"])
+            breaker = self.fields.collect(block.items, "circuit_breaker", None, block.span)
+            if "max_connections" in breaker:
+                serving.max_connections = self.fields.integer(
+                    _value(breaker["max_connections"]), minimum=1)
+            if "consecutive_errors" in breaker:
+                serving.consecutive_errors = self.fields.integer(
+                    _value(breaker["consecutive_errors"]), minimum=1)
+            if "ejection" in breaker:
+                serving.ejection_seconds = self.fields.duration(_value(breaker["ejection"]))
+        return serving
+
+    def _scale(self, block: ast.Block, serving: ir.Serving) -> None:
+        scale = self.fields.collect(block.items, "scale", None, block.span)
+        if "min" in scale:
+            serving.min_scale = self.fields.integer(_value(scale["min"]))
+        if "max" in scale:
+            serving.max_scale = self.fields.integer(_value(scale["max"]), minimum=1)
+        if (serving.min_scale is not None and serving.max_scale is not None
+                and serving.min_scale > serving.max_scale):
+            self.diagnostics.error("E0208", "`scale.min` is above `scale.max`", block.span,
+                                   f"{serving.min_scale} > {serving.max_scale}")
+
+    # ---- quotas -----------------------------------------------------------------------
+
+    def check_quota(self, quota: ir.Quota, steps: Iterable[ir.Step]) -> None:
+        """A pod that asks for more than the quota can never start: an error. A distributed
+        job whose replicas together ask for more can start only in part: a warning."""
+        for step in steps:
+            replicas = step.distributed.replicas if step.distributed else 1
+            demand = step_demand(step)
+            for resource, limit in (("gpu", quota.gpu), ("cpu", quota.cpu),
+                                    ("memory", quota.memory)):
+                if limit is None:
+                    continue
+                allowed = quantity_value(str(limit))
+                label = Label(quota.span, f"quota: {limit} {resource}")
+                if demand[resource] > allowed:
+                    per = " per replica" if replicas > 1 else ""
+                    self.diagnostics.error(
+                        "E0209", f"step `{step.name}` asks for more {resource} than the "
+                        f"pipeline's quota: {_show(demand[resource], resource)}{per} > {limit}",
+                        step.span, f"needs {_show(demand[resource], resource)} {resource}",
+                        secondary=[label], help=["lower the step's resources or raise the "
+                                                 "quota"])
+                elif demand[resource] * replicas > allowed:
+                    total = _show(demand[resource] * replicas, resource)
+                    self.diagnostics.warn(
+                        "W0209", f"the {replicas} replicas of `{step.name}` ask for {total} "
+                        f"{resource} together, over the quota of {limit}", step.span,
+                        f"{total} {resource} at once", secondary=[label],
+                        help=["only part of the job can run at a time; with gang scheduling "
+                              "it waits until the quota allows all replicas"])
+
+
+def step_demand(step: ir.Step) -> dict[str, float]:
+    """Per-replica requests as numbers; cpu/memory default to the LimitRange's requests."""
+    resources = step.resources
+    return {"gpu": float(resources.gpu or 0),
+            "cpu": quantity_value(resources.cpu or DEFAULT_REQUEST["cpu"]),
+            "memory": quantity_value(resources.memory or DEFAULT_REQUEST["memory"])}
+
+
+def _show(value: float, resource: str) -> str:
+    if resource == "memory":
+        for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20)):
+            if value >= size and value % size == 0:
+                return f"{int(value // size)}{unit}"
+        return f"{int(value)}"
+    return f"{value:g}"

@@ -1,0 +1,204 @@
+"""Cloud-native constructs on Argo: training jobs, gang scheduling, spot, quotas,
+disruption budgets, Knative + Istio services, Fluid. Embedded manifests are validated too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+import schemacheck
+from cnai import compile_file, compile_source
+from cnai.context import Options
+from cnai.driver import CompileFailed
+from conftest import EXAMPLES, FIXTURES
+
+
+def documents(path: Any, options: Options | None = None) -> list[dict[str, Any]]:
+    docs = list(yaml.safe_load_all(compile_file(path, "argo", options).text))
+    schemacheck.assert_all_valid(docs)
+    return docs
+
+
+def spec(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["spec"].get("workflowSpec", doc["spec"])  # type: ignore[no-any-return]
+
+
+def template(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in spec(doc)["templates"] if t["name"] == name)
+
+
+def manifest(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return yaml.safe_load(template(doc, name)["resource"]["manifest"])  # type: ignore[no-any-return]
+
+
+def tasks(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in template(doc, "main")["dag"]["tasks"]}
+
+
+@pytest.fixture(scope="module")
+def resnet() -> list[dict[str, Any]]:
+    return documents(EXAMPLES / "cloud_native.cnai")
+
+
+def test_layout_workflow_first_then_namespace_objects(resnet: list[dict[str, Any]]) -> None:
+    assert [d["kind"] for d in resnet] == ["CronWorkflow", "ResourceQuota", "LimitRange"]
+    assert resnet[1]["spec"]["hard"] == {"requests.nvidia.com/gpu": "64", "requests.cpu": "512",
+                                         "requests.memory": "2Ti"}
+    (limits,) = resnet[2]["spec"]["limits"]
+    assert limits["defaultRequest"] == {"cpu": "100m", "memory": "256Mi"}
+
+
+def test_tfjob_with_gang_scheduling_on_spot(resnet: list[dict[str, Any]]) -> None:
+    doc = resnet[0]
+    train = template(doc, "train")["resource"]
+    assert train["action"] == "create" and train["setOwnerReference"] is True
+    assert train["successCondition"] == "status.replicaStatuses.Chief.succeeded > 0"
+    assert train["failureCondition"] == ("status.replicaStatuses.Chief.failed > 0, "
+                                         "status.replicaStatuses.Worker.failed > 0")
+    job = manifest(doc, "train")
+    assert job["kind"] == "TFJob" and job["apiVersion"] == "kubeflow.org/v1"
+    replicas = job["spec"]["tfReplicaSpecs"]
+    assert (replicas["Chief"]["replicas"], replicas["Worker"]["replicas"]) == (1, 16)
+    for replica in replicas.values():
+        pod = replica["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["name"] == "tensorflow"
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
+        assert pod["schedulerName"] == "volcano" and pod["priorityClassName"] == "high"
+        assert pod["nodeSelector"] == {"cloud.google.com/gke-spot": "true"}
+        assert pod["tolerations"] == [{"key": "cloud.google.com/gke-spot", "operator": "Equal",
+                                       "value": "true", "effect": "NoSchedule"}]
+    assert job["spec"]["runPolicy"]["schedulingPolicy"] == {
+        "minAvailable": 17, "queue": "training", "priorityClass": "high"}
+    assert spec(doc)["parallelism"] == 1  # 64 GPUs cannot hold two 136-GPU jobs
+
+
+def test_disruption_budget_precedes_the_job(resnet: list[dict[str, Any]]) -> None:
+    doc = resnet[0]
+    assert tasks(doc)["train"]["depends"] == "train-pdb.Succeeded"
+    budget = manifest(doc, "train-pdb")
+    assert budget["kind"] == "PodDisruptionBudget"
+    assert budget["spec"]["minAvailable"] == 15
+    selector = budget["spec"]["selector"]["matchLabels"]
+    pod_labels = manifest(doc, "train")["spec"]["tfReplicaSpecs"]["Worker"]["template"][
+        "metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert template(doc, "train-pdb")["resource"]["setOwnerReference"] is True
+
+
+def test_knative_service_istio_split_and_circuit_breaker(resnet: list[dict[str, Any]]) -> None:
+    doc = resnet[0]
+    dag = tasks(doc)
+    assert dag["resnet-api"]["depends"] == "train.Succeeded"
+    assert dag["resnet-api-rule"]["depends"] == "resnet-api.Succeeded"
+    assert dag["resnet-api-route"]["depends"] == "resnet-api-rule.Succeeded"
+    service = manifest(doc, "resnet-api")
+    assert service["kind"] == "Service" and service["metadata"]["name"] == "resnet-api-canary"
+    revision = service["spec"]["template"]
+    assert revision["spec"]["containerConcurrency"] == 100
+    assert revision["metadata"]["annotations"] == {"autoscaling.knative.dev/min-scale": "1",
+                                                   "autoscaling.knative.dev/max-scale": "20"}
+    (container,) = revision["spec"]["containers"]
+    assert container["ports"] == [{"containerPort": 8080, "name": "h2c"}]
+    assert container["resources"] == {"limits": {"cpu": "1", "memory": "2Gi"}}
+    ready = template(doc, "resnet-api")["resource"]["successCondition"]
+    assert ready == f"status.latestReadyRevisionName == {revision['metadata']['name']}"
+    route = manifest(doc, "resnet-api-route")
+    weights = [(r["destination"]["host"].split(".")[0], r["weight"])
+               for r in route["spec"]["http"][0]["route"]]
+    assert weights == [("resnet-api-canary", 10), ("resnet-api", 90)]
+    rule = manifest(doc, "resnet-api-rule")
+    assert rule["spec"]["trafficPolicy"]["outlierDetection"] == {
+        "consecutive5xxErrors": 5, "baseEjectionTime": "30s", "interval": "10s",
+        "maxEjectionPercent": 100}
+    assert rule["spec"]["trafficPolicy"]["connectionPool"]["tcp"] == {"maxConnections": 100}
+
+
+@pytest.fixture(scope="module")
+def cloud() -> dict[str, Any]:
+    (doc,) = documents(FIXTURES / "valid" / "cloud.cnai",
+                       Options(spot_label_text="eks.amazonaws.com/capacityType=SPOT"))
+    return doc
+
+
+def test_pytorch_job_and_workers_only_and_master_only(cloud: dict[str, Any]) -> None:
+    pretrain = manifest(cloud, "pretrain")
+    assert pretrain["kind"] == "PyTorchJob"
+    assert set(pretrain["spec"]["pytorchReplicaSpecs"]) == {"Master", "Worker"}
+    assert pretrain["spec"]["runPolicy"]["backoffLimit"] == 2
+    assert pretrain["spec"]["runPolicy"]["activeDeadlineSeconds"] == 43200
+    pod = pretrain["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]
+    assert pod["containers"][0]["name"] == "pytorch"
+    assert pod["containers"][0]["command"][3] == "{{inputs.parameters.lr}}"
+    assert pod["volumes"] == [{"name": "corpus", "persistentVolumeClaim": {
+        "claimName": "{{workflow.name}}-corpus", "readOnly": True}}]
+    assert pod["nodeSelector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
+    finetune = template(cloud, "finetune")["resource"]
+    assert finetune["successCondition"] == "status.replicaStatuses.Worker.succeeded > 0"
+    assert "Chief" not in manifest(cloud, "finetune")["spec"]["tfReplicaSpecs"]
+    assert "schedulingPolicy" not in manifest(cloud, "finetune")["spec"]["runPolicy"]
+    solo = manifest(cloud, "solo")["spec"]["tfReplicaSpecs"]
+    assert set(solo) == {"Chief"}
+
+
+def test_step_scheduling_overrides_the_pipeline(cloud: dict[str, Any]) -> None:
+    prepare = template(cloud, "prepare")
+    assert prepare["priorityClassName"] == "batch"
+    assert "nodeSelector" not in prepare and "retryStrategy" not in prepare
+
+
+def test_fluid_dataset_and_data_load(cloud: dict[str, Any]) -> None:
+    dataset = manifest(cloud, "preload-corpus-dataset")
+    assert dataset["kind"] == "Dataset"
+    assert dataset["spec"]["mounts"][0]["mountPoint"] == "{{inputs.parameters.data_uri}}"
+    load = template(cloud, "preload-corpus")["resource"]
+    assert load["successCondition"] == "status.phase == Complete"
+    assert manifest(cloud, "preload-corpus")["spec"]["dataset"]["name"] == (
+        "{{workflow.name}}-corpus")
+    assert tasks(cloud)["prepare"]["depends"] == "preload-corpus.Succeeded"
+    assert "volumeClaimTemplates" not in spec(cloud)
+
+
+def test_service_without_canary_has_no_route(cloud: dict[str, Any]) -> None:
+    names = {t["name"] for t in spec(cloud)["templates"]}
+    assert {"api", "guarded", "guarded-rule"} <= names
+    assert "api-route" not in names and "guarded-route" not in names
+    api = manifest(cloud, "api")
+    assert api["metadata"]["name"] == "api"
+    (container,) = api["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"containerPort": 9000, "name": "http1"}]
+    assert container["env"] == [{"name": "MODEL", "value": "{{inputs.parameters.lr}}"}]
+    rule = manifest(cloud, "guarded-rule")
+    assert rule["spec"]["trafficPolicy"]["connectionPool"]["http"] == {
+        "http1MaxPendingRequests": 10}
+
+
+def test_spot_steps_retry_lost_pods() -> None:
+    (doc,) = yaml.safe_load_all(compile_source(
+        'pipeline p { scheduling { spot = true } step a { image = "x" } }').text)
+    assert template(doc, "a")["retryStrategy"] == {"limit": "3", "retryPolicy": "OnError"}
+
+
+@pytest.mark.parametrize("body, code", [
+    ('distributed jax { workers = 2 }', "E0208"),
+    ('distributed pytorch { masters = 0  workers = 2 }', "E0208"),
+    ('distributed tensorflow { masters = 2 }', "E0208"),
+    ('disruption_budget = 2', "E0208"),
+    ('distributed tensorflow { workers = 1 }\n disruption_budget = 5', "E0208"),
+    ('distributed tensorflow { workers = 1 }\n output x: string', "E0401"),
+])
+def test_distributed_errors(body: str, code: str) -> None:
+    with pytest.raises(CompileFailed) as failure:
+        compile_source(f'pipeline p {{ step a {{ image = "x"\n {body} }} }}')
+    assert [d.code for d in failure.value.diagnostics] == [code]
+
+
+def test_quota_counts_replicas_and_points_at_both() -> None:
+    with pytest.raises(CompileFailed) as failure:
+        compile_source('pipeline p { quota { gpu = 4 }\n step a { image = "x"\n'
+                       ' distributed pytorch { workers = 1 }\n resources { gpu = 8 } } }')
+    (error,) = failure.value.diagnostics
+    assert error.code == "E0209" and error.span.line == 2
+    assert [label.span.line for label in error.secondary] == [1]
