@@ -23,8 +23,10 @@ from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 
 _CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
-KEYWORDS = frozenset(
-    ["pipeline", "param", "dataset", "step", "service", "template", "use", "import", "after", "when", "if", "else", "for", "in", "parallel", "finally", "output", "mount", "resources", "retry", "distributed", "scheduling", "quota", "and", "or", "not", "true", "false"])
+KEYWORDS = frozenset((
+    "pipeline", "param", "dataset", "step", "service", "template", "use", "import", "after",
+    "when", "if", "else", "for", "in", "parallel", "finally", "output", "mount", "resources",
+    "retry", "distributed", "scheduling", "quota", "and", "or", "not", "true", "false"))
 RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
