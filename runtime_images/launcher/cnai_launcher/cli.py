@@ -13,8 +13,15 @@ from cnai_launcher.conditions import Condition, ConditionError, parse
 from cnai_launcher.defaults import default_conditions
 from cnai_launcher.kube import Kube, api_error
 from cnai_launcher.resources import Ref, load_documents, ref_for
-from cnai_launcher.wait import Waiter, summarize
-from cnai_runtime.cli import Cancelled, ignore_signals, raise_on_signals, run, setup_logging
+from cnai_launcher.wait import Waiter, conditions_judge, summarize
+from cnai_runtime.cli import (
+    Cancelled,
+    ignore_signals,
+    raise_on_signals,
+    run,
+    setup_logging,
+    signals_deferred,
+)
 from cnai_runtime.exitcodes import NOT_FOUND, USAGE, StepError
 
 NAME = "cnai-launcher"
@@ -119,7 +126,8 @@ def _launch(argv: Sequence[str] | None) -> int:
     created: Ref | None = None
     finished = False
     try:
-        created = create(kube, ref, obj, args.if_exists, log)
+        with signals_deferred():  # a SIGTERM now must still see `created` set
+            created = create(kube, ref, obj, args.if_exists, log)
         log.info(
             "waiting for %s: success [%s] failure [%s] timeout %s",
             created,
@@ -127,10 +135,13 @@ def _launch(argv: Sequence[str] | None) -> int:
             failure.text or "-",
             f"{args.timeout:g}s" if args.timeout > 0 else "none",
         )
-        waiter = Waiter(kube, created, success, failure, log, args.poll_interval)
-        outcome = waiter.wait(args.timeout)
+        if success or failure:
+            judge = conditions_judge(created, success, failure, log)
+            outcome = Waiter(kube, created, judge, log, args.poll_interval).wait(args.timeout)
+            log.info("succeeded after %.1fs: %s", outcome.elapsed, summarize(outcome.obj))
+        else:
+            log.info("no conditions for %s: done once created", created.kind)
         finished = True
-        log.info("succeeded after %.1fs: %s", outcome.elapsed, summarize(outcome.obj))
         return 0
     except StepError:
         finished = True

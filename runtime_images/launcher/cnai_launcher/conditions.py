@@ -174,11 +174,12 @@ def parse(text: str) -> Condition:
         return Condition((), text)
     requirements = []
     for part in _split_requirements(text):
+        values: tuple[str, ...] = ()
         match = _REQUIREMENT.match(part)
         if not match:
             raise ConditionError(f"cannot parse requirement {part.strip()!r} in {text!r}")
         if match.group("neg"):
-            path, op, values = match.group("npath"), "!exists", ()
+            path, op = match.group("npath"), "!exists"
         elif match.group("op"):
             op = "=" if match.group("op") == "==" else match.group("op")
             path, values = match.group("path"), (_unquote(match.group("value")),)
@@ -190,7 +191,7 @@ def parse(text: str) -> Condition:
             if not all(values):
                 raise ConditionError(f"{part.strip()!r}: empty value in set")
         else:
-            path, op, values = match.group("path"), "exists", ()
+            path, op = match.group("path"), "exists"
         requirements.append(Requirement(parse_path(path), op, values, part.strip()))
     return Condition(tuple(requirements), text)
 

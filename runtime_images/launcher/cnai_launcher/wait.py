@@ -58,37 +58,53 @@ class Outcome:
     elapsed: float
 
 
+Judge = Callable[[dict[str, Any]], bool]
+"""Decides on one observed object: True for success, False to keep waiting; raises
+:class:`StepError` for a failure."""
+
+
+def conditions_judge(
+    ref: Ref, success: Condition, failure: Condition, log: logging.Logger
+) -> Judge:
+    """Argo semantics: any failure requirement fails; all success requirements succeed."""
+
+    def judge(obj: dict[str, Any]) -> bool:
+        failed = failure.any_match(obj)
+        if failed is not None:
+            raise StepError(
+                f"{ref}: failure condition met: {failed.text} ({summarize(obj)})",
+                CONDITION_FAILED,
+            )
+        if success.all_match(obj):
+            log.info("%s: success condition met: %s", ref, success.text)
+            return True
+        return False
+
+    return judge
+
+
 class Waiter:
     def __init__(
         self,
         kube: Kube,
         ref: Ref,
-        success: Condition,
-        failure: Condition,
+        judge: Judge,
         log: logging.Logger,
         poll_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.kube, self.ref, self.success, self.failure = kube, ref, success, failure
+        self.kube, self.ref, self.judge = kube, ref, judge
         self.log, self.poll_interval, self.clock = log, poll_interval, clock
         self._last_summary = ""
         self._started = clock()
 
     def _decide(self, obj: dict[str, Any]) -> bool:
-        """Log status changes; True on success, StepError on failure, False to keep waiting."""
+        """Log status changes, then let the judge decide."""
         summary = summarize(obj)
         if summary != self._last_summary:
             self.log.info("%s: %s", self.ref, summary)
             self._last_summary = summary
-        failed = self.failure.any_match(obj)
-        if failed is not None:
-            raise StepError(
-                f"{self.ref}: failure condition met: {failed.text} ({summary})", CONDITION_FAILED
-            )
-        if self.success.all_match(obj):
-            self.log.info("%s: success condition met: %s", self.ref, self.success.text)
-            return True
-        return False
+        return self.judge(obj)
 
     def _get(self) -> dict[str, Any]:
         try:
@@ -110,8 +126,6 @@ class Waiter:
 
     def wait(self, timeout: float) -> Outcome:
         """Block until success (returned), failure or timeout (StepError raised)."""
-        if not self.success and not self.failure:
-            return Outcome(self._get(), 0.0)
         deadline = self._started + timeout if timeout > 0 else math.inf
         obj = self._get()
         use_watch = True
@@ -122,6 +136,7 @@ class Waiter:
             if remaining <= 0:
                 raise self._timeout(timeout)
             if use_watch:
+                opened = self.clock()
                 try:
                     found = self._watch(obj, remaining)
                 except (ApiException, urllib3.exceptions.HTTPError, ValueError) as exc:
@@ -133,6 +148,10 @@ class Waiter:
                     found = None
                 if found is not None:
                     return Outcome(found, self.clock() - self._started)
+                if use_watch and self.clock() - opened < 1.0:
+                    # The stream closed at once (a proxy, a restarting API server): do not
+                    # turn the watch loop into a busy loop.
+                    time.sleep(max(0.0, min(1.0, self._remaining(deadline))))
             else:
                 time.sleep(max(0.0, min(self.poll_interval, self._remaining(deadline))))
             if self._remaining(deadline) <= 0:
@@ -142,16 +161,13 @@ class Waiter:
     def _watch(self, obj: dict[str, Any], remaining: float) -> dict[str, Any] | None:
         """Follow events until a decision (returned) or the window closes (None)."""
         version = str(obj.get("metadata", {}).get("resourceVersion", ""))
-        window = (
-            int(min(WATCH_WINDOW, math.ceil(remaining)))
-            if remaining != math.inf
-            else (WATCH_WINDOW)
-        )
+        window = WATCH_WINDOW if remaining == math.inf else min(WATCH_WINDOW, math.ceil(remaining))
         for kind, event_obj in self.kube.watch(self.ref, version, window):
             if kind == "DELETED":
                 raise StepError(f"{self.ref} was deleted while waiting", NOT_FOUND)
             if kind == "ERROR":  # e.g. 410 Gone: resourceVersion too old; re-read and go on
                 return None
-            if kind in ("ADDED", "MODIFIED") and self._decide(event_obj):
-                return event_obj
+            changed = kind in ("ADDED", "MODIFIED") and isinstance(event_obj, dict)
+            if changed and self._decide(event_obj):
+                return dict(event_obj)
         return None

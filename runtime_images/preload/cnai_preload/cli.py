@@ -78,7 +78,7 @@ def _check_free_space(dest: Path, todo: list[SourceFile]) -> None:
             existing = (dest / entry.rel).stat().st_size  # replaced, so its space comes back
         except OSError:
             existing = 0
-        need += max(0, entry.size - existing)
+        need += max(0, entry.size - existing)  # unknown sizes (-1) count as 0
     free = shutil.disk_usage(dest).free
     if need > free:
         raise StepError(
@@ -110,16 +110,16 @@ def _copy_all(plan: Plan, log: logging.Logger) -> int:
         try:
             for index, future in enumerate(as_completed(futures), start=skipped + 1):
                 copied = future.result()
-                plan.journal.add(copied.entry, copied.md5)
-                done_bytes += copied.entry.size
-                rate = copied.entry.size / max(copied.seconds, 1e-6)
+                plan.journal.add(copied.entry, copied.size, copied.md5)
+                done_bytes += copied.size
+                rate = copied.size / max(copied.seconds, 1e-6)
                 retry = f", {copied.attempts} attempts" if copied.attempts > 1 else ""
                 log.info(
                     "[%d/%d] fetched %s (%s in %.2fs, %s/s%s)",
                     index,
                     plan.total,
                     copied.entry.rel,
-                    _size(copied.entry.size),
+                    _size(copied.size),
                     copied.seconds,
                     _size(rate),
                     retry,
@@ -160,7 +160,7 @@ def _preload(argv: Sequence[str] | None) -> int:
     log.info(
         "%d files, %s: %d to fetch with %d workers, %d already complete",
         len(entries),
-        _size(sum(e.size for e in entries)),
+        _size(sum(max(e.size, 0) for e in entries)),
         len(todo),
         min(args.workers, max(len(todo), 1)),
         skipped,
@@ -169,7 +169,7 @@ def _preload(argv: Sequence[str] | None) -> int:
     fetched = _copy_all(plan, log)
     journal.compact(entries)
     os.sync()
-    marker = write_marker(dest, args.source, entries)
+    marker = write_marker(dest, args.source, list(journal.records.values()))
     elapsed = time.monotonic() - started
     log.info(
         "done: %d files (%d fetched, %d already complete), %s fetched in %.2fs; marker %s",

@@ -40,7 +40,7 @@ class SourceFile:
 
     path: str  # path in the source filesystem
     rel: str  # path relative to the destination directory
-    size: int
+    size: int  # -1 when the server does not say (HTTP without Content-Length)
     version: str  # ETag / generation / mtime: changes when the content may have changed
     md5: str | None  # hex MD5 the written bytes must match, when the store provides one
 
@@ -173,12 +173,10 @@ def _version_of(scheme: str, info: dict[str, Any]) -> str:
 
 def _entry(source: Source, info: dict[str, Any], rel: str) -> SourceFile:
     size = info.get("size")
-    if size is None:
-        raise StepError(f"{source.uri}: the server did not report the size of {rel}", USAGE)
     return SourceFile(
         path=info["name"],
         rel=rel,
-        size=int(size),
+        size=-1 if size is None else int(size),
         version=_version_of(source.scheme, info),
         md5=_md5_of(source.scheme, info),
     )

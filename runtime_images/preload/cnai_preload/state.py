@@ -92,17 +92,19 @@ class Journal:
 
     def is_complete(self, entry: SourceFile, dest: Path) -> bool:
         record = self.records.get(entry.rel)
-        if record is None or record.size != entry.size or record.version != entry.version:
+        if record is None or record.version != entry.version:
+            return False
+        if entry.size >= 0 and record.size != entry.size:
             return False
         if entry.md5 and record.md5 and entry.md5 != record.md5:
             return False
         try:
-            return (dest / entry.rel).stat().st_size == entry.size
+            return (dest / entry.rel).stat().st_size == record.size
         except OSError:
             return False
 
-    def add(self, entry: SourceFile, md5: str | None) -> None:
-        record = Record(entry.rel, entry.size, entry.version, md5)
+    def add(self, entry: SourceFile, size: int, md5: str | None) -> None:
+        record = Record(entry.rel, size, entry.version, md5)
         line = json.dumps(record.__dict__) + "\n"
         with self._lock:
             self.records[entry.rel] = record
@@ -145,12 +147,13 @@ def marker_still_valid(dest: Path, source_uri: str) -> bool:
     return True
 
 
-def write_marker(dest: Path, source_uri: str, entries: list[SourceFile]) -> dict[str, Any]:
+def write_marker(dest: Path, source_uri: str, records: list[Record]) -> dict[str, Any]:
+    """Mark ``dest`` complete; ``records`` are the journal's, one per source file."""
     marker = {
         "source": source_uri,
-        "files": len(entries),
-        "bytes": sum(e.size for e in entries),
-        "manifest_sha256": manifest_hash(entries),
+        "files": len(records),
+        "bytes": sum(r.size for r in records),
+        "manifest_sha256": manifest_hash(records),
         "completed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     tmp = dest / (MARKER_NAME + ".tmp")

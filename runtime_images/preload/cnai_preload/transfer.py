@@ -25,6 +25,7 @@ class Stopped(Exception):
 @dataclass(frozen=True)
 class Copied:
     entry: SourceFile
+    size: int  # bytes written (the listed size, or what arrived when it was unknown)
     md5: str
     seconds: float
     attempts: int
@@ -75,7 +76,7 @@ def _stream(
 
 def _verify(entry: SourceFile, written: int, md5: str, check_md5: bool) -> str | None:
     """A description of the mismatch, or None when the copy is good."""
-    if written != entry.size:
+    if entry.size >= 0 and written != entry.size:
         return f"size {written} bytes, the source listed {entry.size}"
     if check_md5 and entry.md5 and md5 != entry.md5:
         return f"MD5 {md5}, the source reports {entry.md5}"
@@ -105,7 +106,7 @@ def copy_file(
             mismatch = _verify(entry, written, md5, check_md5)
             if mismatch is None:
                 os.replace(part, target)
-                return Copied(entry, md5, time.monotonic() - started, attempt)
+                return Copied(entry, written, md5, time.monotonic() - started, attempt)
             problem = mismatch
         finally:
             part.unlink(missing_ok=True)

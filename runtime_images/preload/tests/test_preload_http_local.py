@@ -42,6 +42,24 @@ def test_http_single_file_copied_verified_and_then_skipped(
     assert file_server.gets() == 1
 
 
+def test_http_file_of_unknown_size(file_server: FileServer, tmp_path: Path) -> None:
+    file_server.files["/stream.bin"] = BODY
+    file_server.unsized.add("/stream.bin")
+    dest = tmp_path / "cache"
+    result = _preload("--source", f"{file_server.url}/stream.bin", "--dest", str(dest))
+    assert result.returncode == 0, result.stderr
+    assert (dest / "stream.bin").read_bytes() == BODY
+    assert json.loads((dest / MARKER_NAME).read_text())["bytes"] == len(BODY)
+    gets = file_server.gets("/stream.bin")
+    (dest / MARKER_NAME).unlink()
+    again = _preload("--source", f"{file_server.url}/stream.bin", "--dest", str(dest))
+    assert again.returncode == 0, again.stderr
+    assert "skipped stream.bin (already complete)" in again.stderr
+    # Without a HEAD size, fsspec sizes the file with a GET it abandons after the headers;
+    # that one is the only request of the second run: no download.
+    assert file_server.gets("/stream.bin") == gets + 1
+
+
 def test_http_404_is_not_found(file_server: FileServer, tmp_path: Path) -> None:
     result = _preload("--source", f"{file_server.url}/missing.bin", "--dest", str(tmp_path / "c"))
     assert result.returncode == exitcodes.NOT_FOUND, result.stderr

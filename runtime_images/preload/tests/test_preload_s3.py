@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -35,12 +37,11 @@ def _env(server: S3Server, **extra: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def bucket(s3_server: S3Server) -> str:
+def _seed(server: S3Server) -> str:
     name = f"data-{uuid.uuid4().hex[:10]}"
     client = boto3.client(
         "s3",
-        endpoint_url=s3_server.url,
+        endpoint_url=server.url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
@@ -49,8 +50,40 @@ def bucket(s3_server: S3Server) -> str:
     for key, body in FILES.items():
         client.put_object(Bucket=name, Key=f"imagenet/{key}", Body=body)
     client.put_object(Bucket=name, Key="imagenet-other/not-this.bin", Body=b"x")
+    return name
+
+
+@pytest.fixture(scope="module")
+def seeded(s3_server: S3Server) -> str:
+    """A bucket the tests only read."""
+    return _seed(s3_server)
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> str:
+    """A bucket of the test's own, free to change."""
+    name = _seed(s3_server)
     s3_server.clear()
     return name
+
+
+@pytest.fixture(scope="module")
+def pristine(
+    s3_server: S3Server, seeded: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One full copy of the seeded bucket; tests start from copies of its result."""
+    dest = tmp_path_factory.mktemp("pristine") / "imagenet"
+    return dest, _preload(s3_server, f"s3://{seeded}/imagenet", dest)
+
+
+@pytest.fixture
+def copied(
+    s3_server: S3Server, pristine: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> Path:
+    dest = tmp_path / "cache"
+    shutil.copytree(pristine[0], dest)
+    s3_server.clear()
+    return dest
 
 
 def _preload(server: S3Server, source: str, dest: Path, *extra: str, **env: str):
@@ -69,11 +102,10 @@ def _assert_copied(dest: Path) -> None:
 
 
 def test_full_copy_writes_files_marker_and_progress(
-    s3_server: S3Server, bucket: str, tmp_path: Path
+    seeded: str, pristine: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
-    dest = tmp_path / "cache" / "imagenet"
-    source = f"s3://{bucket}/imagenet"
-    result = _preload(s3_server, source, dest)
+    dest, result = pristine
+    source = f"s3://{seeded}/imagenet"
     assert result.returncode == 0, result.stderr
     _assert_copied(dest)
     marker = json.loads((dest / MARKER_NAME).read_text())
@@ -86,31 +118,27 @@ def test_full_copy_writes_files_marker_and_progress(
     assert f"[{len(FILES)}/{len(FILES)}]" in result.stderr
     assert "done: 6 files (6 fetched, 0 already complete)" in result.stderr
     assert "\r" not in result.stderr and "\x1b" not in result.stderr
-    # Every byte was checked against the single-part ETag (an MD5): recorded per file.
+    # The journal records every file with the MD5 of the bytes written.
     records = [json.loads(x) for x in (dest / MANIFEST_NAME).read_text().splitlines()[1:]]
     assert {r["rel"] for r in records} == set(FILES)
     assert all(len(r["md5"]) == 32 for r in records)
 
 
 def test_second_run_is_a_no_op_without_any_request(
-    s3_server: S3Server, bucket: str, tmp_path: Path
+    s3_server: S3Server, seeded: str, copied: Path
 ) -> None:
-    dest = tmp_path / "cache"
-    source = f"s3://{bucket}/imagenet"
-    assert _preload(s3_server, source, dest).returncode == 0
-    s3_server.clear()
-    result = _preload(s3_server, source, dest)
+    result = _preload(s3_server, f"s3://{seeded}/imagenet", copied)
     assert result.returncode == 0, result.stderr
     assert "already complete" in result.stderr
     assert s3_server.requests == []
 
 
 def test_resume_fetches_only_missing_and_partial_files(
-    s3_server: S3Server, bucket: str, tmp_path: Path
+    s3_server: S3Server, seeded: str, copied: Path
 ) -> None:
-    dest = tmp_path / "cache"
-    source = f"s3://{bucket}/imagenet"
-    assert _preload(s3_server, source, dest).returncode == 0
+    dest = copied
+    source = f"s3://{seeded}/imagenet"
+    bucket = seeded
 
     # Recreate what an interrupted run leaves behind: no marker; one file never finished
     # (only a half-written part file, absent from the journal); one file cut short.
@@ -156,17 +184,17 @@ def test_changed_object_is_fetched_again(s3_server: S3Server, bucket: str, tmp_p
     assert s3_server.gets(bucket) == ["imagenet/README"]
 
 
-def test_single_object_source(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
-    result = _preload(s3_server, f"s3://{bucket}/imagenet/README", tmp_path / "one")
+def test_single_object_source(s3_server: S3Server, seeded: str, tmp_path: Path) -> None:
+    result = _preload(s3_server, f"s3://{seeded}/imagenet/README", tmp_path / "one")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "one" / "README").read_bytes() == FILES["README"]
 
 
-def test_wrong_credentials_exit_code(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
+def test_wrong_credentials_exit_code(s3_server: S3Server, seeded: str, tmp_path: Path) -> None:
     with S3Server.iam_enforced():
         result = _preload(
             s3_server,
-            f"s3://{bucket}/imagenet",
+            f"s3://{seeded}/imagenet",
             tmp_path / "cache",
             AWS_ACCESS_KEY_ID="AKIANOTAREALKEY00000",
         )
@@ -176,10 +204,10 @@ def test_wrong_credentials_exit_code(s3_server: S3Server, bucket: str, tmp_path:
     assert not (tmp_path / "cache" / MARKER_NAME).exists()
 
 
-def test_missing_credentials_exit_code(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
+def test_missing_credentials_exit_code(s3_server: S3Server, seeded: str, tmp_path: Path) -> None:
     result = run_module(
         "cnai_preload",
-        ["--source", f"s3://{bucket}/imagenet", "--dest", str(tmp_path / "cache")],
+        ["--source", f"s3://{seeded}/imagenet", "--dest", str(tmp_path / "cache")],
         env={"AWS_ENDPOINT_URL_S3": s3_server.url, "AWS_DEFAULT_REGION": "us-east-1"},
     )
     assert result.returncode == exitcodes.AUTH, result.stderr
@@ -194,7 +222,7 @@ def test_missing_bucket_exit_code(s3_server: S3Server, tmp_path: Path) -> None:
     assert not (tmp_path / "cache").exists()
 
 
-def test_missing_prefix_exit_code(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
-    result = _preload(s3_server, f"s3://{bucket}/no-such-prefix", tmp_path / "cache")
+def test_missing_prefix_exit_code(s3_server: S3Server, seeded: str, tmp_path: Path) -> None:
+    result = _preload(s3_server, f"s3://{seeded}/no-such-prefix", tmp_path / "cache")
     assert result.returncode == exitcodes.NOT_FOUND, result.stderr
     assert "no such file, object or prefix" in result.stderr

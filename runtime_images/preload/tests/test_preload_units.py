@@ -82,7 +82,7 @@ def test_journal_ignores_torn_lines_and_other_sources(tmp_path: Path) -> None:
     entry = sources.SourceFile("src/a", "a", 3, "mtime=1", None)
     (tmp_path / "a").write_bytes(b"abc")
     journal = Journal(tmp_path, "s3://b/p")
-    journal.add(entry, "900150983cd24fb0d6963f7d28e17f72")
+    journal.add(entry, 3, "900150983cd24fb0d6963f7d28e17f72")
     with (tmp_path / MANIFEST_NAME).open("a") as handle:
         handle.write('{"rel": "b", "si')
     reloaded = Journal(tmp_path, "s3://b/p")

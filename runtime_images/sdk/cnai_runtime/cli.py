@@ -6,7 +6,8 @@ import logging
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from cnai_runtime.exitcodes import CANCELLED_BASE, INTERNAL, StepError
 
@@ -43,6 +44,18 @@ def raise_on_signals() -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT back until the block ends (e.g. between creating an object and
+    recording that it was created), then deliver them."""
+    blocked = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def ignore_signals() -> None:
     """Ignore further SIGTERM/SIGINT (while cleaning up after a cancellation)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -50,7 +63,12 @@ def ignore_signals() -> None:
 
 
 def run(name: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
-    """Run ``body(argv)``; expected failures become one error line and their exit code."""
+    """Run ``body(argv)``; expected failures become one error line and their exit code.
+
+    Signal handlers installed by ``body`` are put back afterwards, so calling an
+    entrypoint in-process (tests) leaves the caller's handlers as they were.
+    """
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return body(argv)
     except StepError as exc:
@@ -63,3 +81,6 @@ def run(name: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[s
         traceback.print_exc()
         print(f"{name}: internal error (see traceback above)", file=sys.stderr, flush=True)
         return INTERNAL
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from cnai_testkit import QuietServer
 
 
 class FileServer:
@@ -18,10 +20,13 @@ class FileServer:
         self.requests: list[tuple[str, str]] = []
         self.send_md5 = send_md5
         self.lie_md5: set[str] = set()  # paths whose Content-MD5 is deliberately wrong
+        self.unsized: set[str] = set()  # paths sent chunked, with no Content-Length
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         owner = self
@@ -46,8 +51,17 @@ class FileServer:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
                 self.send_header("ETag", '"' + hashlib.sha1(body).hexdigest() + '"')
+                if path in owner.unsized:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    if with_body:  # a HEAD answer has no body, not even the last chunk
+                        for start in range(0, len(body), 65536):
+                            part = body[start : start + 65536]
+                            self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                        self.wfile.write(b"0\r\n\r\n")
+                    return
+                self.send_header("Content-Length", str(len(body)))
                 if owner.send_md5:
                     digest = hashlib.md5(body + (b"x" if path in owner.lie_md5 else b""))
                     self.send_header("Content-MD5", base64.b64encode(digest.digest()).decode())

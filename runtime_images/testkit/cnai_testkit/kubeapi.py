@@ -16,16 +16,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from cnai_testkit import QuietServer
 
 _ROUTE = re.compile(
     r"^/(?P<api>api/v1|apis/[^/]+/[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
     r"(?:/(?P<name>[^/]+))?$"
 )
 
+Query = dict[str, str]
 Reactor = Callable[["KubeAPI", str, dict[str, Any]], None]
 
 
@@ -67,9 +70,11 @@ class KubeAPI:
         self._changed = threading.Condition(self._lock)
         self._rv = 100
         self._closing = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._timers: list[threading.Timer] = []
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -135,6 +140,19 @@ class KubeAPI:
         self.events.append(Event(self._rv, collection, kind, copy.deepcopy(obj)))
         self._changed.notify_all()
 
+    def seed(self, collection: str, obj: dict[str, Any]) -> None:
+        """Store an object as if it had been created earlier (no reactors run)."""
+        with self._lock:
+            stored = copy.deepcopy(obj)
+            meta = stored["metadata"]
+            meta.update(
+                namespace=collection.split("/namespaces/")[1].split("/")[0],
+                uid=secrets.token_hex(8),
+                generation=1,
+            )
+            self.objects[(collection, meta["name"])] = stored
+            self._record(collection, "ADDED", stored)
+
     def set_status(self, plural: str, name: str, status: dict[str, Any]) -> None:
         """Replace an object's status (as its controller would) and emit MODIFIED."""
         with self._lock:
@@ -166,8 +184,17 @@ class KubeAPI:
                 self.wfile.write(data)
 
             def _status(self, code: int, reason: str, message: str) -> None:
-                self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                  "reason": reason, "message": message, "code": code})
+                self._send(
+                    code,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "reason": reason,
+                        "message": message,
+                        "code": code,
+                    },
+                )
 
             def _body(self) -> Any:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -197,7 +224,7 @@ class KubeAPI:
 
         return Handler
 
-    def _post(self, h: Any, collection: str, ns: str, name: str | None, q: dict[str, str]) -> None:
+    def _post(self, h: Any, collection: str, ns: str, name: str | None, q: Query) -> None:
         obj = h._body()
         meta = obj.setdefault("metadata", {})
         if not meta.get("name"):
@@ -207,23 +234,34 @@ class KubeAPI:
             if key in self.objects:
                 h._status(409, "AlreadyExists", f"{meta['name']} already exists")
                 return
-            meta.update(namespace=ns, uid=secrets.token_hex(8), generation=1,
-                        creationTimestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            meta.update(
+                namespace=ns,
+                uid=secrets.token_hex(8),
+                generation=1,
+                creationTimestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            )
             self.objects[key] = obj
             self._record(collection, "ADDED", obj)
             answer = copy.deepcopy(obj)
         h._send(201, answer)
         self._react("create", answer)
 
-    def _get(self, h: Any, collection: str, ns: str, name: str | None, q: dict[str, str]) -> None:
+    def _get(self, h: Any, collection: str, ns: str, name: str | None, q: Query) -> None:
         if name is None:
             if q.get("watch") in ("1", "true"):
                 self._watch(h, collection, q)
                 return
             with self._lock:
                 items = [copy.deepcopy(o) for (c, _), o in self.objects.items() if c == collection]
-            h._send(200, {"kind": "List", "apiVersion": "v1", "items": items,
-                          "metadata": {"resourceVersion": str(self._rv)}})
+            h._send(
+                200,
+                {
+                    "kind": "List",
+                    "apiVersion": "v1",
+                    "items": items,
+                    "metadata": {"resourceVersion": str(self._rv)},
+                },
+            )
             return
         with self._lock:
             obj = self.objects.get((collection, name))
@@ -236,14 +274,19 @@ class KubeAPI:
             answer = copy.deepcopy(self.objects.get((collection, name), obj))
         h._send(200, answer)
 
-    def _put(self, h: Any, collection: str, ns: str, name: str | None, q: dict[str, str]) -> None:
+    def _put(self, h: Any, collection: str, ns: str, name: str | None, q: Query) -> None:
         self._update(h, collection, name, lambda current, body: body)
 
-    def _patch(self, h: Any, collection: str, ns: str, name: str | None, q: dict[str, str]) -> None:
+    def _patch(self, h: Any, collection: str, ns: str, name: str | None, q: Query) -> None:
         self._update(h, collection, name, merge_patch)
 
-    def _update(self, h: Any, collection: str, name: str | None,
-                apply: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
+    def _update(
+        self,
+        h: Any,
+        collection: str,
+        name: str | None,
+        apply: Callable[[dict[str, Any], Any], dict[str, Any]],
+    ) -> None:
         body = h._body()
         with self._lock:
             current = self.objects.get((collection, name or ""))
@@ -265,14 +308,25 @@ class KubeAPI:
         h._send(200, answer)
         self._react("update", answer)
 
-    def _delete(self, h: Any, collection: str, ns: str, name: str | None, q: dict[str, str]) -> None:
+    def _remove(self, collection: str, name: str) -> bool:
         with self._lock:
-            obj = self.objects.pop((collection, name or ""), None)
+            obj = self.objects.pop((collection, name), None)
             if obj is None:
-                h._status(404, "NotFound", f"{name} not found")
-                return
+                return False
             self.deleted.append(f"{collection}/{name}")
             self._record(collection, "DELETED", obj)
+            return True
+
+    def delete_object(self, plural: str, name: str) -> None:
+        """Delete as another client would (emits DELETED to watchers)."""
+        with self._lock:
+            collection, _ = self._key_of(plural, name)
+            self._remove(collection, name)
+
+    def _delete(self, h: Any, collection: str, ns: str, name: str | None, q: Query) -> None:
+        if not self._remove(collection, name or ""):
+            h._status(404, "NotFound", f"{name} not found")
+            return
         h._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
     def _watch(self, h: Any, collection: str, q: dict[str, str]) -> None:
@@ -295,9 +349,11 @@ class KubeAPI:
             pending: list[Event] = []
             if not since:
                 since = self._rv
-                pending = [Event(self._rv, collection, "ADDED", copy.deepcopy(o))
-                           for (c, n), o in self.objects.items()
-                           if c == collection and (name is None or n == name)]
+                pending = [
+                    Event(self._rv, collection, "ADDED", copy.deepcopy(o))
+                    for (c, n), o in self.objects.items()
+                    if c == collection and (name is None or n == name)
+                ]
         try:
             while True:
                 for event in pending:
@@ -307,8 +363,13 @@ class KubeAPI:
                     if remaining <= 0 or self._closing:
                         break
                     self._changed.wait(timeout=min(remaining, 0.5))
-                    pending = [e for e in self.events if e.rv > since and e.collection == collection
-                               and (name is None or e.obj["metadata"]["name"] == name)]
+                    pending = [
+                        e
+                        for e in self.events
+                        if e.rv > since
+                        and e.collection == collection
+                        and (name is None or e.obj["metadata"]["name"] == name)
+                    ]
                     if pending:
                         since = pending[-1].rv
             chunk(b"")

@@ -1,0 +1,5 @@
+import sys
+
+from cnai_evaluate.cli import main
+
+sys.exit(main())
