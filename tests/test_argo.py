@@ -68,7 +68,9 @@ def test_seed_preload_precedes_the_steps_that_mount(seed: dict[str, Any]) -> Non
     dag = tasks(seed)
     assert "depends" not in dag["preload-imagenet"]
     assert dag["validate"]["depends"] == "preload-imagenet.Succeeded"
-    assert "preload-imagenet.Succeeded" in dag["train"]["depends"]
+    # train waits for validate, which waits for the preload: reduce_edges drops the
+    # direct edge, so train still starts only after the data set is loaded.
+    assert dag["train"]["depends"] == "validate.Succeeded"
     assert "preload-imagenet" not in dag["evaluate"].get("depends", "")
     preload = template(seed, "preload-imagenet")
     assert preload["container"]["image"] == "ghcr.io/cnai-dev/cnai-preload:0.1.0"
@@ -93,6 +95,15 @@ def test_seed_artifact_is_passed_by_reference(seed: dict[str, Any]) -> None:
     assert body["container"]["command"][3] == "/cnai/inputs/train_model"
     assert body["outputs"]["parameters"] == [
         {"name": "accuracy", "valueFrom": {"path": "/cnai/outputs/accuracy"}}]
+
+
+def test_runtime_contract_env(seed: dict[str, Any]) -> None:
+    env = {e["name"]: e["value"] for e in template(seed, "train")["container"]["env"]}
+    assert env == {"CNAI_OUTPUTS_DIR": "/cnai/outputs",
+                   "CNAI_INPUT_EPOCHS": "{{inputs.parameters.epochs}}"}
+    env = {e["name"]: e["value"] for e in template(seed, "evaluate")["container"]["env"]}
+    assert env["CNAI_INPUTS_DIR"] == "/cnai/inputs"
+    assert template(seed, "preload-imagenet")["securityContext"] == {"fsGroup": 10001}
 
 
 def test_seed_params_are_workflow_arguments(seed: dict[str, Any]) -> None:
@@ -150,7 +161,8 @@ def test_gate_keeps_every_operand_and_escapes_strings(features: dict[str, Any]) 
 def test_outputs_of_skippable_steps_have_defaults(features: dict[str, Any]) -> None:
     train = template(features, "train-small")
     assert all("default" not in p["valueFrom"] for p in train["outputs"]["parameters"])
-    source = ('pipeline p { step a when 1 > 0 { image = "x" output v: string }\n'
+    source = ('pipeline p { param go: bool = true\n'
+              ' step a when go { image = "x" output v: string }\n'
               ' step b { image = "x" command = [a.v] output w: string } }')
     (document,) = yaml.safe_load_all(compile_source(source).text)
     for name in ("a", "b"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnai.context import CompileContext
+from cnai.context import CompileContext, Options
 from cnai.driver import CompileFailed, analyze
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration, is_quantity, k8s_name, parse_duration
@@ -13,7 +13,8 @@ from conftest import EXAMPLES
 
 
 def graph(text: str) -> ir.Pipeline:
-    result = analyze(SourceFile("t.cnai", text), CompileContext())
+    """The graph as build_graph makes it, before the optimizer."""
+    result = analyze(SourceFile("t.cnai", text), CompileContext(Options(optimize=False)))
     assert isinstance(result, ir.Pipeline)
     return result
 

@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--split", metavar="DIR",
                           help="write one file per object into DIR instead of one stream")
     compile_.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
+    compile_.add_argument("--passes", metavar="A,B",
+                          help="run only these passes, in their fixed order (for debugging)")
+    compile_.add_argument("--explain", action="store_true",
+                          help="print what each pass changed (to stderr)")
     common(compile_)
     return parser
 
@@ -166,9 +170,18 @@ def _compile(args: argparse.Namespace) -> int:
         raise UsageError(f"--spot-label takes KEY=VALUE, not {args.spot_label!r}")
     if args.split and args.output:
         raise UsageError("give -o or --split, not both")
+    passes = None
+    if args.passes is not None:
+        from cnai.passes import NAMES
+
+        passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
+        unknown = [p for p in passes if p not in NAMES]
+        if unknown:
+            raise UsageError(f"unknown pass {unknown[0]!r}; the passes are "
+                             + ", ".join(NAMES))
     options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
                       gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
-                      optimize=not args.no_optimize)
+                      optimize=not args.no_optimize, passes=passes)
     data = _read(args.file)
     try:
         result = compile_source(data, args.file, args.target, options)
@@ -176,6 +189,9 @@ def _compile(args: argparse.Namespace) -> int:
         _report(error.diagnostics, error.sources, args)
         return EXIT_INPUT
     _report(result.warnings, result.sources, args)
+    if args.explain:
+        lines = result.explain or ["no pass changed anything"]
+        sys.stderr.write("".join(f"explain: {line}\n" for line in lines))
     if args.split:
         _write_split(Path(args.split), result.documents)
     elif output is None:

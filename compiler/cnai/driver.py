@@ -19,6 +19,7 @@ class CompileResult:
     documents: list[dict[str, Any]]
     warnings: list[Diagnostic]
     sources: dict[str, SourceFile] = field(default_factory=dict)
+    explain: list[str] = field(default_factory=list)  # what each pass changed
 
 
 class CompileFailed(CompileError):
@@ -87,14 +88,20 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     if target == "ir":
         text_out = graph.model_dump_json(indent=2) + "\n"
         return CompileResult(text_out, [graph.model_dump(mode="json")], ctx.diagnostics.sorted(),
-                             sources)
+                             sources, ctx.explain)
     from cnai.backends import BACKENDS
     from cnai.backends.serialize import to_yaml
 
     documents = BACKENDS[target](graph, ctx)
+    if target == "argo" and ctx.options.optimize and (
+            ctx.options.passes is None or "check_size" in ctx.options.passes):
+        from cnai.passes.check_size import check_size
+
+        check_size(documents, graph, ctx)
     if ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
-    return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources)
+    return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources,
+                         ctx.explain)
 
 
 def compile_file(path: str | Path, target: str = "argo",

@@ -89,11 +89,17 @@ class ArgoBackend:
         # Each step is a chain of tasks (a PodDisruptionBudget before a training job, Istio
         # routing after a Knative Service): (role, task name wanted, template name).
         self.links: dict[str, list[tuple[str, str, str]]] = {}
+        shared: dict[str, str] = {}  # dedupe_templates' group -> its one template
         for step in pipeline.steps:
             links = []
             for role in argo_resources.roles(step):
                 base = step.k8s_name if role == MAIN else f"{step.k8s_name}-{role}"
-                links.append((role, base, templates.take(base)))
+                if role == MAIN and step.template is not None:
+                    if step.template not in shared:
+                        shared[step.template] = templates.take(step.template)
+                    links.append((role, base, shared[step.template]))
+                else:
+                    links.append((role, base, templates.take(base)))
             self.links[step.name] = links
         self.template_names = {s.name: next(t for r, _, t in self.links[s.name] if r == MAIN)
                                for s in pipeline.steps}
@@ -117,7 +123,11 @@ class ArgoBackend:
                 templates += self.loop_templates_of(group)
         if self.finally_template:
             templates.append(self.dag_template(self.finally_template, FINALLY))
+        emitted: set[str] = set()
         for step in pipeline.steps:
+            if step.template is not None and step.template in emitted:
+                continue  # one template serves the whole group
+            emitted.add(step.template or step.name)
             templates += argo_resources.templates(self, step)
         spec: dict[str, Any] = {"entrypoint": ENTRYPOINT, "templates": templates}
         parallelism = cloud.gpu_parallelism(pipeline)
@@ -189,10 +199,12 @@ class ArgoBackend:
 
     def _order(self, member: str) -> int:
         """Tasks are listed in the pipeline's topological order of their first step."""
-        for index, step in enumerate(self.pipeline.steps):
-            if step.name == member or member in self.scopes.loops_around(step.group):
-                return index
-        return len(self.pipeline.steps)
+        if not hasattr(self, "_orders"):
+            self._orders: dict[str, int] = {}
+            for index, step in enumerate(self.pipeline.steps):
+                for key in (step.name, *self.scopes.loops_around(step.group)):
+                    self._orders.setdefault(key, index)
+        return self._orders.get(member, len(self.pipeline.steps))
 
     def step_tasks(self, step: ir.Step, scope: Scope) -> list[dict[str, Any]]:
         """The step's chain: the first task waits for the step's dependencies and carries its
@@ -390,6 +402,8 @@ class ArgoBackend:
             template["retryStrategy"] = {"limit": str(SPOT_RETRIES), "retryPolicy": "OnError"}
         if step.timeout_seconds is not None:
             template["activeDeadlineSeconds"] = str(step.timeout_seconds)
+        if step.runtime is not None:  # our images run as a non-root user (runtime_images/)
+            template["securityContext"] = {"fsGroup": k8s.RUNTIME_GROUP}
         if step.cache:
             template["memoize"] = self.memoize(step, template)
         return template
@@ -446,9 +460,7 @@ class ArgoBackend:
             container["command"] = [self.text(step, t) for t in step.command]
         if step.args:
             container["args"] = [self.text(step, t) for t in step.args]
-        env = []
-        if step.outputs:
-            env.append({"name": "CNAI_OUTPUTS_DIR", "value": k8s.OUTPUTS_DIR})
+        env = k8s.runtime_env(step, lambda name: f"{{{{inputs.parameters.{name}}}}}")
         for var in step.env:
             if var.secret is not None:
                 env.append(k8s.secret_env(var.name, var.secret))
@@ -552,6 +564,8 @@ class ArgoValues:
     def tag(self, source: ir.Source, scope: Scope) -> str:
         if isinstance(source, ir.PipelineStatus):
             return "{{workflow.status}}"
+        if isinstance(source, ir.Literal_):
+            return param_text(source.value)
         root, kind, name = self._where(source, scope)
         return f"{{{{{root}.outputs.{kind}.{name}}}}}" if root.startswith("tasks.") else (
             f"{{{{{root}.{kind}.{name}}}}}")
@@ -559,6 +573,8 @@ class ArgoValues:
     def operand(self, source: ir.Source, scope: Scope, cast: str) -> str:
         if isinstance(source, ir.PipelineStatus):
             return "workflow.status"
+        if isinstance(source, ir.Literal_):
+            return literal(source.value)
         root, kind, name = self._where(source, scope)
         if root.startswith("tasks."):
             value = f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"

@@ -5,6 +5,8 @@ Quantities are always strings ("8", "500m"): Argo's schema and kfp-kubernetes ex
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from cnai.semantics import ir
@@ -13,6 +15,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 OUTPUTS_DIR = "/cnai/outputs"
 INPUTS_DIR = "/cnai/inputs"
 OUTPUTS_VOLUME = "cnai-outputs"
+RUNTIME_GROUP = 10001  # the group of the user cnai's runtime images run as
 
 
 def resource_limits(resources: ir.Resources) -> dict[str, str]:
@@ -29,6 +32,24 @@ def resource_limits(resources: ir.Resources) -> dict[str, str]:
 
 def node_selector(resources: ir.Resources, gpu_label_key: str) -> dict[str, str]:
     return {gpu_label_key: resources.gpu_type} if resources.gpu_type else {}
+
+
+def input_env_name(name: str) -> str:
+    """The variable cnai_runtime reads a parameter input from (runtime_images/README.md)."""
+    return "CNAI_INPUT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str, Any]]:
+    """What cnai_runtime needs to find the step's inputs and outputs: the directories, and
+    each parameter input's value (``parameter`` renders the target's placeholder)."""
+    env: list[dict[str, Any]] = []
+    if step.outputs:
+        env.append({"name": "CNAI_OUTPUTS_DIR", "value": OUTPUTS_DIR})
+    if any(i.type.is_artifact for i in step.inputs):
+        env.append({"name": "CNAI_INPUTS_DIR", "value": INPUTS_DIR})
+    env += [{"name": input_env_name(i.name), "value": parameter(i.name)}
+            for i in step.inputs if not i.type.is_artifact]
+    return env
 
 
 def secret_env(name: str, secret: ir.SecretRef) -> dict[str, Any]:

@@ -49,8 +49,13 @@ CODES: dict[str, str] = {
     "E0402": "workflow too large",
     # Warnings.
     "W0101": "suspicious quantity",
+    "W0102": "unused param",
+    "W0103": "unread output",
+    "W0104": "data set never mounted",
     "W0201": "cache key does not cover artifact inputs",
     "W0209": "job larger than the quota",
     "W0301": "step can never run",
+    "W0302": "gate always false",
     "W0401": "over a target's limits",
+    "W0402": "workflow close to the size limit",
 }

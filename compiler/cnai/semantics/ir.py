@@ -68,14 +68,16 @@ class PipelineStatus(Node):
     type: Type = Type(name="string")
 
 
-Source = Annotated[ParamRef | OutputRef | LoopVarRef | PipelineStatus,
-                   Field(discriminator="kind")]
-
-
 class Literal_(Node):
     kind: Literal["literal"] = "literal"
     value: JSONValue
     type: Type
+
+
+# Where a step input's value comes from. Literals appear when dedupe_templates lifts the
+# literal differences between steps that share a template into arguments.
+Source = Annotated[ParamRef | OutputRef | LoopVarRef | PipelineStatus | Literal_,
+                   Field(discriminator="kind")]
 
 
 class Compare(Node):
@@ -275,6 +277,7 @@ class Step(Node):
     scheduling: Scheduling | None = None  # effective: the pipeline's, with the step's on top
     disruption_budget: int | None = None
     serving: Serving | None = None
+    template: str | None = None  # steps sharing one Argo template / KFP component (dedupe)
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)

@@ -1,0 +1,40 @@
+"""reduce_edges: drop dependencies already implied by another path (transitive reduction).
+
+Only edges that carry no data can go: ``after`` (order) and data-set edges. Data and gate
+edges stay, because the backends read the producer's output through them. Reachability is
+unchanged, so every step still runs after everything it ran after.
+    a -> b -> c, and c after a   ->   the c-after-a edge is dropped
+"""
+
+from __future__ import annotations
+
+from cnai.context import CompileContext
+from cnai.passes._graph import ancestors
+from cnai.semantics import ir
+
+REDUCIBLE = ("order", "dataset")
+
+
+def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
+    reach = ancestors(graph.steps)
+    index = {step.name: i for i, step in enumerate(graph.steps)}
+    steps = []
+    dropped = []
+    for step in graph.steps:
+        keep = []
+        for dep in step.depends:
+            others = 0
+            for other in step.depends:
+                if other.step != dep.step:
+                    others |= reach[other.step]
+            if dep.kind in REDUCIBLE and others >> index[dep.step] & 1:
+                dropped.append(f"{dep.step} -> {step.name}")
+                continue
+            keep.append(dep)
+        if len(keep) != len(step.depends):
+            step = step.model_copy(update={"depends": keep})
+        steps.append(step)
+    if dropped:
+        ctx.explain.append(f"reduce_edges: dropped {len(dropped)} implied edge(s): "
+                           + ", ".join(dropped))
+    return graph.model_copy(update={"steps": steps})

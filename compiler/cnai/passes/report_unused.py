@@ -1,0 +1,52 @@
+"""report_unused: warn about params no step reads and parameter outputs no step reads.
+
+Artifact outputs are left alone: a model or a report is often the point of a pipeline and is
+kept in the artifact store whether or not a later step reads it. Changes nothing.
+    param epochs: int = 3   (never referenced)  -> W0102
+    output loss: float      (never read)        -> W0103
+"""
+
+from __future__ import annotations
+
+from cnai.context import CompileContext
+from cnai.semantics import ir
+from cnai.semantics.dag import gate_refs
+
+
+def read_sources(graph: ir.Pipeline) -> list[ir.Source]:
+    """Every value the pipeline reads: step inputs, gates, loop items, conditions, data set
+    sources."""
+    found: list[ir.Source] = []
+    for step in graph.steps:
+        found += [i.source for i in step.inputs]
+        if step.when is not None:
+            found += gate_refs(step.when.expr)
+    for group in graph.groups:
+        if isinstance(group, ir.Loop):
+            found.append(group.items)
+        elif isinstance(group, ir.Branch) and group.condition is not None:
+            found += gate_refs(group.condition.expr)
+    found += [d.source_ref for d in graph.datasets if d.source_ref is not None]
+    return found
+
+
+def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
+    sources = read_sources(graph)
+    params = {s.name for s in sources if isinstance(s, ir.ParamRef)}
+    outputs = {(s.step, s.output) for s in sources if isinstance(s, ir.OutputRef)}
+    for param in graph.params:
+        if param.name not in params:
+            ctx.diagnostics.warn("W0102", f"param `{param.name}` is never used", param.span,
+                                 "unused", help=["remove it, or read it in a step"])
+            ctx.explain.append(f"report_unused: param `{param.name}` is never used")
+    for step in graph.steps:
+        for output in step.outputs:
+            if output.type.is_artifact or (step.name, output.name) in outputs:
+                continue
+            ctx.diagnostics.warn(
+                "W0103", f"output `{output.name}` of `{step.name}` is never read",
+                output.span, "unread", help=["remove it, or read it as "
+                                             f"`{step.name}.{output.name}`"])
+            ctx.explain.append(f"report_unused: output `{step.name}.{output.name}` is never "
+                               "read")
+    return graph
