@@ -33,7 +33,7 @@ PIPELINE: tuple[tuple[str, Pass], ...] = (
     ("reduce_edges", reduce_edges),
     ("dedupe_templates", dedupe_templates),
 )
-NAMES = tuple(name for name, _ in PIPELINE) + ("check_size",)
+NAMES = (*(name for name, _ in PIPELINE), "check_size")
 
 
 def run_passes(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:

@@ -6,8 +6,8 @@ their command/args is the same (image, resources, env, outputs, retries, the kin
 inputs). Within a shape, a command word that is the same in every step stays in the template;
 one that differs becomes an argument, with the step's word as a literal value. Inputs are
 renamed by position so the templates match. The program itself (the first word) is part of
-the shape: steps running different programs keep their own templates. Safe: each step still runs exactly the same
-command with the same values; only where the text lives changes.
+the shape: steps running different programs keep their own templates. Safe: each step still
+runs exactly the same command with the same values; only where the text lives changes.
     step a { image = "t" command = ["run", "--seed", "1"] }
     step b { image = "t" command = ["run", "--seed", "2"] }
       -> one template running ["run", "--seed", "{{inputs.parameters.arg1}}"]

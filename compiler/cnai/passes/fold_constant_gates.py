@@ -47,13 +47,14 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     doomed: dict[str, ir.Gate] = {}  # step -> the false gate that removes it
     steps = []
     for step in graph.steps:
-        if step.when is not None and _is_constant(step.when):
-            if constant_value(step.when.expr):
-                ctx.explain.append(f"fold_constant_gates: `{step.name}`: `when "
-                                   f"{step.when.text}` is always true; gate dropped")
+        gate = step.when
+        if gate is not None and _is_constant(gate):
+            if constant_value(gate.expr):
+                ctx.explain.append(f"fold_constant_gates: `{step.name}`: `when {gate.text}` "
+                                   "is always true; gate dropped")
                 step = step.model_copy(update={"when": None})
             else:
-                doomed[step.name] = step.when
+                doomed[step.name] = gate
         steps.append(step)
     graph = graph.model_copy(update={"steps": steps})
     groups = []
@@ -68,9 +69,9 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
                 dead_branches[group.id] = group.condition
         groups.append(group)
     for group in groups:
-        if isinstance(group, ir.Branch) and group.chain in true_in_chain:
-            if group.index > true_in_chain[group.chain]:
-                dead_branches.setdefault(group.id, None)
+        if (isinstance(group, ir.Branch) and group.chain in true_in_chain
+                and group.index > true_in_chain[group.chain]):
+            dead_branches.setdefault(group.id, None)
     for step in graph.steps:
         for group in graph.ancestors(step.group):
             if group.id in dead_branches:

@@ -39,6 +39,8 @@ class StepInputs:
             base = f"{source.step}_{source.output}"
         elif isinstance(source, ir.PipelineStatus):
             base = "pipeline_status"
+        elif isinstance(source, ir.Literal_):
+            base = "value"
         else:
             base = source.name
         name, counter = base, 2
@@ -424,7 +426,7 @@ class StepChecker:
                                    "data set in a gate")
             return None
         source = self.source_of(ref)
-        if isinstance(source, ir.PipelineStatus):
+        if isinstance(source, (ir.PipelineStatus, ir.Literal_)):
             self.diagnostics.error("E0401", "gates on `pipeline.status` are not supported",
                                    ref.span, "not supported")
             return None
