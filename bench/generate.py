@@ -30,7 +30,10 @@ def generate(steps: int, width: int = 20, shapes: int | None = 50) -> str:
             "    output score: float",
             "  }",
         ]
-    lines.append("}")
+    last = range((steps - 1) // width * width, steps)
+    reads = ", ".join(f'"${{s{i}.score}}"' for i in last)
+    lines += ["  step report {", '    image = "registry.example.com/ml/report:1.0"',
+              f'    command = ["python", "report.py", {reads}]', "  }", "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ import hashlib
 import json
 from typing import Any
 
-from cnai.backends import argo_resources, cloud, k8s
+from cnai.backends import argo_chunks, argo_resources, cloud, k8s
 from cnai.backends.argo_resources import MAIN
 from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
@@ -47,13 +47,15 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     workflow = ArgoBackend(pipeline, ctx).workflow()
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates = spec["templates"]
+    split = argo_chunks.split_large_dags(templates)
     tasks = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
-    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS:
+    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS or not split:
         ctx.diagnostics.warn(
             "W0401", f"the Workflow has {len(templates)} templates and up to {tasks} tasks in "
             f"one DAG; Argo v4's CRD validation admits {MAX_ITEMS} of each", pipeline.span,
-            "too large for one Argo DAG", help=["clusters that install Argo's full CRDs will "
-                                               "reject it; split the pipeline"])
+            "too large for Argo", help=["clusters that install Argo's full CRDs will reject "
+                                        "it; steps of one shape share a template unless "
+                                        "--no-optimize"])
     return [workflow, *cloud.quota_objects(pipeline)]
 
 
