@@ -57,7 +57,8 @@ def _rename(step: ir.Step, renames: dict[str, str]) -> list[ir.Text]:
             return ir.InputValue.model_construct(name=renames[value.name])
         return value
 
-    return [ir.Text.of(*map(part, t.parts)) for t in step.command + step.args]
+    return [t if t.is_literal else ir.Text.of(*map(part, t.parts))
+            for t in step.command + step.args]
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
