@@ -1,4 +1,4 @@
-"""The `cnai` command: check and compile .cnai files.
+"""The `cnai` command: check, compile and submit .cnai files.
 
 Exit status: 0 success, 1 errors in the input, 2 bad usage (argparse's convention).
 Diagnostics go to stderr; ``--format json`` prints them as one JSON document.
@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cnai import __version__
+from cnai import __version__, submit
 from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--explain", action="store_true",
                           help="print what each pass changed (to stderr)")
     common(compile_)
+    submit.add_parser(commands)
     return parser
 
 
@@ -212,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "submit":
+            return submit.run(args)
         return _compile(args)
     except UsageError as error:
         sys.stderr.write(f"cnai: error: {error}\n")

@@ -1,0 +1,203 @@
+"""The ``cnai submit`` command: arguments, checks, and exit statuses.
+
+Exit status: 0 submitted (with --watch: the run succeeded); 1 the file does not compile, the
+server refused or could not be reached, or the watched run failed; 2 bad usage; 130
+interrupted. An unexpected exception is left to the caller, which reports it as an internal
+error (70).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cnai import __version__
+from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
+from cnai.submit.errors import SubmitError, UsageError
+from cnai.submit.job import DEFAULT_TIMEOUT, Connection, Job, note
+from cnai.submit.params import parse_assignments, resolve
+from cnai.submit.retry import Backoff
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INTERNAL = 70
+SUBMIT_TARGETS = ("argo", "kfp")
+TOKEN_ENV = {"argo": "ARGO_TOKEN"}  # KFP has no conventional variable
+BEARER = "bearer "
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``submit`` to the ``cnai`` command's subcommands."""
+    sub = subparsers.add_parser(
+        "submit", help="compile a file and submit it to Argo Workflows or Kubeflow Pipelines",
+        description="Compile FILE and submit it: an Argo Workflow (or CronWorkflow) through "
+        "the Argo Server, or a KFP run (or recurring run) through the KFP API.")
+    sub.add_argument("file", metavar="FILE")
+    sub.add_argument("--target", "-t", choices=SUBMIT_TARGETS, default="argo",
+                     help="argo (default) or kfp")
+    where = sub.add_argument_group("server")
+    where.add_argument("--server", metavar="URL",
+                       help="Argo Server URL, e.g. https://argo.example.com:2746 (argo)")
+    where.add_argument("--host", metavar="URL",
+                       help="KFP API URL, e.g. https://kfp.example.com/pipeline (kfp)")
+    where.add_argument("--namespace", "-n", metavar="NS",
+                       help="namespace (argo: default $ARGO_NAMESPACE, else `default`; kfp: "
+                       "the client's, for multi-user installs)")
+    token = where.add_mutually_exclusive_group()
+    token.add_argument("--token", metavar="TOKEN",
+                       help="bearer token, with or without `Bearer ` (argo: default "
+                       "$ARGO_TOKEN)")
+    token.add_argument("--token-file", metavar="FILE", help="read the token from FILE")
+    tls = where.add_mutually_exclusive_group()
+    tls.add_argument("--ca-cert", metavar="FILE",
+                     help="verify the server's TLS certificate with this PEM bundle")
+    tls.add_argument("--insecure", action="store_true",
+                     help="do not verify the server's TLS certificate")
+    where.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help=f"per request (default: {DEFAULT_TIMEOUT:g})")
+    what = sub.add_argument_group("run")
+    what.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                      dest="params", help="set a pipeline param (repeatable)")
+    what.add_argument("--experiment", metavar="NAME",
+                      help="KFP experiment, created if missing (default: Default)")
+    what.add_argument("--watch", "-w", action="store_true",
+                      help="follow the run until it ends; exit 1 unless it succeeds")
+    what.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
+                      help="seconds between polls with --watch (default: 2)")
+    build = sub.add_argument_group("compile options (as for `cnai compile`)")
+    build.add_argument("--image-registry", default=DEFAULT_REGISTRY, metavar="REGISTRY")
+    build.add_argument("--image-tag", default=__version__, metavar="TAG")
+    build.add_argument("--gpu-label-key", default=DEFAULT_GPU_LABEL, metavar="KEY")
+    build.add_argument("--spot-label", default=DEFAULT_SPOT_LABEL, metavar="KEY=VALUE")
+    build.add_argument("--no-optimize", action="store_true")
+    sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour diagnostics (default: auto, on a terminal)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cnai submit`` with parsed arguments; the exit status."""
+    # `cnai` turns the cycle collector off for short compiles; a watch may poll for hours.
+    gc.enable()
+    try:
+        with warnings.catch_warnings():
+            if args.insecure:
+                from urllib3.exceptions import InsecureRequestWarning
+
+                # One note below instead of a warning per request.
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+            return _submit(args)
+    except UsageError as error:
+        sys.stderr.write(f"cnai submit: error: {error}\n")
+        return EXIT_USAGE
+    except SubmitError as error:
+        sys.stderr.write(f"cnai submit: error: {error.message}\n")
+        if error.hint:
+            sys.stderr.write(f"  = help: {error.hint}\n")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("cnai submit: interrupted; what was already created stays on the "
+                         "server\n")
+        return EXIT_INTERRUPTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``cnai submit`` on its own: ``main(["submit", FILE, ...])``."""
+    parser = argparse.ArgumentParser(prog="cnai")
+    add_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except Exception as error:  # a bug in cnai: as cnai.cli.main reports it
+        if os.environ.get("CNAI_DEBUG"):
+            raise
+        sys.stderr.write(f"cnai: internal error ({type(error).__name__}: {error}); this is a "
+                         "bug in cnai, not in your pipeline. Run with CNAI_DEBUG=1 for the "
+                         "traceback and report it.\n")
+        return EXIT_INTERNAL
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from cnai.submit.compiled import compile_for
+
+    connection = _connection(args)
+    given = parse_assignments(args.params)
+    if args.poll_interval <= 0:
+        raise UsageError("--poll-interval must be more than 0 seconds")
+    if "=" not in args.spot_label or args.spot_label.startswith("="):
+        raise UsageError(f"--spot-label takes KEY=VALUE, not {args.spot_label!r}")
+    options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
+                      gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
+                      optimize=not args.no_optimize)
+    compiled = compile_for(args.file, args.target, options, args.color)
+    if compiled is None:
+        return EXIT_INPUT
+    values = resolve(given, compiled.params)
+    if args.insecure and connection.url.startswith("https://"):
+        note("TLS certificate verification is off (--insecure)")
+    job = Job(compiled=compiled, connection=connection, values=values, watch=args.watch,
+              poll_interval=args.poll_interval, experiment=args.experiment or "Default")
+    if args.target == "argo":
+        from cnai.submit import argo_submit
+
+        return argo_submit.submit(job)
+    from cnai.submit import kfp_submit
+
+    return kfp_submit.submit(job)
+
+
+def _connection(args: argparse.Namespace) -> Connection:
+    """The server to talk to; the flags that do not fit the target are usage errors."""
+    target = args.target
+    flag, wrong = ("--server", "--host") if target == "argo" else ("--host", "--server")
+    url = args.server if target == "argo" else args.host
+    if getattr(args, wrong.lstrip("-")) is not None:
+        raise UsageError(f"{wrong} is for --target {'kfp' if target == 'argo' else 'argo'}; "
+                         f"use {flag} with --target {target}")
+    if args.experiment is not None and target != "kfp":
+        raise UsageError("--experiment is for --target kfp")
+    if not url:
+        raise UsageError(f"--target {target} needs {flag} URL")
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise UsageError(f"{flag} must be a URL starting with http:// or https://, "
+                         f"not {url!r}")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    namespace = args.namespace
+    if target == "argo" and not namespace:
+        namespace = os.environ.get("ARGO_NAMESPACE") or "default"
+    if args.ca_cert is not None and not Path(args.ca_cert).is_file():
+        raise UsageError(f"--ca-cert {args.ca_cert}: no such file")
+    return Connection(url=url.rstrip("/"), namespace=namespace, token=_token(args),
+                      verify_tls=not args.insecure, ca_cert=args.ca_cert,
+                      backoff=Backoff.from_env(), timeout=args.timeout)
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """From --token, --token-file, or the target's environment variable; without "Bearer "."""
+    token: Any = args.token
+    source = "--token"
+    if args.token_file is not None:
+        source = f"--token-file {args.token_file}"
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise UsageError(f"cannot read the token file {args.token_file}: {reason}") from None
+    elif token is None and args.target in TOKEN_ENV:
+        source = f"${TOKEN_ENV[args.target]}"
+        token = os.environ.get(TOKEN_ENV[args.target])
+        if not token:
+            return None
+    if token is None:
+        return None
+    token = token.strip()
+    if token.lower().startswith(BEARER):
+        token = token[len(BEARER):].strip()
+    if not token or any(c.isspace() for c in token):
+        raise UsageError(f"the token from {source} is empty or contains spaces")
+    return str(token)

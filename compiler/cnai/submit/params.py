@@ -1,0 +1,141 @@
+"""``-p name=value``: parse, check against the pipeline's params, and convert to each target.
+
+Values are checked against the param's declared type here, before anything is sent, so a typo
+is a usage error naming the param instead of a step that fails an hour into the run. Argo
+receives every value as text (formatted as the compiler formats defaults); KFP receives typed
+JSON values in ``runtime_config.parameters``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cnai.semantics import ir
+from cnai.submit.errors import UsageError
+
+JSON = Any  # a JSON value: str, int, float, bool, list
+INTEGER = re.compile(r"[+-]?\d+")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: ir.Type
+    has_default: bool
+
+
+def params_of(ir_document: dict[str, Any]) -> list[Param]:
+    """The pipeline's params, read from the compiled IR document."""
+    return [Param(p["name"], ir.Type.model_validate(p["type"]), p.get("default") is not None)
+            for p in ir_document.get("params", [])]
+
+
+def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
+    """``["lr=0.1", "name=a=b"]`` -> ``{"lr": "0.1", "name": "a=b"}``; a name given twice, or
+    an item without ``=``, is a usage error."""
+    values: dict[str, str] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"-p expects NAME=VALUE, got {item!r}")
+        if name in values:
+            raise UsageError(f"-p {name} is given twice")
+        values[name] = value
+    return values
+
+
+def resolve(given: dict[str, str], params: Sequence[Param]) -> dict[str, JSON]:
+    """Typed values for the given names; unknown names and params left without a value are
+    usage errors that list what the pipeline declares."""
+    known = {p.name: p for p in params}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise UsageError(_unknown_message(unknown, params))
+    values = {name: convert(text, known[name].type, name) for name, text in given.items()}
+    missing = [p.name for p in params if not p.has_default and p.name not in values]
+    if missing:
+        flags = " ".join(f"-p {name}=VALUE" for name in missing)
+        raise UsageError(f"param{'s' if len(missing) > 1 else ''} {_names(missing)} "
+                         f"{'have' if len(missing) > 1 else 'has'} no default; pass {flags}")
+    return values
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _unknown_message(unknown: list[str], params: Sequence[Param]) -> str:
+    declared = [p.name for p in params]
+    what = f"unknown param{'s' if len(unknown) > 1 else ''} {_names(unknown)}"
+    if not declared:
+        return f"{what}: the pipeline declares no params"
+    message = f"{what}; the pipeline's params are " + ", ".join(
+        f"{p.name}: {p.type}" for p in params)
+    close = difflib.get_close_matches(unknown[0], declared, n=1)
+    return message + (f" (did you mean `{close[0]}`?)" if close else "")
+
+
+def convert(text: str, type_: ir.Type, name: str) -> JSON:
+    """The command-line text of one value as a JSON value of ``type_``."""
+    if type_.name == "list":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, list):
+            raise UsageError(f"-p {name}: expected a JSON list for {type_}, e.g. "
+                             f"{name}='[1, 2]', got {text!r}")
+        return check_json(value, type_, name)
+    if type_.name == "string":
+        return text
+    if type_.name == "int" and INTEGER.fullmatch(text.strip()):
+        return int(text)
+    if type_.name == "float":
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return number
+    if type_.name == "bool" and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    examples = {"int": "an integer", "float": "a number", "bool": "true or false"}
+    raise UsageError(f"-p {name}: expected {examples.get(type_.name, str(type_))} for "
+                     f"{type_}, got {text!r}")
+
+
+def check_json(value: JSON, type_: ir.Type, name: str) -> JSON:
+    """``value`` if it has ``type_`` (ints are accepted where floats are expected)."""
+    kind = type_.name
+    fits = {"string": isinstance(value, str), "bool": isinstance(value, bool),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value)}
+    if kind == "list" and isinstance(value, list) and type_.item is not None:
+        return [check_json(item, type_.item, name) for item in value]
+    if fits.get(kind, False):
+        return float(value) if kind == "float" else value
+    raise UsageError(f"-p {name}: {json.dumps(value)} is not a {type_}")
+
+
+def apply_to_argo(document: dict[str, Any], values: dict[str, JSON]) -> None:
+    """Set ``spec.arguments.parameters`` values (a CronWorkflow's are in its workflowSpec)."""
+    from cnai.backends.argo import param_text
+
+    if not values:
+        return
+    spec = document["spec"].get("workflowSpec", document["spec"])
+    parameters = spec.setdefault("arguments", {}).setdefault("parameters", [])
+    entries = {p["name"]: p for p in parameters}
+    for name, value in values.items():
+        if name not in entries:
+            entries[name] = {"name": name}
+            parameters.append(entries[name])
+        entries[name]["value"] = param_text(value)
