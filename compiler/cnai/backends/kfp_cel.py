@@ -1,0 +1,118 @@
+"""Gates as the CEL that KFP's driver evaluates in a condition group's ``triggerPolicy``.
+
+How KFP evaluates it (kubeflow/pipelines, commit 7b70c7b, cel-go v0.30.0):
+- backend/src/v2/driver/dag.go (and container.go) resolve the group task's inputs, then call
+  ``expr.Condition(executorInput, condition)`` (backend/src/v2/expression/expression.go). The
+  CEL environment declares the fields of ``ExecutorInput``, so the condition reads
+  ``inputs.parameter_values['NAME']``: a ``google.protobuf.Value``, typed ``dyn`` when checked.
+- Values are stored by type (backend/src/v2/metadata/converter.go, TextToPbValue): STRING as a
+  string, BOOLEAN as a bool, and NUMBER_INTEGER *and* NUMBER_DOUBLE both as a number, which CEL
+  reads as a ``double``. The result must be a bool, or the driver fails the task.
+
+So every comparison here is made in one CEL type, never relying on an evaluator's cross-type
+rules (cel-go and cel-python disagree on ``double == int``): two ints compare as ``int``, the
+channel cast with ``int()`` as the KFP SDK does; a float on either side makes it a ``double``
+comparison, where channels are already doubles and int literals are written as doubles
+(``3`` -> ``3.0``). Every operand of ``and``/``or``/``not`` is kept, and string literals are
+quoted with every character that could end or change them escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from cnai.semantics import ir
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+# Names the condition group input that carries a param or a step output.
+ChannelName = Callable[[ir.ParamRef | ir.OutputRef], str]
+
+
+class CelError(Exception):
+    """A gate that KFP's CEL cannot express; the message is for the user."""
+
+
+def condition(expr: ir.Expr, channel: ChannelName) -> str:
+    """The CEL text of a gate; ``channel`` names the input holding each reference."""
+    return _Renderer(channel).expr(expr)
+
+
+class _Renderer:
+    def __init__(self, channel: ChannelName) -> None:
+        self.channel = channel
+
+    def expr(self, expr: ir.Expr) -> str:
+        if isinstance(expr, ir.BoolOp):
+            joiner = " && " if expr.kind == "and" else " || "
+            return joiner.join(self.operand(o) for o in expr.operands)
+        if isinstance(expr, ir.Not):
+            return f"!({self.expr(expr.operand)})"
+        if isinstance(expr, ir.Compare):
+            return self.compare(expr)
+        return self.value(expr, "bool")  # a bool param, output or literal on its own
+
+    def operand(self, expr: ir.Expr) -> str:
+        """An operand of ``&&``/``||``: nested connectives keep their parentheses."""
+        return f"({self.expr(expr)})" if isinstance(expr, ir.BoolOp) else self.expr(expr)
+
+    def compare(self, expr: ir.Compare) -> str:
+        kinds = {_type_of(expr.left), _type_of(expr.right)}
+        cel_type = ("double" if "float" in kinds else "int" if kinds == {"int"}
+                    else kinds.pop())
+        return f"{self.value(expr.left, cel_type)} {expr.op} {self.value(expr.right, cel_type)}"
+
+    def value(self, expr: ir.Expr, cel_type: str) -> str:
+        if isinstance(expr, ir.Literal_):
+            return literal(expr.value, cel_type)
+        if isinstance(expr, (ir.ParamRef, ir.OutputRef)):
+            read = f"inputs.parameter_values['{self.channel(expr)}']"
+            # Numbers arrive as doubles: an int is cast back for an int comparison only.
+            return f"int({read})" if cel_type == "int" else read
+        if isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not)):
+            return f"({self.expr(expr)})"
+        raise CelError(f"{expr.kind} references in gates are not supported on Kubeflow yet")
+
+
+def _type_of(expr: ir.Expr) -> str:
+    if isinstance(expr, (ir.Literal_, ir.ParamRef, ir.OutputRef, ir.LoopVarRef)):
+        return expr.type.name
+    return "bool"  # a nested condition
+
+
+def literal(value: ir.JSONValue, cel_type: str) -> str:
+    """A CEL literal of ``cel_type`` (int, double, string or bool)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and cel_type == "int":
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise CelError(f"{value} does not fit in a 64-bit integer, the range of CEL's int")
+        return str(value)
+    if isinstance(value, (int, float)):
+        return double_literal(float(value))
+    if isinstance(value, str):
+        return string_literal(value)
+    raise CelError(f"a {type(value).__name__} literal cannot be compared in a gate")
+
+
+def double_literal(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        # CEL has no literal for these; double() parses Go's spelling (strconv.ParseFloat).
+        return f"double('{value}')"
+    text = repr(value)  # shortest text that reads back as the same double
+    return text if any(c in text for c in ".e") else f"{text}.0"
+
+
+def string_literal(text: str) -> str:
+    """A single-quoted CEL string; ``\\``, ``'`` and unprintable characters are escaped."""
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif not char.isprintable():
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+        else:
+            out.append(char)
+    return "'" + "".join(out) + "'"

@@ -1,0 +1,178 @@
+"""The task tree of a KFP pipeline and how values travel through it.
+
+KFP nests DAGs: ``root`` holds tasks and groups (``exit-handler-N``, ``condition-N``), each a
+DAG component of its own. A task reads a value with ``taskOutputParameter`` only from a sibling
+in the same DAG, and with ``componentInputParameter`` from its DAG's inputs. So a value that
+crosses a group boundary travels as a *pipeline channel*, named as the KFP SDK names them
+(``pipelinechannel--min_accuracy``, ``pipelinechannel--evaluate-accuracy``): into a group as an
+input of the group's task, out of a group as a DAG output (``valueFromParameter`` /
+``artifactSelectors``, which the driver follows down to the producing task:
+backend/src/v2/driver/resolve.go, resolveUpstreamParameters). Dependencies sit where both ends
+are siblings, the lowest common DAG, as the SDK places them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ROOT = "root"
+CHANNEL_PREFIX = "pipelinechannel--"
+
+Spec = dict[str, Any]
+GroupKind = Literal["root", "exit-handler", "condition"]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A pipeline param (``producer`` None) or the output ``key`` of task ``producer``."""
+
+    producer: str | None
+    key: str
+    type_spec: Spec  # {"parameterType": ...} or {"artifactType": {...}}
+
+    @property
+    def is_artifact(self) -> bool:
+        return "artifactType" in self.type_spec
+
+    @property
+    def name(self) -> str:
+        owner = "" if self.producer is None else f"{self.producer}-"
+        return f"{CHANNEL_PREFIX}{owner}{self.key}"
+
+
+@dataclass(eq=False)
+class Task:
+    """A task in some DAG: a container task, or a group (below)."""
+
+    name: str
+    parent: Group | None
+    spec: Spec = field(default_factory=dict)
+    depends: set[str] = field(default_factory=set)
+
+    def ancestry(self) -> list[Task]:
+        """This task and its groups, from the root down."""
+        chain: list[Task] = []
+        node: Task | None = self
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain[::-1]
+
+
+@dataclass(eq=False)
+class Group(Task):
+    """A DAG component: the root, an exit handler or a condition."""
+
+    kind: GroupKind = "root"
+    children: list[Task] = field(default_factory=list)
+    inputs: dict[str, Channel] = field(default_factory=dict)
+    outputs: dict[str, tuple[Channel, str]] = field(default_factory=dict)  # name -> (what, from)
+
+    def add(self, task: Task) -> Task:
+        self.children.append(task)
+        return task
+
+
+class Dag:
+    """The task tree, and references to channels from any task in it."""
+
+    def __init__(self) -> None:
+        self.root = Group(ROOT, None)
+        self.tasks: dict[str, Task] = {}
+
+    def add(self, task: Task) -> Task:
+        assert task.parent is not None and task.name not in self.tasks
+        self.tasks[task.name] = task
+        return task.parent.add(task)
+
+    def groups(self) -> list[Group]:
+        return [t for t in self.tasks.values() if isinstance(t, Group)]
+
+    # ---- dependencies ---------------------------------------------------------------
+
+    def depend(self, downstream: Task, upstream: Task) -> None:
+        """Order ``downstream`` after ``upstream``, on the pair of siblings that hold them."""
+        later, earlier = _siblings(downstream, upstream)
+        later.depends.add(earlier.name)
+
+    # ---- references -----------------------------------------------------------------
+
+    def reference(self, channel: Channel, consumer: Task) -> Spec:
+        """How ``consumer`` (a task in its parent's DAG) reads ``channel``."""
+        dag = consumer.parent
+        assert dag is not None
+        if channel.producer is None:
+            if dag is self.root:
+                return {"componentInputParameter": channel.key}
+            return self._from_outside(channel, dag)
+        producer = self.tasks[channel.producer]
+        chain = producer.ancestry()
+        if dag not in chain:
+            return self._from_outside(channel, dag)
+        sibling = chain[chain.index(dag) + 1]
+        consumer.depends.add(sibling.name)
+        if sibling is producer:
+            return task_output(channel, sibling.name, channel.key)
+        assert isinstance(sibling, Group)
+        self._export(channel, sibling)
+        return task_output(channel, sibling.name, channel.name)
+
+    def bring_in(self, channel: Channel, group: Group) -> str:
+        """Make ``channel`` an input of ``group``; returns the input's name."""
+        self._from_outside(channel, group)
+        return channel.name
+
+    def _from_outside(self, channel: Channel, group: Group) -> Spec:
+        if channel.name not in group.inputs:
+            group.inputs[channel.name] = channel
+            kind = "artifacts" if channel.is_artifact else "parameters"
+            group.spec.setdefault("inputs", {}).setdefault(kind, {})[channel.name] = (
+                self.reference(channel, group))
+        key = "componentInputArtifact" if channel.is_artifact else "componentInputParameter"
+        return {key: channel.name}
+
+    def _export(self, channel: Channel, group: Group) -> None:
+        """Make ``group`` (an ancestor of the producer) output ``channel`` from its DAG."""
+        if channel.name in group.outputs:
+            return
+        assert channel.producer is not None
+        chain = self.tasks[channel.producer].ancestry()
+        inner = chain[chain.index(group) + 1]
+        if isinstance(inner, Group):
+            self._export(channel, inner)
+        group.outputs[channel.name] = (channel, inner.name)
+
+
+def task_output(channel: Channel, producer: str, key: str) -> Spec:
+    if channel.is_artifact:
+        return {"taskOutputArtifact": {"producerTask": producer, "outputArtifactKey": key}}
+    return {"taskOutputParameter": {"producerTask": producer, "outputParameterKey": key}}
+
+
+def dag_outputs(group: Group) -> tuple[Spec, Spec]:
+    """``dag.outputs`` and ``outputDefinitions`` of a group that exports channels."""
+    outputs: Spec = {}
+    definitions: Spec = {}
+    for name, (channel, inner) in sorted(group.outputs.items()):
+        # The inner task names the value by its own key, or (a group) by the channel name.
+        key = channel.key if inner == channel.producer else name
+        if channel.is_artifact:
+            outputs.setdefault("artifacts", {})[name] = {
+                "artifactSelectors": [{"producerSubtask": inner, "outputArtifactKey": key}]}
+            definitions.setdefault("artifacts", {})[name] = channel.type_spec
+        else:
+            outputs.setdefault("parameters", {})[name] = {
+                "valueFromParameter": {"producerSubtask": inner, "outputParameterKey": key}}
+            definitions.setdefault("parameters", {})[name] = channel.type_spec
+    return outputs, definitions
+
+
+def _siblings(first: Task, second: Task) -> tuple[Task, Task]:
+    """The ancestors of two tasks (themselves included) that are children of one DAG."""
+    a, b = first.ancestry(), second.ancestry()
+    depth = 0
+    while depth < min(len(a), len(b)) and a[depth] is b[depth]:
+        depth += 1
+    assert depth < len(a) and depth < len(b), "a task cannot depend on its own group"
+    return a[depth], b[depth]

@@ -1,0 +1,157 @@
+"""Kubernetes pieces of the KFP target, written as kfp 2.17.3 and kfp-kubernetes 2.17.3 write
+them: container resources, each executor's platform config, and the PVC tasks of data sets.
+
+- Resources: kfp writes the string fields that take pipeline parameters (``resourceCpuLimit``,
+  ``resourceMemoryLimit``, ``accelerator.resourceType``/``resourceCount``) and, for older KFP
+  installations, the deprecated numeric ones (``cpuLimit`` in cores, ``memoryLimit`` in GB,
+  ``accelerator.type``/``count``) (kfp/compiler/pipeline_spec_builder.py,
+  _build_container_spec). Both are written here, from the same quantity.
+- Data sets: ``kubernetes.CreatePVC`` compiles to a task whose executor is the placeholder image
+  ``argostub/createpvc``; the driver creates the PVC from the task's inputs and outputs its
+  ``name`` (backend/src/v2/driver/k8s.go, createPVC). ``DeletePVC`` is the same with
+  ``argostub/deletepvc``. Mounts are ``pvcMount`` entries naming that output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+from cnai.backends import cloud, k8s
+from cnai.context import Options
+from cnai.semantics import ir
+
+Spec = dict[str, Any]
+
+CREATE_PVC_IMAGE = "argostub/createpvc"
+DELETE_PVC_IMAGE = "argostub/deletepvc"
+PVC_NAME_OUTPUT = "name"
+
+_QUANTITY = re.compile(r"^(?P<number>(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>.*)$")
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+def quantity(text: str) -> Fraction:
+    """The exact value of a Kubernetes quantity (the checker has already validated it)."""
+    match = _QUANTITY.match(text)
+    assert match is not None, text
+    number, suffix = Fraction(match["number"]), match["suffix"]
+    if suffix in _BINARY:
+        return number * Fraction(1024) ** _BINARY[suffix]
+    exponent = _DECIMAL[suffix] if suffix in _DECIMAL else int(suffix[1:])  # 1e3, 5E-1
+    return number * Fraction(10) ** exponent
+
+
+def container_resources(resources: ir.Resources) -> Spec:
+    """``PipelineContainerSpec.resources``: limits only, as the Argo target writes them."""
+    spec: Spec = {}
+    if resources.cpu is not None:
+        spec["resourceCpuLimit"] = resources.cpu
+        spec["cpuLimit"] = float(quantity(resources.cpu))
+    if resources.memory is not None:
+        spec["resourceMemoryLimit"] = resources.memory
+        spec["memoryLimit"] = float(quantity(resources.memory) / 10**9)
+    if resources.gpu:
+        count = str(resources.gpu)
+        spec["accelerator"] = {"resourceType": k8s.GPU_RESOURCE, "resourceCount": count,
+                               "type": k8s.GPU_RESOURCE, "count": count}
+    return spec
+
+
+def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
+                    source_claim: tuple[str, str] | None = None) -> Spec:
+    """The step's ``KubernetesExecutorConfig``; ``pvc_names[i]`` reads mount i's PVC name, and
+    ``source_claim`` is (claim, mount path) for a preload that reads a ``pvc://`` source."""
+    config: Spec = {}
+    mounts = [pvc_mount(m.path, ref) for m, ref in zip(step.mounts, pvc_names, strict=True)]
+    if source_claim is not None:
+        claim, path = source_claim
+        mounts.append(pvc_mount(path, {"runtimeValue": {"constant": claim}}))
+    if mounts:
+        config["pvcMount"] = mounts
+    secrets = secret_as_env(step.env)
+    if secrets:
+        config["secretAsEnv"] = secrets
+    # The Argo target's placement (cloud.py): GPU type and spot nodes. A scheduler or a
+    # priority class has no field on KFP; the backend refuses them.
+    placement = cloud.placement(step, options)
+    if "nodeSelector" in placement:
+        config["nodeSelector"] = {"labels": placement["nodeSelector"]}
+    if "tolerations" in placement:
+        config["tolerations"] = placement["tolerations"]
+    if step.timeout_seconds is not None:
+        config["activeDeadlineSeconds"] = str(step.timeout_seconds)  # int64: a JSON string
+    return config
+
+
+def pvc_mount(path: str, pvc_name: Spec) -> Spec:
+    # kfp-kubernetes writes the reference twice: pvcNameParameter, and the deprecated
+    # top-level field that older backends read (kfp/kubernetes/volume.py, mount_pvc).
+    deprecated = ({"constant": pvc_name["runtimeValue"]["constant"]}
+                  if "runtimeValue" in pvc_name else pvc_name)
+    return {"mountPath": path, "pvcNameParameter": pvc_name, **deprecated}
+
+
+def secret_as_env(env: Sequence[ir.EnvVar]) -> list[Spec]:
+    """One entry per Secret, its keys in the order the step names them."""
+    entries: dict[str, Spec] = {}
+    for var in env:
+        if var.secret is None:
+            continue
+        entry = entries.setdefault(var.secret.name, {
+            "secretName": var.secret.name,
+            "secretNameParameter": {"runtimeValue": {"constant": var.secret.name}},
+            "keyToEnv": [], "optional": False})
+        entry["keyToEnv"].append({"secretKey": var.secret.key, "envVar": var.name})
+    return list(entries.values())
+
+
+# ---- the PVC of a data set -------------------------------------------------------------
+
+def _param(kind: str, optional: bool = False, default: Any = None) -> Spec:
+    spec: Spec = {"parameterType": kind}
+    if optional:
+        spec["isOptional"] = True
+    if default is not None:
+        spec["defaultValue"] = default
+    return spec
+
+
+def create_pvc_component(executor: str) -> Spec:
+    """kfp-kubernetes' CreatePVC component, without its docstrings."""
+    return {"executorLabel": executor,
+            "inputDefinitions": {"parameters": {
+                "access_modes": _param("LIST"),
+                "annotations": _param("STRUCT", optional=True),
+                "data_source": _param("STRUCT", optional=True),
+                "pvc_name": _param("STRING", optional=True),
+                "pvc_name_suffix": _param("STRING", optional=True),
+                "size": _param("STRING"),
+                "storage_class_name": _param("STRING", optional=True, default=""),
+                "volume_name": _param("STRING", optional=True)}},
+            "outputDefinitions": {"parameters": {PVC_NAME_OUTPUT: _param("STRING")}}}
+
+
+def delete_pvc_component(executor: str) -> Spec:
+    return {"executorLabel": executor,
+            "inputDefinitions": {"parameters": {"pvc_name": _param("STRING")}}}
+
+
+def create_pvc_inputs(dataset: ir.Dataset) -> Spec:
+    """The CreatePVC task's arguments. The driver names the claim ``<uuid>-<data set>``.
+
+    With no storage class the input is left out, and KFP's driver then asks for the class
+    named ``standard`` (k8s.go, createPVC): KFP cannot ask for the cluster's default class.
+    """
+    values: dict[str, Any] = {"access_modes": [dataset.access_mode],
+                              "pvc_name_suffix": f"-{dataset.k8s_name}", "size": dataset.size}
+    if dataset.storage_class is not None:
+        values["storage_class_name"] = dataset.storage_class
+    return {"parameters": {k: {"runtimeValue": {"constant": v}} for k, v in values.items()}}
+
+
+def placeholder_executor(image: str) -> Spec:
+    return {"container": {"image": image}}
