@@ -373,7 +373,8 @@ class StepChecker:
                 self.diagnostics.error("E0104", f"param `{symbol.name}` has no fields",
                                        rest[0].span, "unexpected field")
                 return None
-            assert symbol.type is not None
+            if symbol.type is None:  # its type was refused already
+                return None
             return ir.ParamRef(name=symbol.name, type=symbol.type)
         if symbol.kind in ("step", "service"):
             if len(rest) != 1:

@@ -9,6 +9,7 @@ depth, and anything deeper than MAX_DEPTH is refused before any recursive walk s
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeVar
@@ -299,7 +300,13 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return ast.IntLit(int(str(children[0])), self._span(children))
 
     def float_lit(self, children: list[Any]) -> ast.FloatLit:
-        return ast.FloatLit(float(str(children[0])), self._span(children))
+        value = float(str(children[0]))
+        if math.isinf(value):
+            self.diagnostics.error("E0208", f"{children[0]} is too large for a number",
+                                   self._span(children), "out of range",
+                                   help=["numbers are 64-bit floats: up to about 1.8e308"])
+            value = 0.0
+        return ast.FloatLit(value, self._span(children))
 
     def true_lit(self, children: list[Any]) -> ast.BoolLit:
         return ast.BoolLit(True, self._span(children))
