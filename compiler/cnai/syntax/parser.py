@@ -11,6 +11,7 @@ from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.grammar import grammar_text
+from cnai.syntax.lexer import FastLexer
 from cnai.syntax.to_ast import AstBuilder
 
 _FRIENDLY = {
@@ -26,7 +27,7 @@ _BUILDER = AstBuilder()
 def _lark() -> Lark:
     # cache=True keeps the built LALR tables in the temp dir, keyed by grammar and lark version:
     # it takes ~0.2 s off every CLI start. The AST is built by callbacks during the parse.
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True,
+    return Lark(grammar_text(), parser="lalr", lexer=FastLexer, strict=True,
                 keep_all_tokens=True, maybe_placeholders=True, transformer=_BUILDER, cache=True)
 
 

@@ -147,10 +147,13 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def default(self, children: list[Any]) -> _Part:
         return self._part("default", children[-1], children)
 
+    def type_name(self, children: list[Any]) -> ast.Ident:
+        return self._ident(children[0])
+
     def type_expr(self, children: list[Any]) -> ast.TypeExpr:
-        name = self._names(children)[0]
+        name = children[0]
         arg = next((c for c in children if isinstance(c, ast.TypeExpr)), None)
-        return self._node(ast.TypeExpr(self._ident(name), arg, self._span(children)), children)
+        return self._node(ast.TypeExpr(name, arg, self._span(children)), children)
 
     def dataset_decl(self, children: list[Any]) -> ast.DatasetDecl:
         name = self._names(children)[0]
