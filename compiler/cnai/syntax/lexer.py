@@ -65,8 +65,9 @@ class FastLexer(Lexer):
         while position < end:
             found = match(text, position)
             if found is None:
-                raise UnexpectedCharacters(text, position, None, None,
-                                           allowed=_acceptable(parser_state), state=parser_state)
+                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
+                    text, position, None, None, allowed=_acceptable(parser_state),
+                    state=parser_state)
             kind = found.lastgroup
             assert kind is not None
             start, position = position, found.end()
