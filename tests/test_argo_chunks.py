@@ -94,3 +94,17 @@ def test_loop_bodies_split_and_keep_their_fan_in() -> None:
     part_two = loop_body["dag"]["tasks"][1]
     assert {"name": "x", "value": "{{inputs.parameters.x}}"} in part_two["arguments"][
         "parameters"]
+
+
+def test_two_thousand_steps_of_fifty_shapes_fit_argo() -> None:
+    from cnai.context import Options
+    from cnai.passes.check_size import LIMIT_BYTES, workflow_size
+
+    text = generate(2000, shapes=50)
+    optimized = compile_source(text, "big.cnai")
+    (doc,) = yaml.safe_load_all(optimized.text)
+    schemacheck.assert_valid(doc)
+    assert workflow_size(doc) < LIMIT_BYTES
+    assert len(doc["spec"]["templates"]) <= 200
+    plain = compile_source(text, "big.cnai", options=Options(optimize=False))
+    assert workflow_size(plain.documents[0]) > workflow_size(doc)
