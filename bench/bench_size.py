@@ -25,7 +25,9 @@ from cnai.driver import CompileFailed  # noqa: E402
 def measure(text: str, target: str, optimize: bool) -> str:
     start = time.perf_counter()
     try:
-        result = compile_source(text, "bench.cnai", target, Options(optimize=optimize))
+        # Without the optimizer the size check is skipped too, to see how large it gets.
+        options = Options(optimize=optimize, passes=None if optimize else ())
+        result = compile_source(text, "bench.cnai", target, options)
     except CompileFailed as failure:
         return f"refused: {', '.join(sorted({d.code for d in failure.diagnostics}))}"
     seconds = time.perf_counter() - start

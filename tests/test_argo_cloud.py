@@ -133,7 +133,7 @@ def test_pytorch_job_and_workers_only_and_master_only(cloud: dict[str, Any]) -> 
     assert pod["containers"][0]["name"] == "pytorch"
     assert pod["containers"][0]["command"][3] == "{{inputs.parameters.lr}}"
     assert pod["volumes"] == [{"name": "corpus", "persistentVolumeClaim": {
-        "claimName": "{{workflow.name}}-corpus", "readOnly": True}}]
+        "claimName": "corpus", "readOnly": True}}]
     assert pod["nodeSelector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
     finetune = template(cloud, "finetune")["resource"]
     assert finetune["successCondition"] == "status.replicaStatuses.Worker.succeeded > 0"
@@ -153,10 +153,12 @@ def test_fluid_dataset_and_data_load(cloud: dict[str, Any]) -> None:
     dataset = manifest(cloud, "preload-corpus-dataset")
     assert dataset["kind"] == "Dataset"
     assert dataset["spec"]["mounts"][0]["mountPoint"] == "{{inputs.parameters.data_uri}}"
+    # The Dataset is a cache shared by runs, bound to the cluster's runtime of its name.
+    assert dataset["metadata"]["name"] == "corpus"
+    assert template(cloud, "preload-corpus-dataset")["resource"]["action"] == "apply"
     load = template(cloud, "preload-corpus")["resource"]
     assert load["successCondition"] == "status.phase == Complete"
-    assert manifest(cloud, "preload-corpus")["spec"]["dataset"]["name"] == (
-        "{{workflow.name}}-corpus")
+    assert manifest(cloud, "preload-corpus")["spec"]["dataset"]["name"] == "corpus"
     assert tasks(cloud)["prepare"]["depends"] == "preload-corpus.Succeeded"
     assert "volumeClaimTemplates" not in spec(cloud)
 
@@ -173,6 +175,36 @@ def test_service_without_canary_has_no_route(cloud: dict[str, Any]) -> None:
     rule = manifest(cloud, "guarded-rule")
     assert rule["spec"]["trafficPolicy"]["connectionPool"]["http"] == {
         "http1MaxPendingRequests": 10}
+    route = manifest(cloud, "routed-route")
+    assert route["spec"]["hosts"] == ["models.example.com"]
+    assert [r["weight"] for r in route["spec"]["http"][0]["route"]] == [25, 75]
+
+
+@pytest.mark.parametrize("body, code", [
+    ('host = "a.example.com"', "E0208"),
+    ('distributed pytorch { workers = 1 }', "E0208"),
+])
+def test_service_field_errors(body: str, code: str) -> None:
+    with pytest.raises(CompileFailed) as failure:
+        compile_source(f'pipeline p {{ service s {{ image = "x"\n {body} }} }}')
+    assert [d.code for d in failure.value.diagnostics] == [code]
+
+
+def test_long_service_names_are_refused() -> None:
+    name = "s" * 50
+    with pytest.raises(CompileFailed) as failure:
+        compile_source(f'pipeline p {{ service {name} {{ image = "x" canary {{ weight = 5 }} }} }}')
+    assert [d.code for d in failure.value.diagnostics] == ["E0208"]
+
+
+def test_volcano_queue_on_a_plain_step() -> None:
+    (doc,) = yaml.safe_load_all(compile_source(
+        'pipeline p { scheduling { scheduler = "volcano"  queue = "q1" }\n'
+        ' step a { image = "x" } }').text)
+    step = template(doc, "a")
+    assert step["schedulerName"] == "volcano"
+    assert step["metadata"] == {"annotations": {"scheduling.volcano.sh/queue-name": "q1"}}
+    schemacheck.assert_valid(doc)
 
 
 def test_spot_steps_retry_lost_pods() -> None:

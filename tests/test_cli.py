@@ -122,3 +122,18 @@ def test_warnings_go_to_stderr_and_do_not_fail(tmp_path: Path) -> None:
 def test_python_dash_m_and_version() -> None:
     result = cnai("--version")
     assert result.returncode == 0 and result.stdout.startswith("cnai ")
+
+
+def test_explain_lists_what_each_pass_did(tmp_path: Path) -> None:
+    path = tmp_path / "p.cnai"
+    path.write_text('pipeline p { step a { image = "x" }\n step b when 1 > 2 { image = "x" } }\n')
+    text = cnai("compile", str(path), "--explain")
+    assert text.returncode == 0
+    assert "explain: fold_constant_gates: `1 > 2` is always false; removed 1 step(s): b" in (
+        text.stderr)
+    as_json = cnai("compile", str(path), "--explain", "--format", "json")
+    document = json.loads(as_json.stderr)
+    assert [d["code"] for d in document["diagnostics"]] == ["W0302"]
+    assert any(line.startswith("check_size: ") for line in document["explain"])
+    unknown = cnai("compile", str(path), "--passes", "reduce_edges,frobnicate")
+    assert unknown.returncode == 2 and "unknown pass 'frobnicate'" in unknown.stderr

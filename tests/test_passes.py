@@ -45,7 +45,7 @@ def test_fold_constant_gates() -> None:
     warnings = [(d.code, d.message) for d in ctx.diagnostics.sorted()]
     assert warnings == [
         ("W0302", "`1 > 2` is always false: it removes `never`, `after_never`"),
-        ("W0302", "`an earlier branch is always taken` is always false: it removes `dead`")]
+        ("W0302", "A branch after an always-true one never runs: it removes `dead`")]
     assert not any(isinstance(g, ir.Branch) and g.index == 1 for g in graph.groups)
 
 
@@ -75,7 +75,7 @@ def test_dedupe_templates_shares_and_lifts_differences() -> None:
     assert shared == {"seed1": "seed1", "seed2": "seed1", "seed3": "seed1", "other": None,
                       "pick": None}
     seed2 = graph.step("seed2")
-    assert [(i.name, i.source.kind) for i in seed2.inputs] == [("input1", "param"),
+    assert [(i.name, i.source.kind) for i in seed2.inputs] == [("lr", "param"),
                                                               ("arg4", "literal")]
     lifted = seed2.input("arg4").source
     assert isinstance(lifted, ir.Literal_) and lifted.value == "2"
@@ -89,8 +89,8 @@ def test_dedupe_templates_shares_and_lifts_differences() -> None:
     seed = next(t for t in doc["spec"]["templates"] if t["name"] == "seed1")
     assert seed["container"]["command"] == ["python", "train.py", "--seed",
                                             "{{inputs.parameters.arg4}}", "--lr",
-                                            "{{inputs.parameters.input1}}"]
-    assert "dedupe_templates: 3 steps share 1 templates" in ctx.explain
+                                            "{{inputs.parameters.lr}}"]
+    assert "dedupe_templates: 3 steps share 1 template" in ctx.explain
 
 
 def test_place_preloads_drops_unmounted_data_sets() -> None:

@@ -79,11 +79,11 @@ def _colour(choice: str) -> bool:
 
 
 def _report(diagnostics: Sequence[Diagnostic], sources: dict[str, SourceFile],
-            args: argparse.Namespace) -> None:
+            args: argparse.Namespace, explain: Sequence[str] | None = None) -> None:
     from cnai.diagnostics.render import render_json, render_text
 
     if args.format == "json":
-        sys.stderr.write(render_json(diagnostics))
+        sys.stderr.write(render_json(diagnostics, explain))
     elif diagnostics:
         sys.stderr.write(render_text(diagnostics, sources, colour=_colour(args.color)))
 
@@ -189,10 +189,10 @@ def _compile(args: argparse.Namespace) -> int:
     except CompileFailed as error:
         _report(error.diagnostics, error.sources, args)
         return EXIT_INPUT
-    _report(result.warnings, result.sources, args)
-    if args.explain:
-        lines = result.explain or ["no pass changed anything"]
-        sys.stderr.write("".join(f"explain: {line}\n" for line in lines))
+    explain = (result.explain or ["no pass changed anything"]) if args.explain else None
+    _report(result.warnings, result.sources, args, explain)
+    if explain is not None and args.format == "text":
+        sys.stderr.write("".join(f"explain: {line}\n" for line in explain))
     if args.split:
         _write_split(Path(args.split), result.documents)
     elif output is None:

@@ -65,9 +65,24 @@ def analyze(source: SourceFile, ctx: CompileContext) -> Any:
     if graph is None or ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
     graph = run_passes(graph, ctx)
+    _require_steps(graph, ctx)
     if ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
     return graph
+
+
+def _require_steps(graph: Any, ctx: CompileContext) -> None:
+    """A pipeline needs a step outside `finally` (the targets refuse an empty DAG)."""
+    from cnai.semantics import ir
+
+    if any(not any(isinstance(g, ir.Finally) for g in graph.ancestors(s.group))
+           for s in graph.steps):
+        return
+    removed = any(d.code == "W0302" for d in ctx.diagnostics)
+    ctx.diagnostics.error(
+        "E0106", f"pipeline `{graph.name}` has nothing to run"
+        + (": always-false gates removed every step" if removed else " outside `finally`"),
+        graph.span, "no steps to run", help=["add a step outside `finally`"])
 
 
 def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo",
@@ -93,8 +108,7 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     from cnai.backends.serialize import to_yaml
 
     documents = BACKENDS[target](graph, ctx)
-    if target == "argo" and ctx.options.optimize and (
-            ctx.options.passes is None or "check_size" in ctx.options.passes):
+    if target == "argo" and (ctx.options.passes is None or "check_size" in ctx.options.passes):
         from cnai.passes.check_size import check_size
 
         check_size(documents, graph, ctx)

@@ -396,6 +396,9 @@ class ArgoBackend:
         if volumes:
             template["volumes"] = volumes
         template.update(cloud.placement(step, self.ctx.options))
+        queue = cloud.volcano_queue(step)
+        if queue is not None:
+            template["metadata"] = {"annotations": {cloud.VOLCANO_QUEUE: queue}}
         if step.retry is not None:
             template["retryStrategy"] = retry_strategy(step.retry)
         elif step.scheduling is not None and step.scheduling.spot:

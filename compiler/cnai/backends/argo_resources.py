@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MAIN = "main"
 # Argo names a volumeClaimTemplate's claim <workflow name>-<template name>
-# (workflow/controller/operator.go); Fluid names a Dataset's claim after the Dataset.
+# (workflow/controller/operator.go).
 CLAIM = "{{{{workflow.name}}}}-{name}"
 RUN = "{{workflow.uid}}"
 # A Knative revision name per run: the service name and the first 8 characters of the run's
@@ -51,9 +51,9 @@ def input_role(step: ir.Step) -> str:
 
 
 def workflow_volumes(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
-    """Fluid data sets: their claims exist once the Dataset is bound, made by Fluid."""
+    """Fluid data sets: Fluid makes a claim named after the Dataset once it is bound."""
     return [{"name": d.k8s_name, "persistentVolumeClaim": {
-        "claimName": CLAIM.format(name=d.k8s_name), "readOnly": True}}
+        "claimName": d.k8s_name, "readOnly": True}}
         for d in pipeline.datasets if d.engine == "fluid"]
 
 
@@ -99,14 +99,17 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         return _with_inputs(backend, step, template)
     dataset = next(d for d in pipeline.datasets if d.name == step.mounts[0].dataset) \
         if step.mounts else _dataset_of(pipeline, step)
-    name = CLAIM.format(name=dataset.k8s_name)
+    # A Fluid Dataset is a cache shared by runs: it keeps the data set's name (Fluid binds it
+    # to the runtime of the same name the cluster provides) and outlives the workflow; each
+    # run's DataLoad is the workflow's.
+    name = dataset.k8s_name
     if role == "dataset":
         source = dataset.source or ""
         if dataset.source_ref is not None:
             (item,) = step.inputs
             source = f"{{{{inputs.parameters.{item.name}}}}}"
         manifest = cloud.fluid_dataset(name, source, dataset)
-        return _with_inputs(backend, step, _apply(manifest, "create", owned=True))
+        return _with_inputs(backend, step, _apply(manifest, "apply"))
     return _apply(cloud.fluid_data_load(name, dataset), "create", owned=True,
                   success=cloud.DATA_LOAD_SUCCESS, failure=cloud.DATA_LOAD_FAILURE)
 
@@ -137,12 +140,14 @@ def _with_inputs(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]
 
 
 def _job_volumes(pipeline: ir.Pipeline, step: ir.Step) -> list[dict[str, Any]]:
-    """The training job's pods are not Argo's: they name the run's claims directly."""
+    """The training job's pods are not Argo's: they name the claims directly."""
     volumes = []
     for mount in step.mounts:
         dataset = next(d for d in pipeline.datasets if d.name == mount.dataset)
+        claim = dataset.k8s_name if dataset.engine == "fluid" else CLAIM.format(
+            name=dataset.k8s_name)
         volumes.append({"name": dataset.k8s_name, "persistentVolumeClaim": {
-            "claimName": CLAIM.format(name=dataset.k8s_name), "readOnly": True}})
+            "claimName": claim, "readOnly": True}})
     return volumes
 
 

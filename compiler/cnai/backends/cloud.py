@@ -27,6 +27,15 @@ STEP_LABEL = "cnai.dev/step"
 PIPELINE_LABEL = "cnai.dev/pipeline"
 KNATIVE_GATEWAY = "knative-serving/knative-ingress-gateway"
 GANG_SCHEDULER = "volcano"
+VOLCANO_QUEUE = "scheduling.volcano.sh/queue-name"  # the queue of a pod Volcano schedules
+
+
+def volcano_queue(step: ir.Step) -> str | None:
+    """The Volcano queue of a single pod (training jobs name theirs in their run policy)."""
+    scheduling = step.scheduling
+    if scheduling is None or scheduling.scheduler != GANG_SCHEDULER or not scheduling.queue:
+        return None
+    return scheduling.queue
 
 
 def placement(step: ir.Step, options: Options) -> dict[str, Any]:
@@ -179,8 +188,6 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
     spec: dict[str, Any] = {"containers": [body]}
     if serving.concurrency is not None:
         spec["containerConcurrency"] = serving.concurrency
-    if step.timeout_seconds is not None:
-        spec["timeoutSeconds"] = step.timeout_seconds
     return {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
             "metadata": {"name": name, "labels": dict(service_labels)},
             "spec": {"template": {"metadata": metadata, "spec": spec}}}

@@ -142,8 +142,11 @@ def to_json(diagnostic: Diagnostic) -> dict[str, Any]:
     }
 
 
-def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+def render_json(diagnostics: Sequence[Diagnostic], explain: Sequence[str] | None = None) -> str:
+    """One JSON document; ``explain`` (cnai compile --explain) joins it as a list."""
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    document = {"diagnostics": [to_json(d) for d in diagnostics], "errors": errors,
-                "warnings": len(diagnostics) - errors}
+    document: dict[str, Any] = {"diagnostics": [to_json(d) for d in diagnostics],
+                                "errors": errors, "warnings": len(diagnostics) - errors}
+    if explain is not None:
+        document["explain"] = list(explain)
     return json.dumps(document, indent=2, sort_keys=False) + "\n"

@@ -29,8 +29,9 @@ def check_size(documents: list[dict[str, Any]], graph: ir.Pipeline,
     if not documents:
         return
     size = workflow_size(documents[0])
-    ctx.explain.append(f"check_size: the {documents[0].get('kind', 'document')} is "
-                       f"{size / 1000:.0f} KB (Argo's limit is about 1 MB)")
+    shown = f"{size / 1000:.0f} KB" if size >= 10_000 else f"{size} bytes"
+    ctx.explain.append(f"check_size: the {documents[0].get('kind', 'document')} is {shown} "
+                       "(Argo's limit is about 1 MB)")
     hints = ["steps of the same image and command share a template unless --no-optimize",
              "a loop (`for x in list { ... }`) over similar steps emits them once"]
     if size > LIMIT_BYTES:

@@ -5,7 +5,8 @@ Two steps have the same *shape* when everything but their names and the literal 
 their command/args is the same (image, resources, env, outputs, retries, the kinds of their
 inputs). Within a shape, a command word that is the same in every step stays in the template;
 one that differs becomes an argument, with the step's word as a literal value. Inputs are
-renamed by position so the templates match. The program itself (the first word) is part of
+of other steps' outputs are
+renamed by position so the templates match (params keep their names). The program itself (the first word) is part of
 the shape: steps running different programs keep their own templates. Safe: each step still
 runs exactly the same command with the same values; only where the text lives changes.
     step a { image = "t" command = ["run", "--seed", "1"] }
@@ -24,9 +25,19 @@ from cnai.semantics import ir
 DEDUPED_KINDS = ("container", "preload")
 
 
+def _renames(step: ir.Step) -> dict[str, str]:
+    """Input names in a shared template: params and loop variables keep theirs (user code
+    reads them by name through cnai_runtime), other steps' outputs are numbered."""
+    renames = {}
+    for number, item in enumerate(step.inputs, start=1):
+        keep = isinstance(item.source, (ir.ParamRef, ir.LoopVarRef, ir.PipelineStatus))
+        renames[item.name] = item.name if keep else f"input{number}"
+    return renames
+
+
 def _shape(step: ir.Step) -> str:
     """The step without names and with every literal command/args word as a hole."""
-    renames = {item.name: f"input{n}" for n, item in enumerate(step.inputs, start=1)}
+    renames = _renames(step)
 
     def text(value: ir.Text, hole: bool) -> Any:
         if hole and value.is_literal:
@@ -80,12 +91,13 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             replaced[member.name] = _share(member, template, lifted)
     if not replaced:
         return graph
-    ctx.explain.append(f"dedupe_templates: {len(replaced)} steps share {shared} templates")
+    plural = "template" if shared == 1 else "templates"
+    ctx.explain.append(f"dedupe_templates: {len(replaced)} steps share {shared} {plural}")
     return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
 
 
 def _share(step: ir.Step, template: str, lifted: list[int]) -> ir.Step:
-    renames = {item.name: f"input{n}" for n, item in enumerate(step.inputs, start=1)}
+    renames = _renames(step)
     inputs = [item.model_copy(update={"name": renames[item.name]}) for item in step.inputs]
     texts = _rename(step, renames)
     for position in lifted:

@@ -57,17 +57,22 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
                 doomed[step.name] = gate
         steps.append(step)
     graph = graph.model_copy(update={"steps": steps})
-    groups = []
+    groups: list[ir.Loop | ir.Branch | ir.Finally] = []
     dead_branches: dict[str, ir.Gate | None] = {}
     true_in_chain: dict[str, int] = {}
     for group in graph.groups:
         if isinstance(group, ir.Branch) and group.condition is not None and _is_constant(
                 group.condition):
             if constant_value(group.condition.expr):
+                # It runs exactly when no earlier branch did: the condition adds nothing.
                 true_in_chain.setdefault(group.chain, group.index)
+                ctx.explain.append(f"fold_constant_gates: `if {group.condition.text}` is "
+                                   "always true; condition dropped")
+                group = group.model_copy(update={"condition": None})
             else:
                 dead_branches[group.id] = group.condition
         groups.append(group)
+    graph = graph.model_copy(update={"groups": groups})
     for group in groups:
         if (isinstance(group, ir.Branch) and group.chain in true_in_chain
                 and group.index > true_in_chain[group.chain]):
@@ -93,9 +98,13 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         by_gate.setdefault((gate.span.start, gate.span.end), (gate, []))[1].append(name)
     for _, (gate, names) in sorted(by_gate.items()):
         listed = ", ".join(f"`{n}`" for n in names)
+        message = (f"{gate.text} never runs: it removes {listed}"
+                   if gate.text.startswith("a branch after") else
+                   f"`{gate.text}` is always false: it removes {listed}")
         ctx.diagnostics.warn(
-            "W0302", f"`{gate.text}` is always false: it removes {listed}", gate.span,
-            "always false", help=["remove the gate or the steps, or compare with a param"])
+            "W0302", message[0].upper() + message[1:] if not message.startswith("`") else
+            message, gate.span, "always false",
+            help=["remove the gate or the steps, or compare with a param"])
         ctx.explain.append(f"fold_constant_gates: `{gate.text}` is always false; removed "
                            f"{len(names)} step(s): {', '.join(names)}")
     return graph
@@ -104,4 +113,4 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
 def _never(group: ir.Loop | ir.Branch | ir.Finally) -> ir.Gate:
     """Stand-in gate for a branch after an always-true one: its span is the branch's."""
     return ir.Gate(expr=ir.Literal_(value=False, type=ir.Type(name="bool")),
-                   text="an earlier branch is always taken", span=group.span)
+                   text="a branch after an always-true one", span=group.span)

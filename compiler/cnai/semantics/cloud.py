@@ -135,6 +135,23 @@ class CloudChecker:
                 serving.ejection_seconds = self.fields.duration(_value(breaker["ejection"]))
         return serving
 
+    def check_service(self, decl: ast.StepDecl, step: ir.Step) -> None:
+        """Names Knative can take, and fields that only mean something together."""
+        serving = step.serving
+        assert serving is not None
+        # The revision is <service>[-canary]-<8 characters>: a DNS label of at most 63.
+        longest = 63 - 9 - (len("-canary") if serving.canary_weight is not None else 0)
+        if len(step.k8s_name) > longest:
+            self.diagnostics.error(
+                "E0208", f"service name `{step.name}` is too long for Knative revision names "
+                f"({len(step.k8s_name)} characters; at most {longest})", decl.name.span,
+                "too long", help=["shorten the service's name"])
+        if serving.host is not None and serving.canary_weight is None:
+            self.diagnostics.error(
+                "E0208", "`host` is the public host a canary splits; this service has no "
+                "`canary`", decl.name.span, "host without canary",
+                help=["add `canary { weight = ... }`, or remove `host`"])
+
     def _scale(self, block: ast.Block, serving: ir.Serving) -> None:
         scale = self.fields.collect(block.items, "scale", None, block.span)
         if "min" in scale:
@@ -174,8 +191,8 @@ class CloudChecker:
                         "W0209", f"the {replicas} replicas of `{step.name}` ask for {total} "
                         f"{resource} together, over the quota of {limit}", step.span,
                         f"{total} {resource} at once", secondary=[label],
-                        help=["only part of the job can run at a time; with gang scheduling "
-                              "it waits until the quota allows all replicas"])
+                        help=["the job cannot run in full under this quota: with gang "
+                              "scheduling it never starts, without it only some replicas run"])
 
 
 def step_demand(step: ir.Step) -> dict[str, float]:

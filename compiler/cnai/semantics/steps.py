@@ -146,6 +146,13 @@ class StepChecker:
         if decl.kind == "service":
             step.kind = "service"
             step.serving = cloud.serving(fields)
+            cloud.check_service(decl, step)
+            for extra in distributed:
+                self.diagnostics.error("E0208", "a service cannot be distributed", extra.span,
+                                       "not for services",
+                                       help=["scale a service with `scale { min max }`"])
+            step.distributed = None
+            step.kind = "service"
             self._no_outputs(step, "a service")
             for mount in step.mounts:
                 self.diagnostics.error("E0401", "a service cannot mount a data set",
