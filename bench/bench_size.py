@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "compiler"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate  # noqa: E402
+from generate import generate
 
-from cnai import compile_source  # noqa: E402
-from cnai.context import Options  # noqa: E402
-from cnai.driver import CompileFailed  # noqa: E402
+from cnai import compile_source
+from cnai.context import Options
+from cnai.driver import CompileFailed
 
 
 def measure(text: str, target: str, optimize: bool) -> str:

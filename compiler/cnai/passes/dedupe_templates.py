@@ -4,10 +4,10 @@ component, with what differs between them passed as arguments.
 Two steps have the same *shape* when everything but their names and the literal words of
 their command/args is the same (image, resources, env, outputs, retries, the kinds of their
 inputs). Within a shape, a command word that is the same in every step stays in the template;
-one that differs becomes an argument, with the step's word as a literal value. Inputs are
-of other steps' outputs are
-renamed by position so the templates match (params keep their names). The program itself (the first word) is part of
-the shape: steps running different programs keep their own templates. Safe: each step still
+one that differs becomes an argument, with the step's word as a literal value. Inputs that
+are other steps' outputs are renamed by position so the templates match (params keep their
+names). The program itself (the first word) is part of the shape: steps running different
+programs keep their own templates. Safe: each step still
 runs exactly the same command with the same values; only where the text lives changes.
     step a { image = "t" command = ["run", "--seed", "1"] }
     step b { image = "t" command = ["run", "--seed", "2"] }
