@@ -1,4 +1,4 @@
-"""The `cnai` command: check, compile and submit .cnai files.
+"""The `cnai` command: check, compile, submit and run .cnai files.
 
 Exit status: 0 success, 1 errors in the input, 2 bad usage (argparse's convention).
 Diagnostics go to stderr; ``--format json`` prints them as one JSON document.
@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cnai import __version__, submit
+from cnai import __version__, local, submit
 from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="print what each pass changed (to stderr)")
     common(compile_)
     submit.add_parser(commands)
+    local.add_parser(commands)
     return parser
 
 
@@ -213,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "run":
+            return local.run(args)
         if args.command == "submit":
             return submit.run(args)
         return _compile(args)

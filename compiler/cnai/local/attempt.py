@@ -1,0 +1,235 @@
+"""One attempt of one step instance: its command line, environment and files, then what it
+wrote.
+
+- ``outputs.NAME`` and ``CNAI_OUTPUTS_DIR`` point into the instance's ``outputs/`` folder,
+  emptied before each attempt (a retry on the cluster is a new pod with a new volume);
+- a parameter input is its text, an artifact input the producer's output path, linked from
+  ``inputs/NAME`` for ``CNAI_INPUTS_DIR``; ``CNAI_INPUT_<NAME>`` as ``k8s.runtime_env`` says;
+- ``output X: T at "/fixed/path"`` is written in the run folder like any output; the fixed
+  path in the step's own text is rewritten to it;
+- a step runs in the directory of the .cnai file, with this process's environment plus the
+  step's ``env``; ``secret(...)`` values come from this environment, by variable name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnai.backends import k8s
+from cnai.local import datasets
+from cnai.local.datasets import PathMap, PreloadError
+from cnai.local.layout import Layout
+from cnai.local.process import Invocation, Mount, Processes, docker_argv, host_user
+from cnai.local.state import StepRun, Value
+from cnai.local.values import output_value
+from cnai.semantics import ir
+
+CONTRACT_PREFIXES = ("CNAI_OUTPUTS", "CNAI_INPUTS", "CNAI_INPUT_")
+TORCH_ENV = {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+             "MASTER_PORT": "29500"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    layout: Layout
+    cwd: Path
+    docker: bool = False
+    pvc_root: Path | None = None
+    datasets: dict[str, ir.Dataset] = field(default_factory=dict)  # by preload step name
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    message: str = ""
+    exit_code: int | None = None
+    outputs: dict[str, Value] = field(default_factory=dict)
+
+
+class Attempts:
+    def __init__(self, settings: Settings, processes: Processes) -> None:
+        self.settings = settings
+        self.processes = processes
+        layout = settings.layout
+        self.paths = PathMap({d.path: layout.dataset_dir(d.name)
+                              for d in settings.datasets.values()})
+
+    def execute(self, run: StepRun, attempt: int) -> Result:
+        step = run.step
+        layout = self.settings.layout
+        run.log = layout.log_path(run.name, run.index)
+        limit = 1 + (step.retry.limit if step.retry else 0)
+        header = (f"=== {run.id}: attempt {attempt} of {limit}, "
+                  f"{time.strftime('%Y-%m-%d %H:%M:%S')} ===")
+        if step.kind in ("preload", "dataload"):
+            return self._preload(run, header)
+        invocation = self.invocation(run)
+        if isinstance(invocation, str):
+            _append(run.log, f"{header}\ncnai: {invocation}\n")
+            return Result(False, invocation)
+        outcome = self.processes.run(invocation, header)
+        if not outcome.ok:
+            return Result(False, outcome.message, outcome.exit_code)
+        outputs, problem = self.collect(run)
+        if problem:
+            _append(run.log, f"cnai: {problem}\n")
+            return Result(False, problem, outcome.exit_code)
+        return Result(True, "", outcome.exit_code, outputs)
+
+    # ---- the command ------------------------------------------------------------------
+
+    def invocation(self, run: StepRun) -> Invocation | str:
+        """What to run, or why it cannot run here."""
+        step = run.step
+        layout = self.settings.layout
+        assert run.log is not None
+        outputs_dir = layout.outputs_dir(run.name, run.index)
+        if outputs_dir.exists():
+            shutil.rmtree(outputs_dir)
+        if step.outputs:
+            outputs_dir.mkdir(parents=True)
+        inputs_dir = self._link_inputs(run)
+        fixed = {o.path: outputs_dir / o.name for o in step.outputs if o.path}
+        paths = self.paths.with_paths(fixed) if fixed else self.paths
+        render = _Renderer(run, outputs_dir, paths)
+        command = [render(t) for t in step.command]
+        args = [render(t) for t in step.args]
+        notes: list[str] = []
+        env = self._env(run, render, outputs_dir, inputs_dir, notes)
+        timeout = float(step.timeout_seconds) if step.timeout_seconds else None
+        if self.settings.docker:
+            name = _container_name(layout.root.name, step.k8s_name, run.index)
+            mounts = [Mount(layout.root, str(layout.root))]
+            mounts += [Mount(layout.dataset_dir(m.dataset), m.path, True) for m in step.mounts]
+            argv = docker_argv(step.image, command, args, sorted(env), mounts, name,
+                               step.resources.gpu, host_user())
+            return Invocation(argv, {**_inherited(), **env}, self.settings.cwd, run.log,
+                              timeout, name, tuple(notes))
+        if not command:
+            return (f"`{step.name}` has no command, so its image's entrypoint would run: "
+                    "that needs --docker")
+        if step.distributed is not None:
+            notes.append(f"distributed {step.distributed.framework} step: one local process "
+                         f"stands for its {step.distributed.replicas} replicas")
+        return Invocation([*command, *args], {**_inherited(), **env}, self.settings.cwd,
+                          run.log, timeout, notes=tuple(notes))
+
+    def _link_inputs(self, run: StepRun) -> Path:
+        inputs_dir = self.settings.layout.inputs_dir(run.name, run.index)
+        artifacts = [i for i in run.step.inputs if i.type.is_artifact]
+        if artifacts:
+            if inputs_dir.exists():
+                shutil.rmtree(inputs_dir)
+            inputs_dir.mkdir(parents=True)
+            for item in artifacts:
+                value = run.inputs[item.name]
+                if value.path is not None:
+                    (inputs_dir / item.name).symlink_to(value.path)
+        return inputs_dir
+
+    def _env(self, run: StepRun, render: _Renderer, outputs_dir: Path, inputs_dir: Path,
+             notes: list[str]) -> dict[str, str]:
+        step = run.step
+        places = {k8s.OUTPUTS_DIR: str(outputs_dir), k8s.INPUTS_DIR: str(inputs_dir)}
+        env = {}
+        for entry in k8s.runtime_env(step, lambda name: run.inputs[name].text):
+            value = str(entry["value"])
+            env[str(entry["name"])] = places.get(value, value)
+        for var in step.env:
+            if var.value is not None:
+                env[var.name] = render(var.value)
+            elif var.name in os.environ:  # a secret: taken from this environment
+                env[var.name] = os.environ[var.name]
+            else:
+                assert var.secret is not None
+                notes.append(f"{var.name} (secret {var.secret.name}/{var.secret.key}) is not "
+                             "set in this environment; left unset")
+        if step.distributed is not None and step.distributed.framework == "pytorch":
+            env.update({k: v for k, v in TORCH_ENV.items() if k not in env})
+        return env
+
+    # ---- what it wrote ------------------------------------------------------------------
+
+    def collect(self, run: StepRun) -> tuple[dict[str, Value], str]:
+        outputs_dir = self.settings.layout.outputs_dir(run.name, run.index)
+        found: dict[str, Value] = {}
+        for output in run.step.outputs:
+            try:
+                found[output.name] = output_value(outputs_dir / output.name, output.type)
+            except ValueError as error:
+                hint = ""
+                if output.path:
+                    hint = (f" (the fixed path {output.path} is mapped into the run folder; a "
+                            "program that writes there without reading it from its command "
+                            "or env cannot be run locally)")
+                return {}, f"output `{output.name}` ({output.type}): {error}{hint}"
+        return found, ""
+
+    # ---- data sets ----------------------------------------------------------------------
+
+    def _preload(self, run: StepRun, header: str) -> Result:
+        assert run.log is not None
+        dataset = self.settings.datasets[run.name]
+        source = dataset.source or ""
+        if dataset.source_ref is not None:
+            item = next(i for i in run.step.inputs if i.source == dataset.source_ref)
+            source = run.inputs[item.name].text
+        dest = self.settings.layout.dataset_dir(dataset.name)
+        try:
+            if datasets.is_remote(source):
+                argv, env = datasets.remote_command(source, dest)
+                invocation = Invocation(argv, env, self.settings.cwd, run.log)
+                outcome = self.processes.run(invocation, header)
+                return Result(outcome.ok, outcome.message, outcome.exit_code)
+            local = datasets.local_source(source, self.settings.pvc_root)
+            note = datasets.copy_source(local, dest)
+        except (PreloadError, OSError) as error:
+            message = f"data set `{dataset.name}`: {error}"
+            _append(run.log, f"{header}\ncnai: {message}\n")
+            return Result(False, message, 1)
+        _append(run.log, f"{header}\n{note}\n")
+        return Result(True, "", 0)
+
+
+class _Renderer:
+    """The text of a command, args or env value, with placeholders replaced."""
+
+    def __init__(self, run: StepRun, outputs_dir: Path, paths: PathMap) -> None:
+        self.run = run
+        self.outputs_dir = outputs_dir
+        self.paths = paths
+
+    def __call__(self, text: ir.Text) -> str:
+        pieces = []
+        for part in text.parts:
+            if isinstance(part, str):
+                pieces.append(self.paths.rewrite(part))
+            elif isinstance(part, ir.OutputPath):
+                pieces.append(str(self.outputs_dir / part.name))
+            else:
+                pieces.append(self.run.inputs[part.name].text)
+        return "".join(pieces)
+
+
+def _inherited() -> dict[str, str]:
+    """This process's environment, less the contract's variables a step must not inherit
+    (``CNAI_OUTPUTS`` would win over the step's own ``CNAI_OUTPUTS_DIR``)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(CONTRACT_PREFIXES)}
+
+
+def _append(path: Path | None, text: str) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _container_name(run: str, step: str, index: tuple[int, ...]) -> str:
+    raw = "-".join(["cnai", run, step, *map(str, index)])
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", raw)[:200]

@@ -1,0 +1,291 @@
+"""The scheduler: runs the plan's DAGs on a pool of worker threads, as Argo would.
+
+The main thread decides; workers only run attempts and report back through a queue. A DAG
+run (the main DAG, each loop iteration, ``finally``) advances its members in order until
+nothing changes, then the main thread waits for an attempt to end or a retry to fall due.
+- ``--parallel N`` workers: at most N attempts run at once, in the order they became ready;
+- ``for ... parallel K``: at most K iterations of that loop are under way at once;
+- a failed attempt is retried ``retry.limit`` times, after ``backoff * factor^(n-1)``
+  seconds (times CNAI_LOCAL_BACKOFF_SCALE); a timed-out attempt is a failed one;
+- a failure does not stop independent steps (Argo keeps scheduling the DAG's other tasks);
+  what waits for the failed step is Omitted;
+- ``finally`` runs after the main DAG has ended, whatever happened, with ``pipeline.status``
+  set to Succeeded or Failed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import queue
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from cnai.backends.argo_scope import FINALLY, Scope
+from cnai.local.attempt import Attempts, Result
+from cnai.local.plan import Member, Plan
+from cnai.local.state import Context, LoopRun, Node, Registry, ScopeRun, Status, StepRun
+from cnai.local.values import Unavailable, Values
+from cnai.semantics import ir
+
+TICK_SECONDS = 0.25
+
+
+class View(Protocol):
+    def added(self, node: StepRun | LoopRun) -> None: ...
+    def changed(self, node: StepRun | LoopRun) -> None: ...
+    def tick(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Started:
+    run: StepRun
+    at: float
+
+
+@dataclass(frozen=True)
+class _Finished:
+    run: StepRun
+    result: Result
+
+
+class Engine:
+    def __init__(self, plan: Plan, values: Values, attempts: Attempts, view: View,
+                 parallel: int, backoff_scale: float = 1.0) -> None:
+        self.plan = plan
+        self.values = values
+        self.registry: Registry = values.registry
+        self.attempts = attempts
+        self.view = view
+        self.backoff_scale = backoff_scale
+        self.pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="cnai-step")
+        self.events: queue.Queue[_Started | _Finished] = queue.Queue()
+        self.in_flight = 0
+        self.retries: list[tuple[float, int, StepRun]] = []
+        self._sequence = 0
+
+    def run(self) -> Status:
+        """Run the pipeline, then ``finally``; the final status of the whole run."""
+        try:
+            main = self._open(None, Context(), (0,))
+            self._drive(main)
+            status = main.status
+            if self.plan.has_finally:
+                self.values.pipeline_status = str(main.status)
+                cleanup = self._open(FINALLY, Context(), (1,))
+                self._drive(cleanup)
+                if cleanup.status == Status.FAILED:
+                    status = Status.FAILED
+            return status
+        except KeyboardInterrupt:
+            self.attempts.processes.stop_all()  # before waiting for the workers below
+            raise
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def abandon(self, message: str) -> None:
+        """After an interrupt: every node not done is marked Failed."""
+        for node in self.registry.order:
+            if not node.status.done:
+                self._set(node, Status.FAILED, message)
+
+    # ---- DAG runs -----------------------------------------------------------------------
+
+    def _open(self, scope: Scope, context: Context, position: tuple[int, ...]) -> ScopeRun:
+        members: dict[str, StepRun | LoopRun] = {}
+        for number, member in enumerate(self.plan.members[scope]):
+            node: StepRun | LoopRun
+            where = (*position, number)
+            if member.step is not None:
+                node = StepRun(member.step.name, context, position=where, step=member.step)
+            else:
+                assert member.loop is not None
+                node = LoopRun(member.loop.id, context, position=where, loop=member.loop)
+            members[member.name] = node
+            self.registry.add(node)
+            self.view.added(node)
+        return ScopeRun(scope, context, members)
+
+    def _drive(self, scope_run: ScopeRun) -> None:
+        while True:
+            while self._advance(scope_run):
+                pass
+            if scope_run.done:
+                return
+            self._wait()
+
+    def _advance(self, scope_run: ScopeRun) -> bool:
+        """One pass over the members; whether anything changed."""
+        if scope_run.done:
+            return False
+        changed = False
+        for member in self.plan.members[scope_run.scope]:
+            node = scope_run.members[member.name]
+            if node.status == Status.PENDING and not _submitted(node):
+                changed |= self._decide(scope_run, member, node)
+            if isinstance(node, LoopRun) and node.status == Status.RUNNING:
+                changed |= self._advance_loop(node)
+        if all(n.status.done for n in scope_run.members.values()):
+            failed = any(n.status == Status.FAILED for n in scope_run.members.values())
+            scope_run.status = Status.FAILED if failed else Status.SUCCEEDED
+            changed = True
+        return changed
+
+    def _decide(self, scope_run: ScopeRun, member: Member, node: StepRun | LoopRun) -> bool:
+        upstream = [scope_run.members[name] for name in member.waits_for]
+        if any(not n.status.done for n in upstream):
+            return False
+        blocked = [n for n in upstream if n.status != Status.SUCCEEDED]
+        if blocked:
+            names = ", ".join(f"`{n.id}` {n.status}" for n in blocked)
+            self._set(node, Status.OMITTED, f"omitted: {names}")
+            return True
+        try:
+            failing = self.values.holds(member.conditions, node.context)
+        except Unavailable as error:
+            self._set(node, Status.FAILED, f"cannot evaluate its condition: {error}")
+            return True
+        if failing is not None:
+            reason = (f"`{failing.text}` is false" if failing.expected else
+                      f"an earlier branch ran (`{failing.text}` is true)")
+            self._set(node, Status.SKIPPED, f"skipped: {reason}")
+            return True
+        if isinstance(node, LoopRun):
+            self._start_loop(node)
+        else:
+            self._start_step(node)
+        return True
+
+    # ---- loops --------------------------------------------------------------------------
+
+    def _start_loop(self, loop_run: LoopRun) -> None:
+        try:
+            loop_run.items = self.values.items(loop_run.loop, loop_run.context)
+        except Unavailable as error:
+            self._set(loop_run, Status.FAILED, str(error))
+            return
+        if not loop_run.items:  # Argo: "Skipped, empty params"
+            self._set(loop_run, Status.SKIPPED, "skipped: no items")
+            return
+        loop_run.started = time.time()
+        self._set(loop_run, Status.RUNNING, f"0/{len(loop_run.items)} iterations")
+
+    def _advance_loop(self, loop_run: LoopRun) -> bool:
+        loop = loop_run.loop
+        limit = loop.parallelism or len(loop_run.items)
+        changed = False
+        open_runs = [it for it in loop_run.iterations if not it.done]
+        while len(open_runs) < limit and len(loop_run.iterations) < len(loop_run.items):
+            index = len(loop_run.iterations)
+            context = loop_run.context.with_item(loop, index, loop_run.items[index])
+            iteration = self._open(loop.id, context, (*loop_run.position, index))
+            loop_run.iterations.append(iteration)
+            open_runs.append(iteration)
+            changed = True
+        for iteration in open_runs:
+            changed |= self._advance(iteration)
+        done = [it for it in loop_run.iterations if it.done]
+        message = f"{len(done)}/{len(loop_run.items)} iterations"
+        if len(done) == len(loop_run.items):
+            failed = any(it.status == Status.FAILED for it in done)
+            self._set(loop_run, Status.FAILED if failed else Status.SUCCEEDED, message)
+            return True
+        if message != loop_run.message:
+            loop_run.message = message
+            self.view.changed(loop_run)
+        return changed
+
+    # ---- steps --------------------------------------------------------------------------
+
+    def _start_step(self, run: StepRun) -> None:
+        if run.step.kind == "service":
+            self._set(run, Status.SKIPPED, "skipped: services are not deployed by cnai run "
+                      "--local")
+            return
+        try:
+            run.inputs = {i.name: self.values.get(i.source, run.context)
+                          for i in run.step.inputs}
+        except Unavailable as error:
+            self._set(run, Status.FAILED, str(error))
+            return
+        self._submit(run)
+
+    def _submit(self, run: StepRun) -> None:
+        run.submitted = True
+        run.attempts += 1
+        self.in_flight += 1
+        self.pool.submit(self._work, run, run.attempts)
+
+    def _work(self, run: StepRun, attempt: int) -> None:
+        self.events.put(_Started(run, time.time()))
+        try:
+            result = self.attempts.execute(run, attempt)
+        except Exception as error:  # a bug or an OS error: the step fails, the run goes on
+            result = Result(False, f"cnai could not run it: {type(error).__name__}: {error}")
+        self.events.put(_Finished(run, result))
+
+    def _wait(self) -> None:
+        if self.in_flight == 0 and not self.retries:
+            raise RuntimeError("the local scheduler has nothing to wait for")
+        timeout = TICK_SECONDS
+        if self.retries:
+            timeout = max(0.0, min(timeout, self.retries[0][0] - time.monotonic()))
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            event = None
+        while event is not None:
+            self._handle(event)
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                event = None
+        now = time.monotonic()
+        while self.retries and self.retries[0][0] <= now:
+            _, _, run = heapq.heappop(self.retries)
+            self._submit(run)
+        self.view.tick()
+
+    def _handle(self, event: _Started | _Finished) -> None:
+        run = event.run
+        if isinstance(event, _Started):
+            if run.started is None:
+                run.started = event.at
+            self._set(run, Status.RUNNING, f"attempt {run.attempts}" if run.attempts > 1
+                      else "")
+            return
+        self.in_flight -= 1
+        result = event.result
+        run.exit_code = result.exit_code
+        if result.ok:
+            run.outputs = result.outputs
+            self._set(run, Status.SUCCEEDED)
+            return
+        retry = run.step.retry
+        if retry is not None and run.attempts <= retry.limit:
+            delay = backoff_seconds(retry, run.attempts) * self.backoff_scale
+            self._sequence += 1
+            heapq.heappush(self.retries, (time.monotonic() + delay, self._sequence, run))
+            self._set(run, Status.RETRYING, f"{result.message}; retry in {delay:.3g}s")
+            return
+        self._set(run, Status.FAILED, result.message)
+
+    def _set(self, node: Node, status: Status, message: str = "") -> None:
+        assert isinstance(node, StepRun | LoopRun)
+        if status.done:
+            node.finish(status, message)
+        else:
+            node.status, node.message = status, message
+        self.view.changed(node)
+
+
+def backoff_seconds(retry: ir.Retry, retry_number: int) -> float:
+    """Argo's wait before retry ``n``: ``duration * factor^(n-1)``; none without a backoff."""
+    if not retry.backoff_seconds:
+        return 0.0
+    return float(retry.backoff_seconds * (retry.factor or 1) ** (retry_number - 1))
+
+
+def _submitted(node: StepRun | LoopRun) -> bool:
+    return isinstance(node, StepRun) and node.submitted

@@ -1,0 +1,137 @@
+"""Where a value comes from, in one iteration of the loops around the reader, and gates.
+
+- A param is its ``-p`` value or default; a loop variable, the current item.
+- ``STEP.OUTPUT`` of a step in the same iterations is that instance's output: a parameter as
+  the text the step wrote (less one trailing newline, as Argo reads it), an artifact as the
+  path the step wrote it to.
+- Read after the step's loop, it is the fan-in: a JSON list of the typed values of the
+  iterations where the step succeeded, in item order (``[0.1, 0.2]``; artifacts give their
+  paths). Argo gives the values' texts (``["0.1","0.2"]``), Kubeflow typed values.
+- Gates compare numbers as numbers, strings and bools by equality (the typing rules of the
+  language), with outputs read by their declared type.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnai.local.params import parse_value, value_text
+from cnai.local.plan import Condition, Plan
+from cnai.local.state import JSON, Context, Registry, Status, Value
+from cnai.semantics import ir
+
+
+class Unavailable(Exception):
+    """A value that cannot be had or read: the reading node fails with this message."""
+
+
+class Values:
+    def __init__(self, plan: Plan, params: dict[str, JSON], registry: Registry) -> None:
+        self.plan = plan
+        self.params = params
+        self.registry = registry
+        self.pipeline_status = "Running"
+
+    # ---- sources ------------------------------------------------------------------------
+
+    def get(self, source: ir.Source, context: Context) -> Value:
+        if isinstance(source, ir.Literal_):
+            return _typed(source.value)
+        if isinstance(source, ir.ParamRef):
+            return _typed(self.params[source.name])
+        if isinstance(source, ir.LoopVarRef):
+            binding = context.find(source.loop)
+            if binding is None:
+                raise Unavailable(f"loop variable `{source.name}` is not bound here")
+            return _typed(binding.item)
+        if isinstance(source, ir.PipelineStatus):
+            return Value(self.pipeline_status, self.pipeline_status)
+        return self.output(source, context)
+
+    def output(self, ref: ir.OutputRef, context: Context) -> Value:
+        producer = self.plan.pipeline.step(ref.step)
+        loops = self.plan.loops_of(producer)
+        unbound = [loop for loop in loops if context.find(loop) is None]
+        bound = tuple(b.index for b in context.bindings if b.loop in loops)
+        if not unbound:
+            return self._instance_output(ref, bound)
+        if len(unbound) > 1 or unbound[0] != loops[-1]:
+            raise Unavailable(f"`{ref.step}.{ref.output}` is gathered over more than one loop")
+        loop_run = self.registry.loops.get((unbound[0], bound))
+        count = len(loop_run.items) if loop_run is not None else 0
+        gathered: list[JSON] = []
+        for index in range(count):
+            run = self.registry.steps.get((ref.step, (*bound, index)))
+            if run is not None and run.status == Status.SUCCEEDED:
+                gathered.append(run.outputs[ref.output].typed)
+        return _typed(gathered)
+
+    def _instance_output(self, ref: ir.OutputRef, index: tuple[int, ...]) -> Value:
+        run = self.registry.steps.get((ref.step, index))
+        if run is None or run.status != Status.SUCCEEDED or ref.output not in run.outputs:
+            raise Unavailable(f"`{ref.step}.{ref.output}` has no value: `{ref.step}` did not "
+                              "succeed")
+        return run.outputs[ref.output]
+
+    def items(self, loop: ir.Loop, context: Context) -> list[JSON]:
+        """The list a loop runs over, its items typed as the loop variable."""
+        value = self.get(loop.items, context)
+        typed = value.typed
+        if not isinstance(typed, list):
+            try:
+                typed = parse_value(value.text, ir.Type(name="list", item=loop.item_type))
+            except ValueError as error:
+                raise Unavailable(f"the items of `for {loop.var}`: {error}") from None
+        assert isinstance(typed, list)
+        return typed
+
+    # ---- gates --------------------------------------------------------------------------
+
+    def holds(self, conditions: list[Condition], context: Context) -> Condition | None:
+        """The first condition that does not hold, or None when all do."""
+        for condition in conditions:
+            if bool(self.evaluate(condition.expr, context)) != condition.expected:
+                return condition
+        return None
+
+    def evaluate(self, expr: ir.Expr, context: Context) -> JSON:
+        if isinstance(expr, ir.BoolOp):
+            results = [bool(self.evaluate(o, context)) for o in expr.operands]
+            return all(results) if expr.kind == "and" else any(results)
+        if isinstance(expr, ir.Not):
+            return not self.evaluate(expr.operand, context)
+        if isinstance(expr, ir.Compare):
+            return _compare(expr.op, self.evaluate(expr.left, context),
+                            self.evaluate(expr.right, context))
+        return self.get(expr, context).typed
+
+
+def _typed(value: JSON) -> Value:
+    return Value(value_text(value), value)
+
+
+def output_value(path: Path, type_: ir.Type) -> Value:
+    """What a step wrote to output ``path``; ValueError when it is missing or not of its type."""
+    if type_.is_artifact:
+        if not path.exists():
+            raise ValueError(f"nothing was written at {path}")
+        return Value(str(path), str(path), path)
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "nothing"
+        raise ValueError(f"{what} was written at {path}, expected a file")
+    raw = path.read_bytes().decode("utf-8", errors="replace")
+    text = raw[:-1] if raw.endswith("\n") else raw  # Argo trims one newline
+    return Value(text, parse_value(text, type_), path)
+
+
+def _compare(op: str, left: JSON, right: JSON) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    if not numbers:
+        raise Unavailable(f"cannot order {left!r} and {right!r}")
+    assert isinstance(left, int | float) and isinstance(right, int | float)
+    results = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}
+    return results[op]
