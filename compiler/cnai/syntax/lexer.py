@@ -25,9 +25,10 @@ _ORDER = ("WS", "COMMENT", "STRING", "FLOAT", "INT", "COMP_OP", "NAME")
 def _acceptable(parser_state: Any) -> set[str]:
     """The terminals the parser could take next, for the "expected ..." of a diagnostic."""
     try:
-        return set(parser_state.parse_conf.parse_table.states[parser_state.position])
+        found = parser_state.parse_conf.parse_table.states[parser_state.position]
     except AttributeError:
         return set()
+    return {name for name in found if name.isupper() or name == "$END"}  # terminals only
 
 
 class FastLexer(Lexer):
