@@ -13,7 +13,7 @@ from cnai import compile_file, compile_source
 from cnai.backends.argo import literal
 from cnai.context import Options
 from cnai.driver import CompileFailed
-from conftest import COMPILING_EXAMPLES, EXAMPLES, FIXTURES, VALID_FIXTURES
+from testpaths import COMPILING_EXAMPLES, EXAMPLES, FIXTURES, VALID_FIXTURES
 
 VALID = VALID_FIXTURES
 

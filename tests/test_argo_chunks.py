@@ -11,7 +11,7 @@ import yaml
 
 import schemacheck
 from cnai import compile_source
-from conftest import ROOT
+from testpaths import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import generate

@@ -12,7 +12,7 @@ import schemacheck
 from cnai import compile_file, compile_source
 from cnai.context import Options
 from cnai.driver import CompileFailed
-from conftest import EXAMPLES, FIXTURES
+from testpaths import EXAMPLES, FIXTURES
 
 
 def documents(path: Any, options: Options | None = None) -> list[dict[str, Any]]:

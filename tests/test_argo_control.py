@@ -10,7 +10,7 @@ import yaml
 import schemacheck
 from cnai import compile_file, compile_source
 from cnai.driver import CompileFailed
-from conftest import EXAMPLES, FIXTURES
+from testpaths import EXAMPLES, FIXTURES
 
 
 def document(text: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, FIXTURES, ROOT
+from testpaths import EXAMPLES, FIXTURES, ROOT
 
 SEED = EXAMPLES / "model_pipeline.cnai"
 

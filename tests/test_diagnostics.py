@@ -10,7 +10,7 @@ import pytest
 
 from cnai.diagnostics.render import render_json, render_text
 from cnai.driver import CompileFailed, check_source
-from conftest import FIXTURES
+from testpaths import FIXTURES
 
 MARKER = re.compile(r"#\s*(error|warning|error-eof):\s*([EW]\d{4})")
 CASES = sorted((FIXTURES / "diagnostics").glob("*.cnai"))

@@ -11,7 +11,7 @@ import yaml
 import schemacheck
 from cnai import compile_file
 from cnai.driver import CompileFailed
-from conftest import COMPILING_EXAMPLES, EXAMPLES, EXPECTED_WARNINGS
+from testpaths import COMPILING_EXAMPLES, EXAMPLES, EXPECTED_WARNINGS
 
 ALL = sorted(EXAMPLES.glob("*.cnai"))
 PENDING = [p for p in ALL if p not in COMPILING_EXAMPLES]

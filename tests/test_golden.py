@@ -13,7 +13,7 @@ import pytest
 
 from cnai import compile_file
 from cnai.backends import BACKENDS
-from conftest import GOLDEN, GOLDEN_CASES
+from testpaths import GOLDEN, GOLDEN_CASES
 
 UPDATE = os.environ.get("CNAI_UPDATE_GOLDEN") == "1" and os.environ.get("CI") != "true"
 CASES = [(path, target) for target in BACKENDS for path in GOLDEN_CASES[target]]

@@ -9,7 +9,7 @@ import pytest
 from cnai.diagnostics import CompileError
 from cnai.source import SourceFile
 from cnai.syntax import ast, parse
-from conftest import EXAMPLES
+from testpaths import EXAMPLES
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.cnai"))
 

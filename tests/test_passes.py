@@ -16,7 +16,7 @@ from cnai.driver import analyze
 from cnai.passes._graph import ancestors
 from cnai.semantics import ir
 from cnai.source import SourceFile
-from conftest import FIXTURES
+from testpaths import FIXTURES
 
 PASSES = FIXTURES / "passes"
 

@@ -245,6 +245,7 @@ def test_remote_sources_go_through_cnai_preload(tmp_path: Path,
     assert env["PYTHONPATH"].split(os.pathsep)[:2] == [
         str(ROOT / "runtime_images" / "preload"), str(ROOT / "runtime_images" / "sdk")]
     monkeypatch.setattr(datasets, "preload_paths", list)
+    monkeypatch.setattr(datasets, "preload_importable", lambda: False)
     with pytest.raises(PreloadError, match="needs cnai_preload"):
         datasets.remote_command("gs://bucket/x", tmp_path)
 

@@ -9,7 +9,7 @@ from cnai.driver import CompileFailed, analyze
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration, is_quantity, k8s_name, parse_duration
 from cnai.source import SourceFile
-from conftest import EXAMPLES
+from testpaths import EXAMPLES
 
 
 def graph(text: str) -> ir.Pipeline:

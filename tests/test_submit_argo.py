@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from cnai.driver import compile_source
-from conftest import GOLDEN_CASES
 from fakes.argo_server import ArgoServer
 from fakes.support import (
     BACKOFF,
@@ -29,6 +28,7 @@ from fakes.support import (
     without_clock,
     write,
 )
+from testpaths import GOLDEN_CASES
 
 pytestmark = [
     # hera 7.1 serialises requests with pydantic v1's `.json()`, deprecated in pydantic 2

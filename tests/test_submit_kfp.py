@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN_CASES
 from fakes.kfp_server import KfpServer
 from fakes.support import (
     DEMO,
@@ -22,6 +21,7 @@ from fakes.support import (
     without_clock,
     write,
 )
+from testpaths import GOLDEN_CASES
 
 RUNS = "/apis/v2beta1/runs"
 UPLOAD = "/apis/v2beta1/pipelines/upload"

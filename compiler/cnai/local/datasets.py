@@ -64,13 +64,18 @@ def preload_paths() -> list[Path]:
     return [p for p in found if p.is_dir()]
 
 
+def preload_importable() -> bool:
+    """Whether cnai_preload is installed in this interpreter (as in the preload image)."""
+    return importlib.util.find_spec(PRELOAD_MODULE) is not None
+
+
 def remote_command(source: str, dest: Path) -> tuple[list[str], dict[str, str]]:
     """``python -m cnai_preload`` and the PYTHONPATH it needs; PreloadError without it."""
-    paths: list[Path] = []
-    if importlib.util.find_spec(PRELOAD_MODULE) is None:
-        paths = preload_paths()
-        if not any((p / PRELOAD_MODULE).is_dir() for p in paths):
-            raise PreloadError(
+    # The checkout's copy goes on the child's PYTHONPATH even when this process can import
+    # it: what this process imports says nothing about the child's path.
+    paths = preload_paths()
+    if not any((p / PRELOAD_MODULE).is_dir() for p in paths) and not preload_importable():
+        raise PreloadError(
                 f"fetching {source} needs cnai_preload (runtime_images/preload in a checkout "
                 "of cnai), which is not importable here; copy the data to this machine and "
                 "use its path as the source")

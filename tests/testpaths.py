@@ -1,10 +1,9 @@
-"""Shared test helpers: paths, compiling, and strict validation of what we emit."""
+"""Paths and example lists the tests share. (Not named conftest: pytest collects tests/ and
+runtime_images/ in one run, and runtime_images/ has a conftest module of its own.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -22,7 +21,3 @@ GOLDEN_CASES = {
     "kfp": [EXAMPLES / "model_pipeline.cnai"],
 }
 
-
-@pytest.fixture
-def root() -> Path:
-    return ROOT

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from cnai import compile_file
-from conftest import EXAMPLES, ROOT
+from testpaths import EXAMPLES, ROOT
 
 SDK = ROOT / "runtime_images" / "sdk"
 
