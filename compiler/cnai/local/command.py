@@ -23,7 +23,6 @@ from cnai.context import CompileContext, Options
 from cnai.diagnostics import Diagnostic, DiagnosticBag
 from cnai.driver import CompileFailed, analyze, decode
 from cnai.local import process
-from cnai.local.arguments import add_parser
 from cnai.local.attempt import Attempts, Settings
 from cnai.local.engine import Engine
 from cnai.local.layout import RUN_FILE, Layout, summary, write_json
@@ -44,19 +43,10 @@ LOCAL_PASSES = ("fold_constant_gates", "report_unused", "place_preloads", "reduc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``cnai run`` on its own: ``main(["run", FILE, "--local", ...])``."""
-    parser = argparse.ArgumentParser(prog="cnai")
-    add_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except Exception as error:  # a bug in cnai: as cnai.cli.main reports it
-        if os.environ.get("CNAI_DEBUG"):
-            raise
-        sys.stderr.write(f"cnai: internal error ({type(error).__name__}: {error}); this is a "
-                         "bug in cnai, not in your pipeline. Run with CNAI_DEBUG=1 for the "
-                         "traceback and report it.\n")
-        return EXIT_INTERNAL
+    """``cnai run`` through the CLI: ``main(["run", FILE, ...])``."""
+    from cnai.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 def run(args: argparse.Namespace) -> int:

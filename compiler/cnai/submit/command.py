@@ -106,19 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``cnai submit`` on its own: ``main(["submit", FILE, ...])``."""
-    parser = argparse.ArgumentParser(prog="cnai")
-    add_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except Exception as error:  # a bug in cnai: as cnai.cli.main reports it
-        if os.environ.get("CNAI_DEBUG"):
-            raise
-        sys.stderr.write(f"cnai: internal error ({type(error).__name__}: {error}); this is a "
-                         "bug in cnai, not in your pipeline. Run with CNAI_DEBUG=1 for the "
-                         "traceback and report it.\n")
-        return EXIT_INTERNAL
+    """``cnai submit`` through the CLI: ``main(["submit", FILE, ...])``."""
+    from cnai.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 def _submit(args: argparse.Namespace) -> int:
