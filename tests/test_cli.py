@@ -137,3 +137,14 @@ def test_explain_lists_what_each_pass_did(tmp_path: Path) -> None:
     assert any(line.startswith("check_size: ") for line in document["explain"])
     unknown = cnai("compile", str(path), "--passes", "reduce_edges,frobnicate")
     assert unknown.returncode == 2 and "unknown pass 'frobnicate'" in unknown.stderr
+
+
+def test_output_to_a_device_writes_through(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    result = cnai("compile", str(SEED), "-o", str(fifo))
+    out, _ = reader.communicate(timeout=60)
+    assert result.returncode == 0
+    assert out.startswith("apiVersion: argoproj.io/v1alpha1")
+    assert fifo.exists() and not fifo.is_file()  # still the pipe, not replaced by a file

@@ -117,7 +117,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _write_atomically(target: Path, text: str) -> None:
-    """Replace ``target`` only once the whole text is on disk: a failed write loses nothing."""
+    """Replace ``target`` only once the whole text is on disk: a failed write loses nothing.
+
+    A target that exists and is not a regular file (``/dev/null``, a pipe) is written in
+    place: replacing it would put a file where the device was.
+    """
+    if target.exists() and not target.is_file():
+        with target.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
