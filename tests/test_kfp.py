@@ -29,12 +29,12 @@ from test_kfp_support import (
     group_of,
     pipeline_spec,
     platform_spec,
+    step_command,
     yaml_documents,
 )
 
-# The examples that compile today; the others need loops, templates and services, which
-# later issues bring. Those issues extend this list.
-EXAMPLES = ["model_pipeline"]
+# Every example of LANGUAGE.md.
+EXAMPLES = ["model_pipeline", "sweep", "cloud_native"]
 SOURCES = [EXAMPLES_DIR / f"{name}.cnai" for name in EXAMPLES] + sorted(FIXTURES.glob("*.cnai"))
 CLI = [sys.executable, "-m", "cnai"]
 
@@ -64,7 +64,8 @@ def test_output_parses_into_kfp_protos(source: Path) -> None:
         executors = platform_spec(documents[1])
         assert executors and set(executors) <= set(documents[0]["deploymentSpec"]["executors"])
     else:
-        assert source.stem == "gates", "only gates.cnai needs no Kubernetes config"
+        assert source.stem in ("gates", "sweep", "cloud_native"), (
+            "only these need no Kubernetes config")
 
 
 def test_cli_output_loads_as_a_kfp_component(tmp_path: Path) -> None:
@@ -134,15 +135,19 @@ def test_seed_train_asks_for_8_gpus(seed: list[Doc]) -> None:
 
 def test_seed_steps_use_kfp_placeholders(seed: list[Doc]) -> None:
     executors = seed[0]["deploymentSpec"]["executors"]
-    assert executors["exec-train"]["container"]["command"] == [
+    assert step_command(executors["exec-train"]["container"]["command"]) == [
         "python", "train.py", "--epochs", "{{$.inputs.parameters['epochs']}}", "--out",
         "{{$.outputs.artifacts['model'].path}}"]
-    assert executors["exec-evaluate"]["container"]["command"][3:] == [
+    assert step_command(executors["exec-evaluate"]["container"]["command"])[3:] == [
         "{{$.inputs.artifacts['train_model'].path}}", "--out",
         "{{$.outputs.parameters['accuracy'].output_file}}"]
     assert executors["exec-preload-imagenet"]["container"]["image"] == (
         "ghcr.io/cnai-dev/cnai-preload:0.1.0")
-    assert "env" not in executors["exec-train"]["container"]  # no CNAI_OUTPUTS_DIR on KFP
+    # No CNAI_OUTPUTS_DIR on KFP: the runtime contract is the command's prefix.
+    assert "env" not in executors["exec-train"]["container"]
+    assert executors["exec-train"]["container"]["command"][:5] == [
+        "sh", "-c", 'export CNAI_OUTPUTS="${1}" CNAI_INPUTS="${2}" CNAI_INPUT_EPOCHS="${3}"; '
+        'shift 3; exec "$@"', "cnai-step", '{"model":"{{$.outputs.artifacts[\'model\'].path}}"}']
 
 
 def test_seed_data_flows_and_dependencies(seed: list[Doc]) -> None:
@@ -239,7 +244,7 @@ def test_features_map_to_kfp_fields() -> None:
     assert params["fast"]["parameterType"] == "BOOLEAN"
     assert params["notes"] == {"parameterType": "STRING"}  # no default: required at run time
     container = spec["deploymentSpec"]["executors"]["exec-prepare"]["container"]
-    assert container["command"][2] == "--name={{$.inputs.parameters['name']}}"
+    assert step_command(container["command"])[2] == "--name={{$.inputs.parameters['name']}}"
     assert container["args"] == ["--rounds", "{{$.inputs.parameters['rounds']}}", "--json",
                                  '{"a": 1}']
     assert container["env"] == [{"name": "MODE", "value": "strict"}]
@@ -276,7 +281,7 @@ pipeline shared {
     assert tasks["a"]["componentRef"] == tasks["b"]["componentRef"] == {"name": "comp-a"}
     assert "comp-b" not in spec["components"]
     assert tasks["b"]["inputs"]["parameters"] == {"arg3": {"runtimeValue": {"constant": "2"}}}
-    assert spec["deploymentSpec"]["executors"]["exec-a"]["container"]["command"] == [
+    assert step_command(spec["deploymentSpec"]["executors"]["exec-a"]["container"]["command"]) == [
         "run", "--seed", "{{$.inputs.parameters['arg3']}}"]
     executors = platform_spec(platform)
     assert set(executors) == {"exec-a", "exec-preload-d"}
@@ -310,14 +315,19 @@ pipeline names {
 # ---- what KFP cannot express ----------------------------------------------------------------
 
 UNSUPPORTED = {
-    "env value with a reference": (
+    "env value with a reference, no command": (
         'param p: string = "x"\n  step s { image = "a"  env { V = "${p}" } }',
-        "environment variable `V` of step `s` reads a value; Kubeflow sets environment "
-        "variables verbatim (pass the value in `command` instead)"),
-    "fixed output path": (
-        'step s { image = "a"  output o: string at "/tmp/o" }',
-        "output `o` is written to a fixed path; on Kubeflow the launcher chooses where "
-        "outputs go"),
+        "step `s` has no `command`, and the environment variable `V` holds a reference: on "
+        "Kubeflow that takes an `sh` prefix before the command"),
+    "fixed output path, no command": (
+        'step s { image = "a"  output o: string at "/tmp/o" }\n'
+        '  step t { image = "a"  command = ["t", s.o] }',
+        "step `s` has no `command`, and output `o` is written to a fixed path: on Kubeflow "
+        "that takes an `sh` prefix before the command"),
+    "the status marker": (
+        'step s { image = "a"  command = ["echo", "%CNAI_PIPELINE_STATUS%"] }',
+        "step `s` has `%CNAI_PIPELINE_STATUS%` in its text, which stands for "
+        "`pipeline.status` on Kubeflow"),
     "condition clause": (
         'step s { image = "a"  args = ["{\\"IfPresent\\": {}}"] }',
         'an argument of step `s` starts with `{"IfPresent":`, which KFP\'s driver reads as a '
@@ -336,33 +346,13 @@ def test_what_kfp_cannot_express_is_a_diagnostic(body: str, message: str) -> Non
     assert [(d.code, d.message) for d in errors] == [("E0401", message)]
 
 
-def test_control_flow_is_refused_once_per_construct() -> None:
-    # Loops, if/else and finally come to Kubeflow with a later issue.
-    with pytest.raises(CompileFailed) as failure:
-        compile_path(EXAMPLES_DIR / "sweep.cnai")
-    assert [(d.code, d.message, d.span.line) for d in failure.value.diagnostics] == [
-        ("E0401", "`for` loops are not supported on Kubeflow by this version of cnai", 11),
-        ("E0401", "`if` blocks are not supported on Kubeflow by this version of cnai", 21),
-        ("E0401", "`finally` blocks are not supported on Kubeflow by this version of cnai", 27)]
-
-
-def test_cloud_native_constructs_are_refused_once_each() -> None:
-    with pytest.raises(CompileFailed) as failure:
-        compile_path(EXAMPLES_DIR / "cloud_native.cnai")
-    assert [d.message for d in failure.value.diagnostics if d.code == "E0401"] == [
-        "`scheduling` with a scheduler, queue or priority is not supported on Kubeflow by "
-        "this version of cnai",
-        "`quota` settings are not supported on Kubeflow by this version of cnai",
-        "distributed steps are not supported on Kubeflow by this version of cnai",
-        "services are not supported on Kubeflow by this version of cnai"]
-
-
 def test_cli_reports_unsupported_without_a_traceback(tmp_path: Path) -> None:
     source = tmp_path / "bad.cnai"
-    source.write_text('pipeline p {\n  step s { image = "a"  output o: int at "/o" }\n}\n')
+    source.write_text('pipeline p {\n  step s { image = "a"  output o: int '
+                      'at "/o" }\n  step t { image = "a"  command = ["t", s.o] }\n}\n')
     result = cli_compile(source, tmp_path / "out.yaml")
     assert result.returncode == 1
-    assert result.stderr.startswith("error[E0401]: output `o` is written to a fixed path")
+    assert result.stderr.startswith("error[E0401]: step `s` has no `command`")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.yaml").exists()
 

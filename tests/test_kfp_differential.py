@@ -44,6 +44,7 @@ from test_kfp_support import (
     compiles,
     dags,
     platform_spec,
+    without_prefixes,
     yaml_documents,
 )
 from test_kfp_support import evaluate as evaluate_condition
@@ -361,7 +362,7 @@ def python_meaning(gate: ir.Gate, values: dict[str, object], steps: dict[str, st
 def test_pipeline_spec_matches_the_sdk(case: tuple[ir.Pipeline, list[Doc], list[Doc]]) -> None:
     pipeline, ours_docs, sdk_docs = case
     renames = sdk_renames(pipeline, sdk_docs[0])
-    ours = canonical(ours_docs[0])
+    ours = canonical(without_prefixes(ours_docs[0]))
     theirs = rename(without_descriptions(canonical(sdk_docs[0])), renames)
     for doc in (ours, theirs):
         doc.pop("sdkVersion")

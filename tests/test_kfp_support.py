@@ -7,6 +7,8 @@ only: the compiler never imports kfp (its package init alone takes ~0.9 s).
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,26 @@ def platform_spec(doc: Doc) -> dict[str, kubernetes_executor_config_pb2.Kubernet
                                         kubernetes_executor_config_pb2.KubernetesExecutorConfig(),
                                         ignore_unknown_fields=False)
             for name, config in executors.items()}
+
+
+def step_command(command: list[str]) -> list[str]:
+    """A container command without the runtime contract's ``sh`` prefix (kfp_contract.py),
+    i.e. the step's own command; test_runtime_contract_kfp.py checks the prefix itself."""
+    if command[:2] != ["sh", "-c"] or len(command) < 4 or command[3] != "cnai-step":
+        return command
+    shift = re.search(r"\bshift (\d+)", command[2])
+    assert shift is not None, command[2]
+    return command[4 + int(shift.group(1)):]
+
+
+def without_prefixes(spec: Doc) -> Doc:
+    """A copy of a PipelineSpec document whose executors run their steps' own commands."""
+    spec = copy.deepcopy(spec)
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        if "command" in container:
+            container["command"] = step_command(container["command"])
+    return spec
 
 
 def canonical(doc: Doc) -> Doc:

@@ -18,6 +18,7 @@ EXPECTED_WARNINGS = {"cloud_native": ["W0209"]}
 VALID_FIXTURES = sorted((FIXTURES / "valid").glob("*.cnai"))
 GOLDEN_CASES = {
     "argo": COMPILING_EXAMPLES + VALID_FIXTURES,
-    "kfp": [EXAMPLES / "model_pipeline.cnai"],
+    "kfp": [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",
+            EXAMPLES / "cloud_native.cnai", FIXTURES / "valid" / "control.cnai"],
 }
 

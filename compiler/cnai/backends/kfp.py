@@ -4,7 +4,10 @@ kfp-kubernetes platform document when a step needs one, as plain data built from
 The layout is the KFP SDK's (kfp 2.17.3): a component ``comp-<task>`` and an executor
 ``exec-<task>`` per step (one per template when dedupe_templates made steps share one), tasks
 keyed by name in ``root.dag.tasks``, a ``condition-N`` group per gated step and pipeline
-channels named ``pipelinechannel--<task>-<output>``. Choices, with the sources they rest on
+channels named ``pipelinechannel--<task>-<output>``. Loops, ``if`` chains and ``finally`` are
+laid out by kfp_groups.py, the runtime contract's command prefix is kfp_contract.py's, and
+training jobs, services and Fluid data sets are tasks of our runtime images (kfp_cloud.py);
+docs/kfp.md has the whole mapping. Choices, with the sources they rest on
 (kubeflow/pipelines at 7b70c7b, backend/src/v2):
 - Gates are condition groups whose ``triggerPolicy.condition`` is CEL over the group's inputs
   (kfp_cel.py). Steps downstream of a gated step stay where they are and depend on its group:
@@ -15,8 +18,9 @@ channels named ``pipelinechannel--<task>-<output>``. Choices, with the sources t
   pipeline whose exit task is DeletePVC. Exit tasks run when their group ends, whatever its
   outcome (argocompiler/dag.go: ALL_UPSTREAM_TASKS_COMPLETED tasks become Argo exit hooks), so
   the claim is deleted after a failure too, as Argo deletes volumeClaimTemplates. A second data
-  set nests a second exit handler: the backend supports one exit task per group. Mounts are
-  read-write: kfp-kubernetes 2.17.3's PvcMount has no readOnly field.
+  set nests a second exit handler: the backend supports one exit task per group, so ``finally``
+  has a handler of its own inside these. Mounts are read-write: kfp-kubernetes 2.17.3's
+  PvcMount has no readOnly field.
 - ``retryPolicy`` always carries all four fields: the backend passes absent ones to Argo as
   "0" (argocompiler/container.go), and Argo stops retrying once ``backoffMaxDuration`` has
   passed since the first attempt started (workflow/controller/operator.go), so the SDK's
@@ -31,7 +35,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import __version__
-from cnai.backends import k8s, kfp_cel, kfp_platform
+from cnai.backends import cloud, k8s, kfp_cel, kfp_contract, kfp_platform
+from cnai.backends.kfp_cloud import CloudSteps
+from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import (
     Channel,
     Dag,
@@ -39,25 +45,18 @@ from cnai.backends.kfp_dag import (
     GroupKind,
     Spec,
     Task,
-    dag_outputs,
+    definitions,
     task_output,
+    type_spec,
 )
+from cnai.backends.kfp_groups import EXIT_STRATEGY, FINAL_STATUS_TYPE, Layout
 from cnai.context import CompileContext
 from cnai.semantics import ir
-from cnai.source import Span
 
 SCHEMA_VERSION = "2.1.0"
 SDK_VERSION = f"cnai-{__version__}"
 NO_RETRY_DEADLINE = "2147483647s"  # ~68 years: Argo's duration math holds it without overflow
-EXIT_STRATEGY = "ALL_UPSTREAM_TASKS_COMPLETED"
-PARAMETER_TYPES = {"string": "STRING", "int": "NUMBER_INTEGER", "float": "NUMBER_DOUBLE",
-                   "bool": "BOOLEAN", "list": "LIST"}
-ARTIFACT_SCHEMAS = {"artifact": "system.Artifact", "dataset": "system.Dataset",
-                    "model": "system.Model", "metrics": "system.Metrics"}
-GROUP_WORDS = {"loop": "`for` loops are", "branch": "`if` blocks are",
-               "finally": "`finally` blocks are"}
-STEP_WORDS = {"distributed": "distributed steps are", "service": "services are",
-              "dataload": "Fluid data loads are"}
+CLOUD_KINDS = ("distributed", "service", "dataload")  # tasks of our images (kfp_cloud.py)
 # The driver reads these in container arguments (backend/src/v2/driver/util.go).
 RESERVED_TEXT = ("{{$",)
 CONDITION_CLAUSE = '{"IfPresent":'
@@ -67,24 +66,12 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     return KfpBackend(pipeline, ctx).documents()
 
 
-class Unsupported(Exception):
-    """Something in a step that KFP cannot express; the message is for the user."""
-
-
-def type_spec(type_: ir.Type) -> Spec:
-    if type_.is_artifact:
-        return {"artifactType": {"schemaTitle": ARTIFACT_SCHEMAS[type_.name],
-                                 "schemaVersion": "0.0.1"}}
-    return {"parameterType": PARAMETER_TYPES[type_.name]}
-
-
-def definitions(named: list[tuple[str, Spec]]) -> Spec:
-    """``inputDefinitions`` / ``outputDefinitions`` from (name, type spec) pairs."""
-    spec: Spec = {}
-    for name, typed in named:
-        kind = "artifacts" if "artifactType" in typed else "parameters"
-        spec.setdefault(kind, {})[name] = typed
-    return spec
+def namespace_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
+    """The objects a ``quota`` asks for in the pipeline's namespace (ResourceQuota, LimitRange),
+    the Argo target's. Not part of the KFP output: kfp's loader takes one or two YAML
+    documents only (kfp/dsl/structures.py, load_documents_from_yaml), and so does what
+    ``cnai submit`` uploads; ``cnai compile --split`` is where they belong."""
+    return cloud.quota_objects(pipeline)
 
 
 class KfpBackend:
@@ -100,11 +87,14 @@ class KfpBackend:
         self.components: Spec = {}
         self.executors: Spec = {}
         self.platform: Spec = {}
+        self.cloud = CloudSteps(self)
 
     def documents(self) -> list[dict[str, Any]]:
-        body = self.datasets()
+        self.layout = Layout(self, self.datasets())
         for step in self.pipeline.steps:
-            self.place(step, body)
+            self.place(step)
+        for group, expr, gate in self.layout.conditions:
+            self.condition(group, expr, gate)
         refused = self.refuse()
         for step in self.pipeline.steps:
             if step.name in refused:
@@ -130,8 +120,14 @@ class KfpBackend:
         self.taken.add(name)
         return name
 
+    def take_number(self) -> int:
+        """The next number of the sequence kfp numbers groups (and loop items) with."""
+        self.group_number += 1
+        return self.group_number
+
     def group(self, kind: GroupKind, parent: Group) -> Group:
-        """A new ``exit-handler-N`` / ``condition-N``, numbered in one sequence as kfp does."""
+        """A new ``exit-handler-N`` / ``condition-N`` / ..., numbered in one sequence as kfp
+        does."""
         self.group_number += 1
         while f"{kind}-{self.group_number}" in self.taken:
             self.group_number += 1
@@ -147,6 +143,8 @@ class KfpBackend:
         """Create each data set's PVC and nest the rest in exit handlers that delete it."""
         body = self.dag.root
         for dataset in self.pipeline.datasets:
+            if dataset.engine != "copy":  # a Fluid data set is the data load step's (kfp_cloud)
+                continue
             create = self.pvc_task(f"createpvc-{dataset.k8s_name}", body,
                                    kfp_platform.create_pvc_component,
                                    kfp_platform.CREATE_PVC_IMAGE)
@@ -177,49 +175,43 @@ class KfpBackend:
         self.dag.add(task)
         return task
 
-    def place(self, step: ir.Step, body: Group) -> None:
+    def place(self, step: ir.Step) -> None:
+        body = self.layout.parent_of(step)
         parent = body if step.when is None else self.group("condition", body)
         task = Task(step.k8s_name, parent)
         task.spec = {"taskInfo": {"name": task.name},
                      "componentRef": {"name": f"comp-{step.template or task.name}"},
                      "cachingOptions": {"enableCache": step.cache}}
         self.step_tasks[step.name] = self.dag.add(task)
+        self.layout.placed(step, parent if step.when is not None else task)
 
     # ---- one step -----------------------------------------------------------------------
 
     def refuse(self) -> set[str]:
-        """Report what this version cannot put on Kubeflow, once per construct; returns the
-        steps those constructs hold, which are then left out."""
-        pipeline, refused = self.pipeline, set()
-        for group in pipeline.groups:
-            if not (isinstance(group, ir.Branch) and group.index > 0):  # once per chain
-                self.refuse_one(group.span, GROUP_WORDS[group.kind])
-        refused |= {s.name for s in pipeline.steps if s.group is not None}
-        for dataset in pipeline.datasets:
-            if dataset.engine != "copy":
-                self.refuse_one(dataset.span, f"`engine = \"{dataset.engine}\"` data sets are")
-        for step in pipeline.steps:
-            if step.kind in STEP_WORDS:
-                refused.add(step.name)
-                if step.kind != "dataload":  # refused with its data set
-                    self.refuse_one(step.span, STEP_WORDS[step.kind])
-            elif step.disruption_budget is not None:
-                self.refuse_one(step.span, "`disruption_budget` settings are")
-        if any(s.scheduling and (s.scheduling.scheduler or s.scheduling.queue
-                                 or s.scheduling.priority) for s in pipeline.steps):
-            self.refuse_one(pipeline.span, "`scheduling` with a scheduler, queue or priority "
-                            "is")
-        if pipeline.quota is not None:
-            self.refuse_one(pipeline.quota.span, "`quota` settings are")
-        return refused
-
-    def refuse_one(self, span: Span, what: str) -> None:
-        self.ctx.unsupported(span, "E0401", f"{what} not supported on Kubeflow by this "
-                             "version of cnai", help="compile with --target argo")
+        """Report what KFP cannot express of the pipeline as a whole, once per construct;
+        returns the steps left out because of it (none today)."""
+        pods = [s for s in self.pipeline.steps if s.kind in ("container", "preload")
+                and s.scheduling is not None and (s.scheduling.scheduler
+                                                  or s.scheduling.priority)]
+        if pods:
+            more = f" and {len(pods) - 1} more" if len(pods) > 1 else ""
+            self.ctx.unsupported(
+                pods[0].span, "E0401", "`scheduling` with a scheduler or a priority class "
+                f"applies to the pod of `{pods[0].name}`{more}; Kubeflow sets neither on a "
+                "task's pod (kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
+                "priorityClassName), only on the pods of distributed steps",
+                help="put `scheduling` in the distributed steps, or compile with --target argo")
+        return set()
 
     def step(self, step: ir.Step) -> None:
         task = self.step_tasks[step.name]
         for item in step.inputs:
+            if item.type.item is not None and item.type.item.is_artifact:
+                # The launcher fills `{{$.inputs.artifacts['x'].path}}` from the list's first
+                # artifact only (backend/src/v2/component/launcher_v2.go, getPlaceholders).
+                raise Unsupported(f"`{step.name}` reads `{item.name}`, {item.type.item.name} "
+                                  "artifacts gathered over a loop; a Kubeflow container sees "
+                                  "only the first artifact of a list")
             kind = "artifacts" if item.type.is_artifact else "parameters"
             task.spec.setdefault("inputs", {}).setdefault(kind, {})[item.name] = (
                 {"runtimeValue": {"constant": item.source.value}}
@@ -227,58 +219,71 @@ class KfpBackend:
                 else self.dag.reference(self.channel(item.source), task))
         for dependency in step.depends:
             self.dag.depend(task, self.step_tasks[dependency.step])
+        if step.when is not None:
+            assert task.parent is not None
+            self.condition(task.parent, step.when.expr, step.when)
+        # Steps that share a template (dedupe_templates) share one component and executor;
+        # the pass gives them the same container and Kubernetes settings.
+        shared = step.template or task.name
+        if step.kind in CLOUD_KINDS:  # a task of our launcher or deploy image
+            for name, value in self.cloud.extra_inputs(step):
+                task.spec.setdefault("inputs", {}).setdefault("parameters", {})[name] = value
+            self.components.setdefault(f"comp-{shared}", self.component(step, shared))
+            self.executors.setdefault(f"exec-{shared}", {"container": self.cloud.container(step)})
+            return
         if step.retry is not None:
             task.spec["retryPolicy"] = retry_policy(step.retry)
-        if step.when is not None:
-            self.gate(step.when, task)
         pvc_names = [self.dag.reference(self.pvc_name(m.dataset), task) for m in step.mounts]
         claim = None
         if step.kind == "preload":
             claim = k8s.source_claim(self.datasets_by_name[step.mounts[0].dataset])
         config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim)
-        # Steps that share a template (dedupe_templates) share one component and executor;
-        # the pass gives them the same container and Kubernetes settings.
-        shared = step.template or task.name
         if config:
             self.platform.setdefault(f"exec-{shared}", config)
         self.components.setdefault(f"comp-{shared}", self.component(step, shared))
         self.executors.setdefault(f"exec-{shared}", {"container": self.container(step)})
 
-    def gate(self, gate: ir.Gate, task: Task) -> None:
-        group = task.parent
-        assert isinstance(group, Group) and group.kind == "condition"
+    def condition(self, group: Group, expr: ir.Expr, gate: ir.Gate) -> None:
+        """Trigger ``group`` on ``expr``, CEL over inputs of the group."""
+        assert group.kind == "condition"
         try:
-            text = kfp_cel.condition(
-                gate.expr, lambda ref: self.dag.bring_in(self.channel(ref), group))
+            text = kfp_cel.condition(expr, lambda ref: self.dag.bring_in(self.channel(ref), group))
         except kfp_cel.CelError as error:
             self.ctx.unsupported(gate.span, "E0401", str(error))
             return
-        group.spec["triggerPolicy"] = {"condition": text}
+        group.spec.setdefault("triggerPolicy", {})["condition"] = text
 
     def channel(self, source: ir.Source | ir.Expr) -> Channel:
         if isinstance(source, ir.ParamRef):
             return Channel(None, source.name, type_spec(source.type))
         if isinstance(source, ir.OutputRef):
+            # Typed as produced: kfp_dag makes it a list where it has left a loop.
+            producer = self.pipeline.step(source.step)
             return Channel(self.step_tasks[source.step].name, source.output,
-                           type_spec(source.type))
-        raise Unsupported(f"{source.kind} references are not supported on Kubeflow yet")
+                           type_spec(producer.output(source.output).type))
+        if isinstance(source, ir.LoopVarRef):
+            return self.layout.item(source)
+        if isinstance(source, ir.PipelineStatus):
+            return self.layout.pipeline_status()
+        raise AssertionError(source.kind)
 
     def pvc_name(self, dataset: str) -> Channel:
+        """The claim of a data set: CreatePVC's output, or a Fluid data load's."""
+        if self.datasets_by_name[dataset].engine == "fluid":
+            return self.cloud.name_channel(self.pipeline.step(f"preload_{dataset}"))
         return Channel(self.pvc_tasks[dataset].name, kfp_platform.PVC_NAME_OUTPUT,
                        {"parameterType": "STRING"})
 
     def component(self, step: ir.Step, name: str) -> Spec:
         component: Spec = {"executorLabel": f"exec-{name}"}
-        inputs = definitions([(i.name, type_spec(i.type)) for i in step.inputs])
+        named = [(i.name, input_type(i)) for i in step.inputs]
+        if step.kind in CLOUD_KINDS:
+            named += [(n, {"parameterType": "STRING"}) for n in self.cloud.extra_input_names(step)]
+        inputs = definitions(named)
         if inputs:
             component["inputDefinitions"] = inputs
-        for output in step.outputs:
-            if output.path is not None:
-                self.ctx.unsupported(
-                    output.span, "E0401", f"output `{output.name}` is written to a fixed path; "
-                    "on Kubeflow the launcher chooses where outputs go",
-                    help=f"write it to `outputs.{output.name}` in the command instead")
-        outputs = definitions([(o.name, type_spec(o.type)) for o in step.outputs])
+        outputs = definitions([(o.name, type_spec(o.type)) for o in step.outputs]
+                              + self.cloud.extra_outputs(step))
         if outputs:
             component["outputDefinitions"] = outputs
         return component
@@ -286,11 +291,15 @@ class KfpBackend:
     def container(self, step: ir.Step) -> Spec:
         image = self.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
         container: Spec = {"image": image}
-        if step.command:
-            container["command"] = [self.text(step, t) for t in step.command]
+        command = kfp_contract.wrap(step, [self.text(step, t) for t in step.command],
+                                    lambda text: self.text(step, text))
+        if command:
+            container["command"] = command
         if step.args:
             container["args"] = [self.text(step, t) for t in step.args]
-        env = [self.env_var(step, v) for v in step.env if v.secret is None]
+        # Values holding references are exported by the command's prefix (kfp_contract.py).
+        env = [{"name": v.name, "value": self.literal(step, v.value.literal)} for v in step.env
+               if v.value is not None and v.value.is_literal]
         if env:
             container["env"] = env
         resources = kfp_platform.container_resources(step.resources)
@@ -298,27 +307,19 @@ class KfpBackend:
             container["resources"] = resources
         return container
 
-    def env_var(self, step: ir.Step, var: ir.EnvVar) -> Spec:
-        assert var.value is not None
-        if not var.value.is_literal:
-            raise Unsupported(f"environment variable `{var.name}` of step `{step.name}` reads a "
-                              "value; Kubeflow sets environment variables verbatim (pass the "
-                              "value in `command` instead)")
-        return {"name": var.name, "value": self.literal(step, var.value.literal)}
-
     def text(self, step: ir.Step, text: ir.Text) -> str:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
                 pieces.append(self.literal(step, part))
             elif isinstance(part, ir.OutputPath):
-                kind = "artifacts" if step.output(part.name).type.is_artifact else "parameters"
-                field = "path" if kind == "artifacts" else "output_file"
-                pieces.append(f"{{{{$.outputs.{kind}['{part.name}'].{field}}}}}")
-            elif step.input(part.name).type.is_artifact:
-                pieces.append(f"{{{{$.inputs.artifacts['{part.name}'].path}}}}")
+                # A fixed-path output is written there; the prefix copies it for KFP.
+                pieces.append(step.output(part.name).path
+                              or kfp_contract.output_placeholder(step, part.name))
+            elif isinstance(step.input(part.name).source, ir.PipelineStatus):
+                pieces.append(kfp_contract.STATUS_MARKER)
             else:
-                pieces.append(f"{{{{$.inputs.parameters['{part.name}']}}}}")
+                pieces.append(kfp_contract.input_placeholder(step, part.name))
         rendered = "".join(pieces)
         if rendered.strip().startswith(CONDITION_CLAUSE):
             raise Unsupported(f"an argument of step `{step.name}` starts with "
@@ -329,16 +330,19 @@ class KfpBackend:
         if any(marker in text for marker in RESERVED_TEXT):
             raise Unsupported(f"step `{step.name}` has `{{{{$` in its text, which KFP reads as a "
                               "placeholder")
+        if kfp_contract.STATUS_MARKER in text:
+            raise Unsupported(f"step `{step.name}` has `{kfp_contract.STATUS_MARKER}` in its "
+                              "text, which stands for `pipeline.status` on Kubeflow")
         return text
 
     # ---- groups and the pipeline ------------------------------------------------------
 
     def group_component(self, group: Group) -> Spec:
         component: Spec = {"dag": {"tasks": self.tasks(group)}}
-        inputs = definitions([(n, c.type_spec) for n, c in sorted(group.inputs.items())])
+        inputs = definitions(self.dag.input_definitions(group))
         if inputs:
             component["inputDefinitions"] = inputs
-        outputs, output_definitions = dag_outputs(group)
+        outputs, output_definitions = self.dag.dag_outputs(group)
         if outputs:
             component["dag"]["outputs"] = outputs
             component["outputDefinitions"] = output_definitions
@@ -365,6 +369,12 @@ class KfpBackend:
         return {"pipelineInfo": info, "sdkVersion": SDK_VERSION,
                 "schemaVersion": SCHEMA_VERSION, "components": self.components,
                 "deploymentSpec": {"executors": self.executors}, "root": root}
+
+
+def input_type(item: ir.Input) -> Spec:
+    if isinstance(item.source, ir.PipelineStatus):  # the SDK's PipelineTaskFinalStatus input
+        return {**FINAL_STATUS_TYPE, "isOptional": True}
+    return type_spec(item.type)
 
 
 def param_definition(param: ir.Param) -> Spec:

@@ -7,7 +7,9 @@ How KFP evaluates it (kubeflow/pipelines, commit 7b70c7b, cel-go v0.30.0):
   ``inputs.parameter_values['NAME']``: a ``google.protobuf.Value``, typed ``dyn`` when checked.
 - Values are stored by type (backend/src/v2/metadata/converter.go, TextToPbValue): STRING as a
   string, BOOLEAN as a bool, and NUMBER_INTEGER *and* NUMBER_DOUBLE both as a number, which CEL
-  reads as a ``double``. The result must be a bool, or the driver fails the task.
+  reads as a ``double``. A loop's item is an element of the list's ``google.protobuf.Value``
+  (driver/resolve.go, resolveInputs for iterations): the same kinds. The result must be a
+  bool, or the driver fails the task.
 
 So every comparison here is made in one CEL type, never relying on an evaluator's cross-type
 rules (cel-go and cel-python disagree on ``double == int``): two ints compare as ``int``, the
@@ -27,8 +29,8 @@ from cnai.semantics import ir
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
-# Names the condition group input that carries a param or a step output.
-ChannelName = Callable[[ir.ParamRef | ir.OutputRef], str]
+# Names the condition group input that carries a param, a step output or a loop's item.
+ChannelName = Callable[[ir.ParamRef | ir.OutputRef | ir.LoopVarRef], str]
 
 
 class CelError(Exception):
@@ -67,13 +69,12 @@ class _Renderer:
     def value(self, expr: ir.Expr, cel_type: str) -> str:
         if isinstance(expr, ir.Literal_):
             return literal(expr.value, cel_type)
-        if isinstance(expr, (ir.ParamRef, ir.OutputRef)):
+        if isinstance(expr, (ir.ParamRef, ir.OutputRef, ir.LoopVarRef)):
             read = f"inputs.parameter_values['{self.channel(expr)}']"
             # Numbers arrive as doubles: an int is cast back for an int comparison only.
             return f"int({read})" if cel_type == "int" else read
-        if isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not)):
-            return f"({self.expr(expr)})"
-        raise CelError(f"{expr.kind} references in gates are not supported on Kubeflow yet")
+        assert isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not))
+        return f"({self.expr(expr)})"
 
 
 def _type_of(expr: ir.Expr) -> str:

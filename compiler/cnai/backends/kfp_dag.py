@@ -1,14 +1,21 @@
 """The task tree of a KFP pipeline and how values travel through it.
 
-KFP nests DAGs: ``root`` holds tasks and groups (``exit-handler-N``, ``condition-N``), each a
-DAG component of its own. A task reads a value with ``taskOutputParameter`` only from a sibling
-in the same DAG, and with ``componentInputParameter`` from its DAG's inputs. So a value that
-crosses a group boundary travels as a *pipeline channel*, named as the KFP SDK names them
-(``pipelinechannel--min_accuracy``, ``pipelinechannel--evaluate-accuracy``): into a group as an
-input of the group's task, out of a group as a DAG output (``valueFromParameter`` /
-``artifactSelectors``, which the driver follows down to the producing task:
-backend/src/v2/driver/resolve.go, resolveUpstreamParameters). Dependencies sit where both ends
-are siblings, the lowest common DAG, as the SDK places them.
+KFP nests DAGs: ``root`` holds tasks and groups (``exit-handler-N``, ``condition-N``,
+``condition-branches-N``, ``for-loop-N``), each a DAG component of its own. A task reads a value
+with ``taskOutputParameter`` only from a sibling in the same DAG, and with
+``componentInputParameter`` from its DAG's inputs. So a value that crosses a group boundary
+travels as a *pipeline channel*, named as the KFP SDK names them (``pipelinechannel--min_accuracy``,
+``pipelinechannel--evaluate-accuracy``): into a group as an input of the group's task, out of a
+group as a DAG output (``valueFromParameter`` / ``artifactSelectors``, which the driver follows
+down to the producing task: backend/src/v2/driver/resolve.go, resolveUpstreamParameters).
+Dependencies sit where both ends are siblings, the lowest common DAG, as the SDK places them.
+
+Some values are born inside a DAG rather than at the root: a loop's item is an input of the
+loop's DAG (``parameterIterator.itemInput``), and the final status of an exit handler is given to
+the exit task (``taskFinalStatus``). A channel names the DAG it is born in (``home``) and how a
+task of that DAG reads it. A value made inside a loop and read outside it leaves the loop's DAG
+as a list: KFP's ``dsl.Collected``, which the driver gathers over the iterations
+(resolve.go, CollectInputs); so its type depends on where it is seen (``type_at``).
 """
 
 from __future__ import annotations
@@ -16,20 +23,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cnai.semantics import ir
+
 ROOT = "root"
 CHANNEL_PREFIX = "pipelinechannel--"
+PARAMETER_TYPES = {"string": "STRING", "int": "NUMBER_INTEGER", "float": "NUMBER_DOUBLE",
+                   "bool": "BOOLEAN", "list": "LIST"}
+ARTIFACT_SCHEMAS = {"artifact": "system.Artifact", "dataset": "system.Dataset",
+                    "model": "system.Model", "metrics": "system.Metrics"}
 
 Spec = dict[str, Any]
-GroupKind = Literal["root", "exit-handler", "condition"]
+GroupKind = Literal["root", "exit-handler", "condition", "condition-branches", "for-loop",
+                    "finally"]
 
 
 @dataclass(frozen=True)
 class Channel:
-    """A pipeline param (``producer`` None) or the output ``key`` of task ``producer``."""
+    """The output ``key`` of task ``producer``; or, with no producer, a value born in the DAG of
+    group ``home`` (the root's inputs are the pipeline's params), read there with ``at_home``."""
 
     producer: str | None
     key: str
-    type_spec: Spec  # {"parameterType": ...} or {"artifactType": {...}}
+    type_spec: Spec  # {"parameterType": ...} or {"artifactType": {...}}, as produced
+    home: str = ROOT
+    at_home: Spec | None = field(default=None, compare=False)  # default: componentInputParameter
+    label: str | None = None  # the channel's name, when it is not derived from producer and key
 
     @property
     def is_artifact(self) -> bool:
@@ -37,6 +55,8 @@ class Channel:
 
     @property
     def name(self) -> str:
+        if self.label is not None:
+            return self.label
         owner = "" if self.producer is None else f"{self.producer}-"
         return f"{CHANNEL_PREFIX}{owner}{self.key}"
 
@@ -62,12 +82,13 @@ class Task:
 
 @dataclass(eq=False)
 class Group(Task):
-    """A DAG component: the root, an exit handler or a condition."""
+    """A DAG component: the root, an exit handler, a condition, a loop, ..."""
 
     kind: GroupKind = "root"
     children: list[Task] = field(default_factory=list)
     inputs: dict[str, Channel] = field(default_factory=dict)
     outputs: dict[str, tuple[Channel, str]] = field(default_factory=dict)  # name -> (what, from)
+    item: Channel | None = None  # a loop's item, an input of its DAG that no task passes
 
     def add(self, task: Task) -> Task:
         self.children.append(task)
@@ -96,6 +117,21 @@ class Dag:
         later, earlier = _siblings(downstream, upstream)
         later.depends.add(earlier.name)
 
+    # ---- types ----------------------------------------------------------------------
+
+    def type_at(self, channel: Channel, dag: Group) -> Spec:
+        """The channel's type as tasks of ``dag`` see it: a list once it has left a loop."""
+        if channel.producer is None:
+            return channel.type_spec
+        inside = set(map(id, dag.ancestry()))
+        gathered = any(isinstance(t, Group) and t.kind == "for-loop" and id(t) not in inside
+                       for t in self.tasks[channel.producer].ancestry())
+        if not gathered:
+            return channel.type_spec
+        if channel.is_artifact:
+            return {**channel.type_spec, "isArtifactList": True}
+        return {"parameterType": "LIST"}
+
     # ---- references -----------------------------------------------------------------
 
     def reference(self, channel: Channel, consumer: Task) -> Spec:
@@ -103,8 +139,8 @@ class Dag:
         dag = consumer.parent
         assert dag is not None
         if channel.producer is None:
-            if dag is self.root:
-                return {"componentInputParameter": channel.key}
+            if dag.name == channel.home:
+                return channel.at_home or {"componentInputParameter": channel.key}
             return self._from_outside(channel, dag)
         producer = self.tasks[channel.producer]
         chain = producer.ancestry()
@@ -143,29 +179,54 @@ class Dag:
             self._export(channel, inner)
         group.outputs[channel.name] = (channel, inner.name)
 
+    def dag_outputs(self, group: Group) -> tuple[Spec, Spec]:
+        """``dag.outputs`` and ``outputDefinitions`` of a group that exports channels."""
+        outputs: Spec = {}
+        definitions: Spec = {}
+        assert group.parent is not None
+        for name, (channel, inner) in sorted(group.outputs.items()):
+            # The inner task names the value by its own key, or (a group) by the channel name.
+            key = channel.key if inner == channel.producer else name
+            typed = self.type_at(channel, group.parent)
+            if channel.is_artifact:
+                outputs.setdefault("artifacts", {})[name] = {
+                    "artifactSelectors": [{"producerSubtask": inner, "outputArtifactKey": key}]}
+                definitions.setdefault("artifacts", {})[name] = typed
+            else:
+                outputs.setdefault("parameters", {})[name] = {
+                    "valueFromParameter": {"producerSubtask": inner, "outputParameterKey": key}}
+                definitions.setdefault("parameters", {})[name] = typed
+        return outputs, definitions
+
+    def input_definitions(self, group: Group) -> list[tuple[str, Spec]]:
+        """(name, type) of each input of a group's DAG, the loop item included."""
+        named = [(name, self.type_at(c, group.parent or group))
+                 for name, c in group.inputs.items()]
+        if group.item is not None:
+            named.append((group.item.name, group.item.type_spec))
+        return sorted(named)
+
+
+def type_spec(type_: ir.Type) -> Spec:
+    if type_.is_artifact:
+        return {"artifactType": {"schemaTitle": ARTIFACT_SCHEMAS[type_.name],
+                                 "schemaVersion": "0.0.1"}}
+    return {"parameterType": PARAMETER_TYPES[type_.name]}
+
+
+def definitions(named: list[tuple[str, Spec]]) -> Spec:
+    """``inputDefinitions`` / ``outputDefinitions`` from (name, type spec) pairs."""
+    spec: Spec = {}
+    for name, typed in named:
+        kind = "artifacts" if "artifactType" in typed else "parameters"
+        spec.setdefault(kind, {})[name] = typed
+    return spec
+
 
 def task_output(channel: Channel, producer: str, key: str) -> Spec:
     if channel.is_artifact:
         return {"taskOutputArtifact": {"producerTask": producer, "outputArtifactKey": key}}
     return {"taskOutputParameter": {"producerTask": producer, "outputParameterKey": key}}
-
-
-def dag_outputs(group: Group) -> tuple[Spec, Spec]:
-    """``dag.outputs`` and ``outputDefinitions`` of a group that exports channels."""
-    outputs: Spec = {}
-    definitions: Spec = {}
-    for name, (channel, inner) in sorted(group.outputs.items()):
-        # The inner task names the value by its own key, or (a group) by the channel name.
-        key = channel.key if inner == channel.producer else name
-        if channel.is_artifact:
-            outputs.setdefault("artifacts", {})[name] = {
-                "artifactSelectors": [{"producerSubtask": inner, "outputArtifactKey": key}]}
-            definitions.setdefault("artifacts", {})[name] = channel.type_spec
-        else:
-            outputs.setdefault("parameters", {})[name] = {
-                "valueFromParameter": {"producerSubtask": inner, "outputParameterKey": key}}
-            definitions.setdefault("parameters", {})[name] = channel.type_spec
-    return outputs, definitions
 
 
 def _siblings(first: Task, second: Task) -> tuple[Task, Task]:

@@ -8,6 +8,10 @@
    with ``${CNAI_NEW_REVISION}`` / ``${CNAI_CURRENT_REVISION}`` replaced by revision names
    (both the new revision on a first deploy, so its whole weight goes to it).
 
+Before all that, the tokens of ``--set``, ``--run-id`` and ``${CNAI_NAMESPACE}`` are
+replaced in every document (cnai_launcher.tokens): Kubeflow Pipelines passes values as
+arguments, and the compiler names the namespace in Istio hosts with ``${CNAI_NAMESPACE}``.
+
 A revision that fails leaves the VirtualService untouched: traffic stays where it was.
 """
 
@@ -32,6 +36,8 @@ from cnai_deploy.apply import (
 )
 from cnai_launcher.kube import Kube, api_error
 from cnai_launcher.resources import Ref, load_documents, ref_for
+from cnai_launcher.tokens import parse_sets, token_values
+from cnai_launcher.tokens import substitute as substitute_tokens
 from cnai_launcher.wait import Judge, Waiter
 from cnai_runtime import output, outputs_configured
 from cnai_runtime.cli import raise_on_signals, run, setup_logging
@@ -50,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--manifests", help="multi-document YAML/JSON file, or - for stdin")
     source.add_argument("--manifests-text", help="the manifests themselves")
     parser.add_argument("--namespace", help="overrides the manifests' namespace")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace ${NAME} in the manifests' strings by VALUE (${CNAI_NAMESPACE} is always "
+        "the namespace the objects go to)",
+    )
+    parser.add_argument(
+        "--run-id",
+        help="defines ${CNAI_RUN_ID} and ${CNAI_RUN_SHORT} (its first 8 letters and digits)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds (default 600)")
     parser.add_argument("--poll-interval", type=float, default=5.0)
     parser.add_argument("--kubeconfig")
@@ -114,10 +132,14 @@ def _deploy(argv: Sequence[str] | None) -> int:
     for doc in rest:
         if is_virtual_service(doc):
             check_weights(doc)
+    parse_sets(args.set)  # a malformed --set is a usage error before any API access
     kube, default_ns = Kube.connect(args.kubeconfig, args.context)
     raise_on_signals()
     try:
-        service = services[0]
+        namespace = ref_for(services[0], args.namespace, default_ns).namespace
+        values = token_values(args.set, args.run_id, namespace)
+        service = substitute_tokens(services[0], values)
+        rest = [substitute_tokens(doc, values) for doc in rest]
         ref = ref_for(service, args.namespace, default_ns)
         if not ref.name:
             raise StepError("the Knative Service needs metadata.name (not generateName)", USAGE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kubernetes.client.rest import ApiException
@@ -13,6 +14,7 @@ from cnai_launcher.conditions import Condition, ConditionError, parse
 from cnai_launcher.defaults import default_conditions
 from cnai_launcher.kube import Kube, api_error
 from cnai_launcher.resources import Ref, load_documents, ref_for
+from cnai_launcher.tokens import parse_sets, substitute, token_values
 from cnai_launcher.wait import Waiter, conditions_judge, summarize
 from cnai_runtime.cli import (
     Cancelled,
@@ -36,6 +38,36 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--manifest", help="YAML/JSON file with one object, or - for stdin")
     source.add_argument("--manifest-text", help="the manifest itself (YAML or JSON)")
+    parser.add_argument(
+        "--before",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="objects to create first, in order (e.g. a PodDisruptionBudget); deleted with "
+        "the object",
+    )
+    parser.add_argument(
+        "--before-text", action="append", default=[], metavar="TEXT", help="as --before, inline"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace ${NAME} in the manifests' strings by VALUE",
+    )
+    parser.add_argument(
+        "--run-id",
+        help="defines ${CNAI_RUN_ID} and ${CNAI_RUN_SHORT} (its first 8 letters and digits)",
+    )
+    parser.add_argument(
+        "--write",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("PATH", "TEXT"),
+        help="after success, write TEXT (tokens filled in) to PATH, e.g. a step output",
+    )
     parser.add_argument("--namespace", help="overrides the manifest's namespace")
     parser.add_argument("--success-condition", help="condition syntax: see README")
     parser.add_argument("--failure-condition", help="condition syntax: see README")
@@ -43,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--delete-on-exit",
         action="store_true",
-        help="delete the object when done, whatever the "
-        "outcome (it is always deleted when the launcher is cancelled)",
+        help="delete the object (and the --before objects) when done, whatever the "
+        "outcome (they are always deleted when the launcher is cancelled)",
     )
     parser.add_argument(
         "--if-exists",
@@ -112,35 +144,64 @@ def delete(kube: Kube, ref: Ref, log: logging.Logger) -> None:
     log.info("%s %s", "already gone:" if gone else "deleted", ref)
 
 
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StepError(f"cannot write {path}: {exc.strerror or exc}", USAGE) from None
+
+
+def _befores(args: argparse.Namespace) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for source in args.before:
+        objects += load_documents(source)
+    for text in args.before_text:
+        objects += load_documents(None, text)
+    return objects
+
+
 def _launch(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     log = setup_logging(NAME, args.verbose)
     docs = load_documents(args.manifest, args.manifest_text)
     if len(docs) != 1:
         raise StepError(f"expected exactly one object in the manifest, found {len(docs)}", USAGE)
-    obj = docs[0]
+    obj, befores = docs[0], _befores(args)
+    parse_sets(args.set)  # a malformed --set is a usage error before any API access
     success, failure = _conditions(args, obj)
     kube, default_ns = Kube.connect(args.kubeconfig, args.context)
     raise_on_signals()
+    namespace = ref_for(obj, args.namespace, default_ns).namespace
+    values = token_values(args.set, args.run_id, namespace)
+    obj = substitute(obj, values)
+    befores = [substitute(b, values) for b in befores]
     ref = ref_for(obj, args.namespace, default_ns)
-    created: Ref | None = None
+    created: list[Ref] = []  # in order of creation; deleted in reverse
     finished = False
     try:
-        with signals_deferred():  # a SIGTERM now must still see `created` set
-            created = create(kube, ref, obj, args.if_exists, log)
+        for before in befores:
+            with signals_deferred():  # a SIGTERM now must still see it in `created`
+                created.append(create(kube, ref_for(before, args.namespace, default_ns),
+                                      before, args.if_exists, log))
+        with signals_deferred():
+            main_ref = create(kube, ref, obj, args.if_exists, log)
+            created.append(main_ref)
         log.info(
             "waiting for %s: success [%s] failure [%s] timeout %s",
-            created,
+            main_ref,
             success.text or "-",
             failure.text or "-",
             f"{args.timeout:g}s" if args.timeout > 0 else "none",
         )
         if success or failure:
-            judge = conditions_judge(created, success, failure, log)
-            outcome = Waiter(kube, created, judge, log, args.poll_interval).wait(args.timeout)
+            judge = conditions_judge(main_ref, success, failure, log)
+            outcome = Waiter(kube, main_ref, judge, log, args.poll_interval).wait(args.timeout)
             log.info("succeeded after %.1fs: %s", outcome.elapsed, summarize(outcome.obj))
         else:
-            log.info("no conditions for %s: done once created", created.kind)
+            log.info("no conditions for %s: done once created", main_ref.kind)
+        for path, text in args.write:
+            write_text(Path(path), substitute(text, values))
         finished = True
         return 0
     except StepError:
@@ -148,14 +209,15 @@ def _launch(argv: Sequence[str] | None) -> int:
         raise
     except Cancelled:
         ignore_signals()  # a second SIGTERM must not interrupt the cleanup
-        if created is not None:
-            log.info("cancelled: deleting %s", created)
-            delete(kube, created, log)
-            created = None
+        for gone in reversed(created):
+            log.info("cancelled: deleting %s", gone)
+            delete(kube, gone, log)
+        created = []
         raise
     finally:
-        if created is not None and args.delete_on_exit and finished:
-            delete(kube, created, log)
+        if args.delete_on_exit and finished:
+            for gone in reversed(created):
+                delete(kube, gone, log)
         kube.close()
 
 

@@ -118,15 +118,9 @@ class Kube:
     def delete(self, ref: Ref) -> bool:
         """Delete with background propagation; False when it was already gone."""
         try:
-            self.request(
-                "DELETE",
-                ref.path,
-                body={
-                    "kind": "DeleteOptions",
-                    "apiVersion": "v1",
-                    "propagationPolicy": "Background",
-                },
-            )
+            # The query parameter rather than a DeleteOptions body: the API server takes
+            # both, and a bodiless DELETE is safe on any keep-alive connection.
+            self.request("DELETE", ref.path, query=[("propagationPolicy", "Background")])
         except ApiException as exc:
             if exc.status == 404:
                 return False

@@ -1,0 +1,162 @@
+"""The runtime contract on Kubeflow (runtime_images/README.md, "Contract with the compiler"):
+a POSIX ``sh`` prefix on the container command that exports what cnai_runtime reads, then runs
+the step's own command.
+
+KFP substitutes placeholders in the command and arguments only, never in ``env``: the driver
+fills ``{{$.inputs.parameters[...]}}`` (backend/src/v2/driver/util.go, resolveContainerArgs,
+which leaves any argument naming ``$.outputs`` to the launcher) and the launcher the rest
+(backend/src/v2/component/launcher_v2.go, getPlaceholders). So the values arrive as positional
+arguments of ``sh -c SCRIPT cnai-step ARGS... COMMAND...``:
+
+    $1  CNAI_OUTPUTS: {"<output>": "<output_file or path placeholder>"} (compact JSON)
+    $2  CNAI_INPUTS: {"<artifact input>": "<path placeholder>"}
+    $3… one per parameter input, exported as CNAI_INPUT_<NAME>
+    then one per environment variable whose value holds references, exported by its name
+
+and the script is exactly the contract's ``export …; shift N; exec "$@"`` (cnai_runtime's
+contract.kfp_command writes the same), extended only where a step needs it:
+
+- ``pipeline.status``: the step's input is KFP's ``PipelineTaskFinalStatus``, which reaches a
+  command as the JSON of the struct (``{"error":{},…,"state":"FAILED"}``; driver/resolve.go
+  builds it with the producer's MLMD state, COMPLETE or FAILED, and the SDK documents Vertex's
+  SUCCEEDED / FAILED / CANCELLED). The script reads ``state`` with parameter expansions (no
+  ``sed``: any POSIX ``sh`` will do) and maps it to Argo's words: Succeeded (COMPLETE, CACHED,
+  SUCCEEDED), Failed (FAILED, CANCELED, CANCELLED), Error (anything else). The command holds
+  the marker ``%CNAI_PIPELINE_STATUS%`` where the status goes, replaced by the script in every
+  argument (the struct's text is not reliable to search for: the launcher's rendering of it,
+  used in arguments that also name an output, is protojson's, with unstable spacing).
+- Fixed-path outputs (``output x: T at "/p"``): the script runs the command without ``exec``,
+  then, if it succeeded, copies each fixed path to where KFP reads the output (``cp -R``: a
+  file or a directory) and exits with the command's status (1 if a copy fails). ``sh`` stays
+  the command's parent; KFP's launcher, the parent of both, forwards no signals either way.
+
+Which steps get the prefix: those with a command and with inputs, outputs or environment
+values that hold references. Others keep their command as written, so images without ``sh``
+(distroless, scratch) run steps that pass nothing; a step that needs the prefix needs ``sh``.
+A step with no ``command`` (the image's entrypoint runs) cannot be wrapped: it gets no
+prefix, and its environment references, fixed-path outputs and ``pipeline.status`` are
+refused (E0401).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from cnai.backends import k8s
+from cnai.semantics import ir
+
+STEP_NAME = "cnai-step"  # $0 of the script
+STATUS_MARKER = "%CNAI_PIPELINE_STATUS%"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STATUS = [  # $_cnai_j holds the struct's JSON; $_cnai_s gets Argo's word for its state
+    """_cnai_s=${_cnai_j#*'"state":'}""",
+    '_cnai_s=${_cnai_s#"${_cnai_s%%[! ]*}"}',
+    '_cnai_s=${_cnai_s#\\"}',
+    '_cnai_s=${_cnai_s%%\\"*}',
+    'case "$_cnai_s" in COMPLETE|CACHED|SUCCEEDED) _cnai_s=Succeeded;; '
+    'FAILED|CANCELED|CANCELLED) _cnai_s=Failed;; *) _cnai_s=Error;; esac']
+_REPLACE = [  # every argument, with $_cnai_m replaced by $_cnai_s
+    'for _cnai_a do',
+    '  _cnai_r=',
+    '  while :; do case "$_cnai_a" in',
+    '    *"$_cnai_m"*) _cnai_r="$_cnai_r${_cnai_a%%"$_cnai_m"*}$_cnai_s"; '
+    '_cnai_a=${_cnai_a#*"$_cnai_m"};;',
+    '    *) break;;',
+    '  esac; done',
+    '  set -- "$@" "$_cnai_r$_cnai_a"; shift',
+    'done']
+
+
+class Unsupported(Exception):
+    """Something in a step that KFP cannot express; the message is for the user."""
+
+
+def output_placeholder(step: ir.Step, name: str) -> str:
+    if step.output(name).type.is_artifact:
+        return f"{{{{$.outputs.artifacts['{name}'].path}}}}"
+    return f"{{{{$.outputs.parameters['{name}'].output_file}}}}"
+
+
+def input_placeholder(step: ir.Step, name: str) -> str:
+    if step.input(name).type.is_artifact:
+        return f"{{{{$.inputs.artifacts['{name}'].path}}}}"
+    return f"{{{{$.inputs.parameters['{name}']}}}}"
+
+
+def needs_prefix(step: ir.Step) -> bool:
+    return bool(step.inputs or step.outputs or any(_holds_references(v) for v in step.env))
+
+
+def _holds_references(var: ir.EnvVar) -> bool:
+    return var.value is not None and not var.value.is_literal
+
+
+def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) -> list[str]:
+    """The container command: ``command`` behind the contract's prefix, when the step needs
+    one. ``render`` renders a text of the step with KFP's placeholders."""
+    if not needs_prefix(step):
+        return command
+    if not command:
+        _refuse_without_command(step)
+        return command
+    outputs = {o.name: o.path or output_placeholder(step, o.name) for o in step.outputs}
+    artifacts = {i.name: input_placeholder(step, i.name) for i in step.inputs
+                 if i.type.is_artifact}
+    values = [json.dumps(outputs, separators=(",", ":")),
+              json.dumps(artifacts, separators=(",", ":"))]
+    exports = ['CNAI_OUTPUTS="${1}"', 'CNAI_INPUTS="${2}"']
+    before: list[str] = []
+    for item in step.inputs:
+        if item.type.is_artifact:
+            continue
+        values.append(input_placeholder(step, item.name))
+        if isinstance(item.source, ir.PipelineStatus):
+            before += [f'_cnai_j="${{{len(values)}}}"', f"_cnai_m={STATUS_MARKER}", *_STATUS]
+            exports.append(f'{k8s.input_env_name(item.name)}="$_cnai_s"')
+        else:
+            exports.append(f'{k8s.input_env_name(item.name)}="${{{len(values)}}}"')
+    for var in step.env:
+        if _holds_references(var):
+            if not _NAME.match(var.name):
+                raise Unsupported(f"environment variable `{var.name}` of step `{step.name}` "
+                                  "holds a reference, and that name cannot be exported by sh")
+            assert var.value is not None
+            values.append(render(var.value))
+            exports.append(f'{var.name}="${{{len(values)}}}"')
+    copies = 0
+    for output in step.outputs:
+        if output.path is not None:
+            values += [output.path, output_placeholder(step, output.name)]
+            before.append(f'_cnai_f{copies}="${{{len(values) - 1}}}" '
+                          f'_cnai_t{copies}="${{{len(values)}}}"')
+            copies += 1
+    statements = [*before, f'export {" ".join(exports)}', f"shift {len(values)}"]
+    if any(isinstance(i.source, ir.PipelineStatus) for i in step.inputs):
+        statements += _REPLACE
+    statements += _run(copies)
+    # The contract's one line when that is all; a step that needs more reads better in lines.
+    script = "; ".join(statements) if not before else "\n".join(statements)
+    return ["sh", "-c", script, STEP_NAME, *values, *command]
+
+
+def _run(copies: int) -> list[str]:
+    if not copies:
+        return ['exec "$@"']
+    copied = " && ".join(f'cp -R -- "$_cnai_f{n}" "$_cnai_t{n}"' for n in range(copies))
+    return ['"$@"', "_cnai_rc=$?",
+            f'if [ "$_cnai_rc" -eq 0 ] && ! {{ {copied}; }}; then',
+            f'  echo "{STEP_NAME}: an output at a fixed path was not written" >&2; exit 1',
+            "fi", 'exit "$_cnai_rc"']
+
+
+def _refuse_without_command(step: ir.Step) -> None:
+    needing = [f"the environment variable `{v.name}` holds a reference" for v in step.env
+               if _holds_references(v)]
+    needing += [f"output `{o.name}` is written to a fixed path" for o in step.outputs if o.path]
+    needing += ["it reads `pipeline.status`" for i in step.inputs
+                if isinstance(i.source, ir.PipelineStatus)]
+    if needing:
+        raise Unsupported(f"step `{step.name}` has no `command`, and {needing[0]}: on Kubeflow "
+                          "that takes an `sh` prefix before the command")
