@@ -203,7 +203,7 @@ def _compile(args: argparse.Namespace) -> int:
     if explain is not None and args.format == "text":
         sys.stderr.write("".join(f"explain: {line}\n" for line in explain))
     if args.split:
-        _write_split(Path(args.split), result.documents)
+        _write_split(Path(args.split), [*result.documents, *result.namespace_objects])
     elif output is None:
         sys.stdout.write(result.text)
     else:

@@ -20,6 +20,9 @@ class CompileResult:
     warnings: list[Diagnostic]
     sources: dict[str, SourceFile] = field(default_factory=dict)
     explain: list[str] = field(default_factory=list)  # what each pass changed
+    # Objects a run needs in its namespace that the target's file cannot carry (Kubeflow's
+    # loader takes two documents): written by `cnai compile --split`.
+    namespace_objects: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CompileFailed(CompileError):
@@ -114,8 +117,13 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
         check_size(documents, graph, ctx)
     if ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
+    extra = []
+    if target == "kfp":
+        from cnai.backends.kfp import namespace_objects
+
+        extra = namespace_objects(graph)
     return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources,
-                         ctx.explain)
+                         ctx.explain, extra)
 
 
 def compile_file(path: str | Path, target: str = "argo",
