@@ -23,6 +23,8 @@ from cnai.context import CompileContext
 from cnai.semantics import ir
 
 DEDUPED_KINDS = ("container", "preload")
+_COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", "mounts",
+             "runtime", "distributed", "scheduling", "disruption_budget", "serving")
 
 
 def _renames(step: ir.Step) -> dict[str, str]:
@@ -48,9 +50,9 @@ def _shape(step: ir.Step) -> str:
                 {"kind": part.kind, "name": renames.get(part.name, part.name)}
                 for part in value.parts]
 
-    document = step.model_dump(mode="json", exclude={
-        "name", "k8s_name", "span", "inputs", "depends", "when", "group", "template",
-        "command", "args", "env"})
+    # Everything but names, placement in the graph, and the text (handled below). The small
+    # models' reprs are exact and cheaper than dumping the step.
+    document: dict[str, Any] = {name: repr(getattr(step, name)) for name in _COMPARED}
     document["outputs"] = [(o.name, str(o.type), o.path) for o in step.outputs]
     # The program (the first word) stays part of the shape: steps that run different
     # programs do not share a template, which would mislabel them in the UI.

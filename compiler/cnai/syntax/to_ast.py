@@ -72,10 +72,12 @@ class AstBuilder(Transformer[Token, ast.Module]):
     # ---- helpers ------------------------------------------------------------------------
 
     def _span(self, children: Sequence[Any]) -> Span:
-        bounds = [b for b in map(_bounds, children) if b is not None]
-        if not bounds:
+        """From the first child's start to the last child's end (placeholders skipped)."""
+        first = next((b for b in map(_bounds, children) if b is not None), None)
+        if first is None:
             return self.source.span(0, 0)
-        return self.source.span(bounds[0][0], bounds[-1][1])
+        last = next(b for b in map(_bounds, reversed(children)) if b is not None)
+        return Span(self.source, first[0], max(first[0], last[1]))
 
     def _node(self, node: N, children: Sequence[Any]) -> N:
         depth = 1 + max((_depth(c) for c in children), default=0)
