@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 
 from cnai.source import Span
 
 
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+_ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics"))
 
 
 class Type(Node):
@@ -30,9 +33,10 @@ class Type(Node):
 
     @property
     def is_artifact(self) -> bool:
-        from cnai.semantics.types import is_artifact
-
-        return is_artifact(self)
+        """An artifact type, or a list of them (fan-in). Same rule as types.is_artifact."""
+        if self.name in _ARTIFACT_NAMES:
+            return True
+        return self.name == "list" and self.item is not None and self.item.is_artifact
 
 
 # A parameter default or literal: JSON data (str, int, float, bool, lists of those).
@@ -358,6 +362,7 @@ class Pipeline(Node):
     steps: list[Step] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
+    _index: tuple[list[Step], dict[str, Step]] | None = PrivateAttr(default=None)
     quota: Quota | None = None
     span: Span
 
@@ -374,7 +379,13 @@ class Pipeline(Node):
         return chain
 
     def step(self, name: str) -> Step:
-        return next(s for s in self.steps if s.name == name)
+        """The step named ``name``; an index kept for the current ``steps`` list (backends
+        look steps up by name for every reference)."""
+        cached = self._index
+        if cached is None or cached[0] is not self.steps or len(cached[1]) != len(self.steps):
+            cached = (self.steps, {s.name: s for s in self.steps})
+            self._index = cached
+        return cached[1][name]
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
