@@ -7,13 +7,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from cnai.submit.arguments import DEFAULT_TIMEOUT
 from cnai.submit.compiled import Compiled
 from cnai.submit.errors import HttpFailure
 from cnai.submit.params import JSON
 from cnai.submit.retry import Backoff, Notify
 from cnai.submit.watch import clock_text
-
-DEFAULT_TIMEOUT = 30.0  # seconds per request: connect, and then each read
 
 
 @dataclass(frozen=True)
