@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ import schemacheck
 from cnai import compile_source
 from cnai.context import CompileContext, Options
 from cnai.driver import analyze
+from cnai.passes import PIPELINE
 from cnai.passes._graph import ancestors
 from cnai.semantics import ir
 from cnai.source import SourceFile
@@ -145,14 +147,21 @@ def reachability(graph: ir.Pipeline) -> set[tuple[str, str]]:
             for i in range(len(names)) if bits >> i & 1}
 
 
-@settings(max_examples=60, deadline=None)
-@given(dags())
-def test_passes_keep_reachability_determinism_and_acyclicity(text: str) -> None:
+PASS_NAMES = [name for name, _ in PIPELINE]
+
+
+@pytest.mark.parametrize("selected", [None, *PASS_NAMES], ids=["all", *PASS_NAMES])
+@settings(max_examples=40, deadline=None)
+@given(text=dags())
+def test_passes_keep_reachability_determinism_and_acyclicity(selected: str | None,
+                                                            text: str) -> None:
+    """Each pass on its own, and all of them in order."""
+    passes = None if selected is None else (selected,)
     before, _ = run(text, optimize=False)
-    after, _ = run(text)
+    after, _ = run(text, passes)
     assert [s.name for s in after.steps] == [s.name for s in before.steps]
     assert reachability(after) == reachability(before)
-    again, _ = run(text)
+    again, _ = run(text, passes)
     assert again.model_dump_json() == after.model_dump_json()
     for step in after.steps:  # still topological: every dependency comes first
         seen = {s.name for s in after.steps[: after.steps.index(step)]}
