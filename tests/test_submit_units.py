@@ -13,14 +13,14 @@ from cnai.submit.errors import (
     Action,
     HttpFailure,
     Service,
-    UsageError,
     explain,
     server_message,
 )
 from cnai.submit.kfp_submit import kfp_cron
-from cnai.submit.params import convert, parse_assignments
+from cnai.submit.params import convert
 from cnai.submit.retry import Backoff, Transient, parse_retry_after, with_retries
 from cnai.submit.watch import Snapshot, follow
+from cnai.usage import UsageError, parse_assignments
 
 SERVICE = Service("the Argo Server", "pass a token", "--server")
 

@@ -19,13 +19,10 @@ from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.source import SourceFile
+from cnai.usage import UsageError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
-
-
-class UsageError(Exception):
-    pass
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ from cnai.local import process
 from cnai.local.attempt import Attempts, Settings
 from cnai.local.engine import Engine
 from cnai.local.layout import RUN_FILE, Layout, summary, write_json
-from cnai.local.params import UsageError, parse_assignments, resolve_params
+from cnai.local.params import resolve_params
 from cnai.local.plan import make_plan
 from cnai.local.progress import make_view
 from cnai.local.progress import summary as print_summary
@@ -34,6 +34,7 @@ from cnai.local.state import Registry, Status
 from cnai.local.values import Values
 from cnai.semantics import ir
 from cnai.source import SourceFile
+from cnai.usage import UsageError, parse_assignments
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 0, 1, 2, 130, 70
 BACKOFF_SCALE_ENV = "CNAI_LOCAL_BACKOFF_SCALE"

@@ -13,18 +13,14 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Sequence
 
 from cnai.backends.argo import param_text
 from cnai.semantics import ir
+from cnai.usage import UsageError
 
 JSON = ir.JSONValue
 _INTEGER = re.compile(r"[+-]?\d+")
 _TRUE, _FALSE = ("true", "True", "1"), ("false", "False", "0")
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported as ``cnai run: error: ...``, exit status 2."""
 
 
 def value_text(value: JSON) -> str:
@@ -94,20 +90,6 @@ def _article(type_: ir.Type) -> str:
 
 def _show(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
-def parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    """``["lr=0.1", "name=a=b"]`` -> ``{"lr": "0.1", "name": "a=b"}``."""
-    values: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(f"-p expects NAME=VALUE, got {item!r}")
-        if name in values:
-            raise UsageError(f"-p {name} is given twice")
-        values[name] = value
-    return values
 
 
 def resolve_params(pipeline: ir.Pipeline, given: dict[str, str]) -> dict[str, JSON]:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from cnai.context import Options
-from cnai.submit.errors import SubmitError, UsageError
+from cnai.submit.errors import SubmitError
 from cnai.submit.job import Connection, Job, note
-from cnai.submit.params import parse_assignments, resolve
+from cnai.submit.params import resolve
 from cnai.submit.retry import Backoff
+from cnai.usage import UsageError, parse_assignments
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_INTERNAL = 70

@@ -17,8 +17,8 @@ from cnai.context import Options
 from cnai.diagnostics import Diagnostic
 from cnai.driver import CompileFailed, compile_source
 from cnai.source import SourceFile
-from cnai.submit.errors import UsageError
 from cnai.submit.params import Param, params_of
+from cnai.usage import UsageError
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,6 @@ from dataclasses import dataclass
 MAX_MESSAGE = 500  # a server may answer with a whole HTML page; keep the first part
 
 
-class UsageError(Exception):
-    """Bad arguments (exit 2): an unknown -p name, a missing --server, an unreadable file."""
-
-
 class SubmitError(Exception):
     """The submission failed (exit 1); ``hint`` says what to try."""
 

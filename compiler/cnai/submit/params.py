@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnai.semantics import ir
-from cnai.submit.errors import UsageError
+from cnai.usage import UsageError
 
 JSON = Any  # a JSON value: str, int, float, bool, list
 INTEGER = re.compile(r"[+-]?\d+")
@@ -34,21 +34,6 @@ def params_of(ir_document: dict[str, Any]) -> list[Param]:
     """The pipeline's params, read from the compiled IR document."""
     return [Param(p["name"], ir.Type.model_validate(p["type"]), p.get("default") is not None)
             for p in ir_document.get("params", [])]
-
-
-def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """``["lr=0.1", "name=a=b"]`` -> ``{"lr": "0.1", "name": "a=b"}``; a name given twice, or
-    an item without ``=``, is a usage error."""
-    values: dict[str, str] = {}
-    for item in assignments:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(f"-p expects NAME=VALUE, got {item!r}")
-        if name in values:
-            raise UsageError(f"-p {name} is given twice")
-        values[name] = value
-    return values
 
 
 def resolve(given: dict[str, str], params: Sequence[Param]) -> dict[str, JSON]:

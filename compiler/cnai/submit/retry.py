@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cnai.submit.errors import HttpFailure, UsageError
+from cnai.submit.errors import HttpFailure
+from cnai.usage import UsageError
 
 T = TypeVar("T")
 
