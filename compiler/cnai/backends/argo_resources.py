@@ -97,8 +97,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         template = _apply(service, "apply", success=cloud.knative_ready(step, REVISION))
         template["activeDeadlineSeconds"] = str(step.timeout_seconds or SERVICE_TIMEOUT)
         return _with_inputs(backend, step, template)
-    dataset = next(d for d in pipeline.datasets if d.name == step.mounts[0].dataset) \
-        if step.mounts else _dataset_of(pipeline, step)
+    dataset = next(d for d in pipeline.datasets if d.name == step.fills)
     # A Fluid Dataset is a cache shared by runs: it keeps the data set's name (Fluid binds it
     # to the runtime of the same name the cluster provides) and outlives the workflow; each
     # run's DataLoad is the workflow's.
@@ -112,11 +111,6 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         return _with_inputs(backend, step, _apply(manifest, "apply"))
     return _apply(cloud.fluid_data_load(name, dataset), "create", owned=True,
                   success=cloud.DATA_LOAD_SUCCESS, failure=cloud.DATA_LOAD_FAILURE)
-
-
-def _dataset_of(pipeline: ir.Pipeline, step: ir.Step) -> ir.Dataset:
-    name = step.name.removeprefix("preload_")
-    return next(d for d in pipeline.datasets if d.name == name)
 
 
 def _apply(manifest: dict[str, Any], action: str, *, owned: bool = False,

@@ -270,7 +270,8 @@ class KfpBackend:
     def pvc_name(self, dataset: str) -> Channel:
         """The claim of a data set: CreatePVC's output, or a Fluid data load's."""
         if self.datasets_by_name[dataset].engine == "fluid":
-            return self.cloud.name_channel(self.pipeline.step(f"preload_{dataset}"))
+            loader = next(s for s in self.pipeline.steps if s.fills == dataset)
+            return self.cloud.name_channel(loader)
         return Channel(self.pvc_tasks[dataset].name, kfp_platform.PVC_NAME_OUTPUT,
                        {"parameterType": "STRING"})
 

@@ -134,7 +134,8 @@ class CloudSteps:
             if step.timeout_seconds is not None:
                 args += ["--timeout", str(step.timeout_seconds)]
             return [*args, "--delete-on-exit"]
-        dataset = self._dataset(step.name.removeprefix("preload_"))
+        assert step.fills is not None
+        dataset = self._dataset(step.fills)
         name = fluid_name(dataset)
         if len(dataset.k8s_name) + 9 > DNS_LABEL:
             raise Unsupported(f"data set `{dataset.name}` has a name too long for a Fluid "

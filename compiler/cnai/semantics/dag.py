@@ -46,7 +46,8 @@ def preload_step(dataset: ir.Dataset) -> ir.Step:
         if dataset.source_ref is not None:
             inputs.add(dataset.source_ref, dataset.span)
         return ir.Step(name=f"preload_{dataset.name}", k8s_name=f"preload-{dataset.k8s_name}",
-                       kind="dataload", span=dataset.span, image="", inputs=inputs.all())
+                       kind="dataload", span=dataset.span, image="", inputs=inputs.all(),
+                       fills=dataset.name)
     source: str | ir.Placeholder
     if dataset.source_ref is not None:
         source = ir.InputValue(name=inputs.add(dataset.source_ref, dataset.span))
@@ -58,7 +59,8 @@ def preload_step(dataset: ir.Dataset) -> ir.Step:
     return ir.Step(name=name, k8s_name=f"preload-{dataset.k8s_name}", kind="preload",
                    span=dataset.span, image="", runtime=PRELOAD_RUNTIME, command=command,
                    inputs=inputs.all(),
-                   mounts=[ir.Mount(dataset=dataset.name, path=dataset.path, read_only=False)])
+                   mounts=[ir.Mount(dataset=dataset.name, path=dataset.path, read_only=False)],
+                   fills=dataset.name)
 
 
 def group_refs(group: ir.Loop | ir.Branch | ir.Finally, pipeline: ir.Pipeline

@@ -282,6 +282,7 @@ class Step(Node):
     disruption_budget: int | None = None
     serving: Serving | None = None
     template: str | None = None  # steps sharing one Argo template / KFP component (dedupe)
+    fills: str | None = None  # preload and dataload steps: the data set they fill
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
