@@ -234,3 +234,14 @@ def test_quota_counts_replicas_and_points_at_both() -> None:
     (error,) = failure.value.diagnostics
     assert error.code == "E0209" and error.span.line == 2
     assert [label.span.line for label in error.secondary] == [1]
+
+
+def test_quota_counts_the_executor_container() -> None:
+    with pytest.raises(CompileFailed) as failure:
+        compile_source('pipeline p { quota { cpu = 4 }\n'
+                       ' step a { image = "x" resources { cpu = 4 } } }')
+    (error,) = failure.value.diagnostics
+    assert error.code == "E0209" and "4.1 > 4" in error.message
+    assert "executor container asks for 100m more" in error.help[0]
+    compile_source('pipeline p { quota { cpu = 4 }\n'
+                   ' step a { image = "x" resources { cpu = "3900m" } } }')

@@ -171,20 +171,29 @@ class CloudChecker:
         for step in steps:
             replicas = step.distributed.replicas if step.distributed else 1
             demand = step_demand(step)
+            # A step's pod also runs the engine's executor container (Argo's wait, which
+            # KFP's Argo backend runs too), and the LimitRange gives it the default request.
+            # Training replicas and Knative pods are made by their controllers, without it.
+            sidecar = step.kind in ("container", "preload")
+            pod = {r: v + (quantity_value(DEFAULT_REQUEST[r]) if sidecar and r in
+                           DEFAULT_REQUEST else 0.0) for r, v in demand.items()}
             for resource, limit in (("gpu", quota.gpu), ("cpu", quota.cpu),
                                     ("memory", quota.memory)):
                 if limit is None:
                     continue
                 allowed = quantity_value(str(limit))
                 label = Label(quota.span, f"quota: {limit} {resource}")
-                if demand[resource] > allowed:
+                if pod[resource] > allowed:
                     per = " per replica" if replicas > 1 else ""
                     self.diagnostics.error(
                         "E0209", f"step `{step.name}` asks for more {resource} than the "
-                        f"pipeline's quota: {_show(demand[resource], resource)}{per} > {limit}",
-                        step.span, f"needs {_show(demand[resource], resource)} {resource}",
+                        f"pipeline's quota: {_show(pod[resource], resource)}{per} > {limit}",
+                        step.span, f"needs {_show(pod[resource], resource)} {resource}",
                         secondary=[label], help=["lower the step's resources or raise the "
-                                                 "quota"])
+                                                 "quota" + (" (the pod's executor container "
+                                                            f"asks for {DEFAULT_REQUEST[resource]}"
+                                                            " more)" if sidecar and resource in
+                                                            DEFAULT_REQUEST else "")])
                 elif demand[resource] * replicas > allowed:
                     total = _show(demand[resource] * replicas, resource)
                     self.diagnostics.warn(
