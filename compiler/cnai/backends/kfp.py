@@ -195,8 +195,9 @@ class KfpBackend:
                                                   or s.scheduling.priority)]
         if pods:
             more = f" and {len(pods) - 1} more" if len(pods) > 1 else ""
+            where = pods[0].scheduling.span if pods[0].scheduling else None
             self.ctx.unsupported(
-                pods[0].span, "E0401", "`scheduling` with a scheduler or a priority class "
+                where or pods[0].span, "E0401", "`scheduling` with a scheduler or a priority class "
                 f"applies to the pod of `{pods[0].name}`{more}; Kubeflow sets neither on a "
                 "task's pod (kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
                 "priorityClassName), only on the pods of distributed steps",

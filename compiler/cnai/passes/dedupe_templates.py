@@ -53,6 +53,8 @@ def _shape(step: ir.Step) -> str:
     # Everything but names, placement in the graph, and the text (handled below). The small
     # models' reprs are exact and cheaper than dumping the step.
     document: dict[str, Any] = {name: repr(getattr(step, name)) for name in _COMPARED}
+    if step.scheduling is not None:  # where it was written does not change the pod
+        document["scheduling"] = repr(step.scheduling.model_copy(update={"span": None}))
     document["outputs"] = [(o.name, str(o.type), o.path) for o in step.outputs]
     # The program (the first word) stays part of the shape: steps that run different
     # programs do not share a template, which would mislabel them in the UI.

@@ -47,6 +47,7 @@ class CloudChecker:
                 setattr(result, name, self.fields.string(_value(found[name])))
         if "spot" in found:
             result.spot = bool(self.fields.boolean(_value(found["spot"])))
+        result.span = block.name.span
         return result
 
     def quota(self, block: ast.Block) -> ir.Quota:

@@ -232,6 +232,7 @@ class Scheduling(Node):
     queue: str | None = None
     priority: str | None = None  # a PriorityClass name
     spot: bool = False
+    span: Span | None = None  # the `scheduling` block that set the last of these
 
 
 class Quota(Node):
