@@ -16,6 +16,7 @@ on, the consuming part takes it as an input. The DAG's own inputs are passed thr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 LIMIT = 200
@@ -35,6 +36,16 @@ def split_large_dags(templates: list[dict[str, Any]]) -> bool:
             return False
         templates.extend(_Splitter(template).split())
     return True
+
+
+def _io_block(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """``{"parameters": [...], "artifacts": [...]}`` from entries tagged with their ``kind``,
+    in order, leaving out an empty list (the shape of Argo inputs, outputs and arguments)."""
+    block: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        kind = entry.pop("kind")
+        block.setdefault(kind, []).append(entry)
+    return {kind: block[kind] for kind in ("parameters", "artifacts") if kind in block}
 
 
 def _depends(task: dict[str, Any]) -> list[str]:
@@ -70,31 +81,22 @@ class _Splitter:
         for j, tasks in enumerate(bodies):
             part: dict[str, Any] = {"name": f"{self.name}-{self.part_name(j)}",
                                     "dag": {"tasks": tasks}}
-            params = [n for n, (kind, _) in sorted(self.inputs[j].items()) if kind == "parameters"]
-            artifacts = [n for n, (kind, _) in sorted(self.inputs[j].items())
-                         if kind == "artifacts"]
-            inputs: dict[str, Any] = {}
-            if params:
-                inputs["parameters"] = [{"name": n} for n in params]
-            if artifacts:
-                inputs["artifacts"] = [{"name": n} for n in artifacts]
+            inputs = _io_block(
+                {"kind": kind, "name": name} for name, (kind, _) in sorted(self.inputs[j].items())
+            )
             if inputs:
                 part["inputs"] = inputs
-            out_params, out_artifacts = [], []
+            exports = []
             for name, (kind, source, optional) in sorted(self.exports[j].items()):
                 if kind == "artifacts":
-                    out_artifacts.append({"name": name, "from": source,
-                                          **({"optional": True} if optional else {})})
+                    exports.append({"kind": kind, "name": name, "from": source,
+                                    **({"optional": True} if optional else {})})
                 else:
                     value_from: dict[str, Any] = {"parameter": source}
                     if optional:
                         value_from["default"] = ""
-                    out_params.append({"name": name, "valueFrom": value_from})
-            outputs_of_part: dict[str, Any] = {}
-            if out_params:
-                outputs_of_part["parameters"] = out_params
-            if out_artifacts:
-                outputs_of_part["artifacts"] = out_artifacts
+                    exports.append({"kind": kind, "name": name, "valueFrom": value_from})
+            outputs_of_part = _io_block(exports)
             if outputs_of_part:
                 part["outputs"] = outputs_of_part
             new_templates.append(part)
@@ -107,16 +109,10 @@ class _Splitter:
         if self.needs[index]:
             task["depends"] = " && ".join(f"{self.part_name(i)}.Succeeded"
                                           for i in sorted(self.needs[index]))
-        parameters: list[dict[str, str]] = []
-        artifacts: list[dict[str, str]] = []
-        for name, (kind, value) in sorted(self.inputs[index].items()):
-            entry = {"name": name, ("from" if kind == "artifacts" else "value"): value}
-            (artifacts if kind == "artifacts" else parameters).append(entry)
-        arguments: dict[str, Any] = {}
-        if parameters:
-            arguments["parameters"] = parameters
-        if artifacts:
-            arguments["artifacts"] = artifacts
+        arguments = _io_block(
+            {"kind": kind, "name": name, ("from" if kind == "artifacts" else "value"): value}
+            for name, (kind, value) in sorted(self.inputs[index].items())
+        )
         if arguments:
             task["arguments"] = arguments
         return task
