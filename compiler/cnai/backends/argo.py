@@ -59,20 +59,6 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     return [workflow, *cloud.quota_objects(pipeline)]
 
 
-class Names:
-    """Unique, deterministic names within one namespace (templates, or one DAG's tasks)."""
-
-    def __init__(self, *reserved: str) -> None:
-        self.taken = set(reserved)
-
-    def take(self, wanted: str) -> str:
-        name, counter = wanted, 2
-        while name in self.taken:
-            name, counter = f"{wanted}-{counter}", counter + 1
-        self.taken.add(name)
-        return name
-
-
 class ArgoBackend:
     def __init__(self, pipeline: ir.Pipeline, ctx: CompileContext) -> None:
         self.pipeline = pipeline
@@ -80,7 +66,7 @@ class ArgoBackend:
         self.steps = {s.name: s for s in pipeline.steps}
         self.scopes = Scopes(pipeline)
         self.skippable = k8s.is_skippable(pipeline)
-        templates = Names(ENTRYPOINT)
+        templates = k8s.Names(ENTRYPOINT)
         self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
         self.finally_template = templates.take(FINALLY) if self._has_finally() else ""
         for group in pipeline.groups:
@@ -170,7 +156,7 @@ class ArgoBackend:
 
     def dag_template(self, name: str, scope: Scope) -> dict[str, Any]:
         steps, loops = self.scopes.members(scope)
-        names = Names()
+        names = k8s.Names()
         self.task_names[scope], self.last_tasks[scope] = {}, {}
         self.link_tasks: dict[tuple[Scope, str], list[str]] = getattr(self, "link_tasks", {})
         for step in steps:

@@ -18,6 +18,21 @@ OUTPUTS_VOLUME = "cnai-outputs"
 RUNTIME_GROUP = 10001  # the group of the user cnai's runtime images run as
 
 
+class Names:
+    """Unique, deterministic names within one namespace (Argo templates, one DAG's tasks, KFP
+    tasks and groups): ``wanted``, else ``wanted-2``, ``wanted-3``, and so on."""
+
+    def __init__(self, *reserved: str) -> None:
+        self.taken = set(reserved)
+
+    def take(self, wanted: str) -> str:
+        name, counter = wanted, 2
+        while name in self.taken:
+            name, counter = f"{wanted}-{counter}", counter + 1
+        self.taken.add(name)
+        return name
+
+
 def resource_limits(resources: ir.Resources) -> dict[str, str]:
     """Limits only: Kubernetes sets requests equal to limits, and GPUs take limits alone."""
     limits: dict[str, str] = {}

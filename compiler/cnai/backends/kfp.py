@@ -79,7 +79,7 @@ class KfpBackend:
         self.pipeline = pipeline
         self.ctx = ctx
         self.dag = Dag()
-        self.taken = {s.k8s_name for s in pipeline.steps}
+        self.names = k8s.Names(*(s.k8s_name for s in pipeline.steps))
         self.group_number = 0
         self.datasets_by_name = {d.name: d for d in pipeline.datasets}
         self.step_tasks: dict[str, Task] = {}
@@ -113,13 +113,6 @@ class KfpBackend:
 
     # ---- names ------------------------------------------------------------------------
 
-    def fresh(self, base: str) -> str:
-        name, counter = base, 2
-        while name in self.taken:
-            name, counter = f"{base}-{counter}", counter + 1
-        self.taken.add(name)
-        return name
-
     def take_number(self) -> int:
         """The next number of the sequence kfp numbers groups (and loop items) with."""
         self.group_number += 1
@@ -129,9 +122,9 @@ class KfpBackend:
         """A new ``exit-handler-N`` / ``condition-N`` / ..., numbered in one sequence as kfp
         does."""
         self.group_number += 1
-        while f"{kind}-{self.group_number}" in self.taken:
+        while f"{kind}-{self.group_number}" in self.names.taken:
             self.group_number += 1
-        name = self.fresh(f"{kind}-{self.group_number}")
+        name = self.names.take(f"{kind}-{self.group_number}")
         group = Group(name, parent, kind=kind)
         group.spec = {"taskInfo": {"name": name}, "componentRef": {"name": f"comp-{name}"}}
         self.dag.add(group)
@@ -166,7 +159,7 @@ class KfpBackend:
 
     def pvc_task(self, base: str, parent: Group, component: Callable[[str], Spec],
                  image: str) -> Task:
-        name = self.fresh(base)
+        name = self.names.take(base)
         task = Task(name, parent)
         task.spec = {"taskInfo": {"name": name}, "componentRef": {"name": f"comp-{name}"},
                      "cachingOptions": {"enableCache": False}}
