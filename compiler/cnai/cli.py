@@ -19,7 +19,7 @@ from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.source import SourceFile
-from cnai.usage import UsageError
+from cnai.usage import UsageError, print_diagnostics, read_input
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
@@ -70,28 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _colour(choice: str) -> bool:
-    if choice != "auto":
-        return choice == "always"
-    return sys.stderr.isatty() and "NO_COLOR" not in os.environ
-
-
 def _report(diagnostics: Sequence[Diagnostic], sources: dict[str, SourceFile],
             args: argparse.Namespace, explain: Sequence[str] | None = None) -> None:
-    from cnai.diagnostics.render import render_json, render_text
-
     if args.format == "json":
+        from cnai.diagnostics.render import render_json
+
         sys.stderr.write(render_json(diagnostics, explain))
-    elif diagnostics:
-        sys.stderr.write(render_text(diagnostics, sources, colour=_colour(args.color)))
-
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except (OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise UsageError(f"cannot read {path}: {reason}") from None
+    else:
+        print_diagnostics(diagnostics, sources, args.color)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -99,7 +85,7 @@ def _check(args: argparse.Namespace) -> int:
     sources: dict[str, SourceFile] = {}
     failed = False
     for path in args.files:
-        data = _read(path)
+        data = read_input(path)
         try:
             warnings, checked_sources = check_source(data, path)
             diagnostics += warnings
@@ -189,7 +175,7 @@ def _compile(args: argparse.Namespace) -> int:
     options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
                       gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
                       optimize=not args.no_optimize, passes=passes)
-    data = _read(args.file)
+    data = read_input(args.file)
     try:
         result = compile_source(data, args.file, args.target, options)
     except CompileFailed as error:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from cnai.context import CompileContext, Options
-from cnai.diagnostics import Diagnostic, DiagnosticBag
+from cnai.diagnostics import DiagnosticBag
 from cnai.driver import CompileFailed, analyze, decode
 from cnai.local import process
 from cnai.local.attempt import Attempts, Settings
@@ -33,8 +33,7 @@ from cnai.local.progress import summary as print_summary
 from cnai.local.state import Registry, Status
 from cnai.local.values import Values
 from cnai.semantics import ir
-from cnai.source import SourceFile
-from cnai.usage import UsageError, parse_assignments
+from cnai.usage import UsageError, parse_assignments, print_diagnostics
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 0, 1, 2, 130, 70
 BACKOFF_SCALE_ENV = "CNAI_LOCAL_BACKOFF_SCALE"
@@ -142,29 +141,18 @@ def _compile(data: bytes, args: argparse.Namespace) -> ir.Pipeline | None:
         source = decode(data, args.file)
         graph = analyze(source, ctx)
     except CompileFailed as error:
-        _render(error.diagnostics, error.sources, args.color)
+        print_diagnostics(error.diagnostics, error.sources, args.color)
         return None
     if graph is None:
         bag = DiagnosticBag()
         bag.error("E0009", "no pipeline to run: this file declares templates only",
                   source.span(0, 0), "no `pipeline` here",
                   help=["run the file that imports these templates"])
-        _render(bag.sorted(), ctx.sources, args.color)
+        print_diagnostics(bag.sorted(), ctx.sources, args.color)
         return None
-    _render(ctx.diagnostics.sorted(), ctx.sources, args.color)
+    print_diagnostics(ctx.diagnostics.sorted(), ctx.sources, args.color)
     assert isinstance(graph, ir.Pipeline)
     return graph
-
-
-def _render(diagnostics: Sequence[Diagnostic], sources: dict[str, SourceFile],
-            color: str) -> None:
-    from cnai.diagnostics.render import render_text
-
-    if not diagnostics:
-        return
-    colour = color == "always" or (color == "auto" and sys.stderr.isatty()
-                                   and "NO_COLOR" not in os.environ)
-    sys.stderr.write(render_text(diagnostics, sources, colour=colour))
 
 
 def _pvc_root(given: str | None, pipeline: ir.Pipeline) -> Path | None:
