@@ -413,7 +413,7 @@ class ArgoBackend:
     def source_claim(self, step: ir.Step) -> tuple[str, str] | None:
         if step.kind != "preload":
             return None
-        return k8s.source_claim(self.pipeline_dataset(step.mounts[0].dataset))
+        return k8s.source_claim(self.pipeline.dataset(step.mounts[0].dataset))
 
     def template_inputs(self, step: ir.Step) -> dict[str, Any]:
         parameters = [{"name": i.name} for i in step.inputs if not i.type.is_artifact]
@@ -446,25 +446,9 @@ class ArgoBackend:
 
     def container(self, step: ir.Step) -> dict[str, Any]:
         image = self.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
-        container: dict[str, Any] = {"image": image}
-        if step.command:
-            container["command"] = [self.text(step, t) for t in step.command]
-        if step.args:
-            container["args"] = [self.text(step, t) for t in step.args]
-        env = k8s.runtime_env(step, lambda name: f"{{{{inputs.parameters.{name}}}}}")
-        for var in step.env:
-            if var.secret is not None:
-                env.append(k8s.secret_env(var.name, var.secret))
-            else:
-                assert var.value is not None
-                env.append({"name": var.name, "value": self.text(step, var.value)})
-        if env:
-            container["env"] = env
-        limits = k8s.resource_limits(step.resources)
-        if limits:
-            container["resources"] = {"limits": limits}
-        mounts = [{"name": self.pipeline_dataset(m.dataset).k8s_name, "mountPath": m.path,
-                   **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
+        container = k8s.container(step, self.pipeline, image, lambda t: self.text(step, t),
+                                  lambda name: f"{{{{inputs.parameters.{name}}}}}")
+        mounts = container.pop("volumeMounts", [])
         if step.outputs:
             mounts.append({"name": k8s.OUTPUTS_VOLUME, "mountPath": k8s.OUTPUTS_DIR})
         claim = self.source_claim(step)
@@ -474,8 +458,6 @@ class ArgoBackend:
             container["volumeMounts"] = mounts
         return container
 
-    def pipeline_dataset(self, name: str) -> ir.Dataset:
-        return next(d for d in self.pipeline.datasets if d.name == name)
 
     def text(self, step: ir.Step, text: ir.Text) -> str:
         pieces = []

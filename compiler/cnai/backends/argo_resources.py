@@ -97,7 +97,8 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         template = _apply(service, "apply", success=cloud.knative_ready(step, REVISION))
         template["activeDeadlineSeconds"] = str(step.timeout_seconds or SERVICE_TIMEOUT)
         return _with_inputs(backend, step, template)
-    dataset = next(d for d in pipeline.datasets if d.name == step.fills)
+    assert step.fills is not None  # the remaining kind: a data-load step
+    dataset = pipeline.dataset(step.fills)
     # A Fluid Dataset is a cache shared by runs: it keeps the data set's name (Fluid binds it
     # to the runtime of the same name the cluster provides) and outlives the workflow; each
     # run's DataLoad is the workflow's.
@@ -137,7 +138,7 @@ def _job_volumes(pipeline: ir.Pipeline, step: ir.Step) -> list[dict[str, Any]]:
     """The training job's pods are not Argo's: they name the claims directly."""
     volumes = []
     for mount in step.mounts:
-        dataset = next(d for d in pipeline.datasets if d.name == mount.dataset)
+        dataset = pipeline.dataset(mount.dataset)
         claim = dataset.k8s_name if dataset.engine == "fluid" else CLAIM.format(
             name=dataset.k8s_name)
         volumes.append({"name": dataset.k8s_name, "persistentVolumeClaim": {

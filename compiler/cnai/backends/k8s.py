@@ -67,6 +67,35 @@ def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str
     return env
 
 
+def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[ir.Text], str],
+              parameter: Callable[[str], str]) -> dict[str, Any]:
+    """The step's container as both targets write it: command and args rendered by ``text``,
+    the runtime env (``parameter`` renders an input's placeholder) and the user's env, GPU and
+    other limits, and one mount per data set (named after the data set's claim volume)."""
+    result: dict[str, Any] = {"image": image}
+    if step.command:
+        result["command"] = [text(t) for t in step.command]
+    if step.args:
+        result["args"] = [text(t) for t in step.args]
+    env = runtime_env(step, parameter)
+    for var in step.env:
+        if var.secret is not None:
+            env.append(secret_env(var.name, var.secret))
+        else:
+            assert var.value is not None
+            env.append({"name": var.name, "value": text(var.value)})
+    if env:
+        result["env"] = env
+    limits = resource_limits(step.resources)
+    if limits:
+        result["resources"] = {"limits": limits}
+    mounts = [{"name": pipeline.dataset(m.dataset).k8s_name, "mountPath": m.path,
+               **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
+    if mounts:
+        result["volumeMounts"] = mounts
+    return result
+
+
 def secret_env(name: str, secret: ir.SecretRef) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}}}
 

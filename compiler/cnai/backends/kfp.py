@@ -81,7 +81,6 @@ class KfpBackend:
         self.dag = Dag()
         self.names = k8s.Names(*(s.k8s_name for s in pipeline.steps))
         self.group_number = 0
-        self.datasets_by_name = {d.name: d for d in pipeline.datasets}
         self.step_tasks: dict[str, Task] = {}
         self.pvc_tasks: dict[str, Task] = {}
         self.components: Spec = {}
@@ -230,7 +229,7 @@ class KfpBackend:
         pvc_names = [self.dag.reference(self.pvc_name(m.dataset), task) for m in step.mounts]
         claim = None
         if step.kind == "preload":
-            claim = k8s.source_claim(self.datasets_by_name[step.mounts[0].dataset])
+            claim = k8s.source_claim(self.pipeline.dataset(step.mounts[0].dataset))
         config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim)
         if config:
             self.platform.setdefault(f"exec-{shared}", config)
@@ -263,7 +262,7 @@ class KfpBackend:
 
     def pvc_name(self, dataset: str) -> Channel:
         """The claim of a data set: CreatePVC's output, or a Fluid data load's."""
-        if self.datasets_by_name[dataset].engine == "fluid":
+        if self.pipeline.dataset(dataset).engine == "fluid":
             loader = next(s for s in self.pipeline.steps if s.fills == dataset)
             return self.cloud.name_channel(loader)
         return Channel(self.pvc_tasks[dataset].name, kfp_platform.PVC_NAME_OUTPUT,

@@ -76,7 +76,8 @@ class CloudSteps:
         """Inputs the image needs beyond the step's own: the run's id, the claims to mount."""
         names = [RUN_INPUT]
         if step.kind == "distributed":
-            names += [CLAIM_INPUT.format(self._dataset(m.dataset).k8s_name) for m in step.mounts]
+            names += [CLAIM_INPUT.format(self.pipeline.dataset(m.dataset).k8s_name)
+                      for m in step.mounts]
         return names
 
     def extra_inputs(self, step: ir.Step) -> list[tuple[str, Spec]]:
@@ -85,7 +86,7 @@ class CloudSteps:
         task = self.backend.step_tasks[step.name]
         if step.kind == "distributed":
             for mount in step.mounts:
-                dataset = self._dataset(mount.dataset)
+                dataset = self.pipeline.dataset(mount.dataset)
                 channel = self.backend.pvc_name(dataset.name)
                 inputs.append((CLAIM_INPUT.format(dataset.k8s_name),
                                self.backend.dag.reference(channel, task)))
@@ -105,7 +106,7 @@ class CloudSteps:
         sets = [f"{k8s.input_env_name(i.name)}={parameter(i.name)}" for i in step.inputs]
         if step.kind == "distributed":
             for mount in step.mounts:
-                dataset = self._dataset(mount.dataset)
+                dataset = self.pipeline.dataset(mount.dataset)
                 sets.append(f"{claim_token(dataset)}="
                             f"{parameter(CLAIM_INPUT.format(dataset.k8s_name))}")
         args = [arg for item in sets for arg in ("--set", item)]
@@ -135,7 +136,7 @@ class CloudSteps:
                 args += ["--timeout", str(step.timeout_seconds)]
             return [*args, "--delete-on-exit"]
         assert step.fills is not None
-        dataset = self._dataset(step.fills)
+        dataset = self.pipeline.dataset(step.fills)
         name = fluid_name(dataset)
         if len(dataset.k8s_name) + 9 > DNS_LABEL:
             raise Unsupported(f"data set `{dataset.name}` has a name too long for a Fluid "
@@ -172,28 +173,8 @@ class CloudSteps:
                     f"`{step.name}` reads the artifact `{item.name}`; a {step.kind} step's pods "
                     "are made by Kubernetes, not Kubeflow, so Kubeflow cannot place artifacts "
                     "in them")
-        container: dict[str, Any] = {"image": step.image}
-        if step.command:
-            container["command"] = [self._text(step, t) for t in step.command]
-        if step.args:
-            container["args"] = [self._text(step, t) for t in step.args]
-        env = k8s.runtime_env(step, lambda name: token(k8s.input_env_name(name)))
-        for var in step.env:
-            if var.secret is not None:
-                env.append(k8s.secret_env(var.name, var.secret))
-            else:
-                assert var.value is not None
-                env.append({"name": var.name, "value": self._text(step, var.value)})
-        if env:
-            container["env"] = env
-        limits = k8s.resource_limits(step.resources)
-        if limits:
-            container["resources"] = {"limits": limits}
-        mounts = [{"name": self._dataset(m.dataset).k8s_name, "mountPath": m.path,
-                   **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
-        if mounts:
-            container["volumeMounts"] = mounts
-        return container
+        return k8s.container(step, self.pipeline, step.image, lambda t: self._text(step, t),
+                             lambda name: token(k8s.input_env_name(name)))
 
     def _text(self, step: ir.Step, text: ir.Text) -> str:
         pieces = []
@@ -207,12 +188,10 @@ class CloudSteps:
         return "".join(pieces)
 
     def _job_volumes(self, step: ir.Step) -> list[dict[str, Any]]:
-        return [{"name": self._dataset(m.dataset).k8s_name, "persistentVolumeClaim": {
-            "claimName": token(claim_token(self._dataset(m.dataset))), "readOnly": True}}
+        return [{"name": self.pipeline.dataset(m.dataset).k8s_name, "persistentVolumeClaim": {
+            "claimName": token(claim_token(self.pipeline.dataset(m.dataset))), "readOnly": True}}
             for m in step.mounts]
 
-    def _dataset(self, name: str) -> ir.Dataset:
-        return next(d for d in self.pipeline.datasets if d.name == name)
 
 
 def _json(obj: dict[str, Any]) -> str:

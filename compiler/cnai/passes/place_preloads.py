@@ -19,7 +19,6 @@ def place_preloads(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     unused = [d for d in graph.datasets if d.name not in mounted]
     if not unused:
         return graph
-    names = {f"preload_{d.name}" for d in unused}
     for dataset in unused:
         ctx.diagnostics.warn(
             "W0104", f"data set `{dataset.name}` is never mounted, so it is not loaded",
@@ -27,5 +26,5 @@ def place_preloads(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
                                           "it, or remove it"])
         ctx.explain.append(f"place_preloads: data set `{dataset.name}` dropped (not mounted)")
     return graph.model_copy(update={
-        "datasets": [d for d in graph.datasets if d.name not in {u.name for u in unused}],
-        "steps": [s for s in graph.steps if s.name not in names]})
+        "datasets": [d for d in graph.datasets if d.name in mounted],
+        "steps": [s for s in graph.steps if s.fills is None or s.fills in mounted]})

@@ -392,6 +392,9 @@ class Pipeline(Node):
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
 
+    def dataset(self, name: str) -> Dataset:
+        return next(d for d in self.datasets if d.name == name)
+
 
 Compare.model_rebuild()
 BoolOp.model_rebuild()
