@@ -9,7 +9,7 @@ from kubernetes.client.rest import ApiException
 
 from cnai_launcher.kube import Kube, api_error
 from cnai_launcher.resources import Ref
-from cnai_runtime.exitcodes import USAGE, StepError
+from cnai_runtime.exitcodes import REMOTE, USAGE, StepError
 
 NEW_REVISION = "${CNAI_NEW_REVISION}"
 CURRENT_REVISION = "${CNAI_CURRENT_REVISION}"
@@ -113,4 +113,4 @@ def apply(kube: Kube, ref: Ref, obj: dict[str, Any], log: logging.Logger) -> dic
         except ApiException as exc:
             if exc.status != 409:
                 raise api_error(exc, f"replacing {ref}") from None
-    raise StepError(f"replacing {ref}: it kept changing under us (HTTP 409)", USAGE)
+    raise StepError(f"replacing {ref}: it kept changing under us (HTTP 409)", REMOTE)
