@@ -82,6 +82,10 @@ class KfpBackend:
         self.names = k8s.Names(*(s.k8s_name for s in pipeline.steps))
         self.group_number = 0
         self.step_tasks: dict[str, Task] = {}
+        self.loaders: dict[str, ir.Step] = {}  # data set -> the step that fills it
+        for step in pipeline.steps:
+            if step.fills is not None:
+                self.loaders.setdefault(step.fills, step)
         self.pvc_tasks: dict[str, Task] = {}
         self.components: Spec = {}
         self.executors: Spec = {}
@@ -221,8 +225,9 @@ class KfpBackend:
         if step.kind in CLOUD_KINDS:  # a task of our launcher or deploy image
             for name, value in self.cloud.extra_inputs(step):
                 task.spec.setdefault("inputs", {}).setdefault("parameters", {})[name] = value
-            self.components.setdefault(f"comp-{shared}", self.component(step, shared))
-            self.executors.setdefault(f"exec-{shared}", {"container": self.cloud.container(step)})
+            if f"exec-{shared}" not in self.executors:  # built once per shared template
+                self.components.setdefault(f"comp-{shared}", self.component(step, shared))
+                self.executors[f"exec-{shared}"] = {"container": self.cloud.container(step)}
             return
         if step.retry is not None:
             task.spec["retryPolicy"] = retry_policy(step.retry)
@@ -233,8 +238,9 @@ class KfpBackend:
         config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim)
         if config:
             self.platform.setdefault(f"exec-{shared}", config)
-        self.components.setdefault(f"comp-{shared}", self.component(step, shared))
-        self.executors.setdefault(f"exec-{shared}", {"container": self.container(step)})
+        if f"exec-{shared}" not in self.executors:
+            self.components.setdefault(f"comp-{shared}", self.component(step, shared))
+            self.executors[f"exec-{shared}"] = {"container": self.container(step)}
 
     def condition(self, group: Group, expr: ir.Expr, gate: ir.Gate) -> None:
         """Trigger ``group`` on ``expr``, CEL over inputs of the group."""
@@ -263,8 +269,7 @@ class KfpBackend:
     def pvc_name(self, dataset: str) -> Channel:
         """The claim of a data set: CreatePVC's output, or a Fluid data load's."""
         if self.pipeline.dataset(dataset).engine == "fluid":
-            loader = next(s for s in self.pipeline.steps if s.fills == dataset)
-            return self.cloud.name_channel(loader)
+            return self.cloud.name_channel(self.loaders[dataset])
         return Channel(self.pvc_tasks[dataset].name, kfp_platform.PVC_NAME_OUTPUT,
                        {"parameterType": "STRING"})
 

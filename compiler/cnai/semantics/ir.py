@@ -365,11 +365,18 @@ class Pipeline(Node):
     groups: list[Group] = Field(default_factory=list)
     schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
     _index: tuple[list[Step], dict[str, Step]] | None = PrivateAttr(default=None)
+    _group_index: tuple[list[Group], dict[str, Group]] | None = PrivateAttr(default=None)
     quota: Quota | None = None
     span: Span
 
     def group(self, group_id: str) -> Loop | Branch | Finally:
-        return next(g for g in self.groups if g.id == group_id)
+        """The group with id ``group_id``; indexed like :meth:`step` (every step's ancestors
+        are looked up through here)."""
+        cached = self._group_index
+        if cached is None or cached[0] is not self.groups or len(cached[1]) != len(self.groups):
+            cached = (self.groups, {g.id: g for g in self.groups})
+            self._group_index = cached
+        return cached[1][group_id]
 
     def ancestors(self, group_id: str | None) -> list[Loop | Branch | Finally]:
         """The group and its enclosing groups, innermost first."""
