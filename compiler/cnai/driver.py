@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnai.context import CompileContext, Options
 from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag
 from cnai.source import SourceFile
+
+if TYPE_CHECKING:
+    from cnai.semantics import ir
 
 TARGETS = ("argo", "kfp", "ir")
 
@@ -23,6 +26,7 @@ class CompileResult:
     # Objects a run needs in its namespace that the target's file cannot carry (Kubeflow's
     # loader takes two documents): written by `cnai compile --split`.
     namespace_objects: list[dict[str, Any]] = field(default_factory=list)
+    graph: ir.Pipeline | None = None  # the optimized IR the documents were made from
 
 
 class CompileFailed(CompileError):
@@ -106,7 +110,7 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     if target == "ir":
         text_out = graph.model_dump_json(indent=2) + "\n"
         return CompileResult(text_out, [graph.model_dump(mode="json")], ctx.diagnostics.sorted(),
-                             sources, ctx.explain)
+                             sources, ctx.explain, graph=graph)
     from cnai.backends import BACKENDS
     from cnai.backends.serialize import to_yaml
 
@@ -123,7 +127,7 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
 
         extra = namespace_objects(graph)
     return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources,
-                         ctx.explain, extra)
+                         ctx.explain, extra, graph)
 
 
 def compile_file(path: str | Path, target: str = "argo",

@@ -1,7 +1,8 @@
 """Compile the file for submission, reporting diagnostics exactly as ``cnai compile`` does.
 
 The target's documents alone do not say everything submit needs: a KFP PipelineSpec has no
-schedule, and Argo parameters carry no types. Both come from the IR, compiled first.
+schedule, and Argo parameters carry no types. Both come from the IR the documents were made
+from (``CompileResult.graph``).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ def compile_for(path: str, target: str, options: Options, colour: str) -> Compil
     """The compiled pipeline, or None once errors have been reported (exit 1)."""
     data = read_input(path)
     try:
-        pipeline = compile_source(data, path, "ir", options).documents[0]
         result = compile_source(data, path, target, options)
     except CompileFailed as failure:
         print_diagnostics(failure.diagnostics, failure.sources, colour)
         return None
     print_diagnostics(result.warnings, result.sources, colour)
-    return Compiled(name=pipeline["k8s_name"], description=pipeline.get("description"),
-                    schedule=pipeline.get("schedule"), params=params_of(pipeline),
+    pipeline = result.graph
+    assert pipeline is not None
+    return Compiled(name=pipeline.k8s_name, description=pipeline.description,
+                    schedule=pipeline.schedule, params=params_of(pipeline),
                     documents=result.documents, text=result.text)

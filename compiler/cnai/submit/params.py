@@ -30,10 +30,9 @@ class Param:
     has_default: bool
 
 
-def params_of(ir_document: dict[str, Any]) -> list[Param]:
-    """The pipeline's params, read from the compiled IR document."""
-    return [Param(p["name"], ir.Type.model_validate(p["type"]), p.get("default") is not None)
-            for p in ir_document.get("params", [])]
+def params_of(pipeline: ir.Pipeline) -> list[Param]:
+    """The pipeline's params, as -p checks them."""
+    return [Param(p.name, p.type, p.default is not None) for p in pipeline.params]
 
 
 def resolve(given: dict[str, str], params: Sequence[Param]) -> dict[str, JSON]:
