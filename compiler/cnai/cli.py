@@ -90,7 +90,6 @@ def _check(args: argparse.Namespace) -> int:
             warnings, checked_sources = check_source(data, path)
             diagnostics += warnings
             sources.update(checked_sources)
-            continue
         except CompileFailed as error:
             diagnostics += error.diagnostics
             sources.update(error.sources)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cnai.backends import k8s
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
@@ -41,7 +42,7 @@ def volcano_queue(step: ir.Step) -> str | None:
 def placement(step: ir.Step, options: Options) -> dict[str, Any]:
     """Pod-spec fields for where a step's pods go: GPU type, spot nodes, scheduler, priority."""
     fields: dict[str, Any] = {}
-    selector = {options.gpu_label_key: step.resources.gpu_type} if step.resources.gpu_type else {}
+    selector = k8s.node_selector(step.resources, options.gpu_label_key)
     scheduling = step.scheduling or ir.Scheduling()
     if scheduling.spot:
         key, value = options.spot_label

@@ -35,7 +35,7 @@ from cnai.local.values import Values
 from cnai.semantics import ir
 from cnai.usage import UsageError, parse_assignments, print_diagnostics
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_INTERNAL = 0, 1, 2, 130, 70
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 BACKOFF_SCALE_ENV = "CNAI_LOCAL_BACKOFF_SCALE"
 # Every pass but dedupe_templates: sharing templates means nothing here, and it renames the
 # inputs a step sees (CNAI_INPUT_<NAME>) to input1, arg2, ...

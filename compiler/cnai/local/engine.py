@@ -212,7 +212,6 @@ class Engine:
         self._submit(run)
 
     def _submit(self, run: StepRun) -> None:
-        run.submitted = True
         run.attempts += 1
         self.in_flight += 1
         self.pool.submit(self._work, run, run.attempts)
@@ -288,4 +287,5 @@ def backoff_seconds(retry: ir.Retry, retry_number: int) -> float:
 
 
 def _submitted(node: StepRun | LoopRun) -> bool:
-    return isinstance(node, StepRun) and node.submitted
+    """Queued for a worker, running, or waiting for its next attempt."""
+    return isinstance(node, StepRun) and node.attempts > 0

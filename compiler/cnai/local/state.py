@@ -110,7 +110,6 @@ class StepRun(Node):
     inputs: dict[str, Value] = field(default_factory=dict)
     outputs: dict[str, Value] = field(default_factory=dict)
     log: Path | None = None
-    submitted: bool = False  # queued for a worker, or waiting for its next attempt
 
 
 @dataclass(eq=False, kw_only=True)

@@ -12,7 +12,7 @@ from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
-from cnai.semantics.fields import FieldReader
+from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
@@ -96,9 +96,9 @@ class Checker:
         fields = self.fields.collect(found.settings, "pipeline", decl.name, decl.span)
         description = schedule = None
         if "description" in fields:
-            description = self.fields.string(_value(fields["description"]))
+            description = self.fields.string(assigned(fields["description"]))
         if "schedule" in fields:
-            schedule = self._schedule(_value(fields["schedule"]))
+            schedule = self._schedule(assigned(fields["schedule"]))
         cloud = CloudChecker(self)
         if "scheduling" in fields:
             block = fields["scheduling"]
@@ -276,29 +276,29 @@ class Checker:
                                        "not allowed in a data set")
         path = size = None
         if "path" in fields:
-            path_expr = _value(fields["path"])
+            path_expr = assigned(fields["path"])
             path = self.fields.string(path_expr)
             if path is not None and not path.startswith("/"):
                 self.diagnostics.error("E0208", "a data set path must be absolute",
                                        path_expr.span, "not an absolute path")
                 path = None
         if "size" in fields:
-            size = self.fields.quantity(_value(fields["size"]), "storage")
+            size = self.fields.quantity(assigned(fields["size"]), "storage")
         engine, access_mode, storage_class = "copy", "ReadWriteMany", None
         if "engine" in fields:
-            engine_expr = _value(fields["engine"])
+            engine_expr = assigned(fields["engine"])
             engine = self.fields.string(engine_expr) or "copy"
             if engine not in ("copy", "fluid"):
                 self._bad_choice(engine_expr, "engine", engine, ("copy", "fluid"))
         if "access_mode" in fields:
-            mode_expr = _value(fields["access_mode"])
+            mode_expr = assigned(fields["access_mode"])
             access_mode = self.fields.string(mode_expr) or access_mode
             modes = ("ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod")
             if access_mode not in modes:
                 self._bad_choice(mode_expr, "access_mode", access_mode, modes)
                 access_mode = "ReadWriteMany"
         if "storage_class" in fields:
-            storage_class = self.fields.string(_value(fields["storage_class"]))
+            storage_class = self.fields.string(assigned(fields["storage_class"]))
         source = self._dataset_source(fields)
         if path is None or size is None or source is None:
             return None
@@ -315,7 +315,7 @@ class Checker:
                         ) -> str | ir.ParamRef | ir.OutputRef | None:
         if "source" not in fields:
             return None
-        expr = _value(fields["source"])
+        expr = assigned(fields["source"])
         if isinstance(expr, ast.StringLit) and expr.is_plain:
             text = expr.text
             schemes = ("s3://", "gs://", "http://", "https://", "pvc://")
@@ -377,11 +377,6 @@ class Checker:
                         f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
                         secondary=[Label(dataset.span, f"its preload step is `{task}`")],
                         help=["rename the step"])
-
-
-def _value(item: ast.Assignment | ast.Block) -> ast.Expr:
-    assert isinstance(item, ast.Assignment)
-    return item.value
 
 
 def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from cnai.diagnostics import Label
 from cnai.semantics import ir
+from cnai.semantics.fields import assigned, block_of
 from cnai.semantics.units import quantity_value
 from cnai.syntax import ast
 
@@ -22,16 +23,6 @@ DEFAULT_REQUEST = {"cpu": "100m", "memory": "256Mi"}
 DEFAULT_LIMIT = {"cpu": "1", "memory": "1Gi"}
 
 
-def _value(item: ast.Assignment | ast.Block) -> ast.Expr:
-    assert isinstance(item, ast.Assignment)
-    return item.value
-
-
-def _block(item: ast.Assignment | ast.Block) -> ast.Block:
-    assert isinstance(item, ast.Block)
-    return item
-
-
 class CloudChecker:
     def __init__(self, checker: Checker) -> None:
         self.checker = checker
@@ -44,9 +35,9 @@ class CloudChecker:
         result = base.model_copy() if base is not None else ir.Scheduling()
         for name in ("scheduler", "queue", "priority"):
             if name in found:
-                setattr(result, name, self.fields.string(_value(found[name])))
+                setattr(result, name, self.fields.string(assigned(found[name])))
         if "spot" in found:
-            result.spot = bool(self.fields.boolean(_value(found["spot"])))
+            result.spot = bool(self.fields.boolean(assigned(found["spot"])))
         result.span = block.name.span
         return result
 
@@ -54,17 +45,17 @@ class CloudChecker:
         found = self.fields.collect(block.items, "quota", None, block.span)
         quota = ir.Quota(span=block.name.span)
         if "gpu" in found:
-            quota.gpu = self.fields.integer(_value(found["gpu"]))
+            quota.gpu = self.fields.integer(assigned(found["gpu"]))
         for name in ("cpu", "memory"):
             if name in found:
-                setattr(quota, name, self.fields.quantity(_value(found[name]), name))
+                setattr(quota, name, self.fields.quantity(assigned(found[name]), name))
         return quota
 
     def distributed(self, decl: ast.DistributedDecl) -> ir.Distributed | None:
         framework = decl.framework.name
         found = self.fields.collect(decl.items, "distributed", None, decl.span)
-        masters = self.fields.integer(_value(found["masters"])) if "masters" in found else None
-        workers = self.fields.integer(_value(found["workers"])) if "workers" in found else 0
+        masters = self.fields.integer(assigned(found["masters"])) if "masters" in found else None
+        workers = self.fields.integer(assigned(found["workers"])) if "workers" in found else 0
         if framework not in FRAMEWORKS:
             self.diagnostics.error(
                 "E0208", f"unknown framework `{framework}`", decl.framework.span,
@@ -92,14 +83,14 @@ class CloudChecker:
     def serving(self, found: dict[str, ast.Assignment | ast.Block]) -> ir.Serving:
         serving = ir.Serving()
         if "port" in found:
-            port_expr = _value(found["port"])
+            port_expr = assigned(found["port"])
             port = self.fields.integer(port_expr, minimum=1)
             if port is not None and port > 65535:
                 self.diagnostics.error("E0208", "a port is at most 65535", port_expr.span,
                                        "too large")
             serving.port = port or serving.port
         if "protocol" in found:
-            protocol_expr = _value(found["protocol"])
+            protocol_expr = assigned(found["protocol"])
             protocol = self.fields.string(protocol_expr)
             if protocol not in PROTOCOLS:
                 if protocol is not None:
@@ -108,32 +99,32 @@ class CloudChecker:
             else:
                 serving.protocol = protocol  # type: ignore[assignment]
         if "concurrency" in found:
-            serving.concurrency = self.fields.integer(_value(found["concurrency"]))
+            serving.concurrency = self.fields.integer(assigned(found["concurrency"]))
         if "host" in found:
-            serving.host = self.fields.string(_value(found["host"]))
+            serving.host = self.fields.string(assigned(found["host"]))
         if "scale" in found:
-            self._scale(_block(found["scale"]), serving)
+            self._scale(block_of(found["scale"]), serving)
         if "canary" in found:
-            block = _block(found["canary"])
+            block = block_of(found["canary"])
             canary = self.fields.collect(block.items, "canary", None, block.span)
             if "weight" in canary:
-                weight_expr = _value(canary["weight"])
+                weight_expr = assigned(canary["weight"])
                 weight = self.fields.integer(weight_expr)
                 if weight is not None and weight > 100:
                     self.diagnostics.error("E0208", "a canary weight is a percentage, 0 to 100",
                                            weight_expr.span, "over 100")
                 serving.canary_weight = weight
         if "circuit_breaker" in found:
-            block = _block(found["circuit_breaker"])
+            block = block_of(found["circuit_breaker"])
             breaker = self.fields.collect(block.items, "circuit_breaker", None, block.span)
             if "max_connections" in breaker:
                 serving.max_connections = self.fields.integer(
-                    _value(breaker["max_connections"]), minimum=1)
+                    assigned(breaker["max_connections"]), minimum=1)
             if "consecutive_errors" in breaker:
                 serving.consecutive_errors = self.fields.integer(
-                    _value(breaker["consecutive_errors"]), minimum=1)
+                    assigned(breaker["consecutive_errors"]), minimum=1)
             if "ejection" in breaker:
-                serving.ejection_seconds = self.fields.duration(_value(breaker["ejection"]))
+                serving.ejection_seconds = self.fields.duration(assigned(breaker["ejection"]))
         return serving
 
     def check_service(self, decl: ast.StepDecl, step: ir.Step) -> None:
@@ -156,9 +147,9 @@ class CloudChecker:
     def _scale(self, block: ast.Block, serving: ir.Serving) -> None:
         scale = self.fields.collect(block.items, "scale", None, block.span)
         if "min" in scale:
-            serving.min_scale = self.fields.integer(_value(scale["min"]))
+            serving.min_scale = self.fields.integer(assigned(scale["min"]))
         if "max" in scale:
-            serving.max_scale = self.fields.integer(_value(scale["max"]), minimum=1)
+            serving.max_scale = self.fields.integer(assigned(scale["max"]), minimum=1)
         if (serving.min_scale is not None and serving.max_scale is not None
                 and serving.min_scale > serving.max_scale):
             self.diagnostics.error("E0208", "`scale.min` is above `scale.max`", block.span,

@@ -12,14 +12,25 @@ from cnai.source import Span
 from cnai.syntax import ast
 
 
+def assigned(item: ast.Assignment | ast.Block) -> ast.Expr:
+    """The value of a field the reader has already checked is ``name = value``."""
+    assert isinstance(item, ast.Assignment)
+    return item.value
+
+
+def block_of(item: ast.Assignment | ast.Block) -> ast.Block:
+    """A field the reader has already checked is a block."""
+    assert isinstance(item, ast.Block)
+    return item
+
+
 @dataclass(frozen=True)
 class FieldSpec:
-    kind: str  # string, int, number, bool, duration, quantity, value, list, block
+    kind: str  # string, int, bool, duration, quantity, value, list, block
     required: bool = False
 
 
-STR, INT, NUM, BOOL = (FieldSpec("string"), FieldSpec("int"), FieldSpec("number"),
-                       FieldSpec("bool"))
+STR, INT, BOOL = FieldSpec("string"), FieldSpec("int"), FieldSpec("bool")
 DUR, QTY, LIST = FieldSpec("duration"), FieldSpec("quantity"), FieldSpec("list")
 BLOCK = FieldSpec("block")
 
@@ -129,12 +140,6 @@ class FieldReader:
                 return None
             return expr.value
         self._mismatch(expr, "an integer")
-        return None
-
-    def number(self, expr: ast.Expr) -> float | None:
-        if isinstance(expr, (ast.IntLit, ast.FloatLit)):
-            return float(expr.value)
-        self._mismatch(expr, "a number")
         return None
 
     def boolean(self, expr: ast.Expr) -> bool | None:

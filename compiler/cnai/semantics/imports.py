@@ -55,14 +55,12 @@ class Importer:
         from cnai.syntax import parse
 
         try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8")
+            source = SourceFile.read(path)
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or "not UTF-8 text"
             self.diagnostics.error("E0111", f"cannot import \"{statement.path.text}\": {reason}",
                                    statement.path.span, f"looked for {path}")
             return None
-        source = SourceFile(path, text)
         self.sources[path] = source
         try:
             return parse(source)

@@ -8,7 +8,7 @@ from cnai.backends.k8s import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
 from cnai.semantics import ir, types
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import FREE_BLOCKS
+from cnai.semantics.fields import FREE_BLOCKS, assigned
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.resolver import Symbol, suggest
@@ -82,15 +82,15 @@ class StepChecker:
                                      report_missing=not unresolved)
         image = None
         if "image" in fields:
-            image = self.fields.string(_value(fields["image"]))
+            image = self.fields.string(assigned(fields["image"]))
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
                        image=image or "", outputs=list(symbol.outputs.values()),
                        group=self.ctx.group)
         self._items(decl, step)
         if "command" in fields:
-            step.command = self._texts(_value(fields["command"]), "command")
+            step.command = self._texts(assigned(fields["command"]), "command")
         if "args" in fields:
-            step.args = self._texts(_value(fields["args"]), "args")
+            step.args = self._texts(assigned(fields["args"]), "args")
         if "env" in fields:
             step.env = self._env(fields["env"])
         if "resources" in fields:
@@ -98,9 +98,9 @@ class StepChecker:
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         if "timeout" in fields:
-            step.timeout_seconds = self.fields.duration(_value(fields["timeout"]))
+            step.timeout_seconds = self.fields.duration(assigned(fields["timeout"]))
         if "cache" in fields:
-            step.cache = bool(self.fields.boolean(_value(fields["cache"])))
+            step.cache = bool(self.fields.boolean(assigned(fields["cache"])))
         self._cloud(decl, step, fields)
         self._check_mounts(decl, step)
         step.depends = self._after(decl)
@@ -129,7 +129,7 @@ class StepChecker:
                 step.kind = "distributed"
                 self._no_outputs(step, "a distributed step's replicas")
         if "disruption_budget" in fields:
-            budget_expr = _value(fields["disruption_budget"])
+            budget_expr = assigned(fields["disruption_budget"])
             budget = self.fields.integer(budget_expr)
             if step.distributed is None:
                 self.diagnostics.error(
@@ -152,15 +152,12 @@ class StepChecker:
                                        "not for services",
                                        help=["scale a service with `scale { min max }`"])
             step.distributed = None
-            step.kind = "service"
             self._no_outputs(step, "a service")
-            for mount in step.mounts:
+            if step.mounts:
                 self.diagnostics.error("E0401", "a service cannot mount a data set",
                                        decl.span, "mounts a data set",
                                        help=["bake the model into the image or load it from "
                                              "object storage at start-up"])
-                del mount
-                break
 
     def _check_mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
         """A data set read by path must be mounted; two things cannot share a path."""
@@ -491,13 +488,13 @@ class StepChecker:
         fields = self.fields.collect(block.items, "resources", None, block.span)
         resources = ir.Resources()
         if "gpu" in fields:
-            resources.gpu = self.fields.integer(_value(fields["gpu"]))
+            resources.gpu = self.fields.integer(assigned(fields["gpu"]))
         if "cpu" in fields:
-            resources.cpu = self.fields.quantity(_value(fields["cpu"]), "cpu")
+            resources.cpu = self.fields.quantity(assigned(fields["cpu"]), "cpu")
         if "memory" in fields:
-            resources.memory = self.fields.quantity(_value(fields["memory"]), "memory")
+            resources.memory = self.fields.quantity(assigned(fields["memory"]), "memory")
         if "gpu_type" in fields:
-            gpu_type = _value(fields["gpu_type"])
+            gpu_type = assigned(fields["gpu_type"])
             resources.gpu_type = self.fields.string(gpu_type)
             if not resources.gpu:
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
@@ -510,13 +507,13 @@ class StepChecker:
         fields = self.fields.collect(block.items, "retry", None, block.span)
         if "limit" not in fields:
             return None
-        limit = self.fields.integer(_value(fields["limit"]))
+        limit = self.fields.integer(assigned(fields["limit"]))
         retry = ir.Retry(limit=limit or 0)
         if "backoff" in fields:
-            retry.backoff_seconds = self.fields.duration(_value(fields["backoff"]))
+            retry.backoff_seconds = self.fields.duration(assigned(fields["backoff"]))
         if "factor" in fields:
             # Argo reads backoff.factor as an integer (it is an IntOrString it converts).
-            retry.factor = self.fields.integer(_value(fields["factor"]), minimum=1)
+            retry.factor = self.fields.integer(assigned(fields["factor"]), minimum=1)
         if retry.factor is not None and not retry.backoff_seconds:
             self.diagnostics.error("E0106", "`factor` needs `backoff`",
                                    block.name.span, "no `backoff`",
@@ -544,11 +541,6 @@ def constant_type(expr: ast.Expr) -> ir.Type | None:
             return None
         return ir.Type(name="list", item=next(iter(item_types)) if item_types else None)
     return None
-
-
-def _value(item: ast.Assignment | ast.Block) -> ast.Expr:
-    assert isinstance(item, ast.Assignment)
-    return item.value
 
 
 def _merge(parts: list[str | ir.Placeholder]) -> list[str | ir.Placeholder]:

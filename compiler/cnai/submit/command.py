@@ -25,7 +25,6 @@ from cnai.submit.retry import Backoff
 from cnai.usage import UsageError, parse_assignments
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_INTERNAL = 70
 TOKEN_ENV = {"argo": "ARGO_TOKEN"}  # KFP has no conventional variable
 BEARER = "bearer "
 
