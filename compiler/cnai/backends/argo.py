@@ -65,6 +65,7 @@ class ArgoBackend:
         self.ctx = ctx
         self.steps = {s.name: s for s in pipeline.steps}
         self.scopes = Scopes(pipeline)
+        self.values = ArgoValues(self)
         self.skippable = k8s.is_skippable(pipeline)
         templates = k8s.Names(ENTRYPOINT)
         self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
@@ -362,10 +363,6 @@ class ArgoBackend:
         if branch.condition is not None:
             conditions.append(self.values.expr(branch.condition.expr, scope))
         return conditions
-
-    @property
-    def values(self) -> ArgoValues:
-        return ArgoValues(self)
 
     # ---- container templates ----------------------------------------------------------
 

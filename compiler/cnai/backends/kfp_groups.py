@@ -33,6 +33,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
+from cnai.backends import k8s
 from cnai.backends.kfp_dag import CHANNEL_PREFIX, Channel, Group, Spec, Task, type_spec
 from cnai.semantics import ir
 from cnai.semantics.cloud import step_demand
@@ -153,12 +154,9 @@ class Layout:
     def _unique_item(self, wanted: str, loop: ir.Loop) -> str:
         """Items of enclosing loops are inputs of this loop's DAG too: never reuse their names
         (``for a in xs { for b in xs { ... } }``)."""
-        taken = {self.items[g.id].name for g in self.pipeline.ancestors(loop.parent)
-                 if isinstance(g, ir.Loop)}
-        name, counter = wanted, 2
-        while name in taken:
-            name, counter = f"{wanted}-{counter}", counter + 1
-        return name
+        taken = [self.items[g.id].name for g in self.pipeline.ancestors(loop.parent)
+                 if isinstance(g, ir.Loop)]
+        return k8s.Names(*taken).take(wanted)
 
     def _chain(self, chain: str, parent: Group) -> None:
         """Every populated branch of ``chain``, wrapped unless the chain is flat or alone."""

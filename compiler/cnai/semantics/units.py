@@ -23,9 +23,12 @@ _SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei"
            "P": 1e15, "E": 1e18}
 
 
+_LONGEST_FIRST = sorted(_SUFFIX, key=len, reverse=True)
+
+
 def quantity_value(text: str) -> float:
     """The number a valid quantity stands for: "500m" -> 0.5, "2Gi" -> 2147483648."""
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
+    for suffix in _LONGEST_FIRST:
         if text.endswith(suffix):
             return float(text[: -len(suffix)]) * _SUFFIX[suffix]
     return float(text)
