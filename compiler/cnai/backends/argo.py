@@ -63,9 +63,12 @@ class ArgoBackend:
     def __init__(self, pipeline: ir.Pipeline, ctx: CompileContext) -> None:
         self.pipeline = pipeline
         self.ctx = ctx
-        self.steps = {s.name: s for s in pipeline.steps}
         self.scopes = Scopes(pipeline)
         self.values = ArgoValues(self)
+        self.chains: dict[str, list[ir.Branch]] = {}  # if/else chain -> its branches, in order
+        for group in pipeline.groups:
+            if isinstance(group, ir.Branch):
+                self.chains.setdefault(group.chain, []).append(group)
         self.skippable = k8s.is_skippable(pipeline)
         templates = k8s.Names(ENTRYPOINT)
         self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
@@ -312,7 +315,7 @@ class ArgoBackend:
                        loop: ir.Loop) -> dict[str, Any]:
         parameters = []
         for name, source in exports:
-            producer = self.steps[source.step]
+            producer = self.pipeline.step(source.step)
             if producer.output(source.output).type.is_artifact:
                 self.ctx.unsupported(
                     loop.span, "E0401", f"`{source.step}.{source.output}` is an artifact made "
@@ -356,8 +359,7 @@ class ArgoBackend:
 
     def branch_conditions(self, branch: ir.Branch, scope: Scope) -> list[str]:
         """A branch runs when its condition holds and no earlier branch of its chain did."""
-        earlier = [g for g in self.pipeline.groups if isinstance(g, ir.Branch)
-                   and g.chain == branch.chain and g.index < branch.index]
+        earlier = [g for g in self.chains[branch.chain] if g.index < branch.index]
         conditions = [f"!({self.values.expr(g.condition.expr, scope)})" for g in earlier
                       if g.condition is not None]
         if branch.condition is not None:

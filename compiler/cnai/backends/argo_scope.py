@@ -42,7 +42,6 @@ class Scopes:
     exports: dict[str, dict[str, ir.OutputRef]] = field(default_factory=dict)  # loop -> ...
 
     def __post_init__(self) -> None:
-        self.by_name = {step.name: step for step in self.pipeline.steps}
         self._loops: dict[str | None, list[str]] = {}
         for step in self.pipeline.steps:
             self.step_scope[step.name] = self.scope_of(step.group)
@@ -84,7 +83,7 @@ class Scopes:
         """Record the imports and exports needed to read ``source`` at ``group_id``."""
         reader_loops = self.loops_around(group_id)
         if isinstance(source, ir.OutputRef):
-            producer = self.by_name[source.step]
+            producer = self.pipeline.step(source.step)
             producer_loops = self.loops_around(producer.group)
             for loop in producer_loops:  # made inside a loop the reader is not in: fan-in
                 if loop not in reader_loops:
@@ -107,7 +106,7 @@ class Scopes:
     def representative(self, step_name: str, scope: Scope) -> str | None:
         """The member of ``scope`` standing for ``step_name``: the step itself, or the loop of
         ``scope`` that contains it; None when the step is outside ``scope``."""
-        step = self.by_name[step_name]
+        step = self.pipeline.step(step_name)
         if self.step_scope[step_name] == scope:
             return step_name
         for group in self.pipeline.ancestors(step.group):
