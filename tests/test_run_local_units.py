@@ -23,9 +23,9 @@ from cnai.local.command import LOCAL_PASSES
 from cnai.local.datasets import PathMap, PreloadError
 from cnai.local.engine import backoff_seconds
 from cnai.local.layout import Layout
-from cnai.local.params import parse_value
 from cnai.local.progress import LiveView
 from cnai.local.state import Context, Status, StepRun
+from cnai.params import parse_value
 from cnai.semantics import ir
 from cnai.source import SourceFile
 

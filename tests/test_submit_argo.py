@@ -144,7 +144,7 @@ def test_unknown_param_is_a_usage_error(capsys: pytest.CaptureFixture[str], argo
     ("epochs=five", "-p epochs: expected an integer for int, got 'five'"),
     ("lr=fast", "-p lr: expected a number for float, got 'fast'"),
     ("fast=yes", "-p fast: expected true or false for bool, got 'yes'"),
-    ("layers=[1, 2.5]", "-p layers: 2.5 is not a int"),
+    ("layers=[1, 2.5]", "-p layers: 2.5 is not an int"),
     ("layers=1", "-p layers: expected a JSON list for list[int], e.g. layers='[1, 2]', got '1'"),
     ("epochs", "-p expects NAME=VALUE, got 'epochs'"),
 ])

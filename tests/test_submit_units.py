@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from cnai.params import parse_param, parse_value
 from cnai.semantics import ir
 from cnai.submit import add_parser, run
 from cnai.submit.errors import (
@@ -106,6 +107,11 @@ def test_assignments_keep_everything_after_the_first_equals() -> None:
     ("-3", ir.Type(name="int"), -3),
     ("2", ir.Type(name="float"), 2.0),
     ("False", ir.Type(name="bool"), False),
+    # The runtime contract's readers, as `cnai run` and the images read values:
+    ("1", ir.Type(name="bool"), True),
+    (" 0 ", ir.Type(name="bool"), False),
+    ("90.0", ir.Type(name="int"), 90),
+    ('["1", 2]', ir.Type(name="list", item=ir.Type(name="int")), [1, 2]),
     ('[["a"], []]', ir.Type(name="list", item=ir.Type(name="list", item=ir.Type(name="string"))),
      [["a"], []]),
     ("[1, 2.5]", ir.Type(name="list", item=ir.Type(name="float")), [1.0, 2.5]),
@@ -118,6 +124,24 @@ def test_convert(text: str, type_: ir.Type, value: object) -> None:
 def test_convert_refuses_non_finite_floats(text: str) -> None:
     with pytest.raises(UsageError):
         convert(text, ir.Type(name="float"), "p")
+
+
+@pytest.mark.parametrize(("text", "type_"), [
+    ("yes", ir.Type(name="bool")), ("2", ir.Type(name="bool")),
+    ("1.5", ir.Type(name="int")), ("[true]", ir.Type(name="list", item=ir.Type(name="int"))),
+])
+def test_convert_refuses_what_cnai_run_refuses(text: str, type_: ir.Type) -> None:
+    with pytest.raises(ValueError):
+        parse_param(text, type_)
+    with pytest.raises(UsageError):
+        convert(text, type_, "p")
+
+
+def test_a_bool_param_may_be_written_in_any_case_but_an_output_may_not() -> None:
+    boolean = ir.Type(name="bool")
+    assert convert("TRUE", boolean, "p") is True and parse_param("False ", boolean) is False
+    with pytest.raises(ValueError):
+        parse_value("TRUE", boolean)  # what a step writes follows the runtime contract
 
 
 # ---- the live display ----------------------------------------------------------------------

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnai.local.params import parse_value, value_text
+from cnai.local.params import value_text
 from cnai.local.plan import Condition, Plan
 from cnai.local.state import JSON, Context, Registry, Status, Value
+from cnai.params import parse_value
 from cnai.semantics import ir
 
 

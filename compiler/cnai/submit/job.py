@@ -7,10 +7,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from cnai.params import JSON
 from cnai.submit.arguments import DEFAULT_TIMEOUT
 from cnai.submit.compiled import Compiled
 from cnai.submit.errors import HttpFailure
-from cnai.submit.params import JSON
 from cnai.submit.retry import Backoff, Notify
 from cnai.submit.watch import clock_text
 

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cnai.params import JSON, parse_param
 from cnai.semantics import ir
 from cnai.usage import UsageError
-
-JSON = Any  # a JSON value: str, int, float, bool, list
-INTEGER = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True)
@@ -67,46 +63,24 @@ def _unknown_message(unknown: list[str], params: Sequence[Param]) -> str:
 
 
 def convert(text: str, type_: ir.Type, name: str) -> JSON:
-    """The command-line text of one value as a JSON value of ``type_``."""
+    """The command-line text of one value as a JSON value of ``type_``, read as every cnai
+    command reads -p values (:func:`cnai.params.parse_param`)."""
     if type_.name == "list":
         try:
-            value = json.loads(text)
+            listed = json.loads(text)
         except ValueError:
-            value = None
-        if not isinstance(value, list):
+            listed = None
+        if not isinstance(listed, list):
             raise UsageError(f"-p {name}: expected a JSON list for {type_}, e.g. "
                              f"{name}='[1, 2]', got {text!r}")
-        return check_json(value, type_, name)
-    if type_.name == "string":
-        return text
-    if type_.name == "int" and INTEGER.fullmatch(text.strip()):
-        return int(text)
-    if type_.name == "float":
-        try:
-            number = float(text)
-        except ValueError:
-            number = math.nan
-        if math.isfinite(number):
-            return number
-    if type_.name == "bool" and text.strip().lower() in ("true", "false"):
-        return text.strip().lower() == "true"
+    try:
+        return parse_param(text, type_)
+    except ValueError as error:
+        if type_.name == "list":  # an element: the message names it
+            raise UsageError(f"-p {name}: {error}") from None
     examples = {"int": "an integer", "float": "a number", "bool": "true or false"}
     raise UsageError(f"-p {name}: expected {examples.get(type_.name, str(type_))} for "
                      f"{type_}, got {text!r}")
-
-
-def check_json(value: JSON, type_: ir.Type, name: str) -> JSON:
-    """``value`` if it has ``type_`` (ints are accepted where floats are expected)."""
-    kind = type_.name
-    fits = {"string": isinstance(value, str), "bool": isinstance(value, bool),
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value)}
-    if kind == "list" and isinstance(value, list) and type_.item is not None:
-        return [check_json(item, type_.item, name) for item in value]
-    if fits.get(kind, False):
-        return float(value) if kind == "float" else value
-    raise UsageError(f"-p {name}: {json.dumps(value)} is not a {type_}")
 
 
 def apply_to_argo(document: dict[str, Any], values: dict[str, JSON]) -> None:
