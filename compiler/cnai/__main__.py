@@ -1,5 +1,3 @@
-import sys
+from cnai.cli import entry
 
-from cnai.cli import main
-
-sys.exit(main())
+entry()

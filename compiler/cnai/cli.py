@@ -223,5 +223,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def entry() -> None:
+    """The console script and ``python -m cnai``: main(), then exit without a teardown.
+
+    Freeing a large pipeline's object graph one object at a time took a sixth of a compile
+    at 2,000 steps; the process owns nothing that needs it (no atexit hooks, no threads left
+    after main returns), so the output is flushed and the process ends. mypy exits the
+    same way (mypy/util.py, hard_exit).
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: the normal exit reports it
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

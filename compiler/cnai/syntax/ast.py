@@ -7,8 +7,15 @@ from dataclasses import dataclass, field
 from cnai.source import Span
 
 
+class Node:
+    """The base of every node. ``_depth`` is how deeply the node nests, recorded by the
+    parser (syntax/to_ast.py) on nodes that hold others; a leaf is 0."""
+
+    _depth = 0
+
+
 @dataclass(frozen=True)
-class Ident:
+class Ident(Node):
     name: str
     span: Span
 
@@ -16,7 +23,7 @@ class Ident:
 # ---- expressions -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class StringLit:
+class StringLit(Node):
     """A string literal; ``parts`` alternate literal text and ``${...}`` references."""
 
     parts: tuple[str | Ref, ...]
@@ -33,31 +40,31 @@ class StringLit:
 
 
 @dataclass(frozen=True)
-class IntLit:
+class IntLit(Node):
     value: int
     span: Span
 
 
 @dataclass(frozen=True)
-class FloatLit:
+class FloatLit(Node):
     value: float
     span: Span
 
 
 @dataclass(frozen=True)
-class BoolLit:
+class BoolLit(Node):
     value: bool
     span: Span
 
 
 @dataclass(frozen=True)
-class ListLit:
+class ListLit(Node):
     items: tuple[Expr, ...]
     span: Span
 
 
 @dataclass(frozen=True)
-class Ref:
+class Ref(Node):
     """A dotted name: ``epochs``, ``train.model``, ``outputs.loss``, ``imagenet.path``."""
 
     parts: tuple[Ident, ...]
@@ -69,14 +76,14 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Call:
+class Call(Node):
     func: Ident
     args: tuple[Expr, ...]
     span: Span
 
 
 @dataclass(frozen=True)
-class Compare:
+class Compare(Node):
     op: str
     left: Expr
     right: Expr
@@ -85,7 +92,7 @@ class Compare:
 
 
 @dataclass(frozen=True)
-class BoolOp:
+class BoolOp(Node):
     """``and`` / ``or`` with all operands flattened: ``a and b and c`` has three."""
 
     op: str
@@ -94,7 +101,7 @@ class BoolOp:
 
 
 @dataclass(frozen=True)
-class Not:
+class Not(Node):
     operand: Expr
     span: Span
 
@@ -105,21 +112,21 @@ Expr = StringLit | IntLit | FloatLit | BoolLit | ListLit | Ref | Call | Compare 
 # ---- declarations ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TypeExpr:
+class TypeExpr(Node):
     name: Ident
     arg: TypeExpr | None
     span: Span
 
 
 @dataclass(frozen=True)
-class Assignment:
+class Assignment(Node):
     key: Ident
     value: Expr
     span: Span
 
 
 @dataclass(frozen=True)
-class Block:
+class Block(Node):
     """``NAME { ... }``: resources, retry, env, scale, canary, circuit_breaker, scheduling..."""
 
     name: Ident
@@ -128,13 +135,13 @@ class Block:
 
 
 @dataclass(frozen=True)
-class MountDecl:
+class MountDecl(Node):
     dataset: Ident
     span: Span
 
 
 @dataclass(frozen=True)
-class OutputDecl:
+class OutputDecl(Node):
     name: Ident
     type: TypeExpr
     path: StringLit | None
@@ -142,21 +149,21 @@ class OutputDecl:
 
 
 @dataclass(frozen=True)
-class Argument:
+class Argument(Node):
     name: Ident
     value: Expr
     span: Span
 
 
 @dataclass(frozen=True)
-class UseDecl:
+class UseDecl(Node):
     template: Ident
     args: tuple[Argument, ...]
     span: Span
 
 
 @dataclass(frozen=True)
-class DistributedDecl:
+class DistributedDecl(Node):
     framework: Ident
     items: tuple[BodyItem, ...]
     span: Span
@@ -166,7 +173,7 @@ BodyItem = Assignment | Block | MountDecl | OutputDecl | UseDecl | DistributedDe
 
 
 @dataclass(frozen=True)
-class ParamDecl:
+class ParamDecl(Node):
     name: Ident
     type: TypeExpr
     default: Expr | None
@@ -174,14 +181,14 @@ class ParamDecl:
 
 
 @dataclass(frozen=True)
-class DatasetDecl:
+class DatasetDecl(Node):
     name: Ident
     items: tuple[BodyItem, ...]
     span: Span
 
 
 @dataclass(frozen=True)
-class StepDecl:
+class StepDecl(Node):
     """A ``step`` or a ``service`` (``kind``): a header with ``after``/``when`` and a body."""
 
     kind: str
@@ -193,7 +200,7 @@ class StepDecl:
 
 
 @dataclass(frozen=True)
-class TemplateParam:
+class TemplateParam(Node):
     name: Ident
     type: TypeExpr
     default: Expr | None
@@ -201,7 +208,7 @@ class TemplateParam:
 
 
 @dataclass(frozen=True)
-class TemplateDef:
+class TemplateDef(Node):
     name: Ident
     params: tuple[TemplateParam, ...]
     items: tuple[BodyItem, ...]
@@ -210,7 +217,7 @@ class TemplateDef:
 
 
 @dataclass(frozen=True)
-class ForBlock:
+class ForBlock(Node):
     var: Ident
     iterable: Expr
     parallel: IntLit | None
@@ -219,7 +226,7 @@ class ForBlock:
 
 
 @dataclass(frozen=True)
-class IfBlock:
+class IfBlock(Node):
     """``if`` with an optional ``else``: another IfBlock (``else if``) or a tuple of items."""
 
     condition: Expr
@@ -229,7 +236,7 @@ class IfBlock:
 
 
 @dataclass(frozen=True)
-class FinallyBlock:
+class FinallyBlock(Node):
     items: tuple[PipelineItem, ...]
     span: Span
 
@@ -239,20 +246,20 @@ PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | StepDecl | Templa
 
 
 @dataclass(frozen=True)
-class Pipeline:
+class Pipeline(Node):
     name: Ident
     items: tuple[PipelineItem, ...]
     span: Span
 
 
 @dataclass(frozen=True)
-class Import:
+class Import(Node):
     path: StringLit
     span: Span
 
 
 @dataclass(frozen=True)
-class Module:
+class Module(Node):
     file: str
     imports: tuple[Import, ...] = ()
     pipelines: tuple[Pipeline, ...] = ()

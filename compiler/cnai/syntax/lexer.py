@@ -1,25 +1,59 @@
-"""The tokenizer lark's LALR parser reads from: one compiled regular expression.
+"""The tokenizer: one compiled regular expression built from the grammar's terminals.
 
 lark's own lexers try each terminal per position and track lines for every token; at 2,000
-steps that was a third of the parse. This lexer is built from the same grammar's terminals
+steps that was a third of the parse. This scanner is built from the same grammar's terminals
 (the grammar stays the only definition of the language): each string terminal is a keyword
 or punctuation, each regexp terminal a pattern, tried longest-literal-first in one
 alternation, and names that spell a keyword become that keyword. Positions are offsets;
 the parser needs nothing else and diagnostics compute lines from offsets.
+
+``scanner_spec`` is what the fast parser (syntax/lalr.py) scans with; ``FastLexer`` feeds the
+same tokens to lark's own parser, which runs only to describe a syntax error.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from lark.exceptions import UnexpectedCharacters
-from lark.lexer import Lexer, Token
-
 # Regexp terminals, tried in this order after the punctuation: FLOAT before INT, and NAME
-# last (keywords are names the lexer retypes).
-_ORDER = ("WS", "COMMENT", "STRING", "FLOAT", "INT", "COMP_OP", "NAME")
+# last (keywords are names the lexer retypes). The ignored ones (white space, comments) are
+# skipped before each token by the same match.
+_ORDER = ("STRING", "FLOAT", "INT", "COMP_OP", "NAME")
+_IGNORED = ("WS", "COMMENT")
+
+
+def scanner_spec(terminals: Iterable[Any], ignore: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """(the pattern, keyword -> terminal) from lark's TerminalDefs and ignored terminals.
+
+    One match of the pattern skips white space and comments, then takes one token: its
+    terminal is the match's ``lastgroup``. A match whose ``lastgroup`` is None found no
+    token: the end of the text, or a character no terminal starts with."""
+    by_name = {t.name: t for t in terminals}
+    if sorted(ignore) != sorted(_IGNORED):
+        raise ValueError(f"the fast lexer skips {_IGNORED}, the grammar ignores {list(ignore)}")
+    keywords: dict[str, str] = {}
+    punctuation: list[tuple[str, str]] = []
+    for terminal in by_name.values():
+        if terminal.pattern.type != "str":
+            continue
+        value = terminal.pattern.value
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            keywords[value] = terminal.name
+        else:
+            punctuation.append((terminal.name, value))
+    missing = [t.name for t in by_name.values() if t.pattern.type == "re" and
+               t.name not in _ORDER + _IGNORED]
+    if missing:
+        raise ValueError(f"the fast lexer does not know the terminals {missing}")
+    skip = "|".join(by_name[name].pattern.to_regexp() for name in _IGNORED)
+    # Comparisons before punctuation, so "==" is not read as "=" twice.
+    parts = [f"(?P<{name}>{by_name[name].pattern.to_regexp()})" for name in _ORDER[:-1]]
+    parts += [f"(?P<{name}>{re.escape(value)})" for name, value in
+              sorted(punctuation, key=lambda p: (-len(p[1]), p[1]))]
+    parts.append(f"(?P<NAME>{by_name['NAME'].pattern.to_regexp()})")
+    return f"(?:{skip})*(?:{'|'.join(parts)})?", keywords
 
 
 def _acceptable(parser_state: Any) -> set[str]:
@@ -31,50 +65,37 @@ def _acceptable(parser_state: Any) -> set[str]:
     return {name for name in found if name.isupper() or name == "$END"}  # terminals only
 
 
-class FastLexer(Lexer):
-    __future_interface__ = 2  # lex(lexer_state, parser_state), as lark's own lexers
+def fast_lexer_class() -> type:
+    """A lark Lexer over ``scanner_spec``, for lark's parser (imported only when it runs)."""
+    from lark.exceptions import UnexpectedCharacters
+    from lark.lexer import Lexer, Token
 
-    def __init__(self, conf: Any) -> None:
-        terminals = {t.name: t for t in conf.terminals}
-        self.ignore = frozenset(conf.ignore)
-        self.keywords: dict[str, str] = {}
-        punctuation: list[tuple[str, str]] = []
-        for terminal in conf.terminals:
-            if terminal.pattern.type != "str":
-                continue
-            value = terminal.pattern.value
-            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-                self.keywords[value] = terminal.name
-            else:
-                punctuation.append((terminal.name, value))
-        missing = [t.name for t in conf.terminals if t.pattern.type == "re" and
-                   t.name not in _ORDER]
-        if missing:
-            raise ValueError(f"the fast lexer does not know the terminals {missing}")
-        # Comparisons before punctuation, so "==" is not read as "=" twice.
-        parts = [f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in _ORDER[:-1]]
-        parts += [f"(?P<{name}>{re.escape(value)})" for name, value in
-                  sorted(punctuation, key=lambda p: (-len(p[1]), p[1]))]
-        parts.append(f"(?P<NAME>{terminals['NAME'].pattern.to_regexp()})")
-        self.pattern = re.compile("|".join(parts))
+    class FastLexer(Lexer):
+        __future_interface__ = 2  # lex(lexer_state, parser_state), as lark's own lexers
 
-    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
-        text: str = lexer_state.text.text
-        match = self.pattern.match
-        keywords, ignore = self.keywords, self.ignore
-        position, end = 0, len(text)
-        while position < end:
-            found = match(text, position)
-            if found is None:
-                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
-                    text, position, None, None, allowed=_acceptable(parser_state),
-                    state=parser_state)
-            kind = found.lastgroup
-            assert kind is not None
-            start, position = position, found.end()
-            if kind in ignore:
-                continue
-            value = found.group()
-            if kind == "NAME":
-                kind = keywords.get(value, "NAME")
-            yield Token(kind, value, start, None, None, None, None, position)
+        def __init__(self, conf: Any) -> None:
+            pattern, self.keywords = scanner_spec(conf.terminals, conf.ignore)
+            self.pattern = re.compile(pattern)
+
+        def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+            text: str = lexer_state.text.text
+            match, keywords = self.pattern.match, self.keywords
+            position, end = 0, len(text)
+            while position < end:
+                found = match(text, position)
+                assert found is not None  # everything in the pattern is optional
+                kind = found.lastgroup
+                if kind is None:
+                    if found.end() == end:
+                        return  # white space or a comment to the end
+                    position = found.end()
+                    raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
+                        text, position, None, None, allowed=_acceptable(parser_state),
+                        state=parser_state)
+                start, position = found.span(kind)
+                value = text[start:position]
+                if kind == "NAME":
+                    kind = keywords.get(value, "NAME")
+                yield Token(kind, value, start, None, None, None, None, position)
+
+    return FastLexer

@@ -1,18 +1,26 @@
-"""parse(source) -> ast.Module. lark's errors are translated here, once, into diagnostics."""
+"""parse(source) -> ast.Module. lark's errors are translated here, once, into diagnostics.
+
+The parse itself runs lark's LALR tables in syntax/lalr.py. When the tables reject the text,
+lark's own parser parses it again to raise its UnexpectedInput (what was found, what was
+expected, in which state), which is translated here; errors are rare, so only they pay for
+importing lark.
+"""
 
 from __future__ import annotations
 
-from functools import cache
-
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING
 
 from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.grammar import grammar_text
-from cnai.syntax.lexer import FastLexer
+from cnai.syntax.lalr import run
+from cnai.syntax.tables import lark_parser, tables
 from cnai.syntax.to_ast import AstBuilder
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 _FRIENDLY = {
     "NAME": "a name", "STRING": "a string", "INT": "an integer", "FLOAT": "a number",
@@ -20,29 +28,29 @@ _FRIENDLY = {
 }
 
 
-_BUILDER = AstBuilder()
-
-
-@cache
-def _lark() -> Lark:
-    # cache=True keeps the built LALR tables in the temp dir, keyed by grammar and lark version:
-    # it takes ~0.2 s off every CLI start. The AST is built by callbacks during the parse.
-    return Lark(grammar_text(), parser="lalr", lexer=FastLexer, strict=True,
-                keep_all_tokens=True, maybe_placeholders=True, transformer=_BUILDER, cache=True)
-
-
 def parse(source: SourceFile) -> ast.Module:
     """Parse one file. Raises CompileError with the syntax diagnostics; they stop compilation."""
-    parser = _lark()
-    _BUILDER.reset(source)
-    try:
-        module = parser.parse(source.text)
-    except UnexpectedInput as error:
-        raise CompileError([_translate(error, source, parser)]) from None
-    if _BUILDER.diagnostics.has_errors:
-        raise CompileError(_BUILDER.diagnostics.sorted())
+    builder = AstBuilder()
+    builder.reset(source)
+    module = run(tables(), source.text, builder)
+    if module is None:
+        raise CompileError([_syntax_error(source)])
+    if builder.diagnostics.has_errors:
+        raise CompileError(builder.diagnostics.sorted())
     assert isinstance(module, ast.Module)
     return module
+
+
+def _syntax_error(source: SourceFile) -> Diagnostic:
+    """The diagnostic for text the tables rejected, from lark's description of the error."""
+    from lark.exceptions import UnexpectedInput
+
+    parser = lark_parser(grammar_text())
+    try:
+        parser.parse(source.text)
+    except UnexpectedInput as error:
+        return _translate(error, source, parser)
+    raise AssertionError("lark accepted a text the LALR tables rejected")
 
 
 def _describe(terminal: str, parser: Lark) -> str:
@@ -100,6 +108,8 @@ def _header(source: SourceFile, brace: Span) -> str:
 
 
 def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diagnostic:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     bag = DiagnosticBag()
     if isinstance(error, UnexpectedCharacters):
         pos = error.pos_in_stream or 0

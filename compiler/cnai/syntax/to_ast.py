@@ -1,10 +1,10 @@
-"""Build the AST while lark parses: one callback per grammar rule, spans from the tokens.
+"""Build the AST while the parser runs: one callback per grammar rule, spans from the tokens.
 
-The callbacks run inside lark's LALR parser (``Lark(transformer=...)``), so no parse tree is
-built. lark's ``propagate_positions`` tripled the parse time, so spans come from the tokens
-instead: the parser keeps every token (``keep_all_tokens``) and a node spans its first to its
-last child. The parser calls these bottom-up without recursion; each node records its nesting
-depth, and anything deeper than MAX_DEPTH is refused before any recursive walk sees it.
+The callbacks run inside the LALR driver (lalr.py), so no parse tree is built. lark's
+``propagate_positions`` tripled the parse time, so spans come from the tokens instead: the
+parser keeps every token (``keep_all_tokens``) and a node spans its first to its last child.
+The parser calls these bottom-up without recursion; each node records its nesting depth, and
+anything deeper than MAX_DEPTH is refused before any recursive walk sees it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeVar
 
-from lark import Token, Transformer
-
 from cnai.diagnostics import CompileError, DiagnosticBag
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
+from cnai.syntax.lalr import Token
 
 # Real pipelines are under 20 levels deep; 3,000-deep input must give a diagnostic.
 MAX_DEPTH = 100
@@ -42,10 +41,7 @@ class _Part(NamedTuple):
 
 
 def _bounds(item: Any) -> tuple[int, int] | None:
-    if isinstance(item, Token):
-        start = item.start_pos or 0
-        return start, item.end_pos or start
-    if isinstance(item, _Part):
+    if item.__class__ is Token or item.__class__ is _Part:
         return item.start, item.end
     span = getattr(item, "span", None)
     if isinstance(span, Span):
@@ -53,15 +49,10 @@ def _bounds(item: Any) -> tuple[int, int] | None:
     return None
 
 
-def _depth(item: Any) -> int:
-    return getattr(item, "_depth", 0) if not isinstance(item, Token) else 0
-
-
-class AstBuilder(Transformer[Token, ast.Module]):
-    """lark calls a method per rule with the rule's children (tokens and built nodes)."""
+class AstBuilder:
+    """The parser calls a method per rule with the rule's children (tokens and built nodes)."""
 
     def __init__(self) -> None:
-        super().__init__(visit_tokens=False)
         self.source = SourceFile("", "")
         self.diagnostics = DiagnosticBag()
 
@@ -73,14 +64,22 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def _span(self, children: Sequence[Any]) -> Span:
         """From the first child's start to the last child's end (placeholders skipped)."""
-        first = next((b for b in map(_bounds, children) if b is not None), None)
+        first = last = None
+        for child in children:
+            first = _bounds(child)
+            if first is not None:
+                break
         if first is None:
             return self.source.span(0, 0)
-        last = next(b for b in map(_bounds, reversed(children)) if b is not None)
+        for child in reversed(children):
+            last = _bounds(child)
+            if last is not None:
+                break
+        assert last is not None
         return Span(self.source, first[0], max(first[0], last[1]))
 
     def _node(self, node: N, children: Sequence[Any]) -> N:
-        depth = 1 + max((_depth(c) for c in children), default=0)
+        depth = 1 + max([c._depth for c in children if isinstance(c, ast.Node)], default=0)
         if depth > MAX_DEPTH:
             bag = DiagnosticBag()
             start = (_bounds(node) or (0, 0))[0]
@@ -92,8 +91,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return node
 
     def _ident(self, token: Token) -> ast.Ident:
-        start = token.start_pos or 0
-        return ast.Ident(str(token), self.source.span(start, token.end_pos or start))
+        return ast.Ident(token.value, Span(self.source, token.start, token.end))
 
     @staticmethod
     def _names(children: Sequence[Any]) -> list[Token]:
@@ -203,7 +201,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def parallel_clause(self, children: list[Any]) -> _Part:
         count = children[-1]
-        literal = ast.IntLit(int(count), self._span([count]))
+        literal = ast.IntLit(int(count.value), self._span([count]))
         return self._part("parallel", literal, children)
 
     def if_block(self, children: list[Any]) -> ast.IfBlock:
@@ -292,7 +290,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def compare(self, children: list[Any]) -> ast.Compare:
         left, op, right = children
-        node = ast.Compare(str(op), left, right, self._span([op]), self._span(children))
+        node = ast.Compare(op.value, left, right, self._span([op]), self._span(children))
         return self._node(node, children)
 
     def paren(self, children: list[Any]) -> Any:
@@ -302,12 +300,12 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return self.string_token(children[0])
 
     def int_lit(self, children: list[Any]) -> ast.IntLit:
-        return ast.IntLit(int(str(children[0])), self._span(children))
+        return ast.IntLit(int(children[0].value), self._span(children))
 
     def float_lit(self, children: list[Any]) -> ast.FloatLit:
-        value = float(str(children[0]))
+        value = float(children[0].value)
         if math.isinf(value):
-            self.diagnostics.error("E0208", f"{children[0]} is too large for a number",
+            self.diagnostics.error("E0208", f"{children[0].value} is too large for a number",
                                    self._span(children), "out of range",
                                    help=["numbers are 64-bit floats: up to about 1.8e308"])
             value = 0.0
@@ -335,9 +333,9 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def string_token(self, token: Token) -> ast.StringLit:
         """Decode escapes and split out ``${ref}`` interpolations, with exact spans."""
-        raw = str(token)
-        start = token.start_pos or 0
-        span = self.source.span(start, token.end_pos or start)
+        raw = token.value
+        start = token.start
+        span = self.source.span(start, token.end)
         braces = raw.find("{{")
         if braces != -1:
             self.diagnostics.error(

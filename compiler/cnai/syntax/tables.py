@@ -1,0 +1,154 @@
+"""The LALR(1) tables of grammar/cnai.lark, as lark builds them, kept as plain data.
+
+lark analyses the grammar (LALR(1), ``strict=True``) and shapes the tree (``_rule`` inlined,
+``?rule`` collapsed, ``[x]`` a None placeholder when absent, every token kept). Those
+decisions are read off lark's own objects once, into ``Tables``: the scanner pattern, one
+action map per state and, per rule, how its children are filtered and which AstBuilder
+method receives them. syntax/lalr.py runs the tables; lark's own parser runs only to describe
+a syntax error.
+
+The tables are cached as JSON under the user's cache directory, keyed by the grammar's
+SHA-256, so a warm CLI start reads a small file instead of importing lark and re-analysing
+(lark's own ``cache=True`` does the same with a pickle in the temp directory). JSON holds no
+code: a tampered cache file can at worst fail the format check and be rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cnai.syntax.grammar import grammar_text
+
+FORMAT = 3  # bump when the shape of the cached data changes
+
+# One rule, as the driver reduces it: how many values it pops, the nonterminal it produces,
+# the AstBuilder method (None for an inlined `_rule`, whose children join its parent's), the
+# children it keeps ((index, inline, Nones before), or None for "all, as they are"), the
+# Nones appended after them, and whether a single child stands for the rule (`?rule`).
+Rule = tuple[int, str, str | None, tuple[tuple[int, bool, int], ...] | None, int, bool]
+
+
+@dataclass(frozen=True)
+class Tables:
+    pattern: str  # the scanner (lexer.scanner_spec): a named group per terminal
+    keywords: dict[str, str]  # a NAME spelled like a keyword -> that keyword's terminal
+    states: list[dict[str, int]]  # symbol -> next state (shift/goto), or ~rule (reduce)
+    rules: list[Rule]
+    start: int
+    end: int
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get("CNAI_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cnai"
+
+
+@cache
+def tables() -> Tables:
+    """The tables for the installed grammar: from the cache, or built with lark and cached."""
+    return load(_cache_dir())
+
+
+def load(directory: Path) -> Tables:
+    """The tables from ``directory``'s cache file, built (and the file written) if it is
+    missing, unreadable or for another grammar."""
+    text = grammar_text()
+    digest = hashlib.sha256(f"{FORMAT}\n{text}".encode()).hexdigest()
+    path = directory / f"tables-{digest[:24]}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") == FORMAT and data.get("grammar") == digest:
+            return _from_data(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    data = build(text)
+    data.update(format=FORMAT, grammar=digest)
+    _save(path, data)
+    return _from_data(data)
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    """Write the cache atomically; a cache that cannot be written is simply not kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def _from_data(data: dict[str, Any]) -> Tables:
+    rules: list[Rule] = [
+        (size, origin, handler, None if keep is None else tuple(
+            (index, inline, nones) for index, inline, nones in keep), append, collapse)
+        for size, origin, handler, keep, append, collapse in data["rules"]]
+    return Tables(data["pattern"], data["keywords"], data["states"], rules, data["start"],
+                  data["end"])
+
+
+@cache
+def lark_parser(text: str) -> Any:
+    """lark's parser for the grammar ``text``, configured as the tables assume. It builds
+    parse trees: besides building the tables, it runs only to describe a syntax error."""
+    from lark import Lark
+
+    from cnai.syntax.lexer import fast_lexer_class
+
+    return Lark(text, parser="lalr",
+                lexer=fast_lexer_class(), strict=True, keep_all_tokens=True,
+                maybe_placeholders=True)
+
+
+def build(text: str) -> dict[str, Any]:
+    """Read the tables off lark's analysis of ``text`` (the grammar) as JSON-ready data."""
+    from cnai.syntax.lexer import scanner_spec
+    from cnai.syntax.to_ast import AstBuilder
+
+    parser = lark_parser(text)
+    table = parser.parser.parser.parser.parse_table
+    index = {rule: number for number, rule in enumerate(parser.rules)}
+    states: list[dict[str, int]] = [{} for _ in table.states]
+    for state, actions in table.states.items():
+        for symbol, (action, argument) in actions.items():
+            states[state][symbol] = argument if action.name == "Shift" else ~index[argument]
+    pattern, keywords = scanner_spec(parser.terminals, parser.ignore_tokens)
+    return {"pattern": pattern, "keywords": keywords, "states": states,
+            "rules": [_rule(r, AstBuilder) for r in parser.rules],
+            "start": table.start_states["start"], "end": table.end_states["start"]}
+
+
+def _rule(rule: Any, builder: type) -> list[Any]:
+    """One rule, shaped as lark's ParseTreeBuilder shapes it (lark/parse_tree_builder.py:
+    ChildFilterLALR, ExpandSingleChild, maybe_create_child_filter) with keep_all_tokens and
+    maybe_placeholders on and no ambiguity."""
+    expansion, options = rule.expansion, rule.options
+    empty = options.empty_indices
+    if empty:  # how many Nones go before each child, and after the last
+        counts = [len(run) for run in "".join(str(int(b)) for b in empty).split("0")]
+    else:
+        counts = [0] * (len(expansion) + 1)
+    keep = [(i, not symbol.is_term and symbol.name.startswith("_"), counts[i])
+            for i, symbol in enumerate(expansion)]
+    append = counts[len(expansion)]
+    filtered = bool(empty) or any(inline for _, inline, _ in keep)
+    name = rule.origin.name
+    collapse = bool(options.expand1 and not rule.alias)
+    inline = name.startswith("_")
+    handler = None if inline else str(rule.alias or name)
+    if inline and collapse:
+        raise ValueError(f"rule {name} is both inlined and collapsed; the driver cannot shape it")
+    if handler is not None and not hasattr(builder, handler):
+        if not (collapse and len(keep) == 1 and not filtered):  # `?x: y` always collapses
+            raise ValueError(f"AstBuilder has no method for rule {handler}")
+        handler = None
+    return [len(expansion), name, handler, keep if filtered else None, append, collapse]
