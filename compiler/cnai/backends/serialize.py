@@ -22,10 +22,6 @@ _RESERVED = frozenset(
     for word in (base, base.capitalize(), base.upper())) | {"~"}
 
 
-def _key(item: tuple[str, Any]) -> tuple[int, str]:
-    return (0 if item[0] == "name" else 1, item[0])
-
-
 def _string(text: str) -> str:
     if _PLAIN.fullmatch(text) and text not in _RESERVED:
         return text
@@ -108,25 +104,52 @@ def _emit(value: Any, indent: str, out: list[str]) -> None:
             return
         out.append("\n")
         _sequence(value, indent, out)
+    elif value.__class__ is str and "\n" not in value:
+        out.append(_plain_line(value))
     else:
         out.append(" " + _scalar(value, indent) + "\n")
 
 
+# Memos of the text of keys and one-line strings: a large pipeline repeats both (every task
+# has `componentRef`, `taskInfo`, types like NUMBER_DOUBLE), and quoting is the costly part.
+_KEYS: dict[str, str] = {}
+_LINES: dict[str, str] = {}
+
+
+def _plain_line(value: str) -> str:
+    """`` value\n`` for a string without a line break."""
+    text = _LINES.get(value)
+    if text is None:
+        text = _LINES[value] = " " + _string(value) + "\n"
+    return text
+
+
+def _sorted_keys(value: dict[str, Any]) -> list[str]:
+    """Keys in order: ``name`` first, then the rest sorted."""
+    keys = sorted(value)
+    if "name" in value and keys[0] != "name":
+        keys.remove("name")
+        keys.insert(0, "name")
+    return keys
+
+
 def _mapping(value: dict[str, Any], indent: str, out: list[str], first: str | None = None) -> None:
-    for index, (key, item) in enumerate(sorted(value.items(), key=_key)):
+    nested = indent + "  "
+    for index, key in enumerate(_sorted_keys(value)):
+        item = value[key]
         prefix = first if (first is not None and index == 0) else indent
-        out.append(f"{prefix}{_string(str(key))}:")
+        label = _KEYS.get(key)
+        if label is None:
+            label = _KEYS[key] = _string(str(key)) + ":"
+        out.append(prefix + label)
         # Lists under a key sit at the key's indentation, as kubectl and PyYAML write them.
-        _emit(item, indent if isinstance(item, list) else indent + "  ", out)
+        _emit(item, indent if isinstance(item, list) else nested, out)
 
 
 def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
     for item in value:
         if isinstance(item, dict) and item:
             _mapping(item, indent + "  ", out, first=indent + "- ")
-        elif isinstance(item, list) and item:
-            out.append(f"{indent}-")
-            _emit(item, indent + "  ", out)
         else:
             out.append(f"{indent}-")
             _emit(item, indent + "  ", out)
@@ -134,6 +157,8 @@ def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
 
 def to_yaml(documents: Iterable[dict[str, Any]]) -> str:
     """Documents as one YAML stream, ``---`` between them; byte-identical for equal input."""
+    _KEYS.clear()  # the memos live for one call: a long-lived process does not grow them
+    _LINES.clear()
     parts = []
     for document in documents:
         out: list[str] = []

@@ -64,6 +64,14 @@ class AstBuilder:
 
     def _span(self, children: Sequence[Any]) -> Span:
         """From the first child's start to the last child's end (placeholders skipped)."""
+        if children:  # the common shapes first: `keyword ... }`, `name = value`
+            head, tail = children[0], children[-1]
+            start = head.start if head.__class__ is Token else (
+                head.span.start if isinstance(head, ast.Node) else None)
+            end = tail.end if tail.__class__ is Token else (
+                tail.span.end if isinstance(tail, ast.Node) else None)
+            if start is not None and end is not None:
+                return Span(self.source, start, max(start, end))
         first = last = None
         for child in children:
             first = _bounds(child)
@@ -335,7 +343,7 @@ class AstBuilder:
         """Decode escapes and split out ``${ref}`` interpolations, with exact spans."""
         raw = token.value
         start = token.start
-        span = self.source.span(start, token.end)
+        span = Span(self.source, start, token.end)
         braces = raw.find("{{")
         if braces != -1:
             self.diagnostics.error(
