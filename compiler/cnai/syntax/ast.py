@@ -11,6 +11,7 @@ class Node:
     """The base of every node. ``_depth`` is how deeply the node nests, recorded by the
     parser (syntax/to_ast.py) on nodes that hold others; a leaf is 0."""
 
+    span: Span  # each node's own field (they are dataclasses); declared here for the type
     _depth = 0
 
 
