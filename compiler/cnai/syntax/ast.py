@@ -265,4 +265,4 @@ class Module(Node):
     imports: tuple[Import, ...] = ()
     pipelines: tuple[Pipeline, ...] = ()
     templates: tuple[TemplateDef, ...] = ()
-    span: Span | None = field(default=None)
+    span: Span = field(kw_only=True)
