@@ -12,12 +12,13 @@ import os
 import random
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lark import Lark, Tree
 from lark import Token as LarkToken
-from lark import Tree
 from lark.exceptions import UnexpectedInput
 
 from cnai.syntax.grammar import grammar_text
@@ -48,6 +49,11 @@ def _plain(value: Any) -> Any:
     return None
 
 
+@cache
+def standard_lexer() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="basic", keep_all_tokens=True)
+
+
 def lark_tree(text: str) -> Any:
     """lark's tree, or None where lark raises a syntax error."""
     try:
@@ -65,6 +71,27 @@ def driver_tree(text: str) -> Any:
 def test_the_driver_builds_lark_s_tree(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert driver_tree(text) == lark_tree(text)
+
+
+def _tokens(tree: Any) -> list[Any]:
+    if tree is None:
+        return []
+    if isinstance(tree, tuple) and len(tree) == 4:
+        return [tree]
+    return [token for child in tree[1] for token in _tokens(child)]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
+def test_the_scanner_reads_tokens_as_lark_s_standard_lexer(path: Path) -> None:
+    # The scanner is one regex built from the grammar's terminals (lexer.scanner_spec); lark's
+    # standard lexer, built from the same terminals by lark's own rules (priorities, keywords
+    # over names), must read the same tokens.
+    text = path.read_text(encoding="utf-8")
+    tree = driver_tree(text)
+    if tree is None:
+        pytest.skip("not a valid file")
+    assert _tokens(tree) == [(t.type, str(t), t.start_pos, t.end_pos)
+                             for t in standard_lexer().lex(text)]
 
 
 def test_the_driver_rejects_exactly_what_lark_rejects() -> None:
