@@ -114,6 +114,9 @@ class Dag:
 
     def depend(self, downstream: Task, upstream: Task) -> None:
         """Order ``downstream`` after ``upstream``, on the pair of siblings that hold them."""
+        if downstream.parent is upstream.parent:  # the common case: one DAG holds both
+            downstream.depends.add(upstream.name)
+            return
         later, earlier = _siblings(downstream, upstream)
         later.depends.add(earlier.name)
 
@@ -143,6 +146,9 @@ class Dag:
                 return channel.at_home or {"componentInputParameter": channel.key}
             return self._from_outside(channel, dag)
         producer = self.tasks[channel.producer]
+        if producer.parent is dag:  # the common case: produced in the consumer's own DAG
+            consumer.depends.add(producer.name)
+            return task_output(channel, producer.name, channel.key)
         chain = producer.ancestry()
         if dag not in chain:
             return self._from_outside(channel, dag)
