@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from cnai.context import CompileContext, Options
@@ -156,3 +158,49 @@ def test_durations(text: str, seconds: int | None) -> None:
 def test_duration_formatting() -> None:
     assert [format_duration(s) for s in (60, 90, 7200, 5400, 86400)] == [
         "1m", "1m30s", "2h", "1h30m", "24h"]
+
+
+_SPAN = SourceFile("t.cnai", "step a {}").span(0, 4)
+_UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its validated one)
+    (lambda: ir.Text.of("python", ir.InputValue.named("lr"), ir.OutputPath.named("out")),
+     lambda: ir.Text.model_construct(parts=["python", ir.InputValue(name="lr"),
+                                            ir.OutputPath(name="out")]),
+     lambda: ir.Text(parts=["python", ir.InputValue(name="lr"), ir.OutputPath(name="out")])),
+    (lambda: ir.InputValue.named("lr"), lambda: ir.InputValue.model_construct(name="lr"),
+     lambda: ir.InputValue(name="lr")),
+    (lambda: ir.OutputPath.named("out"), lambda: ir.OutputPath.model_construct(name="out"),
+     lambda: ir.OutputPath(name="out")),
+    (lambda: ir.ParamRef.of("lr", ir.Type(name="float")),
+     lambda: ir.ParamRef.model_construct(name="lr", type=ir.Type(name="float")),
+     lambda: ir.ParamRef(name="lr", type=ir.Type(name="float"))),
+    (lambda: ir.OutputRef.of("a", "m", ir.Type(name="model")),
+     lambda: ir.OutputRef.model_construct(step="a", output="m", type=ir.Type(name="model")),
+     lambda: ir.OutputRef(step="a", output="m", type=ir.Type(name="model"))),
+    (lambda: ir.Input.of("a_m", ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
+                         ir.Type(name="model"), _SPAN),
+     lambda: ir.Input.model_construct(
+         name="a_m", source=ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
+         type=ir.Type(name="model"), span=_SPAN),
+     lambda: ir.Input(name="a_m",
+                      source=ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
+                      type=ir.Type(name="model"), span=_SPAN)),
+]
+
+
+@pytest.mark.parametrize("fast,constructed,validated", _UNVALIDATED)
+def test_unvalidated_constructors_build_the_same_models(
+        fast: Callable[[], ir.Node], constructed: Callable[[], ir.Node],
+        validated: Callable[[], ir.Node]) -> None:
+    # The checker's fast constructors (ir._trusted) must make exactly the model that
+    # model_construct and validation make: equal, same dump, same fields set, and as usable.
+    made = fast()
+    for other in (constructed(), validated()):
+        assert made == other and type(made) is type(other)
+        assert made.model_dump() == other.model_dump()
+        assert made.model_dump_json() == other.model_dump_json()
+        assert made.model_fields_set == other.model_fields_set
+        assert list(made.__dict__) == list(other.__dict__)
+        assert made.__pydantic_extra__ == other.__pydantic_extra__
+        assert made.__pydantic_private__ == other.__pydantic_private__
+    assert made.model_copy(update={}) == made
+    assert type(made).model_validate(dict(made.__dict__)) == made  # the values pass validation

@@ -16,15 +16,15 @@ runs exactly the same command with the same values; only where the text lives ch
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from pydantic import BaseModel
 
 from cnai.context import CompileContext
 from cnai.semantics import ir
 
 DEDUPED_KINDS = ("container", "preload")
 _COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", "mounts",
-             "runtime", "distributed", "scheduling", "disruption_budget", "serving")
+             "runtime", "distributed", "disruption_budget", "serving")
+_HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
 
 
 def _renames(step: ir.Step) -> dict[str, str]:
@@ -37,39 +37,50 @@ def _renames(step: ir.Step) -> dict[str, str]:
     return renames
 
 
-def _shape(step: ir.Step) -> str:
-    """The step without names and with every literal command/args word as a hole."""
-    renames = _renames(step)
+def _exact(value: object) -> object:
+    """A hashable stand-in for ``value``, equal for two values exactly when their reprs are:
+    a model as its class and field values (its ``__dict__`` is always in field order, as its
+    repr is), a list item by item, anything else (str, int, bool, None) as its repr. The
+    models' own reprs cost ten times as much, and this runs on every field of every step."""
+    if isinstance(value, BaseModel):
+        return (type(value), *map(_exact, value.__dict__.values()))
+    if isinstance(value, list):
+        return ("list", *map(_exact, value))
+    return repr(value)
 
-    def text(value: ir.Text, hole: bool) -> Any:
-        if hole and value.is_literal:
-            return "<literal>"
+
+def _shape(step: ir.Step, renames: dict[str, str]) -> tuple[object, ...]:
+    """The step without names and with every literal command/args word as a hole: steps of
+    one shape share a template. A tuple, compared field by field."""
+
+    def text(value: ir.Text, hole: bool) -> object:
         if value.is_literal:
-            return value.literal
-        return [part if isinstance(part, str) else
-                {"kind": part.kind, "name": renames.get(part.name, part.name)}
-                for part in value.parts]
+            return _HOLE if hole else value.literal
+        return tuple(part if isinstance(part, str) else
+                     (part.kind, renames.get(part.name, part.name)) for part in value.parts)
 
-    # Everything but names, placement in the graph, and the text (handled below). The small
-    # models' reprs are exact and cheaper than dumping the step.
-    document: dict[str, Any] = {name: repr(getattr(step, name)) for name in _COMPARED}
-    if step.scheduling is not None:  # where it was written does not change the pod
-        document["scheduling"] = repr(step.scheduling.model_copy(update={"span": None}))
-    document["outputs"] = [(o.name, str(o.type), o.path) for o in step.outputs]
+    # Everything but names, placement in the graph, and the text (handled below).
+    compared = tuple(_exact(getattr(step, name)) for name in _COMPARED)
+    # Where the scheduling was written does not change the pod.
+    scheduling = (None if step.scheduling is None
+                  else _exact(step.scheduling.model_copy(update={"span": None})))
     # The program (the first word) stays part of the shape: steps that run different
-    # programs do not share a template, which would mislabel them in the UI.
-    document["command"] = [text(t, i > 0) for i, t in enumerate(step.command)]
-    document["args"] = [text(t, bool(step.command) or i > 0) for i, t in enumerate(step.args)]
-    document["env"] = [(e.name, text(e.value, False) if e.value else None,
-                        e.secret.model_dump() if e.secret else None) for e in step.env]
-    document["inputs"] = [(renames[i.name], str(i.type)) for i in step.inputs]
-    return json.dumps(document, sort_keys=True)
+    # programs do not share a template, which would mislabel them in the UI. A literal word
+    # is a hole at the same positions in every step of one shape (they depend only on the
+    # number of command words), so a hole is never compared with a word.
+    return (compared, scheduling,
+            tuple((o.name, str(o.type), o.path) for o in step.outputs),
+            tuple(text(t, i > 0) for i, t in enumerate(step.command)),
+            tuple(text(t, bool(step.command) or i > 0) for i, t in enumerate(step.args)),
+            tuple((e.name, text(e.value, False) if e.value else None,
+                   (e.secret.name, e.secret.key) if e.secret else None) for e in step.env),
+            tuple((renames[i.name], str(i.type)) for i in step.inputs))
 
 
 def _rename(step: ir.Step, renames: dict[str, str]) -> list[ir.Text]:
     def part(value: str | ir.Placeholder) -> str | ir.Placeholder:
         if isinstance(value, ir.InputValue):
-            return ir.InputValue.model_construct(name=renames[value.name])
+            return ir.InputValue.named(renames[value.name])
         return value
 
     return [t if t.is_literal else ir.Text.of(*map(part, t.parts))
@@ -77,10 +88,12 @@ def _rename(step: ir.Step, renames: dict[str, str]) -> list[ir.Text]:
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    shapes: dict[str, list[ir.Step]] = {}
+    shapes: dict[tuple[object, ...], list[ir.Step]] = {}
+    renames: dict[str, dict[str, str]] = {}
     for step in graph.steps:
         if step.kind in DEDUPED_KINDS:
-            shapes.setdefault(_shape(step), []).append(step)
+            renames[step.name] = _renames(step)
+            shapes.setdefault(_shape(step, renames[step.name]), []).append(step)
     replaced: dict[str, ir.Step] = {}
     shared = 0
     for members in shapes.values():
@@ -92,7 +105,7 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         lifted = [i for i, texts in enumerate(zip(*words, strict=True))
                   if texts[0].is_literal and any(t.literal != texts[0].literal for t in texts)]
         for member in members:
-            replaced[member.name] = _share(member, template, lifted)
+            replaced[member.name] = _share(member, template, lifted, renames[member.name])
     if not replaced:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -100,21 +113,22 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
 
 
-def _share(step: ir.Step, template: str, lifted: list[int]) -> ir.Step:
-    renames = _renames(step)
-    inputs = [item.model_copy(update={"name": renames[item.name]}) for item in step.inputs]
+def _share(step: ir.Step, template: str, lifted: list[int], renames: dict[str, str]
+           ) -> ir.Step:
+    inputs = [ir.Input.of(renames[item.name], item.source, item.type, item.span)
+              for item in step.inputs]
     texts = _rename(step, renames)
     for position in lifted:
         name = f"arg{position + 1}"
         value = texts[position].literal
         inputs.append(ir.Input(name=name, source=ir.Literal_(value=value, type=_STRING),
                                type=_STRING))
-        texts[position] = ir.Text.of(ir.InputValue.model_construct(name=name))
+        texts[position] = ir.Text.of(ir.InputValue.named(name))
     env = []
     for var in step.env:
         if var.value is not None:
             var = var.model_copy(update={"value": ir.Text.of(*(
-                ir.InputValue.model_construct(name=renames[p.name])
+                ir.InputValue.named(renames[p.name])
                 if isinstance(p, ir.InputValue) else p for p in var.value.parts))})
         env.append(var)
     count = len(step.command)
