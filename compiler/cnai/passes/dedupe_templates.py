@@ -16,6 +16,8 @@ runs exactly the same command with the same values; only where the text lives ch
 
 from __future__ import annotations
 
+import operator
+
 from pydantic import BaseModel
 
 from cnai.context import CompileContext
@@ -24,6 +26,7 @@ from cnai.semantics import ir
 DEDUPED_KINDS = ("container", "preload")
 _COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", "mounts",
              "runtime", "distributed", "disruption_budget", "serving")
+_compared = operator.attrgetter(*_COMPARED)
 _HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
 
 
@@ -56,11 +59,11 @@ def _shape(step: ir.Step, renames: dict[str, str]) -> tuple[object, ...]:
     def text(value: ir.Text, hole: bool) -> object:
         if value.is_literal:
             return _HOLE if hole else value.literal
-        return tuple(part if isinstance(part, str) else
-                     (part.kind, renames.get(part.name, part.name)) for part in value.parts)
+        return tuple([part if isinstance(part, str) else
+                      (part.kind, renames.get(part.name, part.name)) for part in value.parts])
 
     # Everything but names, placement in the graph, and the text (handled below).
-    compared = tuple(_exact(getattr(step, name)) for name in _COMPARED)
+    compared = tuple(map(_exact, _compared(step)))
     # Where the scheduling was written does not change the pod.
     scheduling = (None if step.scheduling is None
                   else _exact(step.scheduling.model_copy(update={"span": None})))
@@ -69,22 +72,24 @@ def _shape(step: ir.Step, renames: dict[str, str]) -> tuple[object, ...]:
     # is a hole at the same positions in every step of one shape (they depend only on the
     # number of command words), so a hole is never compared with a word.
     return (compared, scheduling,
-            tuple((o.name, str(o.type), o.path) for o in step.outputs),
-            tuple(text(t, i > 0) for i, t in enumerate(step.command)),
-            tuple(text(t, bool(step.command) or i > 0) for i, t in enumerate(step.args)),
-            tuple((e.name, text(e.value, False) if e.value else None,
-                   (e.secret.name, e.secret.key) if e.secret else None) for e in step.env),
-            tuple((renames[i.name], str(i.type)) for i in step.inputs))
+            tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
+            tuple([text(t, i > 0) for i, t in enumerate(step.command)]),
+            tuple([text(t, bool(step.command) or i > 0) for i, t in enumerate(step.args)]),
+            tuple([(e.name, text(e.value, False) if e.value else None,
+                    (e.secret.name, e.secret.key) if e.secret else None) for e in step.env]),
+            tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
 
 
-def _rename(step: ir.Step, renames: dict[str, str]) -> list[ir.Text]:
-    def part(value: str | ir.Placeholder) -> str | ir.Placeholder:
-        if isinstance(value, ir.InputValue):
-            return ir.InputValue.named(renames[value.name])
-        return value
-
-    return [t if t.is_literal else ir.Text.of(*map(part, t.parts))
-            for t in step.command + step.args]
+def _renamed(text: ir.Text, renames: dict[str, str]) -> ir.Text:
+    """``text`` reading the renamed inputs: itself if no name changes (most words are literal
+    or read params, which keep their names), else a new text."""
+    for part in text.parts:
+        if isinstance(part, ir.InputValue) and renames[part.name] != part.name:
+            break
+    else:
+        return text
+    return ir.Text.of(*(ir.InputValue.named(renames[part.name])
+                        if isinstance(part, ir.InputValue) else part for part in text.parts))
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
@@ -115,9 +120,12 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
 
 def _share(step: ir.Step, template: str, lifted: list[int], renames: dict[str, str]
            ) -> ir.Step:
-    inputs = [ir.Input.of(renames[item.name], item.source, item.type, item.span)
+    """The step running the shared template. What the renaming leaves unchanged (params'
+    inputs, literal words) is kept as it is, as a shallow copy would."""
+    inputs = [item if renames[item.name] == item.name else
+              ir.Input.of(renames[item.name], item.source, item.type, item.span)
               for item in step.inputs]
-    texts = _rename(step, renames)
+    texts = [_renamed(text, renames) for text in step.command + step.args]
     for position in lifted:
         name = f"arg{position + 1}"
         value = texts[position].literal
@@ -127,9 +135,9 @@ def _share(step: ir.Step, template: str, lifted: list[int], renames: dict[str, s
     env = []
     for var in step.env:
         if var.value is not None:
-            var = var.model_copy(update={"value": ir.Text.of(*(
-                ir.InputValue.named(renames[p.name])
-                if isinstance(p, ir.InputValue) else p for p in var.value.parts))})
+            renamed = _renamed(var.value, renames)
+            if renamed is not var.value:
+                var = var.model_copy(update={"value": renamed})
         env.append(var)
     count = len(step.command)
     return step.model_copy(update={"template": template, "inputs": inputs, "env": env,

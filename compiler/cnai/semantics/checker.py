@@ -234,7 +234,7 @@ class Checker:
                                    "here", expr.span, "artifact type",
                                    help=["params and list items are strings, numbers or bools"])
             return None
-        return ir.Type(name=name)
+        return types.BY_NAME[name]
 
     def _param(self, decl: ast.ParamDecl) -> ir.Param | None:
         param_type = self.type_of(decl.type, allow_artifacts=False)

@@ -9,6 +9,7 @@ breaks ties), so the same input always gives the same output.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 PRELOAD_RUNTIME = "preload"
 _STRENGTH = {"data": 0, "gate": 1, "dataset": 2, "order": 3}
+_by_step = operator.attrgetter("step")
 
 
 def gate_refs(expr: ir.Expr) -> Iterator[ir.OutputRef | ir.ParamRef | ir.LoopVarRef]:
@@ -85,10 +87,10 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline
     found = list(step.depends)
     for group in pipeline.ancestors(step.group):
         found += group_refs(group, pipeline)
-    found += [ir.Dependency(step=i.source.step, kind="data", span=i.span) for i in step.inputs
+    found += [ir.Dependency.of(i.source.step, "data", i.span) for i in step.inputs
               if isinstance(i.source, ir.OutputRef)]
     if step.when is not None:
-        found += [ir.Dependency(step=r.step, kind="gate", span=step.when.span)
+        found += [ir.Dependency.of(r.step, "gate", step.when.span)
                   for r in gate_refs(step.when.expr) if isinstance(r, ir.OutputRef)]
     found += [ir.Dependency(step=preloads[m.dataset], kind="dataset") for m in step.mounts
               if m.dataset in preloads and preloads[m.dataset] != step.name]
@@ -98,7 +100,7 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline
         if current is None or _STRENGTH[dep.kind] < _STRENGTH[current.kind]:
             strongest[dep.step] = dep if dep.span or current is None else dep.model_copy(
                 update={"span": current.span})
-    return sorted(strongest.values(), key=lambda d: d.step)
+    return sorted(strongest.values(), key=_by_step)
 
 
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
@@ -151,6 +153,8 @@ def topological_order(steps: list[ir.Step]) -> list[ir.Step] | None:
     cycle has to be explained.
     """
     index = {step.name: i for i, step in enumerate(steps)}
+    if _in_order(steps, index):
+        return list(steps)
     waiting = [len(step.depends) for step in steps]
     dependants: list[list[int]] = [[] for _ in steps]
     for i, step in enumerate(steps):
@@ -167,6 +171,17 @@ def topological_order(steps: list[ir.Step]) -> list[ir.Step] | None:
             if waiting[following] == 0:
                 heapq.heappush(ready, following)
     return ordered if len(ordered) == len(steps) else None
+
+
+def _in_order(steps: list[ir.Step], index: dict[str, int]) -> bool:
+    """Whether every step comes after all it depends on. Then Kahn's algorithm would give the
+    steps back as they are (the smallest ready position is always the next one), and this is
+    what every check after a pass finds, in a fraction of the time."""
+    for position, step in enumerate(steps):
+        for dep in step.depends:
+            if index[dep.step] >= position:
+                return False
+    return True
 
 
 def to_networkx(steps: list[ir.Step]) -> nx.DiGraph:

@@ -58,6 +58,11 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
     "distributed": {"masters": INT, "workers": INT},
 }
 
+# Each context's required fields, in FIELDS order (the order missing ones are reported in).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    context: tuple(name for name, spec in specs.items() if spec.required)
+    for context, specs in FIELDS.items()}
+
 # Blocks whose keys are the user's own (environment variable names).
 FREE_BLOCKS = ("env",)
 
@@ -93,12 +98,13 @@ class FieldReader:
                     secondary=[Label(first_key.span, "first set here")])
                 continue
             found[key.name] = item
-        for name, spec in specs.items():
-            if spec.required and name not in found and report_missing:
-                where = f"`{owner.name}`" if owner else f"this `{context}` block"
-                self.diagnostics.error(
-                    "E0106", f"{where} is missing the required field `{name}`",
-                    owner.span if owner else owner_span, f"needs `{name} = ...`")
+        if report_missing:
+            for name in REQUIRED[context]:
+                if name not in found:
+                    where = f"`{owner.name}`" if owner else f"this `{context}` block"
+                    self.diagnostics.error(
+                        "E0106", f"{where} is missing the required field `{name}`",
+                        owner.span if owner else owner_span, f"needs `{name} = ...`")
         return found
 
     def _unknown(self, key: ast.Ident, context: str, specs: dict[str, FieldSpec]) -> None:

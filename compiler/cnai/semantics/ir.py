@@ -280,6 +280,12 @@ class Dependency(Node):
     kind: Literal["data", "order", "gate", "dataset"]
     span: Span | None = None
 
+    @classmethod
+    def of(cls, step: str, kind: Literal["data", "order", "gate", "dataset"], span: Span | None
+           ) -> Dependency:
+        """``Dependency(step=, kind=, span=)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"step": step, "kind": kind, "span": span}, {"step", "kind", "span"})
+
 
 class Distributed(Node):
     """``distributed tensorflow|pytorch { masters workers }``: a TFJob or PyTorchJob whose

@@ -177,6 +177,8 @@ class StepChecker:
 
     def _check_mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
         """A data set read by path must be mounted; two things cannot share a path."""
+        if not step.mounts and not self.paths_read:  # most steps: nothing to check
+            return
         mounted = {m.dataset for m in step.mounts}
         for name, span in self.paths_read.items():
             if name not in mounted:
