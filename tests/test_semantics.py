@@ -184,6 +184,20 @@ _UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its valid
      lambda: ir.Input(name="a_m",
                       source=ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
                       type=ir.Type(name="model"), span=_SPAN)),
+    (lambda: ir.Input.of("arg1", ir.Literal_.of("x", ir.Type(name="string")),
+                         ir.Type(name="string")),
+     lambda: ir.Input.model_construct(
+         name="arg1", source=ir.Literal_.model_construct(value="x", type=ir.Type(name="string")),
+         type=ir.Type(name="string")),
+     lambda: ir.Input(name="arg1", source=ir.Literal_(value="x", type=ir.Type(name="string")),
+                      type=ir.Type(name="string"))),
+    (lambda: ir.Output.of("m", ir.Type(name="model"), None, _SPAN),
+     lambda: ir.Output.model_construct(name="m", type=ir.Type(name="model"), path=None,
+                                       span=_SPAN),
+     lambda: ir.Output(name="m", type=ir.Type(name="model"), path=None, span=_SPAN)),
+    (lambda: ir.Dependency.of("a", "data", _SPAN),
+     lambda: ir.Dependency.model_construct(step="a", kind="data", span=_SPAN),
+     lambda: ir.Dependency(step="a", kind="data", span=_SPAN)),
 ]
 
 
@@ -204,3 +218,17 @@ def test_unvalidated_constructors_build_the_same_models(
         assert made.__pydantic_private__ == other.__pydantic_private__
     assert made.model_copy(update={}) == made
     assert type(made).model_validate(dict(made.__dict__)) == made  # the values pass validation
+
+
+def test_updated_is_model_copy() -> None:
+    step = ir.Step(name="a", k8s_name="a", span=_SPAN, image="busybox",
+                   command=[ir.Text.of("echo")])
+    step.cache = True  # a field set after construction counts as set
+    made = ir.updated(step, template="t", args=[ir.Text.of("hi")])
+    copied = step.model_copy(update={"template": "t", "args": [ir.Text.of("hi")]})
+    assert made == copied and made.model_dump() == copied.model_dump()
+    assert made.model_fields_set == copied.model_fields_set
+    assert list(made.__dict__) == list(copied.__dict__)
+    assert made.command is step.command and step.template is None  # shallow, and a copy
+    with pytest.raises(AssertionError):
+        ir.updated(ir.Pipeline(name="p", k8s_name="p", span=_SPAN), name="q")

@@ -17,6 +17,7 @@ runs exactly the same command with the same values; only where the text lives ch
 from __future__ import annotations
 
 import operator
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -28,6 +29,15 @@ _COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", 
              "runtime", "distributed", "disruption_budget", "serving")
 _compared = operator.attrgetter(*_COMPARED)
 _HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
+
+
+class _Member(NamedTuple):
+    """A step that may share a template, read once: its shape and what sharing changes."""
+
+    step: ir.Step
+    renames: dict[str, str]  # input name -> its name in the shared template
+    words: list[str | None]  # each command/args word's literal text, None if it reads a value
+    renamed: list[int]  # the words that read an input whose name changes
 
 
 def _renames(step: ir.Step) -> dict[str, str]:
@@ -52,65 +62,74 @@ def _exact(value: object) -> object:
     return repr(value)
 
 
-def _shape(step: ir.Step, renames: dict[str, str]) -> tuple[object, ...]:
-    """The step without names and with every literal command/args word as a hole: steps of
-    one shape share a template. A tuple, compared field by field."""
+def _text_key(text: ir.Text, renames: dict[str, str]) -> tuple[object, ...]:
+    """A word that reads values: its pieces, with the inputs' names in the template."""
+    return tuple([part if isinstance(part, str) else
+                  (part.kind, renames.get(part.name, part.name)) for part in text.parts])
 
-    def text(value: ir.Text, hole: bool) -> object:
-        if value.is_literal:
-            return _HOLE if hole else value.literal
-        return tuple([part if isinstance(part, str) else
-                      (part.kind, renames.get(part.name, part.name)) for part in value.parts])
 
-    # Everything but names, placement in the graph, and the text (handled below).
-    compared = tuple(map(_exact, _compared(step)))
+def _reads_renamed(text: ir.Text, renames: dict[str, str]) -> bool:
+    return any(isinstance(part, ir.InputValue) and renames[part.name] != part.name
+               for part in text.parts)
+
+
+def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
+    """The step's shape: the step without names and with every literal command/args word as
+    a hole (steps of one shape share a template), compared as a tuple; and the step as a
+    member of its shape."""
+    renames = _renames(step)
+    words: list[str | None] = []
+    renamed: list[int] = []
+    text_keys: list[object] = []
+    for position, text in enumerate(step.command + step.args):
+        if text.is_literal:
+            words.append(text.literal)
+            # The program (the first word) stays part of the shape: steps that run
+            # different programs do not share a template, which would mislabel them in the
+            # UI. Every other literal word is a hole.
+            text_keys.append(_HOLE if position else text.literal)
+        else:
+            words.append(None)
+            text_keys.append(_text_key(text, renames))
+            if _reads_renamed(text, renames):
+                renamed.append(position)
     # Where the scheduling was written does not change the pod.
     scheduling = (None if step.scheduling is None
                   else _exact(step.scheduling.model_copy(update={"span": None})))
-    # The program (the first word) stays part of the shape: steps that run different
-    # programs do not share a template, which would mislabel them in the UI. A literal word
-    # is a hole at the same positions in every step of one shape (they depend only on the
-    # number of command words), so a hole is never compared with a word.
-    return (compared, scheduling,
-            tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
-            tuple([text(t, i > 0) for i, t in enumerate(step.command)]),
-            tuple([text(t, bool(step.command) or i > 0) for i, t in enumerate(step.args)]),
-            tuple([(e.name, text(e.value, False) if e.value else None,
-                    (e.secret.name, e.secret.key) if e.secret else None) for e in step.env]),
-            tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
+    env = [(e.name, None if e.value is None else
+            e.value.literal if e.value.is_literal else _text_key(e.value, renames),
+            (e.secret.name, e.secret.key) if e.secret else None) for e in step.env]
+    shape = (tuple(map(_exact, _compared(step))), scheduling,
+             tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
+             len(step.command), tuple(text_keys), tuple(env),
+             tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
+    return shape, _Member(step, renames, words, renamed)
 
 
 def _renamed(text: ir.Text, renames: dict[str, str]) -> ir.Text:
-    """``text`` reading the renamed inputs: itself if no name changes (most words are literal
-    or read params, which keep their names), else a new text."""
-    for part in text.parts:
-        if isinstance(part, ir.InputValue) and renames[part.name] != part.name:
-            break
-    else:
-        return text
+    """``text`` reading the inputs by their names in the template."""
     return ir.Text.of(*(ir.InputValue.named(renames[part.name])
                         if isinstance(part, ir.InputValue) else part for part in text.parts))
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    shapes: dict[tuple[object, ...], list[ir.Step]] = {}
-    renames: dict[str, dict[str, str]] = {}
+    shapes: dict[tuple[object, ...], list[_Member]] = {}
     for step in graph.steps:
         if step.kind in DEDUPED_KINDS:
-            renames[step.name] = _renames(step)
-            shapes.setdefault(_shape(step, renames[step.name]), []).append(step)
+            shape, member = _read(step)
+            shapes.setdefault(shape, []).append(member)
     replaced: dict[str, ir.Step] = {}
     shared = 0
     for members in shapes.values():
         if len(members) < 2:
             continue
         shared += 1
-        template = members[0].k8s_name
-        words = [m.command + m.args for m in members]
-        lifted = [i for i, texts in enumerate(zip(*words, strict=True))
-                  if texts[0].is_literal and any(t.literal != texts[0].literal for t in texts)]
+        template = members[0].step.k8s_name
+        # The literal words that differ between the members become arguments.
+        lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
+                  if len(set(column)) > 1]
         for member in members:
-            replaced[member.name] = _share(member, template, lifted, renames[member.name])
+            replaced[member.step.name] = _share(member, template, lifted)
     if not replaced:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -118,30 +137,26 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
 
 
-def _share(step: ir.Step, template: str, lifted: list[int], renames: dict[str, str]
-           ) -> ir.Step:
+def _share(member: _Member, template: str, lifted: list[int]) -> ir.Step:
     """The step running the shared template. What the renaming leaves unchanged (params'
     inputs, literal words) is kept as it is, as a shallow copy would."""
+    step, renames = member.step, member.renames
     inputs = [item if renames[item.name] == item.name else
-              ir.Input.of(renames[item.name], item.source, item.type, item.span)
-              for item in step.inputs]
-    texts = [_renamed(text, renames) for text in step.command + step.args]
+              ir.updated(item, name=renames[item.name]) for item in step.inputs]
+    texts = step.command + step.args
+    for position in member.renamed:
+        texts[position] = _renamed(texts[position], renames)
     for position in lifted:
         name = f"arg{position + 1}"
-        value = texts[position].literal
-        inputs.append(ir.Input(name=name, source=ir.Literal_(value=value, type=_STRING),
-                               type=_STRING))
+        value = member.words[position]
+        assert value is not None  # only literal words differ
+        inputs.append(ir.Input.of(name, ir.Literal_.of(value, _STRING), _STRING))
         texts[position] = ir.Text.of(ir.InputValue.named(name))
-    env = []
-    for var in step.env:
-        if var.value is not None:
-            renamed = _renamed(var.value, renames)
-            if renamed is not var.value:
-                var = var.model_copy(update={"value": renamed})
-        env.append(var)
+    env = [var if var.value is None or not _reads_renamed(var.value, renames) else
+           ir.updated(var, value=_renamed(var.value, renames)) for var in step.env]
     count = len(step.command)
-    return step.model_copy(update={"template": template, "inputs": inputs, "env": env,
-                                   "command": texts[:count], "args": texts[count:]})
+    return ir.updated(step, template=template, inputs=inputs, env=env,
+                      command=texts[:count], args=texts[count:])
 
 
 _STRING = ir.Type(name="string")

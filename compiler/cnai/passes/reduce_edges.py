@@ -16,6 +16,8 @@ REDUCIBLE = ("order", "dataset")
 
 
 def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
+    if not any(dep.kind in REDUCIBLE for step in graph.steps for dep in step.depends):
+        return graph  # nothing could go: skip the reachability of every step
     reach = ancestors(graph.steps)
     index = {step.name: i for i, step in enumerate(graph.steps)}
     steps = []

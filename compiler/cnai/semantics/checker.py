@@ -16,7 +16,7 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
-from cnai.semantics.steps import Arguments, StepChecker
+from cnai.semantics.steps import Arguments, SharedNodes, StepChecker
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
@@ -42,6 +42,7 @@ class Checker:
         self.diagnostics = diagnostics
         self.fields = FieldReader(diagnostics)
         self.scope = Scope(diagnostics)
+        self.shared = SharedNodes()
         self.datasets: dict[str, ir.Dataset] = {}
         self.loop_vars: dict[str, tuple[str, ir.Type]] = {}
         self.loop_sources: dict[str, tuple[LoopSource, ir.Type]] = {}
@@ -208,8 +209,8 @@ class Checker:
                                            item.path.span, "not an absolute path")
                     path = None
             if out_type is not None:
-                symbol.outputs[item.name.name] = ir.Output(
-                    name=item.name.name, type=out_type, path=path, span=item.name.span)
+                symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
+                                                               item.name.span)
 
     def type_of(self, expr: ast.TypeExpr, allow_artifacts: bool) -> ir.Type | None:
         name = expr.name.name

@@ -121,6 +121,8 @@ def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipelin
 def _report_exclusive_waits(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> None:
     """A step that waits for two branches of one if/else chain never runs: at most one of
     them does, and a step runs only once everything it depends on has succeeded."""
+    if not any(isinstance(group, ir.Branch) for group in pipeline.groups):
+        return
     branch_of: dict[str, ir.Branch] = {}
     for step in pipeline.steps:
         for group in pipeline.ancestors(step.group):

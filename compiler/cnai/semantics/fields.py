@@ -130,8 +130,11 @@ class FieldReader:
                                f"expected {expected}")
 
     def string(self, expr: ast.Expr) -> str | None:
-        if isinstance(expr, ast.StringLit) and expr.is_plain:
-            return expr.text
+        if isinstance(expr, ast.StringLit):
+            if len(expr.parts) == 1 and isinstance(expr.parts[0], str):  # the usual: one piece
+                return expr.parts[0]
+            if expr.is_plain:
+                return expr.text
         if isinstance(expr, ast.StringLit):
             self._mismatch(expr, "a plain string", "an interpolated string")
         else:

@@ -49,6 +49,15 @@ def _trusted(cls: type[_N], values: dict[str, Any], fields_set: set[str]) -> _N:
     return node
 
 
+def updated(node: _N, **changes: Any) -> _N:
+    """``node.model_copy(update=changes)``, built with :func:`_trusted`: the passes copy every
+    step they change, and model_copy's generic handling of extra fields and private attributes
+    (which IR nodes other than Pipeline have none of) doubled the cost."""
+    assert node.__pydantic_private__ is None, "a node with private attributes: use model_copy"
+    return _trusted(type(node), {**node.__dict__, **changes},
+                    node.__pydantic_fields_set__ | changes.keys())
+
+
 _ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics"))
 
 
@@ -118,6 +127,12 @@ class Literal_(Node):
     kind: Literal["literal"] = "literal"
     value: JSONValue
     type: Type
+
+    @classmethod
+    def of(cls, value: str, type_: Type) -> Literal_:
+        """``Literal_(value=, type=)`` of a string, without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"kind": "literal", "value": value, "type": type_},
+                        {"value", "type"})
 
 
 # Where a step input's value comes from. Literals appear when dedupe_templates lifts the
@@ -226,11 +241,14 @@ class Input(Node):
 
     @classmethod
     def of(cls, name: str, source: ParamRef | OutputRef | LoopVarRef | PipelineStatus
-           | Literal_, type_: Type, span: Span | None) -> Input:
+           | Literal_, type_: Type, span: Span | None = None) -> Input:
         """``Input(name=, source=, type=, span=)`` without validation (see :func:`_trusted`):
-        the checker made the source and its type."""
+        the checker made the source and its type. Without a span, as ``Input(name=, source=,
+        type=)``."""
+        fields_set = {"name", "source", "type"} if span is None else {
+            "name", "source", "type", "span"}
         return _trusted(cls, {"name": name, "source": source, "type": type_, "span": span},
-                       {"name", "source", "type", "span"})
+                        fields_set)
 
 
 class Output(Node):
@@ -238,6 +256,12 @@ class Output(Node):
     type: Type
     path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
     span: Span
+
+    @classmethod
+    def of(cls, name: str, type_: Type, path: str | None, span: Span) -> Output:
+        """``Output(name=, type=, path=, span=)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span},
+                        {"name", "type", "path", "span"})
 
 
 class SecretRef(Node):

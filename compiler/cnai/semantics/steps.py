@@ -68,6 +68,47 @@ def _source_key(source: ir.Source) -> object:
     return source.model_dump_json(exclude={"type"})
 
 
+class SharedNodes:
+    """The texts and placeholders that steps repeat, made once per pipeline and shared by every
+    step that writes the same: a word (``"python"``), a parameter's value (``${lr}``), an
+    output path (``outputs.model``). A large pipeline repeats a few words across thousands of
+    steps, and making each anew was the checker's largest cost. Sharing is safe because no
+    stage changes an IR node in place: passes and backends build new nodes (cnai.passes)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[object, ir.Text] = {}  # a word, or (kind, name) of a placeholder
+        self.placeholders: dict[tuple[str, str], ir.InputValue | ir.OutputPath] = {}
+        self.params: dict[tuple[str, ir.Type], ir.ParamRef] = {}
+
+    def text(self, part: str | ir.Placeholder) -> ir.Text:
+        """The text of one word or one placeholder."""
+        key = part if isinstance(part, str) else (part.kind, part.name)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = ir.Text.of(part)
+        return found
+
+    def input_value(self, name: str) -> ir.InputValue:
+        found = self.placeholders.get(("input", name))
+        if found is None:
+            found = self.placeholders["input", name] = ir.InputValue.named(name)
+        assert isinstance(found, ir.InputValue)
+        return found
+
+    def output_path(self, name: str) -> ir.OutputPath:
+        found = self.placeholders.get(("output_path", name))
+        if found is None:
+            found = self.placeholders["output_path", name] = ir.OutputPath.named(name)
+        assert isinstance(found, ir.OutputPath)
+        return found
+
+    def param_ref(self, name: str, type_: ir.Type) -> ir.ParamRef:
+        found = self.params.get((name, type_))
+        if found is None:
+            found = self.params[name, type_] = ir.ParamRef.of(name, type_)
+        return found
+
+
 class StepChecker:
     """Checks one step at its place in the pipeline (``ctx``: its loops, branch, finally)."""
 
@@ -77,6 +118,7 @@ class StepChecker:
         self.diagnostics = checker.diagnostics
         self.fields = checker.fields
         self.scope = checker.scope
+        self.shared = checker.shared
         self.symbol: Symbol | None = None
         self.inputs = StepInputs()
         # Loop variables visible here; every reference a step makes is checked against them.
@@ -297,23 +339,24 @@ class StepChecker:
         """A string-like value: literal text, scalars as their text, references resolved."""
         if isinstance(expr, ast.StringLit):
             if len(expr.parts) == 1 and isinstance(expr.parts[0], str):  # a plain word
-                return ir.Text.of(expr.parts[0])
+                return self.shared.text(expr.parts[0])
             parts: list[str | ir.Placeholder] = []
             for part in expr.parts:
                 resolved = part if isinstance(part, str) else self._value_ref(part)
                 if resolved is None:
                     return None
                 parts.append(resolved)
-            return ir.Text.of(*_merge(parts))
+            merged = _merge(parts)
+            return self.shared.text(merged[0]) if len(merged) == 1 else ir.Text.of(*merged)
         if isinstance(expr, ast.Ref):
             resolved = self._value_ref(expr)
-            return None if resolved is None else ir.Text.of(resolved)
+            return None if resolved is None else self.shared.text(resolved)
         if isinstance(expr, ast.IntLit):
-            return ir.Text.of(str(expr.value))
+            return self.shared.text(str(expr.value))
         if isinstance(expr, ast.FloatLit):
-            return ir.Text.of(repr(expr.value))
+            return self.shared.text(repr(expr.value))
         if isinstance(expr, ast.BoolLit):
-            return ir.Text.of("true" if expr.value else "false")
+            return self.shared.text("true" if expr.value else "false")
         self.diagnostics.error("E0201", "expected a string, a number or a reference",
                                expr.span, "not a text value")
         return None
@@ -324,7 +367,7 @@ class StepChecker:
             return self._own_output(ref)
         if head.name == "pipeline" or head.name in self.loop_vars:
             source = self.source_of(ref)
-            return None if source is None else ir.InputValue.named(
+            return None if source is None else self.shared.input_value(
                 self.inputs.add(source, ref.span))
         symbol = self.scope.get(head.name)
         if symbol is None:
@@ -343,7 +386,7 @@ class StepChecker:
         source = self._source(ref, symbol)
         if source is None:
             return None
-        return ir.InputValue.named(self.inputs.add(source, ref.span))
+        return self.shared.input_value(self.inputs.add(source, ref.span))
 
     def _own_output(self, ref: ast.Ref) -> ir.OutputPath | None:
         assert self.symbol is not None
@@ -358,7 +401,7 @@ class StepChecker:
                 "not declared", help=suggest(name.name, self.symbol.outputs) or [
                     f"declare it in the step: `output {name.name}: TYPE`"])
             return None
-        return ir.OutputPath.named(name.name)
+        return self.shared.output_path(name.name)
 
     def source_of(self, ref: ast.Ref) -> ir.Source | None:
         """Any value reference at this place: param, loop variable, output, pipeline.status."""
@@ -399,7 +442,7 @@ class StepChecker:
                 return None
             if symbol.type is None:  # its type was refused already
                 return None
-            return ir.ParamRef.of(symbol.name, symbol.type)
+            return self.shared.param_ref(symbol.name, symbol.type)
         if symbol.kind in ("step", "service"):
             if len(rest) != 1:
                 self.diagnostics.error(
