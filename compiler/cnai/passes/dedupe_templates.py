@@ -29,6 +29,7 @@ _COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", 
              "runtime", "distributed", "disruption_budget", "serving")
 _compared = operator.attrgetter(*_COMPARED)
 _HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
+_SCALARS = (str, int, bool)
 
 
 class _Member(NamedTuple):
@@ -55,11 +56,21 @@ def _exact(value: object) -> object:
     a model as its class and field values (its ``__dict__`` is always in field order, as its
     repr is), a list item by item, anything else (str, int, bool, None) as its repr. The
     models' own reprs cost ten times as much, and this runs on every field of every step."""
+    if value is None or value.__class__ in _SCALARS:  # most fields: tested first
+        return repr(value)
     if isinstance(value, BaseModel):
         return (type(value), *map(_exact, value.__dict__.values()))
     if isinstance(value, list):
         return ("list", *map(_exact, value))
     return repr(value)
+
+
+def _word(text: ir.Text) -> str | None:
+    """The text of a literal word (``Text.literal``); None if it reads a value."""
+    if len(text.parts) == 1:  # the usual word: one piece
+        part = text.parts[0]
+        return part if isinstance(part, str) else None
+    return text.literal if text.is_literal else None
 
 
 def _text_key(text: ir.Text, renames: dict[str, str]) -> tuple[object, ...]:
@@ -82,14 +93,14 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
     renamed: list[int] = []
     text_keys: list[object] = []
     for position, text in enumerate(step.command + step.args):
-        if text.is_literal:
-            words.append(text.literal)
+        word = _word(text)
+        words.append(word)
+        if word is not None:
             # The program (the first word) stays part of the shape: steps that run
             # different programs do not share a template, which would mislabel them in the
             # UI. Every other literal word is a hole.
-            text_keys.append(_HOLE if position else text.literal)
+            text_keys.append(_HOLE if position else word)
         else:
-            words.append(None)
             text_keys.append(_text_key(text, renames))
             if _reads_renamed(text, renames):
                 renamed.append(position)
@@ -106,10 +117,12 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
     return shape, _Member(step, renames, words, renamed)
 
 
-def _renamed(text: ir.Text, renames: dict[str, str]) -> ir.Text:
-    """``text`` reading the inputs by their names in the template."""
-    return ir.Text.of(*(ir.InputValue.named(renames[part.name])
-                        if isinstance(part, ir.InputValue) else part for part in text.parts))
+def _renamed(text: ir.Text, renames: dict[str, str], nodes: ir.SharedNodes) -> ir.Text:
+    """``text`` reading the inputs by their names in the template. Most such texts are one
+    placeholder, equal in every step of a template: they are shared."""
+    parts = [nodes.input_value(renames[part.name]) if isinstance(part, ir.InputValue) else part
+             for part in text.parts]
+    return nodes.text(parts[0]) if len(parts) == 1 else ir.Text.of(*parts)
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
@@ -119,6 +132,7 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             shape, member = _read(step)
             shapes.setdefault(shape, []).append(member)
     replaced: dict[str, ir.Step] = {}
+    nodes = ir.SharedNodes()
     shared = 0
     for members in shapes.values():
         if len(members) < 2:
@@ -129,7 +143,7 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
                   if len(set(column)) > 1]
         for member in members:
-            replaced[member.step.name] = _share(member, template, lifted)
+            replaced[member.step.name] = _share(member, template, lifted, nodes)
     if not replaced:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -137,7 +151,8 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
 
 
-def _share(member: _Member, template: str, lifted: list[int]) -> ir.Step:
+def _share(member: _Member, template: str, lifted: list[int], nodes: ir.SharedNodes
+           ) -> ir.Step:
     """The step running the shared template. What the renaming leaves unchanged (params'
     inputs, literal words) is kept as it is, as a shallow copy would."""
     step, renames = member.step, member.renames
@@ -145,15 +160,15 @@ def _share(member: _Member, template: str, lifted: list[int]) -> ir.Step:
               ir.updated(item, name=renames[item.name]) for item in step.inputs]
     texts = step.command + step.args
     for position in member.renamed:
-        texts[position] = _renamed(texts[position], renames)
+        texts[position] = _renamed(texts[position], renames, nodes)
     for position in lifted:
         name = f"arg{position + 1}"
         value = member.words[position]
         assert value is not None  # only literal words differ
         inputs.append(ir.Input.of(name, ir.Literal_.of(value, _STRING), _STRING))
-        texts[position] = ir.Text.of(ir.InputValue.named(name))
+        texts[position] = nodes.text(nodes.input_value(name))
     env = [var if var.value is None or not _reads_renamed(var.value, renames) else
-           ir.updated(var, value=_renamed(var.value, renames)) for var in step.env]
+           ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in step.env]
     count = len(step.command)
     return ir.updated(step, template=template, inputs=inputs, env=env,
                       command=texts[:count], args=texts[count:])

@@ -16,7 +16,7 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
-from cnai.semantics.steps import Arguments, SharedNodes, StepChecker
+from cnai.semantics.steps import Arguments, StepChecker
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
@@ -42,7 +42,7 @@ class Checker:
         self.diagnostics = diagnostics
         self.fields = FieldReader(diagnostics)
         self.scope = Scope(diagnostics)
-        self.shared = SharedNodes()
+        self.shared = ir.SharedNodes()
         self.datasets: dict[str, ir.Dataset] = {}
         self.loop_vars: dict[str, tuple[str, ir.Type]] = {}
         self.loop_sources: dict[str, tuple[LoopSource, ir.Type]] = {}

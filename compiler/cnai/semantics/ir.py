@@ -229,6 +229,47 @@ class Text(Node):
         return "".join(p for p in parts if isinstance(p, str))
 
 
+class SharedNodes:
+    """The texts and placeholders that steps repeat, made once (per pipeline, per pass) and
+    shared by every step that holds the same: a word (``"python"``), a parameter's value
+    (``${lr}``), an output path (``outputs.model``). A large pipeline repeats a few words
+    across thousands of steps, and making each anew was the checker's largest cost. Sharing
+    is safe because no stage changes an IR node in place: passes and backends build new nodes
+    (cnai.passes)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[object, Text] = {}  # by the word, or the placeholder's (kind, name)
+        self.input_values: dict[str, InputValue] = {}
+        self.output_paths: dict[str, OutputPath] = {}
+        self.params: dict[tuple[str, Type], ParamRef] = {}
+
+    def text(self, part: str | Placeholder) -> Text:
+        """The text of one word or one placeholder."""
+        key = part if isinstance(part, str) else (part.kind, part.name)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = Text.of(part)
+        return found
+
+    def input_value(self, name: str) -> InputValue:
+        found = self.input_values.get(name)
+        if found is None:
+            found = self.input_values[name] = InputValue.named(name)
+        return found
+
+    def output_path(self, name: str) -> OutputPath:
+        found = self.output_paths.get(name)
+        if found is None:
+            found = self.output_paths[name] = OutputPath.named(name)
+        return found
+
+    def param_ref(self, name: str, type_: Type) -> ParamRef:
+        found = self.params.get((name, type_))
+        if found is None:
+            found = self.params[name, type_] = ParamRef.of(name, type_)
+        return found
+
+
 # ---- steps ------------------------------------------------------------------------------
 
 class Input(Node):

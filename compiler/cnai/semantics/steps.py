@@ -68,47 +68,6 @@ def _source_key(source: ir.Source) -> object:
     return source.model_dump_json(exclude={"type"})
 
 
-class SharedNodes:
-    """The texts and placeholders that steps repeat, made once per pipeline and shared by every
-    step that writes the same: a word (``"python"``), a parameter's value (``${lr}``), an
-    output path (``outputs.model``). A large pipeline repeats a few words across thousands of
-    steps, and making each anew was the checker's largest cost. Sharing is safe because no
-    stage changes an IR node in place: passes and backends build new nodes (cnai.passes)."""
-
-    def __init__(self) -> None:
-        self.texts: dict[object, ir.Text] = {}  # a word, or (kind, name) of a placeholder
-        self.placeholders: dict[tuple[str, str], ir.InputValue | ir.OutputPath] = {}
-        self.params: dict[tuple[str, ir.Type], ir.ParamRef] = {}
-
-    def text(self, part: str | ir.Placeholder) -> ir.Text:
-        """The text of one word or one placeholder."""
-        key = part if isinstance(part, str) else (part.kind, part.name)
-        found = self.texts.get(key)
-        if found is None:
-            found = self.texts[key] = ir.Text.of(part)
-        return found
-
-    def input_value(self, name: str) -> ir.InputValue:
-        found = self.placeholders.get(("input", name))
-        if found is None:
-            found = self.placeholders["input", name] = ir.InputValue.named(name)
-        assert isinstance(found, ir.InputValue)
-        return found
-
-    def output_path(self, name: str) -> ir.OutputPath:
-        found = self.placeholders.get(("output_path", name))
-        if found is None:
-            found = self.placeholders["output_path", name] = ir.OutputPath.named(name)
-        assert isinstance(found, ir.OutputPath)
-        return found
-
-    def param_ref(self, name: str, type_: ir.Type) -> ir.ParamRef:
-        found = self.params.get((name, type_))
-        if found is None:
-            found = self.params[name, type_] = ir.ParamRef.of(name, type_)
-        return found
-
-
 class StepChecker:
     """Checks one step at its place in the pipeline (``ctx``: its loops, branch, finally)."""
 
