@@ -369,15 +369,21 @@ class Checker:
             expr.span, f'"{value}" is not allowed', help=suggest(value, choices))
 
     def _check_preload_names(self, datasets: list[ir.Dataset]) -> None:
+        if not datasets:
+            return
+        # Each step's task name once, not once per data set (it was quadratic).
+        tasks: dict[str, list[Symbol]] = {}
+        for symbol in self.scope.symbols.values():
+            if symbol.kind in ("step", "service"):
+                tasks.setdefault(k8s_name(symbol.name), []).append(symbol)
         for dataset in datasets:
             task = f"preload-{dataset.k8s_name}"
-            for symbol in self.scope.symbols.values():
-                if symbol.kind in ("step", "service") and k8s_name(symbol.name) == task:
-                    self.diagnostics.error(
-                        "E0107", f"step `{symbol.name}` clashes with the preload step of data "
-                        f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
-                        secondary=[Label(dataset.span, f"its preload step is `{task}`")],
-                        help=["rename the step"])
+            for symbol in tasks.get(task, ()):
+                self.diagnostics.error(
+                    "E0107", f"step `{symbol.name}` clashes with the preload step of data "
+                    f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
+                    secondary=[Label(dataset.span, f"its preload step is `{task}`")],
+                    help=["rename the step"])
 
 
 def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:

@@ -65,28 +65,34 @@ def preload_step(dataset: ir.Dataset) -> ir.Step:
                    fills=dataset.name)
 
 
-def group_refs(group: ir.Loop | ir.Branch | ir.Finally, pipeline: ir.Pipeline
-               ) -> list[ir.Dependency]:
-    """The edges a group adds to every step inside it: what its items read, or the conditions
-    of its branch and of the earlier branches of its chain (an `else` waits for them all)."""
-    if isinstance(group, ir.Loop) and isinstance(group.items, ir.OutputRef):
-        return [ir.Dependency(step=group.items.step, kind="data", span=group.span)]
-    if not isinstance(group, ir.Branch):
-        return []
-    found = []
-    for branch in pipeline.groups:
-        if (isinstance(branch, ir.Branch) and branch.chain == group.chain
-                and branch.index <= group.index and branch.condition is not None):
-            found += [ir.Dependency(step=r.step, kind="gate", span=branch.condition.span)
-                      for r in gate_refs(branch.condition.expr) if isinstance(r, ir.OutputRef)]
-    return found
+def group_edges(pipeline: ir.Pipeline) -> dict[str, list[ir.Dependency]]:
+    """The edges each group adds to every step inside it: what its items read, or the
+    conditions of its branch and of the earlier branches of its chain (an `else` waits for
+    them all). Made once per group: every step inside looks its groups up here."""
+    chains: dict[str, list[ir.Branch]] = {}
+    for group in pipeline.groups:
+        if isinstance(group, ir.Branch):
+            chains.setdefault(group.chain, []).append(group)
+    edges: dict[str, list[ir.Dependency]] = {}
+    for group in pipeline.groups:
+        found: list[ir.Dependency] = []
+        if isinstance(group, ir.Loop) and isinstance(group.items, ir.OutputRef):
+            found = [ir.Dependency(step=group.items.step, kind="data", span=group.span)]
+        elif isinstance(group, ir.Branch):
+            for branch in chains[group.chain]:
+                if branch.index <= group.index and branch.condition is not None:
+                    found += [ir.Dependency(step=r.step, kind="gate", span=branch.condition.span)
+                              for r in gate_refs(branch.condition.expr)
+                              if isinstance(r, ir.OutputRef)]
+        edges[group.id] = found
+    return edges
 
 
-def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline
-           ) -> list[ir.Dependency]:
+def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
+           groups: dict[str, list[ir.Dependency]]) -> list[ir.Dependency]:
     found = list(step.depends)
     for group in pipeline.ancestors(step.group):
-        found += group_refs(group, pipeline)
+        found += groups[group.id]
     found += [ir.Dependency.of(i.source.step, "data", i.span) for i in step.inputs
               if isinstance(i.source, ir.OutputRef)]
     if step.when is not None:
@@ -106,8 +112,9 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
     preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets}
     steps = [preload_step(d) for d in pipeline.datasets] + pipeline.steps
+    groups = group_edges(pipeline)
     for step in steps:
-        step.depends = _edges(step, preloads, pipeline)
+        step.depends = _edges(step, preloads, pipeline, groups)
     ordered = topological_order(steps)
     if ordered is None:
         order = {step.name: index for index, step in enumerate(steps)}

@@ -80,14 +80,17 @@ class FieldReader:
         specs = FIELDS[context]
         found: dict[str, Field] = {}
         for item in items:
-            if not isinstance(item, (ast.Assignment, ast.Block)):
+            if isinstance(item, ast.Assignment):
+                key, is_block = item.key, False
+            elif isinstance(item, ast.Block):
+                key, is_block = item.name, True
+            else:
                 continue
-            key = item.key if isinstance(item, ast.Assignment) else item.name
             spec = specs.get(key.name)
             if spec is None:
                 self._unknown(key, context, specs)
                 continue
-            if (spec.kind == "block") != isinstance(item, ast.Block):
+            if (spec.kind == "block") != is_block:
                 self._wrong_form(key, spec)
                 continue
             if key.name in found:
