@@ -232,3 +232,32 @@ def test_updated_is_model_copy() -> None:
     assert made.command is step.command and step.template is None  # shallow, and a copy
     with pytest.raises(AssertionError):
         ir.updated(ir.Pipeline(name="p", k8s_name="p", span=_SPAN), name="q")
+
+
+def test_shared_nodes_are_made_once_and_equal_fresh_ones() -> None:
+    shared = ir.SharedNodes()
+    lr = shared.input_value("lr")
+    assert shared.input_value("lr") is lr and lr == ir.InputValue(name="lr")
+    assert shared.output_path("lr") == ir.OutputPath(name="lr") != lr  # kinds kept apart
+    assert shared.text("python") is shared.text("python")
+    assert shared.text("python") == ir.Text(parts=["python"])
+    assert shared.text(lr) is shared.text(ir.InputValue.named("lr"))  # by content
+    assert shared.text(lr) == ir.Text(parts=[ir.InputValue(name="lr")])
+    assert shared.text(shared.output_path("lr")) == ir.Text(parts=[ir.OutputPath(name="lr")])
+    assert shared.text("lr") != shared.text(lr)
+    float_ = ir.Type(name="float")
+    assert shared.param_ref("lr", float_) is shared.param_ref("lr", float_)
+    assert shared.param_ref("lr", float_) == ir.ParamRef(name="lr", type=float_)
+
+
+def test_steps_share_their_repeated_words() -> None:
+    # The checker makes one text per repeated word or single placeholder (ir.SharedNodes).
+    text = """pipeline p {
+      param lr: float = 0.1
+      step a { image = "i"  command = ["python", "--lr", lr, outputs.m]  output m: float }
+      step b { image = "i"  command = ["python", "--lr", "${lr}", outputs.m, a.m]
+               output m: float }
+    }"""
+    a, b = graph(text).steps
+    assert all(x is y for x, y in zip(a.command, b.command[:4], strict=True))
+    assert b.command[4] == ir.Text(parts=[ir.InputValue(name="a_m")])

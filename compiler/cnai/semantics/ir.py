@@ -37,9 +37,10 @@ def _trusted(cls: type[_N], values: dict[str, Any], fields_set: set[str]) -> _N:
 
     ``values`` must hold every field of ``cls``, in declaration order, defaults included;
     ``fields_set`` names those the caller gave (model_construct's ``model_fields_set``). Only
-    for classes without private attributes or ``model_post_init``. The classmethods below are
-    its only callers, and tests/test_semantics.py checks each against model_construct and
-    validation (``==``, ``model_dump()``, ``model_fields_set``).
+    for classes without private attributes or ``model_post_init``. The classmethods below and
+    :func:`updated` are its only callers, and tests/test_semantics.py checks each against
+    model_construct or model_copy and validation (``==``, ``model_dump()``,
+    ``model_fields_set``).
     """
     node = _new(cls)
     _set_dict(node, "__dict__", values)
