@@ -507,6 +507,7 @@ class Pipeline(Node):
     schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
     _index: tuple[list[Step], dict[str, Step]] | None = PrivateAttr(default=None)
     _group_index: tuple[list[Group], dict[str, Group]] | None = PrivateAttr(default=None)
+    _dataset_index: tuple[list[Dataset], dict[str, Dataset]] | None = PrivateAttr(default=None)
     quota: Quota | None = None
     span: Span
 
@@ -541,7 +542,14 @@ class Pipeline(Node):
         return next(p for p in self.params if p.name == name)
 
     def dataset(self, name: str) -> Dataset:
-        return next(d for d in self.datasets if d.name == name)
+        """The data set named ``name``; indexed like :meth:`step` (backends look one up for
+        every mount of every step)."""
+        cached = self._dataset_index
+        if (cached is None or cached[0] is not self.datasets
+                or len(cached[1]) != len(self.datasets)):
+            cached = (self.datasets, {d.name: d for d in self.datasets})
+            self._dataset_index = cached
+        return cached[1][name]
 
 
 Compare.model_rebuild()
