@@ -321,7 +321,7 @@ class StepChecker:
         return None
 
     def _value_ref(self, ref: ast.Ref) -> str | ir.Placeholder | None:
-        head, rest = ref.parts[0], ref.parts[1:]
+        head = ref.parts[0]
         if head.name == "outputs":
             return self._own_output(ref)
         if head.name == "pipeline" or head.name in self.loop_vars:
@@ -334,6 +334,7 @@ class StepChecker:
                                extra=["outputs", *self.loop_vars])
             return None
         if symbol.kind == "dataset":
+            rest = ref.parts[1:]
             if len(rest) == 1 and rest[0].name == "path":
                 dataset = self.checker.datasets.get(symbol.name)
                 self.paths_read.setdefault(symbol.name, ref.span)
