@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from cnai.context import CompileContext, Options
@@ -156,3 +158,106 @@ def test_durations(text: str, seconds: int | None) -> None:
 def test_duration_formatting() -> None:
     assert [format_duration(s) for s in (60, 90, 7200, 5400, 86400)] == [
         "1m", "1m30s", "2h", "1h30m", "24h"]
+
+
+_SPAN = SourceFile("t.cnai", "step a {}").span(0, 4)
+_UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its validated one)
+    (lambda: ir.Text.of("python", ir.InputValue.named("lr"), ir.OutputPath.named("out")),
+     lambda: ir.Text.model_construct(parts=["python", ir.InputValue(name="lr"),
+                                            ir.OutputPath(name="out")]),
+     lambda: ir.Text(parts=["python", ir.InputValue(name="lr"), ir.OutputPath(name="out")])),
+    (lambda: ir.InputValue.named("lr"), lambda: ir.InputValue.model_construct(name="lr"),
+     lambda: ir.InputValue(name="lr")),
+    (lambda: ir.OutputPath.named("out"), lambda: ir.OutputPath.model_construct(name="out"),
+     lambda: ir.OutputPath(name="out")),
+    (lambda: ir.ParamRef.of("lr", ir.Type(name="float")),
+     lambda: ir.ParamRef.model_construct(name="lr", type=ir.Type(name="float")),
+     lambda: ir.ParamRef(name="lr", type=ir.Type(name="float"))),
+    (lambda: ir.OutputRef.of("a", "m", ir.Type(name="model")),
+     lambda: ir.OutputRef.model_construct(step="a", output="m", type=ir.Type(name="model")),
+     lambda: ir.OutputRef(step="a", output="m", type=ir.Type(name="model"))),
+    (lambda: ir.Input.of("a_m", ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
+                         ir.Type(name="model"), _SPAN),
+     lambda: ir.Input.model_construct(
+         name="a_m", source=ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
+         type=ir.Type(name="model"), span=_SPAN),
+     lambda: ir.Input(name="a_m",
+                      source=ir.OutputRef(step="a", output="m", type=ir.Type(name="model")),
+                      type=ir.Type(name="model"), span=_SPAN)),
+    (lambda: ir.Input.of("arg1", ir.Literal_.of("x", ir.Type(name="string")),
+                         ir.Type(name="string")),
+     lambda: ir.Input.model_construct(
+         name="arg1", source=ir.Literal_.model_construct(value="x", type=ir.Type(name="string")),
+         type=ir.Type(name="string")),
+     lambda: ir.Input(name="arg1", source=ir.Literal_(value="x", type=ir.Type(name="string")),
+                      type=ir.Type(name="string"))),
+    (lambda: ir.Output.of("m", ir.Type(name="model"), None, _SPAN),
+     lambda: ir.Output.model_construct(name="m", type=ir.Type(name="model"), path=None,
+                                       span=_SPAN),
+     lambda: ir.Output(name="m", type=ir.Type(name="model"), path=None, span=_SPAN)),
+    (lambda: ir.Dependency.of("a", "data", _SPAN),
+     lambda: ir.Dependency.model_construct(step="a", kind="data", span=_SPAN),
+     lambda: ir.Dependency(step="a", kind="data", span=_SPAN)),
+]
+
+
+@pytest.mark.parametrize("fast,constructed,validated", _UNVALIDATED)
+def test_unvalidated_constructors_build_the_same_models(
+        fast: Callable[[], ir.Node], constructed: Callable[[], ir.Node],
+        validated: Callable[[], ir.Node]) -> None:
+    # The checker's fast constructors (ir._trusted) must make exactly the model that
+    # model_construct and validation make: equal, same dump, same fields set, and as usable.
+    made = fast()
+    for other in (constructed(), validated()):
+        assert made == other and type(made) is type(other)
+        assert made.model_dump() == other.model_dump()
+        assert made.model_dump_json() == other.model_dump_json()
+        assert made.model_fields_set == other.model_fields_set
+        assert list(made.__dict__) == list(other.__dict__)
+        assert made.__pydantic_extra__ == other.__pydantic_extra__
+        assert made.__pydantic_private__ == other.__pydantic_private__
+    assert made.model_copy(update={}) == made
+    assert type(made).model_validate(dict(made.__dict__)) == made  # the values pass validation
+
+
+def test_updated_is_model_copy() -> None:
+    step = ir.Step(name="a", k8s_name="a", span=_SPAN, image="busybox",
+                   command=[ir.Text.of("echo")])
+    step.cache = True  # a field set after construction counts as set
+    made = ir.updated(step, template="t", args=[ir.Text.of("hi")])
+    copied = step.model_copy(update={"template": "t", "args": [ir.Text.of("hi")]})
+    assert made == copied and made.model_dump() == copied.model_dump()
+    assert made.model_fields_set == copied.model_fields_set
+    assert list(made.__dict__) == list(copied.__dict__)
+    assert made.command is step.command and step.template is None  # shallow, and a copy
+    with pytest.raises(AssertionError):
+        ir.updated(ir.Pipeline(name="p", k8s_name="p", span=_SPAN), name="q")
+
+
+def test_shared_nodes_are_made_once_and_equal_fresh_ones() -> None:
+    shared = ir.SharedNodes()
+    lr = shared.input_value("lr")
+    assert shared.input_value("lr") is lr and lr == ir.InputValue(name="lr")
+    assert shared.output_path("lr") == ir.OutputPath(name="lr") != lr  # kinds kept apart
+    assert shared.text("python") is shared.text("python")
+    assert shared.text("python") == ir.Text(parts=["python"])
+    assert shared.text(lr) is shared.text(ir.InputValue.named("lr"))  # by content
+    assert shared.text(lr) == ir.Text(parts=[ir.InputValue(name="lr")])
+    assert shared.text(shared.output_path("lr")) == ir.Text(parts=[ir.OutputPath(name="lr")])
+    assert shared.text("lr") != shared.text(lr)
+    float_ = ir.Type(name="float")
+    assert shared.param_ref("lr", float_) is shared.param_ref("lr", float_)
+    assert shared.param_ref("lr", float_) == ir.ParamRef(name="lr", type=float_)
+
+
+def test_steps_share_their_repeated_words() -> None:
+    # The checker makes one text per repeated word or single placeholder (ir.SharedNodes).
+    text = """pipeline p {
+      param lr: float = 0.1
+      step a { image = "i"  command = ["python", "--lr", lr, outputs.m]  output m: float }
+      step b { image = "i"  command = ["python", "--lr", "${lr}", outputs.m, a.m]
+               output m: float }
+    }"""
+    a, b = graph(text).steps
+    assert all(x is y for x, y in zip(a.command, b.command[:4], strict=True))
+    assert b.command[4] == ir.Text(parts=[ir.InputValue(name="a_m")])

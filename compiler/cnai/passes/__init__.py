@@ -5,8 +5,10 @@ file; findings go to ``ctx.diagnostics``, what it changed to ``ctx.explain``
 (``cnai compile --explain``). ``run_passes`` copies the graph once and checks it is still
 acyclic after every pass.
 
-The copy is shallow (a new Pipeline with new lists): a pass never changes a Step in place but
-builds a new one with ``step.model_copy(update=...)``. A deep copy cost 0.8 s at 1,000 steps.
+The copy is shallow (a new Pipeline with new lists): a pass never changes a Step, or any IR
+node, in place but builds a new one with ``step.model_copy(update=...)`` or ``ir.updated``.
+A deep copy cost 0.8 s at 1,000 steps. Steps also share nodes: the checker makes one text per
+repeated word or placeholder (``ir.SharedNodes``), which is only safe because of this rule.
 """
 
 from __future__ import annotations

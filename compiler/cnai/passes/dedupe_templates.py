@@ -16,15 +16,29 @@ runs exactly the same command with the same values; only where the text lives ch
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import operator
+from typing import NamedTuple
+
+from pydantic import BaseModel
 
 from cnai.context import CompileContext
 from cnai.semantics import ir
 
 DEDUPED_KINDS = ("container", "preload")
 _COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", "mounts",
-             "runtime", "distributed", "scheduling", "disruption_budget", "serving")
+             "runtime", "distributed", "disruption_budget", "serving")
+_compared = operator.attrgetter(*_COMPARED)
+_HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
+_SCALARS = (str, int, bool)
+
+
+class _Member(NamedTuple):
+    """A step that may share a template, read once: its shape and what sharing changes."""
+
+    step: ir.Step
+    renames: dict[str, str]  # input name -> its name in the shared template
+    words: list[str | None]  # each command/args word's literal text, None if it reads a value
+    renamed: list[int]  # the words that read an input whose name changes
 
 
 def _renames(step: ir.Step) -> dict[str, str]:
@@ -37,62 +51,99 @@ def _renames(step: ir.Step) -> dict[str, str]:
     return renames
 
 
-def _shape(step: ir.Step) -> str:
-    """The step without names and with every literal command/args word as a hole."""
+def _exact(value: object) -> object:
+    """A hashable stand-in for ``value``, equal for two values exactly when their reprs are:
+    a model as its class and field values (its ``__dict__`` is always in field order, as its
+    repr is), a list item by item, anything else (str, int, bool, None) as its repr. The
+    models' own reprs cost ten times as much, and this runs on every field of every step."""
+    if value is None or value.__class__ in _SCALARS:  # most fields: tested first
+        return repr(value)
+    if isinstance(value, BaseModel):
+        return (type(value), *map(_exact, value.__dict__.values()))
+    if isinstance(value, list):
+        return ("list", *map(_exact, value))
+    return repr(value)
+
+
+def _word(text: ir.Text) -> str | None:
+    """The text of a literal word (``Text.literal``); None if it reads a value."""
+    if len(text.parts) == 1:  # the usual word: one piece
+        part = text.parts[0]
+        return part if isinstance(part, str) else None
+    return text.literal if text.is_literal else None
+
+
+def _text_key(text: ir.Text, renames: dict[str, str]) -> tuple[object, ...]:
+    """A word that reads values: its pieces, with the inputs' names in the template."""
+    return tuple([part if isinstance(part, str) else
+                  (part.kind, renames.get(part.name, part.name)) for part in text.parts])
+
+
+def _reads_renamed(text: ir.Text, renames: dict[str, str]) -> bool:
+    return any(isinstance(part, ir.InputValue) and renames[part.name] != part.name
+               for part in text.parts)
+
+
+def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
+    """The step's shape: the step without names and with every literal command/args word as
+    a hole (steps of one shape share a template), compared as a tuple; and the step as a
+    member of its shape."""
     renames = _renames(step)
+    words: list[str | None] = []
+    renamed: list[int] = []
+    text_keys: list[object] = []
+    for position, text in enumerate(step.command + step.args):
+        word = _word(text)
+        words.append(word)
+        if word is not None:
+            # The program (the first word) stays part of the shape: steps that run
+            # different programs do not share a template, which would mislabel them in the
+            # UI. Every other literal word is a hole.
+            text_keys.append(_HOLE if position else word)
+        else:
+            text_keys.append(_text_key(text, renames))
+            if _reads_renamed(text, renames):
+                renamed.append(position)
+    # Where the scheduling was written does not change the pod.
+    scheduling = (None if step.scheduling is None
+                  else _exact(step.scheduling.model_copy(update={"span": None})))
+    env = [(e.name, None if e.value is None else
+            e.value.literal if e.value.is_literal else _text_key(e.value, renames),
+            (e.secret.name, e.secret.key) if e.secret else None) for e in step.env]
+    shape = (tuple(map(_exact, _compared(step))), scheduling,
+             tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
+             len(step.command), tuple(text_keys), tuple(env),
+             tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
+    return shape, _Member(step, renames, words, renamed)
 
-    def text(value: ir.Text, hole: bool) -> Any:
-        if hole and value.is_literal:
-            return "<literal>"
-        if value.is_literal:
-            return value.literal
-        return [part if isinstance(part, str) else
-                {"kind": part.kind, "name": renames.get(part.name, part.name)}
-                for part in value.parts]
 
-    # Everything but names, placement in the graph, and the text (handled below). The small
-    # models' reprs are exact and cheaper than dumping the step.
-    document: dict[str, Any] = {name: repr(getattr(step, name)) for name in _COMPARED}
-    if step.scheduling is not None:  # where it was written does not change the pod
-        document["scheduling"] = repr(step.scheduling.model_copy(update={"span": None}))
-    document["outputs"] = [(o.name, str(o.type), o.path) for o in step.outputs]
-    # The program (the first word) stays part of the shape: steps that run different
-    # programs do not share a template, which would mislabel them in the UI.
-    document["command"] = [text(t, i > 0) for i, t in enumerate(step.command)]
-    document["args"] = [text(t, bool(step.command) or i > 0) for i, t in enumerate(step.args)]
-    document["env"] = [(e.name, text(e.value, False) if e.value else None,
-                        e.secret.model_dump() if e.secret else None) for e in step.env]
-    document["inputs"] = [(renames[i.name], str(i.type)) for i in step.inputs]
-    return json.dumps(document, sort_keys=True)
-
-
-def _rename(step: ir.Step, renames: dict[str, str]) -> list[ir.Text]:
-    def part(value: str | ir.Placeholder) -> str | ir.Placeholder:
-        if isinstance(value, ir.InputValue):
-            return ir.InputValue.model_construct(name=renames[value.name])
-        return value
-
-    return [t if t.is_literal else ir.Text.of(*map(part, t.parts))
-            for t in step.command + step.args]
+def _renamed(text: ir.Text, renames: dict[str, str], nodes: ir.SharedNodes) -> ir.Text:
+    """``text`` reading the inputs by their names in the template. Most such texts are one
+    placeholder, equal in every step of a template: they are shared."""
+    parts = [nodes.input_value(renames[part.name]) if isinstance(part, ir.InputValue) else part
+             for part in text.parts]
+    return nodes.text(parts[0]) if len(parts) == 1 else ir.Text.of(*parts)
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    shapes: dict[str, list[ir.Step]] = {}
+    shapes: dict[tuple[object, ...], list[_Member]] = {}
     for step in graph.steps:
         if step.kind in DEDUPED_KINDS:
-            shapes.setdefault(_shape(step), []).append(step)
+            shape, member = _read(step)
+            shapes.setdefault(shape, []).append(member)
     replaced: dict[str, ir.Step] = {}
+    nodes = ir.SharedNodes()
     shared = 0
     for members in shapes.values():
         if len(members) < 2:
             continue
         shared += 1
-        template = members[0].k8s_name
-        words = [m.command + m.args for m in members]
-        lifted = [i for i, texts in enumerate(zip(*words, strict=True))
-                  if texts[0].is_literal and any(t.literal != texts[0].literal for t in texts)]
+        template = members[0].step.k8s_name
+        # The literal words that differ between the members become arguments.
+        lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
+                  if len(set(column)) > 1]
         for member in members:
-            replaced[member.name] = _share(member, template, lifted)
+            replaced[member.step.name] = _share(member, template, lifted, nodes)
     if not replaced:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -100,26 +151,27 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
 
 
-def _share(step: ir.Step, template: str, lifted: list[int]) -> ir.Step:
-    renames = _renames(step)
-    inputs = [item.model_copy(update={"name": renames[item.name]}) for item in step.inputs]
-    texts = _rename(step, renames)
+def _share(member: _Member, template: str, lifted: list[int], nodes: ir.SharedNodes
+           ) -> ir.Step:
+    """The step running the shared template. What the renaming leaves unchanged (params'
+    inputs, literal words) is kept as it is, as a shallow copy would."""
+    step, renames = member.step, member.renames
+    inputs = [item if renames[item.name] == item.name else
+              ir.updated(item, name=renames[item.name]) for item in step.inputs]
+    texts = step.command + step.args
+    for position in member.renamed:
+        texts[position] = _renamed(texts[position], renames, nodes)
     for position in lifted:
         name = f"arg{position + 1}"
-        value = texts[position].literal
-        inputs.append(ir.Input(name=name, source=ir.Literal_(value=value, type=_STRING),
-                               type=_STRING))
-        texts[position] = ir.Text.of(ir.InputValue.model_construct(name=name))
-    env = []
-    for var in step.env:
-        if var.value is not None:
-            var = var.model_copy(update={"value": ir.Text.of(*(
-                ir.InputValue.model_construct(name=renames[p.name])
-                if isinstance(p, ir.InputValue) else p for p in var.value.parts))})
-        env.append(var)
+        value = member.words[position]
+        assert value is not None  # only literal words differ
+        inputs.append(ir.Input.of(name, ir.Literal_.of(value, _STRING), _STRING))
+        texts[position] = nodes.text(nodes.input_value(name))
+    env = [var if var.value is None or not _reads_renamed(var.value, renames) else
+           ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in step.env]
     count = len(step.command)
-    return step.model_copy(update={"template": template, "inputs": inputs, "env": env,
-                                   "command": texts[:count], "args": texts[count:]})
+    return ir.updated(step, template=template, inputs=inputs, env=env,
+                      command=texts[:count], args=texts[count:])
 
 
 _STRING = ir.Type(name="string")

@@ -56,7 +56,9 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             else:
                 doomed[step.name] = gate
         steps.append(step)
-    graph = graph.model_copy(update={"steps": steps})
+    if any(new is not old for new, old in zip(steps, graph.steps, strict=True)):
+        # Only then: an unchanged list tells run_passes the order needs no new check.
+        graph = graph.model_copy(update={"steps": steps})
     groups: list[ir.Loop | ir.Branch | ir.Finally] = []
     dead_branches: dict[str, ir.Gate | None] = {}
     true_in_chain: dict[str, int] = {}

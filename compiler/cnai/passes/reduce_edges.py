@@ -16,18 +16,20 @@ REDUCIBLE = ("order", "dataset")
 
 
 def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
+    if not any(dep.kind in REDUCIBLE for step in graph.steps for dep in step.depends):
+        return graph  # nothing could go: skip the reachability of every step
     reach = ancestors(graph.steps)
     index = {step.name: i for i, step in enumerate(graph.steps)}
     steps = []
     dropped = []
     for step in graph.steps:
+        if not any(dep.kind in REDUCIBLE for dep in step.depends):
+            steps.append(step)
+            continue
+        others = _reach_of_others(step.depends, reach)
         keep = []
         for dep in step.depends:
-            others = 0
-            for other in step.depends:
-                if other.step != dep.step:
-                    others |= reach[other.step]
-            if dep.kind in REDUCIBLE and others >> index[dep.step] & 1:
+            if dep.kind in REDUCIBLE and others[dep.step] >> index[dep.step] & 1:
                 dropped.append(f"{dep.step} -> {step.name}")
                 continue
             keep.append(dep)
@@ -38,3 +40,19 @@ def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         ctx.explain.append(f"reduce_edges: dropped {len(dropped)} implied edge(s): "
                            + ", ".join(dropped))
     return graph.model_copy(update={"steps": steps})
+
+
+def _reach_of_others(depends: list[ir.Dependency], reach: dict[str, int]) -> dict[str, int]:
+    """For each step depended on, every step reachable through the other edges: unions of
+    the edges before and after it, so a step with d edges costs 2d unions instead of d² (a
+    step after 1,500 others took 0.3 s)."""
+    names = list(dict.fromkeys(dep.step for dep in depends))
+    before = [0]
+    for name in names:
+        before.append(before[-1] | reach[name])
+    others: dict[str, int] = {}
+    after = 0
+    for position in range(len(names) - 1, -1, -1):
+        others[names[position]] = before[position] | after
+        after |= reach[names[position]]
+    return others

@@ -31,9 +31,13 @@ def read_sources(graph: ir.Pipeline) -> list[ir.Source]:
 
 
 def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    sources = read_sources(graph)
-    params = {s.name for s in sources if isinstance(s, ir.ParamRef)}
-    outputs = {(s.step, s.output) for s in sources if isinstance(s, ir.OutputRef)}
+    params: set[str] = set()
+    outputs: set[tuple[str, str]] = set()
+    for source in read_sources(graph):
+        if isinstance(source, ir.OutputRef):
+            outputs.add((source.step, source.output))
+        elif isinstance(source, ir.ParamRef):
+            params.add(source.name)
     for param in graph.params:
         if param.name not in params:
             ctx.diagnostics.warn("W0102", f"param `{param.name}` is never used", param.span,

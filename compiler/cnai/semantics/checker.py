@@ -42,6 +42,7 @@ class Checker:
         self.diagnostics = diagnostics
         self.fields = FieldReader(diagnostics)
         self.scope = Scope(diagnostics)
+        self.shared = ir.SharedNodes()
         self.datasets: dict[str, ir.Dataset] = {}
         self.loop_vars: dict[str, tuple[str, ir.Type]] = {}
         self.loop_sources: dict[str, tuple[LoopSource, ir.Type]] = {}
@@ -208,8 +209,8 @@ class Checker:
                                            item.path.span, "not an absolute path")
                     path = None
             if out_type is not None:
-                symbol.outputs[item.name.name] = ir.Output(
-                    name=item.name.name, type=out_type, path=path, span=item.name.span)
+                symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
+                                                               item.name.span)
 
     def type_of(self, expr: ast.TypeExpr, allow_artifacts: bool) -> ir.Type | None:
         name = expr.name.name
@@ -234,7 +235,7 @@ class Checker:
                                    "here", expr.span, "artifact type",
                                    help=["params and list items are strings, numbers or bools"])
             return None
-        return ir.Type(name=name)
+        return types.BY_NAME[name]
 
     def _param(self, decl: ast.ParamDecl) -> ir.Param | None:
         param_type = self.type_of(decl.type, allow_artifacts=False)
@@ -368,15 +369,21 @@ class Checker:
             expr.span, f'"{value}" is not allowed', help=suggest(value, choices))
 
     def _check_preload_names(self, datasets: list[ir.Dataset]) -> None:
+        if not datasets:
+            return
+        # Each step's task name once, not once per data set (it was quadratic).
+        tasks: dict[str, list[Symbol]] = {}
+        for symbol in self.scope.symbols.values():
+            if symbol.kind in ("step", "service"):
+                tasks.setdefault(k8s_name(symbol.name), []).append(symbol)
         for dataset in datasets:
             task = f"preload-{dataset.k8s_name}"
-            for symbol in self.scope.symbols.values():
-                if symbol.kind in ("step", "service") and k8s_name(symbol.name) == task:
-                    self.diagnostics.error(
-                        "E0107", f"step `{symbol.name}` clashes with the preload step of data "
-                        f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
-                        secondary=[Label(dataset.span, f"its preload step is `{task}`")],
-                        help=["rename the step"])
+            for symbol in tasks.get(task, ()):
+                self.diagnostics.error(
+                    "E0107", f"step `{symbol.name}` clashes with the preload step of data "
+                    f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
+                    secondary=[Label(dataset.span, f"its preload step is `{task}`")],
+                    help=["rename the step"])
 
 
 def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:

@@ -58,6 +58,11 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
     "distributed": {"masters": INT, "workers": INT},
 }
 
+# Each context's required fields, in FIELDS order (the order missing ones are reported in).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    context: tuple(name for name, spec in specs.items() if spec.required)
+    for context, specs in FIELDS.items()}
+
 # Blocks whose keys are the user's own (environment variable names).
 FREE_BLOCKS = ("env",)
 
@@ -75,14 +80,17 @@ class FieldReader:
         specs = FIELDS[context]
         found: dict[str, Field] = {}
         for item in items:
-            if not isinstance(item, (ast.Assignment, ast.Block)):
+            if isinstance(item, ast.Assignment):
+                key, is_block = item.key, False
+            elif isinstance(item, ast.Block):
+                key, is_block = item.name, True
+            else:
                 continue
-            key = item.key if isinstance(item, ast.Assignment) else item.name
             spec = specs.get(key.name)
             if spec is None:
                 self._unknown(key, context, specs)
                 continue
-            if (spec.kind == "block") != isinstance(item, ast.Block):
+            if (spec.kind == "block") != is_block:
                 self._wrong_form(key, spec)
                 continue
             if key.name in found:
@@ -93,12 +101,13 @@ class FieldReader:
                     secondary=[Label(first_key.span, "first set here")])
                 continue
             found[key.name] = item
-        for name, spec in specs.items():
-            if spec.required and name not in found and report_missing:
-                where = f"`{owner.name}`" if owner else f"this `{context}` block"
-                self.diagnostics.error(
-                    "E0106", f"{where} is missing the required field `{name}`",
-                    owner.span if owner else owner_span, f"needs `{name} = ...`")
+        if report_missing:
+            for name in REQUIRED[context]:
+                if name not in found:
+                    where = f"`{owner.name}`" if owner else f"this `{context}` block"
+                    self.diagnostics.error(
+                        "E0106", f"{where} is missing the required field `{name}`",
+                        owner.span if owner else owner_span, f"needs `{name} = ...`")
         return found
 
     def _unknown(self, key: ast.Ident, context: str, specs: dict[str, FieldSpec]) -> None:
@@ -124,8 +133,11 @@ class FieldReader:
                                f"expected {expected}")
 
     def string(self, expr: ast.Expr) -> str | None:
-        if isinstance(expr, ast.StringLit) and expr.is_plain:
-            return expr.text
+        if isinstance(expr, ast.StringLit):
+            if len(expr.parts) == 1 and isinstance(expr.parts[0], str):  # the usual: one piece
+                return expr.parts[0]
+            if expr.is_plain:
+                return expr.text
         if isinstance(expr, ast.StringLit):
             self._mismatch(expr, "a plain string", "an interpolated string")
         else:

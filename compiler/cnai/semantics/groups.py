@@ -58,6 +58,7 @@ class GroupWalker:
         self.diagnostics = diagnostics
         self.found = Collected()
         self._loop_ids: set[str] = set()
+        self._next_counter: dict[str, int] = {}  # per id base: the first suffix not yet tried
         self._chains = 0
         self._branches = 0
 
@@ -95,9 +96,17 @@ class GroupWalker:
                                    item.span, "not supported")
             return
         base = f"for-{k8s_name(item.var.name)}"
-        loop_id, counter = base, 2
+        # The first of base, base-2, base-3, ... not taken. Ids are never given back, so the
+        # suffixes tried for an earlier loop of this base stay taken and are not tried again
+        # (1,500 loops over `x` tried a million ids).
+        counter = self._next_counter.get(base)
+        if counter is None:
+            loop_id, counter = base, 2
+        else:
+            loop_id, counter = f"{base}-{counter}", counter + 1
         while loop_id in self._loop_ids:
             loop_id, counter = f"{base}-{counter}", counter + 1
+        self._next_counter[base] = counter
         self._loop_ids.add(loop_id)
         inner = Context(loop_id, (*ctx.loops, loop_id), ctx.in_finally)
         self.found.loops.append(LoopDecl(loop_id, item, ctx, inner))

@@ -7,7 +7,7 @@ resolved and typed, so a backend only translates.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 
@@ -16,6 +16,47 @@ from cnai.source import Span
 
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+_N = TypeVar("_N", bound=Node)
+# How model_construct sets an instance's storage, bypassing BaseModel.__setattr__: the
+# instance dict, and BaseModel's three slots through their descriptors (a third cheaper than
+# object.__setattr__ by name).
+_new = object.__new__  # what cls.__new__ is (BaseModel has none), without its slow lookup
+_set_dict = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _trusted(cls: type[_N], values: dict[str, Any], fields_set: set[str]) -> _N:
+    """An instance of ``cls`` holding ``values`` as they are: what ``cls.model_construct`` would
+    build, in a fifth of its time. The checker makes tens of thousands of texts, placeholders
+    and inputs from parts it has checked itself, and model_construct (which looks up every
+    field's aliases and default) was the front end's largest single cost.
+
+    ``values`` must hold every field of ``cls``, in declaration order, defaults included;
+    ``fields_set`` names those the caller gave (model_construct's ``model_fields_set``). Only
+    for classes without private attributes or ``model_post_init``. The classmethods below and
+    :func:`updated` are its only callers, and tests/test_semantics.py checks each against
+    model_construct or model_copy and validation (``==``, ``model_dump()``,
+    ``model_fields_set``).
+    """
+    node = _new(cls)
+    _set_dict(node, "__dict__", values)
+    _set_fields_set(node, fields_set)
+    _set_extra(node, None)  # extra="forbid": never any extra fields
+    _set_private(node, None)
+    return node
+
+
+def updated(node: _N, **changes: Any) -> _N:
+    """``node.model_copy(update=changes)``, built with :func:`_trusted`: the passes copy every
+    step they change, and model_copy's generic handling of extra fields and private attributes
+    (which IR nodes other than Pipeline have none of) doubled the cost."""
+    assert node.__pydantic_private__ is None, "a node with private attributes: use model_copy"
+    return _trusted(type(node), {**node.__dict__, **changes},
+                    node.__pydantic_fields_set__ | changes.keys())
 
 
 _ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics"))
@@ -50,6 +91,11 @@ class ParamRef(Node):
     name: str
     type: Type
 
+    @classmethod
+    def of(cls, name: str, type_: Type) -> ParamRef:
+        """``ParamRef(name=, type=)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"kind": "param", "name": name, "type": type_}, {"name", "type"})
+
 
 class OutputRef(Node):
     """``STEP.OUTPUT``; ``type`` is already ``list[T]`` when read after the step's loop."""
@@ -58,6 +104,12 @@ class OutputRef(Node):
     step: str
     output: str
     type: Type
+
+    @classmethod
+    def of(cls, step: str, output: str, type_: Type) -> OutputRef:
+        """``OutputRef(step=, output=, type=)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"kind": "output", "step": step, "output": output, "type": type_},
+                        {"step", "output", "type"})
 
 
 class LoopVarRef(Node):
@@ -76,6 +128,12 @@ class Literal_(Node):
     kind: Literal["literal"] = "literal"
     value: JSONValue
     type: Type
+
+    @classmethod
+    def of(cls, value: str, type_: Type) -> Literal_:
+        """``Literal_(value=, type=)`` of a string, without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"kind": "literal", "value": value, "type": type_},
+                        {"value", "type"})
 
 
 # Where a step input's value comes from. Literals appear when dedupe_templates lifts the
@@ -122,12 +180,22 @@ class InputValue(Node):
     kind: Literal["input"] = "input"
     name: str
 
+    @classmethod
+    def named(cls, name: str) -> InputValue:
+        """``InputValue(name=name)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"kind": "input", "name": name}, {"name"})
+
 
 class OutputPath(Node):
     """Where the step must write its own output ``name`` (``outputs.NAME``)."""
 
     kind: Literal["output_path"] = "output_path"
     name: str
+
+    @classmethod
+    def named(cls, name: str) -> OutputPath:
+        """``OutputPath(name=name)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"kind": "output_path", "name": name}, {"name"})
 
 
 Placeholder = Annotated[InputValue | OutputPath, Field(discriminator="kind")]
@@ -140,17 +208,67 @@ class Text(Node):
 
     @classmethod
     def of(cls, *parts: str | InputValue | OutputPath) -> Text:
-        """Build without re-validation: the checker made every part. Texts are the bulk of the
-        IR, and validating them took a third of the front end's time at 1,000 steps."""
-        return cls.model_construct(parts=list(parts))
+        """Build without re-validation (see :func:`_trusted`): the checker made every part.
+        Texts are the bulk of the IR, and validating them took a third of the front end's
+        time at 1,000 steps."""
+        return _trusted(cls, {"parts": list(parts)}, {"parts"})
 
     @property
     def is_literal(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
+        # A plain loop, not all(): every pass and backend asks this of every text, and a
+        # generator under all() costs three times as much for the usual one or two parts.
+        for part in self.parts:  # noqa: SIM110
+            if not isinstance(part, str):
+                return False
+        return True
 
     @property
     def literal(self) -> str:
-        return "".join(p for p in self.parts if isinstance(p, str))
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], str):  # the usual literal word
+            return parts[0]
+        return "".join(p for p in parts if isinstance(p, str))
+
+
+class SharedNodes:
+    """The texts and placeholders that steps repeat, made once (per pipeline, per pass) and
+    shared by every step that holds the same: a word (``"python"``), a parameter's value
+    (``${lr}``), an output path (``outputs.model``). A large pipeline repeats a few words
+    across thousands of steps, and making each anew was the checker's largest cost. Sharing
+    is safe because no stage changes an IR node in place: passes and backends build new nodes
+    (cnai.passes)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[object, Text] = {}  # by the word, or the placeholder's (kind, name)
+        self.input_values: dict[str, InputValue] = {}
+        self.output_paths: dict[str, OutputPath] = {}
+        self.params: dict[tuple[str, Type], ParamRef] = {}
+
+    def text(self, part: str | Placeholder) -> Text:
+        """The text of one word or one placeholder."""
+        key = part if isinstance(part, str) else (part.kind, part.name)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = Text.of(part)
+        return found
+
+    def input_value(self, name: str) -> InputValue:
+        found = self.input_values.get(name)
+        if found is None:
+            found = self.input_values[name] = InputValue.named(name)
+        return found
+
+    def output_path(self, name: str) -> OutputPath:
+        found = self.output_paths.get(name)
+        if found is None:
+            found = self.output_paths[name] = OutputPath.named(name)
+        return found
+
+    def param_ref(self, name: str, type_: Type) -> ParamRef:
+        found = self.params.get((name, type_))
+        if found is None:
+            found = self.params[name, type_] = ParamRef.of(name, type_)
+        return found
 
 
 # ---- steps ------------------------------------------------------------------------------
@@ -163,12 +281,29 @@ class Input(Node):
     type: Type
     span: Span | None = None  # where the step first reads it
 
+    @classmethod
+    def of(cls, name: str, source: ParamRef | OutputRef | LoopVarRef | PipelineStatus
+           | Literal_, type_: Type, span: Span | None = None) -> Input:
+        """``Input(name=, source=, type=, span=)`` without validation (see :func:`_trusted`):
+        the checker made the source and its type. Without a span, as ``Input(name=, source=,
+        type=)``."""
+        fields_set = {"name", "source", "type"} if span is None else {
+            "name", "source", "type", "span"}
+        return _trusted(cls, {"name": name, "source": source, "type": type_, "span": span},
+                        fields_set)
+
 
 class Output(Node):
     name: str
     type: Type
     path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
     span: Span
+
+    @classmethod
+    def of(cls, name: str, type_: Type, path: str | None, span: Span) -> Output:
+        """``Output(name=, type=, path=, span=)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span},
+                        {"name", "type", "path", "span"})
 
 
 class SecretRef(Node):
@@ -210,6 +345,12 @@ class Dependency(Node):
     step: str
     kind: Literal["data", "order", "gate", "dataset"]
     span: Span | None = None
+
+    @classmethod
+    def of(cls, step: str, kind: Literal["data", "order", "gate", "dataset"], span: Span | None
+           ) -> Dependency:
+        """``Dependency(step=, kind=, span=)`` without validation (see :func:`_trusted`)."""
+        return _trusted(cls, {"step": step, "kind": kind, "span": span}, {"step", "kind", "span"})
 
 
 class Distributed(Node):
@@ -366,6 +507,7 @@ class Pipeline(Node):
     schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
     _index: tuple[list[Step], dict[str, Step]] | None = PrivateAttr(default=None)
     _group_index: tuple[list[Group], dict[str, Group]] | None = PrivateAttr(default=None)
+    _dataset_index: tuple[list[Dataset], dict[str, Dataset]] | None = PrivateAttr(default=None)
     quota: Quota | None = None
     span: Span
 
@@ -400,7 +542,14 @@ class Pipeline(Node):
         return next(p for p in self.params if p.name == name)
 
     def dataset(self, name: str) -> Dataset:
-        return next(d for d in self.datasets if d.name == name)
+        """The data set named ``name``; indexed like :meth:`step` (backends look one up for
+        every mount of every step)."""
+        cached = self._dataset_index
+        if (cached is None or cached[0] is not self.datasets
+                or len(cached[1]) != len(self.datasets)):
+            cached = (self.datasets, {d.name: d for d in self.datasets})
+            self._dataset_index = cached
+        return cached[1][name]
 
 
 Compare.model_rebuild()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,6 +29,8 @@ class Symbol:
 
 def suggest(name: str, candidates: Iterable[str]) -> list[str]:
     """``did you mean`` hints, closest first (difflib's ratio, as mypy does)."""
+    import difflib  # here: only a program with an error needs it
+
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
     if not matches:
         return []

@@ -27,11 +27,11 @@ class StepInputs:
     """The distinct values a step reads, each under a stable, unique input name."""
 
     def __init__(self) -> None:
-        self.by_source: dict[str, ir.Input] = {}
+        self.by_source: dict[object, ir.Input] = {}
         self.names: set[str] = set()
 
     def add(self, source: ir.Source, span: Span) -> str:
-        key = source.model_dump_json(exclude={"type"})
+        key = _source_key(source)
         found = self.by_source.get(key)
         if found is not None:
             return found.name
@@ -47,11 +47,25 @@ class StepInputs:
         while name in self.names:
             name, counter = f"{base}_{counter}", counter + 1
         self.names.add(name)
-        self.by_source[key] = ir.Input(name=name, source=source, type=source.type, span=span)
+        self.by_source[key] = ir.Input.of(name, source, source.type, span)
         return name
 
     def all(self) -> list[ir.Input]:
         return list(self.by_source.values())
+
+
+def _source_key(source: ir.Source) -> object:
+    """What tells two read values apart: the source without its type (the same output read
+    inside and after its loop is one input). References are keyed by their names, which is
+    what their JSON without the type held, in a tenth of the time; literals keep their JSON,
+    which tells 1, 1.0 and true apart where tuples would not."""
+    if isinstance(source, ir.ParamRef):
+        return ("param", source.name)
+    if isinstance(source, ir.OutputRef):
+        return ("output", source.step, source.output)
+    if isinstance(source, ir.LoopVarRef):
+        return ("loop_var", source.name, source.loop)
+    return source.model_dump_json(exclude={"type"})
 
 
 class StepChecker:
@@ -63,8 +77,11 @@ class StepChecker:
         self.diagnostics = checker.diagnostics
         self.fields = checker.fields
         self.scope = checker.scope
+        self.shared = checker.shared
         self.symbol: Symbol | None = None
         self.inputs = StepInputs()
+        # Loop variables visible here; every reference a step makes is checked against them.
+        self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
@@ -161,6 +178,8 @@ class StepChecker:
 
     def _check_mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
         """A data set read by path must be mounted; two things cannot share a path."""
+        if not step.mounts and not self.paths_read:  # most steps: nothing to check
+            return
         mounted = {m.dataset for m in step.mounts}
         for name, span in self.paths_read.items():
             if name not in mounted:
@@ -278,40 +297,44 @@ class StepChecker:
     def text(self, expr: ast.Expr) -> ir.Text | None:
         """A string-like value: literal text, scalars as their text, references resolved."""
         if isinstance(expr, ast.StringLit):
+            if len(expr.parts) == 1 and isinstance(expr.parts[0], str):  # a plain word
+                return self.shared.text(expr.parts[0])
             parts: list[str | ir.Placeholder] = []
             for part in expr.parts:
                 resolved = part if isinstance(part, str) else self._value_ref(part)
                 if resolved is None:
                     return None
                 parts.append(resolved)
-            return ir.Text.of(*_merge(parts))
-        if isinstance(expr, ast.IntLit):
-            return ir.Text.of(str(expr.value))
-        if isinstance(expr, ast.FloatLit):
-            return ir.Text.of(repr(expr.value))
-        if isinstance(expr, ast.BoolLit):
-            return ir.Text.of("true" if expr.value else "false")
+            merged = _merge(parts)
+            return self.shared.text(merged[0]) if len(merged) == 1 else ir.Text.of(*merged)
         if isinstance(expr, ast.Ref):
             resolved = self._value_ref(expr)
-            return None if resolved is None else ir.Text.of(resolved)
+            return None if resolved is None else self.shared.text(resolved)
+        if isinstance(expr, ast.IntLit):
+            return self.shared.text(str(expr.value))
+        if isinstance(expr, ast.FloatLit):
+            return self.shared.text(repr(expr.value))
+        if isinstance(expr, ast.BoolLit):
+            return self.shared.text("true" if expr.value else "false")
         self.diagnostics.error("E0201", "expected a string, a number or a reference",
                                expr.span, "not a text value")
         return None
 
     def _value_ref(self, ref: ast.Ref) -> str | ir.Placeholder | None:
-        head, rest = ref.parts[0], ref.parts[1:]
+        head = ref.parts[0]
         if head.name == "outputs":
             return self._own_output(ref)
-        if head.name == "pipeline" or head.name in self.checker.visible_loop_vars(self.ctx):
+        if head.name == "pipeline" or head.name in self.loop_vars:
             source = self.source_of(ref)
-            return None if source is None else ir.InputValue.model_construct(
-                name=self.inputs.add(source, ref.span))
+            return None if source is None else self.shared.input_value(
+                self.inputs.add(source, ref.span))
         symbol = self.scope.get(head.name)
         if symbol is None:
             self.scope.unknown(head, "name", "E0103",
-                               extra=["outputs", *self.checker.visible_loop_vars(self.ctx)])
+                               extra=["outputs", *self.loop_vars])
             return None
         if symbol.kind == "dataset":
+            rest = ref.parts[1:]
             if len(rest) == 1 and rest[0].name == "path":
                 dataset = self.checker.datasets.get(symbol.name)
                 self.paths_read.setdefault(symbol.name, ref.span)
@@ -323,7 +346,7 @@ class StepChecker:
         source = self._source(ref, symbol)
         if source is None:
             return None
-        return ir.InputValue.model_construct(name=self.inputs.add(source, ref.span))
+        return self.shared.input_value(self.inputs.add(source, ref.span))
 
     def _own_output(self, ref: ast.Ref) -> ir.OutputPath | None:
         assert self.symbol is not None
@@ -338,7 +361,7 @@ class StepChecker:
                 "not declared", help=suggest(name.name, self.symbol.outputs) or [
                     f"declare it in the step: `output {name.name}: TYPE`"])
             return None
-        return ir.OutputPath.model_construct(name=name.name)
+        return self.shared.output_path(name.name)
 
     def source_of(self, ref: ast.Ref) -> ir.Source | None:
         """Any value reference at this place: param, loop variable, output, pipeline.status."""
@@ -354,7 +377,7 @@ class StepChecker:
                     "not known yet", help=["read it in a step inside `finally { ... }`"])
                 return None
             return ir.PipelineStatus()
-        loop_vars = self.checker.visible_loop_vars(self.ctx)
+        loop_vars = self.loop_vars
         if head.name in loop_vars:
             loop_id, var_type = loop_vars[head.name]
             if len(ref.parts) > 1:
@@ -379,7 +402,7 @@ class StepChecker:
                 return None
             if symbol.type is None:  # its type was refused already
                 return None
-            return ir.ParamRef(name=symbol.name, type=symbol.type)
+            return self.shared.param_ref(symbol.name, symbol.type)
         if symbol.kind in ("step", "service"):
             if len(rest) != 1:
                 self.diagnostics.error(
@@ -414,7 +437,7 @@ class StepChecker:
                     "nested fan-in", help=["gather it inside the outer loop first"])
                 return None
             out_type = types.list_of(output.type) if fan_in else output.type
-            return ir.OutputRef(step=symbol.name, output=output.name, type=out_type)
+            return ir.OutputRef.of(symbol.name, output.name, out_type)
         self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
                                "not a value")
         return None
@@ -486,21 +509,22 @@ class StepChecker:
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)
         fields = self.fields.collect(block.items, "resources", None, block.span)
-        resources = ir.Resources()
+        # Gathered first and validated once: assigning fields one by one cost more.
+        values: dict[str, int | str | None] = {}
         if "gpu" in fields:
-            resources.gpu = self.fields.integer(assigned(fields["gpu"]))
+            values["gpu"] = self.fields.integer(assigned(fields["gpu"]))
         if "cpu" in fields:
-            resources.cpu = self.fields.quantity(assigned(fields["cpu"]), "cpu")
+            values["cpu"] = self.fields.quantity(assigned(fields["cpu"]), "cpu")
         if "memory" in fields:
-            resources.memory = self.fields.quantity(assigned(fields["memory"]), "memory")
+            values["memory"] = self.fields.quantity(assigned(fields["memory"]), "memory")
         if "gpu_type" in fields:
             gpu_type = assigned(fields["gpu_type"])
-            resources.gpu_type = self.fields.string(gpu_type)
-            if not resources.gpu:
+            values["gpu_type"] = self.fields.string(gpu_type)
+            if not values.get("gpu"):
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
                                        help=["add `gpu = 1` (or more) to `resources`"])
-        return resources
+        return ir.Resources.model_validate(values)
 
     def _retry(self, block: ast.Assignment | ast.Block) -> ir.Retry | None:
         assert isinstance(block, ast.Block)

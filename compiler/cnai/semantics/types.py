@@ -12,6 +12,10 @@ STRING = Type(name="string")
 INT = Type(name="int")
 FLOAT = Type(name="float")
 BOOL = Type(name="bool")
+# Every type but lists, made once: types are frozen, so every output and param of a type can
+# share one (the checker types thousands of outputs).
+BY_NAME: dict[str, Type] = {"string": STRING, "int": INT, "float": FLOAT, "bool": BOOL,
+                            **{name: Type(name=name) for name in ARTIFACTS}}
 
 
 def list_of(item: Type) -> Type:

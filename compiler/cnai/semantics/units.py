@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -14,7 +15,9 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 DNS_LABEL_MAX = 63
 
 
+@functools.lru_cache(maxsize=256)
 def is_quantity(text: str) -> bool:
+    """Cached: a pipeline writes the same few quantities in every step's resources."""
     return bool(_QUANTITY.match(text))
 
 
