@@ -7,17 +7,17 @@ action map per state and, per rule, how its children are filtered and which AstB
 method receives them. syntax/lalr.py runs the tables; lark's own parser runs only to describe
 a syntax error.
 
-The tables are cached as JSON under the user's cache directory, keyed by the grammar's
-SHA-256, so a warm CLI start reads a small file instead of importing lark and re-analysing
+The tables are cached as JSON under the user's cache directory, with the grammar they were
+built from, so a warm CLI start reads a small file instead of importing lark and re-analysing
 (lark's own ``cache=True`` does the same with a pickle in the temp directory). JSON holds no
 code: a tampered cache file can at worst fail the format check and be rebuilt.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -62,16 +62,17 @@ def load(directory: Path) -> Tables:
     """The tables from ``directory``'s cache file, built (and the file written) if it is
     missing, unreadable or for another grammar."""
     text = grammar_text()
-    digest = hashlib.sha256(f"{FORMAT}\n{text}".encode()).hexdigest()
-    path = directory / f"tables-{digest[:24]}.json"
+    # The file name only spreads grammars over files; the grammar text stored in the file
+    # is what must match. (zlib is imported already; hashlib would add its OpenSSL start.)
+    path = directory / f"tables-{FORMAT}-{zlib.crc32(text.encode()):08x}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") == FORMAT and data.get("grammar") == digest:
+        if data.get("format") == FORMAT and data.get("grammar") == text:
             return _from_data(data)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     data = build(text)
-    data.update(format=FORMAT, grammar=digest)
+    data.update(format=FORMAT, grammar=text)
     _save(path, data)
     return _from_data(data)
 
