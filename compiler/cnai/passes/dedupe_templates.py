@@ -139,7 +139,8 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             continue
         shared += 1
         template = members[0].step.k8s_name
-        # The literal words that differ between the members become arguments.
+        # The literal words that differ between the members become arguments. (A word that
+        # reads a value is None in every member: their shapes are the same.)
         lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
                   if len(set(column)) > 1]
         for member in members:

@@ -138,7 +138,6 @@ class FieldReader:
                 return expr.parts[0]
             if expr.is_plain:
                 return expr.text
-        if isinstance(expr, ast.StringLit):
             self._mismatch(expr, "a plain string", "an interpolated string")
         else:
             self._mismatch(expr, "a string")
