@@ -169,12 +169,15 @@ class Layout:
         for branch in branches:
             if branch.id not in self.populated:
                 continue
-            group = self.backend.group("condition", holder)
-            self.groups[branch.id] = group
             earlier = [b.condition for b in branches if b.index < branch.index and b.condition]
             operands: list[ir.Expr] = [ir.Not(operand=g.expr) for g in earlier]
             if branch.condition is not None:
                 operands.append(branch.condition.expr)
+            if not operands:  # `if 2 > 1 { ... }` folded (fold_constant_gates): always runs
+                self.groups[branch.id] = holder
+                continue
+            group = self.backend.group("condition", holder)
+            self.groups[branch.id] = group
             expr = operands[0] if len(operands) == 1 else ir.BoolOp(kind="and",
                                                                     operands=operands)
             self.conditions.append((group, expr, branch.condition or earlier[-1]))
