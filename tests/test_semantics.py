@@ -261,3 +261,24 @@ def test_steps_share_their_repeated_words() -> None:
     a, b = graph(text).steps
     assert all(x is y for x, y in zip(a.command, b.command[:4], strict=True))
     assert b.command[4] == ir.Text(parts=[ir.InputValue(name="a_m")])
+
+
+@pytest.mark.parametrize("path", ["/cnai/inputs", "/cnai/inputs/data", "/cnai", "/cnai/outputs"])
+def test_a_mount_over_the_step_s_own_directories_is_an_error(path: str) -> None:
+    # `b` reads an artifact (mounted under /cnai/inputs) and writes an output (/cnai/outputs).
+    text = f"""pipeline p {{
+      param uri: string = "s3://b/d"
+      dataset d {{ source = uri  path = "{path}"  size = "1Gi" }}
+      step a {{ image = "x"  command = ["a", outputs.m]  output m: model }}
+      step b {{ image = "x"  command = ["b", a.m, outputs.n]  mount d  output n: int }}
+    }}"""
+    assert "E0208" in codes(text)
+
+
+def test_a_mount_beside_the_step_s_own_directories_is_fine() -> None:
+    graph("""pipeline p {
+      param uri: string = "s3://b/d"
+      dataset d { source = uri  path = "/cnai/data"  size = "1Gi" }
+      step a { image = "x"  command = ["a", outputs.m]  output m: model }
+      step b { image = "x"  command = ["b", a.m, outputs.n]  mount d  output n: int }
+    }""")

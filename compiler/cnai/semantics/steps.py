@@ -119,12 +119,12 @@ class StepChecker:
         if "cache" in fields:
             step.cache = bool(self.fields.boolean(assigned(fields["cache"])))
         self._cloud(decl, step, fields)
-        self._check_mounts(decl, step)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
         step.inputs = self.inputs.all()
+        self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
         return step
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
