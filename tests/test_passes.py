@@ -167,3 +167,17 @@ def test_passes_keep_reachability_determinism_and_acyclicity(selected: str | Non
         seen = {s.name for s in after.steps[: after.steps.index(step)]}
         assert {d.step for d in step.depends} <= seen
     assert compile_source(text).text == compile_source(text).text
+
+
+def test_dedupe_does_not_share_steps_that_write_different_outputs() -> None:
+    # `a` writes `p_v` and `b` writes `q_v`; their inputs (read from p.v and q.v) are named
+    # p_v and q_v too, and both become `input1` in a shared template. The output paths keep
+    # their names, so the two steps keep their own templates.
+    graph, _ = run("""pipeline odd {
+      step p { image = "x"  command = ["p", outputs.v]  output v: int }
+      step q { image = "x"  command = ["q", outputs.v]  output v: int }
+      step a { image = "x"  command = ["run", p.v, outputs.p_v]  output p_v: int  output q_v: int }
+      step b { image = "x"  command = ["run", q.v, outputs.q_v]  output p_v: int  output q_v: int }
+    }""", passes=("dedupe_templates",))
+    steps = {s.name: s for s in graph.steps}
+    assert steps["a"].template is None and steps["b"].template is None

@@ -74,9 +74,11 @@ def _word(text: ir.Text) -> str | None:
 
 
 def _text_key(text: ir.Text, renames: dict[str, str]) -> tuple[object, ...]:
-    """A word that reads values: its pieces, with the inputs' names in the template."""
+    """A word that reads values: its pieces, with the inputs' names in the template (an
+    output's path keeps its name, even one spelled like an input)."""
     return tuple([part if isinstance(part, str) else
-                  (part.kind, renames.get(part.name, part.name)) for part in text.parts])
+                  (part.kind, renames[part.name] if isinstance(part, ir.InputValue)
+                   else part.name) for part in text.parts])
 
 
 def _reads_renamed(text: ir.Text, renames: dict[str, str]) -> bool:
