@@ -65,6 +65,7 @@ class ArgoBackend:
         self.ctx = ctx
         self.scopes = Scopes(pipeline)
         self.values = ArgoValues(self)
+        self.inputs = k8s.InputsByName()
         self.chains: dict[str, list[ir.Branch]] = {}  # if/else chain -> its branches, in order
         for group in pipeline.groups:
             if isinstance(group, ir.Branch):
@@ -465,7 +466,7 @@ class ArgoBackend:
                 pieces.append(part)
             elif isinstance(part, ir.OutputPath):
                 pieces.append(k8s.output_path(step, part.name))
-            elif step.input(part.name).type.is_artifact:
+            elif self.inputs(step)[part.name].type.is_artifact:
                 pieces.append(f"{k8s.INPUTS_DIR}/{part.name}")
             else:
                 pieces.append(f"{{{{inputs.parameters.{part.name}}}}}")

@@ -24,13 +24,31 @@ class Names:
 
     def __init__(self, *reserved: str) -> None:
         self.taken = set(reserved)
+        self.tried: dict[str, int] = {}  # wanted -> the counter to try next (names stay taken)
 
     def take(self, wanted: str) -> str:
-        name, counter = wanted, 2
+        counter = self.tried.get(wanted)
+        name = wanted if counter is None else f"{wanted}-{counter}"
+        counter = counter or 2
         while name in self.taken:
             name, counter = f"{wanted}-{counter}", counter + 1
         self.taken.add(name)
+        self.tried[wanted] = counter
         return name
+
+
+class InputsByName:
+    """Each step's inputs by name, made once per step: a backend looks up the input of every
+    placeholder, and a step reading N outputs has N of both (a scan per lookup was N²)."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, dict[str, ir.Input]] = {}
+
+    def __call__(self, step: ir.Step) -> dict[str, ir.Input]:
+        found = self.steps.get(step.name)
+        if found is None:
+            found = self.steps[step.name] = {item.name: item for item in step.inputs}
+        return found
 
 
 def resource_limits(resources: ir.Resources) -> dict[str, str]:

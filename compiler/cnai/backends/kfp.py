@@ -91,6 +91,7 @@ class KfpBackend:
         self.executors: Spec = {}
         self.platform: Spec = {}
         self.cloud = CloudSteps(self)
+        self.inputs = k8s.InputsByName()
 
     def documents(self) -> list[dict[str, Any]]:
         self.layout = Layout(self, self.datasets())
@@ -313,12 +314,12 @@ class KfpBackend:
                 pieces.append(self.literal(step, part))
             elif isinstance(part, ir.OutputPath):
                 # A fixed-path output is written there; the prefix copies it for KFP.
-                pieces.append(step.output(part.name).path
-                              or kfp_contract.output_placeholder(step, part.name))
-            elif isinstance(step.input(part.name).source, ir.PipelineStatus):
+                output = step.output(part.name)
+                pieces.append(output.path or kfp_contract.output_placeholder(output))
+            elif isinstance((item := self.inputs(step)[part.name]).source, ir.PipelineStatus):
                 pieces.append(kfp_contract.STATUS_MARKER)
             else:
-                pieces.append(kfp_contract.input_placeholder(step, part.name))
+                pieces.append(kfp_contract.input_placeholder(item))
         rendered = "".join(pieces)
         if rendered.strip().startswith(CONDITION_CLAUSE):
             raise Unsupported(f"an argument of step `{step.name}` starts with "

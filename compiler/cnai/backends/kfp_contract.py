@@ -73,16 +73,16 @@ class Unsupported(Exception):
     """Something in a step that KFP cannot express; the message is for the user."""
 
 
-def output_placeholder(step: ir.Step, name: str) -> str:
-    if step.output(name).type.is_artifact:
-        return f"{{{{$.outputs.artifacts['{name}'].path}}}}"
-    return f"{{{{$.outputs.parameters['{name}'].output_file}}}}"
+def output_placeholder(output: ir.Output) -> str:
+    if output.type.is_artifact:
+        return f"{{{{$.outputs.artifacts['{output.name}'].path}}}}"
+    return f"{{{{$.outputs.parameters['{output.name}'].output_file}}}}"
 
 
-def input_placeholder(step: ir.Step, name: str) -> str:
-    if step.input(name).type.is_artifact:
-        return f"{{{{$.inputs.artifacts['{name}'].path}}}}"
-    return f"{{{{$.inputs.parameters['{name}']}}}}"
+def input_placeholder(item: ir.Input) -> str:
+    if item.type.is_artifact:
+        return f"{{{{$.inputs.artifacts['{item.name}'].path}}}}"
+    return f"{{{{$.inputs.parameters['{item.name}']}}}}"
 
 
 def needs_prefix(step: ir.Step) -> bool:
@@ -101,8 +101,8 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
     if not command:
         _refuse_without_command(step)
         return command
-    outputs = {o.name: o.path or output_placeholder(step, o.name) for o in step.outputs}
-    artifacts = {i.name: input_placeholder(step, i.name) for i in step.inputs
+    outputs = {o.name: o.path or output_placeholder(o) for o in step.outputs}
+    artifacts = {i.name: input_placeholder(i) for i in step.inputs
                  if i.type.is_artifact}
     values = [json.dumps(outputs, separators=(",", ":")),
               json.dumps(artifacts, separators=(",", ":"))]
@@ -111,7 +111,7 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
     for item in step.inputs:
         if item.type.is_artifact:
             continue
-        values.append(input_placeholder(step, item.name))
+        values.append(input_placeholder(item))
         if isinstance(item.source, ir.PipelineStatus):
             before += [f'_cnai_j="${{{len(values)}}}"', f"_cnai_m={STATUS_MARKER}", *_STATUS]
             exports.append(f'{k8s.input_env_name(item.name)}="$_cnai_s"')
@@ -128,7 +128,7 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
     copies = 0
     for output in step.outputs:
         if output.path is not None:
-            values += [output.path, output_placeholder(step, output.name)]
+            values += [output.path, output_placeholder(output)]
             before.append(f'_cnai_f{copies}="${{{len(values) - 1}}}" '
                           f'_cnai_t{copies}="${{{len(values)}}}"')
             copies += 1

@@ -69,15 +69,15 @@ class Task:
     parent: Group | None
     spec: Spec = field(default_factory=dict)
     depends: set[str] = field(default_factory=set)
+    _ancestry: list[Task] | None = field(default=None, init=False, repr=False)
 
     def ancestry(self) -> list[Task]:
-        """This task and its groups, from the root down."""
-        chain: list[Task] = []
-        node: Task | None = self
-        while node is not None:
-            chain.append(node)
-            node = node.parent
-        return chain[::-1]
+        """This task and its groups, from the root down (a task never moves, so it is made
+        once: references ask for it per channel, and deep nesting made that quadratic)."""
+        if self._ancestry is None:
+            above = [] if self.parent is None else self.parent.ancestry()
+            self._ancestry = [*above, self]
+        return self._ancestry
 
 
 @dataclass(eq=False)
@@ -126,9 +126,9 @@ class Dag:
         """The channel's type as tasks of ``dag`` see it: a list once it has left a loop."""
         if channel.producer is None:
             return channel.type_spec
-        inside = set(map(id, dag.ancestry()))
-        gathered = any(isinstance(t, Group) and t.kind == "for-loop" and id(t) not in inside
-                       for t in self.tasks[channel.producer].ancestry())
+        producer = self.tasks[channel.producer].ancestry()
+        common = _common_depth(producer, dag.ancestry())
+        gathered = any(isinstance(t, Group) and t.kind == "for-loop" for t in producer[common:])
         if not gathered:
             return channel.type_spec
         if channel.is_artifact:
@@ -150,9 +150,10 @@ class Dag:
             consumer.depends.add(producer.name)
             return task_output(channel, producer.name, channel.key)
         chain = producer.ancestry()
-        if dag not in chain:
+        depth = len(dag.ancestry()) - 1  # where `dag` sits in any chain that holds it
+        if len(chain) <= depth or chain[depth] is not dag:
             return self._from_outside(channel, dag)
-        sibling = chain[chain.index(dag) + 1]
+        sibling = chain[depth + 1]
         consumer.depends.add(sibling.name)
         if sibling is producer:
             return task_output(channel, sibling.name, channel.key)
@@ -180,7 +181,7 @@ class Dag:
             return
         assert channel.producer is not None
         chain = self.tasks[channel.producer].ancestry()
-        inner = chain[chain.index(group) + 1]
+        inner = chain[len(group.ancestry())]  # the child of `group` that holds the producer
         if isinstance(inner, Group):
             self._export(channel, inner)
         group.outputs[channel.name] = (channel, inner.name)
@@ -235,11 +236,23 @@ def task_output(channel: Channel, producer: str, key: str) -> Spec:
     return {"taskOutputParameter": {"producerTask": producer, "outputParameterKey": key}}
 
 
+def _common_depth(a: list[Task], b: list[Task]) -> int:
+    """How many ancestors ``a`` and ``b`` (ancestries, root first) share. Paths in a tree
+    share a prefix and never meet again, so the answer is a binary search (pipelines nest
+    deeply in KFP: every if/else chain a later step waits on is a level)."""
+    low, high = 0, min(len(a), len(b))  # a[:low] == b[:low]; a[high:] differs, if it exists
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[middle - 1] is b[middle - 1]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _siblings(first: Task, second: Task) -> tuple[Task, Task]:
     """The ancestors of two tasks (themselves included) that are children of one DAG."""
     a, b = first.ancestry(), second.ancestry()
-    depth = 0
-    while depth < min(len(a), len(b)) and a[depth] is b[depth]:
-        depth += 1
+    depth = _common_depth(a, b)
     assert depth < len(a) and depth < len(b), "a task cannot depend on its own group"
     return a[depth], b[depth]
