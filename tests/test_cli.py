@@ -163,3 +163,15 @@ def test_split_writes_one_file_per_object(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "kfp").iterdir()) == [
         "01-pipeline-resnet.yaml", "02-resourcequota-resnet-quota.yaml",
         "03-limitrange-resnet-limits.yaml"]
+
+
+def test_the_cycle_collector_is_as_the_caller_left_it() -> None:
+    # `check` and `compile` turn the collector off while they run; a caller that goes on
+    # (a test run, a tool) gets it back as it was.
+    import gc
+
+    from cnai.cli import main
+
+    assert gc.isenabled()
+    main(["check", str(EXAMPLES / "model_pipeline.cnai")])
+    assert gc.isenabled()

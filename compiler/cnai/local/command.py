@@ -9,7 +9,6 @@ on its own.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import sys
@@ -51,7 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``cnai run`` with parsed arguments; the exit status."""
-    gc.enable()  # `cnai` turns the cycle collector off for short compiles; a run may be long
     try:
         return _run(args)
     except UsageError as error:

@@ -9,7 +9,6 @@ error (70).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import warnings
@@ -31,8 +30,6 @@ BEARER = "bearer "
 
 def run(args: argparse.Namespace) -> int:
     """Run ``cnai submit`` with parsed arguments; the exit status."""
-    # `cnai` turns the cycle collector off for short compiles; a watch may poll for hours.
-    gc.enable()
     try:
         with warnings.catch_warnings():
             if args.insecure:
