@@ -15,11 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnai import __version__, local, submit
-from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.source import SourceFile
-from cnai.usage import UsageError, print_diagnostics, read_input
+from cnai.usage import (
+    UsageError,
+    add_color_option,
+    add_compile_options,
+    compile_options,
+    print_diagnostics,
+    read_input,
+)
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
@@ -35,8 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--format", choices=("text", "json"), default="text",
                          help="how diagnostics are printed (default: text)")
-        sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                         help="colour diagnostics (default: auto, on a terminal)")
+        add_color_option(sub)
 
     check = commands.add_parser("check", help="check files for errors, emit nothing")
     check.add_argument("files", nargs="+", metavar="FILE")
@@ -48,18 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="argo (Workflow YAML), kfp (KFP v2 IR YAML) or ir (JSON)")
     compile_.add_argument("-o", "--output", metavar="OUT",
                           help="write here instead of stdout (replaced only on success)")
-    compile_.add_argument("--image-registry", default=DEFAULT_REGISTRY,
-                          help=f"registry of cnai's runtime images (default: {DEFAULT_REGISTRY})")
-    compile_.add_argument("--image-tag", default=__version__,
-                          help=f"tag of cnai's runtime images (default: {__version__})")
-    compile_.add_argument("--gpu-label-key", default=DEFAULT_GPU_LABEL,
-                          help=f"node label for gpu_type (default: {DEFAULT_GPU_LABEL})")
-    compile_.add_argument("--spot-label", default=DEFAULT_SPOT_LABEL, metavar="KEY=VALUE",
-                          help="node label (and taint tolerated) of spot nodes "
-                          f"(default: {DEFAULT_SPOT_LABEL})")
+    add_compile_options(compile_)
     compile_.add_argument("--split", metavar="DIR",
                           help="write one file per object into DIR instead of one stream")
-    compile_.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
     compile_.add_argument("--passes", metavar="A,B",
                           help="run only these passes, in their fixed order (for debugging)")
     compile_.add_argument("--explain", action="store_true",
@@ -158,8 +154,6 @@ def _compile(args: argparse.Namespace) -> int:
             raise UsageError(f"refusing to overwrite the input file {args.file}")
         if not output.parent.exists() and str(output.parent):
             raise UsageError(f"directory {output.parent} does not exist")
-    if "=" not in args.spot_label or args.spot_label.startswith("="):
-        raise UsageError(f"--spot-label takes KEY=VALUE, not {args.spot_label!r}")
     if args.split and args.output:
         raise UsageError("give -o or --split, not both")
     passes = None
@@ -171,9 +165,7 @@ def _compile(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown pass {unknown[0]!r}; the passes are "
                              + ", ".join(NAMES))
-    options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
-                      gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
-                      optimize=not args.no_optimize, passes=passes)
+    options = compile_options(args, passes)
     data = read_input(args.file)
     try:
         result = compile_source(data, args.file, args.target, options)

@@ -1,14 +1,18 @@
 """What every `cnai` subcommand shares about its command line: the usage error (exit status
-2), reading the input file, the ``-p NAME=VALUE`` assignments, and diagnostics on stderr
-under ``--color``."""
+2), reading the input file, the ``-p NAME=VALUE`` assignments, the compile options of
+`compile` and `submit`, and diagnostics on stderr under ``--color``."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from cnai import __version__
+from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
 
 if TYPE_CHECKING:
     from cnai.diagnostics import Diagnostic
@@ -41,6 +45,37 @@ def read_input(path: str) -> bytes:
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise UsageError(f"cannot read {path}: {reason}") from None
+
+
+def add_color_option(parser: Any) -> None:
+    """``--color``, on a parser or an argument group."""
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour diagnostics (default: auto, on a terminal)")
+
+
+def add_compile_options(parser: Any) -> None:
+    """The options that shape the compiled pipeline (`cnai compile` and `cnai submit`)."""
+    parser.add_argument("--image-registry", default=DEFAULT_REGISTRY, metavar="REGISTRY",
+                        help=f"registry of cnai's runtime images (default: {DEFAULT_REGISTRY})")
+    parser.add_argument("--image-tag", default=__version__, metavar="TAG",
+                        help=f"tag of cnai's runtime images (default: {__version__})")
+    parser.add_argument("--gpu-label-key", default=DEFAULT_GPU_LABEL, metavar="KEY",
+                        help=f"node label for gpu_type (default: {DEFAULT_GPU_LABEL})")
+    parser.add_argument("--spot-label", default=DEFAULT_SPOT_LABEL, metavar="KEY=VALUE",
+                        help="node label (and taint tolerated) of spot nodes "
+                        f"(default: {DEFAULT_SPOT_LABEL})")
+    parser.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
+
+
+def compile_options(args: argparse.Namespace, passes: tuple[str, ...] | None = None
+                    ) -> Options:
+    """The Options of ``add_compile_options``' arguments; a bad --spot-label is a usage
+    error."""
+    if "=" not in args.spot_label or args.spot_label.startswith("="):
+        raise UsageError(f"--spot-label takes KEY=VALUE, not {args.spot_label!r}")
+    return Options(image_registry=args.image_registry, image_tag=args.image_tag,
+                   gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
+                   optimize=not args.no_optimize, passes=passes)
 
 
 def colour_wanted(choice: str) -> bool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from cnai.usage import add_color_option
+
 DEFAULT_WORKDIR = "cnai-runs"
 
 
@@ -33,5 +35,4 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                      help="directory holding one folder per PersistentVolumeClaim, for "
                      "pvc://CLAIM/PATH data set sources")
     sub.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
-    sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                     help="colour diagnostics (default: auto, on a terminal)")
+    add_color_option(sub)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnai import __version__
-from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL
+from cnai.usage import add_color_option, add_compile_options
 
 SUBMIT_TARGETS = ("argo", "kfp")
 DEFAULT_TIMEOUT = 30.0  # seconds per request: connect, and then each read
@@ -50,11 +49,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                       help="follow the run until it ends; exit 1 unless it succeeds")
     what.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
                       help="seconds between polls with --watch (default: 2)")
-    build = sub.add_argument_group("compile options (as for `cnai compile`)")
-    build.add_argument("--image-registry", default=DEFAULT_REGISTRY, metavar="REGISTRY")
-    build.add_argument("--image-tag", default=__version__, metavar="TAG")
-    build.add_argument("--gpu-label-key", default=DEFAULT_GPU_LABEL, metavar="KEY")
-    build.add_argument("--spot-label", default=DEFAULT_SPOT_LABEL, metavar="KEY=VALUE")
-    build.add_argument("--no-optimize", action="store_true")
-    sub.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                     help="colour diagnostics (default: auto, on a terminal)")
+    add_compile_options(sub.add_argument_group("compile options (as for `cnai compile`)"))
+    add_color_option(sub)

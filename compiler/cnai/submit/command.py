@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnai.context import Options
 from cnai.submit.errors import SubmitError
 from cnai.submit.job import Connection, Job, note
 from cnai.submit.params import resolve
 from cnai.submit.retry import Backoff
-from cnai.usage import UsageError, parse_assignments
+from cnai.usage import UsageError, compile_options, parse_assignments
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 TOKEN_ENV = {"argo": "ARGO_TOKEN"}  # KFP has no conventional variable
@@ -66,12 +65,7 @@ def _submit(args: argparse.Namespace) -> int:
     given = parse_assignments(args.params)
     if args.poll_interval <= 0:
         raise UsageError("--poll-interval must be more than 0 seconds")
-    if "=" not in args.spot_label or args.spot_label.startswith("="):
-        raise UsageError(f"--spot-label takes KEY=VALUE, not {args.spot_label!r}")
-    options = Options(image_registry=args.image_registry, image_tag=args.image_tag,
-                      gpu_label_key=args.gpu_label_key, spot_label_text=args.spot_label,
-                      optimize=not args.no_optimize)
-    compiled = compile_for(args.file, args.target, options, args.color)
+    compiled = compile_for(args.file, args.target, compile_options(args), args.color)
     if compiled is None:
         return EXIT_INPUT
     values = resolve(given, compiled.params)
