@@ -1,7 +1,7 @@
 """`cnai run --local` end to end: the pipelines of tests/fixtures/local/ run as processes.
 
-Each test runs one fixture through ``cnai.local.main`` (the command without the rest of the
-CLI) and checks what a user sees: the exit status, run.json, the run folder and the logs.
+Each test runs one fixture through ``cnai.cli.main`` in-process and checks what a user sees:
+the exit status, run.json, the run folder and the logs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cnai.local import main
+from cnai.cli import main
 
 LOCAL = Path(__file__).resolve().parent / "fixtures" / "local"
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from cnai.cli import main
 from cnai.context import CompileContext, Options
 from cnai.driver import analyze
-from cnai.local import datasets, main, process
+from cnai.local import datasets, process
 from cnai.local.attempt import Attempts, Settings
 from cnai.local.command import LOCAL_PASSES
 from cnai.local.datasets import PathMap, PreloadError
@@ -277,7 +278,7 @@ def test_live_view_draws_a_table() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_stops_the_steps(tmp_path: Path, sig: signal.Signals) -> None:
     pidfile = tmp_path / "pid"
-    command = [sys.executable, "-m", "cnai.local", "run", str(LOCAL / "interrupt.cnai"),
+    command = [sys.executable, "-m", "cnai", "run", str(LOCAL / "interrupt.cnai"),
                "--local", "--workdir", str(tmp_path / "runs"), "-p", f"pidfile={pidfile}"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as cnai:

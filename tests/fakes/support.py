@@ -1,7 +1,7 @@
 """Shared by the submission tests: pipelines, a hermetic environment, and running the command.
 
-Tests run ``cnai submit`` in-process through ``cnai.submit.main`` (the same argument parser
-and run() that cnai.cli wires in), against the fakes in this package.
+Tests run ``cnai submit`` in-process through ``cnai.cli.main``, against the fakes in this
+package.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cnai.submit import main
+from cnai.cli import main
 
 DEMO = """\
 pipeline demo {

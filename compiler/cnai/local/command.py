@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -39,13 +39,6 @@ BACKOFF_SCALE_ENV = "CNAI_LOCAL_BACKOFF_SCALE"
 # Every pass but dedupe_templates: sharing templates means nothing here, and it renames the
 # inputs a step sees (CNAI_INPUT_<NAME>) to input1, arg2, ...
 LOCAL_PASSES = ("fold_constant_gates", "report_unused", "place_preloads", "reduce_edges")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``cnai run`` through the CLI: ``main(["run", FILE, ...])``."""
-    from cnai.cli import main as cli_main
-
-    return cli_main(argv)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +48,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("cnai submit: interrupted; what was already created stays on the "
                          "server\n")
         return EXIT_INTERRUPTED
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``cnai submit`` through the CLI: ``main(["submit", FILE, ...])``."""
-    from cnai.cli import main as cli_main
-
-    return cli_main(argv)
 
 
 def _submit(args: argparse.Namespace) -> int:
