@@ -10,7 +10,6 @@ import argparse
 import gc
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from cnai.usage import (
     compile_options,
     print_diagnostics,
     read_input,
+    write_atomically,
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -94,26 +94,6 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failed else EXIT_OK
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    """Replace ``target`` only once the whole text is on disk: a failed write loses nothing.
-
-    A target that exists and is not a regular file (``/dev/null``, a pipe) is written in
-    place: replacing it would put a file where the device was.
-    """
-    if target.exists() and not target.is_file():
-        with target.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def split_names(documents: Sequence[dict[str, object]]) -> list[str]:
     """File names for --split: order, kind and name, e.g. 01-workflow-model-pipeline.yaml."""
     names = []
@@ -140,7 +120,7 @@ def _write_split(directory: Path, documents: Sequence[dict[str, object]]) -> Non
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for name, document in zip(split_names(documents), documents, strict=True):
-            _write_atomically(directory / name, to_yaml([document]))
+            write_atomically(directory / name, to_yaml([document]))
     except OSError as error:
         raise UsageError(f"cannot write into {directory}: {error.strerror or error}") from None
 
@@ -182,7 +162,7 @@ def _compile(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text)
     else:
         try:
-            _write_atomically(output, result.text)
+            write_atomically(output, result.text)
         except OSError as error:
             raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
     return EXIT_OK

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cnai.local.state import Index, LoopRun, Registry, StepRun
+from cnai.usage import write_atomically
 
 RUN_FILE = "run.json"
 FORMAT_VERSION = 1
@@ -117,12 +116,4 @@ def _node(layout: Layout, node: StepRun | LoopRun) -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` only once the whole document is written."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
