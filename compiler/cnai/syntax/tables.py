@@ -9,8 +9,9 @@ a syntax error.
 
 The tables are cached as JSON under the user's cache directory, with the grammar they were
 built from, so a warm CLI start reads a small file instead of importing lark and re-analysing
-(lark's own ``cache=True`` does the same with a pickle in the temp directory). JSON holds no
-code: a tampered cache file can at worst fail the format check and be rebuilt.
+(lark's own ``cache=True`` does the same with a pickle in the shared temp directory). The file
+is plain JSON in the user's own cache directory: loading it runs no code, and a damaged or
+outdated file is rebuilt.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from cnai.syntax.grammar import grammar_text
 FORMAT = 3  # bump when the shape of the cached data changes
 
 # One rule, as the driver reduces it: how many values it pops, the nonterminal it produces,
-# the AstBuilder method (None for an inlined `_rule`, whose children join its parent's), the
+# the AstBuilder method (None for an inlined `_rule`, whose children join its parent's, and
+# for a `?rule` that always has one child, which stands for it), the
 # children it keeps ((index, inline, Nones before), or None for "all, as they are"), the
 # Nones appended after them, and whether a single child stands for the rule (`?rule`).
 Rule = tuple[int, str, str | None, tuple[tuple[int, bool, int], ...] | None, int, bool]
