@@ -8,7 +8,8 @@ alternation, and names that spell a keyword become that keyword. Positions are o
 the parser needs nothing else and diagnostics compute lines from offsets.
 
 ``scanner_spec`` is what the fast parser (syntax/lalr.py) scans with; ``FastLexer`` feeds the
-same tokens to lark's own parser, which runs only to describe a syntax error.
+same tokens to lark's own parser, which runs only to build the tables and to describe a
+syntax error. This module imports lark, so the fast path never imports it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from lark.exceptions import UnexpectedCharacters
+from lark.lexer import Lexer, Token
 
 # Regexp terminals, tried in this order after the punctuation: FLOAT before INT, and NAME
 # last (keywords are names the lexer retypes). The ignored ones (white space, comments) are
@@ -65,37 +69,32 @@ def _acceptable(parser_state: Any) -> set[str]:
     return {name for name in found if name.isupper() or name == "$END"}  # terminals only
 
 
-def fast_lexer_class() -> type:
-    """A lark Lexer over ``scanner_spec``, for lark's parser (imported only when it runs)."""
-    from lark.exceptions import UnexpectedCharacters
-    from lark.lexer import Lexer, Token
+class FastLexer(Lexer):
+    """``scanner_spec``'s pattern as a lark Lexer, for lark's own parser."""
 
-    class FastLexer(Lexer):
-        __future_interface__ = 2  # lex(lexer_state, parser_state), as lark's own lexers
+    __future_interface__ = 2  # lex(lexer_state, parser_state), as lark's own lexers
 
-        def __init__(self, conf: Any) -> None:
-            pattern, self.keywords = scanner_spec(conf.terminals, conf.ignore)
-            self.pattern = re.compile(pattern)
+    def __init__(self, conf: Any) -> None:
+        pattern, self.keywords = scanner_spec(conf.terminals, conf.ignore)
+        self.pattern = re.compile(pattern)
 
-        def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
-            text: str = lexer_state.text.text
-            match, keywords = self.pattern.match, self.keywords
-            position, end = 0, len(text)
-            while position < end:
-                found = match(text, position)
-                assert found is not None  # everything in the pattern is optional
-                kind = found.lastgroup
-                if kind is None:
-                    if found.end() == end:
-                        return  # white space or a comment to the end
-                    position = found.end()
-                    raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
-                        text, position, None, None, allowed=_acceptable(parser_state),
-                        state=parser_state)
-                start, position = found.span(kind)
-                value = text[start:position]
-                if kind == "NAME":
-                    kind = keywords.get(value, "NAME")
-                yield Token(kind, value, start, None, None, None, None, position)
-
-    return FastLexer
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+        text: str = lexer_state.text.text
+        match, keywords = self.pattern.match, self.keywords
+        position, end = 0, len(text)
+        while position < end:
+            found = match(text, position)
+            assert found is not None  # everything in the pattern is optional
+            kind = found.lastgroup
+            if kind is None:
+                if found.end() == end:
+                    return  # white space or a comment to the end
+                position = found.end()
+                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
+                    text, position, None, None, allowed=_acceptable(parser_state),
+                    state=parser_state)
+            start, position = found.span(kind)
+            value = text[start:position]
+            if kind == "NAME":
+                kind = keywords.get(value, "NAME")
+            yield Token(kind, value, start, None, None, None, None, position)

@@ -100,16 +100,17 @@ def _from_data(data: dict[str, Any]) -> Tables:
 
 
 @cache
-def lark_parser(text: str) -> Any:
+def lark_parser(text: str, analyse: bool = False) -> Any:
     """lark's parser for the grammar ``text``, configured as the tables assume. It builds
-    parse trees: besides building the tables, it runs only to describe a syntax error."""
+    parse trees, and runs only to describe a syntax error: lark keeps its analysis in its
+    own cache (``cache=True``), unless ``analyse`` asks for a fresh one, whose grammar
+    objects ``build`` reads."""
     from lark import Lark
 
-    from cnai.syntax.lexer import fast_lexer_class
+    from cnai.syntax.lexer import FastLexer
 
-    return Lark(text, parser="lalr",
-                lexer=fast_lexer_class(), strict=True, keep_all_tokens=True,
-                maybe_placeholders=True)
+    return Lark(text, parser="lalr", lexer=FastLexer, strict=True, keep_all_tokens=True,
+                maybe_placeholders=True, cache=not analyse)
 
 
 def build(text: str) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def build(text: str) -> dict[str, Any]:
     from cnai.syntax.lexer import scanner_spec
     from cnai.syntax.to_ast import AstBuilder
 
-    parser = lark_parser(text)
+    parser = lark_parser(text, analyse=True)
     table = parser.parser.parser.parser.parse_table
     index = {rule: number for number, rule in enumerate(parser.rules)}
     states: list[dict[str, int]] = [{} for _ in table.states]
