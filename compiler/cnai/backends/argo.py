@@ -237,29 +237,19 @@ class ArgoBackend:
         if depends:
             task["depends"] = depends
         imports = sorted(self.scopes.imports[loop.id].items())
-        if loop.parallelism:
-            if not isinstance(loop.items, ir.Literal_):
-                imports = [*imports, (LOOP_ITEMS, loop.items)]
-            arguments = self.arguments(imports, scope)
-        else:
-            arguments = self.arguments(imports, scope)
-            self._iterate(task, loop, scope, arguments)
+        literal = isinstance(loop.items, ir.Literal_)
+        if loop.parallelism and not literal:  # the wrapper DAG iterates over its input
+            imports = [*imports, (LOOP_ITEMS, loop.items)]
+        arguments = self.arguments(imports, scope)
+        if not loop.parallelism:
+            _iterate(task, loop, arguments,
+                     "" if literal else self.values.tag(loop.items, scope))
         if arguments:
             task["arguments"] = arguments
         when = self.when(loop.parent, scope, None, loop.span)
         if when:
             task["when"] = when
         return task
-
-    def _iterate(self, task: dict[str, Any], loop: ir.Loop, scope: Scope,
-                 arguments: dict[str, Any]) -> None:
-        """Make ``task`` run once per item, passing the item as the loop variable."""
-        if isinstance(loop.items, ir.Literal_):
-            task["withItems"] = loop.items.value
-        else:
-            task["withParam"] = self.values.tag(loop.items, scope)
-        arguments.setdefault("parameters", []).insert(0, {"name": loop.var,
-                                                          "value": "{{item}}"})
 
     def loop_templates_of(self, loop: ir.Loop) -> list[dict[str, Any]]:
         """The body DAG, and for ``parallel N`` a DAG around it that caps the iterations."""
@@ -286,11 +276,7 @@ class ArgoBackend:
         arguments: dict[str, Any] = {"parameters": passed}
         if artifacts:
             arguments["artifacts"] = artifacts
-        if isinstance(loop.items, ir.Literal_):
-            task["withItems"] = loop.items.value
-        else:
-            task["withParam"] = f"{{{{inputs.parameters.{LOOP_ITEMS}}}}}"
-        arguments["parameters"].insert(0, {"name": loop.var, "value": "{{item}}"})
+        _iterate(task, loop, arguments, f"{{{{inputs.parameters.{LOOP_ITEMS}}}}}")
         task["arguments"] = arguments
         wrapper: dict[str, Any] = {"name": outer, "parallelism": loop.parallelism,
                                    "dag": {"tasks": [task]}}
@@ -594,3 +580,14 @@ def literal(value: ir.JSONValue) -> str:
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+def _iterate(task: dict[str, Any], loop: ir.Loop, arguments: dict[str, Any],
+             items: str) -> None:
+    """Make ``task`` run once per item of ``loop`` (its literal list, else the JSON list
+    ``items`` reads), passing the item as the loop variable."""
+    if isinstance(loop.items, ir.Literal_):
+        task["withItems"] = loop.items.value
+    else:
+        task["withParam"] = items
+    arguments.setdefault("parameters", []).insert(0, {"name": loop.var, "value": "{{item}}"})
