@@ -34,12 +34,8 @@ def roles(step: ir.Step) -> list[str]:
         return (["pdb"] if step.disruption_budget is not None else []) + [MAIN]
     if step.kind == "service":
         assert step.serving is not None
-        extra = []
-        if cloud.destination_rule(step, "") is not None:
-            extra.append("rule")
-        if cloud.virtual_service(step, "") is not None:
-            extra.append("route")
-        return [MAIN, *extra]
+        return [MAIN, *(["rule"] if cloud.breaks_circuits(step.serving) else []),
+                *(["route"] if cloud.splits_traffic(step.serving) else [])]
     if step.kind == "dataload":
         return ["dataset", MAIN]
     return [MAIN]
@@ -79,7 +75,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         job = cloud.training_job(step, container, _job_volumes(pipeline, step), labels,
                                  backend.ctx.options)
         success, failure = cloud.job_conditions(step)
-        return _with_inputs(backend, step, _apply(job, "create", owned=True, success=success,
+        return _with_inputs(step, _apply(job, "create", owned=True, success=success,
                                                   failure=failure))
     if step.kind == "service":
         namespace = "{{workflow.namespace}}"
@@ -96,7 +92,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         service = cloud.knative_service(step, container, REVISION, labels)
         template = _apply(service, "apply", success=cloud.knative_ready(step, REVISION))
         template["activeDeadlineSeconds"] = str(step.timeout_seconds or SERVICE_TIMEOUT)
-        return _with_inputs(backend, step, template)
+        return _with_inputs(step, template)
     assert step.fills is not None  # the remaining kind: a data-load step
     dataset = pipeline.dataset(step.fills)
     # A Fluid Dataset is a cache shared by runs: it keeps the data set's name (Fluid binds it
@@ -109,7 +105,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
             (item,) = step.inputs
             source = f"{{{{inputs.parameters.{item.name}}}}}"
         manifest = cloud.fluid_dataset(name, source, dataset)
-        return _with_inputs(backend, step, _apply(manifest, "apply"))
+        return _with_inputs(step, _apply(manifest, "apply"))
     return _apply(cloud.fluid_data_load(name, dataset), "create", owned=True,
                   success=cloud.DATA_LOAD_SUCCESS, failure=cloud.DATA_LOAD_FAILURE)
 
@@ -126,8 +122,7 @@ def _apply(manifest: dict[str, Any], action: str, *, owned: bool = False,
     return {"resource": resource}
 
 
-def _with_inputs(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]
-                 ) -> dict[str, Any]:
+def _with_inputs(step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
     parameters = [{"name": i.name} for i in step.inputs if not i.type.is_artifact]
     if parameters:
         template["inputs"] = {"parameters": parameters}

@@ -198,6 +198,17 @@ def knative_ready(step: ir.Step, revision: str) -> str:
     return f"status.latestReadyRevisionName == {knative_name(step)}-{revision}"
 
 
+def splits_traffic(serving: ir.Serving) -> bool:
+    """A canary: the service needs an Istio VirtualService."""
+    return serving.canary_weight is not None
+
+
+def breaks_circuits(serving: ir.Serving) -> bool:
+    """Connection limits or outlier ejection: the service needs an Istio DestinationRule."""
+    return (serving.max_connections is not None or serving.consecutive_errors is not None
+            or serving.ejection_seconds is not None)
+
+
 def virtual_service(step: ir.Step, namespace: str) -> dict[str, Any] | None:
     """The public host split between the new version (canary weight) and the current one.
 
@@ -206,9 +217,10 @@ def virtual_service(step: ir.Step, namespace: str) -> dict[str, Any] | None:
     """
     serving = step.serving
     assert serving is not None
-    if serving.canary_weight is None:
+    if not splits_traffic(serving):
         return None
     weight = serving.canary_weight
+    assert weight is not None
     routes = []
     for service, share in ((knative_name(step), weight), (step.k8s_name, 100 - weight)):
         host = f"{service}.{namespace}.svc.cluster.local"
@@ -224,8 +236,7 @@ def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
     """Circuit breaking for the new version: a connection pool and outlier detection."""
     serving = step.serving
     assert serving is not None
-    if (serving.max_connections is None and serving.consecutive_errors is None
-            and serving.ejection_seconds is None):
+    if not breaks_circuits(serving):
         return None
     policy: dict[str, Any] = {}
     if serving.max_connections is not None:
