@@ -78,6 +78,10 @@ def test_end_of_file_names_the_open_block() -> None:
                            " --> p.cnai:4:1\n")
     assert " ::: p.cnai:2:10\n" in text
     assert "`step a {` is not closed" in text
+    # What may come next after a value in a block: `}` first; not the `)`, `,` or `]` that
+    # only a call or a list would take (LALR merges those states).
+    assert "^ expected `}`, `and`, " in text
+    assert "`)`" not in text and "`]`" not in text
 
 
 def test_type_error_text() -> None:

@@ -72,7 +72,14 @@ def _found(token: Token, parser: Lark) -> str:
 
 
 def _expected(names: set[str], parser: Lark) -> str:
-    described = sorted({_describe(n, parser) for n in names})
+    """What could come next, punctuation first (a closing `}` is the likeliest fix), then
+    keywords, then kinds of token; at most eight."""
+    def order(text: str) -> tuple[int, str]:
+        if not text.startswith("`"):
+            return 2, text
+        return (1 if text.strip("`").isalpha() else 0), text
+
+    described = sorted({_describe(n, parser) for n in names}, key=order)
     if len(described) > 8:
         described = [*described[:8], "..."]
     return ", ".join(described)
@@ -137,7 +144,10 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
     assert isinstance(error, (UnexpectedToken, UnexpectedEOF))
     end = len(source.text)
     span = source.span(end, end)
-    expected = _expected(set(getattr(error, "expected", ()) or ()), parser)
+    # lark's `accepts` runs the pending reductions first: the raw `expected` of the state
+    # also lists what only other contexts of the same LALR state take (`)` after a value).
+    expected = _expected(set(getattr(error, "accepts", None) or getattr(error, "expected", ())
+                             or ()), parser)
     brace = _open_block(source, end)
     secondary = []
     message = "unexpected end of file"
