@@ -84,6 +84,13 @@ def test_end_of_file_names_the_open_block() -> None:
     assert "`)`" not in text and "`]`" not in text
 
 
+def test_a_stray_character_after_a_value_lists_what_may_follow_it() -> None:
+    text = render('pipeline p {\n  step a {\n    image = "x" @\n  }\n}\n')
+    assert text.startswith("error[E0002]: unexpected character `@`\n --> p.cnai:3:17\n")
+    assert "^ expected `}`, `and`, " in text
+    assert "`)`" not in text and "`{`" not in text
+
+
 def test_type_error_text() -> None:
     text = ('pipeline p {\n  param name: string = "a"\n  step e {\n    image = "x"\n'
             '    output acc: float\n  }\n  step d when e.acc > name { image = "x" }\n}\n')
