@@ -33,3 +33,25 @@ def test_common_depth_of_ancestries_is_the_shared_prefix() -> None:
         while plain < min(len(a), len(b)) and a[plain] is b[plain]:
             plain += 1
         assert _common_depth(a, b) == plain
+
+
+def test_argo_scopes_index_members_and_loop_steps_as_the_plain_scans_would() -> None:
+    from cnai.backends.argo_scope import Scopes
+    from cnai.context import CompileContext
+    from cnai.driver import analyze
+    from cnai.semantics import ir
+    from cnai.source import SourceFile
+    from testpaths import FIXTURES
+
+    path = FIXTURES / "valid" / "control.cnai"
+    graph = analyze(SourceFile(str(path), path.read_text()), CompileContext())
+    scopes = Scopes(graph)
+    loops = [g for g in graph.groups if isinstance(g, ir.Loop)]
+    assert loops
+    for scope in [None, *(loop.id for loop in loops)]:
+        steps = [s for s in graph.steps if scopes.step_scope[s.name] == scope]
+        inner = [g for g in loops if scopes.scope_of(g.parent) == scope]
+        assert scopes.members(scope) == (steps, inner)
+    for loop in loops:
+        assert scopes.steps_in_loop(loop.id) == [
+            s for s in graph.steps if loop.id in scopes.loops_around(s.group)]

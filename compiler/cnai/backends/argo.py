@@ -98,6 +98,7 @@ class ArgoBackend:
                                for s in pipeline.steps}
         self.task_names: dict[Scope, dict[str, str]] = {}
         self.last_tasks: dict[Scope, dict[str, str]] = {}
+        self.link_tasks: dict[tuple[Scope, str], list[str]] = {}  # a step's chain of tasks
 
     def _has_finally(self) -> bool:
         return any(isinstance(g, ir.Finally) for g in self.pipeline.groups)
@@ -163,7 +164,6 @@ class ArgoBackend:
         steps, loops = self.scopes.members(scope)
         names = k8s.Names()
         self.task_names[scope], self.last_tasks[scope] = {}, {}
-        self.link_tasks: dict[tuple[Scope, str], list[str]] = getattr(self, "link_tasks", {})
         for step in steps:
             taken = [names.take(base) for _, base, _ in self.links[step.name]]
             self.link_tasks[(scope, step.name)] = taken

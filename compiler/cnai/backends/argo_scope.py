@@ -43,6 +43,9 @@ class Scopes:
 
     def __post_init__(self) -> None:
         self._loops: dict[str | None, list[str]] = {}
+        self._scopes: dict[str | None, Scope] = {}
+        self._members: dict[Scope, tuple[list[ir.Step], list[ir.Loop]]] | None = None
+        self._in_loop: dict[str, list[ir.Step]] | None = None
         for step in self.pipeline.steps:
             self.step_scope[step.name] = self.scope_of(step.group)
         for group in self.pipeline.groups:
@@ -64,12 +67,18 @@ class Scopes:
 
     def scope_of(self, group_id: str | None) -> Scope:
         """The DAG a thing in group ``group_id`` belongs to (branches are transparent)."""
+        if group_id in self._scopes:
+            return self._scopes[group_id]
+        scope: Scope = None
         for group in self.pipeline.ancestors(group_id):
             if isinstance(group, ir.Loop):
-                return group.id
+                scope = group.id
+                break
             if isinstance(group, ir.Finally):
-                return FINALLY
-        return None
+                scope = FINALLY
+                break
+        self._scopes[group_id] = scope
+        return scope
 
     def loops_around(self, group_id: str | None) -> list[str]:
         """Loop ids enclosing ``group_id``, innermost first."""
@@ -98,10 +107,16 @@ class Scopes:
                 self.imports[loop][import_name(source)] = source
 
     def members(self, scope: Scope) -> tuple[list[ir.Step], list[ir.Loop]]:
-        steps = [s for s in self.pipeline.steps if self.step_scope[s.name] == scope]
-        loops = [g for g in self.pipeline.groups
-                 if isinstance(g, ir.Loop) and self.scope_of(g.parent) == scope]
-        return steps, loops
+        """The steps and loops directly in ``scope``'s DAG, in pipeline order."""
+        if self._members is None:  # every scope's at once: asking per scope was quadratic
+            self._members = {}
+            for step in self.pipeline.steps:
+                self._members.setdefault(self.step_scope[step.name], ([], []))[0].append(step)
+            for group in self.pipeline.groups:
+                if isinstance(group, ir.Loop):
+                    self._members.setdefault(self.scope_of(group.parent), ([], []))[1].append(
+                        group)
+        return self._members.get(scope, ([], []))
 
     def representative(self, step_name: str, scope: Scope) -> str | None:
         """The member of ``scope`` standing for ``step_name``: the step itself, or the loop of
@@ -127,7 +142,13 @@ class Scopes:
         return list(reversed(found))
 
     def steps_in_loop(self, loop_id: str) -> list[ir.Step]:
-        return [s for s in self.pipeline.steps if loop_id in self.loops_around(s.group)]
+        """The steps inside loop ``loop_id``, at any depth, in pipeline order."""
+        if self._in_loop is None:
+            self._in_loop = {}
+            for step in self.pipeline.steps:
+                for loop in self.loops_around(step.group):
+                    self._in_loop.setdefault(loop, []).append(step)
+        return self._in_loop.get(loop_id, [])
 
 
 def _refs(expr: ir.Expr) -> list[ir.Source]:
