@@ -55,3 +55,19 @@ def test_argo_scopes_index_members_and_loop_steps_as_the_plain_scans_would() -> 
     for loop in loops:
         assert scopes.steps_in_loop(loop.id) == [
             s for s in graph.steps if loop.id in scopes.loops_around(s.group)]
+
+
+def test_pipeline_chain_is_the_chain_s_branches_in_order() -> None:
+    from cnai.context import CompileContext
+    from cnai.driver import analyze
+    from cnai.semantics import ir
+    from cnai.source import SourceFile
+    from testpaths import FIXTURES
+
+    path = FIXTURES / "valid" / "control.cnai"
+    graph = analyze(SourceFile(str(path), path.read_text()), CompileContext())
+    branches = [g for g in graph.groups if isinstance(g, ir.Branch)]
+    assert len({b.chain for b in branches}) > 1
+    for chain in {b.chain for b in branches}:
+        assert graph.chain(chain) == sorted([b for b in branches if b.chain == chain],
+                                            key=lambda b: b.index)

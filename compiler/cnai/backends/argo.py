@@ -66,10 +66,6 @@ class ArgoBackend:
         self.scopes = Scopes(pipeline)
         self.values = ArgoValues(self)
         self.inputs = k8s.InputsByName()
-        self.chains: dict[str, list[ir.Branch]] = {}  # if/else chain -> its branches, in order
-        for group in pipeline.groups:
-            if isinstance(group, ir.Branch):
-                self.chains.setdefault(group.chain, []).append(group)
         self.skippable = k8s.is_skippable(pipeline)
         templates = k8s.Names(ENTRYPOINT)
         self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
@@ -346,7 +342,7 @@ class ArgoBackend:
 
     def branch_conditions(self, branch: ir.Branch, scope: Scope) -> list[str]:
         """A branch runs when its condition holds and no earlier branch of its chain did."""
-        earlier = [g for g in self.chains[branch.chain] if g.index < branch.index]
+        earlier = [g for g in self.pipeline.chain(branch.chain) if g.index < branch.index]
         conditions = [f"!({self.values.expr(g.condition.expr, scope)})" for g in earlier
                       if g.condition is not None]
         if branch.condition is not None:

@@ -160,9 +160,7 @@ class Layout:
 
     def _chain(self, chain: str, parent: Group) -> None:
         """Every populated branch of ``chain``, wrapped unless the chain is flat or alone."""
-        branches = sorted((g for g in self.pipeline.groups
-                           if isinstance(g, ir.Branch) and g.chain == chain),
-                          key=lambda b: b.index)
+        branches = self.pipeline.chain(chain)
         holder = parent
         if len(branches) > 1 and chain not in self.flat:
             holder = self.backend.group("condition-branches", parent)

@@ -89,8 +89,7 @@ def _conditions(group_id: str | None, scope: Scope, gate: ir.Gate | None,
                 scopes: Scopes) -> list[Condition]:
     conditions = []
     for branch in scopes.branches_between(group_id, scope):
-        earlier = [g for g in scopes.pipeline.groups if isinstance(g, ir.Branch)
-                   and g.chain == branch.chain and g.index < branch.index]
+        earlier = [g for g in scopes.pipeline.chain(branch.chain) if g.index < branch.index]
         conditions += [Condition(g.condition.expr, False, g.condition.text) for g in earlier
                        if g.condition is not None]
         if branch.condition is not None:

@@ -508,6 +508,7 @@ class Pipeline(Node):
     _index: tuple[list[Step], dict[str, Step]] | None = PrivateAttr(default=None)
     _group_index: tuple[list[Group], dict[str, Group]] | None = PrivateAttr(default=None)
     _dataset_index: tuple[list[Dataset], dict[str, Dataset]] | None = PrivateAttr(default=None)
+    _chain_index: tuple[list[Group], dict[str, list[Branch]]] | None = PrivateAttr(default=None)
     quota: Quota | None = None
     span: Span
 
@@ -519,6 +520,20 @@ class Pipeline(Node):
             cached = (self.groups, {g.id: g for g in self.groups})
             self._group_index = cached
         return cached[1][group_id]
+
+    def chain(self, chain_id: str) -> list[Branch]:
+        """The branches of if/else chain ``chain_id``, in order; indexed like :meth:`group`
+        (backends ask it per branch, and scanning every group each time was quadratic)."""
+        cached = self._chain_index
+        if cached is None or cached[0] is not self.groups:
+            chains: dict[str, list[Branch]] = {}
+            for group in self.groups:
+                if isinstance(group, Branch):
+                    chains.setdefault(group.chain, []).append(group)
+            for branches in chains.values():
+                branches.sort(key=lambda b: b.index)
+            cached = self._chain_index = (self.groups, chains)
+        return cached[1][chain_id]
 
     def ancestors(self, group_id: str | None) -> list[Loop | Branch | Finally]:
         """The group and its enclosing groups, innermost first."""
