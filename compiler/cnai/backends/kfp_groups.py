@@ -204,19 +204,25 @@ def gpu_limits(pipeline: ir.Pipeline) -> dict[str, int]:
         return {}
     quota = float(pipeline.quota.gpu)
     loops = [g for g in pipeline.groups if isinstance(g, ir.Loop)]
+    # What each loop holds directly: its steps' GPUs at once, and its inner loops.
+    direct: dict[str, float] = {}
+    children: dict[str, list[ir.Loop]] = {}
+    for step in pipeline.steps:
+        loop_id = _enclosing(pipeline, step.group)
+        if loop_id is not None:
+            replicas = step.distributed.replicas if step.distributed else 1
+            direct[loop_id] = direct.get(loop_id, 0.0) + step_demand(step)["gpu"] * replicas
+    for loop in loops:
+        outer = _enclosing(pipeline, loop.parent)
+        if outer is not None:
+            children.setdefault(outer, []).append(loop)
     demand: dict[str, float] = {}
     limits: dict[str, int] = {}
     for loop in sorted(loops, key=lambda g: -len(pipeline.ancestors(g.id))):  # inner first
-        total = 0.0
-        for step in pipeline.steps:
-            inner = [g for g in pipeline.ancestors(step.group) if isinstance(g, ir.Loop)]
-            if inner and inner[0].id == loop.id:  # directly in this loop
-                replicas = step.distributed.replicas if step.distributed else 1
-                total += step_demand(step)["gpu"] * replicas
-        for child in loops:
-            if child.parent is not None and _enclosing_loop(pipeline, child) == loop.id:
-                width = limits.get(child.id) or child.parallelism
-                total += demand[child.id] * (width or 1)
+        total = direct.get(loop.id, 0.0)
+        for child in children.get(loop.id, []):
+            width = limits.get(child.id) or child.parallelism
+            total += demand[child.id] * (width or 1)
         demand[loop.id] = total
         if total > 0:
             limits[loop.id] = max(1, math.floor(quota / total))
@@ -225,7 +231,6 @@ def gpu_limits(pipeline: ir.Pipeline) -> dict[str, int]:
     return limits
 
 
-def _enclosing_loop(pipeline: ir.Pipeline, loop: ir.Loop) -> str | None:
-    """The nearest loop around ``loop``."""
-    return next((g.id for g in pipeline.ancestors(loop.parent) if isinstance(g, ir.Loop)),
-                None)
+def _enclosing(pipeline: ir.Pipeline, group_id: str | None) -> str | None:
+    """The innermost loop at ``group_id`` (itself, if it is a loop)."""
+    return next((g.id for g in pipeline.ancestors(group_id) if isinstance(g, ir.Loop)), None)
