@@ -7,6 +7,7 @@ resolved and typed, so a backend only translates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
@@ -505,35 +506,40 @@ class Pipeline(Node):
     steps: list[Step] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
     schedule: str | None = None  # cron; Argo CronWorkflow, KFP recurring run via submit
-    _index: tuple[list[Step], dict[str, Step]] | None = PrivateAttr(default=None)
-    _group_index: tuple[list[Group], dict[str, Group]] | None = PrivateAttr(default=None)
-    _dataset_index: tuple[list[Dataset], dict[str, Dataset]] | None = PrivateAttr(default=None)
-    _chain_index: tuple[list[Group], dict[str, list[Branch]]] | None = PrivateAttr(default=None)
+    # Indexes by name, each kept with the list it was made from and its length, so that a
+    # new list (a pass's copy) or one grown in place is indexed anew.
+    _index: tuple[list[Step], int, dict[str, Step]] | None = PrivateAttr(default=None)
+    _group_index: tuple[list[Group], int, dict[str, Group]] | None = PrivateAttr(default=None)
+    _dataset_index: tuple[list[Dataset], int, dict[str, Dataset]] | None = PrivateAttr(
+        default=None)
+    _chain_index: tuple[list[Group], int, dict[str, list[Branch]]] | None = PrivateAttr(
+        default=None)
     quota: Quota | None = None
     span: Span
+
+    def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:
+        """``build(items)``, made once per list. The private attributes are read from
+        ``__pydantic_private__`` directly: through the attribute (BaseModel.__getattr__) the
+        lookup cost more than the index saves on a pipeline's every reference."""
+        private = self.__pydantic_private__
+        assert private is not None
+        cached = private[key]
+        if cached is None or cached[0] is not items or cached[1] != len(items):
+            cached = private[key] = (items, len(items), build(items))
+        return cached[2]
 
     def group(self, group_id: str) -> Loop | Branch | Finally:
         """The group with id ``group_id``; indexed like :meth:`step` (every step's ancestors
         are looked up through here)."""
-        cached = self._group_index
-        if cached is None or cached[0] is not self.groups or len(cached[1]) != len(self.groups):
-            cached = (self.groups, {g.id: g for g in self.groups})
-            self._group_index = cached
-        return cached[1][group_id]
+        groups: dict[str, Loop | Branch | Finally] = self._indexed(
+            "_group_index", self.groups, lambda items: {g.id: g for g in items})
+        return groups[group_id]
 
     def chain(self, chain_id: str) -> list[Branch]:
         """The branches of if/else chain ``chain_id``, in order; indexed like :meth:`group`
         (backends ask it per branch, and scanning every group each time was quadratic)."""
-        cached = self._chain_index
-        if cached is None or cached[0] is not self.groups:
-            chains: dict[str, list[Branch]] = {}
-            for group in self.groups:
-                if isinstance(group, Branch):
-                    chains.setdefault(group.chain, []).append(group)
-            for branches in chains.values():
-                branches.sort(key=lambda b: b.index)
-            cached = self._chain_index = (self.groups, chains)
-        return cached[1][chain_id]
+        chains: dict[str, list[Branch]] = self._indexed("_chain_index", self.groups, _chains)
+        return chains[chain_id]
 
     def ancestors(self, group_id: str | None) -> list[Loop | Branch | Finally]:
         """The group and its enclosing groups, innermost first."""
@@ -547,11 +553,9 @@ class Pipeline(Node):
     def step(self, name: str) -> Step:
         """The step named ``name``; an index kept for the current ``steps`` list (backends
         look steps up by name for every reference)."""
-        cached = self._index
-        if cached is None or cached[0] is not self.steps or len(cached[1]) != len(self.steps):
-            cached = (self.steps, {s.name: s for s in self.steps})
-            self._index = cached
-        return cached[1][name]
+        steps: dict[str, Step] = self._indexed(
+            "_index", self.steps, lambda items: {s.name: s for s in items})
+        return steps[name]
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -559,13 +563,20 @@ class Pipeline(Node):
     def dataset(self, name: str) -> Dataset:
         """The data set named ``name``; indexed like :meth:`step` (backends look one up for
         every mount of every step)."""
-        cached = self._dataset_index
-        if (cached is None or cached[0] is not self.datasets
-                or len(cached[1]) != len(self.datasets)):
-            cached = (self.datasets, {d.name: d for d in self.datasets})
-            self._dataset_index = cached
-        return cached[1][name]
+        datasets: dict[str, Dataset] = self._indexed(
+            "_dataset_index", self.datasets, lambda items: {d.name: d for d in items})
+        return datasets[name]
 
+
+def _chains(groups: list[Group]) -> dict[str, list[Branch]]:
+    """Each if/else chain's branches, in order."""
+    chains: dict[str, list[Branch]] = {}
+    for group in groups:
+        if isinstance(group, Branch):
+            chains.setdefault(group.chain, []).append(group)
+    for branches in chains.values():
+        branches.sort(key=lambda b: b.index)
+    return chains
 
 Compare.model_rebuild()
 BoolOp.model_rebuild()
