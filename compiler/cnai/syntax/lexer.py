@@ -79,7 +79,8 @@ class FastLexer(Lexer):
         self.pattern = re.compile(pattern)
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
-        text: str = lexer_state.text.text
+        text = lexer_state.text  # lark 1.3 passes a TextSlice of the text, 1.2 the text
+        text = getattr(text, "text", text)
         match, keywords = self.pattern.match, self.keywords
         position, end = 0, len(text)
         while position < end:

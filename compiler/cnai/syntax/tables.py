@@ -7,6 +7,10 @@ action map per state and, per rule, how its children are filtered and which AstB
 method receives them. syntax/lalr.py runs the tables; lark's own parser runs only to describe
 a syntax error.
 
+The objects read here (the parse table, the rules' options, the terminals) are lark's own
+internals, not its API: they are the same in lark 1.2 and 1.3 (tests/test_lalr.py holds the
+result to lark's parser), and pyproject.toml admits only those versions.
+
 The tables are cached as JSON under the user's cache directory, with the grammar they were
 built from, so a warm CLI start reads a small file instead of importing lark and re-analysing
 (lark's own ``cache=True`` does the same with a pickle in the shared temp directory). The file
