@@ -69,14 +69,15 @@ class Task:
     parent: Group | None
     spec: Spec = field(default_factory=dict)
     depends: set[str] = field(default_factory=set)
-    _ancestry: list[Task] | None = field(default=None, init=False, repr=False)
+    _ancestry: list[Task] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A task never moves, so its ancestry is made once: references ask for it per
+        # channel, and deep nesting made walking it each time quadratic.
+        self._ancestry = [*(self.parent.ancestry() if self.parent is not None else ()), self]
 
     def ancestry(self) -> list[Task]:
-        """This task and its groups, from the root down (a task never moves, so it is made
-        once: references ask for it per channel, and deep nesting made that quadratic)."""
-        if self._ancestry is None:
-            above = [] if self.parent is None else self.parent.ancestry()
-            self._ancestry = [*above, self]
+        """This task and its groups, from the root down."""
         return self._ancestry
 
 
