@@ -34,9 +34,9 @@ from cnai_deploy.apply import (
     is_virtual_service,
     substitute,
 )
-from cnai_launcher.kube import Kube, api_error
+from cnai_launcher.kube import Kube, add_cluster_options, api_error
 from cnai_launcher.resources import Ref, load_documents, ref_for
-from cnai_launcher.tokens import parse_sets, token_values
+from cnai_launcher.tokens import add_token_options, parse_sets, token_values
 from cnai_launcher.tokens import substitute as substitute_tokens
 from cnai_launcher.wait import Judge, Waiter
 from cnai_runtime import output, outputs_configured
@@ -56,22 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--manifests", help="multi-document YAML/JSON file, or - for stdin")
     source.add_argument("--manifests-text", help="the manifests themselves")
     parser.add_argument("--namespace", help="overrides the manifests' namespace")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="replace ${NAME} in the manifests' strings by VALUE (${CNAI_NAMESPACE} is always "
-        "the namespace the objects go to)",
-    )
-    parser.add_argument(
-        "--run-id",
-        help="defines ${CNAI_RUN_ID} and ${CNAI_RUN_SHORT} (its first 8 letters and digits)",
-    )
+    add_token_options(parser, "replace ${NAME} in the manifests' strings by VALUE "
+                      "(${CNAI_NAMESPACE} is always the namespace the objects go to)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds (default 600)")
     parser.add_argument("--poll-interval", type=float, default=5.0)
-    parser.add_argument("--kubeconfig")
-    parser.add_argument("--context")
+    add_cluster_options(parser)
     parser.add_argument("--verbose", action="store_true")
     return parser
 

@@ -12,9 +12,9 @@ from kubernetes.client.rest import ApiException
 
 from cnai_launcher.conditions import Condition, ConditionError, parse
 from cnai_launcher.defaults import default_conditions
-from cnai_launcher.kube import Kube, api_error
+from cnai_launcher.kube import Kube, add_cluster_options, api_error
 from cnai_launcher.resources import Ref, load_documents, ref_for
-from cnai_launcher.tokens import parse_sets, substitute, token_values
+from cnai_launcher.tokens import add_token_options, parse_sets, substitute, token_values
 from cnai_launcher.wait import Waiter, conditions_judge, summarize
 from cnai_runtime.cli import (
     Cancelled,
@@ -49,17 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--before-text", action="append", default=[], metavar="TEXT", help="as --before, inline"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="replace ${NAME} in the manifests' strings by VALUE",
-    )
-    parser.add_argument(
-        "--run-id",
-        help="defines ${CNAI_RUN_ID} and ${CNAI_RUN_SHORT} (its first 8 letters and digits)",
-    )
+    add_token_options(parser, "replace ${NAME} in the manifests' strings by VALUE")
     parser.add_argument(
         "--write",
         nargs=2,
@@ -90,11 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="seconds between reads when the watch API is unavailable",
     )
-    parser.add_argument(
-        "--kubeconfig",
-        help="kubeconfig file (default: in-cluster, then $KUBECONFIG or ~/.kube/config)",
-    )
-    parser.add_argument("--context", help="kubeconfig context")
+    add_cluster_options(parser)
     parser.add_argument("--verbose", action="store_true")
     return parser
 

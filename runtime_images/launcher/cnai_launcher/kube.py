@@ -50,6 +50,15 @@ def api_error(exc: ApiException, what: str) -> StepError:
     return StepError(f"{what}: the API server answered HTTP {status} ({message})", REMOTE)
 
 
+def add_cluster_options(parser: Any) -> None:
+    """``--kubeconfig`` and ``--context``, which :meth:`Kube.connect` takes."""
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default: in-cluster, then $KUBECONFIG or ~/.kube/config)",
+    )
+    parser.add_argument("--context", help="kubeconfig context")
+
+
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -68,9 +77,8 @@ class Kube:
                 config.load_kube_config(
                     config_file=kubeconfig, context=context, client_configuration=cfg
                 )
-                _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+                contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
                 if context:
-                    contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
                     active = next((c for c in contexts if c["name"] == context), active)
                 namespace = (active or {}).get("context", {}).get("namespace") or namespace
         except (ConfigException, OSError, TypeError, ValueError) as exc:

@@ -29,6 +29,16 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOKEN = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
+def add_token_options(parser: Any, set_help: str) -> None:
+    """``--set NAME=VALUE`` (repeatable) and ``--run-id``, which :func:`token_values` takes."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help=set_help)
+    parser.add_argument(
+        "--run-id",
+        help="defines ${CNAI_RUN_ID} and ${CNAI_RUN_SHORT} (its first 8 letters and digits)",
+    )
+
+
 def parse_sets(items: Sequence[str]) -> dict[str, str]:
     """``NAME=VALUE`` arguments as a mapping; a malformed one is a usage error."""
     values: dict[str, str] = {}
