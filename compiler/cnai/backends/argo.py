@@ -440,7 +440,6 @@ class ArgoBackend:
             container["volumeMounts"] = mounts
         return container
 
-
     def text(self, step: ir.Step, text: ir.Text) -> str:
         pieces = []
         for part in text.parts:

@@ -60,15 +60,6 @@ def scanner_spec(terminals: Iterable[Any], ignore: Iterable[str]) -> tuple[str, 
     return f"(?:{skip})*(?:{'|'.join(parts)})?", keywords
 
 
-def _acceptable(parser_state: Any) -> set[str]:
-    """The terminals the parser could take next, for the "expected ..." of a diagnostic."""
-    try:
-        found = parser_state.parse_conf.parse_table.states[parser_state.position]
-    except AttributeError:
-        return set()
-    return {name for name in found if name.isupper() or name == "$END"}  # terminals only
-
-
 class FastLexer(Lexer):
     """``scanner_spec``'s pattern as a lark Lexer, for lark's own parser."""
 
@@ -91,9 +82,10 @@ class FastLexer(Lexer):
                 if found.end() == end:
                     return  # white space or a comment to the end
                 position = found.end()
+                # What was expected is lark's to say: parse_from_state attaches the parser
+                # it stopped in, and parser.py asks it what it accepts.
                 raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
-                    text, position, None, None, allowed=_acceptable(parser_state),
-                    state=parser_state)
+                    text, position, None, None, state=parser_state)
             start, position = found.span(kind)
             value = text[start:position]
             if kind == "NAME":

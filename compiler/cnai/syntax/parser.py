@@ -133,9 +133,9 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
             # As for E0004: what the parser accepts after its pending reductions, not the
             # LALR state's raw expected set (lark attaches the parser it stopped in).
             stopped = getattr(error, "interactive_parser", None)
-            allowed = stopped.accepts() if stopped is not None else error.allowed
+            allowed = stopped.accepts() if stopped is not None else set()
             bag.error("E0002", f"unexpected character `{shown}`", span,
-                      f"expected {_expected(set(allowed or ()), parser)}")
+                      f"expected {_expected(allowed, parser)}")
         return bag.items[0]
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         token = error.token
