@@ -84,7 +84,7 @@ class Scopes:
         """Loop ids enclosing ``group_id``, innermost first."""
         found = self._loops.get(group_id)
         if found is None:
-            found = [g.id for g in self.pipeline.ancestors(group_id) if isinstance(g, ir.Loop)]
+            found = [g.id for g in self.pipeline.loops_around(group_id)]
             self._loops[group_id] = found
         return found
 

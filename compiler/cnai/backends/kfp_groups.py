@@ -154,8 +154,7 @@ class Layout:
     def _unique_item(self, wanted: str, loop: ir.Loop) -> str:
         """Items of enclosing loops are inputs of this loop's DAG too: never reuse their names
         (``for a in xs { for b in xs { ... } }``)."""
-        taken = [self.items[g.id].name for g in self.pipeline.ancestors(loop.parent)
-                 if isinstance(g, ir.Loop)]
+        taken = [self.items[g.id].name for g in self.pipeline.loops_around(loop.parent)]
         return k8s.Names(*taken).take(wanted)
 
     def _chain(self, chain: str, parent: Group) -> None:
@@ -233,4 +232,5 @@ def gpu_limits(pipeline: ir.Pipeline) -> dict[str, int]:
 
 def _enclosing(pipeline: ir.Pipeline, group_id: str | None) -> str | None:
     """The innermost loop at ``group_id`` (itself, if it is a loop)."""
-    return next((g.id for g in pipeline.ancestors(group_id) if isinstance(g, ir.Loop)), None)
+    loops = pipeline.loops_around(group_id)
+    return loops[0].id if loops else None

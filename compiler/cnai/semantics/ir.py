@@ -550,6 +550,10 @@ class Pipeline(Node):
             group_id = group.parent
         return chain
 
+    def loops_around(self, group_id: str | None) -> list[Loop]:
+        """The loops at ``group_id`` (itself, if it is one) and around it, innermost first."""
+        return [g for g in self.ancestors(group_id) if isinstance(g, Loop)]
+
     def step(self, name: str) -> Step:
         """The step named ``name``; an index kept for the current ``steps`` list (backends
         look steps up by name for every reference)."""
