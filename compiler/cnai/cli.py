@@ -149,8 +149,8 @@ def _compile(args: argparse.Namespace) -> int:
     data = read_input(args.file)
     try:
         result = compile_source(data, args.file, args.target, options)
-    except CompileFailed as error:
-        _report(error.diagnostics, error.sources, args)
+    except CompileFailed as failed:
+        _report(failed.diagnostics, failed.sources, args)
         return EXIT_INPUT
     explain = (result.explain or ["no pass changed anything"]) if args.explain else None
     _report(result.warnings, result.sources, args, explain)
@@ -197,10 +197,10 @@ def _command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # a bug in cnai: say so plainly, no traceback unless asked
+    except Exception as bug:  # a bug in cnai: say so plainly, no traceback unless asked
         if os.environ.get("CNAI_DEBUG"):
             raise
-        sys.stderr.write(f"cnai: internal error ({type(error).__name__}: {error}); this is a "
+        sys.stderr.write(f"cnai: internal error ({type(bug).__name__}: {bug}); this is a "
                          "bug in cnai, not in your pipeline. Run with CNAI_DEBUG=1 for the "
                          "traceback and report it.\n")
         return EXIT_INTERNAL

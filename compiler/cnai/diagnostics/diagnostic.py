@@ -71,8 +71,11 @@ class DiagnosticBag:
         self.add(Diagnostic(code, message, Label(span, label), tuple(secondary), tuple(help),
                             tuple(notes)))
 
-    # A warning is the same record; its code (W...) decides the severity.
-    warn = error
+    def warn(self, code: str, message: str, span: Span, label: str = "", *,
+             help: Iterable[str] = (), notes: Iterable[str] = (),
+             secondary: Iterable[Label] = ()) -> None:
+        """A warning is the same record as an error; its code (W...) decides the severity."""
+        self.error(code, message, span, label, help=help, notes=notes, secondary=secondary)
 
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)

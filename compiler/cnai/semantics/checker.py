@@ -7,6 +7,7 @@ Dependencies other than `after` are derived later, by dag.build_graph.
 from __future__ import annotations
 
 import re
+from typing import cast, get_args
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir, types
@@ -177,7 +178,7 @@ class Checker:
             return False
         return True
 
-    def _declare(self, name: ast.Ident, kind: str, decl: object, space: str | None,
+    def _declare(self, name: ast.Ident, kind: str, decl: ast.Node, space: str | None,
                  type_: ir.Type | None = None, ctx: Context = TOP) -> bool:
         if not self.name_ok(name):
             return False
@@ -288,26 +289,26 @@ class Checker:
         engine, access_mode, storage_class = "copy", "ReadWriteMany", None
         if "engine" in fields:
             engine_expr = assigned(fields["engine"])
-            engine = self.fields.string(engine_expr) or "copy"
-            if engine not in ("copy", "fluid"):
-                self._bad_choice(engine_expr, "engine", engine, ("copy", "fluid"))
+            engine = self.fields.string(engine_expr) or engine
+            if engine not in get_args(ir.Engine):
+                self._bad_choice(engine_expr, "engine", engine, get_args(ir.Engine))
+                engine = "copy"
         if "access_mode" in fields:
             mode_expr = assigned(fields["access_mode"])
             access_mode = self.fields.string(mode_expr) or access_mode
-            modes = ("ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod")
-            if access_mode not in modes:
-                self._bad_choice(mode_expr, "access_mode", access_mode, modes)
+            if access_mode not in get_args(ir.AccessMode):
+                self._bad_choice(mode_expr, "access_mode", access_mode, get_args(ir.AccessMode))
                 access_mode = "ReadWriteMany"
         if "storage_class" in fields:
             storage_class = self.fields.string(assigned(fields["storage_class"]))
         source = self._dataset_source(fields)
         if path is None or size is None or source is None:
             return None
-        literal = source if isinstance(source, str) else None
+        literal, ref = (source, None) if isinstance(source, str) else (None, source)
         dataset = ir.Dataset(
             name=decl.name.name, k8s_name=k8s_name(decl.name.name), source=literal,
-            source_ref=None if literal is not None else source, path=path, size=size,
-            engine=engine, access_mode=access_mode, storage_class=storage_class,
+            source_ref=ref, path=path, size=size, engine=cast(ir.Engine, engine),
+            access_mode=cast(ir.AccessMode, access_mode), storage_class=storage_class,
             span=decl.name.span)
         self.datasets[dataset.name] = dataset
         return dataset

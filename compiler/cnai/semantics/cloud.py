@@ -4,7 +4,7 @@ serving fields of a ``service``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast, get_args
 
 from cnai.diagnostics import Label
 from cnai.semantics import ir
@@ -15,7 +15,7 @@ from cnai.syntax import ast
 if TYPE_CHECKING:
     from cnai.semantics.checker import Checker
 
-FRAMEWORKS = ("tensorflow", "pytorch")
+FRAMEWORKS = get_args(ir.Framework)
 PROTOCOLS = ("http", "grpc")
 # What a container without cpu/memory gets under a quota: the LimitRange's default request
 # and limit (a ResourceQuota on cpu/memory refuses pods that do not say).
@@ -77,7 +77,7 @@ class CloudChecker:
                 self.diagnostics.error("E0208", "a distributed step needs at least one replica",
                                        decl.span, "no replicas")
             return None
-        return ir.Distributed(framework=framework, masters=masters,
+        return ir.Distributed(framework=cast(ir.Framework, framework), masters=masters,
                               workers=workers)
 
     def serving(self, found: dict[str, ast.Assignment | ast.Block]) -> ir.Serving:

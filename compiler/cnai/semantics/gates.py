@@ -4,6 +4,7 @@ artifacts. The result is an IR expression whose every operand is typed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from cnai.diagnostics import DiagnosticBag
 from cnai.semantics import ir, types
@@ -37,7 +38,9 @@ class GateChecker:
             operands = [self._condition(o) for o in expr.operands]
             if any(o is None for o in operands):
                 return None
-            return ir.BoolOp(kind=expr.op, operands=[o for o in operands if o]), types.BOOL
+            # The grammar's `and` / `or` (and the comparison operators below) are the IR's.
+            kind = cast(ir.BoolKind, expr.op)
+            return ir.BoolOp(kind=kind, operands=[o for o in operands if o]), types.BOOL
         if isinstance(expr, ast.Not):
             operand = self._condition(expr.operand)
             return None if operand is None else (ir.Not(operand=operand), types.BOOL)
@@ -68,7 +71,8 @@ class GateChecker:
                 "E0203", f"cannot compare {left_type} with {right_type} using `{expr.op}`",
                 expr.op_span, f"{left_type} {expr.op} {right_type}", help=[hint])
             return None
-        return ir.Compare(op=expr.op, left=left_node, right=right_node), types.BOOL
+        return ir.Compare(op=cast(ir.CompareOp, expr.op), left=left_node,
+                          right=right_node), types.BOOL
 
     def _operand(self, expr: ast.Expr) -> tuple[ir.Expr, ir.Type] | None:
         if isinstance(expr, ast.IntLit):

@@ -64,6 +64,6 @@ class Importer:
         self.sources[path] = source
         try:
             return parse(source)
-        except CompileError as error:
-            self.diagnostics.extend(error.diagnostics)
+        except CompileError as failed:
+            self.diagnostics.extend(failed.diagnostics)
             return None

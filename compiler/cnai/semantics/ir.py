@@ -14,6 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 
 from cnai.source import Span
 
+# The closed sets of names the IR holds. A checker that has validated a user's string against
+# one of them narrows it with ``typing.cast``: pydantic does not check it again on the fast
+# constructors (see ``_trusted``), and a compiled build (mypyc) type-checks without pydantic's
+# mypy plugin.
+TypeName = Literal["string", "int", "float", "bool", "list", "artifact", "dataset", "model",
+                   "metrics"]
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+BoolKind = Literal["and", "or"]
+Framework = Literal["tensorflow", "pytorch"]
+Engine = Literal["copy", "fluid"]
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
+
 
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
@@ -64,8 +76,7 @@ _ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics"))
 
 
 class Type(Node):
-    name: Literal["string", "int", "float", "bool", "list", "artifact", "dataset", "model",
-                  "metrics"]
+    name: TypeName
     item: Type | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -145,13 +156,13 @@ Source = Annotated[ParamRef | OutputRef | LoopVarRef | PipelineStatus | Literal_
 
 class Compare(Node):
     kind: Literal["compare"] = "compare"
-    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    op: CompareOp
     left: Expr
     right: Expr
 
 
 class BoolOp(Node):
-    kind: Literal["and", "or"]
+    kind: BoolKind
     operands: list[Expr]
 
 
@@ -358,7 +369,7 @@ class Distributed(Node):
     """``distributed tensorflow|pytorch { masters workers }``: a TFJob or PyTorchJob whose
     replicas all run the step's container; ``resources`` are per replica."""
 
-    framework: Literal["tensorflow", "pytorch"]
+    framework: Framework
     masters: int
     workers: int
 
@@ -490,9 +501,8 @@ class Dataset(Node):
     source_ref: ParamRef | OutputRef | None = None
     path: str
     size: str
-    engine: Literal["copy", "fluid"] = "copy"
-    access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany",
-                         "ReadWriteOncePod"] = "ReadWriteMany"
+    engine: Engine = "copy"
+    access_mode: AccessMode = "ReadWriteMany"
     storage_class: str | None = None
     span: Span
 

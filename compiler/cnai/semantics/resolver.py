@@ -22,7 +22,7 @@ class Symbol:
     span: Span
     type: ir.Type | None = None  # params and loop variables
     outputs: dict[str, ir.Output] = field(default_factory=dict)  # steps
-    decl: object = None  # the AST declaration
+    decl: ast.Node | None = None  # the AST declaration
     loops: tuple[str, ...] = ()  # steps: the loops around it, outer first
     in_finally: bool = False
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cnai.semantics.ir import Type
+from cnai.semantics.ir import Type, TypeName
 
-SCALARS = ("string", "int", "float", "bool")
-ARTIFACTS = ("artifact", "dataset", "model", "metrics")
+SCALARS: tuple[TypeName, ...] = ("string", "int", "float", "bool")
+ARTIFACTS: tuple[TypeName, ...] = ("artifact", "dataset", "model", "metrics")
 TYPE_NAMES = (*SCALARS, "list", *ARTIFACTS)
 
 STRING = Type(name="string")

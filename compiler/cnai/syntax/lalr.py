@@ -12,10 +12,16 @@ errors are described exactly as before.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
 from cnai.syntax.tables import Tables
+
+# A rule as the loop runs it: (size, origin, handler, keep, append, collapse, unit); the
+# types are spelled out so a compiled build (mypyc) unpacks it natively.
+Keep = tuple[tuple[int, bool, int], ...]
+Plan = tuple[int, str, Callable[[list[Any]], Any] | None, Keep | None, int, bool, bool]
 
 
 class Token(NamedTuple):
@@ -44,10 +50,11 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
     # depends only on the state below, the state reached and the next token: ``climbs``
     # remembers it, and a climb is one lookup.
     climbs: dict[tuple[int, int, str], int] = {}
-    rules = [(size, origin, None if handler is None else getattr(builder, handler), keep,
-              append, collapse, size == 1 and collapse and keep is None and not append)
-             for size, origin, handler, keep, append, collapse in tables.rules]
-    state_stack = [tables.start]
+    rules: list[Plan] = [
+        (size, origin, None if handler is None else getattr(builder, handler), keep, append,
+         collapse, size == 1 and collapse and keep is None and not append)
+        for size, origin, handler, keep, append, collapse in tables.rules]
+    state_stack: list[int] = [tables.start]
     values: list[Any] = []
     length = len(text)
     for found in _compiled(tables.pattern).finditer(text):
@@ -100,7 +107,7 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
     raise AssertionError("the scanner always ends with an empty match")
 
 
-def _climb(states: list[dict[str, int]], rules: list[Any], below: int, origin: str,
+def _climb(states: list[dict[str, int]], rules: list[Plan], below: int, origin: str,
            kind: str) -> int:
     """The state after reducing unit rules, the first producing ``origin``, over ``below``."""
     top = states[below][origin]
@@ -111,8 +118,7 @@ def _climb(states: list[dict[str, int]], rules: list[Any], below: int, origin: s
         top = states[below][rules[~action][1]]
 
 
-def _filter(children: list[Any], keep: tuple[tuple[int, bool, int], ...],
-            append: int) -> list[Any]:
+def _filter(children: list[Any], keep: Keep, append: int) -> list[Any]:
     """A rule's children as lark's ChildFilterLALR shapes them: inlined rules' children
     spliced in, a None for each absent ``[x]``."""
     filtered: list[Any] = []

@@ -30,7 +30,7 @@ from typing import Any
 
 from cnai.syntax.grammar import grammar_text
 
-FORMAT = 3  # bump when the shape of the cached data changes
+FORMAT = 4  # bump when the shape of the cached data or the scanner's pattern changes
 
 # One rule, as the driver reduces it: how many values it pops, the nonterminal it produces,
 # the AstBuilder method (None for an inlined `_rule`, whose children join its parent's, and
