@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
+        print(subprocess.run([sys.executable, "-m", "cnai", "--version"], check=True,
+                             capture_output=True, text=True).stdout.strip())
         print(f"{'steps':>6} {'best s':>8} {'median s':>9} {'output KB':>10}")
         for steps in args.steps:
             source = Path(workdir) / f"bench{steps}.cnai"

@@ -293,8 +293,10 @@ def main() -> None:
             kfp_times[style] = timed([sys.executable, str(program), str(output)], repeat)
             if shape(output) != shape(ours):
                 sys.exit(f"kfp's {style} pipeline differs from ours in tasks or dependencies")
-        print(f"{len(pipeline.steps)} steps (width {args.width}); wall time of a fresh process, "
-              "best (median); ratio to cnai:")
+        version = subprocess.run([sys.executable, "-m", "cnai", "--version"], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        print(f"{version}, {len(pipeline.steps)} steps (width {args.width}); wall time of a "
+              "fresh process, best (median); ratio to cnai:")
         report("cnai compile --target kfp", cnai_times, None)
         for style, times in kfp_times.items():
             report(f"kfp DSL + compiler ({style})", times, min(cnai_times))

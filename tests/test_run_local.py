@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from cnai.cli import main
+from cnai.local import datasets
+from testpaths import PRELOAD_PATHS
 
 LOCAL = Path(__file__).resolve().parent / "fixtures" / "local"
 
@@ -267,7 +269,10 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def test_dataset_over_http_through_cnai_preload(run_local: RunLocal, tmp_path: Path) -> None:
+def test_dataset_over_http_through_cnai_preload(run_local: RunLocal, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # The checkout's cnai_preload, whether cnai runs from this checkout or from a wheel.
+    monkeypatch.setattr(datasets, "preload_paths", lambda: PRELOAD_PATHS)
     served = tmp_path / "served"
     served.mkdir()
     (served / "words.txt").write_text("five words are served here\n")

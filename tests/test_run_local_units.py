@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import cnai
 from cnai.cli import main
 from cnai.context import CompileContext, Options
 from cnai.driver import analyze
@@ -29,9 +30,9 @@ from cnai.local.state import Context, Status, StepRun
 from cnai.params import parse_value
 from cnai.semantics import ir
 from cnai.source import SourceFile
+from testpaths import PRELOAD_PATHS, ROOT
 
 LOCAL = Path(__file__).resolve().parent / "fixtures" / "local"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _type(text: str) -> ir.Type:
@@ -238,13 +239,20 @@ def test_secrets_come_from_this_environment(tmp_path: Path, capsys: pytest.Captu
     assert "token=abc missing=[] outputs=[]\n" in log
 
 
+def test_the_checkout_preload_is_found_only_from_a_checkout() -> None:
+    # From this checkout (the editable install) its copies; from an installed wheel (the
+    # compiled build's test run) none: that install has no runtime_images/ beside it.
+    from_checkout = Path(cnai.__file__).resolve().is_relative_to(ROOT / "compiler")
+    assert datasets.preload_paths() == (PRELOAD_PATHS if from_checkout else [])
+
+
 def test_remote_sources_go_through_cnai_preload(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(datasets, "preload_paths", lambda: PRELOAD_PATHS)
     argv, env = datasets.remote_command("s3://bucket/prefix", tmp_path)
     assert argv == [sys.executable, "-m", "cnai_preload", "--source", "s3://bucket/prefix",
                     "--dest", str(tmp_path)]
-    assert env["PYTHONPATH"].split(os.pathsep)[:2] == [
-        str(ROOT / "runtime_images" / "preload"), str(ROOT / "runtime_images" / "sdk")]
+    assert env["PYTHONPATH"].split(os.pathsep)[:2] == list(map(str, PRELOAD_PATHS))
     monkeypatch.setattr(datasets, "preload_paths", list)
     monkeypatch.setattr(datasets, "preload_importable", lambda: False)
     with pytest.raises(PreloadError, match="needs cnai_preload"):

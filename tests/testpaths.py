@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+# The checkout's copies of the preload and runtime SDK modules (runtime_images/), which
+# `cnai run --local` puts on a preload's PYTHONPATH when cnai runs from this checkout.
+PRELOAD_PATHS = [ROOT / "runtime_images" / "preload", ROOT / "runtime_images" / "sdk"]
 
 # Examples that compile today; test_examples.py checks that any other fails only with E0401.
 COMPILING_EXAMPLES = [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",

@@ -7,7 +7,10 @@ passes, a backend) and return the emitted documents with any warnings.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-
 from cnai.driver import CompileResult, compile_file, compile_source
 
-__all__ = ["CompileResult", "__version__", "compile_file", "compile_source"]
+# "compiled" in a wheel built with pyproject's mypyc hook (README, "A compiled build"), whose
+# modules are C extensions; `cnai --version` says which.
+BUILD = "pure Python" if __file__.endswith(".py") else "compiled"
+
+__all__ = ["BUILD", "CompileResult", "__version__", "compile_file", "compile_source"]

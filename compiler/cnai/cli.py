@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cnai import __version__, local, submit
+from cnai import BUILD, __version__, local, submit
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.source import SourceFile
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnai", description="Compile .cnai pipelines to Argo Workflows or Kubeflow "
         "Pipelines.")
-    parser.add_argument("--version", action="version", version=f"cnai {__version__}")
+    parser.add_argument("--version", action="version", version=f"cnai {__version__} ({BUILD})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sub: argparse.ArgumentParser) -> None:
