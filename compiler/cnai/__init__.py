@@ -7,6 +7,7 @@ passes, a backend) and return the emitted documents with any warnings.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
 from cnai.driver import CompileResult, compile_file, compile_source
 
 # "compiled" in a wheel built with pyproject's mypyc hook (README, "A compiled build"), whose
