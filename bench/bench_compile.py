@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate
+from generate import cnai_under_test, generate
 
 
 def time_compile(source: Path, target: str, repeat: int) -> tuple[float, float, int]:
@@ -37,8 +37,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        print(subprocess.run([sys.executable, "-m", "cnai", "--version"], check=True,
-                             capture_output=True, text=True).stdout.strip())
+        print(cnai_under_test())
         print(f"{'steps':>6} {'best s':>8} {'median s':>9} {'output KB':>10}")
         for steps in args.steps:
             source = Path(workdir) / f"bench{steps}.cnai"

@@ -19,10 +19,13 @@ Each kfp program has one component per step, so its task names are ours and its 
 checked to hold the same tasks and dependencies as ours before times are printed. (A loop
 program that makes one component per step shape, as cnai's output shares them, took as long:
 kfp still writes a component per task, and its time is in the tasks.) Every run is a fresh
-process, interpreter start and imports included; the best of the runs is compared, which
-leaves out cnai's one-time build of its parser tables after an install (syntax/tables.py),
-as it leaves out Python's compiling of either side's modules. A measurement, not a test: CI
-does not run it.
+process, interpreter start and imports included. cnai's modules are byte-compiled first, as
+pip byte-compiles kfp's at install (generate.cnai_under_test); the best of the runs is
+compared, which leaves out cnai's one-time build of its parser tables after an install
+(syntax/tables.py). The first line printed names the build timed: the one this Python
+imports, pure Python from the checkout, or with PYTHONPATH set to an unpacked wheel of the
+compiled build (README, "A compiled build"), that one. A measurement, not a test: CI does not
+run it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import cnai_under_test
 
 from cnai.context import CompileContext, Options
 from cnai.driver import analyze
@@ -274,6 +280,7 @@ def main() -> None:
     parser.add_argument("--no-written", action="store_true",
                         help="skip the written-out kfp program (minutes at 2,000 steps)")
     args = parser.parse_args()
+    version = cnai_under_test()
     text = generate(args.steps, args.width)
     pipeline = pipeline_ir(text)
     programs = {"loop": loop_program(pipeline)}
@@ -293,8 +300,6 @@ def main() -> None:
             kfp_times[style] = timed([sys.executable, str(program), str(output)], repeat)
             if shape(output) != shape(ours):
                 sys.exit(f"kfp's {style} pipeline differs from ours in tasks or dependencies")
-        version = subprocess.run([sys.executable, "-m", "cnai", "--version"], check=True,
-                                 capture_output=True, text=True).stdout.strip()
         print(f"{version}, {len(pipeline.steps)} steps (width {args.width}); wall time of a "
               "fresh process, best (median); ratio to cnai:")
         report("cnai compile --target kfp", cnai_times, None)

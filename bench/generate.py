@@ -4,6 +4,9 @@ outputs of the layer before it, asks for GPUs, uses params, and one step is gate
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
+import subprocess
 import sys
 
 
@@ -35,6 +38,20 @@ def generate(steps: int, width: int = 20, shapes: int | None = 50) -> str:
     lines += ["  step report {", '    image = "registry.example.com/ml/report:1.0"',
               f'    command = ["python", "report.py", {reads}]', "  }", "}"]
     return "\n".join(lines) + "\n"
+
+
+def cnai_under_test() -> str:
+    """The `cnai --version` line of the cnai this Python imports (it names the build: pure
+    Python, or compiled), once its modules are byte-compiled as `pip install` does, so that
+    no timed run compiles them: an editable install never has them compiled beforehand, and
+    under PYTHONDONTWRITEBYTECODE not even after its first run. (The kfp side is installed
+    by pip, byte-compiled.) Run a benchmark with PYTHONPATH set to an unpacked wheel to time
+    that build (README, "Benchmark")."""
+    spec = importlib.util.find_spec("cnai")
+    assert spec is not None and spec.submodule_search_locations, "cnai is not installed"
+    compileall.compile_dir(spec.submodule_search_locations[0], quiet=1)
+    return subprocess.run([sys.executable, "-m", "cnai", "--version"], check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:

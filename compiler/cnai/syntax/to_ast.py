@@ -28,7 +28,7 @@ _INTERPOLATION = re.compile(rf"\$\{{\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*\}}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-N = TypeVar("N")
+N = TypeVar("N", bound=ast.Node)
 
 
 class _Part(NamedTuple):
@@ -95,7 +95,7 @@ class AstBuilder:
                       self.source.span(start, start + 1), "nested too deeply here",
                       help=["split the expression, list or block into smaller named parts"])
             raise CompileError(bag.sorted())
-        object.__setattr__(node, "_depth", depth)
+        node._depth = depth
         return node
 
     def _ident(self, token: Token) -> ast.Ident:
