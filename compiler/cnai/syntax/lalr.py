@@ -54,7 +54,8 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
         (size, origin, None if handler is None else getattr(builder, handler), keep, append,
          collapse, size == 1 and collapse and keep is None and not append)
         for size, origin, handler, keep, append, collapse in tables.rules]
-    state_stack: list[int] = [tables.start]
+    state = tables.start  # the top of state_stack
+    state_stack: list[int] = [state]
     values: list[Any] = []
     length = len(text)
     for found in _compiled(tables.pattern).finditer(text):
@@ -71,20 +72,21 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
         else:
             return None  # a character no token starts with
         while True:
-            action = states[state_stack[-1]].get(kind)
+            action = states[state].get(kind)
             if action is None:
                 return None
             if action >= 0:  # shift
                 state_stack.append(action)
+                state = action
                 values.append(token)
                 break
             size, origin, handler, keep, append, collapse, unit = rules[~action]
             if unit:
-                key = (state_stack[-2], state_stack[-1], kind)
+                key = (state_stack[-2], state, kind)
                 top = climbs.get(key)
                 if top is None:
                     top = climbs[key] = _climb(states, rules, state_stack[-2], origin, kind)
-                state_stack[-1] = top
+                state_stack[-1] = state = top
                 continue
             if size:
                 children = values[-size:]
@@ -100,9 +102,10 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
                 result = children
             else:
                 result = handler(children)
-            state_stack.append(states[state_stack[-1]][origin])
+            state = states[state_stack[-1]][origin]
+            state_stack.append(state)
             values.append(result)
-            if token is None and state_stack[-1] == end_state:
+            if token is None and state == end_state:
                 return result
     raise AssertionError("the scanner always ends with an empty match")
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from cnai.syntax.grammar import grammar_text
 
-FORMAT = 4  # bump when the shape of the cached data or the scanner's pattern changes
+FORMAT = 6  # bump when the shape of the cached data or the scanner's pattern changes
 
 # One rule, as the driver reduces it: how many values it pops, the nonterminal it produces,
 # the AstBuilder method (None for an inlined `_rule`, whose children join its parent's, and
@@ -130,9 +130,43 @@ def build(text: str) -> dict[str, Any]:
         for symbol, (action, argument) in actions.items():
             states[state][symbol] = argument if action.name == "Shift" else ~index[argument]
     pattern, keywords = scanner_spec(parser.terminals, parser.ignore_tokens)
-    return {"pattern": pattern, "keywords": keywords, "states": states,
-            "rules": [_rule(r, AstBuilder) for r in parser.rules],
+    rules = [_rule(r, AstBuilder) for r in parser.rules]
+    _pass_through(parser.rules, rules)
+    return {"pattern": pattern, "keywords": keywords, "states": states, "rules": rules,
             "start": table.start_states["start"], "end": table.end_states["start"]}
+
+
+def _pass_through(lark_rules: list[Any], rules: list[list[Any]]) -> None:
+    """Make every inlined rule that always stands for exactly one value (`_body_item:
+    assignment | block | ...`) a unit rule: where lark makes a one-child list for the parent
+    to splice in, the child itself passes up and the parent keeps it as a child of its own,
+    the same tree with no list made per item. Such a rule has one symbol in every
+    alternative: a token, a rule that makes a node, or another such rule."""
+    alternatives: dict[str, list[Any]] = {}
+    for rule in lark_rules:
+        alternatives.setdefault(rule.origin.name, []).append(rule)
+    single: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, alts in alternatives.items():
+            if name in single or not name.startswith("_"):
+                continue
+            if all(len(r.expansion) == 1 and not r.options.empty_indices and (
+                    r.expansion[0].is_term or not r.expansion[0].name.startswith("_")
+                    or r.expansion[0].name in single) for r in alts):
+                single.add(name)
+                changed = True
+    for rule, data in zip(lark_rules, rules, strict=True):
+        if rule.origin.name in single:
+            data[2:] = [None, None, 0, True]  # a unit rule: the child stands for it
+            continue
+        keep = data[3]
+        if keep is None:
+            continue
+        keep = [(i, inline and rule.expansion[i].name not in single, nones)
+                for i, inline, nones in keep]
+        data[3] = keep if data[4] or any(inline or nones for _, inline, nones in keep) else None
 
 
 def _rule(rule: Any, builder: type) -> list[Any]:
