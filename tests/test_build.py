@@ -51,3 +51,9 @@ def test_the_build_under_test_is_the_one_expected() -> None:
                    if (importlib.import_module(name).__file__ or "").endswith(".py")]
     assert interpreted == ([] if compiled else COMPILED)
     assert Path(cnai.__file__ or "").resolve().is_relative_to(SOURCES) is not compiled
+
+
+def test_the_readme_builds_the_wheel_as_ci_does() -> None:
+    command = "HATCH_BUILD_HOOKS_ENABLE=1 .venv/bin/python -m build --outdir"
+    assert command in (ROOT / "README.md").read_text()
+    assert command in (ROOT / ".ci" / "run").read_text()
