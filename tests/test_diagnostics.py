@@ -72,6 +72,24 @@ def test_syntax_error_text() -> None:
         "\n1 error\n")
 
 
+def test_an_unquoted_quantity_is_pointed_at_with_its_fix() -> None:
+    # `10Gi` is the number 10, then `Gi` starting a field: the parse fails a token later.
+    assert render('pipeline p {\n  step a {\n    image = "x"\n    memory = 10Gi\n  }\n}\n') == (
+        "error[E0003]: unexpected `}`\n"
+        " --> p.cnai:5:3\n"
+        "  |\n"
+        "5 |   }\n"
+        "  |   ^ expected `=`, `{`\n"
+        " ::: p.cnai:4:14\n"
+        "  |\n"
+        "4 |     memory = 10Gi\n"
+        "  |              ---- read as the number 10, then a field named `Gi`\n"
+        '  = help: quantities and durations are strings: write "10Gi"\n'
+        "\n1 error\n")
+    # A name with digits in it is not a glued quantity.
+    assert "quantities" not in render('pipeline p {\n  step a {\n    x = a10Gi\n    y\n  }\n}\n')
+
+
 def test_end_of_file_names_the_open_block() -> None:
     text = render('pipeline p {\n  step a {\n    image = "x"\n')
     assert text.startswith("error[E0004]: unexpected end of file: `step a` is still open\n"

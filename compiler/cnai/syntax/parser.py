@@ -8,6 +8,7 @@ importing lark.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
@@ -21,6 +22,10 @@ from cnai.syntax.to_ast import AstBuilder
 if TYPE_CHECKING:
     from lark import Lark, Token
     from lark.exceptions import UnexpectedInput, UnexpectedToken
+
+# A number with a name glued on (`10Gi`, `500m`, `30s`) just before the token where the parse
+# failed: the name was read as the start of another field.
+_GLUED = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)([A-Za-z_]\w*)[ \t\r\n]*\Z")
 
 _FRIENDLY = {
     "NAME": "a name", "STRING": "a string", "INT": "an integer", "FLOAT": "a number",
@@ -142,8 +147,10 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
         start = token.start_pos or 0
         span = source.span(start, token.end_pos or start + 1)
         expected = _expected(set(error.accepts or error.expected), parser)
+        glued = _glued_unit(source, start, error)
         bag.error("E0003", f"unexpected {_found(token, parser)}", span,
-                  f"expected {expected}", help=_hints(token, error))
+                  f"expected {expected}", help=glued[1] if glued else _hints(token, error),
+                  secondary=glued[0] if glued else ())
         return bag.items[0]
     assert isinstance(error, (UnexpectedToken, UnexpectedEOF))
     end = len(source.text)
@@ -161,6 +168,20 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
     bag.error("E0004", message, span, f"expected {expected}", secondary=secondary,
               help=["add the missing `}`"] if brace is not None else [])
     return bag.items[0]
+
+
+def _glued_unit(source: SourceFile, start: int, error: UnexpectedToken
+                ) -> tuple[list[Label], list[str]] | None:
+    """`size = 10Gi`: the number ends the field and `Gi` starts another, which fails at the
+    next token. The label goes on `10Gi` and the help says to quote it."""
+    expected = set(error.accepts or error.expected)
+    found = _GLUED.search(source.text, 0, start)
+    if found is None or not expected & {"EQUAL", "LBRACE"}:
+        return None
+    text = found.group(1) + found.group(2)
+    label = Label(source.span(found.start(), found.end(2)),
+                  f"read as the number {found.group(1)}, then a field named `{found.group(2)}`")
+    return [label], [f'quantities and durations are strings: write "{text}"']
 
 
 def _hints(token: Token, error: UnexpectedToken) -> list[str]:
