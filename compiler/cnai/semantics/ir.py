@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 from cnai.source import Span
 
 # The closed sets of names the IR holds. A checker that has validated a user's string against
-# one of them narrows it with ``typing.cast``: pydantic does not check it again on the fast
-# constructors (see ``_trusted``), and a compiled build (mypyc) type-checks without pydantic's
-# mypy plugin.
+# one of them narrows it with ``typing.cast``, so the code type-checks without pydantic's mypy
+# plugin too, as the compiled build's mypyc run does (pyproject.toml).
 TypeName = Literal["string", "int", "float", "bool", "list", "artifact", "dataset", "model",
                    "metrics"]
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]

@@ -18,8 +18,7 @@ from typing import Any, NamedTuple
 
 from cnai.syntax.tables import Tables
 
-# A rule as the loop runs it: (size, origin, handler, keep, append, collapse, unit); the
-# types are spelled out so a compiled build (mypyc) unpacks it natively.
+# A rule as the loop runs it: (size, origin, handler, keep, append, collapse, unit).
 Keep = tuple[tuple[int, bool, int], ...]
 Plan = tuple[int, str, Callable[[list[Any]], Any] | None, Keep | None, int, bool, bool]
 
