@@ -1,6 +1,7 @@
 """`cnai compile --target kfp` against kfp's own DSL + compiler, on the same N-step pipeline.
 
 Usage: python bench/bench_kfp.py [--steps 2000] [--width 20] [--repeat 3] [--no-written]
+                                [--no-compiled]
 
 The pipeline is like bench/generate.py's: a layered DAG where each step reads two outputs of
 the layer before it, asks for GPUs, CPU and memory and uses params; a last step reads the final
@@ -22,10 +23,10 @@ kfp still writes a component per task, and its time is in the tasks.) Every run 
 process, interpreter start and imports included. cnai's modules are byte-compiled first, as
 pip byte-compiles kfp's at install (generate.cnai_under_test); the best of the runs is
 compared, which leaves out cnai's one-time build of its parser tables after an install
-(syntax/tables.py). The first line printed names the build timed: the one this Python
-imports, pure Python from the checkout, or with PYTHONPATH set to an unpacked wheel of the
-compiled build (README, "A compiled build"), that one. A measurement, not a test: CI does not
-run it.
+(syntax/tables.py). Two cnai builds are timed: the one this Python imports (pure Python from
+the checkout) and the compiled wheel (README, "A compiled build"), built from this checkout
+first (about a minute and a half; --no-compiled skips it), and both must write the same
+bytes. A measurement, not a test: CI does not run it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import cnai_under_test
+from generate import cnai_under_test, compiled_build
 
 from cnai.context import CompileContext, Options
 from cnai.driver import analyze
@@ -246,11 +247,11 @@ def written_value(ref: list[Any]) -> str:
 
 # ---- running and comparing ------------------------------------------------------------------
 
-def timed(command: list[str], repeat: int) -> list[float]:
+def timed(command: list[str], repeat: int, env: dict[str, str] | None = None) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         if result.returncode != 0:  # warnings (unread outputs of the last layer) stay quiet
             sys.exit(f"{' '.join(command)} failed:\n{result.stderr}")
         times.append(time.perf_counter() - start)
@@ -265,10 +266,16 @@ def shape(path: Path) -> dict[str, tuple[str, ...]]:
             for name, task in dag["tasks"].items()}
 
 
-def report(label: str, times: list[float], baseline: float | None) -> None:
-    ratio = "" if baseline is None else f"  {min(times) / baseline:6.1f}x"
+def report(label: str, times: list[float], baselines: dict[str, float]) -> None:
+    """One line: best and median time, and the ratio to each cnai build's best."""
+    ratios = ", ".join(f"{min(times) / best:.1f}x {build}" for build, best in baselines.items())
     print(f"  {label:<32} {min(times):8.3f} s  ({statistics.median(times):.3f} s, "
-          f"{len(times)} run{'s' if len(times) > 1 else ''}){ratio}")
+          f"{len(times)} run{'s' if len(times) > 1 else ''})" + (f"  {ratios}" if ratios else ""))
+
+
+def build_name(version: str) -> str:
+    """`cnai 0.1.0 (compiled)` -> `compiled`."""
+    return version[version.index("(") + 1:-1]
 
 
 def main() -> None:
@@ -279,8 +286,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-written", action="store_true",
                         help="skip the written-out kfp program (minutes at 2,000 steps)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="time only the cnai this Python imports; do not build and time "
+                        "the compiled wheel too")
     args = parser.parse_args()
-    version = cnai_under_test()
+    builds: dict[str, dict[str, str] | None] = {cnai_under_test(): None}
     text = generate(args.steps, args.width)
     pipeline = pipeline_ir(text)
     programs = {"loop": loop_program(pipeline)}
@@ -288,10 +298,22 @@ def main() -> None:
         programs["written"] = written_program(pipeline)
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
-        source, ours = work / "bench.cnai", work / "cnai.yaml"
+        if not args.no_compiled and not any("(compiled)" in v for v in builds):
+            env = compiled_build(work)
+            if env is not None:
+                version = subprocess.run([sys.executable, "-m", "cnai", "--version"], env=env,
+                                         check=True, capture_output=True, text=True).stdout
+                builds = {version.strip(): env, **builds}
+        source = work / "bench.cnai"
         source.write_text(text)
-        cnai_times = timed([sys.executable, "-m", "cnai", "compile", str(source), "--target",
-                            "kfp", "-o", str(ours)], args.repeat)
+        cnai_times, outputs = {}, []
+        for version, env in builds.items():
+            ours = work / f"cnai-{len(outputs)}.yaml"
+            cnai_times[version] = timed([sys.executable, "-m", "cnai", "compile", str(source),
+                                         "--target", "kfp", "-o", str(ours)], args.repeat, env)
+            outputs.append(ours.read_bytes())
+        if len(set(outputs)) > 1:
+            sys.exit("the compiled and the pure-Python build wrote different pipelines")
         kfp_times = {}
         for style, program_text in programs.items():
             program, output = work / f"kfp_{style}.py", work / f"kfp_{style}.yaml"
@@ -300,11 +322,14 @@ def main() -> None:
             kfp_times[style] = timed([sys.executable, str(program), str(output)], repeat)
             if shape(output) != shape(ours):
                 sys.exit(f"kfp's {style} pipeline differs from ours in tasks or dependencies")
-        print(f"{version}, {len(pipeline.steps)} steps (width {args.width}); wall time of a "
-              "fresh process, best (median); ratio to cnai:")
-        report("cnai compile --target kfp", cnai_times, None)
+        print(f"{next(iter(builds)).split(' (')[0]}, {len(pipeline.steps)} steps (width "
+              f"{args.width}): wall time of a fresh process, best (median),\n"
+              "and kfp's as a multiple of each cnai build's:")
+        for version, times in cnai_times.items():
+            report(f"cnai compile, {build_name(version)}", times, {})
+        baselines = {build_name(v): min(t) for v, t in cnai_times.items()}
         for style, times in kfp_times.items():
-            report(f"kfp DSL + compiler ({style})", times, min(cnai_times))
+            report(f"kfp DSL + compiler ({style})", times, baselines)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,13 @@ from __future__ import annotations
 import argparse
 import compileall
 import importlib.util
+import os
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def generate(steps: int, width: int = 20, shapes: int | None = 50) -> str:
@@ -45,13 +50,34 @@ def cnai_under_test() -> str:
     Python, or compiled), once its modules are byte-compiled as `pip install` does, so that
     no timed run compiles them: an editable install never has them compiled beforehand, and
     under PYTHONDONTWRITEBYTECODE not even after its first run. (The kfp side is installed
-    by pip, byte-compiled.) Run a benchmark with PYTHONPATH set to an unpacked wheel to time
-    that build (README, "Benchmark")."""
+    by pip, byte-compiled.)"""
     spec = importlib.util.find_spec("cnai")
     assert spec is not None and spec.submodule_search_locations, "cnai is not installed"
     compileall.compile_dir(spec.submodule_search_locations[0], quiet=1)
     return subprocess.run([sys.executable, "-m", "cnai", "--version"], check=True,
                           capture_output=True, text=True).stdout.strip()
+
+
+def compiled_build(directory: Path) -> dict[str, str] | None:
+    """Build this checkout's compiled wheel (README, "A compiled build") into ``directory``,
+    unpack and byte-compile it: the environment that runs it. None, with the reason printed,
+    when it cannot be built here (no C compiler, no `build` package)."""
+    print("building the compiled wheel (about a minute and a half) ...", file=sys.stderr)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(directory / "dist"), str(ROOT)],
+        env={**os.environ, "HATCH_BUILD_HOOKS_ENABLE": "1"}, capture_output=True, text=True,
+        check=False)
+    wheels = sorted((directory / "dist").glob("cnai-*.whl"))
+    if result.returncode != 0 or not wheels:
+        print(f"the compiled build failed; timing the pure-Python build only:\n"
+              f"{result.stdout[-2000:]}{result.stderr[-2000:]}", file=sys.stderr)
+        return None
+    site = directory / "site"
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extractall(site)
+    compileall.compile_dir(site / "cnai", quiet=1)
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def main() -> None:
