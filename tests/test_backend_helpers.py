@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
-from cnai.backends import k8s
 from cnai.backends.kfp_dag import Group, Task, _common_depth
+from cnai.semantics.units import Names
 
 
 def test_names_take_the_first_free_suffix_as_a_plain_scan_would() -> None:
     rng = random.Random(7)
-    names, taken = k8s.Names("a", "b-3"), {"a", "b-3"}
+    names, taken = Names("a", "b-3"), {"a", "b-3"}
     for _ in range(2000):
         wanted = rng.choice(["a", "b", "a-2", "c", "b-4"])
         name, counter = wanted, 2  # the definition: wanted, then wanted-2, wanted-3, ...

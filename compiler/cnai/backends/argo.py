@@ -27,7 +27,7 @@ from cnai.backends.argo_resources import MAIN
 from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
 from cnai.semantics import ir
-from cnai.semantics.units import format_duration, k8s_name
+from cnai.semantics.units import Names, format_duration, k8s_name
 from cnai.source import Span
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -67,7 +67,7 @@ class ArgoBackend:
         self.values = ArgoValues(self)
         self.inputs = k8s.InputsByName()
         self.skippable = k8s.is_skippable(pipeline)
-        templates = k8s.Names(ENTRYPOINT)
+        templates = Names(ENTRYPOINT)
         self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
         self.finally_template = templates.take(FINALLY) if self._has_finally() else ""
         for group in pipeline.groups:
@@ -158,7 +158,7 @@ class ArgoBackend:
 
     def dag_template(self, name: str, scope: Scope) -> dict[str, Any]:
         steps, loops = self.scopes.members(scope)
-        names = k8s.Names()
+        names = Names()
         self.task_names[scope], self.last_tasks[scope] = {}, {}
         for step in steps:
             taken = [names.take(base) for _, base, _ in self.links[step.name]]

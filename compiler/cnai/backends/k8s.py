@@ -18,25 +18,6 @@ OUTPUTS_VOLUME = "cnai-outputs"
 RUNTIME_GROUP = 10001  # the group of the user cnai's runtime images run as
 
 
-class Names:
-    """Unique, deterministic names within one namespace (Argo templates, one DAG's tasks, KFP
-    tasks and groups): ``wanted``, else ``wanted-2``, ``wanted-3``, and so on."""
-
-    def __init__(self, *reserved: str) -> None:
-        self.taken = set(reserved)
-        self.tried: dict[str, int] = {}  # wanted -> the counter to try next (names stay taken)
-
-    def take(self, wanted: str) -> str:
-        counter = self.tried.get(wanted)
-        name = wanted if counter is None else f"{wanted}-{counter}"
-        counter = counter or 2
-        while name in self.taken:
-            name, counter = f"{wanted}-{counter}", counter + 1
-        self.taken.add(name)
-        self.tried[wanted] = counter
-        return name
-
-
 class InputsByName:
     """Each step's inputs by name, made once per step: a backend looks up the input of every
     placeholder, and a step reading N outputs has N of both (a scan per lookup was N²)."""

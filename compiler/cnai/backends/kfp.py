@@ -56,6 +56,7 @@ from cnai.backends.kfp_dag import (
 from cnai.backends.kfp_groups import EXIT_STRATEGY, FINAL_STATUS_TYPE, Layout
 from cnai.context import CompileContext
 from cnai.semantics import ir
+from cnai.semantics.units import Names
 
 SCHEMA_VERSION = "2.1.0"
 SDK_VERSION = f"cnai-{__version__}"
@@ -83,7 +84,7 @@ class KfpBackend:
         self.pipeline = pipeline
         self.ctx = ctx
         self.dag = Dag()
-        self.names = k8s.Names(*(s.k8s_name for s in pipeline.steps))
+        self.names = Names(*(s.k8s_name for s in pipeline.steps))
         self.group_number = 0
         self.step_tasks: dict[str, Task] = {}
         self.loaders: dict[str, ir.Step] = {}  # data set -> the step that fills it
@@ -230,9 +231,7 @@ class KfpBackend:
         if step.kind in CLOUD_KINDS:  # a task of our launcher or deploy image
             for name, value in self.cloud.extra_inputs(step):
                 task.spec.setdefault("inputs", {}).setdefault("parameters", {})[name] = value
-            if f"exec-{shared}" not in self.executors:  # built once per shared template
-                self.components.setdefault(f"comp-{shared}", self.component(step, shared))
-                self.executors[f"exec-{shared}"] = {"container": self.cloud.container(step)}
+            self._component_once(step, shared, self.cloud.container)
             return
         if step.retry is not None:
             task.spec["retryPolicy"] = retry_policy(step.retry)
@@ -243,9 +242,14 @@ class KfpBackend:
         config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim)
         if config:
             self.platform.setdefault(f"exec-{shared}", config)
+        self._component_once(step, shared, self.container)
+
+    def _component_once(self, step: ir.Step, shared: str,
+                        container: Callable[[ir.Step], Spec]) -> None:
+        """The component and executor of ``shared``, built by its first step only."""
         if f"exec-{shared}" not in self.executors:
             self.components.setdefault(f"comp-{shared}", self.component(step, shared))
-            self.executors[f"exec-{shared}"] = {"container": self.container(step)}
+            self.executors[f"exec-{shared}"] = {"container": container(step)}
 
     def condition(self, group: Group, expr: ir.Expr, gate: ir.Gate) -> None:
         """Trigger ``group`` on ``expr``, CEL over inputs of the group."""

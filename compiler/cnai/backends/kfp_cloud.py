@@ -188,10 +188,9 @@ class CloudSteps:
         return "".join(pieces)
 
     def _job_volumes(self, step: ir.Step) -> list[dict[str, Any]]:
-        return [{"name": self.pipeline.dataset(m.dataset).k8s_name, "persistentVolumeClaim": {
-            "claimName": token(claim_token(self.pipeline.dataset(m.dataset))), "readOnly": True}}
-            for m in step.mounts]
-
+        datasets = [self.pipeline.dataset(m.dataset) for m in step.mounts]
+        return [{"name": d.k8s_name, "persistentVolumeClaim": {
+            "claimName": token(claim_token(d)), "readOnly": True}} for d in datasets]
 
 
 def _json(obj: dict[str, Any]) -> str:

@@ -33,10 +33,10 @@ import json
 import math
 from typing import TYPE_CHECKING
 
-from cnai.backends import k8s
 from cnai.backends.kfp_dag import CHANNEL_PREFIX, Channel, Group, Spec, Task, type_spec
 from cnai.semantics import ir
 from cnai.semantics.cloud import step_demand
+from cnai.semantics.units import Names
 
 if TYPE_CHECKING:
     from cnai.backends.kfp import KfpBackend
@@ -155,7 +155,7 @@ class Layout:
         """Items of enclosing loops are inputs of this loop's DAG too: never reuse their names
         (``for a in xs { for b in xs { ... } }``)."""
         taken = [self.items[g.id].name for g in self.pipeline.loops_around(loop.parent)]
-        return k8s.Names(*taken).take(wanted)
+        return Names(*taken).take(wanted)
 
     def _chain(self, chain: str, parent: Group) -> None:
         """Every populated branch of ``chain``, wrapped unless the chain is flat or alone."""

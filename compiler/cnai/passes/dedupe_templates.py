@@ -66,10 +66,7 @@ def _exact(value: object) -> object:
 
 
 def _word(text: ir.Text) -> str | None:
-    """The text of a literal word (``Text.literal``); None if it reads a value."""
-    if len(text.parts) == 1:  # the usual word: one piece
-        part = text.parts[0]
-        return part if isinstance(part, str) else None
+    """The text of a literal word; None if it reads a value."""
     return text.literal if text.is_literal else None
 
 

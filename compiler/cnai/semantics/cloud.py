@@ -166,9 +166,9 @@ class CloudChecker:
             # A step's pod also runs the engine's executor container (Argo's wait, which
             # KFP's Argo backend runs too), and the LimitRange gives it the default request.
             # Training replicas and Knative pods are made by their controllers, without it.
-            sidecar = step.kind in ("container", "preload")
-            pod = {r: v + (quantity_value(DEFAULT_REQUEST[r]) if sidecar and r in
-                           DEFAULT_REQUEST else 0.0) for r, v in demand.items()}
+            sidecar = DEFAULT_REQUEST if step.kind in ("container", "preload") else {}
+            pod = {r: v + (quantity_value(sidecar[r]) if r in sidecar else 0.0)
+                   for r, v in demand.items()}
             for resource, limit in (("gpu", quota.gpu), ("cpu", quota.cpu),
                                     ("memory", quota.memory)):
                 if limit is None:
@@ -177,15 +177,14 @@ class CloudChecker:
                 label = Label(quota.span, f"quota: {limit} {resource}")
                 if pod[resource] > allowed:
                     per = " per replica" if replicas > 1 else ""
+                    executor = (f" (the pod's executor container asks for {sidecar[resource]} "
+                                "more)" if resource in sidecar else "")
                     self.diagnostics.error(
                         "E0209", f"step `{step.name}` asks for more {resource} than the "
                         f"pipeline's quota: {_show(pod[resource], resource)}{per} > {limit}",
                         step.span, f"needs {_show(pod[resource], resource)} {resource}",
-                        secondary=[label], help=["lower the step's resources or raise the "
-                                                 "quota" + (" (the pod's executor container "
-                                                            f"asks for {DEFAULT_REQUEST[resource]}"
-                                                            " more)" if sidecar and resource in
-                                                            DEFAULT_REQUEST else "")])
+                        secondary=[label],
+                        help=[f"lower the step's resources or raise the quota{executor}"])
                 elif demand[resource] * replicas > allowed:
                     total = _show(demand[resource] * replicas, resource)
                     self.diagnostics.warn(

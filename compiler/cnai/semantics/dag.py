@@ -69,17 +69,13 @@ def group_edges(pipeline: ir.Pipeline) -> dict[str, list[ir.Dependency]]:
     """The edges each group adds to every step inside it: what its items read, or the
     conditions of its branch and of the earlier branches of its chain (an `else` waits for
     them all). Made once per group: every step inside looks its groups up here."""
-    chains: dict[str, list[ir.Branch]] = {}
-    for group in pipeline.groups:
-        if isinstance(group, ir.Branch):
-            chains.setdefault(group.chain, []).append(group)
     edges: dict[str, list[ir.Dependency]] = {}
     for group in pipeline.groups:
         found: list[ir.Dependency] = []
         if isinstance(group, ir.Loop) and isinstance(group.items, ir.OutputRef):
             found = [ir.Dependency(step=group.items.step, kind="data", span=group.span)]
         elif isinstance(group, ir.Branch):
-            for branch in chains[group.chain]:
+            for branch in pipeline.chain(group.chain):
                 if branch.index <= group.index and branch.condition is not None:
                     found += [ir.Dependency(step=r.step, kind="gate", span=branch.condition.span)
                               for r in gate_refs(branch.condition.expr)

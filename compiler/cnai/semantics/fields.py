@@ -134,8 +134,6 @@ class FieldReader:
 
     def string(self, expr: ast.Expr) -> str | None:
         if isinstance(expr, ast.StringLit):
-            if len(expr.parts) == 1 and isinstance(expr.parts[0], str):  # the usual: one piece
-                return expr.parts[0]
             if expr.is_plain:
                 return expr.text
             self._mismatch(expr, "a plain string", "an interpolated string")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnai.diagnostics import DiagnosticBag, Label
-from cnai.semantics.units import k8s_name
+from cnai.semantics.units import Names, k8s_name
 from cnai.source import Span
 from cnai.syntax import ast
 
@@ -57,8 +57,7 @@ class GroupWalker:
     def __init__(self, diagnostics: DiagnosticBag) -> None:
         self.diagnostics = diagnostics
         self.found = Collected()
-        self._loop_ids: set[str] = set()
-        self._next_counter: dict[str, int] = {}  # per id base: the first suffix not yet tried
+        self._loop_ids = Names()
         self._chains = 0
         self._branches = 0
 
@@ -95,19 +94,7 @@ class GroupWalker:
             self.diagnostics.error("E0401", "loops inside `finally` are not supported",
                                    item.span, "not supported")
             return
-        base = f"for-{k8s_name(item.var.name)}"
-        # The first of base, base-2, base-3, ... not taken. Ids are never given back, so the
-        # suffixes tried for an earlier loop of this base stay taken and are not tried again
-        # (1,500 loops over `x` tried a million ids).
-        counter = self._next_counter.get(base)
-        if counter is None:
-            loop_id, counter = base, 2
-        else:
-            loop_id, counter = f"{base}-{counter}", counter + 1
-        while loop_id in self._loop_ids:
-            loop_id, counter = f"{base}-{counter}", counter + 1
-        self._next_counter[base] = counter
-        self._loop_ids.add(loop_id)
+        loop_id = self._loop_ids.take(f"for-{k8s_name(item.var.name)}")
         inner = Context(loop_id, (*ctx.loops, loop_id), ctx.in_finally)
         self.found.loops.append(LoopDecl(loop_id, item, ctx, inner))
         self.walk(item.items, inner)

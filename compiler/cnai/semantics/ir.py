@@ -24,6 +24,7 @@ BoolKind = Literal["and", "or"]
 Framework = Literal["tensorflow", "pytorch"]
 Engine = Literal["copy", "fluid"]
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
+DependencyKind = Literal["data", "order", "gate", "dataset"]
 
 
 class Node(BaseModel):
@@ -354,12 +355,11 @@ class Dependency(Node):
     """
 
     step: str
-    kind: Literal["data", "order", "gate", "dataset"]
+    kind: DependencyKind
     span: Span | None = None
 
     @classmethod
-    def of(cls, step: str, kind: Literal["data", "order", "gate", "dataset"], span: Span | None
-           ) -> Dependency:
+    def of(cls, step: str, kind: DependencyKind, span: Span | None) -> Dependency:
         """``Dependency(step=, kind=, span=)`` without validation (see :func:`_trusted`)."""
         return _trusted(cls, {"step": step, "kind": kind, "span": span}, {"step", "kind", "span"})
 

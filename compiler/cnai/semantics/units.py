@@ -75,3 +75,24 @@ def k8s_name(name: str, limit: int = DNS_LABEL_MAX) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         label = f"{label[:limit - 9].rstrip('-')}-{digest}"
     return label
+
+
+class Names:
+    """Unique, deterministic names within one namespace (loop ids, Argo templates, one DAG's
+    tasks, KFP tasks and groups): ``wanted``, else ``wanted-2``, ``wanted-3``, and so on."""
+
+    def __init__(self, *reserved: str) -> None:
+        self.taken = set(reserved)
+        # wanted -> the suffix to try next: names are never given back, so those tried for
+        # an earlier `wanted` stay taken (1,500 loops over `x` tried a million names).
+        self.next: dict[str, int] = {}
+
+    def take(self, wanted: str) -> str:
+        counter = self.next.get(wanted, 1)  # 1: `wanted` itself
+        name = wanted if counter == 1 else f"{wanted}-{counter}"
+        while name in self.taken:
+            counter += 1
+            name = f"{wanted}-{counter}"
+        self.taken.add(name)
+        self.next[wanted] = counter + 1
+        return name

@@ -18,5 +18,4 @@ def run(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
-
 __all__ = ["add_parser", "run"]

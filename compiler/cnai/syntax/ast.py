@@ -38,12 +38,19 @@ class StringLit(Node):
 
     @property
     def is_plain(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
+        # A plain loop, not all(): the checker asks it of every string (as ir.Text does).
+        for part in self.parts:  # noqa: SIM110
+            if not isinstance(part, str):
+                return False
+        return True
 
     @property
     def text(self) -> str:
         """The literal text (only meaningful when ``is_plain``)."""
-        return "".join(p for p in self.parts if isinstance(p, str))
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], str):  # the usual string: one piece
+            return parts[0]
+        return "".join(p for p in parts if isinstance(p, str))
 
 
 @dataclass

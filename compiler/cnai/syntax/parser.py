@@ -21,7 +21,7 @@ from cnai.syntax.to_ast import AstBuilder
 
 if TYPE_CHECKING:
     from lark import Lark, Token
-    from lark.exceptions import UnexpectedInput, UnexpectedToken
+    from lark.exceptions import UnexpectedInput
 
 # A number with a name glued on (`10Gi`, `500m`, `30s`) just before the token where the parse
 # failed: the name was read as the start of another field.
@@ -146,10 +146,11 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
         token = error.token
         start = token.start_pos or 0
         span = source.span(start, token.end_pos or start + 1)
-        expected = _expected(set(error.accepts or error.expected), parser)
-        glued = _glued_unit(source, start, error)
+        accepted = set(error.accepts or error.expected)
+        glued = _glued_unit(source, start, accepted)
         bag.error("E0003", f"unexpected {_found(token, parser)}", span,
-                  f"expected {expected}", help=glued[1] if glued else _hints(token, error),
+                  f"expected {_expected(accepted, parser)}",
+                  help=glued[1] if glued else _hints(token, accepted),
                   secondary=glued[0] if glued else ())
         return bag.items[0]
     assert isinstance(error, (UnexpectedToken, UnexpectedEOF))
@@ -170,13 +171,14 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
     return bag.items[0]
 
 
-def _glued_unit(source: SourceFile, start: int, error: UnexpectedToken
+def _glued_unit(source: SourceFile, start: int, accepted: set[str]
                 ) -> tuple[list[Label], list[str]] | None:
     """`size = 10Gi`: the number ends the field and `Gi` starts another, which fails at the
     next token. The label goes on `10Gi` and the help says to quote it."""
-    expected = set(error.accepts or error.expected)
+    if not accepted & {"EQUAL", "LBRACE"}:
+        return None
     found = _GLUED.search(source.text, 0, start)
-    if found is None or not expected & {"EQUAL", "LBRACE"}:
+    if found is None:
         return None
     text = found.group(1) + found.group(2)
     label = Label(source.span(found.start(), found.end(2)),
@@ -184,8 +186,7 @@ def _glued_unit(source: SourceFile, start: int, error: UnexpectedToken
     return [label], [f'quantities and durations are strings: write "{text}"']
 
 
-def _hints(token: Token, error: UnexpectedToken) -> list[str]:
-    expected = set(error.accepts or error.expected)
+def _hints(token: Token, expected: set[str]) -> list[str]:
     if token.type == "COMMA" and "NAME" in expected:
         return ["fields are separated by spaces or new lines, not commas"]
     if token.type in ("STRING", "INT", "FLOAT", "LSQB") and "EQUAL" in expected:

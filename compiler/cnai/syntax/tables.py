@@ -85,11 +85,11 @@ def load(directory: Path) -> Tables:
 
 def _save(path: Path, data: dict[str, Any]) -> None:
     """Write the cache atomically; a cache that cannot be written is simply not kept."""
+    from cnai.usage import write_atomically
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomically(path, json.dumps(data, separators=(",", ":")))
     except OSError:
         pass
 
@@ -130,18 +130,17 @@ def build(text: str) -> dict[str, Any]:
         for symbol, (action, argument) in actions.items():
             states[state][symbol] = argument if action.name == "Shift" else ~index[argument]
     pattern, keywords = scanner_spec(parser.terminals, parser.ignore_tokens)
-    rules = [_rule(r, AstBuilder) for r in parser.rules]
-    _pass_through(parser.rules, rules)
+    single = _single_valued(parser.rules)
+    rules = [_rule(r, AstBuilder, single) for r in parser.rules]
     return {"pattern": pattern, "keywords": keywords, "states": states, "rules": rules,
             "start": table.start_states["start"], "end": table.end_states["start"]}
 
 
-def _pass_through(lark_rules: list[Any], rules: list[list[Any]]) -> None:
-    """Make every inlined rule that always stands for exactly one value (`_body_item:
-    assignment | block | ...`) a unit rule: where lark makes a one-child list for the parent
-    to splice in, the child itself passes up and the parent keeps it as a child of its own,
-    the same tree with no list made per item. Such a rule has one symbol in every
-    alternative: a token, a rule that makes a node, or another such rule."""
+def _single_valued(lark_rules: list[Any]) -> set[str]:
+    """The inlined rules that always stand for exactly one value (`_body_item: assignment |
+    block | ...`): one symbol in every alternative, a token, a rule that makes a node, or
+    another such rule. Where lark makes a one-child list for the parent to splice in,
+    ``_rule`` passes the child itself up: the same tree, with no list made per item."""
     alternatives: dict[str, list[Any]] = {}
     for rule in lark_rules:
         alternatives.setdefault(rule.origin.name, []).append(rule)
@@ -157,33 +156,27 @@ def _pass_through(lark_rules: list[Any], rules: list[list[Any]]) -> None:
                     or r.expansion[0].name in single) for r in alts):
                 single.add(name)
                 changed = True
-    for rule, data in zip(lark_rules, rules, strict=True):
-        if rule.origin.name in single:
-            data[2:] = [None, None, 0, True]  # a unit rule: the child stands for it
-            continue
-        keep = data[3]
-        if keep is None:
-            continue
-        keep = [(i, inline and rule.expansion[i].name not in single, nones)
-                for i, inline, nones in keep]
-        data[3] = keep if data[4] or any(inline or nones for _, inline, nones in keep) else None
+    return single
 
 
-def _rule(rule: Any, builder: type) -> list[Any]:
+def _rule(rule: Any, builder: type, single: set[str]) -> list[Any]:
     """One rule, shaped as lark's ParseTreeBuilder shapes it (lark/parse_tree_builder.py:
     ChildFilterLALR, ExpandSingleChild, maybe_create_child_filter) with keep_all_tokens and
-    maybe_placeholders on and no ambiguity."""
+    maybe_placeholders on and no ambiguity; a ``single`` inlined rule is a unit rule whose
+    child stands for it, and is kept as a child (not spliced) where it appears."""
     expansion, options = rule.expansion, rule.options
+    name = rule.origin.name
+    if name in single:
+        return [1, name, None, None, 0, True]
     empty = options.empty_indices
     if empty:  # how many Nones go before each child, and after the last
         counts = [len(run) for run in "".join(str(int(b)) for b in empty).split("0")]
     else:
         counts = [0] * (len(expansion) + 1)
-    keep = [(i, not symbol.is_term and symbol.name.startswith("_"), counts[i])
-            for i, symbol in enumerate(expansion)]
+    keep = [(i, not symbol.is_term and symbol.name.startswith("_") and symbol.name not in single,
+             counts[i]) for i, symbol in enumerate(expansion)]
     append = counts[len(expansion)]
     filtered = bool(empty) or any(inline for _, inline, _ in keep)
-    name = rule.origin.name
     collapse = bool(options.expand1 and not rule.alias)
     inline = name.startswith("_")
     handler = None if inline else str(rule.alias or name)
