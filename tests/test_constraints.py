@@ -8,9 +8,10 @@ import tomllib
 from importlib import metadata
 
 import pytest
-from lock import CONSTRAINTS, canonical, read_pins
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+
+from lock import CONSTRAINTS, canonical, read_pins
 from testpaths import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

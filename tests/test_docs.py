@@ -28,9 +28,9 @@ FENCE = re.compile(r"^```(?P<tag>[\w-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M 
 EXPECT = re.compile(r"#\s*expect:\s*(?P<code>[EW]\d{4})\s*$")
 
 COMMANDS = (
-    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && "
+    "python3 -m venv .venv && .venv/bin/pip install -e . && "
     ".venv/bin/cnai compile examples/model_pipeline.cnai --target argo -o model_pipeline.yaml",
-    ".venv/bin/python -m pytest -q",
+    ".venv/bin/pip install -e '.[test]' -c tests/constraints.txt && .venv/bin/python -m pytest -q",
 )
 
 
