@@ -155,13 +155,13 @@ def test_split_writes_one_file_per_object(tmp_path: Path) -> None:
     example = EXAMPLES / "cloud_native.cnai"
     argo = cnai("compile", str(example), "--split", str(tmp_path / "argo"))
     assert argo.returncode == 0
-    assert sorted(p.name for p in (tmp_path / "argo").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "argo").glob("*.yaml")) == [
         "01-cronworkflow-resnet.yaml", "02-resourcequota-resnet-quota.yaml",
         "03-limitrange-resnet-limits.yaml"]
     kfp = cnai("compile", str(example), "--target", "kfp", "--split", str(tmp_path / "kfp"))
     assert kfp.returncode == 0
     # The quota objects, which the KFP file cannot carry, come after the pipeline.
-    assert sorted(p.name for p in (tmp_path / "kfp").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "kfp").glob("*.yaml")) == [
         "01-pipeline-resnet.yaml", "02-resourcequota-resnet-quota.yaml",
         "03-limitrange-resnet-limits.yaml"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from cnai import BUILD, __version__, local, submit
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
+from cnai.outfiles import write_atomically, write_split
 from cnai.source import SourceFile
 from cnai.usage import (
     UsageError,
@@ -24,7 +25,6 @@ from cnai.usage import (
     compile_options,
     print_diagnostics,
     read_input,
-    write_atomically,
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -117,10 +117,10 @@ def _write_split(directory: Path, documents: Sequence[dict[str, object]]) -> Non
 
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} exists and is not a directory")
+    files = {name: to_yaml([document])
+             for name, document in zip(split_names(documents), documents, strict=True)}
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, document in zip(split_names(documents), documents, strict=True):
-            write_atomically(directory / name, to_yaml([document]))
+        write_split(directory, files)
     except OSError as error:
         raise UsageError(f"cannot write into {directory}: {error.strerror or error}") from None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,26 +45,6 @@ def read_input(path: str) -> bytes:
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise UsageError(f"cannot read {path}: {reason}") from None
-
-
-def write_atomically(target: Path, text: str) -> None:
-    """Replace ``target`` only once the whole text is on disk: a failed write loses nothing.
-
-    A target that exists and is not a regular file (``/dev/null``, a pipe) is written in
-    place: replacing it would put a file where the device was.
-    """
-    if target.exists() and not target.is_file():
-        with target.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def add_color_option(parser: Any) -> None:

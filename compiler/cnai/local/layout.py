@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cnai.local.state import Index, LoopRun, Registry, StepRun
-from cnai.usage import write_atomically
+from cnai.outfiles import write_atomically
 
 RUN_FILE = "run.json"
 FORMAT_VERSION = 1

@@ -85,7 +85,7 @@ def load(directory: Path) -> Tables:
 
 def _save(path: Path, data: dict[str, Any]) -> None:
     """Write the cache atomically; a cache that cannot be written is simply not kept."""
-    from cnai.usage import write_atomically
+    from cnai.outfiles import write_atomically
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
