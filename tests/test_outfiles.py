@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from testpaths import EXAMPLES, ROOT
 
 from cnai import outfiles
+from testpaths import EXAMPLES, ROOT
 
 SEED = EXAMPLES / "model_pipeline.cnai"
 

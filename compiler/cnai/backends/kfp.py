@@ -61,6 +61,7 @@ from cnai.semantics.units import Names
 SCHEMA_VERSION = "2.1.0"
 SDK_VERSION = f"cnai-{__version__}"
 NO_RETRY_DEADLINE = "2147483647s"  # ~68 years: Argo's duration math holds it without overflow
+EXACT_INT = 2**53  # the largest integer a double holds with all its neighbours
 CLOUD_KINDS = ("distributed", "service", "dataload")  # tasks of our images (kfp_cloud.py)
 # The driver reads these in container arguments (backend/src/v2/driver/util.go).
 RESERVED_TEXT = ("{{$",)
@@ -98,7 +99,22 @@ class KfpBackend:
         self.cloud = CloudSteps(self)
         self.inputs = k8s.InputsByName()
 
+    def refuse_inexact_numbers(self) -> None:
+        """Kubeflow carries parameter values as protobuf ``Value``s, whose numbers are doubles
+        (google/protobuf/struct.proto), and its driver reads a loop's raw items with Go's
+        encoding/json into float64: an integer past 2^53 would arrive with other digits."""
+        found = [(p.span, _inexact(p.default)) for p in self.pipeline.params]
+        found += [(g.span, _inexact(g.items.value)) for g in self.pipeline.groups
+                  if isinstance(g, ir.Loop) and isinstance(g.items, ir.Literal_)]
+        for span, value in found:
+            if value is not None:
+                self.ctx.unsupported(
+                    span, "E0401", f"{value} is past 2^53: Kubeflow holds numbers as 64-bit "
+                    "floats, which keep integers exact only up to 9007199254740992",
+                    help="pass it as a string, or use a smaller number")
+
     def documents(self) -> list[dict[str, Any]]:
+        self.refuse_inexact_numbers()
         self.layout = Layout(self, self.datasets())
         for step in self.pipeline.steps:
             self.place(step)
@@ -377,6 +393,15 @@ class KfpBackend:
         return {"pipelineInfo": info, "sdkVersion": SDK_VERSION,
                 "schemaVersion": SCHEMA_VERSION, "components": self.components,
                 "deploymentSpec": {"executors": self.executors}, "root": root}
+
+
+def _inexact(value: ir.JSONValue) -> int | None:
+    """An integer in ``value`` that a double cannot hold exactly, if any."""
+    if isinstance(value, list):
+        return next((found for item in value if (found := _inexact(item)) is not None), None)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT:
+        return value
+    return None
 
 
 def input_type(item: ir.Input) -> Spec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cnai.limits import INT32_MAX
 from cnai.semantics import ir
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Collected, LoopDecl
@@ -81,6 +82,10 @@ class GroupChecker:
             if parallel is not None and parallel.value < 1:
                 self.diagnostics.error("E0208", "`parallel` is at least 1", parallel.span,
                                        "must be >= 1")
+            elif parallel is not None and parallel.value > INT32_MAX:
+                # Kubeflow's ParallelFor keeps it in an int32 (parallelism_limit).
+                self.diagnostics.error("E0208", f"`parallel` is at most {INT32_MAX}",
+                                       parallel.span, f"must be <= {INT32_MAX}")
             groups.append((loop.decl.span.start, ir.Loop(
                 id=loop.id, var=loop.decl.var.name, items=items, item_type=item_type,
                 parallelism=parallel.value if parallel is not None else None,

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cnai.diagnostics import DiagnosticBag, Label
+from cnai.limits import DURATION_MAX_SECONDS, INT32_MAX, QUANTITY_MAX, shown
 from cnai.semantics.resolver import suggest
-from cnai.semantics.units import is_quantity, parse_duration
+from cnai.semantics.units import is_quantity, parse_duration, quantity_value
 from cnai.source import Span
 from cnai.syntax import ast
 
@@ -141,11 +142,20 @@ class FieldReader:
             self._mismatch(expr, "a string")
         return None
 
-    def integer(self, expr: ast.Expr, minimum: int = 0) -> int | None:
+    def integer(self, expr: ast.Expr, minimum: int = 0, maximum: int = INT32_MAX
+                ) -> int | None:
+        """A count; Kubernetes and Argo keep counts in 32 bits unless ``maximum`` says."""
         if isinstance(expr, ast.IntLit):
             if expr.value < minimum:
                 self.diagnostics.error("E0208", f"`{expr.value}` is below the minimum "
                                        f"{minimum}", expr.span, f"must be >= {minimum}")
+                return None
+            if expr.value > maximum:
+                self.diagnostics.error(
+                    "E0208", f"`{expr.value}` is above the maximum {maximum}", expr.span,
+                    f"must be <= {maximum}",
+                    help=["Kubernetes and Argo hold this number in 32 bits"]
+                    if maximum == INT32_MAX else [])
                 return None
             return expr.value
         self._mismatch(expr, "an integer")
@@ -164,8 +174,14 @@ class FieldReader:
         seconds = parse_duration(text)
         if seconds is None:
             self.diagnostics.error(
-                "E0207", f"invalid duration \"{text}\"", expr.span, "not a duration",
+                "E0207", f"invalid duration \"{shown(text)}\"", expr.span, "not a duration",
                 help=['write a number with a unit: "30s", "5m", "2h", "1d", or "1h30m"'])
+        elif seconds > DURATION_MAX_SECONDS:
+            self.diagnostics.error(
+                "E0208", f"duration \"{shown(text)}\" is too long", expr.span, "out of range",
+                help=[f"at most {DURATION_MAX_SECONDS} seconds (68 years): Argo's deadlines "
+                      "and Go's durations hold no more"])
+            return None
         return seconds
 
     def quantity(self, expr: ast.Expr, name: str) -> str | None:
@@ -184,6 +200,13 @@ class FieldReader:
                 "not a Kubernetes quantity",
                 help=['examples: "500m" or 2 (cpu), "512Mi" or "64Gi" (memory); binary '
                       "suffixes are Ki Mi Gi Ti Pi Ei, decimal ones k M G T P E"])
+            return None
+        value = quantity_value(text)
+        if not value <= QUANTITY_MAX:  # also inf and nan
+            self.diagnostics.error(
+                "E0206", f"{name} quantity \"{shown(text)}\" is too large", expr.span,
+                "out of range", help=["a Kubernetes quantity is at most 2^63-1 "
+                                      "(9223372036854775807)"])
             return None
         if name == "memory" and text.endswith("m"):
             self.diagnostics.warn(

@@ -57,8 +57,8 @@ def substitute(node: Any, bindings: dict[str, ast.Expr]) -> Any:
             value = substitute(part, bindings) if isinstance(part, ast.Ref) else part
             if isinstance(value, (ast.Ref, str)):
                 parts.append(value)
-            elif isinstance(value, ast.StringLit) and value.is_plain:
-                parts.append(value.text)
+            elif isinstance(value, ast.StringLit):  # its text and its own interpolations
+                parts.extend(value.parts)
             elif isinstance(value, (ast.IntLit, ast.FloatLit)):
                 parts.append(str(value.value) if isinstance(value, ast.IntLit)
                              else repr(value.value))

@@ -46,7 +46,9 @@ def parse_duration(text: str) -> int | None:
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
             return None
-        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        # Past 30 digits a duration is far beyond any range (and int() refuses 4,300).
+        digits = match.group(1) if len(match.group(1)) <= 30 else "1" + "0" * 30
+        total += int(digits) * _UNIT_SECONDS[match.group(2)]
         position = match.end()
     if position != len(text) or total < 1 or total != int(total):
         return None

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from cnai.diagnostics import CompileError, DiagnosticBag
+from cnai.limits import INT64_MAX
+from cnai.limits import shown as _shown
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.lalr import Token
@@ -209,7 +211,7 @@ class AstBuilder:
 
     def parallel_clause(self, children: list[Any]) -> _Part:
         count = children[-1]
-        literal = ast.IntLit(int(count.value), self._span([count]))
+        literal = ast.IntLit(self._integer(count), self._span([count]))
         return self._part("parallel", literal, children)
 
     def if_block(self, children: list[Any]) -> ast.IfBlock:
@@ -308,13 +310,24 @@ class AstBuilder:
         return self.string_token(children[0])
 
     def int_lit(self, children: list[Any]) -> ast.IntLit:
-        return ast.IntLit(int(children[0].value), self._span(children))
+        return ast.IntLit(self._integer(children[0]), self._span(children))
+
+    def _integer(self, token: Token) -> int:
+        """An integer literal's value; past int64 (what Argo, Kubeflow and Kubernetes hold)
+        it is an error, checked before ``int()``, which refuses over 4,300 digits."""
+        text = token.value
+        if len(text.lstrip("0")) <= len(str(INT64_MAX)) and int(text) <= INT64_MAX:
+            return int(text)
+        self.diagnostics.error("E0208", f"{_shown(text)} is too large for an integer",
+                               self._span([token]), "out of range",
+                               help=[f"integers are 64-bit: up to {INT64_MAX}"])
+        return 0
 
     def float_lit(self, children: list[Any]) -> ast.FloatLit:
         value = float(children[0].value)
         if math.isinf(value):
-            self.diagnostics.error("E0208", f"{children[0].value} is too large for a number",
-                                   self._span(children), "out of range",
+            self.diagnostics.error("E0208", f"{_shown(children[0].value)} is too large for a "
+                                   "number", self._span(children), "out of range",
                                    help=["numbers are 64-bit floats: up to about 1.8e308"])
             value = 0.0
         return ast.FloatLit(value, self._span(children))

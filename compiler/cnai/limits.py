@@ -1,0 +1,25 @@
+"""The numeric ranges the engines hold, which the front end checks values against.
+
+- Integers are int64 everywhere a pipeline's value can go: Argo parameters are text read by
+  Go's strconv, Kubeflow's IR carries int64 fields, Kubernetes quantities are int64.
+- Counts that Kubernetes and Argo keep in ``int32`` fields: retry limits (``IntOrString``),
+  replicas, ``parallelism`` of a Kubeflow ``ParallelFor`` (``int32 parallelism_limit``), GPU
+  counts, ports and scale bounds.
+- A Kubernetes quantity "may not represent a number greater than 2^63-1 in magnitude"
+  (k8s.io/apimachinery/pkg/api/resource/quantity.go).
+- Durations are capped at ``INT32_MAX`` seconds (68 years): Argo's template
+  ``activeDeadlineSeconds`` is an ``IntOrString``, and Go's ``time.Duration`` (retry backoff)
+  holds at most about 292 years.
+"""
+
+from __future__ import annotations
+
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+QUANTITY_MAX = 2**63 - 1
+DURATION_MAX_SECONDS = INT32_MAX
+
+
+def shown(text: str, width: int = 24) -> str:
+    """A literal as a message quotes it: long ones cut, with their length."""
+    return text if len(text) <= width else f"{text[:width - 4]}... ({len(text)} characters)"
