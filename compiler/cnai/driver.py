@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.context import CompileContext, Options
 from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag
+from cnai.limits import MAX_SOURCE_BYTES, too_large
 from cnai.source import SourceFile
 
 if TYPE_CHECKING:
@@ -38,7 +39,11 @@ class CompileFailed(CompileError):
 
 
 def decode(data: bytes, path: str) -> SourceFile:
-    """UTF-8 text, or a CompileFailed (E0001) pointing at the first bad byte."""
+    """UTF-8 text, or a CompileFailed: E0001 pointing at the first bad byte, E0010 for a file
+    too large to read."""
+    if len(data) > MAX_SOURCE_BYTES:
+        empty = SourceFile(path, "")
+        raise CompileFailed([too_large(path, empty.span(0, 0))], {path: empty})
     try:
         return SourceFile(path, data.decode("utf-8"))
     except UnicodeDecodeError as error:

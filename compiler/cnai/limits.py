@@ -14,6 +14,12 @@
 
 from __future__ import annotations
 
+from cnai.diagnostics import Diagnostic, DiagnosticBag
+from cnai.source import Span
+
+# A .cnai file is read whole and parsed into a tree of about 100 bytes of memory per byte of
+# structured text: 16 MiB (some 60,000 steps) stays within a CI runner's memory.
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 QUANTITY_MAX = 2**63 - 1
@@ -23,3 +29,11 @@ DURATION_MAX_SECONDS = INT32_MAX
 def shown(text: str, width: int = 24) -> str:
     """A literal as a message quotes it: long ones cut, with their length."""
     return text if len(text) <= width else f"{text[:width - 4]}... ({len(text)} characters)"
+
+
+def too_large(path: str, span: Span) -> Diagnostic:
+    bag = DiagnosticBag()
+    bag.error("E0010", f"{path} is larger than {MAX_SOURCE_BYTES:,} bytes, the most cnai "
+              "reads", span, "file too large",
+              help=["split the pipeline: `import` templates from other files"])
+    return bag.sorted()[0]

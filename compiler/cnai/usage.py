@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai import __version__
 from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_REGISTRY, DEFAULT_SPOT_LABEL, Options
+from cnai.limits import MAX_SOURCE_BYTES
 
 if TYPE_CHECKING:
     from cnai.diagnostics import Diagnostic
@@ -41,7 +42,8 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
 def read_input(path: str) -> bytes:
     """The file's bytes; an unreadable file is a usage error."""
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as handle:  # no more than the parser would take
+            return handle.read(MAX_SOURCE_BYTES + 1)
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise UsageError(f"cannot read {path}: {reason}") from None

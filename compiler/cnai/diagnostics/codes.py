@@ -17,6 +17,7 @@ CODES: dict[str, str] = {
     "E0007": "invalid interpolation",
     "E0008": "nesting too deep",
     "E0009": "no pipeline in file",
+    "E0010": "file too large",
     # Names.
     "E0101": "duplicate name",
     "E0102": "unknown step",

@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
+from cnai.limits import MAX_SOURCE_BYTES, too_large
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.grammar import grammar_text
@@ -35,6 +36,8 @@ _FRIENDLY = {
 
 def parse(source: SourceFile) -> ast.Module:
     """Parse one file. Raises CompileError with the syntax diagnostics; they stop compilation."""
+    if len(source.text) > MAX_SOURCE_BYTES:
+        raise CompileError([too_large(source.path, source.span(0, 0))])
     builder = AstBuilder()
     builder.reset(source)
     module = run(tables(), source.text, builder)
