@@ -199,3 +199,52 @@ def test_errors_inside_imported_files_point_into_them() -> None:
                      ("broken.cnai", 3, 25, "E0103")}
     assert "3 |   command = [\"echo\", \"${y}\"]" in text
     assert "import cycle: " in text and "cycle_a.cnai` -> `" in text
+
+
+SYNTAX_MISTAKES = {
+    "missing }": 'pipeline p {\n  step a { image = "x"\n}\n',
+    "else without if": ('pipeline p {\n  step a { image = "x" }\n'
+                        '  else { step b { image = "x" } }\n}\n'),
+    "single quotes": "pipeline p {\n  step a { image = 'x' }\n}\n",
+    "semicolon": 'pipeline p {\n  step a { image = "x"; }\n}\n',
+    "stray }": 'pipeline p {\n  step a { image = "x" } }\n  step b { image = "x" }\n}\n',
+    "keyword as a name": 'pipeline p {\n  param in: int = 1\n}\n',
+    "keyword as a template parameter": 'template t(in: int) { image = "x" }\npipeline p {}\n',
+    "comma between fields": 'pipeline p {\n  step a { image = "x", command = ["a"] }\n}\n',
+    "unterminated string": 'pipeline p {\n  step a { image = "x }\n}\n',
+    "missing value": 'pipeline p {\n  step a { image = }\n}\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYNTAX_MISTAKES))
+def test_every_syntax_error_has_a_help_line(name: str) -> None:
+    text = render(SYNTAX_MISTAKES[name])
+    assert "= help: " in text, text
+
+
+def test_a_keyword_as_a_name_is_e0208_as_the_docs_say() -> None:
+    # docs/language.md: "E0208: `param in: int = 1` is refused".
+    assert render(SYNTAX_MISTAKES["keyword as a name"]).startswith(
+        "error[E0208]: `in` is a keyword")
+
+
+def _chain(branches: int) -> str:
+    head = 'pipeline p {\n  param x: int = 1\n  if x == 0 { step b0 { image = "x" } }\n'
+    rest = "".join(f'  else if x == {i} {{ step b{i} {{ image = "x" }} }}\n'
+                   for i in range(1, branches))
+    return head + rest + '  else { step z { image = "x" } }\n}\n'
+
+
+def test_a_flat_else_if_chain_is_not_nesting() -> None:
+    from cnai.driver import compile_source
+
+    text = _chain(150)  # past MAX_DEPTH branches, each one level deep
+    check_source(text, "chain.cnai")
+    for target in ("argo", "kfp"):
+        assert compile_source(text, "chain.cnai", target).text
+
+
+def test_nesting_is_still_capped() -> None:
+    text = "pipeline p {\n  param x: int = 1\n" + "  if x == 1 {\n" * 101 + (
+        '  step a { image = "x" }\n') + "  }\n" * 101 + "}\n"
+    assert render(text).startswith("error[E0008]: nesting too deep")

@@ -332,9 +332,6 @@ UNSUPPORTED = {
         'step s { image = "a"  args = ["{\\"IfPresent\\": {}}"] }',
         'an argument of step `s` starts with `{"IfPresent":`, which KFP\'s driver reads as a '
         "condition"),
-    "int literal beyond int64": (
-        'param n: int = 1\n  step s when n > 99999999999999999999 { image = "a" }',
-        "99999999999999999999 does not fit in a 64-bit integer, the range of CEL's int"),
 }
 
 

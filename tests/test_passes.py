@@ -181,3 +181,15 @@ def test_dedupe_does_not_share_steps_that_write_different_outputs() -> None:
     }""", passes=("dedupe_templates",))
     steps = {s.name: s for s in graph.steps}
     assert steps["a"].template is None and steps["b"].template is None
+
+
+def test_the_size_check_runs_with_no_optimize_too() -> None:
+    # docs/diagnostics.md (E0402): the output must fit whether or not the passes ran.
+    from cnai.driver import CompileFailed
+
+    text = ('pipeline p {\n  param x: string = "' + "x" * 1_100_000 + '"\n'
+            '  step s { image = "a"  command = ["echo", "${x}"] }\n}\n')
+    for optimize in (True, False):
+        with pytest.raises(CompileFailed) as failed:
+            compile_source(text, "p.cnai", "argo", Options(optimize=optimize))
+        assert [d.code for d in failed.value.diagnostics] == ["E0402"]

@@ -45,6 +45,9 @@ CASES = {
     "gate on a huge float": (
         'step s { image = "a" command = ["echo", outputs.v] output v: float }\n'
         f'  step t when s.v > {BIG_FLOAT} {{ image = "a" }}', "E0208", "too large for a number"),
+    "gate on an int past int64": (
+        f'param n: int = 1\n  step s when n > {OVER_INT64} {{ image = "a" }}', "E0208",
+        "too large for an integer"),
     "quota gpu past int32": (f"quota {{ gpu = {OVER_INT32} }}\n  {step()}", "E0208",
                              "above the maximum"),
     "quota gpu huge": (f"quota {{ gpu = {HUGE_INT} }}\n  {step()}", "E0208",

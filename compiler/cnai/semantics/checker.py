@@ -22,12 +22,9 @@ from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
+from cnai.syntax.grammar import KEYWORDS
 
 _CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
-KEYWORDS = frozenset((
-    "pipeline", "param", "dataset", "step", "service", "template", "use", "import", "after",
-    "when", "if", "else", "for", "in", "parallel", "finally", "output", "mount", "resources",
-    "retry", "distributed", "scheduling", "quota", "and", "or", "not", "true", "false"))
 RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
@@ -154,6 +151,8 @@ class Checker:
             if resolved is not None:
                 self.loop_sources[loop.id] = resolved
                 self.loop_vars[loop.id] = (var.name, resolved[1])
+            else:
+                self.scope.broken.add(var.name)
 
     def _schedule(self, expr: ast.Expr) -> str | None:
         text = self.fields.string(expr)

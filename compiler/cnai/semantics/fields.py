@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.limits import DURATION_MAX_SECONDS, INT32_MAX, QUANTITY_MAX, shown
-from cnai.semantics.resolver import suggest
+from cnai.semantics.resolver import close_matches, did_you_mean
 from cnai.semantics.units import is_quantity, parse_duration, quantity_value
 from cnai.source import Span
 from cnai.syntax import ast
@@ -80,6 +80,7 @@ class FieldReader:
                 owner_span: Span, report_missing: bool = True) -> dict[str, Field]:
         specs = FIELDS[context]
         found: dict[str, Field] = {}
+        misspelled: set[str] = set()  # fields an unknown key was probably meant as
         for item in items:
             if isinstance(item, ast.Assignment):
                 key, is_block = item.key, False
@@ -89,7 +90,7 @@ class FieldReader:
                 continue
             spec = specs.get(key.name)
             if spec is None:
-                self._unknown(key, context, specs)
+                misspelled.update(self._unknown(key, context, specs))
                 continue
             if (spec.kind == "block") != is_block:
                 self._wrong_form(key, spec)
@@ -104,19 +105,24 @@ class FieldReader:
             found[key.name] = item
         if report_missing:
             for name in REQUIRED[context]:
-                if name not in found:
+                # `imgae = ...` was reported with "did you mean `image`?": not missing too.
+                if name not in found and name not in misspelled:
                     where = f"`{owner.name}`" if owner else f"this `{context}` block"
                     self.diagnostics.error(
                         "E0106", f"{where} is missing the required field `{name}`",
                         owner.span if owner else owner_span, f"needs `{name} = ...`")
         return found
 
-    def _unknown(self, key: ast.Ident, context: str, specs: dict[str, FieldSpec]) -> None:
-        hints = suggest(key.name, specs)
+    def _unknown(self, key: ast.Ident, context: str, specs: dict[str, FieldSpec]
+                 ) -> list[str]:
+        """Report an unknown field; return the fields it resembles."""
+        close = close_matches(key.name, specs)
+        hints = did_you_mean(close)
         if not hints:
             hints = [f"`{context}` takes: " + ", ".join(f"`{n}`" for n in sorted(specs))]
         self.diagnostics.error("E0105", f"unknown field `{key.name}` in {context}", key.span,
                                f"`{context}` has no field `{key.name}`", help=hints)
+        return close
 
     def _wrong_form(self, key: ast.Ident, spec: FieldSpec) -> None:
         if spec.kind == "block":

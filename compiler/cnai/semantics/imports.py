@@ -28,6 +28,7 @@ class Importer:
             if not statement.path.is_plain:
                 self.diagnostics.error("E0111", "an import path is a plain string",
                                        statement.path.span, "interpolated")
+                library.incomplete = True
                 continue
             path = os.path.normpath(os.path.join(os.path.dirname(module.file),
                                                  statement.path.text))
@@ -41,6 +42,7 @@ class Importer:
             self.loaded.add(path)
             imported = self._parse(path, statement)
             if imported is None:
+                library.incomplete = True
                 continue
             for pipeline in imported.pipelines:
                 self.diagnostics.error(

@@ -27,15 +27,21 @@ class Symbol:
     in_finally: bool = False
 
 
-def suggest(name: str, candidates: Iterable[str]) -> list[str]:
-    """``did you mean`` hints, closest first (difflib's ratio, as mypy does)."""
+def close_matches(name: str, candidates: Iterable[str]) -> list[str]:
+    """The candidates ``name`` may be a misspelling of, closest first (difflib's ratio, as
+    mypy does)."""
     import difflib  # here: only a program with an error needs it
 
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
-    if not matches:
-        return []
-    quoted = " or ".join(f"`{m}`" for m in matches)
-    return [f"did you mean {quoted}?"]
+    return difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+
+
+def did_you_mean(matches: list[str]) -> list[str]:
+    return [f"did you mean {' or '.join(f'`{m}`' for m in matches)}?"] if matches else []
+
+
+def suggest(name: str, candidates: Iterable[str]) -> list[str]:
+    """``did you mean`` hints, closest first."""
+    return did_you_mean(close_matches(name, candidates))
 
 
 @dataclass
@@ -45,6 +51,9 @@ class Scope:
     diagnostics: DiagnosticBag
     symbols: dict[str, Symbol] = field(default_factory=dict)
     _k8s: dict[str, dict[str, Symbol]] = field(default_factory=dict)
+    # Names whose declaration was already reported as broken (a loop over an int): uses of
+    # them would only repeat that error.
+    broken: set[str] = field(default_factory=set)
 
     def declare(self, symbol: Symbol, k8s_space: str | None = None) -> bool:
         """Add a symbol; report duplicates and names that clash once mapped to DNS-1123."""
@@ -79,6 +88,8 @@ class Scope:
 
     def unknown(self, ident: ast.Ident, what: str, code: str, *kinds: SymbolKind,
                 extra: Iterable[str] = ()) -> None:
+        if ident.name in self.broken:
+            return
         label = (f"nothing named `{ident.name}`" if what == "name"
                  else f"no {what} named `{ident.name}`")
         self.diagnostics.error(code, f"unknown {what} `{ident.name}`", ident.span, label,

@@ -21,9 +21,11 @@ class TemplateLibrary:
     def __init__(self, diagnostics: DiagnosticBag) -> None:
         self.diagnostics = diagnostics
         self.templates: dict[str, ast.TemplateDef] = {}
+        # An import failed (E0111): a template it would have brought is not unknown.
+        self.incomplete = False
 
     def add(self, template: ast.TemplateDef) -> None:
-        from cnai.semantics.checker import KEYWORDS
+        from cnai.syntax.grammar import KEYWORDS
 
         for name in (template.name, *(p.name for p in template.params)):
             if name.name in KEYWORDS:
@@ -129,6 +131,8 @@ class TemplateExpander:
         use = uses[0]
         template = self.library.templates.get(use.template.name)
         if template is None:
+            if self.library.incomplete:
+                return decl, []
             self.diagnostics.error(
                 "E0112", f"unknown template `{use.template.name}`", use.template.span,
                 "no such template", help=suggest(use.template.name, self.library.templates))

@@ -15,7 +15,7 @@ from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
 from cnai.limits import MAX_SOURCE_BYTES, too_large
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
-from cnai.syntax.grammar import grammar_text
+from cnai.syntax.grammar import KEYWORDS, grammar_text
 from cnai.syntax.lalr import run
 from cnai.syntax.tables import lark_parser, tables
 from cnai.syntax.to_ast import AstBuilder
@@ -143,13 +143,19 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
             stopped = getattr(error, "interactive_parser", None)
             allowed = stopped.accepts() if stopped is not None else set()
             bag.error("E0002", f"unexpected character `{shown}`", span,
-                      f"expected {_expected(allowed, parser)}")
+                      f"expected {_expected(allowed, parser)}", help=[_CHARACTER_HINTS.get(
+                          char, f"`{shown}` has no meaning here; inside a string it is text")])
         return bag.items[0]
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         token = error.token
         start = token.start_pos or 0
         span = source.span(start, token.end_pos or start + 1)
         accepted = set(error.accepts or error.expected)
+        if token.value in KEYWORDS and "NAME" in accepted and accepted <= _DECLARING:
+            bag.error("E0208", f"`{token.value}` is a keyword", span, "a keyword, not a name",
+                      help=[f"keywords cannot name anything; choose another name, such as "
+                            f"`{token.value}_`"])
+            return bag.items[0]
         glued = _glued_unit(source, start, accepted)
         bag.error("E0003", f"unexpected {_found(token, parser)}", span,
                   f"expected {_expected(accepted, parser)}",
@@ -189,6 +195,16 @@ def _glued_unit(source: SourceFile, start: int, accepted: set[str]
     return [label], [f'quantities and durations are strings: write "{text}"']
 
 
+# Where the parser takes these and nothing else, a name is being declared (`param NAME`,
+# `template t(NAME`): a keyword there is a name that cannot be, E0208 as for the checker.
+_DECLARING = frozenset({"NAME", "RPAR"})
+_CHARACTER_HINTS = {
+    "'": 'strings are written in double quotes: "text"',
+    "`": 'strings are written in double quotes: "text"',
+    ";": "items end at the end of a line or a space; no `;` is needed",
+}
+
+
 def _hints(token: Token, expected: set[str]) -> list[str]:
     if token.type == "COMMA" and "NAME" in expected:
         return ["fields are separated by spaces or new lines, not commas"]
@@ -198,4 +214,8 @@ def _hints(token: Token, expected: set[str]) -> list[str]:
         return ["a field is written `name = value`; `:` is for types (`param x: int`)"]
     if token.type == "COMP_OP":
         return ["comparisons do not chain: write `a < b and b < c`"]
-    return []
+    if token.value == "else":
+        return ["`else` follows the `}` that closes an `if` block: `if c { ... } else { ... }`"]
+    if token.value == "}":
+        return ["this `}` closes nothing open here: remove it, or look above for a missing `{`"]
+    return ["the label lists what may come here; is something missing just before it?"]

@@ -220,8 +220,12 @@ class AstBuilder:
         items = tuple(i for i in self._items(children) if i is not condition)
         node = ast.IfBlock(condition, items, orelse[0].value if orelse else None,
                            self._span(children))
-        return self._node(node, [*children, *(o.value for o in orelse
-                                                if isinstance(o.value, ast.IfBlock))])
+        # An `else if` is the next link of one chain, not a block nested in this one: the
+        # chain is as deep as its deepest branch (semantics walks a chain in a loop).
+        node = self._node(node, children)
+        if orelse and isinstance(orelse[0].value, ast.IfBlock):
+            node._depth = max(node._depth, orelse[0].value._depth)
+        return node
 
     def else_clause(self, children: list[Any]) -> _Part:
         branch = children[-1]
