@@ -10,7 +10,7 @@ import re
 from typing import cast, get_args
 
 from cnai.diagnostics import DiagnosticBag, Label
-from cnai.semantics import ir, types
+from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
@@ -55,6 +55,7 @@ class Checker:
     # ---- module -----------------------------------------------------------------------
 
     def check_module(self, module: ast.Module) -> ir.Pipeline | None:
+        credentials.scan(self.source, self.diagnostics)
         self.importer.load(module, self.library)
         for template in module.templates:
             self.library.add(template)

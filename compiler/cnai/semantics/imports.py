@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from cnai.diagnostics import CompileError, DiagnosticBag, Label
+from cnai.semantics import credentials
 from cnai.semantics.templates import TemplateLibrary
 from cnai.source import SourceFile
 from cnai.syntax import ast
@@ -65,7 +66,9 @@ class Importer:
             return None
         self.sources[path] = source
         try:
-            return parse(source)
+            module = parse(source)
         except CompileError as failed:
             self.diagnostics.extend(failed.diagnostics)
             return None
+        credentials.scan(source, self.diagnostics)
+        return module

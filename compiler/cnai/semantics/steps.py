@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from cnai.backends.k8s import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import ir, types
+from cnai.limits import shown
+from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import FREE_BLOCKS, assigned
 from cnai.semantics.gates import GateChecker
@@ -486,6 +487,10 @@ class StepChecker:
             text = self.text(item.value)
             if text is not None:
                 env.append(ir.EnvVar(name=item.key.name, value=text))
+                if (isinstance(item.value, ast.StringLit) and item.value.is_plain
+                        and item.value.text and credentials.SECRET_NAME.search(item.key.name)):
+                    credentials.warn_literal_env(item.key.name, item.value.span,
+                                                 self.diagnostics)
         return env
 
     def _secret(self, call: ast.Call) -> ir.SecretRef | None:
@@ -504,7 +509,13 @@ class StepChecker:
         name, key = values
         if name is None or key is None:
             return None
-        return ir.SecretRef(name=name, key=key)
+        problems = [(what, value, arg, problem) for what, value, arg, problem in (
+            ("name", name, call.args[0], credentials.secret_name_problem(name)),
+            ("key", key, call.args[1], credentials.secret_key_problem(key))) if problem]
+        for what, value, arg, problem in problems:
+            self.diagnostics.error("E0208", f"invalid Secret {what} \"{shown(value)}\"",
+                                   arg.span, "not valid in Kubernetes", help=[problem])
+        return None if problems else ir.SecretRef(name=name, key=key)
 
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)
