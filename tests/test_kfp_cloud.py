@@ -89,10 +89,9 @@ def test_train_is_a_launcher_task_creating_a_tfjob(resnet: list[Doc]) -> None:
     assert launcher["image"] == "ghcr.io/cnai-dev/cnai-launcher:0.1.0"
     assert launcher["command"] == ["python", "-m", "cnai_launcher"]
     args = launcher["args"]
-    assert arguments(args, "--success-condition") == [
-        "status.replicaStatuses.Chief.succeeded > 0"]
-    assert arguments(args, "--failure-condition") == [
-        "status.replicaStatuses.Chief.failed > 0, status.replicaStatuses.Worker.failed > 0"]
+    assert arguments(args, "--success-condition") == ["status.completionTime"]
+    assert arguments(args, "--failure-condition") == [", ".join(
+        f"status.conditions.{slot}.type == Failed" for slot in range(5))]
     assert "--delete-on-exit" in args
     # The run's id: a task input whose constant the driver replaces with the run's uuid.
     _, task = find_task(spec, "train")
@@ -229,7 +228,9 @@ def test_a_training_job_mounts_the_claim_and_reads_params_as_tokens(cloud: list[
     assert {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "hub", "key": "token"}}} in (
         box["env"])
     assert pod["priorityClassName"] == "batch" and pod["schedulerName"] == "volcano"
-    assert arguments(args, "--timeout") == ["43200"]
+    # The job's own deadline (12h) fails it first; the wait is the backstop.
+    assert job["spec"]["runPolicy"]["activeDeadlineSeconds"] == 43200
+    assert arguments(args, "--timeout") == ["43320"]
 
 
 def test_the_quota_bounds_a_loop_of_gpu_steps(cloud: list[Doc]) -> None:

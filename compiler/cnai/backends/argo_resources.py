@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud
-from cnai.backends.serialize import to_yaml
+from cnai.backends import cloud, k8s
+from cnai.backends.serialize import Verbatim, to_yaml
 from cnai.semantics import ir
 
 if TYPE_CHECKING:
@@ -71,12 +71,14 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
             selector = {cloud.RUN_LABEL: RUN, cloud.STEP_LABEL: step.k8s_name}
             return _apply(cloud.disruption_budget(step, selector), "create", owned=True)
         _no_artifacts(backend, step)
-        container = backend.container(step)
+        container = _container(backend, step)
         job = cloud.training_job(step, container, _job_volumes(pipeline, step), labels,
                                  backend.ctx.options)
         success, failure = cloud.job_conditions(step)
-        return _with_inputs(step, _apply(job, "create", owned=True, success=success,
-                                                  failure=failure))
+        template = _apply(job, "create", owned=True, success=success, failure=failure)
+        # A backstop: the job's own deadline fails it first (cloud.job_conditions).
+        template["activeDeadlineSeconds"] = str(cloud.job_wait_deadline(step))
+        return _with_inputs(step, template)
     if step.kind == "service":
         namespace = "{{workflow.namespace}}"
         if role == "rule":
@@ -88,7 +90,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
             assert route is not None
             return _apply(route, "apply")
         _no_artifacts(backend, step)
-        container = backend.container(step)
+        container = _container(backend, step)
         service = cloud.knative_service(step, container, REVISION, labels)
         template = _apply(service, "apply", success=cloud.knative_ready(step, REVISION))
         template["activeDeadlineSeconds"] = str(step.timeout_seconds or SERVICE_TIMEOUT)
@@ -100,14 +102,70 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
     # run's DataLoad is the workflow's.
     name = dataset.k8s_name
     if role == "dataset":
-        source = dataset.source or ""
+        source: str = dataset.source or ""
         if dataset.source_ref is not None:
             (item,) = step.inputs
-            source = f"{{{{inputs.parameters.{item.name}}}}}"
+            source = json_scalar([ir.InputValue.named(item.name)])
         manifest = cloud.fluid_dataset(name, source, dataset)
         return _with_inputs(step, _apply(manifest, "apply"))
     return _apply(cloud.fluid_data_load(name, dataset), "create", owned=True,
                   success=cloud.DATA_LOAD_SUCCESS, failure=cloud.DATA_LOAD_FAILURE)
+
+
+def _container(backend: ArgoBackend, step: ir.Step) -> dict[str, Any]:
+    """The step's container for pods Kubernetes makes, inside a manifest: every value that
+    holds an input is a JSON scalar (see json_scalar)."""
+    image = backend.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
+    artifacts = {i.name for i in step.inputs if i.type.is_artifact}  # refused: _no_artifacts
+
+    def text(value: ir.Text) -> str:
+        parts: list[str | ir.InputValue] = []
+        for part in value.parts:
+            if isinstance(part, ir.InputValue) and part.name not in artifacts:
+                parts.append(part)
+            elif isinstance(part, ir.InputValue):
+                parts.append(f"{k8s.INPUTS_DIR}/{part.name}")
+            elif isinstance(part, ir.OutputPath):  # the checker refuses outputs here
+                parts.append(k8s.output_path(step, part.name))
+            else:
+                parts.append(part)
+        return json_scalar(parts)
+
+    return k8s.container(step, backend.pipeline, image, text,
+                         lambda name: json_scalar([ir.InputValue.named(name)]))
+
+
+def json_scalar(parts: list[str | ir.InputValue]) -> str:
+    """Text that holds runtime values, for a manifest Argo fills in as text and then parses
+    as YAML. A value pasted into a quoted scalar could end the quote (`'`), start a comment
+    (` #`) or lose its line breaks; so the whole text is an expression template whose result
+    is a JSON string, which YAML reads as a double-quoted scalar, exactly. Argo evaluates
+    ``{{=...}}`` with expr-lang after undoing the template's JSON escapes, inserts a string
+    result as it is (util/template/expression_template.go), and its validation reads an
+    unquoted expression in a manifest as a placeholder (workflow/validate/validate.go,
+    SubstituteResourceManifestExpressions). Text without an input stays a plain string."""
+    if all(isinstance(part, str) for part in parts):
+        return "".join(part for part in parts if isinstance(part, str))
+    # Brackets: an input may be named like an expr keyword (`in`, `not`, `matches`).
+    terms = [f"inputs.parameters['{part.name}']" if isinstance(part, ir.InputValue)
+             else _expr_string(part) for part in parts if part != ""]
+    return Verbatim("{{=toJson(" + " + ".join(terms) + ")}}")
+
+
+def _expr_string(text: str) -> str:
+    """An expr-lang string literal. Braces are escaped too: Argo ends a template at the first
+    ``}}`` (fasttemplate), whatever the expression's quotes say."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "{}" or not char.isprintable():
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
 
 
 def _apply(manifest: dict[str, Any], action: str, *, owned: bool = False,

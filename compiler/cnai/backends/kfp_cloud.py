@@ -131,9 +131,8 @@ class CloudSteps:
                 selector = {cloud.RUN_LABEL: token("CNAI_RUN_ID"),
                             cloud.STEP_LABEL: step.k8s_name}
                 args += ["--before-text", _json(cloud.disruption_budget(step, selector))]
-            args += ["--success-condition", success, "--failure-condition", failure]
-            if step.timeout_seconds is not None:
-                args += ["--timeout", str(step.timeout_seconds)]
+            args += ["--success-condition", success, "--failure-condition", failure,
+                     "--timeout", str(cloud.job_wait_deadline(step))]
             return [*args, "--delete-on-exit"]
         assert step.fills is not None
         dataset = self.pipeline.dataset(step.fills)
