@@ -3,6 +3,7 @@ disruption budgets, Knative + Istio services, Fluid. Embedded manifests are vali
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -166,15 +167,20 @@ def test_step_scheduling_overrides_the_pipeline(cloud: dict[str, Any]) -> None:
 
 
 def test_fluid_dataset_and_data_load(cloud: dict[str, Any]) -> None:
-    dataset = manifest(cloud, "preload-corpus-dataset")
+    load = template(cloud, "preload-corpus")
+    assert "resource" not in load and "preload-corpus-dataset" not in tasks(cloud)
+    args = load["container"]["args"]
+    assert load["container"]["command"] == ["python", "-m", "cnai_launcher"]
+    assert args[args.index("--set") + 1] == "CNAI_INPUT_DATA_URI={{inputs.parameters.data_uri}}"
+    assert load["inputs"] == {"parameters": [{"name": "data_uri"}]}
+    dataset = json.loads(args[args.index("--ensure-text") + 1])
     assert dataset["kind"] == "Dataset"
-    assert dataset["spec"]["mounts"][0]["mountPoint"] == "s3://bucket/corpus"
+    assert dataset["spec"]["mounts"][0]["mountPoint"] == "${CNAI_INPUT_DATA_URI}"
     # The Dataset is a cache shared by runs, bound to the cluster's runtime of its name.
     assert dataset["metadata"]["name"] == "corpus"
-    assert template(cloud, "preload-corpus-dataset")["resource"]["action"] == "apply"
-    load = template(cloud, "preload-corpus")["resource"]
-    assert load["successCondition"] == "status.phase == Complete"
-    assert manifest(cloud, "preload-corpus")["spec"]["dataset"]["name"] == "corpus"
+    data_load = json.loads(args[args.index("--manifest-text") + 1])
+    assert data_load["spec"]["dataset"]["name"] == "corpus"
+    assert args[args.index("--success-condition") + 1] == "status.phase == Complete"
     assert tasks(cloud)["prepare"]["depends"] == "preload-corpus.Succeeded"
     assert "volumeClaimTemplates" not in spec(cloud)
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -24,6 +25,7 @@ for _image in ("launcher", "sdk"):  # as runtime_images/conftest.py puts them
     if str(ROOT / "runtime_images" / _image) not in sys.path:
         sys.path.insert(0, str(ROOT / "runtime_images" / _image))
 from cnai_launcher.conditions import parse  # noqa: E402  (the image's own package)
+from cnai_launcher.tokens import substitute, token_values  # noqa: E402
 from cnai_launcher.wait import conditions_judge  # noqa: E402
 from cnai_runtime.exitcodes import StepError  # noqa: E402
 
@@ -82,6 +84,30 @@ def kfp_object(doc: Doc, name: str, parameters: dict[str, str], flag: str) -> An
     return [fill(json.loads(text), values) for text in arguments(args, flag)]
 
 
+LAUNCHED = ("--manifest-text", "--ensure-text", "--before-text")
+
+
+def launched(args: list[str], run_id: str | None) -> dict[str, list[Any]]:
+    """The objects the launcher creates from ``args``, its tokens filled in as it fills them."""
+    values = token_values(arguments(args, "--set"), run_id, "ml")
+    return {flag: [substitute(json.loads(text), values) for text in arguments(args, flag)]
+            for flag in LAUNCHED}
+
+
+def argo_launched(doc: Doc, name: str, params: dict[str, str]) -> dict[str, list[Any]]:
+    """A launcher task on Argo: its arguments filled in by Argo, then read by the launcher."""
+    values = {"workflow.uid": UID, **{f"inputs.parameters.{k}": v for k, v in params.items()}}
+    args = [argo_engine.fill(arg, values) for arg in argo_template(doc, name)["container"]["args"]]
+    return launched(args, None)
+
+
+def kfp_launched(doc: Doc, name: str, params: dict[str, str]) -> dict[str, list[Any]]:
+    args = doc["deploymentSpec"]["executors"][f"exec-{name}"]["container"]["args"]
+    resolved = [re.sub(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}",
+                       lambda m: {"cnai-run-id": UID, **params}[m.group(1)], arg) for arg in args]
+    return launched(resolved, UID)
+
+
 @pytest.mark.parametrize("note", NASTY, ids=repr)
 def test_runtime_values_reach_the_objects_exactly(argo: Doc, kfp: Doc, note: str) -> None:
     job = argo_object(argo, "train", note)
@@ -96,8 +122,10 @@ def test_runtime_values_reach_the_objects_exactly(argo: Doc, kfp: Doc, note: str
     service = argo_object(argo, "api", note)
     (box,) = service["spec"]["template"]["spec"]["containers"]
     assert {"name": "NOTE", "value": f"[{note}]"} in box["env"]
-    dataset = argo_object(argo, "preload-corpus-dataset", "", uri=note)
-    assert dataset["spec"]["mounts"][0]["mountPoint"] == note
+    for target in (argo_launched(argo, "preload-corpus", {"uri": note}),
+                   kfp_launched(kfp, "preload-corpus", {"uri": note})):
+        (dataset,) = target["--ensure-text"]
+        assert dataset["spec"]["mounts"][0]["mountPoint"] == note
 
 
 def test_argo_validation_reads_the_manifests(argo: Doc) -> None:
@@ -182,3 +210,33 @@ def test_every_job_and_its_wait_have_a_deadline(argo: Doc, kfp: Doc) -> None:
     deadline = kfp_job["spec"]["runPolicy"]["activeDeadlineSeconds"]
     (timeout,) = arguments(args, "--timeout")
     assert deadline < float(timeout) <= deadline + 300
+
+
+# ---- Fluid: one model on both targets ---------------------------------------------------------
+
+def test_fluid_data_loads_share_one_dataset_on_both_targets(argo: Doc, kfp: Doc) -> None:
+    """The same objects on both: the Dataset under the data set's own name (the runtime of that
+    name binds it), ensured rather than applied; a DataLoad per run, deleted at the end; a
+    deadline on the wait and a backstop on the task."""
+    argo_side = argo_launched(argo, "preload-corpus", {"uri": "s3://b/x"})
+    kfp_side = kfp_launched(kfp, "preload-corpus", {"uri": "s3://b/x"})
+    assert argo_side == kfp_side
+    (dataset,) = argo_side["--ensure-text"]
+    (load,) = argo_side["--manifest-text"]
+    assert argo_side["--before-text"] == []
+    assert dataset["metadata"] == {"name": "corpus"}
+    assert load["spec"]["dataset"]["name"] == "corpus"
+    assert "generateName" in load["metadata"]
+    argo_args = argo_template(argo, "preload-corpus")["container"]["args"]
+    kfp_args = kfp["deploymentSpec"]["executors"]["exec-preload-corpus"]["container"]["args"]
+    for args in (argo_args, kfp_args):
+        assert "--delete-on-exit" in args
+        (timeout,) = arguments(args, "--timeout")
+        assert 0 < float(timeout) <= 7 * 24 * 3600
+    backstop = int(argo_template(argo, "preload-corpus")["activeDeadlineSeconds"])
+    assert float(arguments(argo_args, "--timeout")[0]) < backstop
+    # Steps mount the claim Fluid names after the Dataset.
+    (volume,) = [v for v in argo["spec"]["volumes"] if v["name"] == "corpus"]
+    assert volume["persistentVolumeClaim"]["claimName"] == dataset["metadata"]["name"]
+    assert arguments(kfp_args, "--write")[0].endswith("output_file}}")
+    assert kfp_args[kfp_args.index("--write") + 2] == dataset["metadata"]["name"]

@@ -36,14 +36,12 @@ def roles(step: ir.Step) -> list[str]:
         assert step.serving is not None
         return [MAIN, *(["rule"] if cloud.breaks_circuits(step.serving) else []),
                 *(["route"] if cloud.splits_traffic(step.serving) else [])]
-    if step.kind == "dataload":
-        return ["dataset", MAIN]
     return [MAIN]
 
 
 def input_role(step: ir.Step) -> str:
     """The task of the chain whose template reads the step's inputs."""
-    return "dataset" if step.kind == "dataload" else MAIN
+    return MAIN
 
 
 def workflow_volumes(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
@@ -58,6 +56,8 @@ def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
     for role, _, name in backend.links[step.name]:
         if step.kind in ("container", "preload"):
             built.append(backend.container_template(step))
+        elif step.kind == "dataload":
+            built.append(_data_load(backend, step, name))
         else:
             built.append({"name": name, **_resource(backend, step, role)})
     return built
@@ -95,21 +95,27 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         template = _apply(service, "apply", success=cloud.knative_ready(step, REVISION))
         template["activeDeadlineSeconds"] = str(step.timeout_seconds or SERVICE_TIMEOUT)
         return _with_inputs(step, template)
-    assert step.fills is not None  # the remaining kind: a data-load step
-    dataset = pipeline.dataset(step.fills)
-    # A Fluid Dataset is a cache shared by runs: it keeps the data set's name (Fluid binds it
-    # to the runtime of the same name the cluster provides) and outlives the workflow; each
-    # run's DataLoad is the workflow's.
-    name = dataset.k8s_name
-    if role == "dataset":
-        source: str = dataset.source or ""
-        if dataset.source_ref is not None:
-            (item,) = step.inputs
-            source = json_scalar([ir.InputValue.named(item.name)])
-        manifest = cloud.fluid_dataset(name, source, dataset)
-        return _with_inputs(step, _apply(manifest, "apply"))
-    return _apply(cloud.fluid_data_load(name, dataset), "create", owned=True,
-                  success=cloud.DATA_LOAD_SUCCESS, failure=cloud.DATA_LOAD_FAILURE)
+    raise AssertionError(step.kind)
+
+
+def _data_load(backend: ArgoBackend, step: ir.Step, name: str) -> dict[str, Any]:
+    """A Fluid data load: the launcher image ensures the shared Dataset and waits for the
+    run's DataLoad, as on Kubeflow (cloud.fluid_load_args). Inputs reach it as ``--set``
+    arguments, filled in after the manifests are parsed (cnai_launcher.tokens)."""
+    assert step.fills is not None
+    dataset = backend.pipeline.dataset(step.fills)
+    source = dataset.source or ""
+    if dataset.source_ref is not None:
+        (item,) = step.inputs
+        source = "${" + k8s.input_env_name(item.name) + "}"
+    args = cloud.fluid_load_args(step, dataset, source)
+    for item in step.inputs:
+        args += ["--set", f"{k8s.input_env_name(item.name)}={{{{inputs.parameters.{item.name}}}}}"]
+    template: dict[str, Any] = {"name": name, "container": {
+        "image": backend.ctx.options.runtime_image("launcher"), "command": cloud.LAUNCHER,
+        "args": args}}
+    template["activeDeadlineSeconds"] = str(cloud.fluid_wait_deadline(step))
+    return _with_inputs(step, template)
 
 
 def _container(backend: ArgoBackend, step: ir.Step) -> dict[str, Any]:

@@ -8,6 +8,7 @@ explains each choice.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -100,9 +101,9 @@ def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[st
 
 # How long a training job may run when its step sets no `timeout`: every wait ends.
 JOB_TIMEOUT = 7 * 24 * 3600
-# How much longer than the job's own deadline its task waits: the operator's verdict (with
+# How much longer than an object's own deadline its task waits: the operator's verdict (with
 # its reason) arrives first, and the task's deadline is only a backstop.
-JOB_GRACE = 120
+WAIT_GRACE = 120
 # The Training Operator keeps one condition per type (Created, Running or Restarting,
 # Suspended, Succeeded, Failed: pkg/util/status.go, setCondition/filterOutCondition), so a
 # Failed condition sits at one of the first five places of status.conditions.
@@ -116,7 +117,7 @@ def job_deadline(step: ir.Step) -> int:
 
 def job_wait_deadline(step: ir.Step) -> int:
     """How long the task waits for the job's verdict before failing on its own."""
-    return job_deadline(step) + JOB_GRACE
+    return job_deadline(step) + WAIT_GRACE
 
 
 def job_conditions(step: ir.Step) -> tuple[str, str]:
@@ -283,6 +284,43 @@ def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
 
 
 # ---- Fluid ----------------------------------------------------------------------------
+
+# How long a Fluid data load may take when its step sets no `timeout`. Fluid retries a
+# DataLoad whose Dataset no runtime has bound every 20 seconds, with no end
+# (pkg/controllers/operation_controller.go), so the wait needs one.
+DATA_LOAD_TIMEOUT = 24 * 3600
+LAUNCHER = ["python", "-m", "cnai_launcher"]
+
+
+def as_json(obj: dict[str, Any]) -> str:
+    """A manifest as a launcher argument: JSON, keys sorted (deterministic, readable in the
+    YAML, and a form KFP's driver never mistakes for an ``IfPresent`` clause)."""
+    return json.dumps(obj, sort_keys=True, indent=2)
+
+
+def fluid_load_args(step: ir.Step, dataset: ir.Dataset, source: str) -> list[str]:
+    """The launcher's arguments for a Fluid data load, the same on both targets.
+
+    The Dataset is shared by runs under the data set's own name: Fluid binds a Dataset only
+    to the runtime of the same name, which the cluster provides. The launcher creates it if
+    absent and otherwise checks it is the one this run needs (its source), failing rather
+    than changing it under a concurrent run; it is never deleted. Each run's DataLoad warms
+    the cache, is waited for with a deadline, and is deleted when the step ends. ``source``
+    is the mount point, a literal or an input's token.
+    """
+    name = dataset.k8s_name
+    timeout = step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
+    return ["--manifest-text", as_json(fluid_data_load(name, dataset)),
+            "--ensure-text", as_json(fluid_dataset(name, source, dataset)),
+            "--success-condition", DATA_LOAD_SUCCESS, "--failure-condition", DATA_LOAD_FAILURE,
+            "--timeout", str(timeout), "--delete-on-exit"]
+
+
+def fluid_wait_deadline(step: ir.Step) -> int:
+    """The backstop on the data load's task: the launcher's own deadline, and a grace."""
+    timeout = step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
+    return timeout + WAIT_GRACE
+
 
 def fluid_dataset(name: str, source: str, dataset: ir.Dataset) -> dict[str, Any]:
     return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
