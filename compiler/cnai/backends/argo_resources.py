@@ -1,9 +1,11 @@
 """Argo templates for steps that are Kubernetes objects rather than a container: training
 jobs (with their PodDisruptionBudget), model services (Knative + Istio), Fluid data loads.
 
-Each is a resource template (``resource.action`` + ``manifest``): the workflow's executor
-applies the object and, for create, waits for the success or failure condition, which Argo
-reads as label selectors over the object's JSON (workflow/executor/resource.go).
+Jobs and services are resource templates (``resource.action`` + ``manifest``): the
+workflow's executor applies the object and, for create, waits for the success or failure
+condition, which Argo reads as label selectors over the object's JSON
+(workflow/executor/resource.go). Inputs in a manifest are JSON scalars (json_scalar). A Fluid
+data load is a container of the launcher image, as on Kubeflow (cloud.fluid_load_args).
 """
 
 from __future__ import annotations

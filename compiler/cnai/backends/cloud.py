@@ -309,17 +309,19 @@ def fluid_load_args(step: ir.Step, dataset: ir.Dataset, source: str) -> list[str
     is the mount point, a literal or an input's token.
     """
     name = dataset.k8s_name
-    timeout = step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
     return ["--manifest-text", as_json(fluid_data_load(name, dataset)),
             "--ensure-text", as_json(fluid_dataset(name, source, dataset)),
             "--success-condition", DATA_LOAD_SUCCESS, "--failure-condition", DATA_LOAD_FAILURE,
-            "--timeout", str(timeout), "--delete-on-exit"]
+            "--timeout", str(data_load_timeout(step)), "--delete-on-exit"]
+
+
+def data_load_timeout(step: ir.Step) -> int:
+    return step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
 
 
 def fluid_wait_deadline(step: ir.Step) -> int:
     """The backstop on the data load's task: the launcher's own deadline, and a grace."""
-    timeout = step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
-    return timeout + WAIT_GRACE
+    return data_load_timeout(step) + WAIT_GRACE
 
 
 def fluid_dataset(name: str, source: str, dataset: ir.Dataset) -> dict[str, Any]:
