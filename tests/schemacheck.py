@@ -47,6 +47,8 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 
+from argo_engine import placeholders
+
 Json = dict[str, Any]
 PathTuple = tuple[str | int, ...]
 
@@ -306,7 +308,8 @@ def _embedded_manifest_errors(workflow: Json) -> list[str]:
             continue
         where = _pointer((*path, "resource", "manifest"))
         try:
-            manifest = yaml.load(resource["manifest"], Loader=yaml.CSafeLoader)
+            # As Argo's validation reads it: each `{{=...}}` expression a placeholder.
+            manifest = yaml.load(placeholders(resource["manifest"]), Loader=yaml.CSafeLoader)
         except yaml.YAMLError as exc:
             errors.append(f"{where}: manifest is not valid YAML: {exc}")
             continue

@@ -3,11 +3,13 @@ disruption budgets, Knative + Istio services, Fluid. Embedded manifests are vali
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import yaml
 
+import argo_engine
 import schemacheck
 from cnai import compile_file, compile_source
 from cnai.context import Options
@@ -29,8 +31,22 @@ def template(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return next(t for t in spec(doc)["templates"] if t["name"] == name)
 
 
-def manifest(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    return yaml.safe_load(template(doc, name)["resource"]["manifest"])  # type: ignore[no-any-return]
+UID = "4bd1e2d6-5b1a-4c2b-9f3e-8d5a0c1b2e3f"
+
+
+def argo_values(doc: dict[str, Any], **params: str) -> dict[str, str]:
+    """What Argo fills in: the workflow's own variables, and each input at its default value
+    unless ``params`` says."""
+    values = {"workflow.uid": UID, "workflow.name": "run-x", "workflow.namespace": "ml"}
+    for parameter in spec(doc).get("arguments", {}).get("parameters", []):
+        values[f"inputs.parameters.{parameter['name']}"] = parameter.get("value", "")
+    values.update({f"inputs.parameters.{k}": v for k, v in params.items()})
+    return values
+
+
+def manifest(doc: dict[str, Any], name: str, **params: str) -> dict[str, Any]:
+    """The object the template applies, filled in as Argo does, then parsed."""
+    return argo_engine.manifest(template(doc, name), argo_values(doc, **params))  # type: ignore[no-any-return]
 
 
 def tasks(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -54,9 +70,9 @@ def test_tfjob_with_gang_scheduling_on_spot(resnet: list[dict[str, Any]]) -> Non
     doc = resnet[0]
     train = template(doc, "train")["resource"]
     assert train["action"] == "create" and train["setOwnerReference"] is True
-    assert train["successCondition"] == "status.replicaStatuses.Chief.succeeded > 0"
-    assert train["failureCondition"] == ("status.replicaStatuses.Chief.failed > 0, "
-                                         "status.replicaStatuses.Worker.failed > 0")
+    assert train["successCondition"] == "status.completionTime"
+    assert train["failureCondition"] == ", ".join(
+        f"status.conditions.{slot}.type == Failed" for slot in range(5))
     job = manifest(doc, "train")
     assert job["kind"] == "TFJob" and job["apiVersion"] == "kubeflow.org/v1"
     replicas = job["spec"]["tfReplicaSpecs"]
@@ -104,7 +120,8 @@ def test_knative_service_istio_split_and_circuit_breaker(resnet: list[dict[str, 
     assert container["ports"] == [{"containerPort": 8080, "name": "h2c"}]
     assert container["resources"] == {"limits": {"cpu": "1", "memory": "2Gi"}}
     ready = template(doc, "resnet-api")["resource"]["successCondition"]
-    assert ready == f"status.latestReadyRevisionName == {revision['metadata']['name']}"
+    assert argo_engine.fill(ready, argo_values(doc)) == (
+        f"status.latestReadyRevisionName == {revision['metadata']['name']}")
     route = manifest(doc, "resnet-api-route")
     weights = [(r["destination"]["host"].split(".")[0], r["weight"])
                for r in route["spec"]["http"][0]["route"]]
@@ -131,12 +148,12 @@ def test_pytorch_job_and_workers_only_and_master_only(cloud: dict[str, Any]) -> 
     assert pretrain["spec"]["runPolicy"]["activeDeadlineSeconds"] == 43200
     pod = pretrain["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]
     assert pod["containers"][0]["name"] == "pytorch"
-    assert pod["containers"][0]["command"][3] == "{{inputs.parameters.lr}}"
+    assert pod["containers"][0]["command"][3] == "0.001"
     assert pod["volumes"] == [{"name": "corpus", "persistentVolumeClaim": {
         "claimName": "corpus", "readOnly": True}}]
     assert pod["nodeSelector"] == {"eks.amazonaws.com/capacityType": "SPOT"}
     finetune = template(cloud, "finetune")["resource"]
-    assert finetune["successCondition"] == "status.replicaStatuses.Worker.succeeded > 0"
+    assert finetune["successCondition"] == "status.completionTime"
     assert "Chief" not in manifest(cloud, "finetune")["spec"]["tfReplicaSpecs"]
     assert "schedulingPolicy" not in manifest(cloud, "finetune")["spec"]["runPolicy"]
     solo = manifest(cloud, "solo")["spec"]["tfReplicaSpecs"]
@@ -150,15 +167,20 @@ def test_step_scheduling_overrides_the_pipeline(cloud: dict[str, Any]) -> None:
 
 
 def test_fluid_dataset_and_data_load(cloud: dict[str, Any]) -> None:
-    dataset = manifest(cloud, "preload-corpus-dataset")
+    load = template(cloud, "preload-corpus")
+    assert "resource" not in load and "preload-corpus-dataset" not in tasks(cloud)
+    args = load["container"]["args"]
+    assert load["container"]["command"] == ["python", "-m", "cnai_launcher"]
+    assert args[args.index("--set") + 1] == "CNAI_INPUT_DATA_URI={{inputs.parameters.data_uri}}"
+    assert load["inputs"] == {"parameters": [{"name": "data_uri"}]}
+    dataset = json.loads(args[args.index("--ensure-text") + 1])
     assert dataset["kind"] == "Dataset"
-    assert dataset["spec"]["mounts"][0]["mountPoint"] == "{{inputs.parameters.data_uri}}"
+    assert dataset["spec"]["mounts"][0]["mountPoint"] == "${CNAI_INPUT_DATA_URI}"
     # The Dataset is a cache shared by runs, bound to the cluster's runtime of its name.
     assert dataset["metadata"]["name"] == "corpus"
-    assert template(cloud, "preload-corpus-dataset")["resource"]["action"] == "apply"
-    load = template(cloud, "preload-corpus")["resource"]
-    assert load["successCondition"] == "status.phase == Complete"
-    assert manifest(cloud, "preload-corpus")["spec"]["dataset"]["name"] == "corpus"
+    data_load = json.loads(args[args.index("--manifest-text") + 1])
+    assert data_load["spec"]["dataset"]["name"] == "corpus"
+    assert args[args.index("--success-condition") + 1] == "status.phase == Complete"
     assert tasks(cloud)["prepare"]["depends"] == "preload-corpus.Succeeded"
     assert "volumeClaimTemplates" not in spec(cloud)
 
@@ -171,7 +193,7 @@ def test_service_without_canary_has_no_route(cloud: dict[str, Any]) -> None:
     assert api["metadata"]["name"] == "api"
     (container,) = api["spec"]["template"]["spec"]["containers"]
     assert container["ports"] == [{"containerPort": 9000, "name": "http1"}]
-    assert {"name": "MODEL", "value": "{{inputs.parameters.lr}}"} in container["env"]
+    assert {"name": "MODEL", "value": "0.001"} in container["env"]
     rule = manifest(cloud, "guarded-rule")
     assert rule["spec"]["trafficPolicy"]["connectionPool"]["http"] == {
         "http1MaxPendingRequests": 10}

@@ -89,10 +89,9 @@ def test_train_is_a_launcher_task_creating_a_tfjob(resnet: list[Doc]) -> None:
     assert launcher["image"] == "ghcr.io/cnai-dev/cnai-launcher:0.1.0"
     assert launcher["command"] == ["python", "-m", "cnai_launcher"]
     args = launcher["args"]
-    assert arguments(args, "--success-condition") == [
-        "status.replicaStatuses.Chief.succeeded > 0"]
-    assert arguments(args, "--failure-condition") == [
-        "status.replicaStatuses.Chief.failed > 0, status.replicaStatuses.Worker.failed > 0"]
+    assert arguments(args, "--success-condition") == ["status.completionTime"]
+    assert arguments(args, "--failure-condition") == [", ".join(
+        f"status.conditions.{slot}.type == Failed" for slot in range(5))]
     assert "--delete-on-exit" in args
     # The run's id: a task input whose constant the driver replaces with the run's uuid.
     _, task = find_task(spec, "train")
@@ -189,18 +188,20 @@ def test_fluid_data_set_is_created_and_loaded_by_the_launcher(cloud: list[Doc]) 
     platform_spec(platform)
     args = container(spec, "preload-corpus")["args"]
     values = tokens(args, {"cnai-run-id": RUN, "data_uri": "s3://bucket/corpus"})
-    dataset = fill(json.loads(arguments(args, "--before-text")[0]), values)
+    dataset = fill(json.loads(arguments(args, "--ensure-text")[0]), values)
     load = fill(json.loads(arguments(args, "--manifest-text")[0]), values)
     for obj in (dataset, load):
         schemacheck.assert_valid(obj)
     assert dataset["kind"] == "Dataset" and load["kind"] == "DataLoad"
-    assert dataset["metadata"]["name"] == load["spec"]["dataset"]["name"] == "corpus-4bd1e2d6"
+    # Shared by runs under the data set's name, as on Argo: Fluid binds it to the runtime of
+    # that name.
+    assert dataset["metadata"]["name"] == load["spec"]["dataset"]["name"] == "corpus"
     assert dataset["spec"]["mounts"][0]["mountPoint"] == "s3://bucket/corpus"
     assert arguments(args, "--success-condition") == ["status.phase == Complete"]
     assert arguments(args, "--failure-condition") == ["status.phase == Failed"]
     index = args.index("--write")
     assert args[index + 1:index + 3] == ["{{$.outputs.parameters['name'].output_file}}",
-                                         "corpus-${CNAI_RUN_SHORT}"]
+                                         "corpus"]
     assert spec["components"]["comp-preload-corpus"]["outputDefinitions"] == {
         "parameters": {"name": {"parameterType": "STRING"}}}
     # Steps mount the Dataset's claim (Fluid names it after the Dataset) from that output.
@@ -229,7 +230,9 @@ def test_a_training_job_mounts_the_claim_and_reads_params_as_tokens(cloud: list[
     assert {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "hub", "key": "token"}}} in (
         box["env"])
     assert pod["priorityClassName"] == "batch" and pod["schedulerName"] == "volcano"
-    assert arguments(args, "--timeout") == ["43200"]
+    # The job's own deadline (12h) fails it first; the wait is the backstop.
+    assert job["spec"]["runPolicy"]["activeDeadlineSeconds"] == 43200
+    assert arguments(args, "--timeout") == ["43320"]
 
 
 def test_the_quota_bounds_a_loop_of_gpu_steps(cloud: list[Doc]) -> None:

@@ -1,17 +1,19 @@
 """Argo templates for steps that are Kubernetes objects rather than a container: training
 jobs (with their PodDisruptionBudget), model services (Knative + Istio), Fluid data loads.
 
-Each is a resource template (``resource.action`` + ``manifest``): the workflow's executor
-applies the object and, for create, waits for the success or failure condition, which Argo
-reads as label selectors over the object's JSON (workflow/executor/resource.go).
+Jobs and services are resource templates (``resource.action`` + ``manifest``): the
+workflow's executor applies the object and, for create, waits for the success or failure
+condition, which Argo reads as label selectors over the object's JSON
+(workflow/executor/resource.go). Inputs in a manifest are JSON scalars (json_scalar). A Fluid
+data load is a container of the launcher image, as on Kubeflow (cloud.fluid_load_args).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud
-from cnai.backends.serialize import to_yaml
+from cnai.backends import cloud, k8s
+from cnai.backends.serialize import Verbatim, to_yaml
 from cnai.semantics import ir
 
 if TYPE_CHECKING:
@@ -36,14 +38,12 @@ def roles(step: ir.Step) -> list[str]:
         assert step.serving is not None
         return [MAIN, *(["rule"] if cloud.breaks_circuits(step.serving) else []),
                 *(["route"] if cloud.splits_traffic(step.serving) else [])]
-    if step.kind == "dataload":
-        return ["dataset", MAIN]
     return [MAIN]
 
 
 def input_role(step: ir.Step) -> str:
     """The task of the chain whose template reads the step's inputs."""
-    return "dataset" if step.kind == "dataload" else MAIN
+    return MAIN
 
 
 def workflow_volumes(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
@@ -58,6 +58,8 @@ def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
     for role, _, name in backend.links[step.name]:
         if step.kind in ("container", "preload"):
             built.append(backend.container_template(step))
+        elif step.kind == "dataload":
+            built.append(_data_load(backend, step, name))
         else:
             built.append({"name": name, **_resource(backend, step, role)})
     return built
@@ -71,12 +73,14 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
             selector = {cloud.RUN_LABEL: RUN, cloud.STEP_LABEL: step.k8s_name}
             return _apply(cloud.disruption_budget(step, selector), "create", owned=True)
         _no_artifacts(backend, step)
-        container = backend.container(step)
+        container = _container(backend, step)
         job = cloud.training_job(step, container, _job_volumes(pipeline, step), labels,
                                  backend.ctx.options)
         success, failure = cloud.job_conditions(step)
-        return _with_inputs(step, _apply(job, "create", owned=True, success=success,
-                                                  failure=failure))
+        template = _apply(job, "create", owned=True, success=success, failure=failure)
+        # A backstop: the job's own deadline fails it first (cloud.job_conditions).
+        template["activeDeadlineSeconds"] = str(cloud.job_wait_deadline(step))
+        return _with_inputs(step, template)
     if step.kind == "service":
         namespace = "{{workflow.namespace}}"
         if role == "rule":
@@ -88,26 +92,88 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
             assert route is not None
             return _apply(route, "apply")
         _no_artifacts(backend, step)
-        container = backend.container(step)
+        container = _container(backend, step)
         service = cloud.knative_service(step, container, REVISION, labels)
         template = _apply(service, "apply", success=cloud.knative_ready(step, REVISION))
         template["activeDeadlineSeconds"] = str(step.timeout_seconds or SERVICE_TIMEOUT)
         return _with_inputs(step, template)
-    assert step.fills is not None  # the remaining kind: a data-load step
-    dataset = pipeline.dataset(step.fills)
-    # A Fluid Dataset is a cache shared by runs: it keeps the data set's name (Fluid binds it
-    # to the runtime of the same name the cluster provides) and outlives the workflow; each
-    # run's DataLoad is the workflow's.
-    name = dataset.k8s_name
-    if role == "dataset":
-        source = dataset.source or ""
-        if dataset.source_ref is not None:
-            (item,) = step.inputs
-            source = f"{{{{inputs.parameters.{item.name}}}}}"
-        manifest = cloud.fluid_dataset(name, source, dataset)
-        return _with_inputs(step, _apply(manifest, "apply"))
-    return _apply(cloud.fluid_data_load(name, dataset), "create", owned=True,
-                  success=cloud.DATA_LOAD_SUCCESS, failure=cloud.DATA_LOAD_FAILURE)
+    raise AssertionError(step.kind)
+
+
+def _data_load(backend: ArgoBackend, step: ir.Step, name: str) -> dict[str, Any]:
+    """A Fluid data load: the launcher image ensures the shared Dataset and waits for the
+    run's DataLoad, as on Kubeflow (cloud.fluid_load_args). Inputs reach it as ``--set``
+    arguments, filled in after the manifests are parsed (cnai_launcher.tokens)."""
+    assert step.fills is not None
+    dataset = backend.pipeline.dataset(step.fills)
+    source = dataset.source or ""
+    if dataset.source_ref is not None:
+        (item,) = step.inputs
+        source = "${" + k8s.input_env_name(item.name) + "}"
+    args = cloud.fluid_load_args(step, dataset, source)
+    for item in step.inputs:
+        args += ["--set", f"{k8s.input_env_name(item.name)}={{{{inputs.parameters.{item.name}}}}}"]
+    template: dict[str, Any] = {"name": name, "container": {
+        "image": backend.ctx.options.runtime_image("launcher"), "command": cloud.LAUNCHER,
+        "args": args}}
+    template["activeDeadlineSeconds"] = str(cloud.fluid_wait_deadline(step))
+    return _with_inputs(step, template)
+
+
+def _container(backend: ArgoBackend, step: ir.Step) -> dict[str, Any]:
+    """The step's container for pods Kubernetes makes, inside a manifest: every value that
+    holds an input is a JSON scalar (see json_scalar)."""
+    image = backend.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
+    artifacts = {i.name for i in step.inputs if i.type.is_artifact}  # refused: _no_artifacts
+
+    def text(value: ir.Text) -> str:
+        parts: list[str | ir.InputValue] = []
+        for part in value.parts:
+            if isinstance(part, ir.InputValue) and part.name not in artifacts:
+                parts.append(part)
+            elif isinstance(part, ir.InputValue):
+                parts.append(f"{k8s.INPUTS_DIR}/{part.name}")
+            elif isinstance(part, ir.OutputPath):  # the checker refuses outputs here
+                parts.append(k8s.output_path(step, part.name))
+            else:
+                parts.append(part)
+        return json_scalar(parts)
+
+    return k8s.container(step, backend.pipeline, image, text,
+                         lambda name: json_scalar([ir.InputValue.named(name)]))
+
+
+def json_scalar(parts: list[str | ir.InputValue]) -> str:
+    """Text that holds runtime values, for a manifest Argo fills in as text and then parses
+    as YAML. A value pasted into a quoted scalar could end the quote (`'`), start a comment
+    (` #`) or lose its line breaks; so the whole text is an expression template whose result
+    is a JSON string, which YAML reads as a double-quoted scalar, exactly. Argo evaluates
+    ``{{=...}}`` with expr-lang after undoing the template's JSON escapes, inserts a string
+    result as it is (util/template/expression_template.go), and its validation reads an
+    unquoted expression in a manifest as a placeholder (workflow/validate/validate.go,
+    SubstituteResourceManifestExpressions). Text without an input stays a plain string."""
+    if all(isinstance(part, str) for part in parts):
+        return "".join(part for part in parts if isinstance(part, str))
+    # Brackets: an input may be named like an expr keyword (`in`, `not`, `matches`).
+    terms = [f"inputs.parameters['{part.name}']" if isinstance(part, ir.InputValue)
+             else _expr_string(part) for part in parts if part != ""]
+    return Verbatim("{{=toJson(" + " + ".join(terms) + ")}}")
+
+
+def _expr_string(text: str) -> str:
+    """An expr-lang string literal. Braces are escaped too: Argo ends a template at the first
+    ``}}`` (fasttemplate), whatever the expression's quotes say."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "{}" or not char.isprintable():
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
 
 
 def _apply(manifest: dict[str, Any], action: str, *, owned: bool = False,

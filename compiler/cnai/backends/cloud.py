@@ -8,6 +8,7 @@ explains each choice.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -89,30 +90,55 @@ def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[st
         if scheduling.priority:
             policy["priorityClass"] = scheduling.priority
         run_policy["schedulingPolicy"] = policy
-    if step.retry is not None:
-        run_policy["backoffLimit"] = step.retry.limit
-    if step.timeout_seconds is not None:
-        run_policy["activeDeadlineSeconds"] = step.timeout_seconds
+    # Without `retry` a replica is not restarted in place forever: the operator fails the job
+    # at its first restart (core/job.go, PastBackoffLimit: a limit of 0 means "no restart").
+    run_policy["backoffLimit"] = step.retry.limit if step.retry is not None else 0
+    run_policy["activeDeadlineSeconds"] = job_deadline(step)
     return {"apiVersion": TRAINING_API, "kind": kind,
             "metadata": {"generateName": f"{step.k8s_name}-", "labels": dict(pod_labels)},
             "spec": {"runPolicy": run_policy, field: replicas}}
 
 
-def job_conditions(step: ir.Step) -> tuple[str, str]:
-    """Argo-style success and failure conditions over the job's ``status.replicaStatuses``.
+# How long a training job may run when its step sets no `timeout`: every wait ends.
+JOB_TIMEOUT = 7 * 24 * 3600
+# How much longer than an object's own deadline its task waits: the operator's verdict (with
+# its reason) arrives first, and the task's deadline is only a backstop.
+WAIT_GRACE = 120
+# The Training Operator keeps one condition per type (Created, Running or Restarting,
+# Suspended, Succeeded, Failed: pkg/util/status.go, setCondition/filterOutCondition), so a
+# Failed condition sits at one of the first five places of status.conditions.
+JOB_CONDITION_SLOTS = 5
 
-    Success: the chief/master succeeded (with no master, the first worker decides; any
-    worker's success is the closest the status shows). Failure: any replica type failed;
-    Argo reads a comma-separated failureCondition as "any of" (workflow/executor/resource.go,
-    matchConditions).
+
+def job_deadline(step: ir.Step) -> int:
+    """The job's ``runPolicy.activeDeadlineSeconds``: its `timeout`, else JOB_TIMEOUT."""
+    return step.timeout_seconds if step.timeout_seconds is not None else JOB_TIMEOUT
+
+
+def job_wait_deadline(step: ir.Step) -> int:
+    """How long the task waits for the job's verdict before failing on its own."""
+    return job_deadline(step) + WAIT_GRACE
+
+
+def job_conditions(step: ir.Step) -> tuple[str, str]:
+    """Argo-style success and failure conditions over the job's status, for both targets.
+
+    The Training Operator decides the job as a whole: it marks it `Failed` (replicas that fail
+    with a non-restarting policy, `backoffLimit` restarts, `activeDeadlineSeconds` passed; the
+    last two also delete the pods, so no replica count ever shows them) or `Succeeded`, and
+    sets ``status.completionTime`` in the same status write as either condition
+    (pkg/controller.v1/common/job.go, ReconcileJobs; pytorch/pytorchjob_controller.go,
+    UpdateJobStatus). Argo parses a condition as a label selector (keys are gjson paths and
+    must be qualified names: no list queries) and checks the failure requirements first, any
+    one failing the task, then all success requirements (workflow/executor/resource.go,
+    matchConditions). So: failure when any of the first JOB_CONDITION_SLOTS conditions has
+    type `Failed` (the operator only ever sets it `True`); success when the job has a
+    completion time and has not failed, i.e. it succeeded.
     """
     assert step.distributed is not None
-    _, _, master, _ = JOB_KINDS[step.distributed.framework]
-    types = [t for t, n in ((master, step.distributed.masters),
-                            ("Worker", step.distributed.workers)) if n]
-    success = f"status.replicaStatuses.{types[0]}.succeeded > 0"
-    failure = ", ".join(f"status.replicaStatuses.{t}.failed > 0" for t in types)
-    return success, failure
+    failure = ", ".join(f"status.conditions.{slot}.type == Failed"
+                        for slot in range(JOB_CONDITION_SLOTS))
+    return "status.completionTime", failure
 
 
 def disruption_budget(step: ir.Step, selector: dict[str, str]) -> dict[str, Any]:
@@ -258,6 +284,45 @@ def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
 
 
 # ---- Fluid ----------------------------------------------------------------------------
+
+# How long a Fluid data load may take when its step sets no `timeout`. Fluid retries a
+# DataLoad whose Dataset no runtime has bound every 20 seconds, with no end
+# (pkg/controllers/operation_controller.go), so the wait needs one.
+DATA_LOAD_TIMEOUT = 24 * 3600
+LAUNCHER = ["python", "-m", "cnai_launcher"]
+
+
+def as_json(obj: dict[str, Any]) -> str:
+    """A manifest as a launcher argument: JSON, keys sorted (deterministic, readable in the
+    YAML, and a form KFP's driver never mistakes for an ``IfPresent`` clause)."""
+    return json.dumps(obj, sort_keys=True, indent=2)
+
+
+def fluid_load_args(step: ir.Step, dataset: ir.Dataset, source: str) -> list[str]:
+    """The launcher's arguments for a Fluid data load, the same on both targets.
+
+    The Dataset is shared by runs under the data set's own name: Fluid binds a Dataset only
+    to the runtime of the same name, which the cluster provides. The launcher creates it if
+    absent and otherwise checks it is the one this run needs (its source), failing rather
+    than changing it under a concurrent run; it is never deleted. Each run's DataLoad warms
+    the cache, is waited for with a deadline, and is deleted when the step ends. ``source``
+    is the mount point, a literal or an input's token.
+    """
+    name = dataset.k8s_name
+    return ["--manifest-text", as_json(fluid_data_load(name, dataset)),
+            "--ensure-text", as_json(fluid_dataset(name, source, dataset)),
+            "--success-condition", DATA_LOAD_SUCCESS, "--failure-condition", DATA_LOAD_FAILURE,
+            "--timeout", str(data_load_timeout(step)), "--delete-on-exit"]
+
+
+def data_load_timeout(step: ir.Step) -> int:
+    return step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
+
+
+def fluid_wait_deadline(step: ir.Step) -> int:
+    """The backstop on the data load's task: the launcher's own deadline, and a grace."""
+    return data_load_timeout(step) + WAIT_GRACE
+
 
 def fluid_dataset(name: str, source: str, dataset: ir.Dataset) -> dict[str, Any]:
     return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",

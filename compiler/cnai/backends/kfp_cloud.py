@@ -8,9 +8,9 @@ each becomes a task of one of our runtime images that does (runtime_images/READM
   is deleted when the step ends (``--delete-on-exit``): nothing else would.
 - ``service``: the deploy image applies the Knative Service, DestinationRule and
   VirtualService that cloud.py builds, waits for the new revision, then routes traffic.
-- ``dataset ... engine = "fluid"``: the launcher creates the Fluid Dataset, then the DataLoad,
-  and waits for it (DATA_LOAD_SUCCESS / FAILURE). The step outputs the Dataset's name, which
-  is its claim's name too: steps mount it as they mount a CreatePVC claim.
+- ``dataset ... engine = "fluid"``: the launcher ensures the shared Fluid Dataset and creates
+  the run's DataLoad, as on Argo (cloud.fluid_load_args). The step outputs the Dataset's
+  name, which is its claim's name too: steps mount it as they mount a CreatePVC claim.
 
 The objects are the Argo target's (cloud.py), built from the step's container rendered as a
 plain Kubernetes container. Values KFP would have to paste into them travel as arguments
@@ -25,7 +25,6 @@ on Argo); the namespace in Istio hosts is ``${CNAI_NAMESPACE}``.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from cnai.backends import cloud, k8s
@@ -43,7 +42,6 @@ CLAIM_INPUT = "cnai-claim-{}"
 NAME_OUTPUT = "name"  # the Fluid Dataset's name, i.e. its claim's
 SERVICE_TIMEOUT = 600  # seconds a service may take to become ready, unless `timeout` says
 SHORT_RUN = "${CNAI_RUN_SHORT}"
-DNS_LABEL = 63
 
 
 def parameter(name: str) -> str:
@@ -56,10 +54,6 @@ def token(name: str) -> str:
 
 def claim_token(dataset: ir.Dataset) -> str:
     return f"CNAI_CLAIM_{dataset.k8s_name.upper().replace('-', '_')}"
-
-
-def fluid_name(dataset: ir.Dataset) -> str:
-    return f"{dataset.k8s_name}-{SHORT_RUN}"
 
 
 class CloudSteps:
@@ -116,7 +110,7 @@ class CloudSteps:
             args = ["--manifests-text", to_yaml(self.service_objects(step)), *args,
                     "--timeout", str(step.timeout_seconds or SERVICE_TIMEOUT)]
         else:
-            image, command = "launcher", ["python", "-m", "cnai_launcher"]
+            image, command = "launcher", cloud.LAUNCHER
             args = self._launch_args(step) + args
         return {"image": self.options.runtime_image(image), "command": command, "args": args}
 
@@ -126,32 +120,23 @@ class CloudSteps:
             job = cloud.training_job(step, self.k8s_container(step), self._job_volumes(step),
                                      labels, self.options)
             success, failure = cloud.job_conditions(step)
-            args = ["--manifest-text", _json(job)]
+            args = ["--manifest-text", cloud.as_json(job)]
             if step.disruption_budget is not None:
                 selector = {cloud.RUN_LABEL: token("CNAI_RUN_ID"),
                             cloud.STEP_LABEL: step.k8s_name}
-                args += ["--before-text", _json(cloud.disruption_budget(step, selector))]
-            args += ["--success-condition", success, "--failure-condition", failure]
-            if step.timeout_seconds is not None:
-                args += ["--timeout", str(step.timeout_seconds)]
+                args += ["--before-text", cloud.as_json(cloud.disruption_budget(step, selector))]
+            args += ["--success-condition", success, "--failure-condition", failure,
+                     "--timeout", str(cloud.job_wait_deadline(step))]
             return [*args, "--delete-on-exit"]
         assert step.fills is not None
         dataset = self.pipeline.dataset(step.fills)
-        name = fluid_name(dataset)
-        if len(dataset.k8s_name) + 9 > DNS_LABEL:
-            raise Unsupported(f"data set `{dataset.name}` has a name too long for a Fluid "
-                              f"Dataset on Kubeflow (`{dataset.k8s_name}` and 9 characters "
-                              f"for the run must fit in {DNS_LABEL})")
         source = dataset.source or ""
         if dataset.source_ref is not None:
             (item,) = step.inputs
             source = token(k8s.input_env_name(item.name))
-        fluid = cloud.fluid_dataset(name, source, dataset)
-        fluid["metadata"]["labels"] = cloud.labels(self.pipeline, step, token("CNAI_RUN_ID"))
         output = f"{{{{$.outputs.parameters['{NAME_OUTPUT}'].output_file}}}}"
-        return ["--manifest-text", _json(cloud.fluid_data_load(name, dataset)),
-                "--before-text", _json(fluid), "--success-condition", cloud.DATA_LOAD_SUCCESS,
-                "--failure-condition", cloud.DATA_LOAD_FAILURE, "--write", output, name]
+        return [*cloud.fluid_load_args(step, dataset, source),
+                "--write", output, dataset.k8s_name]
 
     def service_objects(self, step: ir.Step) -> list[dict[str, Any]]:
         labels = cloud.labels(self.pipeline, step, token("CNAI_RUN_ID"))
@@ -192,8 +177,3 @@ class CloudSteps:
         return [{"name": d.k8s_name, "persistentVolumeClaim": {
             "claimName": token(claim_token(d)), "readOnly": True}} for d in datasets]
 
-
-def _json(obj: dict[str, Any]) -> str:
-    """A manifest as JSON, keys sorted: deterministic, readable in the YAML, and a form the
-    images read (and that KFP's driver never mistakes for an ``IfPresent`` clause)."""
-    return json.dumps(obj, sort_keys=True, indent=2)

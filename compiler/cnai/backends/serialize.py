@@ -22,6 +22,12 @@ _RESERVED = frozenset(
     for word in (base, base.capitalize(), base.upper())) | {"~"}
 
 
+class Verbatim(str):
+    """A value written as it is, unquoted. Only for Argo expression templates in a resource
+    manifest, ``{{=toJson(...)}}``, which Argo replaces with a JSON string before the YAML is
+    read (argo_resources.py); one line, never a key."""
+
+
 def _string(text: str) -> str:
     if _PLAIN.fullmatch(text) and text not in _RESERVED:
         return text
@@ -61,6 +67,9 @@ def _literal_block(text: str, indent: str) -> str | None:
 
 
 def _scalar(value: Any, indent: str) -> str:
+    if isinstance(value, Verbatim):
+        assert "\n" not in value, value
+        return str(value)
     if value is None:
         return "null"
     if value is True or value is False:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from cnai_runtime.cli import (
     setup_logging,
     signals_deferred,
 )
-from cnai_runtime.exitcodes import NOT_FOUND, USAGE, StepError
+from cnai_runtime.exitcodes import CONDITION_FAILED, NOT_FOUND, USAGE, StepError
 
 NAME = "cnai-launcher"
 
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--before-text", action="append", default=[], metavar="TEXT", help="as --before, inline"
+    )
+    parser.add_argument(
+        "--ensure-text",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="an object shared by runs (e.g. a Fluid Dataset), before the --before objects: "
+        "created if absent; if it exists, its spec must hold every field of this one, else "
+        "the launcher fails rather than change it under another run; never deleted",
     )
     add_token_options(parser, "replace ${NAME} in the manifests' strings by VALUE")
     parser.add_argument(
@@ -118,6 +128,41 @@ def create(kube: Kube, ref: Ref, obj: dict[str, Any], if_exists: str, log: loggi
     return final
 
 
+def differences(wanted: Any, found: Any, path: str = "spec") -> list[str]:
+    """Where ``found`` does not hold ``wanted``: every key of a wanted mapping, lists item by
+    item (the API server may add defaults, never drop what was asked)."""
+    if isinstance(wanted, dict) and isinstance(found, dict):
+        return [d for key, value in wanted.items()
+                for d in differences(value, found.get(key), f"{path}.{key}")]
+    if isinstance(wanted, list) and isinstance(found, list) and len(wanted) == len(found):
+        return [d for index, (w, f) in enumerate(zip(wanted, found, strict=True))
+                for d in differences(w, f, f"{path}[{index}]")]
+    return [] if wanted == found else [f"{path} is {json.dumps(found)}, not {json.dumps(wanted)}"]
+
+
+def ensure(kube: Kube, ref: Ref, obj: dict[str, Any], log: logging.Logger) -> None:
+    """Create a shared object, or check that the one there is the one this run needs."""
+    try:
+        kube.create(ref, obj)
+        log.info("created %s (shared: kept after this run)", ref)
+        return
+    except ApiException as exc:
+        if exc.status != 409:
+            raise api_error(exc, f"creating {ref}") from None
+    try:
+        found = kube.get(ref)
+    except ApiException as exc:
+        raise api_error(exc, f"reading {ref}") from None
+    wrong = differences(obj.get("spec", {}), found.get("spec"))
+    if wrong:
+        raise StepError(
+            f"{ref} exists for another source or setting and is shared by runs, so it is left "
+            f"as it is: {'; '.join(wrong)}",
+            CONDITION_FAILED,
+        )
+    log.info("%s exists as this run needs it: using it", ref)
+
+
 def delete(kube: Kube, ref: Ref, log: logging.Logger) -> None:
     try:
         gone = not kube.delete(ref)
@@ -154,6 +199,7 @@ def _launch(argv: Sequence[str] | None) -> int:
     if len(docs) != 1:
         raise StepError(f"expected exactly one object in the manifest, found {len(docs)}", USAGE)
     obj, befores = docs[0], _befores(args)
+    ensured = [o for text in args.ensure_text for o in load_documents(None, text)]
     parse_sets(args.set)  # a malformed --set is a usage error before any API access
     success, failure = _conditions(args, obj)
     kube, default_ns = Kube.connect(args.kubeconfig, args.context)
@@ -162,10 +208,14 @@ def _launch(argv: Sequence[str] | None) -> int:
     values = token_values(args.set, args.run_id, namespace)
     obj = substitute(obj, values)
     befores = [substitute(b, values) for b in befores]
+    ensured = [substitute(e, values) for e in ensured]
     ref = ref_for(obj, args.namespace, default_ns)
     created: list[Ref] = []  # in order of creation; deleted in reverse
     finished = False
     try:
+        for shared in ensured:  # never in `created`: other runs use it
+            with signals_deferred():
+                ensure(kube, ref_for(shared, args.namespace, default_ns), shared, log)
         for before in befores:
             with signals_deferred():  # a SIGTERM now must still see it in `created`
                 created.append(create(kube, ref_for(before, args.namespace, default_ns),
