@@ -17,7 +17,7 @@ docs/kfp.md has the whole mapping. Choices, with the sources they rest on
 - A data set is a PVC per run: a CreatePVC task, then an exit handler around the rest of the
   pipeline whose exit task is DeletePVC. Exit tasks run when their group ends, whatever its
   outcome (argocompiler/dag.go: ALL_UPSTREAM_TASKS_COMPLETED tasks become Argo exit hooks), so
-  the claim is deleted after a failure too, as Argo deletes volumeClaimTemplates. A second data
+  the claim is deleted after a failure too, as the Argo target's volumeClaimGC does. A second data
   set nests a second exit handler: the backend supports one exit task per group (dag.go keeps
   one exit hook per task it depends on), so ``finally`` has a handler of its own inside these.
   Each nested handler takes the outer claims' names as inputs, so the IR grows with the square
