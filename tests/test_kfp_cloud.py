@@ -20,6 +20,7 @@ from cnai.backends import kfp
 from cnai.context import CompileContext
 from cnai.driver import CompileFailed, analyze
 from cnai.source import SourceFile
+from k8s_rules import admitted_resources
 from test_kfp_support import FIXTURES, find_task, pipeline_spec, platform_spec, yaml_documents
 from testpaths import EXAMPLES
 
@@ -64,7 +65,7 @@ def container(doc: Doc, name: str) -> Doc:
 @pytest.fixture(scope="module")
 def resnet() -> list[Doc]:
     result = compile_file(EXAMPLES / "cloud_native.cnai", "kfp")
-    assert [w.code for w in result.warnings] == ["W0209"]  # 17 x 8 GPUs over a 64-GPU quota
+    assert [w.code for w in result.warnings] == []  # 8 x 8 GPUs: the whole 64-GPU quota
     return result.documents
 
 
@@ -105,7 +106,7 @@ def test_train_is_a_launcher_task_creating_a_tfjob(resnet: list[Doc]) -> None:
     schemacheck.assert_valid(job)
     assert (job["apiVersion"], job["kind"]) == ("kubeflow.org/v1", "TFJob")
     replicas = job["spec"]["tfReplicaSpecs"]
-    assert {t: r["replicas"] for t, r in replicas.items()} == {"Chief": 1, "Worker": 16}
+    assert {t: r["replicas"] for t, r in replicas.items()} == {"Chief": 1, "Worker": 7}
     for replica in replicas.values():
         pod = replica["template"]["spec"]
         (box,) = pod["containers"]
@@ -115,7 +116,18 @@ def test_train_is_a_launcher_task_creating_a_tfjob(resnet: list[Doc]) -> None:
         assert pod["nodeSelector"] == {"cloud.google.com/gke-spot": "true"}
         assert replica["template"]["metadata"]["labels"]["cnai.dev/run"] == RUN
     assert job["spec"]["runPolicy"]["schedulingPolicy"] == {
-        "minAvailable": 17, "queue": "training", "priorityClass": "high"}
+        "minAvailable": 8, "queue": "training", "priorityClass": "high"}
+
+
+def test_the_limit_range_caps_no_replica(resnet: list[Doc]) -> None:
+    # The namespace's LimitRange (namespace_objects) applied to the TFJob the launcher creates.
+    (limit_range,) = [o for o in kfp.namespace_objects(ir_of(EXAMPLES / "cloud_native.cnai"))
+                      if o["kind"] == "LimitRange"]
+    args = container(resnet[0], "train")["args"]
+    job = fill(json.loads(arguments(args, "--manifest-text")[0]), tokens(args, {"cnai-run-id": RUN}))
+    for replica in job["spec"]["tfReplicaSpecs"].values():
+        (box,) = replica["template"]["spec"]["containers"]
+        assert admitted_resources(box, limit_range)["limits"] == {"nvidia.com/gpu": "8"}
 
 
 def test_the_disruption_budget_is_created_first_and_selects_the_jobs_pods(
@@ -126,7 +138,7 @@ def test_the_disruption_budget_is_created_first_and_selects_the_jobs_pods(
     budget = fill(json.loads(budget_text), values)
     schemacheck.assert_valid(budget)
     assert budget["kind"] == "PodDisruptionBudget"
-    assert budget["spec"]["minAvailable"] == 15
+    assert budget["spec"]["minAvailable"] == 7
     job = fill(json.loads(arguments(args, "--manifest-text")[0]), values)
     selector = budget["spec"]["selector"]["matchLabels"]
     assert selector == {"cnai.dev/run": RUN, "cnai.dev/step": "train"}

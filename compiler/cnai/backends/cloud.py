@@ -15,7 +15,7 @@ from cnai.backends import k8s
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
-from cnai.semantics.cloud import DEFAULT_LIMIT, DEFAULT_REQUEST, step_demand
+from cnai.semantics.cloud import DEFAULT_REQUEST, step_demand
 from cnai.semantics.units import format_duration, quantity_value
 
 TRAINING_API = "kubeflow.org/v1"
@@ -127,7 +127,12 @@ def disruption_budget(step: ir.Step, selector: dict[str, str]) -> dict[str, Any]
 
 def quota_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
     """A ResourceQuota for the pipeline's namespace, and the LimitRange that gives containers
-    without cpu/memory a request (a quota on cpu/memory refuses pods that do not say)."""
+    without cpu/memory a request (a quota on cpu/memory refuses pods that do not say).
+
+    The LimitRange has no ``default`` (limits): the LimitRanger admission plugin sets every
+    default limit a container lacks (plugin/pkg/admission/limitranger/admission.go,
+    mergeContainerResources), so a default of 1Gi would cap an 8-GPU training replica that
+    states only ``gpu`` at 1Gi of memory. Requests are all the quota counts."""
     quota = pipeline.quota
     if quota is None:
         return []
@@ -144,7 +149,7 @@ def quota_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
     if quota.cpu is not None or quota.memory is not None:
         objects.append({"apiVersion": "v1", "kind": "LimitRange",
                         "metadata": {"name": f"{pipeline.k8s_name}-limits"},
-                        "spec": {"limits": [{"type": "Container", "default": dict(DEFAULT_LIMIT),
+                        "spec": {"limits": [{"type": "Container",
                                              "defaultRequest": dict(DEFAULT_REQUEST)}]}})
     return objects
 

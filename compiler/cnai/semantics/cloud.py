@@ -17,10 +17,9 @@ if TYPE_CHECKING:
 
 FRAMEWORKS = get_args(ir.Framework)
 PROTOCOLS = ("http", "grpc")
-# What a container without cpu/memory gets under a quota: the LimitRange's default request
-# and limit (a ResourceQuota on cpu/memory refuses pods that do not say).
+# What a container without cpu/memory requests under a quota: the LimitRange's default
+# request (a ResourceQuota on cpu/memory refuses pods that do not say). No default limit.
 DEFAULT_REQUEST = {"cpu": "100m", "memory": "256Mi"}
-DEFAULT_LIMIT = {"cpu": "1", "memory": "1Gi"}
 
 
 class CloudChecker:
