@@ -31,3 +31,30 @@ def admitted_resources(container: Doc, limit_range: Doc) -> Doc:
         for name, value in item.get("default", {}).items():
             limits.setdefault(name, value)
     return {k: v for k, v in resources.items() if v}
+
+
+def image_user(dockerfile: str) -> tuple[int, int]:
+    """The uid and gid of a Dockerfile's last ``USER uid:gid``."""
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    uid, _, gid = users[-1].partition(":")
+    return int(uid), int(gid or uid)
+
+
+def writes_fresh_volume(uid: int, gid: int, fs_group: int | None) -> bool:
+    """Whether a container process can create files at the root of a freshly made block volume.
+
+    The new filesystem's root belongs to 0:0 with mode 0755. With a pod ``fsGroup`` the kubelet
+    gives it that group with group rwx and setgid (pkg/volume/volume_linux.go,
+    SetVolumeOwnership) and adds the group to the container's processes. Kubeflow drops every
+    capability (driver/k8s.go), so root has no DAC override: it writes as the directory's owner.
+    """
+    owner, group, mode = 0, 0, 0o755
+    groups = {gid}
+    if fs_group is not None:
+        group, mode = fs_group, mode | 0o070 | 0o2000
+        groups.add(fs_group)
+    if uid == owner:
+        return bool(mode & 0o200)
+    if group in groups:
+        return bool(mode & 0o020)
+    return bool(mode & 0o002)
