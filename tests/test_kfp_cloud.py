@@ -268,14 +268,53 @@ pipeline q {
 
 
 def test_a_scheduler_on_a_tasks_own_pod_is_refused() -> None:
-    source = FIXTURES.parent / "valid" / "cloud.cnai"
     with pytest.raises(CompileFailed) as failure:
-        compile_file(source, "kfp")
-    assert [(d.code, d.message) for d in failure.value.diagnostics if d.code[0] == "E"] == [(
+        compile_source("""
+pipeline p {
+  scheduling { priority = "batch" }
+  step prepare { image = "x"  scheduling { priority = "urgent" } }
+  step other { image = "x"  scheduling { scheduler = "volcano" } }
+}""", "p.cnai", "kfp")
+    assert [(d.code, d.message) for d in failure.value.diagnostics] == [(
         "E0401", "`scheduling` with a scheduler or a priority class applies to the pod of "
-        "`prepare`; Kubeflow sets neither on a task's pod (kfp-kubernetes' "
+        "`prepare` and 1 more; Kubeflow sets neither on a task's pod (kfp-kubernetes' "
         "KubernetesExecutorConfig has no schedulerName or priorityClassName), only on the pods "
         "of distributed steps")]
+
+
+WIDE = """
+pipeline p {
+  scheduling { scheduler = "volcano"  queue = "q" }
+  step prep { image = "x" }
+  step fit after prep { image = "x"  distributed pytorch { workers = 2 }  resources { gpu = 1 } }
+  step report after fit { image = "x" }
+}"""
+
+
+def test_a_pipeline_wide_scheduler_places_the_jobs_and_warns_once_for_the_rest() -> None:
+    result = compile_source(WIDE, "p.cnai", "kfp")
+    (warning,) = result.warnings
+    assert (warning.code, warning.message, warning.span.line) == (
+        "W0403", "on Kubeflow, the pipeline's scheduler `volcano` applies only to the pods of "
+        "distributed steps; `prep` and 1 more run without it, under the default scheduler", 3)
+    spec = result.documents[0]
+    args = container(spec, "fit")["args"]
+    job = fill(json.loads(arguments(args, "--manifest-text")[0]), tokens(args, {"cnai-run-id": RUN}))
+    schemacheck.assert_valid(job)
+    assert job["spec"]["runPolicy"]["schedulingPolicy"] == {"minAvailable": 3, "queue": "q"}
+    for replica in job["spec"]["pytorchReplicaSpecs"].values():
+        assert replica["template"]["spec"]["schedulerName"] == "volcano"
+    # The plain steps' pods: nothing names a scheduler for them.
+    executors = spec["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-fit", "exec-prep"}  # report shares prep's
+    assert "schedulerName" not in json.dumps(executors["exec-prep"])
+
+
+def test_a_pipeline_wide_priority_alone_warns_without_the_scheduler() -> None:
+    result = compile_file(FIXTURES.parent / "valid" / "cloud.cnai", "kfp")
+    assert [(w.code, w.message) for w in result.warnings] == [(
+        "W0403", "on Kubeflow, the pipeline's priority class `batch` applies only to the pods "
+        "of distributed steps; `prepare` runs without it")]
 
 
 def test_artifacts_cannot_reach_a_training_jobs_pods() -> None:

@@ -71,6 +71,10 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     return KfpBackend(pipeline, ctx).documents()
 
 
+def _more(steps: list[ir.Step]) -> str:
+    return f" and {len(steps) - 1} more" if len(steps) > 1 else ""
+
+
 def namespace_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
     """The objects a ``quota`` asks for in the pipeline's namespace (ResourceQuota, LimitRange),
     the Argo target's. Not part of the KFP output: kfp's loader takes one or two YAML
@@ -191,19 +195,43 @@ class KfpBackend:
 
     def refuse(self) -> set[str]:
         """Report what KFP cannot express of the pipeline as a whole, once per construct;
-        returns the steps left out because of it (none today)."""
-        pods = [s for s in self.pipeline.steps if s.kind in ("container", "preload")
-                and s.scheduling is not None and (s.scheduling.scheduler
-                                                  or s.scheduling.priority)]
-        if pods:
-            more = f" and {len(pods) - 1} more" if len(pods) > 1 else ""
-            where = pods[0].scheduling.span if pods[0].scheduling else None
+        returns the steps left out because of it (none today).
+
+        A scheduler or priority class reaches only the pods of training jobs (kfp-kubernetes'
+        KubernetesExecutorConfig has no schedulerName or priorityClassName). Asked for by a
+        step of its own, that is an error; set pipeline-wide, it still places the jobs, and
+        the steps' own pods running without it is a warning, once."""
+        wide = self.pipeline.scheduling or ir.Scheduling()
+        own, inherited = [], []
+        for step in self.pipeline.steps:
+            placed = step.scheduling
+            if step.kind not in ("container", "preload") or placed is None:
+                continue
+            if (placed.scheduler, placed.priority) == (wide.scheduler, wide.priority):
+                inherited += [step] if placed.scheduler or placed.priority else []
+            else:
+                own.append(step)
+        if own:
+            where = own[0].scheduling.span if own[0].scheduling else None
             self.ctx.unsupported(
-                where or pods[0].span, "E0401", "`scheduling` with a scheduler or a priority class "
-                f"applies to the pod of `{pods[0].name}`{more}; Kubeflow sets neither on a "
-                "task's pod (kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
-                "priorityClassName), only on the pods of distributed steps",
+                where or own[0].span, "E0401", "`scheduling` with a scheduler or a priority "
+                f"class applies to the pod of `{own[0].name}`{_more(own)}; Kubeflow sets "
+                "neither on a task's pod (kfp-kubernetes' KubernetesExecutorConfig has no "
+                "schedulerName or priorityClassName), only on the pods of distributed steps",
                 help="put `scheduling` in the distributed steps, or compile with --target argo")
+        if inherited:
+            fields = [f"{name} `{value}`" for name, value in (
+                ("scheduler", wide.scheduler), ("priority class", wide.priority)) if value]
+            apply, them = ("apply", "them") if len(fields) > 1 else ("applies", "it")
+            run = "run" if len(inherited) > 1 else "runs"
+            where = ", under the default scheduler" if wide.scheduler else ""
+            self.ctx.diagnostics.warn(
+                "W0403", f"on Kubeflow, the pipeline's {' and '.join(fields)} {apply} only to "
+                f"the pods of distributed steps; `{inherited[0].name}`{_more(inherited)} {run} "
+                f"without {them}{where}", wide.span or inherited[0].span,
+                "not applied to every pod", help=[
+                    "kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
+                    "priorityClassName; compile with --target argo to place every pod"])
         return set()
 
     def step(self, step: ir.Step) -> None:
