@@ -58,3 +58,26 @@ def writes_fresh_volume(uid: int, gid: int, fs_group: int | None) -> bool:
     if group in groups:
         return bool(mode & 0o020)
     return bool(mode & 0o002)
+
+
+def quantity(text: str | int | float) -> float:
+    """A Kubernetes quantity as a number (the suffixes cnai writes)."""
+    text = str(text)
+    for suffix, factor in (("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40),
+                           ("m", 1e-3), ("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def quota_admits(hard: Doc, running: list[Doc], new: list[Doc]) -> bool:
+    """Whether a ResourceQuota with ``hard`` (``requests.X`` keys) admits all of ``new`` (pods'
+    requests) next to ``running``: the quota admission plugin refuses a pod once the sum of
+    requests would pass ``hard`` (plugin/pkg/admission/resourcequota, and
+    pkg/quota/v1/evaluator/core/pods.go, which counts requests)."""
+    for key, limit in hard.items():
+        resource = key.removeprefix("requests.")
+        used = sum(quantity(pod.get(resource, 0)) for pod in [*running, *new])
+        if used > quantity(limit):
+            return False
+    return True

@@ -124,7 +124,8 @@ def test_the_limit_range_caps_no_replica(resnet: list[Doc]) -> None:
     (limit_range,) = [o for o in kfp.namespace_objects(ir_of(EXAMPLES / "cloud_native.cnai"))
                       if o["kind"] == "LimitRange"]
     args = container(resnet[0], "train")["args"]
-    job = fill(json.loads(arguments(args, "--manifest-text")[0]), tokens(args, {"cnai-run-id": RUN}))
+    job = fill(json.loads(arguments(args, "--manifest-text")[0]),
+               tokens(args, {"cnai-run-id": RUN}))
     for replica in job["spec"]["tfReplicaSpecs"].values():
         (box,) = replica["template"]["spec"]["containers"]
         assert admitted_resources(box, limit_range)["limits"] == {"nvidia.com/gpu": "8"}
@@ -299,7 +300,8 @@ def test_a_pipeline_wide_scheduler_places_the_jobs_and_warns_once_for_the_rest()
         "distributed steps; `prep` and 1 more run without it, under the default scheduler", 3)
     spec = result.documents[0]
     args = container(spec, "fit")["args"]
-    job = fill(json.loads(arguments(args, "--manifest-text")[0]), tokens(args, {"cnai-run-id": RUN}))
+    job = fill(json.loads(arguments(args, "--manifest-text")[0]),
+               tokens(args, {"cnai-run-id": RUN}))
     schemacheck.assert_valid(job)
     assert job["spec"]["runPolicy"]["schedulingPolicy"] == {"minAvailable": 3, "queue": "q"}
     for replica in job["spec"]["pytorchReplicaSpecs"].values():

@@ -15,7 +15,7 @@ from cnai.backends import k8s
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
-from cnai.semantics.cloud import DEFAULT_REQUEST, step_demand
+from cnai.semantics.cloud import DEFAULT_REQUEST, held_by_services, step_demand
 from cnai.semantics.units import format_duration, quantity_value
 
 TRAINING_API = "kubeflow.org/v1"
@@ -155,15 +155,23 @@ def quota_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
 
 
 def gpu_parallelism(pipeline: ir.Pipeline) -> int | None:
-    """How many pods may run at once so GPUs in use never exceed the quota: the quota over
-    the largest GPU demand of one pod (a whole job for distributed steps)."""
+    """How many pods may run at once so GPUs in use never exceed the quota: what the
+    services leave of the quota (their replicas outlive the run) over the largest GPU demand
+    of one pod (a whole job for distributed steps). A service's own Argo pod only applies
+    its manifest."""
     if pipeline.quota is None or pipeline.quota.gpu is None:
         return None
     largest = max((step_demand(s)["gpu"] * (s.distributed.replicas if s.distributed else 1)
-                   for s in pipeline.steps), default=0.0)
+                   for s in pipeline.steps if s.serving is None), default=0.0)
     if largest <= 0:
         return None
-    return max(1, math.floor(quantity_value(str(pipeline.quota.gpu)) / largest))
+    return max(1, math.floor(gpus_left(pipeline) / largest))
+
+
+def gpus_left(pipeline: ir.Pipeline) -> float:
+    """The quota's GPUs less those the pipeline's services keep (semantics/cloud.py)."""
+    assert pipeline.quota is not None and pipeline.quota.gpu is not None
+    return quantity_value(str(pipeline.quota.gpu)) - held_by_services(pipeline.steps)["gpu"]
 
 
 # ---- serving ------------------------------------------------------------------------------

@@ -224,11 +224,11 @@ class KfpBackend:
                 ("scheduler", wide.scheduler), ("priority class", wide.priority)) if value]
             apply, them = ("apply", "them") if len(fields) > 1 else ("applies", "it")
             run = "run" if len(inherited) > 1 else "runs"
-            where = ", under the default scheduler" if wide.scheduler else ""
+            scheduler = ", under the default scheduler" if wide.scheduler else ""
             self.ctx.diagnostics.warn(
                 "W0403", f"on Kubeflow, the pipeline's {' and '.join(fields)} {apply} only to "
                 f"the pods of distributed steps; `{inherited[0].name}`{_more(inherited)} {run} "
-                f"without {them}{where}", wide.span or inherited[0].span,
+                f"without {them}{scheduler}", wide.span or inherited[0].span,
                 "not applied to every pod", help=[
                     "kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
                     "priorityClassName; compile with --target argo to place every pod"])
