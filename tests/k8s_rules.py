@@ -81,3 +81,29 @@ def quota_admits(hard: Doc, running: list[Doc], new: list[Doc]) -> bool:
         if used > quantity(limit):
             return False
     return True
+
+
+def ejected_by(rule: Doc, namespace: str, services: list[Doc]) -> str:
+    """What a DestinationRule's outlier detection ejects: the endpoints of the host it names,
+    as Knative Serving with net-istio makes them for ``services`` (Knative Services, each
+    with its revision named in ``spec.template.metadata.name``, that revision ready).
+
+    - ``NAME.NS.svc.cluster.local``, the Knative Service's own host, is an ExternalName
+      Service for the local gateway (knative/serving pkg/reconciler/route/resources/service.go,
+      MakeK8sService; net-istio pkg/reconciler/ingress/ingress.go, getLBStatus).
+    - ``REVISION.NS.svc.cluster.local`` is the revision's Service, where the gateways send the
+      traffic (net-istio makeVirtualServiceRoute). Its endpoints are the activator's pods
+      ("proxy" mode) unless the excess burst capacity is >= 0 (kpa.go), which a target burst
+      capacity of 0 makes it (scaling/autoscaler.go); the default, 200, leaves a revision of a
+      few pods behind the activator.
+    """
+    host = rule["spec"]["host"]
+    for service in services:
+        if host == f"{service['metadata']['name']}.{namespace}.svc.cluster.local":
+            return "local gateway"
+        template = service["spec"]["template"]
+        if host == f"{template['metadata']['name']}.{namespace}.svc.cluster.local":
+            capacity = template["metadata"].get("annotations", {}).get(
+                "autoscaling.knative.dev/target-burst-capacity", "200")
+            return "revision pods" if float(capacity) == 0 else "activator"
+    return "nothing"

@@ -110,8 +110,9 @@ def test_knative_service_istio_split_and_circuit_breaker(resnet: list[dict[str, 
     assert service["kind"] == "Service" and service["metadata"]["name"] == "resnet-api-canary"
     revision = service["spec"]["template"]
     assert revision["spec"]["containerConcurrency"] == 100
-    assert revision["metadata"]["annotations"] == {"autoscaling.knative.dev/min-scale": "1",
-                                                   "autoscaling.knative.dev/max-scale": "20"}
+    assert revision["metadata"]["annotations"] == {
+        "autoscaling.knative.dev/min-scale": "1", "autoscaling.knative.dev/max-scale": "20",
+        "autoscaling.knative.dev/target-burst-capacity": "0"}  # for the circuit breaker
     (container,) = revision["spec"]["containers"]
     assert container["ports"] == [{"containerPort": 8080, "name": "h2c"}]
     assert container["resources"] == {"limits": {"cpu": "1", "memory": "2Gi"}}

@@ -172,7 +172,7 @@ def test_the_service_is_a_deploy_task(resnet: list[Doc]) -> None:
     weights = [(r["destination"]["host"], r["weight"]) for r in route["spec"]["http"][0]["route"]]
     assert weights == [(f"resnet-api-canary.{NAMESPACE}.svc.cluster.local", 10),
                        (f"resnet-api.{NAMESPACE}.svc.cluster.local", 90)]
-    assert rule["spec"]["host"] == f"resnet-api-canary.{NAMESPACE}.svc.cluster.local"
+    assert rule["spec"]["host"] == f"resnet-api-canary-4bd1e2d6.{NAMESPACE}.svc.cluster.local"
     outlier = rule["spec"]["trafficPolicy"]["outlierDetection"]
     assert (outlier["consecutive5xxErrors"], outlier["baseEjectionTime"]) == (5, "30s")
 

@@ -28,6 +28,7 @@ STEP_LABEL = "cnai.dev/step"
 PIPELINE_LABEL = "cnai.dev/pipeline"
 KNATIVE_GATEWAY = "knative-serving/knative-ingress-gateway"
 GANG_SCHEDULER = "volcano"
+BURST_CAPACITY = "autoscaling.knative.dev/target-burst-capacity"
 VOLCANO_QUEUE = "scheduling.volcano.sh/queue-name"  # the queue of a pod Volcano schedules
 
 
@@ -196,6 +197,11 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
         annotations["autoscaling.knative.dev/min-scale"] = str(serving.min_scale)
     if serving.max_scale is not None:
         annotations["autoscaling.knative.dev/max-scale"] = str(serving.max_scale)
+    if breaks_circuits(serving):
+        # Keep the activator out of the request path while the revision has pods, so the
+        # revision's Service lists its pods, which the DestinationRule's limits and ejection
+        # are about (destination_rule).
+        annotations[BURST_CAPACITY] = "0"
     metadata: dict[str, Any] = {"name": f"{name}-{revision}", "labels": dict(service_labels)}
     if annotations:
         metadata["annotations"] = annotations
@@ -245,8 +251,21 @@ def virtual_service(step: ir.Step, namespace: str) -> dict[str, Any] | None:
                      "gateways": [KNATIVE_GATEWAY], "http": [{"route": routes}]}}
 
 
-def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
-    """Circuit breaking for the new version: a connection pool and outlier detection."""
+def destination_rule(step: ir.Step, namespace: str, revision: str) -> dict[str, Any] | None:
+    """Circuit breaking for the new version: a connection pool and outlier detection, on the
+    Kubernetes Service of the revision this run deploys.
+
+    Not on the Knative Service's own host: Knative makes that an ExternalName Service for the
+    local gateway (knative/serving pkg/reconciler/route/resources/service.go; net-istio reports
+    knative-local-gateway as the private load balancer, pkg/reconciler/ingress/ingress.go), so
+    a rule there would eject the gateway. The gateways route to the revision's Service,
+    ``<revision>.<namespace>.svc.cluster.local`` (net-istio
+    pkg/reconciler/ingress/resources/virtual_service.go, makeVirtualServiceRoute), whose
+    endpoints are the revision's pods when the activator is out of the path: Knative takes it
+    out when the target burst capacity is 0 and the revision has pods (serving
+    pkg/autoscaler/scaling/autoscaler.go and pkg/reconciler/autoscaling/kpa/kpa.go), which
+    knative_service asks for. The rule keeps the Knative Service's name, so each run moves it
+    to its own revision."""
     serving = step.serving
     assert serving is not None
     if not breaks_circuits(serving):
@@ -264,7 +283,7 @@ def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
         if serving.ejection_seconds is not None:
             outlier["baseEjectionTime"] = format_duration(serving.ejection_seconds)
         policy["outlierDetection"] = outlier
-    host = f"{knative_name(step)}.{namespace}.svc.cluster.local"
+    host = f"{knative_name(step)}-{revision}.{namespace}.svc.cluster.local"
     return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": {"name": knative_name(step)},
             "spec": {"host": host, "trafficPolicy": policy}}
