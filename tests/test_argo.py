@@ -85,6 +85,26 @@ def test_seed_preload_precedes_the_steps_that_mount(seed: dict[str, Any]) -> Non
     assert "volumeMounts" not in template(seed, "deploy")["container"]
 
 
+def claims_deleted(spec: dict[str, Any], phase: str) -> bool:
+    """Whether Argo deletes the run's claims when the Workflow ends in ``phase``: the
+    controller's deletePVCs (workflow/controller/operator.go) with GetVolumeClaimGC's default
+    of OnWorkflowSuccess (pkg/apis/workflow/v1alpha1/workflow_types.go)."""
+    strategy = spec.get("volumeClaimGC", {}).get("strategy", "OnWorkflowSuccess")
+    if strategy == "OnWorkflowSuccess":
+        return phase == "Succeeded"
+    assert strategy == "OnWorkflowCompletion", strategy  # anything else fails the controller
+    return True
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed", "Error"])
+def test_a_runs_claims_are_deleted_whatever_its_outcome(seed: dict[str, Any],
+                                                        phase: str) -> None:
+    # A failed run must not keep its 500Gi claim until the Workflow is deleted; Kubeflow's
+    # DeletePVC exit task deletes it after a failure too (test_kfp.py).
+    assert seed["spec"]["volumeClaimTemplates"]
+    assert claims_deleted(seed["spec"], phase)
+
+
 def test_seed_artifact_is_passed_by_reference(seed: dict[str, Any]) -> None:
     evaluate = tasks(seed)["evaluate"]
     assert evaluate["arguments"] == {"artifacts": [

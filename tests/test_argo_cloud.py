@@ -14,6 +14,7 @@ import schemacheck
 from cnai import compile_file, compile_source
 from cnai.context import Options
 from cnai.driver import CompileFailed
+from k8s_rules import admitted_resources
 from testpaths import EXAMPLES, FIXTURES
 
 
@@ -66,6 +67,17 @@ def test_layout_workflow_first_then_namespace_objects(resnet: list[dict[str, Any
     assert limits["defaultRequest"] == {"cpu": "100m", "memory": "256Mi"}
 
 
+def test_the_limit_range_caps_no_container(resnet: list[dict[str, Any]]) -> None:
+    # A default limit would give every replica that states only `gpu` 1Gi of memory and
+    # 1 CPU: an 8-GPU training replica killed for memory at start. Only requests default.
+    limit_range = resnet[2]
+    box = yaml.safe_load(template(resnet[0], "train")["resource"]["manifest"])[
+        "spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
+    assert admitted_resources(box, limit_range) == {
+        "limits": {"nvidia.com/gpu": "8"},
+        "requests": {"nvidia.com/gpu": "8", "cpu": "100m", "memory": "256Mi"}}
+
+
 def test_tfjob_with_gang_scheduling_on_spot(resnet: list[dict[str, Any]]) -> None:
     doc = resnet[0]
     train = template(doc, "train")["resource"]
@@ -76,7 +88,7 @@ def test_tfjob_with_gang_scheduling_on_spot(resnet: list[dict[str, Any]]) -> Non
     job = manifest(doc, "train")
     assert job["kind"] == "TFJob" and job["apiVersion"] == "kubeflow.org/v1"
     replicas = job["spec"]["tfReplicaSpecs"]
-    assert (replicas["Chief"]["replicas"], replicas["Worker"]["replicas"]) == (1, 16)
+    assert (replicas["Chief"]["replicas"], replicas["Worker"]["replicas"]) == (1, 7)
     for replica in replicas.values():
         pod = replica["template"]["spec"]
         (container,) = pod["containers"]
@@ -87,7 +99,7 @@ def test_tfjob_with_gang_scheduling_on_spot(resnet: list[dict[str, Any]]) -> Non
         assert pod["tolerations"] == [{"key": "cloud.google.com/gke-spot", "operator": "Equal",
                                        "value": "true", "effect": "NoSchedule"}]
     assert job["spec"]["runPolicy"]["schedulingPolicy"] == {
-        "minAvailable": 17, "queue": "training", "priorityClass": "high"}
+        "minAvailable": 8, "queue": "training", "priorityClass": "high"}
     assert spec(doc)["parallelism"] == 1  # 64 GPUs cannot hold two 136-GPU jobs
 
 
@@ -96,7 +108,7 @@ def test_disruption_budget_precedes_the_job(resnet: list[dict[str, Any]]) -> Non
     assert tasks(doc)["train"]["depends"] == "train-pdb.Succeeded"
     budget = manifest(doc, "train-pdb")
     assert budget["kind"] == "PodDisruptionBudget"
-    assert budget["spec"]["minAvailable"] == 15
+    assert budget["spec"]["minAvailable"] == 7
     selector = budget["spec"]["selector"]["matchLabels"]
     pod_labels = manifest(doc, "train")["spec"]["tfReplicaSpecs"]["Worker"]["template"][
         "metadata"]["labels"]
@@ -114,8 +126,9 @@ def test_knative_service_istio_split_and_circuit_breaker(resnet: list[dict[str, 
     assert service["kind"] == "Service" and service["metadata"]["name"] == "resnet-api-canary"
     revision = service["spec"]["template"]
     assert revision["spec"]["containerConcurrency"] == 100
-    assert revision["metadata"]["annotations"] == {"autoscaling.knative.dev/min-scale": "1",
-                                                   "autoscaling.knative.dev/max-scale": "20"}
+    assert revision["metadata"]["annotations"] == {
+        "autoscaling.knative.dev/min-scale": "1", "autoscaling.knative.dev/max-scale": "20",
+        "autoscaling.knative.dev/target-burst-capacity": "0"}  # for the circuit breaker
     (container,) = revision["spec"]["containers"]
     assert container["ports"] == [{"containerPort": 8080, "name": "h2c"}]
     assert container["resources"] == {"limits": {"cpu": "1", "memory": "2Gi"}}

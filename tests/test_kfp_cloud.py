@@ -20,6 +20,7 @@ from cnai.backends import kfp
 from cnai.context import CompileContext
 from cnai.driver import CompileFailed, analyze
 from cnai.source import SourceFile
+from k8s_rules import admitted_resources
 from test_kfp_support import FIXTURES, find_task, pipeline_spec, platform_spec, yaml_documents
 from testpaths import EXAMPLES
 
@@ -64,7 +65,7 @@ def container(doc: Doc, name: str) -> Doc:
 @pytest.fixture(scope="module")
 def resnet() -> list[Doc]:
     result = compile_file(EXAMPLES / "cloud_native.cnai", "kfp")
-    assert [w.code for w in result.warnings] == ["W0209"]  # 17 x 8 GPUs over a 64-GPU quota
+    assert [w.code for w in result.warnings] == []  # 8 x 8 GPUs: the whole 64-GPU quota
     return result.documents
 
 
@@ -104,7 +105,7 @@ def test_train_is_a_launcher_task_creating_a_tfjob(resnet: list[Doc]) -> None:
     schemacheck.assert_valid(job)
     assert (job["apiVersion"], job["kind"]) == ("kubeflow.org/v1", "TFJob")
     replicas = job["spec"]["tfReplicaSpecs"]
-    assert {t: r["replicas"] for t, r in replicas.items()} == {"Chief": 1, "Worker": 16}
+    assert {t: r["replicas"] for t, r in replicas.items()} == {"Chief": 1, "Worker": 7}
     for replica in replicas.values():
         pod = replica["template"]["spec"]
         (box,) = pod["containers"]
@@ -114,7 +115,19 @@ def test_train_is_a_launcher_task_creating_a_tfjob(resnet: list[Doc]) -> None:
         assert pod["nodeSelector"] == {"cloud.google.com/gke-spot": "true"}
         assert replica["template"]["metadata"]["labels"]["cnai.dev/run"] == RUN
     assert job["spec"]["runPolicy"]["schedulingPolicy"] == {
-        "minAvailable": 17, "queue": "training", "priorityClass": "high"}
+        "minAvailable": 8, "queue": "training", "priorityClass": "high"}
+
+
+def test_the_limit_range_caps_no_replica(resnet: list[Doc]) -> None:
+    # The namespace's LimitRange (namespace_objects) applied to the TFJob the launcher creates.
+    (limit_range,) = [o for o in kfp.namespace_objects(ir_of(EXAMPLES / "cloud_native.cnai"))
+                      if o["kind"] == "LimitRange"]
+    args = container(resnet[0], "train")["args"]
+    job = fill(json.loads(arguments(args, "--manifest-text")[0]),
+               tokens(args, {"cnai-run-id": RUN}))
+    for replica in job["spec"]["tfReplicaSpecs"].values():
+        (box,) = replica["template"]["spec"]["containers"]
+        assert admitted_resources(box, limit_range)["limits"] == {"nvidia.com/gpu": "8"}
 
 
 def test_the_disruption_budget_is_created_first_and_selects_the_jobs_pods(
@@ -125,7 +138,7 @@ def test_the_disruption_budget_is_created_first_and_selects_the_jobs_pods(
     budget = fill(json.loads(budget_text), values)
     schemacheck.assert_valid(budget)
     assert budget["kind"] == "PodDisruptionBudget"
-    assert budget["spec"]["minAvailable"] == 15
+    assert budget["spec"]["minAvailable"] == 7
     job = fill(json.loads(arguments(args, "--manifest-text")[0]), values)
     selector = budget["spec"]["selector"]["matchLabels"]
     assert selector == {"cnai.dev/run": RUN, "cnai.dev/step": "train"}
@@ -158,7 +171,7 @@ def test_the_service_is_a_deploy_task(resnet: list[Doc]) -> None:
     weights = [(r["destination"]["host"], r["weight"]) for r in route["spec"]["http"][0]["route"]]
     assert weights == [(f"resnet-api-canary.{NAMESPACE}.svc.cluster.local", 10),
                        (f"resnet-api.{NAMESPACE}.svc.cluster.local", 90)]
-    assert rule["spec"]["host"] == f"resnet-api-canary.{NAMESPACE}.svc.cluster.local"
+    assert rule["spec"]["host"] == f"resnet-api-canary-4bd1e2d6.{NAMESPACE}.svc.cluster.local"
     outlier = rule["spec"]["trafficPolicy"]["outlierDetection"]
     assert (outlier["consecutive5xxErrors"], outlier["baseEjectionTime"]) == (5, "30s")
 
@@ -259,14 +272,54 @@ pipeline q {
 
 
 def test_a_scheduler_on_a_tasks_own_pod_is_refused() -> None:
-    source = FIXTURES.parent / "valid" / "cloud.cnai"
     with pytest.raises(CompileFailed) as failure:
-        compile_file(source, "kfp")
-    assert [(d.code, d.message) for d in failure.value.diagnostics if d.code[0] == "E"] == [(
+        compile_source("""
+pipeline p {
+  scheduling { priority = "batch" }
+  step prepare { image = "x"  scheduling { priority = "urgent" } }
+  step other { image = "x"  scheduling { scheduler = "volcano" } }
+}""", "p.cnai", "kfp")
+    assert [(d.code, d.message) for d in failure.value.diagnostics] == [(
         "E0401", "`scheduling` with a scheduler or a priority class applies to the pod of "
-        "`prepare`; Kubeflow sets neither on a task's pod (kfp-kubernetes' "
+        "`prepare` and 1 more; Kubeflow sets neither on a task's pod (kfp-kubernetes' "
         "KubernetesExecutorConfig has no schedulerName or priorityClassName), only on the pods "
         "of distributed steps")]
+
+
+WIDE = """
+pipeline p {
+  scheduling { scheduler = "volcano"  queue = "q" }
+  step prep { image = "x" }
+  step fit after prep { image = "x"  distributed pytorch { workers = 2 }  resources { gpu = 1 } }
+  step report after fit { image = "x" }
+}"""
+
+
+def test_a_pipeline_wide_scheduler_places_the_jobs_and_warns_once_for_the_rest() -> None:
+    result = compile_source(WIDE, "p.cnai", "kfp")
+    (warning,) = result.warnings
+    assert (warning.code, warning.message, warning.span.line) == (
+        "W0403", "on Kubeflow, the pipeline's scheduler `volcano` applies only to the pods of "
+        "distributed steps; `prep` and 1 more run without it, under the default scheduler", 3)
+    spec = result.documents[0]
+    args = container(spec, "fit")["args"]
+    job = fill(json.loads(arguments(args, "--manifest-text")[0]),
+               tokens(args, {"cnai-run-id": RUN}))
+    schemacheck.assert_valid(job)
+    assert job["spec"]["runPolicy"]["schedulingPolicy"] == {"minAvailable": 3, "queue": "q"}
+    for replica in job["spec"]["pytorchReplicaSpecs"].values():
+        assert replica["template"]["spec"]["schedulerName"] == "volcano"
+    # The plain steps' pods: nothing names a scheduler for them.
+    executors = spec["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-fit", "exec-prep"}  # report shares prep's
+    assert "schedulerName" not in json.dumps(executors["exec-prep"])
+
+
+def test_a_pipeline_wide_priority_alone_warns_without_the_scheduler() -> None:
+    result = compile_file(FIXTURES.parent / "valid" / "cloud.cnai", "kfp")
+    assert [(w.code, w.message) for w in result.warnings] == [(
+        "W0403", "on Kubeflow, the pipeline's priority class `batch` applies only to the pods "
+        "of distributed steps; `prepare` runs without it")]
 
 
 def test_artifacts_cannot_reach_a_training_jobs_pods() -> None:

@@ -100,6 +100,7 @@ def model_pipeline(data_uri: str = "s3://datasets/imagenet", min_accuracy: float
     with dsl.ExitHandler(cleanup):
         preload = preload_imagenet(data_uri=data_uri).set_caching_options(False)
         kubernetes.mount_pvc(preload, pvc_name=pvc.outputs["name"], mount_path="/cache/imagenet")
+        kubernetes.set_security_context(preload, run_as_user=0)
         checked = validate().after(preload).set_caching_options(False)
         kubernetes.mount_pvc(checked, pvc_name=pvc.outputs["name"], mount_path="/cache/imagenet")
         trained = (train(epochs=epochs).after(preload, checked).set_caching_options(False)
@@ -199,6 +200,8 @@ def task_source(step: ir.Step, indent: str) -> list[str]:
     calls += resource_calls(step, task)
     calls += [f"kubernetes.mount_pvc({task}, pvc_name=pvc_{m.dataset}.outputs['name'], "
               f"mount_path={m.path!r})" for m in step.mounts]
+    if step.kind == "preload":
+        calls.append(f"kubernetes.set_security_context({task}, run_as_user=0)")
     return lines + [indent + call for call in calls]
 
 

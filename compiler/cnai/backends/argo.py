@@ -40,6 +40,7 @@ LOOP_ITEMS = "items"  # the wrapper's input holding the list a `parallel` loop r
 ITERATION = "iteration"  # the task in that wrapper that runs the body once per item
 SPOT_RETRIES = 3
 CRON_NAME_MAX = 52
+CLAIM_GC = "OnWorkflowCompletion"  # delete the run's claims after success and failure
 
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
@@ -133,6 +134,10 @@ class ArgoBackend:
         claims = [self.claim(d) for d in pipeline.datasets if d.engine == "copy"]
         if claims:
             spec["volumeClaimTemplates"] = claims
+            # Argo's default, OnWorkflowSuccess, keeps a failed run's claims until the
+            # Workflow is deleted (workflow/controller/operator.go, deletePVCs); KFP's DeletePVC
+            # exit task deletes them whatever the outcome, and so do we.
+            spec["volumeClaimGC"] = {"strategy": CLAIM_GC}
         if pipeline.schedule is None:
             metadata["generateName"] = f"{pipeline.k8s_name}-"
             return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,

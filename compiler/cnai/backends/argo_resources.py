@@ -84,7 +84,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
     if step.kind == "service":
         namespace = "{{workflow.namespace}}"
         if role == "rule":
-            rule = cloud.destination_rule(step, namespace)
+            rule = cloud.destination_rule(step, namespace, REVISION)
             assert rule is not None
             return _apply(rule, "apply")
         if role == "route":

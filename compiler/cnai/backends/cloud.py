@@ -16,7 +16,7 @@ from cnai.backends import k8s
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
-from cnai.semantics.cloud import DEFAULT_LIMIT, DEFAULT_REQUEST, step_demand
+from cnai.semantics.cloud import DEFAULT_REQUEST, held_by_services, step_demand
 from cnai.semantics.units import format_duration, quantity_value
 
 TRAINING_API = "kubeflow.org/v1"
@@ -29,6 +29,7 @@ STEP_LABEL = "cnai.dev/step"
 PIPELINE_LABEL = "cnai.dev/pipeline"
 KNATIVE_GATEWAY = "knative-serving/knative-ingress-gateway"
 GANG_SCHEDULER = "volcano"
+BURST_CAPACITY = "autoscaling.knative.dev/target-burst-capacity"
 VOLCANO_QUEUE = "scheduling.volcano.sh/queue-name"  # the queue of a pod Volcano schedules
 
 
@@ -153,7 +154,12 @@ def disruption_budget(step: ir.Step, selector: dict[str, str]) -> dict[str, Any]
 
 def quota_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
     """A ResourceQuota for the pipeline's namespace, and the LimitRange that gives containers
-    without cpu/memory a request (a quota on cpu/memory refuses pods that do not say)."""
+    without cpu/memory a request (a quota on cpu/memory refuses pods that do not say).
+
+    The LimitRange has no ``default`` (limits): the LimitRanger admission plugin sets every
+    default limit a container lacks (plugin/pkg/admission/limitranger/admission.go,
+    mergeContainerResources), so a default of 1Gi would cap an 8-GPU training replica that
+    states only ``gpu`` at 1Gi of memory. Requests are all the quota counts."""
     quota = pipeline.quota
     if quota is None:
         return []
@@ -170,21 +176,29 @@ def quota_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
     if quota.cpu is not None or quota.memory is not None:
         objects.append({"apiVersion": "v1", "kind": "LimitRange",
                         "metadata": {"name": f"{pipeline.k8s_name}-limits"},
-                        "spec": {"limits": [{"type": "Container", "default": dict(DEFAULT_LIMIT),
+                        "spec": {"limits": [{"type": "Container",
                                              "defaultRequest": dict(DEFAULT_REQUEST)}]}})
     return objects
 
 
 def gpu_parallelism(pipeline: ir.Pipeline) -> int | None:
-    """How many pods may run at once so GPUs in use never exceed the quota: the quota over
-    the largest GPU demand of one pod (a whole job for distributed steps)."""
+    """How many pods may run at once so GPUs in use never exceed the quota: what the
+    services leave of the quota (their replicas outlive the run) over the largest GPU demand
+    of one pod (a whole job for distributed steps). A service's own Argo pod only applies
+    its manifest."""
     if pipeline.quota is None or pipeline.quota.gpu is None:
         return None
     largest = max((step_demand(s)["gpu"] * (s.distributed.replicas if s.distributed else 1)
-                   for s in pipeline.steps), default=0.0)
+                   for s in pipeline.steps if s.serving is None), default=0.0)
     if largest <= 0:
         return None
-    return max(1, math.floor(quantity_value(str(pipeline.quota.gpu)) / largest))
+    return max(1, math.floor(gpus_left(pipeline) / largest))
+
+
+def gpus_left(pipeline: ir.Pipeline) -> float:
+    """The quota's GPUs less those the pipeline's services keep (semantics/cloud.py)."""
+    assert pipeline.quota is not None and pipeline.quota.gpu is not None
+    return quantity_value(str(pipeline.quota.gpu)) - held_by_services(pipeline.steps)["gpu"]
 
 
 # ---- serving ------------------------------------------------------------------------------
@@ -209,6 +223,11 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
         annotations["autoscaling.knative.dev/min-scale"] = str(serving.min_scale)
     if serving.max_scale is not None:
         annotations["autoscaling.knative.dev/max-scale"] = str(serving.max_scale)
+    if breaks_circuits(serving):
+        # Keep the activator out of the request path while the revision has pods, so the
+        # revision's Service lists its pods, which the DestinationRule's limits and ejection
+        # are about (destination_rule).
+        annotations[BURST_CAPACITY] = "0"
     metadata: dict[str, Any] = {"name": f"{name}-{revision}", "labels": dict(service_labels)}
     if annotations:
         metadata["annotations"] = annotations
@@ -258,8 +277,21 @@ def virtual_service(step: ir.Step, namespace: str) -> dict[str, Any] | None:
                      "gateways": [KNATIVE_GATEWAY], "http": [{"route": routes}]}}
 
 
-def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
-    """Circuit breaking for the new version: a connection pool and outlier detection."""
+def destination_rule(step: ir.Step, namespace: str, revision: str) -> dict[str, Any] | None:
+    """Circuit breaking for the new version: a connection pool and outlier detection, on the
+    Kubernetes Service of the revision this run deploys.
+
+    Not on the Knative Service's own host: Knative makes that an ExternalName Service for the
+    local gateway (knative/serving pkg/reconciler/route/resources/service.go; net-istio reports
+    knative-local-gateway as the private load balancer, pkg/reconciler/ingress/ingress.go), so
+    a rule there would eject the gateway. The gateways route to the revision's Service,
+    ``<revision>.<namespace>.svc.cluster.local`` (net-istio
+    pkg/reconciler/ingress/resources/virtual_service.go, makeVirtualServiceRoute), whose
+    endpoints are the revision's pods when the activator is out of the path: Knative takes it
+    out when the target burst capacity is 0 and the revision has pods (serving
+    pkg/autoscaler/scaling/autoscaler.go and pkg/reconciler/autoscaling/kpa/kpa.go), which
+    knative_service asks for. The rule keeps the Knative Service's name, so each run moves it
+    to its own revision."""
     serving = step.serving
     assert serving is not None
     if not breaks_circuits(serving):
@@ -277,7 +309,7 @@ def destination_rule(step: ir.Step, namespace: str) -> dict[str, Any] | None:
         if serving.ejection_seconds is not None:
             outlier["baseEjectionTime"] = format_duration(serving.ejection_seconds)
         policy["outlierDetection"] = outlier
-    host = f"{knative_name(step)}.{namespace}.svc.cluster.local"
+    host = f"{knative_name(step)}-{revision}.{namespace}.svc.cluster.local"
     return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": {"name": knative_name(step)},
             "spec": {"host": host, "trafficPolicy": policy}}

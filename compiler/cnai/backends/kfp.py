@@ -17,7 +17,7 @@ docs/kfp.md has the whole mapping. Choices, with the sources they rest on
 - A data set is a PVC per run: a CreatePVC task, then an exit handler around the rest of the
   pipeline whose exit task is DeletePVC. Exit tasks run when their group ends, whatever its
   outcome (argocompiler/dag.go: ALL_UPSTREAM_TASKS_COMPLETED tasks become Argo exit hooks), so
-  the claim is deleted after a failure too, as Argo deletes volumeClaimTemplates. A second data
+  the claim is deleted after a failure too, as the Argo target's volumeClaimGC does. A second data
   set nests a second exit handler: the backend supports one exit task per group (dag.go keeps
   one exit hook per task it depends on), so ``finally`` has a handler of its own inside these.
   Each nested handler takes the outer claims' names as inputs, so the IR grows with the square
@@ -70,6 +70,10 @@ CONDITION_CLAUSE = '{"IfPresent":'
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     return KfpBackend(pipeline, ctx).documents()
+
+
+def _more(steps: list[ir.Step]) -> str:
+    return f" and {len(steps) - 1} more" if len(steps) > 1 else ""
 
 
 def namespace_objects(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
@@ -207,19 +211,43 @@ class KfpBackend:
 
     def refuse(self) -> set[str]:
         """Report what KFP cannot express of the pipeline as a whole, once per construct;
-        returns the steps left out because of it (none today)."""
-        pods = [s for s in self.pipeline.steps if s.kind in ("container", "preload")
-                and s.scheduling is not None and (s.scheduling.scheduler
-                                                  or s.scheduling.priority)]
-        if pods:
-            more = f" and {len(pods) - 1} more" if len(pods) > 1 else ""
-            where = pods[0].scheduling.span if pods[0].scheduling else None
+        returns the steps left out because of it (none today).
+
+        A scheduler or priority class reaches only the pods of training jobs (kfp-kubernetes'
+        KubernetesExecutorConfig has no schedulerName or priorityClassName). Asked for by a
+        step of its own, that is an error; set pipeline-wide, it still places the jobs, and
+        the steps' own pods running without it is a warning, once."""
+        wide = self.pipeline.scheduling or ir.Scheduling()
+        own, inherited = [], []
+        for step in self.pipeline.steps:
+            placed = step.scheduling
+            if step.kind not in ("container", "preload") or placed is None:
+                continue
+            if (placed.scheduler, placed.priority) == (wide.scheduler, wide.priority):
+                inherited += [step] if placed.scheduler or placed.priority else []
+            else:
+                own.append(step)
+        if own:
+            where = own[0].scheduling.span if own[0].scheduling else None
             self.ctx.unsupported(
-                where or pods[0].span, "E0401", "`scheduling` with a scheduler or a priority class "
-                f"applies to the pod of `{pods[0].name}`{more}; Kubeflow sets neither on a "
-                "task's pod (kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
-                "priorityClassName), only on the pods of distributed steps",
+                where or own[0].span, "E0401", "`scheduling` with a scheduler or a priority "
+                f"class applies to the pod of `{own[0].name}`{_more(own)}; Kubeflow sets "
+                "neither on a task's pod (kfp-kubernetes' KubernetesExecutorConfig has no "
+                "schedulerName or priorityClassName), only on the pods of distributed steps",
                 help="put `scheduling` in the distributed steps, or compile with --target argo")
+        if inherited:
+            fields = [f"{name} `{value}`" for name, value in (
+                ("scheduler", wide.scheduler), ("priority class", wide.priority)) if value]
+            apply, them = ("apply", "them") if len(fields) > 1 else ("applies", "it")
+            run = "run" if len(inherited) > 1 else "runs"
+            scheduler = ", under the default scheduler" if wide.scheduler else ""
+            self.ctx.diagnostics.warn(
+                "W0403", f"on Kubeflow, the pipeline's {' and '.join(fields)} {apply} only to "
+                f"the pods of distributed steps; `{inherited[0].name}`{_more(inherited)} {run} "
+                f"without {them}{scheduler}", wide.span or inherited[0].span,
+                "not applied to every pod", help=[
+                    "kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
+                    "priorityClassName; compile with --target argo to place every pod"])
         return set()
 
     def step(self, step: ir.Step) -> None:

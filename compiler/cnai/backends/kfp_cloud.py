@@ -142,7 +142,7 @@ class CloudSteps:
         labels = cloud.labels(self.pipeline, step, token("CNAI_RUN_ID"))
         namespace = token("CNAI_NAMESPACE")
         objects = [cloud.knative_service(step, self.k8s_container(step), SHORT_RUN, labels)]
-        for extra in (cloud.destination_rule(step, namespace),
+        for extra in (cloud.destination_rule(step, namespace, SHORT_RUN),
                       cloud.virtual_service(step, namespace)):
             if extra is not None:
                 objects.append(extra)

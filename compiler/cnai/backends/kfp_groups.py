@@ -33,6 +33,7 @@ import json
 import math
 from typing import TYPE_CHECKING
 
+from cnai.backends import cloud
 from cnai.backends.kfp_dag import CHANNEL_PREFIX, Channel, Group, Spec, Task, type_spec
 from cnai.semantics import ir
 from cnai.semantics.cloud import step_demand
@@ -198,17 +199,18 @@ def gpu_limits(pipeline: ir.Pipeline) -> dict[str, int]:
     for at once (every GPU step in it, a job's replicas counted, an inner loop as its own
     limit of iterations). Kubeflow has no pipeline-wide ``parallelism`` like the Argo target's
     (cloud.gpu_parallelism), so the bound is per loop: sibling loops and steps outside loops
-    are not counted against each other, and the ResourceQuota holds back what goes over."""
+    are not counted against each other, and the ResourceQuota holds back what goes over.
+    The GPUs the pipeline's services keep running are not the loops' (cloud.gpus_left)."""
     if pipeline.quota is None or pipeline.quota.gpu is None:
         return {}
-    quota = float(pipeline.quota.gpu)
+    quota = cloud.gpus_left(pipeline)
     loops = [g for g in pipeline.groups if isinstance(g, ir.Loop)]
     # What each loop holds directly: its steps' GPUs at once, and its inner loops.
     direct: dict[str, float] = {}
     children: dict[str, list[ir.Loop]] = {}
     for step in pipeline.steps:
         loop_id = _enclosing(pipeline, step.group)
-        if loop_id is not None:
+        if loop_id is not None and step.serving is None:
             replicas = step.distributed.replicas if step.distributed else 1
             direct[loop_id] = direct.get(loop_id, 0.0) + step_demand(step)["gpu"] * replicas
     for loop in loops:

@@ -28,6 +28,14 @@ Spec = dict[str, Any]
 CREATE_PVC_IMAGE = "argostub/createpvc"
 DELETE_PVC_IMAGE = "argostub/deletepvc"
 PVC_NAME_OUTPUT = "name"
+# The preload runs as root on KFP. Its image runs as 10001, and a fresh block volume's root is
+# root's, mode 0755; the Argo target makes it writable with the pod's fsGroup, which
+# kfp-kubernetes 2.17.3 cannot set (its SecurityContext has runAsUser, runAsGroup and
+# runAsNonRoot only). runAsUser 0 is what the driver applies to the container
+# (backend/src/v2/driver/k8s.go) and the compiler leaves executor pods without runAsNonRoot
+# (argocompiler/security_context.go, applySecurityContextToExecutorTemplate); capabilities are
+# dropped, so root writes as the root directory's owner.
+PRELOAD_USER = 0
 
 _QUANTITY = re.compile(r"^(?P<number>(?:\d+(?:\.\d*)?|\.\d+))(?P<suffix>.*)$")
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
@@ -84,6 +92,8 @@ def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
         config["tolerations"] = placement["tolerations"]
     if step.timeout_seconds is not None:
         config["activeDeadlineSeconds"] = str(step.timeout_seconds)  # int64: a JSON string
+    if step.kind == "preload":
+        config["securityContext"] = {"runAsUser": str(PRELOAD_USER)}
     return config
 
 

@@ -60,4 +60,5 @@ CODES: dict[str, str] = {
     "W0302": "gate always false",
     "W0401": "over a target's limits",
     "W0402": "workflow close to the size limit",
+    "W0403": "scheduling not applied to every pod",
 }

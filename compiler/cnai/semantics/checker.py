@@ -123,7 +123,7 @@ class Checker:
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
-                           span=decl.span)
+                           scheduling=self.scheduling, span=decl.span)
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

@@ -17,10 +17,9 @@ if TYPE_CHECKING:
 
 FRAMEWORKS = get_args(ir.Framework)
 PROTOCOLS = ("http", "grpc")
-# What a container without cpu/memory gets under a quota: the LimitRange's default request
-# and limit (a ResourceQuota on cpu/memory refuses pods that do not say).
+# What a container without cpu/memory requests under a quota: the LimitRange's default
+# request (a ResourceQuota on cpu/memory refuses pods that do not say). No default limit.
 DEFAULT_REQUEST = {"cpu": "100m", "memory": "256Mi"}
-DEFAULT_LIMIT = {"cpu": "1", "memory": "1Gi"}
 
 
 class CloudChecker:
@@ -159,40 +158,108 @@ class CloudChecker:
 
     def check_quota(self, quota: ir.Quota, steps: Iterable[ir.Step]) -> None:
         """A pod that asks for more than the quota can never start: an error. A distributed
-        job whose replicas together ask for more can start only in part: a warning."""
+        job whose replicas together ask for more can start only in part: a warning.
+
+        Services outlive the run: from the second run on, the replicas they keep hold part of
+        the quota while the other steps run, so those steps are checked against what is left.
+        """
+        steps = list(steps)
+        held = held_by_services(steps)
         for step in steps:
             replicas = step.distributed.replicas if step.distributed else 1
             demand = step_demand(step)
-            # A step's pod also runs the engine's executor container (Argo's wait, which
-            # KFP's Argo backend runs too), and the LimitRange gives it the default request.
-            # Training replicas and Knative pods are made by their controllers, without it.
-            sidecar = DEFAULT_REQUEST if step.kind in ("container", "preload") else {}
-            pod = {r: v + (quantity_value(sidecar[r]) if r in sidecar else 0.0)
-                   for r, v in demand.items()}
+            pod = pod_demand(step)
+            kept = service_replicas(step) if step.serving is not None else 0
             for resource, limit in (("gpu", quota.gpu), ("cpu", quota.cpu),
                                     ("memory", quota.memory)):
                 if limit is None:
                     continue
                 allowed = quantity_value(str(limit))
                 label = Label(quota.span, f"quota: {limit} {resource}")
+                others = held[resource] - pod[resource] * kept
                 if pod[resource] > allowed:
                     per = " per replica" if replicas > 1 else ""
-                    executor = (f" (the pod's executor container asks for {sidecar[resource]} "
-                                "more)" if resource in sidecar else "")
+                    name = SIDECARS.get(step.kind, "")
+                    extra = _SIDECAR_REQUESTS.get(name, {}).get(resource)
+                    sidecar = (f" (the pod's {name} container asks for {extra} more)"
+                               if extra else "")
                     self.diagnostics.error(
                         "E0209", f"step `{step.name}` asks for more {resource} than the "
                         f"pipeline's quota: {_show(pod[resource], resource)}{per} > {limit}",
                         step.span, f"needs {_show(pod[resource], resource)} {resource}",
                         secondary=[label],
-                        help=[f"lower the step's resources or raise the quota{executor}"])
-                elif demand[resource] * replicas > allowed:
+                        help=[f"lower the step's resources or raise the quota{sidecar}"])
+                elif kept and pod[resource] * kept > allowed:
+                    total = _show(pod[resource] * kept, resource)
+                    self.diagnostics.error(
+                        "E0209", f"service `{step.name}` keeps {kept} replicas running, "
+                        f"{total} {resource} together, over the pipeline's quota of {limit}",
+                        step.span, f"{total} {resource} kept", secondary=[label],
+                        help=[_KEPT_HELP])
+                elif not kept and held[resource] and pod[resource] + held[resource] > allowed:
+                    total = _show(pod[resource] + held[resource], resource)
+                    self.diagnostics.error(
+                        "E0209", f"step `{step.name}` asks for {_show(pod[resource], resource)}"
+                        f" {resource}{' per replica' if replicas > 1 else ''}, and the "
+                        f"pipeline's services keep {_show(held[resource], resource)} running: "
+                        f"{total} > {limit}", step.span,
+                        f"needs {_show(pod[resource], resource)} {resource}",
+                        secondary=[label], help=[
+                            "from the second run on, the services deployed by the first hold "
+                            "their share of the quota; " + _KEPT_HELP])
+                elif not kept and demand[resource] * replicas + others > allowed:
                     total = _show(demand[resource] * replicas, resource)
+                    services = (f", with the {_show(others, resource)} the pipeline's services "
+                                "keep running" if others else "")
                     self.diagnostics.warn(
                         "W0209", f"the {replicas} replicas of `{step.name}` ask for {total} "
-                        f"{resource} together, over the quota of {limit}", step.span,
+                        f"{resource} together{services}, over the quota of {limit}", step.span,
                         f"{total} {resource} at once", secondary=[label],
                         help=["the job cannot run in full under this quota: with gang "
                               "scheduling it never starts, without it only some replicas run"])
+
+
+# A step's pod also runs a container of its engine: Argo's executor (`wait`, which KFP's Argo
+# backend runs too), which asks for nothing and so gets the LimitRange's default request, and
+# Knative's queue-proxy, which asks for 25m CPU and no memory (knative/serving
+# config/core/configmaps/deployment.yaml, queue-sidecar-cpu-request). Training replicas are
+# made by the Training Operator, without one.
+SIDECARS = {"container": "executor", "preload": "executor", "service": "queue-proxy"}
+_SIDECAR_REQUESTS = {"executor": DEFAULT_REQUEST,
+                     "queue-proxy": {"cpu": "25m", "memory": DEFAULT_REQUEST["memory"]}}
+_KEPT_HELP = ("lower the service's resources or `scale.min`, or raise the quota; a canary "
+              "keeps the current version's replicas as well as its own")
+
+
+def pod_demand(step: ir.Step) -> dict[str, float]:
+    """What one of the step's pods requests: its container (a job's: per replica) and the
+    engine's container beside it."""
+    demand = step_demand(step)
+    sidecar = _SIDECAR_REQUESTS.get(SIDECARS.get(step.kind, ""), {})
+    return {r: v + (quantity_value(sidecar[r]) if r in sidecar else 0.0)
+            for r, v in demand.items()}
+
+
+def service_replicas(step: ir.Step) -> int:
+    """The replicas a service keeps running after the run that deployed it: its ``scale.min``,
+    and at least the one Knative starts a revision with (initial scale 1) and the run waits
+    for. A canary keeps the current version running too, at the same scale. Replicas that
+    traffic adds, up to ``scale.max``, come and go and are not counted."""
+    serving = step.serving
+    assert serving is not None
+    kept = max(serving.min_scale or 0, 1)
+    return kept * (2 if serving.canary_weight is not None else 1)
+
+
+def held_by_services(steps: Iterable[ir.Step]) -> dict[str, float]:
+    """What the pipeline's services keep requesting between and during runs."""
+    held = {"gpu": 0.0, "cpu": 0.0, "memory": 0.0}
+    for step in steps:
+        if step.serving is not None:
+            pod = pod_demand(step)
+            for resource in held:
+                held[resource] += pod[resource] * service_replicas(step)
+    return held
 
 
 def step_demand(step: ir.Step) -> dict[str, float]:

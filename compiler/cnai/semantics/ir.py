@@ -524,6 +524,7 @@ class Pipeline(Node):
     _chain_index: tuple[list[Group], int, dict[str, list[Branch]]] | None = PrivateAttr(
         default=None)
     quota: Quota | None = None
+    scheduling: Scheduling | None = None  # the pipeline's own; steps hold their effective one
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:
