@@ -113,7 +113,8 @@ class CloudSteps:
         args += ["--run-id", parameter(RUN_INPUT)]
         if step.kind == "service":
             image, command = "deploy", ["python", "-m", "cnai_deploy"]
-            args = ["--manifests-text", to_yaml(self.service_objects(step)), *args,
+            args = ["--manifests-text", k8s.literal_text(to_yaml(self.service_objects(step))),
+                    *args,
                     "--timeout", str(step.timeout_seconds or SERVICE_TIMEOUT)]
         else:
             image, command = "launcher", ["python", "-m", "cnai_launcher"]
@@ -180,7 +181,7 @@ class CloudSteps:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(part)
+                pieces.append(k8s.literal_text(part))
             elif isinstance(part, ir.InputValue):
                 pieces.append(token(k8s.input_env_name(part.name)))
             else:  # the checker refuses outputs of distributed steps and services
@@ -195,5 +196,7 @@ class CloudSteps:
 
 def _json(obj: dict[str, Any]) -> str:
     """A manifest as JSON, keys sorted: deterministic, readable in the YAML, and a form the
-    images read (and that KFP's driver never mistakes for an ``IfPresent`` clause)."""
-    return json.dumps(obj, sort_keys=True, indent=2)
+    images read (and that KFP's driver never mistakes for an ``IfPresent`` clause). It is an
+    argument of the image's pod, which Kubernetes expands: escaped, so the image reads it as
+    written (``$$`` in a container's text stays ``$$`` for the pods it makes)."""
+    return k8s.literal_text(json.dumps(obj, sort_keys=True, indent=2))
