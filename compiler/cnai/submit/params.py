@@ -47,6 +47,15 @@ def resolve(given: dict[str, str], params: Sequence[Param]) -> dict[str, JSON]:
     return values
 
 
+def templated_by_argo(values: dict[str, JSON]) -> list[str]:
+    """The params whose value holds ``{{``: Argo substitutes the values of a template's inputs
+    with the workflow's variables once more before they reach the container
+    (workflow/common/util.go, SubstituteParams, which leaves unknown tags as they are), and
+    no escape exists; docs/argo.md, "Text that Argo would read as a variable"."""
+    return [name for name, value in values.items()
+            if "{{" in (value if isinstance(value, str) else json.dumps(value))]
+
+
 def _names(names: Sequence[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
