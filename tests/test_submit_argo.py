@@ -435,6 +435,7 @@ def test_a_value_argo_would_template_again_is_sent_with_a_warning(
     assert result.code == 0, result.err
     assert arguments(argo)["tag"] == "run-{{workflow.name}}"
     assert ("cnai submit: warning: -p tag: the value holds `{{`, and Argo reads `{{...}}` in a "
-            "value as one of its variables") in result.err
+            "value as one of its variables (`{{workflow.name}}` becomes the workflow's name); "
+            "no escape exists: see docs/argo.md\n") in result.err
     plain = submit(capsys, demo, "--server", argo.url, "-p", "tag=run-{x}")
     assert "warning" not in plain.err
