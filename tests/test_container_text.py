@@ -292,3 +292,31 @@ pipeline p {
     ("$(A", "$(A"), ("a$", "a$"), ("$x", "$x"), ("${A}", "${A}"), ("$$$(A)", "$a")])
 def test_expansion_follows_kubernetes(text: str, expanded: str) -> None:
     assert expand(text, {"A": "a"}) == expanded
+
+
+def test_params_keep_their_names_whatever_the_step_reads_first() -> None:
+    text = """
+pipeline p {
+  param A_B: string = "param"
+  step a { image = "t"  command = ["run", outputs.b]  output b: string }
+  step c { image = "t"  command = ["use", a.b, A_B] }
+}
+"""
+    for options in OPTIMIZED:
+        env = run_container(argo_pods(text, options)["c"])[1]
+        assert env["CNAI_INPUT_A_B"] == "param"
+        assert len([n for n in env if n.startswith("CNAI_INPUT_")]) == 2
+
+
+def test_a_loop_variable_and_a_param_differing_in_case_are_refused() -> None:
+    text = """
+pipeline p {
+  param lr: float = 0.1
+  for LR in [0.1, 0.2] {
+    step a { image = "busybox:1.36"  command = ["echo", lr, LR] }
+  }
+}
+"""
+    with pytest.raises(CompileFailed) as failed:
+        compile_source(text, "t.cnai", "argo")
+    assert [d.code for d in failed.value.diagnostics] == ["E0114"]

@@ -28,11 +28,14 @@ class StepInputs:
 
     Names are unique ignoring case: the runtime contract reads input ``NAME`` from the
     variable ``CNAI_INPUT_<NAME in upper case>`` (k8s.input_env_name), so ``lr`` and ``LR``
-    would be one variable. Names the compiler makes (outputs, ``pipeline_status``) take the
-    next ``_2``, ``_3``, ...; two names the user chose (params, loop variables) that differ
-    only in case are refused with E0114 by the step (``clashes``)."""
+    would be one variable. Params and loop variables keep their names, which the step's code
+    reads them by; names the compiler makes (outputs, ``pipeline_status``) avoid those of
+    every param and loop variable (``kept``, in upper case) and each other, taking the next
+    ``_2``, ``_3``, ...; two params or loop variables that differ only in case are refused
+    with E0114 by the step (``clashes``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kept: frozenset[str] = frozenset()) -> None:
+        self.kept = kept
         self.by_source: dict[object, ir.Input] = {}
         self.folded: dict[str, ir.Input] = {}  # by the name in upper case
         self.clashes: list[tuple[ir.Input, str, Span]] = []  # (the one read before, name, where)
@@ -42,6 +45,7 @@ class StepInputs:
         found = self.by_source.get(key)
         if found is not None:
             return found.name
+        avoid: frozenset[str] = self.kept
         if isinstance(source, ir.OutputRef):
             base = f"{source.step}_{source.output}"
         elif isinstance(source, ir.PipelineStatus):
@@ -49,13 +53,13 @@ class StepInputs:
         elif isinstance(source, ir.Literal_):
             base = "value"
         else:
-            base = source.name
+            base, avoid = source.name, frozenset()
             other = self.folded.get(base.upper())
             if (other is not None and other.name != base
                     and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
                 self.clashes.append((other, base, span))
         name, counter = base, 2
-        while name.upper() in self.folded:
+        while name.upper() in self.folded or name.upper() in avoid:
             name, counter = f"{base}_{counter}", counter + 1
         self.by_source[key] = self.folded[name.upper()] = ir.Input.of(
             name, source, source.type, span)
@@ -90,7 +94,7 @@ class StepChecker:
         self.scope = checker.scope
         self.shared = checker.shared
         self.symbol: Symbol | None = None
-        self.inputs = StepInputs()
+        self.inputs = StepInputs(checker.kept_names)
         # Loop variables visible here; every reference a step makes is checked against them.
         self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
