@@ -320,3 +320,25 @@ pipeline p {
     with pytest.raises(CompileFailed) as failed:
         compile_source(text, "t.cnai", "argo")
     assert [d.code for d in failed.value.diagnostics] == ["E0114"]
+
+
+RUNTIME = """
+pipeline p {
+  param raw: string = "x$$y $(MODE) $5"
+  step s { image = "busybox:1.36"  command = ["echo", raw]  env { MODE = "fast" } }
+}
+"""
+
+
+def test_runtime_values_are_expanded_by_kubernetes_alike_on_both_targets() -> None:
+    """The documented choice (docs/argo.md, "Text that Kubernetes or Argo would read"):
+    values pasted in at run time are not escaped, on Argo as on Kubeflow, where no escape
+    exists; the kubelet expands them, and both targets give the same text."""
+    expanded = "x$y fast $5"
+    argo_argv, argo_env = run_container(argo_pods(RUNTIME, Options())["s"])
+    kfp_container = kfp_pods(RUNTIME, Options())["s"]
+    kfp_all, _ = run_container(kfp_container)
+    assert argo_argv == ["echo", expanded] == step_command(kfp_all)
+    # An env value sees only the variables before it: MODE comes after the contract's.
+    assert argo_env["CNAI_INPUT_RAW"] == "x$y $(MODE) $5"
+    assert expanded in kfp_all[4:]  # the prefix exports CNAI_INPUT_RAW from this argument
