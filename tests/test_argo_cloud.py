@@ -14,6 +14,7 @@ import schemacheck
 from cnai import compile_file, compile_source
 from cnai.context import Options
 from cnai.driver import CompileFailed
+from k8s_expansion import run_container
 from k8s_rules import admitted_resources
 from testpaths import EXAMPLES, FIXTURES
 
@@ -182,7 +183,8 @@ def test_step_scheduling_overrides_the_pipeline(cloud: dict[str, Any]) -> None:
 def test_fluid_dataset_and_data_load(cloud: dict[str, Any]) -> None:
     load = template(cloud, "preload-corpus")
     assert "resource" not in load and "preload-corpus-dataset" not in tasks(cloud)
-    args = load["container"]["args"]
+    # What the launcher reads: its arguments after the kubelet's $(VAR) / $$ expansion.
+    args, _ = run_container(load["container"])
     assert load["container"]["command"] == ["python", "-m", "cnai_launcher"]
     assert args[args.index("--set") + 1] == "CNAI_INPUT_DATA_URI={{inputs.parameters.data_uri}}"
     assert load["inputs"] == {"parameters": [{"name": "data_uri"}]}

@@ -20,6 +20,7 @@ from cnai.backends import kfp
 from cnai.context import CompileContext
 from cnai.driver import CompileFailed, analyze
 from cnai.source import SourceFile
+from k8s_expansion import expand
 from k8s_rules import admitted_resources
 from test_kfp_support import FIXTURES, find_task, pipeline_spec, platform_spec, yaml_documents
 from testpaths import EXAMPLES
@@ -38,7 +39,9 @@ def fill(obj: Any, values: dict[str, str]) -> Any:
 
 
 def arguments(args: list[str], flag: str) -> list[str]:
-    return [args[i + 1] for i, arg in enumerate(args) if arg == flag]
+    """The values of ``flag`` as the image reads them: after the kubelet's ``$`` expansion
+    (the image's container sets no env)."""
+    return [expand(args[i + 1], {}) for i, arg in enumerate(args) if arg == flag]
 
 
 def sets(args: list[str]) -> dict[str, str]:

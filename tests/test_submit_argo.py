@@ -427,3 +427,15 @@ def test_python_m_cnai_submit(argo: ArgoServer, demo: str) -> None:
     ((_, name),) = argo.workflows
     assert result.stdout.endswith(f"{argo.url}/workflows/default/{name}\n")
     assert arguments(argo)["epochs"] == "7"
+
+
+def test_a_value_argo_would_template_again_is_sent_with_a_warning(
+        capsys: pytest.CaptureFixture[str], argo: ArgoServer, demo: str) -> None:
+    result = submit(capsys, demo, "--server", argo.url, "-p", "tag=run-{{workflow.name}}")
+    assert result.code == 0, result.err
+    assert arguments(argo)["tag"] == "run-{{workflow.name}}"
+    assert ("cnai submit: warning: -p tag: the value holds `{{`, and Argo reads `{{...}}` in a "
+            "value as one of its variables (`{{workflow.name}}` becomes the workflow's name); "
+            "no escape exists: see docs/argo.md\n") in result.err
+    plain = submit(capsys, demo, "--server", argo.url, "-p", "tag=run-{x}")
+    assert "warning" not in plain.err

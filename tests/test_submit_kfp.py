@@ -104,6 +104,21 @@ def test_params_are_sent_typed(capsys: pytest.CaptureFixture[str], kfp: KfpServe
                                                     "fast": True, "tag": "x"}}
 
 
+def test_a_value_kfp_would_fill_in_again_is_sent_with_a_warning(
+        capsys: pytest.CaptureFixture[str], kfp: KfpServer, demo: str) -> None:
+    value = "{{$.inputs.parameters['epochs']}}"
+    result = submit(capsys, demo, "-t", "kfp", "--host", kfp.url, "-p", f"tag={value}")
+    assert result.code == 0, result.err
+    (run,) = bodies(kfp, RUNS)
+    assert run["runtime_config"]["parameters"] == {"tag": value}  # type: ignore[index]
+    assert ("cnai submit: warning: -p tag: the value holds `{{$`, and KFP's launcher fills in "
+            "`{{$...}}` placeholders in a value; no escape exists: see docs/argo.md\n"
+            ) in result.err
+    # Argo's `{{` alone means nothing to KFP.
+    assert "warning" not in submit(capsys, demo, "-t", "kfp", "--host", kfp.url,
+                                   "-p", "tag={{workflow.name}}").err
+
+
 def test_unknown_param_is_a_usage_error(capsys: pytest.CaptureFixture[str], kfp: KfpServer,
                                         demo: str) -> None:
     result = submit(capsys, demo, "-t", "kfp", "--host", kfp.url, "-p", "rate=2")

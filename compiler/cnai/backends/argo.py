@@ -322,6 +322,9 @@ class ArgoBackend:
         for name, source in values:
             if source.type.is_artifact:
                 artifacts.append({"name": name, "from": self.values.tag(source, scope)})
+            elif isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text
+                parameters.append({"name": name,
+                                   "value": k8s.literal_text(param_text(source.value))})
             else:
                 parameters.append({"name": name, "value": self.values.tag(source, scope)})
         arguments: dict[str, Any] = {}
@@ -449,9 +452,9 @@ class ArgoBackend:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(part)
+                pieces.append(k8s.literal_text(part))
             elif isinstance(part, ir.OutputPath):
-                pieces.append(k8s.output_path(step, part.name))
+                pieces.append(k8s.literal_text(k8s.output_path(step, part.name)))
             elif self.inputs(step)[part.name].type.is_artifact:
                 pieces.append(f"{k8s.INPUTS_DIR}/{part.name}")
             else:

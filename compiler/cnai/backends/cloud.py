@@ -326,8 +326,11 @@ LAUNCHER = ["python", "-m", "cnai_launcher"]
 
 def as_json(obj: dict[str, Any]) -> str:
     """A manifest as a launcher argument: JSON, keys sorted (deterministic, readable in the
-    YAML, and a form KFP's driver never mistakes for an ``IfPresent`` clause)."""
-    return json.dumps(obj, sort_keys=True, indent=2)
+    YAML, and a form KFP's driver never mistakes for an ``IfPresent`` clause). It is an
+    argument of the launcher's pod, which Kubernetes expands: escaped, so the launcher reads
+    it as written (a ``$$`` meant for the pods it makes stays ``$$``, and a ``${TOKEN}`` the
+    launcher fills in reaches it as ``${TOKEN}``)."""
+    return k8s.literal_text(json.dumps(obj, sort_keys=True, indent=2))
 
 
 def fluid_load_args(step: ir.Step, dataset: ir.Dataset, source: str) -> list[str]:

@@ -32,6 +32,17 @@ class InputsByName:
         return found
 
 
+def literal_text(text: str) -> str:
+    """Literal text as a container's ``command``, ``args`` or ``env[].value`` must hold it to
+    reach the process unchanged. Kubernetes expands ``$(NAME)`` there and turns ``$$`` into
+    ``$`` (third_party/forked/golang/expansion/expand.go, applied by the kubelet to command and
+    args with the container's env, and to each env value with the variables before it);
+    doubling every ``$`` is exact, as a ``$$`` always reads back as one ``$`` and no ``$(``
+    is left. Values the engine substitutes at run time are not text the compiler has: they
+    reach the container after substitution and are expanded as they are (docs/argo.md)."""
+    return text.replace("$", "$$")
+
+
 def resource_limits(resources: ir.Resources) -> dict[str, str]:
     """Limits only: Kubernetes sets requests equal to limits, and GPUs take limits alone."""
     limits: dict[str, str] = {}
@@ -53,6 +64,14 @@ def input_env_name(name: str) -> str:
     return "CNAI_INPUT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+def contract_parameters(step: ir.Step) -> list[ir.Input]:
+    """The parameter inputs the runtime contract hands the step's code as ``CNAI_INPUT_*``:
+    not the literal words dedupe_templates lifts into a shared template's arguments (``arg3``),
+    which only fill the command's text and are nothing the code reads."""
+    return [i for i in step.inputs
+            if not i.type.is_artifact and not isinstance(i.source, ir.Literal_)]
+
+
 def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str, Any]]:
     """What cnai_runtime needs to find the step's inputs and outputs: the directories, and
     each parameter input's value (``parameter`` renders the target's placeholder)."""
@@ -62,7 +81,7 @@ def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str
     if any(i.type.is_artifact for i in step.inputs):
         env.append({"name": "CNAI_INPUTS_DIR", "value": INPUTS_DIR})
     env += [{"name": input_env_name(i.name), "value": parameter(i.name)}
-            for i in step.inputs if not i.type.is_artifact]
+            for i in contract_parameters(step)]
     return env
 
 

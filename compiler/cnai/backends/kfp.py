@@ -261,7 +261,8 @@ class KfpBackend:
                                   "only the first artifact of a list")
             kind = "artifacts" if item.type.is_artifact else "parameters"
             task.spec.setdefault("inputs", {}).setdefault(kind, {})[item.name] = (
-                {"runtimeValue": {"constant": item.source.value}}
+                # A word dedupe_templates lifted: the driver pastes it into the command.
+                {"runtimeValue": {"constant": k8s.literal_text(str(item.source.value))}}
                 if isinstance(item.source, ir.Literal_)
                 else self.dag.reference(self.channel(item.source), task))
         for dependency in step.depends:
@@ -350,8 +351,8 @@ class KfpBackend:
         if step.args:
             container["args"] = [self.text(step, t) for t in step.args]
         # Values holding references are exported by the command's prefix (kfp_contract.py).
-        env = [{"name": v.name, "value": self.literal(step, v.value.literal)} for v in step.env
-               if v.value is not None and v.value.is_literal]
+        env = [{"name": v.name, "value": k8s.literal_text(self.literal(step, v.value.literal))}
+               for v in step.env if v.value is not None and v.value.is_literal]
         if env:
             container["env"] = env
         resources = kfp_platform.container_resources(step.resources)
@@ -363,11 +364,12 @@ class KfpBackend:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(self.literal(step, part))
+                pieces.append(k8s.literal_text(self.literal(step, part)))
             elif isinstance(part, ir.OutputPath):
                 # A fixed-path output is written there; the prefix copies it for KFP.
                 output = step.output(part.name)
-                pieces.append(output.path or kfp_contract.output_placeholder(output))
+                pieces.append(k8s.literal_text(output.path) if output.path
+                              else kfp_contract.output_placeholder(output))
             elif isinstance((item := self.inputs(step)[part.name]).source, ir.PipelineStatus):
                 pieces.append(kfp_contract.STATUS_MARKER)
             else:

@@ -107,7 +107,8 @@ class CloudSteps:
         args += ["--run-id", parameter(RUN_INPUT)]
         if step.kind == "service":
             image, command = "deploy", ["python", "-m", "cnai_deploy"]
-            args = ["--manifests-text", to_yaml(self.service_objects(step)), *args,
+            args = ["--manifests-text", k8s.literal_text(to_yaml(self.service_objects(step))),
+                    *args,
                     "--timeout", str(step.timeout_seconds or SERVICE_TIMEOUT)]
         else:
             image, command = "launcher", cloud.LAUNCHER
@@ -165,7 +166,7 @@ class CloudSteps:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(part)
+                pieces.append(k8s.literal_text(part))
             elif isinstance(part, ir.InputValue):
                 pieces.append(token(k8s.input_env_name(part.name)))
             else:  # the checker refuses outputs of distributed steps and services
@@ -176,4 +177,3 @@ class CloudSteps:
         datasets = [self.pipeline.dataset(m.dataset) for m in step.mounts]
         return [{"name": d.k8s_name, "persistentVolumeClaim": {
             "claimName": token(claim_token(d)), "readOnly": True}} for d in datasets]
-

@@ -31,7 +31,9 @@ contract.kfp_command writes the same), extended only where a step needs it:
   the command's parent; KFP's launcher, the parent of both, forwards no signals either way.
 
 Which steps get the prefix: those with a command and with inputs, outputs or environment
-values that hold references. Others keep their command as written, so images without ``sh``
+values that hold references, not counting the literal words dedupe_templates lifts into a
+shared template's arguments (their values are filled into the command by the driver, and
+are nothing the step's code reads). Others keep their command as written, so images without ``sh``
 (distroless, scratch) run steps that pass nothing; a step that needs the prefix needs ``sh``.
 A step with no ``command`` (the image's entrypoint runs) cannot be wrapped: it gets no
 prefix, and its environment references, fixed-path outputs and ``pipeline.status`` are
@@ -86,7 +88,11 @@ def input_placeholder(item: ir.Input) -> str:
 
 
 def needs_prefix(step: ir.Step) -> bool:
-    return bool(step.inputs or step.outputs or any(_holds_references(v) for v in step.env))
+    """Whether the step's code needs the prefix: an artifact input, an output, a parameter of
+    the contract or an environment value with references. The words dedupe_templates lifts
+    into arguments do not: the driver puts their values in the command itself."""
+    return bool(any(i.type.is_artifact for i in step.inputs) or k8s.contract_parameters(step)
+                or step.outputs or any(_holds_references(v) for v in step.env))
 
 
 def _holds_references(var: ir.EnvVar) -> bool:
@@ -101,16 +107,17 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
     if not command:
         _refuse_without_command(step)
         return command
-    outputs = {o.name: o.path or output_placeholder(o) for o in step.outputs}
+    # Every value is an argument, which Kubernetes expands: literal paths are escaped
+    # (k8s.literal_text), placeholders are not (the driver and launcher fill them).
+    outputs = {o.name: k8s.literal_text(o.path) if o.path else output_placeholder(o)
+               for o in step.outputs}
     artifacts = {i.name: input_placeholder(i) for i in step.inputs
                  if i.type.is_artifact}
     values = [json.dumps(outputs, separators=(",", ":")),
               json.dumps(artifacts, separators=(",", ":"))]
     exports = ['CNAI_OUTPUTS="${1}"', 'CNAI_INPUTS="${2}"']
     before: list[str] = []
-    for item in step.inputs:
-        if item.type.is_artifact:
-            continue
+    for item in k8s.contract_parameters(step):
         values.append(input_placeholder(item))
         if isinstance(item.source, ir.PipelineStatus):
             before += [f'_cnai_j="${{{len(values)}}}"', f"_cnai_m={STATUS_MARKER}", *_STATUS]
@@ -128,7 +135,7 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
     copies = 0
     for output in step.outputs:
         if output.path is not None:
-            values += [output.path, output_placeholder(output)]
+            values += [k8s.literal_text(output.path), output_placeholder(output)]
             before.append(f'_cnai_f{copies}="${{{len(values) - 1}}}" '
                           f'_cnai_t{copies}="${{{len(values)}}}"')
             copies += 1

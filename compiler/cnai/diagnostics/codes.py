@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "E0111": "import failed",
     "E0112": "unknown template",
     "E0113": "unknown argument",
+    "E0114": "inputs clash in the runtime contract",
     # Types and values.
     "E0201": "type mismatch",
     "E0202": "unknown type",

@@ -44,11 +44,27 @@ class _Member(NamedTuple):
 def _renames(step: ir.Step) -> dict[str, str]:
     """Input names in a shared template: params and loop variables keep theirs (user code
     reads them by name through cnai_runtime), other steps' outputs are numbered."""
+    kept = {item.name for item in step.inputs if _keeps_name(item)}
+    taken = {name.upper() for name in kept}
     renames = {}
     for number, item in enumerate(step.inputs, start=1):
-        keep = isinstance(item.source, (ir.ParamRef, ir.LoopVarRef, ir.PipelineStatus))
-        renames[item.name] = item.name if keep else f"input{number}"
+        renames[item.name] = (item.name if item.name in kept else
+                              _unused(f"input{number}", taken))
     return renames
+
+
+def _keeps_name(item: ir.Input) -> bool:
+    return isinstance(item.source, (ir.ParamRef, ir.LoopVarRef, ir.PipelineStatus))
+
+
+def _unused(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... : unique ignoring case, as the runtime
+    contract's variables (``CNAI_INPUT_<NAME>``) need; the name is added to ``taken``."""
+    chosen, counter = name, 2
+    while chosen.upper() in taken:
+        chosen, counter = f"{name}_{counter}", counter + 1
+    taken.add(chosen.upper())
+    return chosen
 
 
 def _exact(value: object) -> object:
@@ -142,8 +158,10 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         # reads a value is None in every member: their shapes are the same.)
         lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
                   if len(set(column)) > 1]
+        taken = {name.upper() for name in members[0].renames.values()}
+        names = {position: _unused(f"arg{position + 1}", taken) for position in lifted}
         for member in members:
-            replaced[member.step.name] = _share(member, template, lifted, nodes)
+            replaced[member.step.name] = _share(member, template, names, nodes)
     if not replaced:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -151,7 +169,7 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
 
 
-def _share(member: _Member, template: str, lifted: list[int], nodes: ir.SharedNodes
+def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes
            ) -> ir.Step:
     """The step running the shared template. What the renaming leaves unchanged (params'
     inputs, literal words) is kept as it is, as a shallow copy would."""
@@ -161,8 +179,7 @@ def _share(member: _Member, template: str, lifted: list[int], nodes: ir.SharedNo
     texts = step.command + step.args
     for position in member.renamed:
         texts[position] = _renamed(texts[position], renames, nodes)
-    for position in lifted:
-        name = f"arg{position + 1}"
+    for position, name in lifted.items():
         value = member.words[position]
         assert value is not None  # only literal words differ
         inputs.append(ir.Input.of(name, ir.Literal_.of(value, _STRING), _STRING))

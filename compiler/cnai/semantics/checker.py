@@ -44,6 +44,9 @@ class Checker:
         self.datasets: dict[str, ir.Dataset] = {}
         self.loop_vars: dict[str, tuple[str, ir.Type]] = {}
         self.loop_sources: dict[str, tuple[LoopSource, ir.Type]] = {}
+        # Params' and loop variables' names in upper case: inputs keep these names, so the
+        # names the checker makes for other inputs avoid them (StepInputs).
+        self.kept_names: frozenset[str] = frozenset()
         self.scheduling: ir.Scheduling | None = None  # the pipeline's
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
@@ -112,6 +115,8 @@ class Checker:
         ir_datasets = [d for d in map(self._dataset, found.datasets) if d is not None]
         self._check_preload_names(ir_datasets)
         groups = GroupChecker(self).check(found)
+        self.kept_names = frozenset([p.name.upper() for p in params]
+                                    + [var.upper() for var, _ in self.loop_vars.values()])
         ir_steps = [s for s in (StepChecker(self, ctx).check(d, args)
                                 for d, args, ctx in expanded) if s is not None]
         if not found.steps:

@@ -25,17 +25,28 @@ Arguments = list[tuple[ast.TemplateParam, ast.Expr]]
 
 
 class StepInputs:
-    """The distinct values a step reads, each under a stable, unique input name."""
+    """The distinct values a step reads, each under a stable, unique input name.
 
-    def __init__(self) -> None:
+    Names are unique ignoring case: the runtime contract reads input ``NAME`` from the
+    variable ``CNAI_INPUT_<NAME in upper case>`` (k8s.input_env_name), so ``lr`` and ``LR``
+    would be one variable. Params and loop variables keep their names, which the step's code
+    reads them by; names the compiler makes (outputs, ``pipeline_status``) avoid those of
+    every param and loop variable (``kept``, in upper case) and each other, taking the next
+    ``_2``, ``_3``, ...; two params or loop variables that differ only in case are refused
+    with E0114 by the step (``clashes``)."""
+
+    def __init__(self, kept: frozenset[str] = frozenset()) -> None:
+        self.kept = kept
         self.by_source: dict[object, ir.Input] = {}
-        self.names: set[str] = set()
+        self.folded: dict[str, ir.Input] = {}  # by the name in upper case
+        self.clashes: list[tuple[ir.Input, str, Span]] = []  # (the one read before, name, where)
 
     def add(self, source: ir.Source, span: Span) -> str:
         key = _source_key(source)
         found = self.by_source.get(key)
         if found is not None:
             return found.name
+        avoid: frozenset[str] = self.kept
         if isinstance(source, ir.OutputRef):
             base = f"{source.step}_{source.output}"
         elif isinstance(source, ir.PipelineStatus):
@@ -43,12 +54,16 @@ class StepInputs:
         elif isinstance(source, ir.Literal_):
             base = "value"
         else:
-            base = source.name
+            base, avoid = source.name, frozenset()
+            other = self.folded.get(base.upper())
+            if (other is not None and other.name != base
+                    and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
+                self.clashes.append((other, base, span))
         name, counter = base, 2
-        while name in self.names:
+        while name.upper() in self.folded or name.upper() in avoid:
             name, counter = f"{base}_{counter}", counter + 1
-        self.names.add(name)
-        self.by_source[key] = ir.Input.of(name, source, source.type, span)
+        self.by_source[key] = self.folded[name.upper()] = ir.Input.of(
+            name, source, source.type, span)
         return name
 
     def all(self) -> list[ir.Input]:
@@ -80,7 +95,7 @@ class StepChecker:
         self.scope = checker.scope
         self.shared = checker.shared
         self.symbol: Symbol | None = None
-        self.inputs = StepInputs()
+        self.inputs = StepInputs(checker.kept_names)
         # Loop variables visible here; every reference a step makes is checked against them.
         self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
@@ -125,6 +140,8 @@ class StepChecker:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
         step.inputs = self.inputs.all()
+        for earlier, name, span in self.inputs.clashes:
+            self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
         return step
 
@@ -201,6 +218,16 @@ class StepChecker:
                         f"{owner} at {path}", decl.name.span, "mount paths overlap",
                         help=["give the data sets distinct, non-nested paths"])
             taken[mount.path] = f"data set `{mount.dataset}`"
+
+    def _report_clash(self, step: ir.Step, earlier: ir.Input, name: str, span: Span) -> None:
+        variable = "CNAI_INPUT_" + name.upper()  # a name's letters, digits and `_` as they are
+        self.diagnostics.error(
+            "E0114", f"step `{step.name}` reads `{earlier.name}` and `{name}`, which are both "
+            f"`{variable}` to the step's code", span, f"also `{variable}`",
+            secondary=[Label(earlier.span, f"`{earlier.name}` read here")] if earlier.span
+            else [],
+            help=["the runtime contract passes each input as CNAI_INPUT_ and its name in upper "
+                  "case; rename one of them"])
 
     def _no_outputs(self, step: ir.Step, what: str) -> None:
         for output in step.outputs:

@@ -47,6 +47,25 @@ def resolve(given: dict[str, str], params: Sequence[Param]) -> dict[str, JSON]:
     return values
 
 
+# What the engine reads in a value it has already pasted in, with no escape (docs/argo.md,
+# "Text that Kubernetes or Argo would read"). Argo substitutes the values of a template's
+# inputs with the workflow's variables before they reach the container
+# (workflow/common/util.go, SubstituteParams; unknown tags stay as they are); KFP's launcher
+# fills its placeholders in every argument after the driver has pasted the values in
+# (backend/src/v2/component/launcher_v2.go).
+TEMPLATED = {"argo": ("{{", "Argo reads `{{...}}` in a value as one of its variables "
+                      "(`{{workflow.name}}` becomes the workflow's name)"),
+             "kfp": ("{{$", "KFP's launcher fills in `{{$...}}` placeholders in a value")}
+
+
+def templated(values: dict[str, JSON], target: str) -> list[str]:
+    """A warning for each param whose value the target would read as its own text."""
+    marker, why = TEMPLATED[target]
+    return [f"warning: -p {name}: the value holds `{marker}`, and {why}; no escape exists: "
+            "see docs/argo.md" for name, value in values.items()
+            if marker in (value if isinstance(value, str) else json.dumps(value))]
+
+
 def _names(names: Sequence[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
