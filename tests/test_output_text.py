@@ -26,9 +26,12 @@ import pytest
 import yaml
 
 from cnai import compile_source
+from cnai.backends import k8s
 from cnai.cli import main
-from cnai.driver import CompileFailed
+from cnai.context import CompileContext, Options
+from cnai.driver import CompileFailed, analyze
 from cnai.output_text import FALSE_TEXTS, GO_SPACE, TRUE_TEXTS
+from cnai.source import SourceFile
 from exprlang import ExprError, evaluate
 from test_kfp_support import evaluate as evaluate_cel
 from test_kfp_support import group_of
@@ -357,3 +360,20 @@ def test_the_expr_emulation_reads_as_expr_lang_does() -> None:
     assert evaluate("1 == 1.0 && !(true == 1)", {})
     with pytest.raises(ExprError):  # a member of nil is an error, not nil
         evaluate("tasks['x'].status", {"tasks": {}})
+
+
+def test_which_steps_a_loop_may_skip() -> None:
+    source = """pipeline p {
+      param go: bool = true
+      step before when go { image = "x"  output v: int }
+      for x in [1, 2] {
+        step always { image = "x"  command = ["${before.v}"]  output v: int }
+        step gated when x > 1 { image = "x"  output v: int }
+        step after_gated { image = "x"  command = ["${gated.v}"]  output v: int }
+        if x > 1 { step branched { image = "x"  output v: int } }
+      }
+    }"""
+    pipeline = analyze(SourceFile("p.cnai", source), CompileContext(options=Options()))
+    # `always` waits for a step gated outside the loop: if that one is skipped, the whole
+    # loop is, and so is whatever reads the fan-in; no iteration differs.
+    assert k8s.skippable_in_loop(pipeline) == {"gated", "after_gated", "branched"}
