@@ -47,7 +47,7 @@ def test_every_workflow_validates_strictly(path: Path) -> None:
 def test_seed_gate_compares_numbers(seed: dict[str, Any]) -> None:
     deploy = tasks(seed)["deploy"]
     assert deploy["when"] == (
-        "{{=asFloat(tasks['evaluate'].outputs.parameters['accuracy']) > "
+        "{{=asFloat(trim(tasks['evaluate'].outputs.parameters['accuracy'])) > "
         "asFloat(workflow.parameters['min_accuracy'])}}")
     assert deploy["depends"] == "evaluate.Succeeded && train.Succeeded"
 
@@ -168,14 +168,17 @@ def test_fixed_output_path_and_pvc_source(features: dict[str, Any]) -> None:
             "readOnly": True} in preload["container"]["volumeMounts"]
 
 
+TRUTHS = "['1', 't', 'T', 'TRUE', 'true', 'True']"  # Go's strconv.ParseBool
+
+
 def test_gate_keeps_every_operand_and_escapes_strings(features: dict[str, Any]) -> None:
     when = tasks(features)["publish-model"]["when"]
     assert when == (
-        "{{=((asFloat(tasks['train-small'].outputs.parameters['loss']) < 0.5) && "
+        "{{=((asFloat(trim(tasks['train-small'].outputs.parameters['loss'])) < 0.5) && "
         "(tasks['train-small'].outputs.parameters['status'] == "
         '"it\\u0027s \\u0022done\\u0022")) || '
-        "(!((tasks['train-small'].outputs.parameters['ok'] == 'true'))) || "
-        "((workflow.parameters['publish'] == 'true') == true)}}")
+        f"(!((trim(tasks['train-small'].outputs.parameters['ok']) in {TRUTHS}))) || "
+        f"((workflow.parameters['publish'] in {TRUTHS}) == true)}}}}")
 
 
 def test_outputs_of_skippable_steps_have_defaults(features: dict[str, Any]) -> None:

@@ -89,8 +89,13 @@ def test_loop_bodies_split_and_keep_their_fan_in() -> None:
     loop_body = found["for-x-body"]
     assert [t["name"] for t in loop_body["dag"]["tasks"]] == ["part-1", "part-2"]
     (export,) = loop_body["outputs"]["parameters"]
-    assert export == {"name": "b204_v", "valueFrom": {
-        "parameter": "{{tasks.part-2.outputs.parameters.out--b204--v}}"}}
+    assert export == {"name": "b204_v", "valueFrom": {"expression": (
+        "tasks['part-2'].outputs.parameters['status--b204'] == 'Succeeded' ? "
+        "toJson([tasks['part-2'].outputs.parameters['out--b204--v']]) : '[]'")}}
+    exported = {p["name"]: p["valueFrom"] for p in templates(doc)["for-x-body-part-2"][
+        "outputs"]["parameters"]}
+    assert exported["status--b204"] == {"parameter": "{{tasks.b204.status}}"}
+    assert exported["out--b204--v"] == {"parameter": "{{tasks.b204.outputs.parameters.v}}"}
     part_two = loop_body["dag"]["tasks"][1]
     assert {"name": "x", "value": "{{inputs.parameters.x}}"} in part_two["arguments"][
         "parameters"]

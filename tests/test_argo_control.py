@@ -56,10 +56,12 @@ def test_fan_in_receives_the_aggregated_list(sweep: dict[str, Any]) -> None:
     pick = tasks(sweep)["pick"]
     assert pick["depends"] == "for-lr.Succeeded"
     assert pick["arguments"]["parameters"] == [
-        {"name": "train_loss", "value": "{{tasks.for-lr.outputs.parameters.train_loss}}"}]
+        {"name": "train_loss", "value": "{{=toJson(map(filter(fromJSON("
+         "tasks['for-lr'].outputs.parameters['train_loss']), len(#) > 0), #[0]))}}"}]
     assert template(sweep, "for-lr-body")["outputs"]["parameters"] == [
-        {"name": "train_loss", "valueFrom": {
-            "parameter": "{{tasks.train.outputs.parameters.loss}}"}}]
+        {"name": "train_loss", "valueFrom": {"expression": (
+            "tasks['train'].status == 'Succeeded' ? "
+            "toJson([asFloat(trim(tasks['train'].outputs.parameters['loss']))]) : '[]'")}}]
     assert template(sweep, "for-lr")["outputs"]["parameters"] == [
         {"name": "train_loss", "valueFrom": {
             "parameter": "{{tasks.iteration.outputs.parameters.train_loss}}"}}]
@@ -69,7 +71,7 @@ def test_fan_in_receives_the_aggregated_list(sweep: dict[str, Any]) -> None:
 
 def test_if_else_branches_are_exclusive(sweep: dict[str, Any]) -> None:
     main = tasks(sweep)
-    condition = "asFloat(tasks['pick'].outputs.parameters['best']) < 0.05"
+    condition = "asFloat(trim(tasks['pick'].outputs.parameters['best'])) < 0.05"
     assert main["publish"]["when"] == "{{=" + condition + "}}"
     assert main["alert"]["when"] == "{{=!(" + condition + ")}}"
     assert main["publish"]["depends"] == main["alert"]["depends"] == "pick.Succeeded"
@@ -90,7 +92,7 @@ def test_literal_loop_is_with_items_and_else_if_negates_earlier_branches() -> No
     assert doc["metadata"]["name"] == "control"
     main = tasks(doc)
     assert main["for-seed"]["withItems"] == [1, 2, 3]
-    best = "asFloat(tasks['summarize'].outputs.parameters['best'])"
+    best = "asFloat(trim(tasks['summarize'].outputs.parameters['best']))"
     full = f"(workflow.parameters['mode'] == \"full\") && ({best} > 0.5)"
     assert main["ship"]["when"] == "{{=" + f"{best} > 0.9" + "}}"
     assert main["retune"]["when"] == "{{=" + f"(!({best} > 0.9)) && ({full})" + "}}"
@@ -106,8 +108,9 @@ def test_nested_loops_pass_outer_values_in() -> None:
     assert {"name": "shard", "value": "{{inputs.parameters.shard}}"} in inner["arguments"][
         "parameters"]
     keep = tasks(doc, "for-lr-body")["keep"]
-    assert keep["when"] == ("{{=(asFloat(tasks['fit'].outputs.parameters['loss']) < 0.5) && "
-                            "(!((workflow.parameters['quick'] == 'true')))}}")
+    assert keep["when"] == (
+        "{{=(asFloat(trim(tasks['fit'].outputs.parameters['loss'])) < 0.5) && "
+        "(!((workflow.parameters['quick'] in ['1', 't', 'T', 'TRUE', 'true', 'True'])))}}")
 
 
 def test_templates_merge_with_the_steps_own_fields() -> None:
@@ -136,5 +139,7 @@ def test_loop_over_an_output_of_a_loop() -> None:
     doc = document('pipeline p { for x in [1, 2] { step a { image = "x" output v: string } }\n'
                    ' for y in a.v { step b { image = "x" command = ["${y}"] } } }')
     loop = tasks(doc)["for-y"]
-    assert loop["withParam"] == "{{tasks.for-x.outputs.parameters.a_v}}"
+    assert loop["withParam"] == ("{{=toJson(map(filter(fromJSON("
+                                 "tasks['for-x'].outputs.parameters['a_v']), len(#) > 0), "
+                                 "#[0]))}}")
     assert loop["depends"] == "for-x.Succeeded"

@@ -12,6 +12,13 @@ Choices, with the Argo sources they rest on (argoproj/argo-workflows v4.1.2, als
 - Outputs of steps that may be skipped get ``valueFrom.default: ""`` (docs/variables.md,
   "Outputs of Skipped and Omitted Nodes"); their consumers never run, as they depend on
   ``.Succeeded``, but exit handlers may read them.
+- Gates read an output's text as cnai/output_text.py says, so they decide as Kubeflow's do:
+  numbers and bools ``trim``-med (strings.TrimSpace, as the KFP launcher), a bool true for
+  Go's ParseBool spellings of true; the executor already trimmed one trailing newline.
+- A fan-in is typed and holds the iterations where the step succeeded: each iteration of the
+  loop body exports ``[value]`` or ``[]`` (``valueFrom.expression`` over the task's status, so
+  a skipped step never leaves an absent reference that would fail the body), Argo parses the
+  aggregated lists (operator.go, aggregatedJSONValueList) and the reader takes them apart.
 - Memoization keys must match ``^[a-zA-Z0-9][-a-zA-Z0-9]*$``
   (workflow/controller/cache/cache.go), so the key is a sha256 of the step's spec and inputs.
 """
@@ -22,6 +29,7 @@ import hashlib
 import json
 from typing import Any
 
+from cnai import output_text
 from cnai.backends import argo_chunks, argo_resources, cloud, k8s
 from cnai.backends.argo_resources import MAIN
 from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
@@ -312,9 +320,15 @@ class ArgoBackend:
                     "artifact inside the loop")
                 continue
             task = self.task_name(source.step, scope)
-            value_from: dict[str, Any] = {
-                "parameter": f"{{{{tasks.{task}.outputs.parameters.{source.output}}}}}"}
-            parameters.append({"name": name, "valueFrom": value_from})
+            # Each iteration exports a JSON list: [its value, typed as declared] if the step
+            # succeeded, [] if it was skipped or omitted. Argo aggregates the iterations'
+            # texts and, as all of them are JSON lists, parses them (operator.go,
+            # aggregatedJSONValueList); ArgoValues.gathered takes the one value out of each.
+            # No `default` here: a value that does not read as its type fails the loop.
+            read = self.values.typed(f"tasks['{task}'].outputs.parameters['{source.output}']",
+                                     producer.output(source.output).type)
+            expression = (f"tasks['{task}'].status == 'Succeeded' ? toJson([{read}]) : '[]'")
+            parameters.append({"name": name, "valueFrom": {"expression": expression}})
         return {"parameters": parameters} if parameters else {}
 
     def arguments(self, values: list[tuple[str, ir.Source]], scope: Scope) -> dict[str, Any]:
@@ -529,8 +543,30 @@ class ArgoValues:
         if isinstance(source, ir.Literal_):
             return param_text(source.value)
         root, kind, name = self._where(source, scope)
-        return f"{{{{{root}.outputs.{kind}.{name}}}}}" if root.startswith("tasks.") else (
-            f"{{{{{root}.{kind}.{name}}}}}")
+        if not root.startswith("tasks."):
+            return f"{{{{{root}.{kind}.{name}}}}}"
+        if isinstance(source, ir.OutputRef) and name != source.output:  # gathered over a loop
+            return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"
+                                         f".outputs.{kind}['{name}']") + "}}"
+        return f"{{{{{root}.outputs.{kind}.{name}}}}}"
+
+    @staticmethod
+    def gathered(aggregate: str) -> str:
+        """The fan-in as a JSON list of typed values, from Argo's list of the iterations'
+        exports (``[[4], [], [9]]`` -> ``[4,9]``; see ArgoBackend.export_outputs)."""
+        return f"toJson(map(filter(fromJSON({aggregate}), len(#) > 0), #[0]))"
+
+    @staticmethod
+    def typed(value: str, type_: ir.Type) -> str:
+        """An output's text as a typed expr-lang value, read as cnai.output_text says."""
+        if type_.name in ("int", "float"):
+            return f"{'asInt' if type_.name == 'int' else 'asFloat'}(trim({value}))"
+        if type_.name == "bool":
+            truths = ", ".join(f"'{t}'" for t in output_text.TRUE_TEXTS)
+            return f"(trim({value}) in [{truths}])"
+        if type_.name == "list":
+            return f"fromJSON({value})"
+        return value
 
     def operand(self, source: ir.Source, scope: Scope, cast: str) -> str:
         if isinstance(source, ir.PipelineStatus):
@@ -542,8 +578,11 @@ class ArgoValues:
             value = f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"
         else:
             value = f"{root}.{kind}['{name}']"
+        if isinstance(source, ir.OutputRef):  # a file's text: read as cnai.output_text says
+            return self.typed(value, source.type)
         if source.type.name == "bool":
-            return f"({value} == 'true')"
+            truths = ", ".join(f"'{t}'" for t in output_text.TRUE_TEXTS)
+            return f"({value} in [{truths}])"
         return f"{cast}({value})" if cast else value
 
     def expr(self, expr: ir.Expr, scope: Scope) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 LIMIT = 200
 _TAG = re.compile(r"\{\{tasks\.([a-z0-9-]+)\.outputs\.(parameters|artifacts)\.([A-Za-z0-9_-]+)\}\}")
 _EXPR = re.compile(r"tasks\['([a-z0-9-]+)'\]\.outputs\.(parameters|artifacts)\['([^']+)'\]")
+_STATUS_OR_OUTPUT = re.compile(
+    r"tasks\['([a-z0-9-]+)'\](?:\.status\b|\.outputs\.(parameters|artifacts)\['([^']+)'\])")
 _INPUT_TAG = re.compile(r"\{\{inputs\.(parameters|artifacts)\.([A-Za-z0-9_-]+)\}\}")
 _INPUT_EXPR = re.compile(r"inputs\.(parameters|artifacts)\['([^']+)'\]")
 
@@ -192,6 +194,25 @@ class _Splitter:
             kind, f"{{{{tasks.{self.part_name(owner)}.outputs.{kind}.{name}}}}}")
         self.needs[part].add(owner)
 
+    def _from_parts(self, expression: str) -> str:
+        """An output expression of the DAG, its tasks' statuses and outputs read from the
+        parts that export them."""
+
+        def read(match: re.Match[str]) -> str:
+            task, kind, output = match.groups()
+            owner = self.part_of[task]
+            if kind is None:  # the task's status
+                name = f"status--{task}"
+                self.exports[owner][name] = ("parameters", f"{{{{tasks.{task}.status}}}}",
+                                             False)
+                return f"tasks['{self.part_name(owner)}'].outputs.parameters['{name}']"
+            name = f"out--{task}--{output}"
+            self.exports[owner][name] = (
+                kind, f"{{{{tasks.{task}.outputs.{kind}.{output}}}}}", self.may_skip[task])
+            return f"tasks['{self.part_name(owner)}'].outputs.{kind}['{name}']"
+
+        return _STATUS_OR_OUTPUT.sub(read, expression)
+
     def _rewrite_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
         """The DAG's own outputs now come from the parts that make them."""
         result = dict(outputs)
@@ -200,6 +221,11 @@ class _Splitter:
             for entry in outputs.get(key, []):
                 entry = dict(entry)
                 field = "from" if key == "artifacts" else None
+                if not field and "expression" in entry["valueFrom"]:
+                    entry["valueFrom"] = {**entry["valueFrom"], "expression": self._from_parts(
+                        entry["valueFrom"]["expression"])}
+                    rewritten.append(entry)
+                    continue
                 source = entry[field] if field else entry["valueFrom"]["parameter"]
                 match = _TAG.fullmatch(source)
                 if match is not None:

@@ -4,9 +4,10 @@ A *scope* is one DAG template: the entrypoint (``None``), a loop body (the loop'
 exit handler (``"finally"``). Branches of ``if``/``else`` add no scope: their steps stay in the
 enclosing DAG with a ``when``. Inside a loop body, a value made outside it (another step's
 output, an outer loop variable) arrives as an input of the body template; a value made inside
-a loop and read after it leaves as a body output, which Argo aggregates over the iterations
-into a JSON list of the values' texts (workflow/controller/operator.go,
-aggregatedJSONValueList).
+a loop and read after it leaves as a body output, one JSON list per iteration (``[value]``,
+or ``[]`` where the step did not run), which Argo aggregates over the iterations into a list
+of those lists (workflow/controller/operator.go, aggregatedJSONValueList) and the reader
+flattens (ArgoBackend.export_outputs, ArgoValues.gathered).
 """
 
 from __future__ import annotations

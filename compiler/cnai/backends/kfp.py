@@ -57,6 +57,7 @@ from cnai.backends.kfp_groups import EXIT_STRATEGY, FINAL_STATUS_TYPE, Layout
 from cnai.context import CompileContext
 from cnai.semantics import ir
 from cnai.semantics.units import Names
+from cnai.source import Span
 
 SCHEMA_VERSION = "2.1.0"
 SDK_VERSION = f"cnai-{__version__}"
@@ -248,7 +249,37 @@ class KfpBackend:
                 "not applied to every pod", help=[
                     "kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
                     "priorityClassName; compile with --target argo to place every pod"])
+        self._refuse_skipped_iterations()
         return set()
+
+    def _refuse_skipped_iterations(self) -> None:
+        """A fan-in of a step that a gate or a branch may skip in some iteration: the driver
+        walks every iteration down to the producer's execution, which a skipped iteration
+        never made, and fails (backend/src/v2/driver/resolve.go, CollectInputs)."""
+        skippable = k8s.skippable_in_loop(self.pipeline)
+        if not skippable:
+            return
+        readers: list[tuple[ir.Source, str | None, Span]] = [
+            (item.source, step.group, step.span) for step in self.pipeline.steps
+            for item in step.inputs]
+        readers += [(g.items, g.parent, g.span) for g in self.pipeline.groups
+                    if isinstance(g, ir.Loop)]
+        refused: set[str] = set()
+        for source, group_id, span in readers:
+            if not isinstance(source, ir.OutputRef) or source.step not in skippable:
+                continue
+            producer = self.pipeline.step(source.step)
+            loop = self.pipeline.loops_around(producer.group)[0]
+            if loop in self.pipeline.loops_around(group_id) or source.step in refused:
+                continue
+            refused.add(source.step)
+            self.ctx.unsupported(
+                span, "E0401", f"`{source.step}.{source.output}` is gathered over loop "
+                f"`{loop.var}`, but a gate or a branch may skip `{source.step}` in some "
+                "iterations; Kubeflow's driver fails when it gathers from an iteration where "
+                "the step did not run",
+                help="gather an output of a step that runs in every iteration (move the "
+                "condition into its command), or compile with --target argo")
 
     def step(self, step: ir.Step) -> None:
         task = self.step_tasks[step.name]

@@ -64,7 +64,22 @@ class _Renderer:
         kinds = {_type_of(expr.left), _type_of(expr.right)}
         cel_type = ("double" if "float" in kinds else "int" if kinds == {"int"}
                     else kinds.pop())
+        if _is_output(expr.left) or _is_output(expr.right):
+            # Argo trims one trailing newline from an output, the launcher keeps it: compare
+            # both sides with one newline, as cnai.output_text.canonical does.
+            return f"{self.canonical(expr.left)} {expr.op} {self.canonical(expr.right)}"
         return f"{self.value(expr.left, cel_type)} {expr.op} {self.value(expr.right, cel_type)}"
+
+    def canonical(self, expr: ir.Expr) -> str:
+        """One side of a string comparison with an output: an output's text as
+        ``output_text.canonical`` makes it, any other value with a newline added."""
+        if isinstance(expr, ir.Literal_):
+            assert isinstance(expr.value, str)
+            return string_literal(expr.value + "\n")
+        text = self.value(expr, "string")
+        if _is_output(expr):
+            return f"({text}.endsWith('\\n') ? {text} : {text} + '\\n')"
+        return f"({text} + '\\n')"
 
     def value(self, expr: ir.Expr, cel_type: str) -> str:
         if isinstance(expr, ir.Literal_):
@@ -75,6 +90,10 @@ class _Renderer:
             return f"int({read})" if cel_type == "int" else read
         assert isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not))
         return f"({self.expr(expr)})"
+
+
+def _is_output(expr: ir.Expr) -> bool:
+    return isinstance(expr, ir.OutputRef) and expr.type.name == "string"
 
 
 def _type_of(expr: ir.Expr) -> str:

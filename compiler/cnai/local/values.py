@@ -6,9 +6,10 @@
   path the step wrote it to.
 - Read after the step's loop, it is the fan-in: a JSON list of the typed values of the
   iterations where the step succeeded, in item order (``[0.1, 0.2]``; artifacts give their
-  paths). Argo gives the values' texts (``["0.1","0.2"]``), Kubeflow typed values.
+  paths), as on both targets; an iteration where the step was skipped or omitted adds nothing.
 - Gates compare numbers as numbers, strings and bools by equality (the typing rules of the
-  language), with outputs read by their declared type.
+  language), with outputs read by their declared type as cnai.output_text says, which is
+  how both backends' gates read them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from cnai.local.params import value_text
 from cnai.local.plan import Condition, Plan
 from cnai.local.state import JSON, Context, Registry, Status, Value
+from cnai.output_text import output_text, parse_bool, parse_int
 from cnai.params import parse_value
 from cnai.semantics import ir
 
@@ -120,8 +122,18 @@ def output_value(path: Path, type_: ir.Type) -> Value:
     if not path.is_file():
         what = "a directory" if path.is_dir() else "nothing"
         raise ValueError(f"{what} was written at {path}, expected a file")
-    raw = path.read_bytes().decode("utf-8", errors="replace")
-    text = raw[:-1] if raw.endswith("\n") else raw  # Argo trims one newline
+    text = output_text(path.read_bytes().decode("utf-8", errors="replace"))
+    if type_.name == "bool":  # read as Kubeflow's launcher and both engines' gates do
+        flag = parse_bool(text)
+        if flag is None:
+            raise ValueError(f"{text!r} is not a bool (true/false, True/False, TRUE/FALSE, "
+                             "t/f or 1/0)")
+        return Value(text, flag, path)
+    if type_.name == "int":
+        number = parse_int(text)
+        if number is None:
+            raise ValueError(f"{text!r} is not an int (decimal digits)")
+        return Value(text, number, path)
     return Value(text, parse_value(text, type_), path)
 
 

@@ -27,8 +27,9 @@ from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
-_TRUE = frozenset({"true", "True", "TRUE", "1"})
-_FALSE = frozenset({"false", "False", "FALSE", "0"})
+# Go's strconv.ParseBool, as Kubeflow's launcher and cnai's gates read a bool output.
+_TRUE = frozenset({"true", "True", "TRUE", "t", "T", "1"})
+_FALSE = frozenset({"false", "False", "FALSE", "f", "F", "0"})
 
 
 class ValueFormatError(ValueError):

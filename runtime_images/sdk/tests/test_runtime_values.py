@@ -76,10 +76,12 @@ def test_numpy_like_scalars_use_their_python_value() -> None:
         ("True", bool, True),
         ("false", bool, False),
         ("0", bool, False),
+        ("t\n", bool, True),  # Go's ParseBool spellings, which Argo passes on as written
+        ("F", bool, False),
         ("raw text\n", str, "raw text\n"),
         ("[1,2]", list, [1, 2]),
         ('{"a":1}', dict, {"a": 1}),
-        ('["0.1","0.01"]', list[float], [0.1, 0.01]),  # Argo fan-in: a list of strings
+        ('["0.1","0.01"]', list[float], [0.1, 0.01]),  # numbers as strings
         ("[0.1, 2]", list[float], [0.1, 2.0]),
         ('["1", 2]', list[int], [1, 2]),
         ("[1, 2]", list[str], ["1", "2"]),
