@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
@@ -463,17 +464,27 @@ class ArgoBackend:
         return container
 
     def text(self, step: ir.Step, text: ir.Text) -> str:
-        pieces = []
+        """The text with each parameter as a ``{{inputs.parameters.NAME}}`` tag. The checker
+        leaves no ``{{`` in literal text, so the only tags are ours; but a literal ``{`` just
+        before one of them would make ``{{{``, whose tag Argo reads as ``{inputs...``
+        (fasttemplate: a tag ends at the first ``}}``). Such a text is one expression tag
+        instead, its literal pieces expr string literals, in which braces are escaped."""
+        pieces: list[tuple[str, bool]] = []  # (text, is a parameter's name)
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(k8s.literal_text(part))
+                pieces.append((k8s.literal_text(part), False))
             elif isinstance(part, ir.OutputPath):
-                pieces.append(k8s.literal_text(k8s.output_path(step, part.name)))
+                pieces.append((k8s.literal_text(k8s.output_path(step, part.name)), False))
             elif self.inputs(step)[part.name].type.is_artifact:
-                pieces.append(f"{k8s.INPUTS_DIR}/{part.name}")
+                pieces.append((f"{k8s.INPUTS_DIR}/{part.name}", False))
             else:
-                pieces.append(f"{{{{inputs.parameters.{part.name}}}}}")
-        return "".join(pieces)
+                pieces.append((part.name, True))
+        if any(not is_name and piece.endswith("{") and next_is_name
+               for (piece, is_name), (_, next_is_name) in pairwise(pieces)):
+            return "{{=" + " + ".join(f"inputs.parameters['{piece}']" if is_name
+                                      else literal(piece) for piece, is_name in pieces) + "}}"
+        return "".join(f"{{{{inputs.parameters.{piece}}}}}" if is_name else piece
+                       for piece, is_name in pieces)
 
     def memoize(self, step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
         spec_hash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()

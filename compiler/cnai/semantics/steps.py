@@ -334,6 +334,16 @@ class StepChecker:
                     return None
                 parts.append(resolved)
             merged = _merge(parts)
+            if len(expr.parts) > 1 and any(isinstance(p, str) and "{{" in p for p in merged):
+                # Each literal was checked for `{{` on its own (to_ast); a template argument
+                # put between two of them can still complete one, which the engines would
+                # read as a placeholder and which no escape can protect.
+                self.diagnostics.error(
+                    "E0208", "`{{` in a text once template arguments are put in: Argo and "
+                    "Kubeflow would read it as the start of a placeholder", expr.span,
+                    "makes `{{`", help=["a template argument cannot complete a `{{`: change "
+                                         "the argument or the text around it"])
+                return None
             return self.shared.text(merged[0]) if len(merged) == 1 else ir.Text.of(*merged)
         if isinstance(expr, ast.Ref):
             resolved = self._value_ref(expr)
