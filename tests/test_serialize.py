@@ -45,3 +45,15 @@ def test_layout() -> None:
         "items": [{"value": 1, "name": "a"}], "script": "a\nb\n", "empty": []}}, {"k": 1}])
     assert text == ("apiVersion: v1\nkind: K\nspec:\n  empty: []\n  items:\n  - name: a\n"
                     "    value: 1\n  script: |\n    a\n    b\n---\nk: 1\n")
+
+
+def test_a_key_past_1024_characters_is_written_as_an_explicit_key() -> None:
+    # YAML 1.2, 7.4: an implicit key is one line of at most 1024 characters; PyYAML and Go's
+    # yaml refuse a longer one. The same long key at two indentations keeps each its own.
+    from cnai.backends.serialize import to_yaml
+
+    key = "k" * 1100
+    document = {"a": {key: 1, "b": [{key: {key: "v"}}]}}
+    text = to_yaml([document])
+    assert yaml.safe_load(text) == document
+    assert f"? {key}" in text

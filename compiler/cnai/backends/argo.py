@@ -36,7 +36,7 @@ from cnai.backends.argo_resources import MAIN
 from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
 from cnai.semantics import ir
-from cnai.semantics.units import Names, format_duration, k8s_name
+from cnai.semantics.units import Names, format_duration, generate_name, k8s_name
 from cnai.source import Span
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -148,7 +148,7 @@ class ArgoBackend:
             # exit task deletes them whatever the outcome, and so do we.
             spec["volumeClaimGC"] = {"strategy": CLAIM_GC}
         if pipeline.schedule is None:
-            metadata["generateName"] = f"{pipeline.k8s_name}-"
+            metadata["generateName"] = generate_name(pipeline.name)
             return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,
                     "spec": spec}
         # Argo v4 removed CronWorkflowSpec.schedule; `schedules` works on v3.6+ and v4. Argo

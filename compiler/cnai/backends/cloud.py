@@ -17,7 +17,7 @@ from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
 from cnai.semantics.cloud import DEFAULT_REQUEST, held_by_services, step_demand
-from cnai.semantics.units import format_duration, quantity_value
+from cnai.semantics.units import format_duration, generate_name, quantity_value
 
 TRAINING_API = "kubeflow.org/v1"
 # kind, replica-spec field, master replica type, container name: the training operator (v1)
@@ -96,7 +96,7 @@ def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[st
     run_policy["backoffLimit"] = step.retry.limit if step.retry is not None else 0
     run_policy["activeDeadlineSeconds"] = job_deadline(step)
     return {"apiVersion": TRAINING_API, "kind": kind,
-            "metadata": {"generateName": f"{step.k8s_name}-", "labels": dict(pod_labels)},
+            "metadata": {"generateName": generate_name(step.k8s_name), "labels": dict(pod_labels)},
             "spec": {"runPolicy": run_policy, field: replicas}}
 
 
@@ -145,7 +145,7 @@ def job_conditions(step: ir.Step) -> tuple[str, str]:
 def disruption_budget(step: ir.Step, selector: dict[str, str]) -> dict[str, Any]:
     assert step.disruption_budget is not None
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"generateName": f"{step.k8s_name}-"},
+            "metadata": {"generateName": generate_name(step.k8s_name)},
             "spec": {"minAvailable": step.disruption_budget,
                      "selector": {"matchLabels": selector}}}
 
@@ -368,7 +368,7 @@ def fluid_dataset(name: str, source: str, dataset: ir.Dataset) -> dict[str, Any]
 
 def fluid_data_load(name: str, dataset: ir.Dataset) -> dict[str, Any]:
     return {"apiVersion": "data.fluid.io/v1alpha1", "kind": "DataLoad",
-            "metadata": {"generateName": f"{dataset.k8s_name}-load-"},
+            "metadata": {"generateName": generate_name(f"{dataset.k8s_name}-load")},
             "spec": {"dataset": {"name": name}, "loadMetadata": True,
                      "target": [{"path": "/", "replicas": 1}]}}
 

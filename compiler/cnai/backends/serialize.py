@@ -149,10 +149,20 @@ def _mapping(value: dict[str, Any], indent: str, out: list[str], first: str | No
         prefix = first if (first is not None and index == 0) else indent
         label = _KEYS.get(key)
         if label is None:
-            label = _KEYS[key] = _string(str(key)) + ":"
+            label = _string(str(key))
+            if len(label) < _IMPLICIT_KEY_MAX:
+                label = _KEYS[key] = label + ":"
+            else:  # written at this indentation, so not memoized
+                label = f"? {label}\n{indent}:"
         out.append(prefix + label)
         # Lists under a key sit at the key's indentation, as kubectl and PyYAML write them.
         _emit(item, indent if isinstance(item, list) else nested, out)
+
+
+# YAML keeps an implicit key to one line of at most 1024 characters (YAML 1.2, 7.4: "the
+# key is restricted to a single line ... not exceed 1024 Unicode characters"; PyYAML refuses
+# a longer one). A longer key is written as an explicit one, `? key` then `: value`.
+_IMPLICIT_KEY_MAX = 1024
 
 
 def _sequence(value: list[Any], indent: str, out: list[str]) -> None:

@@ -79,6 +79,17 @@ def k8s_name(name: str, limit: int = DNS_LABEL_MAX) -> str:
     return label
 
 
+# The API server cuts a generateName to 63 - 5 characters before it appends 5 random ones
+# (apiserver/pkg/storage/names/generate.go, SimpleNameGenerator).
+GENERATE_NAME_MAX = DNS_LABEL_MAX - 5
+
+
+def generate_name(name: str) -> str:
+    """A ``metadata.generateName`` for ``name``: its label cut (with a hash, as k8s_name
+    does) so that the ``-`` before the server's random suffix survives."""
+    return k8s_name(name, GENERATE_NAME_MAX - 1) + "-"
+
+
 class Names:
     """Unique, deterministic names within one namespace (loop ids, Argo templates, one DAG's
     tasks, KFP tasks and groups): ``wanted``, else ``wanted-2``, ``wanted-3``, and so on."""
