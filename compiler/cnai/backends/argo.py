@@ -413,6 +413,9 @@ class ArgoBackend:
         if claim is not None:
             volumes.append({"name": k8s.SOURCE_VOLUME, "persistentVolumeClaim": {
                 "claimName": claim[0], "readOnly": True}})
+        secret = k8s.preload_credentials(self.pipeline, step)
+        if secret is not None:
+            volumes.append({"name": k8s.CREDENTIALS_VOLUME, "secret": {"secretName": secret}})
         return volumes
 
     def source_claim(self, step: ir.Step) -> tuple[str, str] | None:
@@ -459,6 +462,9 @@ class ArgoBackend:
         claim = self.source_claim(step)
         if claim is not None:
             mounts.append({"name": k8s.SOURCE_VOLUME, "mountPath": claim[1], "readOnly": True})
+        if k8s.preload_credentials(self.pipeline, step) is not None:
+            mounts.append({"name": k8s.CREDENTIALS_VOLUME, "mountPath": k8s.CREDENTIALS_DIR,
+                           "readOnly": True})
         if mounts:
             container["volumeMounts"] = mounts
         return container

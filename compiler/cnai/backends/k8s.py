@@ -15,6 +15,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 OUTPUTS_DIR = "/cnai/outputs"
 INPUTS_DIR = "/cnai/inputs"
 OUTPUTS_VOLUME = "cnai-outputs"
+# A data set's `credentials` Secret, mounted in its preload step; the preload image reads
+# each key there as an environment variable (runtime_images/preload, credentials.py).
+CREDENTIALS_DIR = "/cnai/credentials"
+CREDENTIALS_VOLUME = "cnai-credentials"
+CREDENTIALS_ENV = "CNAI_CREDENTIALS_DIR"
 RUNTIME_GROUP = 10001  # the group of the user cnai's runtime images run as
 
 
@@ -96,6 +101,8 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
     if step.args:
         result["args"] = [text(t) for t in step.args]
     env = runtime_env(step, parameter)
+    if preload_credentials(pipeline, step) is not None:
+        env.append({"name": CREDENTIALS_ENV, "value": CREDENTIALS_DIR})
     for var in step.env:
         if var.secret is not None:
             env.append(secret_env(var.name, var.secret))
@@ -112,6 +119,13 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
     if mounts:
         result["volumeMounts"] = mounts
     return result
+
+
+def preload_credentials(pipeline: ir.Pipeline, step: ir.Step) -> str | None:
+    """The Secret a preload step mounts for its data set's source, if any."""
+    if step.kind != "preload":
+        return None
+    return pipeline.dataset(step.mounts[0].dataset).credentials
 
 
 def secret_env(name: str, secret: ir.SecretRef) -> dict[str, Any]:

@@ -315,7 +315,8 @@ class KfpBackend:
         claim = None
         if step.kind == "preload":
             claim = k8s.source_claim(self.pipeline.dataset(step.mounts[0].dataset))
-        config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim)
+        config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim,
+                                              k8s.preload_credentials(self.pipeline, step))
         if config:
             self.platform.setdefault(f"exec-{shared}", config)
         self._component_once(step, shared, self.container)
@@ -384,6 +385,8 @@ class KfpBackend:
         # Values holding references are exported by the command's prefix (kfp_contract.py).
         env = [{"name": v.name, "value": k8s.literal_text(self.literal(step, v.value.literal))}
                for v in step.env if v.value is not None and v.value.is_literal]
+        if k8s.preload_credentials(self.pipeline, step) is not None:
+            env.append({"name": k8s.CREDENTIALS_ENV, "value": k8s.CREDENTIALS_DIR})
         if env:
             container["env"] = env
         resources = kfp_platform.container_resources(step.resources)

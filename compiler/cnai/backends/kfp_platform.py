@@ -70,9 +70,11 @@ def container_resources(resources: ir.Resources) -> Spec:
 
 
 def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
-                    source_claim: tuple[str, str] | None = None) -> Spec:
-    """The step's ``KubernetesExecutorConfig``; ``pvc_names[i]`` reads mount i's PVC name, and
-    ``source_claim`` is (claim, mount path) for a preload that reads a ``pvc://`` source."""
+                    source_claim: tuple[str, str] | None = None,
+                    credentials: str | None = None) -> Spec:
+    """The step's ``KubernetesExecutorConfig``; ``pvc_names[i]`` reads mount i's PVC name,
+    ``source_claim`` is (claim, mount path) for a preload that reads a ``pvc://`` source, and
+    ``credentials`` the Secret a preload mounts (kfp-kubernetes' use_secret_as_volume)."""
     config: Spec = {}
     mounts = [pvc_mount(m.path, ref) for m, ref in zip(step.mounts, pvc_names, strict=True)]
     if source_claim is not None:
@@ -83,6 +85,10 @@ def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
     secrets = secret_as_env(step.env)
     if secrets:
         config["secretAsEnv"] = secrets
+    if credentials is not None:
+        config["secretAsVolume"] = [{
+            "secretName": credentials, "mountPath": k8s.CREDENTIALS_DIR, "optional": False,
+            "secretNameParameter": {"runtimeValue": {"constant": credentials}}}]
     # The Argo target's placement (cloud.py): GPU type and spot nodes. A scheduler or a
     # priority class has no field on KFP; the backend refuses them.
     placement = cloud.placement(step, options)

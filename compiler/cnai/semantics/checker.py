@@ -306,6 +306,7 @@ class Checker:
                 access_mode = "ReadWriteMany"
         if "storage_class" in fields:
             storage_class = self.fields.string(assigned(fields["storage_class"]))
+        secret = self._dataset_credentials(fields, engine)
         source = self._dataset_source(fields)
         if path is None or size is None or source is None:
             return None
@@ -314,9 +315,32 @@ class Checker:
             name=decl.name.name, k8s_name=k8s_name(decl.name.name), source=literal,
             source_ref=ref, path=path, size=size, engine=cast(ir.Engine, engine),
             access_mode=cast(ir.AccessMode, access_mode), storage_class=storage_class,
-            span=decl.name.span)
+            credentials=secret, span=decl.name.span)
         self.datasets[dataset.name] = dataset
         return dataset
+
+    def _dataset_credentials(self, fields: dict[str, ast.Assignment | ast.Block],
+                             engine: str) -> str | None:
+        """The Secret whose keys the preload step gets (docs/language.md, data sets)."""
+        if "credentials" not in fields:
+            return None
+        expr = assigned(fields["credentials"])
+        name = self.fields.string(expr)
+        if name is None:
+            return None
+        problem = credentials.secret_name_problem(name)
+        if problem:
+            self.diagnostics.error("E0208", f"invalid Secret name \"{name}\"", expr.span,
+                                   "not valid in Kubernetes", help=[problem])
+            return None
+        if engine == "fluid":
+            self.diagnostics.error(
+                "E0208", "`credentials` is for data sets the preload step copies", expr.span,
+                "not for `engine = \"fluid\"`", help=["a Fluid runtime reads the source's "
+                                                      "credentials itself (its Dataset's "
+                                                      "encryptOptions); configure them there"])
+            return None
+        return name
 
     def _dataset_source(self, fields: dict[str, ast.Assignment | ast.Block]
                         ) -> str | ir.ParamRef | ir.OutputRef | None:

@@ -48,7 +48,7 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
     "dataset": {"source": FieldSpec("value", required=True),
                 "path": FieldSpec("string", required=True),
                 "size": FieldSpec("quantity", required=True), "engine": STR, "access_mode": STR,
-                "storage_class": STR},
+                "storage_class": STR, "credentials": STR},
     "resources": {"gpu": INT, "cpu": QTY, "memory": QTY, "gpu_type": STR},
     "retry": {"limit": FieldSpec("int", required=True), "backoff": DUR, "factor": INT},
     "scheduling": {"scheduler": STR, "queue": STR, "priority": STR, "spot": BOOL},

@@ -503,6 +503,7 @@ class Dataset(Node):
     engine: Engine = "copy"
     access_mode: AccessMode = "ReadWriteMany"
     storage_class: str | None = None
+    credentials: str | None = None  # a Secret the preload reads its keys from (copy engine)
     span: Span
 
 

@@ -13,12 +13,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnai_preload import credentials
 from cnai_preload.errors import is_no_space, no_space
 from cnai_preload.sources import Source, SourceFile, list_files, open_source
 from cnai_preload.state import Journal, marker_still_valid, remove_marker, write_marker
 from cnai_preload.transfer import Copied, copy_file
 from cnai_runtime.cli import raise_on_signals, run, setup_logging
-from cnai_runtime.exitcodes import NO_SPACE, USAGE, StepError
+from cnai_runtime.exitcodes import AUTH, NO_SPACE, USAGE, StepError
 
 NAME = "cnai-preload"
 
@@ -138,6 +139,12 @@ def _preload(argv: Sequence[str] | None) -> int:
     if args.workers < 1:
         raise StepError("--workers must be at least 1", USAGE)
     raise_on_signals()
+    try:
+        loaded = credentials.load()
+    except (OSError, UnicodeDecodeError) as error:
+        raise StepError(f"cannot read the data set's credentials: {error}", AUTH) from None
+    if loaded:
+        log.info("credentials from the data set's Secret: %s", ", ".join(loaded))
     dest = Path(args.dest)
     started = time.monotonic()
     if marker_still_valid(dest, args.source):

@@ -226,3 +226,45 @@ def test_missing_prefix_exit_code(s3_server: S3Server, seeded: str, tmp_path: Pa
     result = _preload(s3_server, f"s3://{seeded}/no-such-prefix", tmp_path / "cache")
     assert result.returncode == exitcodes.NOT_FOUND, result.stderr
     assert "no such file, object or prefix" in result.stderr
+
+
+def _secret_volume(root: Path, keys: dict[str, str]) -> Path:
+    """A directory laid out as Kubernetes mounts a Secret: files under ..data, linked."""
+    data = root / "..2026_12_03_00_00_00.000000001"
+    data.mkdir(parents=True)
+    for key, value in keys.items():
+        (data / key).write_text(value)
+    (root / "..data").symlink_to(data.name)
+    for key in keys:
+        (root / key).symlink_to(f"..data/{key}")
+    return root
+
+
+def test_credentials_come_from_the_mounted_secret(
+    s3_server: S3Server, seeded: str, tmp_path: Path
+) -> None:
+    # A data set's `credentials = "SECRET"`: the keys are files in CNAI_CREDENTIALS_DIR.
+    secret = _secret_volume(tmp_path / "secret", {
+        "AWS_ACCESS_KEY_ID": "testing\n", "AWS_SECRET_ACCESS_KEY": "testing",
+        "not-a-variable": "ignored"})
+    result = run_module(
+        "cnai_preload",
+        ["--source", f"s3://{seeded}/imagenet/README", "--dest", str(tmp_path / "one")],
+        env={"AWS_ENDPOINT_URL_S3": s3_server.url, "AWS_DEFAULT_REGION": "us-east-1",
+             "CNAI_CREDENTIALS_DIR": str(secret)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "one" / "README").read_bytes() == FILES["README"]
+    assert "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in result.stderr
+    assert "testing" not in result.stderr  # names are logged, never values
+
+
+def test_the_pods_own_variables_win_over_the_secret(tmp_path: Path) -> None:
+    from cnai_preload import credentials
+
+    secret = _secret_volume(tmp_path / "s", {"AWS_REGION": "eu-west-1",
+                                             "service-account.json": "{}"})
+    env = {"CNAI_CREDENTIALS_DIR": str(secret), "AWS_REGION": "us-east-1"}
+    assert credentials.load(env) == ["GOOGLE_APPLICATION_CREDENTIALS"]
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == str(secret / "service-account.json")
