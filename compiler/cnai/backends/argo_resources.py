@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cnai.backends import cloud, k8s
-from cnai.backends.serialize import Verbatim, to_yaml
+from cnai.backends.serialize import to_yaml
+from cnai.backends.verbatim import Verbatim
 from cnai.semantics import ir
 
 if TYPE_CHECKING:

@@ -14,18 +14,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from cnai.backends.verbatim import Verbatim
+
 # Plain (unquoted) only if it looks like an identifier, path or URL and starts with a letter or
 # `/`: a leading digit, sign or dot could be a number, date or time in YAML 1.1.
 _PLAIN = re.compile(r"^[A-Za-z/_][A-Za-z0-9_./@+=,~-]*(?::[A-Za-z0-9_./@+=,~-]+)*$")
 _RESERVED = frozenset(
     word for base in ("y", "n", "yes", "no", "true", "false", "on", "off", "null")
     for word in (base, base.capitalize(), base.upper())) | {"~"}
-
-
-class Verbatim(str):
-    """A value written as it is, unquoted. Only for Argo expression templates in a resource
-    manifest, ``{{=toJson(...)}}``, which Argo replaces with a JSON string before the YAML is
-    read (argo_resources.py); one line, never a key."""
 
 
 def _string(text: str) -> str:
