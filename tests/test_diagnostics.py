@@ -213,6 +213,8 @@ SYNTAX_MISTAKES = {
     "comma between fields": 'pipeline p {\n  step a { image = "x", command = ["a"] }\n}\n',
     "unterminated string": 'pipeline p {\n  step a { image = "x }\n}\n',
     "missing value": 'pipeline p {\n  step a { image = }\n}\n',
+    "end of file, no block open": "pipeline p",
+    "list items without commas": 'pipeline p {\n  step a { command = ["a" "b"] }\n}\n',
 }
 
 

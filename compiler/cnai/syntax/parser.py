@@ -176,7 +176,9 @@ def _translate(error: UnexpectedInput, source: SourceFile, parser: Lark) -> Diag
         secondary.append(Label(brace, f"`{_header(source, brace)} {{` is not closed"))
         message += f": `{_header(source, brace)}` is still open"
     bag.error("E0004", message, span, f"expected {expected}", secondary=secondary,
-              help=["add the missing `}`"] if brace is not None else [])
+              help=["add the missing `}`"] if brace is not None else [
+                  "the file ends in the middle of a declaration: finish it, e.g. "
+                  "`pipeline NAME { ... }`"])
     return bag.items[0]
 
 
@@ -214,6 +216,8 @@ def _hints(token: Token, expected: set[str]) -> list[str]:
         return ["a field is written `name = value`; `:` is for types (`param x: int`)"]
     if token.type == "COMP_OP":
         return ["comparisons do not chain: write `a < b and b < c`"]
+    if "COMMA" in expected and token.type in ("STRING", "INT", "FLOAT", "NAME", "LSQB"):
+        return ["list items and arguments are separated by commas: `[\"a\", \"b\"]`"]
     if token.value == "else":
         return ["`else` follows the `}` that closes an `if` block: `if c { ... } else { ... }`"]
     if token.value == "}":
