@@ -28,6 +28,8 @@ from cnai.semantics import ir
 
 LOCAL = Path(__file__).resolve().parent / "fixtures" / "local"
 LOG_BYTES = 50_000_000
+# Processes that left their group are found through /proc (Linux); elsewhere only the group.
+needs_proc = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="no /proc")
 
 
 def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], fixture: str,
@@ -97,6 +99,7 @@ def test_tail_lines_keeps_whole_lines_of_its_window(tmp_path: Path) -> None:
     assert tail_lines(tmp_path / "missing.log") == []
 
 
+@needs_proc
 def test_a_run_with_a_huge_log_stays_small(tmp_path: Path) -> None:
     """The whole command, in a process of its own: its peak memory does not follow the 50 MB
     log of the failed step (it did: the log was read whole, then split)."""
@@ -160,6 +163,7 @@ def test_a_claim_is_read_inside_its_folder_only(tmp_path: Path, source: str,
                    for p in (folder / "datasets").rglob("*"))
 
 
+@needs_proc
 def test_no_process_outlives_its_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                       ) -> None:
     pids = tmp_path / "pids"
@@ -193,6 +197,7 @@ def _killed_run(tmp_path: Path) -> tuple[Path, int]:
     return folder, step_pid
 
 
+@needs_proc
 def test_status_marks_a_run_whose_runner_was_killed(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     folder, step_pid = _killed_run(tmp_path)
@@ -211,6 +216,7 @@ def test_status_marks_a_run_whose_runner_was_killed(tmp_path: Path,
     assert capsys.readouterr().out.startswith(f"{folder.name} Failed - interrupted")
 
 
+@needs_proc
 def test_the_next_run_marks_a_killed_one(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     folder, step_pid = _killed_run(tmp_path)
