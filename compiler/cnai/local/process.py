@@ -147,16 +147,16 @@ def kill_marked(group: int | None, mark: str, sig: signal.Signals) -> int:
     while it is being killed), a few times at most."""
     if group is not None:
         _kill_group(group, sig)
-    found = 0
+    found: set[int] = set()
     for _ in range(5 if sig == signal.SIGKILL else 1):
         pids = marked_pids(mark)
-        found += len(pids)
+        found.update(pids)  # a process killed a moment ago may be listed again
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         if not pids:
             break
-    return found
+    return len(found)
 
 
 def marked_pids(mark: str) -> list[int]:
