@@ -41,6 +41,7 @@ class Settings:
     docker: bool = False
     pvc_root: Path | None = None
     datasets: dict[str, ir.Dataset] = field(default_factory=dict)  # by preload step name
+    step_timeout: float | None = None  # for a step without `timeout` (--step-timeout)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class Attempts:
         args = [render(t) for t in step.args]
         notes: list[str] = []
         env = self._env(run, render, outputs_dir, inputs_dir, notes)
-        timeout = float(step.timeout_seconds) if step.timeout_seconds else None
+        timeout, timeout_note = self._timeout(step)
         if self.settings.docker:
             name = _container_name(layout.root.name, step.k8s_name, run.index)
             mounts = [Mount(layout.root, str(layout.root))]
@@ -109,7 +110,7 @@ class Attempts:
             argv = docker_argv(step.image, command, args, sorted(env), mounts, name,
                                step.resources.gpu, host_user())
             return Invocation(argv, {**_inherited(), **env}, self.settings.cwd, run.log,
-                              timeout, name, tuple(notes))
+                              timeout, name, tuple(notes), timeout_note)
         if not command:
             return (f"`{step.name}` has no command, so its image's entrypoint would run: "
                     "that needs --docker")
@@ -117,7 +118,15 @@ class Attempts:
             notes.append(f"distributed {step.distributed.framework} step: one local process "
                          f"stands for its {step.distributed.replicas} replicas")
         return Invocation([*command, *args], {**_inherited(), **env}, self.settings.cwd,
-                          run.log, timeout, notes=tuple(notes))
+                          run.log, timeout, notes=tuple(notes), timeout_note=timeout_note)
+
+    def _timeout(self, step: ir.Step) -> tuple[float | None, str]:
+        """The step's ``timeout``, else the run's default, with a note saying it was that."""
+        if step.timeout_seconds:
+            return float(step.timeout_seconds), ""
+        if self.settings.step_timeout is None:
+            return None, ""
+        return self.settings.step_timeout, " (--step-timeout: the step sets no `timeout`)"
 
     def _link_inputs(self, run: StepRun) -> Path:
         inputs_dir = self.settings.layout.inputs_dir(run.name, run.index)
@@ -183,7 +192,9 @@ class Attempts:
         try:
             if datasets.is_remote(source):
                 argv, env = datasets.remote_command(source, dest)
-                invocation = Invocation(argv, env, self.settings.cwd, run.log)
+                timeout, timeout_note = self._timeout(run.step)
+                invocation = Invocation(argv, env, self.settings.cwd, run.log, timeout,
+                                        timeout_note=timeout_note)
                 outcome = self.processes.run(invocation, header)
                 return Result(outcome.ok, outcome.message, outcome.exit_code)
             local = datasets.local_source(source, self.settings.pvc_root)

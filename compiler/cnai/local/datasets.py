@@ -38,10 +38,33 @@ def local_source(source: str, pvc_root: Path | None) -> Path:
         if pvc_root is None:
             raise PreloadError(f"the source {source} is a PersistentVolumeClaim: give "
                                "--pvc-root DIR, a directory with one folder per claim")
-        return pvc_root / source[len("pvc://"):]
+        return claim_path(source, pvc_root)
     if source.startswith("file://"):
         return Path(source[len("file://"):])
     return Path(source)
+
+
+def claim_path(source: str, pvc_root: Path) -> Path:
+    """``<pvc-root>/CLAIM/PATH`` for ``pvc://CLAIM/PATH``, refused when it leads out of the
+    claim's folder: through ``..``, or a symbolic link, at any level. On the cluster the
+    volume is the claim; nothing outside it can be read through it."""
+    claim, _, rest = source[len("pvc://"):].partition("/")
+    if claim in ("", ".", ".."):
+        raise PreloadError(f"the source {source} does not name a claim (pvc://CLAIM/PATH)")
+    root = (pvc_root / claim).resolve()
+    target = (root / rest).resolve()
+    if not target.is_relative_to(root):
+        raise PreloadError(f"the source {source} leads to {target}, outside the claim's folder "
+                           f"{root} (--pvc-root): refused")
+    if target.is_dir():
+        for folder, dirs, files in os.walk(target):
+            for name in (*dirs, *files):
+                entry = Path(folder, name)
+                if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+                    raise PreloadError(f"the source {source} holds a symbolic link "
+                                       f"{entry} to {entry.resolve()}, outside the claim's "
+                                       f"folder {root} (--pvc-root): refused")
+    return target
 
 
 def copy_source(source: Path, dest: Path) -> str:

@@ -80,11 +80,17 @@ def iso(moment: float | None) -> str | None:
 
 
 def summary(layout: Layout, pipeline: str, status: str, params: dict[str, Any],
-            registry: Registry, started: float, finished: float | None) -> dict[str, Any]:
-    """run.json: the run, then every node in the order it was created."""
-    return {"format": FORMAT_VERSION, "pipeline": pipeline, "run": layout.root.name,
-            "status": status, "started": iso(started), "finished": iso(finished),
-            "params": params, "nodes": [_node(layout, n) for n in registry.sorted()]}
+            registry: Registry, started: float, finished: float | None,
+            runner: dict[str, Any] | None = None) -> dict[str, Any]:
+    """run.json: the run, then every node in the order it was created. ``runner`` (the
+    process running it, cnai.local.runner) is there while the status is Running."""
+    data: dict[str, Any] = {
+        "format": FORMAT_VERSION, "pipeline": pipeline, "run": layout.root.name,
+        "status": status, "started": iso(started), "finished": iso(finished)}
+    if runner is not None:
+        data["runner"] = runner
+    data.update(params=params, nodes=[_node(layout, n) for n in registry.sorted()])
+    return data
 
 
 def _node(layout: Layout, node: StepRun | LoopRun) -> dict[str, Any]:

@@ -2,12 +2,21 @@
 
 A timeout sends SIGTERM to the whole process group, then SIGKILL after a grace period, as
 Kubernetes does to a pod past ``activeDeadlineSeconds``. When the command exits, whatever
-it left running in its group is killed too: a pod's processes end with its main container.
+it left running is killed too: a pod's processes end with its main container.
+
+"Whatever it left running" is more than its process group: a process that calls ``setsid``
+(or ``setpgid``) leaves the group, and once its parent exits it is reparented to init, out of
+reach of the runner's process tree. So every attempt carries a mark in its environment,
+``CNAI_LOCAL_STEP=<run token>/<attempt>``, which every descendant inherits whatever session
+or group it moves to; killing an attempt kills its group and every process of this user
+whose ``/proc/PID/environ`` holds the mark (Linux; elsewhere only the group). A process that
+rewrites its own environment escapes; ``--docker`` contains it for good.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shlex
 import shutil
@@ -15,6 +24,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +32,8 @@ from typing import BinaryIO
 
 GRACE_SECONDS = 3.0
 EXIT_NOT_FOUND = 127
+MARK_VARIABLE = "CNAI_LOCAL_STEP"
+PROC = Path("/proc")
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class Invocation:
     timeout: float | None = None
     container: str | None = None  # the `docker run --name`, to stop it on a timeout
     notes: tuple[str, ...] = ()  # for the log, after the header
+    timeout_note: str = ""  # why this timeout, when it is not the step's own
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,15 @@ class Outcome:
 
 @dataclass
 class Processes:
-    """The process groups running now, so that an interrupt can stop them all."""
+    """The process groups running now, so that an interrupt can stop them all.
+
+    ``token`` marks every process of this run (see the module's docstring)."""
 
     grace: float = GRACE_SECONDS
-    _running: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _running: dict[int, tuple[subprocess.Popen[bytes], str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _count: itertools.count[int] = field(default_factory=itertools.count)
     stopping: bool = False
 
     def run(self, invocation: Invocation, header: str) -> Outcome:
@@ -61,8 +78,9 @@ class Processes:
             notes = "".join(f"cnai: {note}\n" for note in invocation.notes)
             log.write(f"{header}\n{notes}$ {shlex.join(invocation.argv)}\n".encode())
             log.flush()
+            mark = f"{self.token}/{next(self._count)}"
             try:
-                process = self._start(invocation, log)
+                process = self._start(invocation, log, mark)
             except OSError as error:
                 message = _start_error(invocation.argv[0], error)
                 log.write(f"cnai: {message}\n".encode())
@@ -70,54 +88,109 @@ class Processes:
             try:
                 code = process.wait(invocation.timeout)
             except subprocess.TimeoutExpired:
-                self._stop(process, invocation.container)
-                message = f"timed out after {invocation.timeout:g}s; the process group was killed"
+                self._stop(process, invocation.container, mark)
+                message = (f"timed out after {invocation.timeout:g}s{invocation.timeout_note}; "
+                           "the process group was killed")
                 log.write(f"\ncnai: {message}\n".encode())
                 return Outcome(_code(process.returncode), timed_out=True, message=message)
             finally:
                 self._forget(process)
-            _kill_group(process.pid, signal.SIGKILL)
+            kill_marked(process.pid, mark, signal.SIGKILL)
         code = _code(code)
         return Outcome(code, message="" if code == 0 else f"exited with status {code}")
 
-    def _start(self, invocation: Invocation, log: BinaryIO) -> subprocess.Popen[bytes]:
+    def _start(self, invocation: Invocation, log: BinaryIO,
+               mark: str) -> subprocess.Popen[bytes]:
         with self._lock:
             if self.stopping:
                 raise InterruptedError("the run is being stopped")
             process = subprocess.Popen(
-                invocation.argv, cwd=invocation.cwd, env=invocation.env,
+                invocation.argv, cwd=invocation.cwd,
+                env={**invocation.env, MARK_VARIABLE: mark},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
-            self._running[process.pid] = process
+            self._running[process.pid] = (process, mark)
             return process
 
     def _forget(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._running.pop(process.pid, None)
 
-    def _stop(self, process: subprocess.Popen[bytes], container: str | None) -> None:
+    def _stop(self, process: subprocess.Popen[bytes], container: str | None,
+              mark: str) -> None:
         if container is not None:
             subprocess.run(["docker", "kill", container], capture_output=True, check=False)
-        _kill_group(process.pid, signal.SIGTERM)
-        try:
+        kill_marked(process.pid, mark, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(self.grace)
-        except subprocess.TimeoutExpired:
-            _kill_group(process.pid, signal.SIGKILL)
-            process.wait()
+        kill_marked(process.pid, mark, signal.SIGKILL)
+        process.wait()
 
     def stop_all(self) -> None:
         """Stop every running attempt (Ctrl-C): SIGTERM, then SIGKILL after the grace."""
         with self._lock:
             self.stopping = True
             running = list(self._running.values())
-        for process in running:
-            _kill_group(process.pid, signal.SIGTERM)
+        for process, mark in running:
+            kill_marked(process.pid, mark, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
-        for process in running:
-            try:
+        for process, mark in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _kill_group(process.pid, signal.SIGKILL)
+            kill_marked(process.pid, mark, signal.SIGKILL)
+
+
+def kill_marked(group: int | None, mark: str, sig: signal.Signals) -> int:
+    """Send ``sig`` to process group ``group`` and to every process whose environment holds
+    ``CNAI_LOCAL_STEP=<mark>`` (or, for a mark ending in ``/``, a mark starting with it); the
+    number of marked processes found. SIGKILL rescans until none is left (a process may fork
+    while it is being killed), a few times at most."""
+    if group is not None:
+        _kill_group(group, sig)
+    found: set[int] = set()
+    for _ in range(5 if sig == signal.SIGKILL else 1):
+        pids = marked_pids(mark)
+        found.update(pids)  # a process killed a moment ago may be listed again
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        if not pids:
+            break
+    return len(found)
+
+
+def marked_pids(mark: str) -> list[int]:
+    """The processes of this user (not this one) carrying ``mark`` (see :func:`kill_marked`);
+    [] without /proc."""
+    needle = f"{MARK_VARIABLE}={mark}".encode()
+    whole = not mark.endswith("/")
+    found = []
+    try:
+        entries = list(PROC.iterdir())
+    except OSError:
+        return []
+    me = os.getpid()
+    for entry in entries:
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        for item in environ.split(b"\0"):
+            if item == needle or (item.startswith(needle) and not whole):
+                if not _is_zombie(entry):
+                    found.append(int(entry.name))
+                break
+    return found
+
+
+def _is_zombie(entry: Path) -> bool:
+    try:
+        stat = (entry / "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2:][:1] in ("Z", "X")
 
 
 def _kill_group(pid: int, sig: signal.Signals) -> None:

@@ -8,13 +8,13 @@ import time
 from typing import IO, TYPE_CHECKING, Any
 
 from cnai.local.layout import Layout
+from cnai.local.logs import TAIL_LINES, tail_lines
 from cnai.local.state import LoopRun, Status, StepRun
 
 if TYPE_CHECKING:
     from rich.live import Live
 
 MAX_ROWS = 40
-TAIL_LINES = 8
 _STYLES = {Status.PENDING: "dim", Status.RUNNING: "bold cyan", Status.RETRYING: "yellow",
            Status.SUCCEEDED: "green", Status.FAILED: "bold red", Status.SKIPPED: "magenta",
            Status.OMITTED: "dim"}
@@ -126,9 +126,8 @@ def summary(status: Status, layout: Layout, nodes: list[StepRun | LoopRun], seco
             continue
         out.write(f"\n{node.id} failed: {node.message}\n")
         if node.log is not None and node.log.exists():
-            lines = node.log.read_text(encoding="utf-8", errors="replace").splitlines()
             out.write(f"  log: {layout.relative(node.log)} (last lines)\n")
-            out.writelines(f"  | {line}\n" for line in lines[-TAIL_LINES:])
+            out.writelines(f"  | {line}\n" for line in tail_lines(node.log, TAIL_LINES))
     out.write(f"\n{status.value} in {seconds:.1f}s ({tally or 'no steps'})\n")
     out.write(f"run folder: {layout.root}\n")
     out.flush()

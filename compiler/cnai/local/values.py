@@ -23,6 +23,13 @@ from cnai.output_text import output_text, parse_bool, parse_int
 from cnai.params import parse_value
 from cnai.semantics import ir
 
+# Argo's executor keeps at most 256 kB of a step's output as a parameter (maxAnnotationSize in
+# workflow/executor/executor.go, argoproj/argo-workflows); a file parameter has no lower cap
+# there, but it is stored in the WorkflowTaskResult and the Workflow's status, which the API
+# server refuses past etcd's request limit (1.5 MiB by default). The runner fails a larger
+# parameter output instead of copying it into run.json and onto the terminal.
+MAX_PARAMETER_BYTES = 256 * 1024
+
 
 class Unavailable(Exception):
     """A value that cannot be had or read: the reading node fails with this message."""
@@ -122,7 +129,15 @@ def output_value(path: Path, type_: ir.Type) -> Value:
     if not path.is_file():
         what = "a directory" if path.is_dir() else "nothing"
         raise ValueError(f"{what} was written at {path}, expected a file")
-    text = output_text(path.read_bytes().decode("utf-8", errors="replace"))
+    with path.open("rb") as handle:  # never more than the cap: a step may write gigabytes
+        data = handle.read(MAX_PARAMETER_BYTES + 2)
+    if len(data.removesuffix(b"\n")) > MAX_PARAMETER_BYTES:
+        size = path.stat().st_size
+        raise ValueError(f"{size:,} bytes were written at {path}, more than the "
+                         f"{MAX_PARAMETER_BYTES // 1024} KiB a parameter output may hold "
+                         "(Argo keeps no more of a step's result); write it as an artifact "
+                         "output instead")
+    text = output_text(data.decode("utf-8", errors="replace"))
     if type_.name == "bool":  # read as Kubeflow's launcher and both engines' gates do
         flag = parse_bool(text)
         if flag is None:
