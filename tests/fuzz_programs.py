@@ -47,9 +47,8 @@ WORDS = st.from_regex(r"[A-Za-z][A-Za-z_]{0,9}", fullmatch=True) | st.sampled_fr
 # Text characters: plain, the escapes, the characters Kubernetes, Argo, Kubeflow, YAML and
 # JSON give a meaning, and unicode.
 TEXT_CHARS = st.sampled_from(
-    list("abcXYZ09 -_./:@%!?'()[]<>*&^~|;,+=#") + ["{", "}", "$", '"', "\\", "\n", "\t", "é",
-                                                    "日", "\U0001f600", "\u2028", "\x85",
-                                                    "\ufeff", "\x7f"])
+    [*"abcXYZ09 -_./:@%!?'()[]<>*&^~|;,+=#", "{", "}", "$", '"', "\\", "\n", "\t", "é", "日",
+     "\U0001f600", "\u2028", "\x85", "\ufeff", "\x7f"])
 IMAGES = ("python:3.12", "busybox:1.36", "registry.example.com/ml/api:1.0",
           "pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime", "ghcr.io/o/i@sha256:" + "a" * 64)
 CRONS = ("0 2 * * *", "*/15 * * * MON-FRI", "@daily", "@hourly", "5 4 1 1 *")
@@ -465,7 +464,8 @@ class Program:
             body.append(f"concurrency = {self.draw(st.integers(0, 1000))}")
         if self.flip(30):
             low = self.draw(st.integers(0, 5))
-            body.append(f"scale {{ min = {low}  max = {low + self.draw(st.integers(0, 5))} }}")
+            high = max(low, 1) + self.draw(st.integers(0, 5))  # max at least 1 (E0208)
+            body.append(f"scale {{ min = {low}  max = {high} }}")
         if self.flip(30):
             body.append(f"resources {{ cpu = {self.pick(CPU)} }}")
         if self.flip(40):
@@ -473,8 +473,8 @@ class Program:
             if self.flip(30):
                 body.append('host = "models.example.com"')
         if self.flip(30):
-            body.append(f"circuit_breaker {{ max_connections = {self.draw(st.integers(0, 99))}"
-                        f"  consecutive_errors = {self.draw(st.integers(0, 9))}"
+            body.append(f"circuit_breaker {{ max_connections = {self.draw(st.integers(1, 99))}"
+                        f"  consecutive_errors = {self.draw(st.integers(1, 9))}"
                         f'  ejection = "{self.pick(DURATIONS[:4])}" }}')
         if self.flip(20):
             body.append(f'timeout = "{self.pick(DURATIONS)}"')

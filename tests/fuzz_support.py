@@ -22,13 +22,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import schemacheck
 import yaml
 from hypothesis import HealthCheck, Phase, settings
 from kfp import components
-from test_kfp_support import pipeline_spec  # imports celpy, which sets the recursion limit
 
+import schemacheck
 from cnai.cli import EXIT_INTERNAL, main
+from test_kfp_support import pipeline_spec  # imports celpy, which sets the recursion limit
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_FIXTURES = ROOT / "tests" / "fixtures" / "fuzz"

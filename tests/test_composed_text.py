@@ -14,13 +14,13 @@ import re
 from typing import Any
 
 import pytest
-from argo_engine import fill
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from k8s_expansion import run_container
 
+from argo_engine import fill
 from cnai import compile_source
 from cnai.driver import CompileFailed
+from k8s_expansion import run_container
 
 VALUE = "v}a l"  # a run-time value; values holding `{{` or `$(` are documented as read again
 KFP_PARAMETER = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")

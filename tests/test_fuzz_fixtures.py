@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from fuzz_support import FUZZ_FIXTURES, assert_output_valid, check_and_compile_agree, cnai
 
 FILES = sorted(FUZZ_FIXTURES.glob("*.cnai"))

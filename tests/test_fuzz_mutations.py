@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from fuzz_support import (
     ROOT,
     assert_output_valid,
@@ -22,11 +25,10 @@ from fuzz_support import (
     fuzz_settings,
     seed_texts,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 SEEDS = seed_texts()
-TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\"(?:[^\"\\\n]|\\.)*\"|\S")
+TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+                   r"|\"(?:[^\"\\\n]|\\.)*\"|\S")
 NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 NUMBER = re.compile(r"-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 # Pieces a mutation may put in: the language's own tokens, and characters that stress the

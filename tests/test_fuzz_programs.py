@@ -7,11 +7,11 @@ docs/testing.md.
 
 from __future__ import annotations
 
-from fuzz_programs import programs
-from fuzz_support import assert_output_valid, fuzz_settings
 from hypothesis import given
 
 from cnai.driver import CompileFailed, check_source, compile_source
+from fuzz_programs import programs
+from fuzz_support import assert_output_valid, fuzz_settings
 
 
 def compiled(text: str, target: str) -> str:

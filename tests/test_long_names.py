@@ -8,12 +8,12 @@ import re
 from typing import Any
 
 import pytest
-import schemacheck
 import yaml
 from kfp import components
-from test_kfp_support import pipeline_spec
 
+import schemacheck
 from cnai import compile_source
+from test_kfp_support import pipeline_spec
 
 # Argo (workflow/validate/validate.go): Workflow 63 and CronWorkflow 52 characters
 # (maxCharsInObjectName, maxCharsInCronWorkflowName); templates and tasks 128 characters of
