@@ -7,7 +7,7 @@ docs/testing.md.
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import HealthCheck, Phase, given, settings
 
 from cnai.driver import CompileFailed, check_source, compile_source
 from fuzz_programs import programs
@@ -34,3 +34,28 @@ def test_valid_programs_compile_to_valid_output_on_both_targets(text: str) -> No
         first = compiled(text, target)
         assert_output_valid(target, first)
         assert compiled(text, target) == first, f"{target}: two compiles differ"
+
+
+CONSTRUCTS = ("param ", ": list[list[int]]", "dataset ", 'engine = "fluid"', "mount ", "env {",
+              "secret(", "output ", ' at "/', "outputs.", "${", " after ", " when ", " not ",
+              " and ", " or ", "for ", " parallel ", "if ", "} else if ", "} else {",
+              "finally {", "${pipeline.status}", "retry {", "factor", "resources {", "gpu_type",
+              "timeout", "cache", "scheduling {", "template ", "use ", 'schedule = "',
+              "quota {", "distributed pytorch", "distributed tensorflow", "disruption_budget",
+              "service ", "canary", "circuit_breaker", "scale {", "description")
+
+
+def test_the_generator_draws_every_construct() -> None:
+    texts: list[str] = []
+
+    @settings(max_examples=120, derandomize=True, database=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(text=programs())
+    def draw(text: str) -> None:
+        texts.append(text)
+
+    draw()
+    everything = "\n".join(texts)
+    assert [c for c in CONSTRUCTS if c not in everything] == []
+    # Loops nest.
+    assert any(line.startswith("    for ") for text in texts for line in text.splitlines())
