@@ -26,7 +26,9 @@ What keeps a program valid, rule by rule of docs/language.md:
   leaves the pipeline empty (E0106);
 - integers stay within 2^53, which Kubeflow carries exactly (E0401); texts never hold `{{`
   (E0208); a quota is large enough for any step (E0209);
-- scheduler and priority only in a distributed step's `scheduling` (Kubeflow, E0401).
+- scheduler and priority only in a distributed step's `scheduling` (Kubeflow, E0401);
+- service names of at most 47 characters (Knative revision names, E0208); durations of whole
+  seconds (E0207); `scale` max and circuit breaker limits at least 1 (E0208).
 """
 
 from __future__ import annotations
@@ -442,7 +444,7 @@ class Program:
             scope.values.append(Value(f"{name}.{output_name}", type_, name, conditional))
 
     def service(self, indent: str) -> None:
-        name = self.name()[-54:]  # Knative's revision names (E0208)
+        name = self.name()[-47:]  # Knative revision names, with a canary (E0208)
         visible = [v for v in self.visible(self.top) if v.type not in ARTIFACTS]
         header = f"service {name}"
         candidates = self.after_candidates(self.top)
