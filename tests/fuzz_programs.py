@@ -470,7 +470,7 @@ class Program:
             body.append(f"scale {{ min = {low}  max = {high} }}")
         if self.flip(30):
             body.append(f"resources {{ cpu = {self.pick(CPU)} }}")
-        if self.flip(40):
+        if self.flip(60):
             body.append(f"canary {{ weight = {self.draw(st.integers(0, 100))} }}")
             if self.flip(30):
                 body.append('host = "models.example.com"')
