@@ -267,11 +267,7 @@ class Checker:
             self.diagnostics.error("E0201", f"expected {expected}, found {found}", expr.span,
                                    f"this is a {found}")
             return None
-        if expected.name == "float" and isinstance(value, int):
-            return float(value)
-        if expected.name == "list" and expected.item == types.FLOAT and isinstance(value, list):
-            return [float(v) if isinstance(v, int) else v for v in value]
-        return value
+        return _widen(value, expected)
 
     # ---- data sets ------------------------------------------------------------------------
 
@@ -429,14 +425,38 @@ def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:
         values = [_constant(item) for item in expr.items]
         if any(t is None for _, t in values):
             return None, None
-        item_types = {t for _, t in values}
-        if item_types == {types.INT, types.FLOAT}:
-            item_types = {types.FLOAT}
-        if len(item_types) > 1:
-            return None, None
-        item = next(iter(item_types)) if item_types else None
+        item: ir.Type | None = None
+        for _, item_type in values:
+            assert item_type is not None
+            item = item_type if item is None else _join(item, item_type)
+            if item is None:
+                return None, None
         return [v for v, _ in values], ir.Type(name="list", item=item)
     return None, None
+
+
+def _join(a: ir.Type, b: ir.Type) -> ir.Type | None:
+    """The one type two items of a list literal share, or None: an int and a float make
+    floats, and an empty list fits any list (`[[1, 2], []]` is a list[list[int]])."""
+    if a == b:
+        return a
+    if {a.name, b.name} == {"int", "float"}:
+        return types.FLOAT
+    if a.name == b.name == "list":
+        if a.item is None or b.item is None:
+            return a if b.item is None else b
+        item = _join(a.item, b.item)
+        return None if item is None else types.list_of(item)
+    return None
+
+
+def _widen(value: ir.JSONValue, expected: ir.Type) -> ir.JSONValue:
+    """Ints where floats are expected become floats, at any depth of a list."""
+    if expected.name == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected.name == "list" and expected.item is not None and isinstance(value, list):
+        return [_widen(item, expected.item) for item in value]
+    return value
 
 
 def check(module: ast.Module, source: SourceFile, diagnostics: DiagnosticBag,
