@@ -96,7 +96,7 @@ def sweep_temporaries(directory: Path) -> None:
                 os.unlink(directory / name)
 
 
-def write_atomically(target: Path, text: str) -> None:
+def write_atomically(target: Path, text: str, *, sweep: bool = True) -> None:
     """Replace ``target`` with ``text`` only once the whole text is on disk.
 
     A target that exists and is not a regular file (``/dev/null``, a pipe) is written in
@@ -116,7 +116,8 @@ def write_atomically(target: Path, text: str) -> None:
         raise PermissionError(errno.EACCES, "the file is read-only", str(target))
     mode = stat.S_IMODE(status.st_mode) if status is not None else 0o666 & ~_umask()
     directory = target.parent
-    sweep_temporaries(directory)
+    if sweep:  # write_split sweeps its directory once, not per file
+        sweep_temporaries(directory)
     temporary = directory / f".{target.name}.{os.getpid()}.cnai-tmp"
     with _signals_interrupt():
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -157,7 +158,7 @@ def write_split(directory: Path, files: Mapping[str, str]) -> list[str]:
     except FileNotFoundError:
         previous = set()
     for name, text in files.items():
-        write_atomically(directory / name, text)
+        write_atomically(directory / name, text, sweep=False)
     write_atomically(ledger, "".join(f"{name}\n" for name in sorted(files)))
     stale = sorted(name for name in previous - set(files)
                    if "/" not in name and name not in (".", "..", SPLIT_LEDGER))

@@ -49,6 +49,8 @@ LOOP_ITEMS = "items"  # the wrapper's input holding the list a `parallel` loop r
 ITERATION = "iteration"  # the task in that wrapper that runs the body once per item
 SPOT_RETRIES = 3
 CRON_NAME_MAX = 52
+# Go's strconv.ParseBool spellings of true (cnai.output_text), as an expr-lang list.
+_TRUTHS = "[" + ", ".join(f"'{t}'" for t in output_text.TRUE_TEXTS) + "]"
 CLAIM_GC = "OnWorkflowCompletion"  # delete the run's claims after success and failure
 
 
@@ -579,8 +581,7 @@ class ArgoValues:
         if type_.name in ("int", "float"):
             return f"{'asInt' if type_.name == 'int' else 'asFloat'}(trim({value}))"
         if type_.name == "bool":
-            truths = ", ".join(f"'{t}'" for t in output_text.TRUE_TEXTS)
-            return f"(trim({value}) in [{truths}])"
+            return f"(trim({value}) in {_TRUTHS})"
         if type_.name == "list":
             return f"fromJSON({value})"
         return value
@@ -598,8 +599,7 @@ class ArgoValues:
         if isinstance(source, ir.OutputRef):  # a file's text: read as cnai.output_text says
             return self.typed(value, source.type)
         if source.type.name == "bool":
-            truths = ", ".join(f"'{t}'" for t in output_text.TRUE_TEXTS)
-            return f"({value} in [{truths}])"
+            return f"({value} in {_TRUTHS})"
         return f"{cast}({value})" if cast else value
 
     def expr(self, expr: ir.Expr, scope: Scope) -> str:

@@ -80,7 +80,7 @@ def _resource(backend: ArgoBackend, step: ir.Step, role: str) -> dict[str, Any]:
         success, failure = cloud.job_conditions(step)
         template = _apply(job, "create", owned=True, success=success, failure=failure)
         # A backstop: the job's own deadline fails it first (cloud.job_conditions).
-        template["activeDeadlineSeconds"] = str(cloud.job_wait_deadline(step))
+        template["activeDeadlineSeconds"] = str(cloud.wait_deadline(step))
         return _with_inputs(step, template)
     if step.kind == "service":
         namespace = "{{workflow.namespace}}"
@@ -117,7 +117,7 @@ def _data_load(backend: ArgoBackend, step: ir.Step, name: str) -> dict[str, Any]
     template: dict[str, Any] = {"name": name, "container": {
         "image": backend.ctx.options.runtime_image("launcher"), "command": cloud.LAUNCHER,
         "args": args}}
-    template["activeDeadlineSeconds"] = str(cloud.fluid_wait_deadline(step))
+    template["activeDeadlineSeconds"] = str(cloud.wait_deadline(step))
     return _with_inputs(step, template)
 
 

@@ -94,7 +94,7 @@ def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[st
     # Without `retry` a replica is not restarted in place forever: the operator fails the job
     # at its first restart (core/job.go, PastBackoffLimit: a limit of 0 means "no restart").
     run_policy["backoffLimit"] = step.retry.limit if step.retry is not None else 0
-    run_policy["activeDeadlineSeconds"] = job_deadline(step)
+    run_policy["activeDeadlineSeconds"] = deadline(step)
     return {"apiVersion": TRAINING_API, "kind": kind,
             "metadata": {"generateName": generate_name(step.k8s_name), "labels": dict(pod_labels)},
             "spec": {"runPolicy": run_policy, field: replicas}}
@@ -111,14 +111,19 @@ WAIT_GRACE = 120
 JOB_CONDITION_SLOTS = 5
 
 
-def job_deadline(step: ir.Step) -> int:
-    """The job's ``runPolicy.activeDeadlineSeconds``: its `timeout`, else JOB_TIMEOUT."""
-    return step.timeout_seconds if step.timeout_seconds is not None else JOB_TIMEOUT
+def deadline(step: ir.Step) -> int:
+    """How long the object a distributed or data-load step creates may take: the step's
+    `timeout`, else its kind's default (a training job's ``activeDeadlineSeconds``, the
+    launcher's wait for a DataLoad)."""
+    if step.timeout_seconds is not None:
+        return step.timeout_seconds
+    return DATA_LOAD_TIMEOUT if step.kind == "dataload" else JOB_TIMEOUT
 
 
-def job_wait_deadline(step: ir.Step) -> int:
-    """How long the task waits for the job's verdict before failing on its own."""
-    return job_deadline(step) + WAIT_GRACE
+def wait_deadline(step: ir.Step) -> int:
+    """How long the step's task waits before failing on its own: a backstop after the
+    object's own deadline, whose verdict (with its reason) comes first."""
+    return deadline(step) + WAIT_GRACE
 
 
 def job_conditions(step: ir.Step) -> tuple[str, str]:
@@ -347,16 +352,7 @@ def fluid_load_args(step: ir.Step, dataset: ir.Dataset, source: str) -> list[str
     return ["--manifest-text", as_json(fluid_data_load(name, dataset)),
             "--ensure-text", as_json(fluid_dataset(name, source, dataset)),
             "--success-condition", DATA_LOAD_SUCCESS, "--failure-condition", DATA_LOAD_FAILURE,
-            "--timeout", str(data_load_timeout(step)), "--delete-on-exit"]
-
-
-def data_load_timeout(step: ir.Step) -> int:
-    return step.timeout_seconds if step.timeout_seconds is not None else DATA_LOAD_TIMEOUT
-
-
-def fluid_wait_deadline(step: ir.Step) -> int:
-    """The backstop on the data load's task: the launcher's own deadline, and a grace."""
-    return data_load_timeout(step) + WAIT_GRACE
+            "--timeout", str(deadline(step)), "--delete-on-exit"]
 
 
 def fluid_dataset(name: str, source: str, dataset: ir.Dataset) -> dict[str, Any]:

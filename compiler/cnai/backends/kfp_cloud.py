@@ -127,7 +127,7 @@ class CloudSteps:
                             cloud.STEP_LABEL: step.k8s_name}
                 args += ["--before-text", cloud.as_json(cloud.disruption_budget(step, selector))]
             args += ["--success-condition", success, "--failure-condition", failure,
-                     "--timeout", str(cloud.job_wait_deadline(step))]
+                     "--timeout", str(cloud.wait_deadline(step))]
             return [*args, "--delete-on-exit"]
         assert step.fills is not None
         dataset = self.pipeline.dataset(step.fills)

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from cnai.context import CompileContext
 from cnai.semantics import ir
+from cnai.semantics.units import free_name
 
 DEDUPED_KINDS = ("container", "preload")
 _COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", "mounts",
@@ -58,11 +59,8 @@ def _keeps_name(item: ir.Input) -> bool:
 
 
 def _unused(name: str, taken: set[str]) -> str:
-    """``name``, or ``name_2``, ``name_3``, ... : unique ignoring case, as the runtime
-    contract's variables (``CNAI_INPUT_<NAME>``) need; the name is added to ``taken``."""
-    chosen, counter = name, 2
-    while chosen.upper() in taken:
-        chosen, counter = f"{name}_{counter}", counter + 1
+    """``name`` or the next free ``name_N`` ignoring case (units.free_name), then taken."""
+    chosen = free_name(name, taken)
     taken.add(chosen.upper())
     return chosen
 

@@ -324,10 +324,7 @@ class Checker:
         name = self.fields.string(expr)
         if name is None:
             return None
-        problem = credentials.secret_name_problem(name)
-        if problem:
-            self.diagnostics.error("E0208", f"invalid Secret name \"{name}\"", expr.span,
-                                   "not valid in Kubernetes", help=[problem])
+        if not credentials.valid_secret_part("name", name, expr.span, self.diagnostics):
             return None
         if engine == "fluid":
             self.diagnostics.error(

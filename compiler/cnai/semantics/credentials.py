@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from cnai.diagnostics import DiagnosticBag
+from cnai.limits import shown
 from cnai.source import SourceFile, Span
 
 # Shapes with few false positives: fixed prefixes and lengths that providers document. Each is
@@ -122,6 +123,15 @@ def secret_key_problem(key: str) -> str | None:
         return ("a Secret's key is letters, digits, `-`, `_` and `.`, at most "
                 f"{NAME_MAX} characters")
     return None
+
+
+def valid_secret_part(what: str, value: str, span: Span, diagnostics: DiagnosticBag) -> bool:
+    """Whether ``value`` can be a Secret's ``what`` ("name" or "key"); E0208 if not."""
+    problem = secret_name_problem(value) if what == "name" else secret_key_problem(value)
+    if problem:
+        diagnostics.error("E0208", f"invalid Secret {what} \"{shown(value)}\"", span,
+                          "not valid in Kubernetes", help=[problem])
+    return problem is None
 
 
 def warn_literal_env(name: str, span: Span, diagnostics: DiagnosticBag) -> None:

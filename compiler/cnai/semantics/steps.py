@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING
 
 from cnai.backends.k8s import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.limits import shown
 from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import FREE_BLOCKS, assigned
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.resolver import Symbol, suggest
-from cnai.semantics.units import k8s_name
+from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
 from cnai.syntax import ast
 
@@ -59,9 +58,7 @@ class StepInputs:
             if (other is not None and other.name != base
                     and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
                 self.clashes.append((other, base, span))
-        name, counter = base, 2
-        while name.upper() in self.folded or name.upper() in avoid:
-            name, counter = f"{base}_{counter}", counter + 1
+        name = free_name(base, self.folded, avoid)
         self.by_source[key] = self.folded[name.upper()] = ir.Input.of(
             name, source, source.type, span)
         return name
@@ -546,13 +543,10 @@ class StepChecker:
         name, key = values
         if name is None or key is None:
             return None
-        problems = [(what, value, arg, problem) for what, value, arg, problem in (
-            ("name", name, call.args[0], credentials.secret_name_problem(name)),
-            ("key", key, call.args[1], credentials.secret_key_problem(key))) if problem]
-        for what, value, arg, problem in problems:
-            self.diagnostics.error("E0208", f"invalid Secret {what} \"{shown(value)}\"",
-                                   arg.span, "not valid in Kubernetes", help=[problem])
-        return None if problems else ir.SecretRef(name=name, key=key)
+        valid = [credentials.valid_secret_part(what, value, arg.span, self.diagnostics)
+                 for what, value, arg in (("name", name, call.args[0]),
+                                          ("key", key, call.args[1]))]
+        return ir.SecretRef(name=name, key=key) if all(valid) else None
 
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Container
 
 # resource.Quantity's grammar (k8s.io/apimachinery/pkg/api/resource), without a sign: requests
 # and limits are never negative.
@@ -77,6 +78,16 @@ def k8s_name(name: str, limit: int = DNS_LABEL_MAX) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         label = f"{label[:limit - 9].rstrip('-')}-{digest}"
     return label
+
+
+def free_name(base: str, *taken: Container[str]) -> str:
+    """``base``, else ``base_2``, ``base_3``, ...: the first whose upper case none of ``taken``
+    (sets of names in upper case) holds. Input names must differ ignoring case: the runtime
+    contract reads input NAME from ``CNAI_INPUT_<NAME in upper case>``."""
+    name, counter = base, 2
+    while any(name.upper() in names for names in taken):
+        name, counter = f"{base}_{counter}", counter + 1
+    return name
 
 
 # The API server cuts a generateName to 63 - 5 characters before it appends 5 random ones
