@@ -21,6 +21,7 @@ from typing import Any
 
 from cnai.local.layout import RUN_FILE, iso, write_json
 from cnai.local.process import PROC, kill_marked
+from cnai.outfiles import pid_alive
 
 UNFINISHED = ("Pending", "Running", "Retrying")
 
@@ -52,12 +53,8 @@ def alive(runner: dict[str, Any]) -> bool | None:
     pid = runner.get("pid")
     if not isinstance(pid, int):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        pass  # another user's process: it exists
     started = runner.get("pid_started")
     return started is None or _start_ticks(pid) in (started, None)
 
