@@ -35,26 +35,35 @@ def test_common_depth_of_ancestries_is_the_shared_prefix() -> None:
         assert _common_depth(a, b) == plain
 
 
-def test_argo_scopes_index_members_and_loop_steps_as_the_plain_scans_would() -> None:
-    from cnai.backends.argo_scope import Scopes
+def test_plan_scopes_index_members_and_loop_steps_as_the_plain_scans_would() -> None:
     from cnai.context import CompileContext
     from cnai.driver import analyze
+    from cnai.lowering import build_plan
     from cnai.semantics import ir
     from cnai.source import SourceFile
     from testpaths import FIXTURES
 
     path = FIXTURES / "valid" / "control.cnai"
     graph = analyze(SourceFile(str(path), path.read_text()), CompileContext())
-    scopes = Scopes(graph)
+    plan = build_plan(graph)
     loops = [g for g in graph.groups if isinstance(g, ir.Loop)]
     assert loops
-    for scope in [None, *(loop.id for loop in loops)]:
-        steps = [s for s in graph.steps if scopes.step_scope[s.name] == scope]
-        inner = [g for g in loops if scopes.scope_of(g.parent) == scope]
-        assert scopes.members(scope) == (steps, inner)
+
+    def scope_of(group: str | None) -> str | None:
+        for found in graph.ancestors(group):
+            if isinstance(found, ir.Loop | ir.Finally):
+                return found.id
+        return None
+
+    for scope in [None, "finally", *(loop.id for loop in loops)]:
+        steps = [s.name for s in graph.steps if scope_of(s.group) == scope]
+        inner = [g.id for g in loops if scope_of(g.parent) == scope]
+        members = plan.members(scope)
+        assert [m.name for m in members if m.step is not None] == steps
+        assert sorted(m.name for m in members if m.loop is not None) == sorted(inner)
     for loop in loops:
-        assert scopes.steps_in_loop(loop.id) == [
-            s for s in graph.steps if loop.id in scopes.loops_around(s.group)]
+        assert plan.steps_in_loop(loop.id) == [
+            s for s in graph.steps if loop in graph.loops_around(s.group)]
 
 
 def test_pipeline_chain_is_the_chain_s_branches_in_order() -> None:

@@ -26,10 +26,10 @@ import pytest
 import yaml
 
 from cnai import compile_source
-from cnai.backends import k8s
 from cnai.cli import main
 from cnai.context import CompileContext, Options
 from cnai.driver import CompileFailed, analyze
+from cnai.lowering import skippable_in_loop
 from cnai.output_text import FALSE_TEXTS, GO_SPACE, TRUE_TEXTS
 from cnai.source import SourceFile
 from exprlang import ExprError, evaluate
@@ -376,4 +376,4 @@ def test_which_steps_a_loop_may_skip() -> None:
     pipeline = analyze(SourceFile("p.cnai", source), CompileContext(options=Options()))
     # `always` waits for a step gated outside the loop: if that one is skipped, the whole
     # loop is, and so is whatever reads the fan-in; no iteration differs.
-    assert k8s.skippable_in_loop(pipeline) == {"gated", "after_gated", "branched"}
+    assert skippable_in_loop(pipeline) == {"gated", "after_gated", "branched"}

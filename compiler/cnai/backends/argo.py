@@ -31,13 +31,23 @@ from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
-from cnai.backends import argo_chunks, argo_resources, cloud, k8s
+from cnai.backends import argo_resources, cloud, k8s
 from cnai.backends.argo_resources import MAIN
-from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
+from cnai.contract import param_text
+from cnai.lowering import (
+    FINALLY,
+    PlanTask,
+    ScopeId,
+    StatusRef,
+    Value,
+    build_plan,
+    export_name,
+    import_name,
+    partition_plan,
+)
 from cnai.semantics import ir
 from cnai.semantics.units import Names, format_duration, generate_name, k8s_name
-from cnai.source import Span
 
 API_VERSION = "argoproj.io/v1alpha1"
 # Argo v4's full CRDs cap spec.templates and each DAG's tasks (maxItems in
@@ -56,12 +66,11 @@ CLAIM_GC = "OnWorkflowCompletion"  # delete the run's claims after success and f
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     """The Workflow (or CronWorkflow), then the namespace objects it needs."""
-    workflow = ArgoBackend(pipeline, ctx).workflow()
+    workflow = ArgoBackend(pipeline, ctx).workflow()  # its DAGs partitioned to MAX_ITEMS
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates = spec["templates"]
-    split = argo_chunks.split_large_dags(templates)
     tasks = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
-    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS or not split:
+    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS:
         ctx.diagnostics.warn(
             "W0401", f"the Workflow has {len(templates)} templates and up to {tasks} tasks in "
             f"one DAG; Argo v4's CRD validation admits {MAX_ITEMS} of each", pipeline.span,
@@ -72,13 +81,15 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
 
 
 class ArgoBackend:
-    def __init__(self, pipeline: ir.Pipeline, ctx: CompileContext) -> None:
+    def __init__(self, pipeline: ir.Pipeline, ctx: CompileContext,
+                 limit: int | None = MAX_ITEMS) -> None:
+        """``limit``: the most tasks a DAG may have before it is partitioned (None: never)."""
         self.pipeline = pipeline
         self.ctx = ctx
-        self.scopes = Scopes(pipeline)
+        self.plan = build_plan(pipeline)
         self.values = ArgoValues(self)
         self.inputs = k8s.InputsByName()
-        self.skippable = k8s.is_skippable(pipeline)
+        self.skippable = self.plan.skippable
         templates = Names(ENTRYPOINT)
         self.loop_templates: dict[str, tuple[str, str]] = {}  # loop -> (task template, body)
         self.finally_template = templates.take(FINALLY) if self._has_finally() else ""
@@ -104,12 +115,33 @@ class ArgoBackend:
             self.links[step.name] = links
         self.template_names = {s.name: next(t for r, _, t in self.links[s.name] if r == MAIN)
                                for s in pipeline.steps}
-        self.task_names: dict[Scope, dict[str, str]] = {}
-        self.last_tasks: dict[Scope, dict[str, str]] = {}
-        self.link_tasks: dict[tuple[Scope, str], list[str]] = {}  # a step's chain of tasks
+        self.part_templates: dict[str, str] = {}  # part scope -> its DAG template
+        if limit is not None and partition_plan(self.plan, self._weight, limit):
+            parts = [s for s in self.plan.scopes.values() if s.kind == "part"]
+            parts.sort(key=lambda s: len(self.plan.chain(s.id)))  # parents first
+            for part in parts:
+                assert part.id is not None
+                parent = self.dag_template_name(self.plan.parent(part.id))
+                self.part_templates[part.id] = templates.take(f"{parent}-{_part_task(part.id)}")
+        self.task_names: dict[ScopeId, dict[str, str]] = {}
+        self.last_tasks: dict[ScopeId, dict[str, str]] = {}
+        self.link_tasks: dict[tuple[ScopeId, str], list[str]] = {}  # a step's chain of tasks
 
     def _has_finally(self) -> bool:
         return any(isinstance(g, ir.Finally) for g in self.pipeline.groups)
+
+    def _weight(self, member: PlanTask) -> int:
+        """The tasks a member renders as: a step's chain, or one."""
+        return len(self.links[member.name]) if member.step is not None else 1
+
+    def dag_template_name(self, scope: ScopeId) -> str:
+        if scope is None:
+            return ENTRYPOINT
+        if scope == FINALLY:
+            return self.finally_template
+        if scope in self.loop_templates:
+            return self.loop_templates[scope][1]
+        return self.part_templates[scope]
 
     # ---- workflow ---------------------------------------------------------------------
 
@@ -125,6 +157,7 @@ class ArgoBackend:
                 templates += self.loop_templates_of(group)
         if self.finally_template:
             templates.append(self.dag_template(self.finally_template, FINALLY))
+        templates += [self.part_template(part) for part in self.part_templates]
         emitted: set[str] = set()
         for step in pipeline.steps:
             if step.template is not None and step.template in emitted:
@@ -170,59 +203,53 @@ class ArgoBackend:
     def claim(self, dataset: ir.Dataset) -> dict[str, Any]:
         return {"metadata": {"name": dataset.k8s_name}, "spec": k8s.pvc_spec(dataset)}
 
-    # ---- DAG templates ----------------------------------------------------------------
+    # ---- DAG templates: the plan's scopes, rendered -----------------------------------
 
-    def dag_template(self, name: str, scope: Scope) -> dict[str, Any]:
-        steps, loops = self.scopes.members(scope)
+    def dag_template(self, name: str, scope: ScopeId) -> dict[str, Any]:
+        members = self.plan.members(scope)
         names = Names()
         self.task_names[scope], self.last_tasks[scope] = {}, {}
-        for step in steps:
-            taken = [names.take(base) for _, base, _ in self.links[step.name]]
-            self.link_tasks[(scope, step.name)] = taken
-            roles = [role for role, _, _ in self.links[step.name]]
-            self.task_names[scope][step.name] = taken[roles.index(MAIN)]
-            self.last_tasks[scope][step.name] = taken[-1]
-        for loop in loops:
-            self.task_names[scope][loop.id] = self.last_tasks[scope][loop.id] = names.take(
-                loop.id)
-        tasks = [task for s in steps for task in self.step_tasks(s, scope)]
-        tasks += [self.loop_task(loop, scope) for loop in loops]
-        tasks.sort(key=lambda t: t.pop("_order"))
+        for member in members:  # steps take their names first, as they always have
+            if member.step is None:
+                continue
+            taken = [names.take(base) for _, base, _ in self.links[member.name]]
+            self.link_tasks[(scope, member.name)] = taken
+            roles = [role for role, _, _ in self.links[member.name]]
+            self.task_names[scope][member.name] = taken[roles.index(MAIN)]
+            self.last_tasks[scope][member.name] = taken[-1]
+        for member in members:
+            if member.step is None:
+                base = member.name if member.loop is not None else _part_task(member.name)
+                self.task_names[scope][member.name] = self.last_tasks[scope][member.name] = (
+                    names.take(base))
+        tasks: list[dict[str, Any]] = []
+        for member in members:
+            if member.step is not None:
+                tasks += self.step_tasks(member, member.step, scope)
+            elif member.loop is not None:
+                tasks.append(self.loop_task(member, member.loop, scope))
+            else:
+                tasks.append(self.part_task(member, scope))
         return {"name": name, "dag": {"tasks": tasks}}
 
-    def task_name(self, member: str, scope: Scope) -> str:
+    def task_name(self, member: str, scope: ScopeId) -> str:
         return self.task_names[scope][member]
 
-    def _depends(self, upstream: list[str], scope: Scope, member: str) -> str | None:
-        names = []
-        for step_name in upstream:
-            representative = self.scopes.representative(step_name, scope)
-            if representative is not None and representative != member:
-                names.append(self.last_tasks[scope][representative])
-        unique = sorted(set(names))
+    def _depends(self, member: PlanTask, scope: ScopeId) -> str | None:
+        unique = sorted({self.last_tasks[scope][name] for name in member.waits_for})
         return " && ".join(f"{n}.Succeeded" for n in unique) or None
 
-    def _order(self, member: str) -> int:
-        """Tasks are listed in the pipeline's topological order of their first step."""
-        if not hasattr(self, "_orders"):
-            self._orders: dict[str, int] = {}
-            for index, step in enumerate(self.pipeline.steps):
-                for key in (step.name, *self.scopes.loops_around(step.group)):
-                    self._orders.setdefault(key, index)
-        return self._orders.get(member, len(self.pipeline.steps))
-
-    def step_tasks(self, step: ir.Step, scope: Scope) -> list[dict[str, Any]]:
+    def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId) -> list[dict[str, Any]]:
         """The step's chain: the first task waits for the step's dependencies and carries its
-        gate, one gets its inputs, each later one waits for the one before."""
-        order = self._order(step.name)
+        conditions, one gets its inputs, each later one waits for the one before."""
         tasks: list[dict[str, Any]] = []
         names = self.link_tasks[(scope, step.name)]
         for index, ((role, _, template), name) in enumerate(zip(self.links[step.name], names,
                                                                 strict=True)):
-            task: dict[str, Any] = {"name": name, "template": template, "_order": order}
+            task: dict[str, Any] = {"name": name, "template": template}
             if index == 0:
-                depends = self._depends([d.step for d in step.depends], scope, step.name)
-                when = self.when(step.group, scope, step.when, step.span)
+                depends = self._depends(member, scope)
+                when = self.when(member, scope)
                 if when:
                     task["when"] = when
             else:
@@ -236,19 +263,13 @@ class ArgoBackend:
             tasks.append(task)
         return tasks
 
-    def loop_task(self, loop: ir.Loop, scope: Scope) -> dict[str, Any]:
-        inside = {s.name for s in self.scopes.steps_in_loop(loop.id)}
-        upstream = [d.step for s in self.scopes.steps_in_loop(loop.id) for d in s.depends
-                    if d.step not in inside]
-        if isinstance(loop.items, ir.OutputRef):
-            upstream.append(loop.items.step)
+    def loop_task(self, member: PlanTask, loop: ir.Loop, scope: ScopeId) -> dict[str, Any]:
         outer, _body = self.loop_templates[loop.id]
-        task: dict[str, Any] = {"name": self.task_name(loop.id, scope), "template": outer,
-                                "_order": self._order(loop.id)}
-        depends = self._depends(upstream, scope, loop.id)
+        task: dict[str, Any] = {"name": self.task_name(loop.id, scope), "template": outer}
+        depends = self._depends(member, scope)
         if depends:
             task["depends"] = depends
-        imports = sorted(self.scopes.imports[loop.id].items())
+        imports: list[tuple[str, Value]] = sorted(self.plan.scopes[loop.id].imports.items())
         literal = isinstance(loop.items, ir.Literal_)
         if loop.parallelism and not literal:  # the wrapper DAG iterates over its input
             imports = [*imports, (LOOP_ITEMS, loop.items)]
@@ -258,20 +279,64 @@ class ArgoBackend:
                      "" if literal else self.values.tag(loop.items, scope))
         if arguments:
             task["arguments"] = arguments
-        when = self.when(loop.parent, scope, None, loop.span)
+        when = self.when(member, scope)
         if when:
             task["when"] = when
         return task
 
+    def part_task(self, member: PlanTask, scope: ScopeId) -> dict[str, Any]:
+        task: dict[str, Any] = {"name": self.task_name(member.name, scope),
+                                "template": self.part_templates[member.name]}
+        depends = self._depends(member, scope)
+        if depends:
+            task["depends"] = depends
+        arguments = self.arguments(sorted(self.plan.scopes[member.name].imports.items()), scope)
+        if arguments:
+            task["arguments"] = arguments
+        return task
+
+    def part_template(self, part: str) -> dict[str, Any]:
+        """A part of a partitioned DAG: its members' DAG, what they read from outside as
+        inputs, what is read of them outside as outputs (lowering/partition.py)."""
+        template = self.dag_template(self.part_templates[part], part)
+        scope = self.plan.scopes[part]
+        inputs = self.dag_inputs(sorted(scope.imports.items()))
+        inputs = {kind: entries for kind, entries in inputs.items() if entries}
+        if inputs:
+            template["inputs"] = inputs
+        parameters, artifacts = [], []
+        for name, source in sorted(scope.exports.items()):
+            member, text = self.values.raw_tag(source, part)
+            # What was skipped or omitted has no outputs: a default keeps the part's outputs
+            # resolvable (docs/variables.md, "Outputs of Skipped and Omitted Nodes").
+            optional = not isinstance(source, StatusRef) and (
+                self.plan.member(member).may_skip or member in self.plan.skippable)
+            if source.type.is_artifact:
+                artifacts.append({"name": name, "from": text,
+                                  **({"optional": True} if optional else {})})
+            else:
+                value_from: dict[str, Any] = {"parameter": text}
+                if optional:
+                    value_from["default"] = ""
+                parameters.append({"name": name, "valueFrom": value_from})
+        outputs: dict[str, Any] = {}
+        if parameters:
+            outputs["parameters"] = parameters
+        if artifacts:
+            outputs["artifacts"] = artifacts
+        if outputs:
+            template["outputs"] = outputs
+        return template
+
     def loop_templates_of(self, loop: ir.Loop) -> list[dict[str, Any]]:
         """The body DAG, and for ``parallel N`` a DAG around it that caps the iterations."""
         outer, body_name = self.loop_templates[loop.id]
-        imports = sorted(self.scopes.imports[loop.id].items())
+        imports: list[tuple[str, Value]] = sorted(self.plan.scopes[loop.id].imports.items())
         body = self.dag_template(body_name, loop.id)
         inputs = self.dag_inputs(imports)
         inputs["parameters"].insert(0, {"name": loop.var})
         body["inputs"] = inputs
-        exports = sorted(self.scopes.exports[loop.id].items())
+        exports = sorted(self.plan.scopes[loop.id].exports.items())
         outputs = self.export_outputs(exports, loop.id, loop)
         if outputs:
             body["outputs"] = outputs
@@ -302,7 +367,7 @@ class ArgoBackend:
                 for p in outputs["parameters"]]}
         return [wrapper, body]
 
-    def dag_inputs(self, imports: list[tuple[str, ir.Source]]) -> dict[str, Any]:
+    def dag_inputs(self, imports: list[tuple[str, Value]]) -> dict[str, Any]:
         parameters = [{"name": n} for n, s in imports if not s.type.is_artifact]
         artifacts = [{"name": n} for n, s in imports if s.type.is_artifact]
         inputs: dict[str, Any] = {"parameters": parameters}
@@ -310,10 +375,11 @@ class ArgoBackend:
             inputs["artifacts"] = artifacts
         return inputs
 
-    def export_outputs(self, exports: list[tuple[str, ir.OutputRef]], scope: Scope,
-                       loop: ir.Loop) -> dict[str, Any]:
+    def export_outputs(self, exports: list[tuple[str, ir.OutputRef | StatusRef]],
+                       scope: ScopeId, loop: ir.Loop) -> dict[str, Any]:
         parameters = []
         for name, source in exports:
+            assert isinstance(source, ir.OutputRef)
             producer = self.pipeline.step(source.step)
             if producer.output(source.output).type.is_artifact:
                 self.ctx.unsupported(
@@ -322,19 +388,19 @@ class ArgoBackend:
                     help="write what the next steps need as a parameter output, or read the "
                     "artifact inside the loop")
                 continue
-            task = self.task_name(source.step, scope)
             # Each iteration exports a JSON list: [its value, typed as declared] if the step
             # succeeded, [] if it was skipped or omitted. Argo aggregates the iterations'
             # texts and, as all of them are JSON lists, parses them (operator.go,
             # aggregatedJSONValueList); ArgoValues.gathered takes the one value out of each.
             # No `default` here: a value that does not read as its type fails the loop.
-            read = self.values.typed(f"tasks['{task}'].outputs.parameters['{source.output}']",
+            read = self.values.typed(self.values.raw_operand(source, scope),
                                      producer.output(source.output).type)
-            expression = (f"tasks['{task}'].status == 'Succeeded' ? toJson([{read}]) : '[]'")
+            status = self.values.raw_operand(StatusRef(source.step), scope)
+            expression = f"{status} == 'Succeeded' ? toJson([{read}]) : '[]'"
             parameters.append({"name": name, "valueFrom": {"expression": expression}})
         return {"parameters": parameters} if parameters else {}
 
-    def arguments(self, values: list[tuple[str, ir.Source]], scope: Scope) -> dict[str, Any]:
+    def arguments(self, values: list[tuple[str, Value]], scope: ScopeId) -> dict[str, Any]:
         parameters, artifacts = [], []
         for name, source in values:
             if source.type.is_artifact:
@@ -351,28 +417,19 @@ class ArgoBackend:
             arguments["artifacts"] = artifacts
         return arguments
 
-    def when(self, group_id: str | None, scope: Scope, gate: ir.Gate | None,
-             span: Span) -> str | None:
-        """The conditions of the branches around a task (within its DAG) and its own gate."""
-        conditions = []
-        for branch in self.scopes.branches_between(group_id, scope):
-            conditions += self.branch_conditions(branch, scope)
-        if gate is not None:
-            conditions.append(self.values.expr(gate.expr, scope))
+    def when(self, member: PlanTask, scope: ScopeId) -> str | None:
+        """The member's conditions as one expression tag: the statuses it needs from earlier
+        parts, the conditions of the branches around it (within its DAG), its own gate."""
+        conditions = [f"{self.values.raw_operand(StatusRef(name), scope)} == 'Succeeded'"
+                      for name in member.status_waits]
+        for condition in member.conditions:
+            expr = self.values.expr(condition.expr, scope)
+            conditions.append(expr if condition.expected else f"!({expr})")
         if not conditions:
             return None
         body = conditions[0] if len(conditions) == 1 else " && ".join(
             f"({c})" for c in conditions)
         return "{{=" + body + "}}"
-
-    def branch_conditions(self, branch: ir.Branch, scope: Scope) -> list[str]:
-        """A branch runs when its condition holds and no earlier branch of its chain did."""
-        earlier = [g for g in self.pipeline.chain(branch.chain) if g.index < branch.index]
-        conditions = [f"!({self.values.expr(g.condition.expr, scope)})" for g in earlier
-                      if g.condition is not None]
-        if branch.condition is not None:
-            conditions.append(self.values.expr(branch.condition.expr, scope))
-        return conditions
 
     # ---- container templates ----------------------------------------------------------
 
@@ -520,54 +577,72 @@ def retry_strategy(retry: ir.Retry) -> dict[str, Any]:
     return strategy
 
 
-def param_text(value: ir.JSONValue) -> str:
-    """A parameter value as Argo and our runtime read it: JSON for lists, true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, float) else str(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(", ", ": "))
-
-
 class ArgoValues:
     """How a value is written in one DAG scope: as a ``{{...}}`` tag in task arguments, or as
     an expr-lang operand in a ``when``."""
 
     def __init__(self, backend: ArgoBackend) -> None:
         self.backend = backend
-        self.scopes = backend.scopes
+        self.plan = backend.plan
 
-    def _where(self, source: ir.Source, scope: Scope) -> tuple[str, str, str]:
-        """(root, kind, name): e.g. ("tasks.train", "parameters", "loss")."""
+    def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
+        """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
+        "loss", False); kind "status" for a task's own status."""
         if isinstance(source, ir.ParamRef):
-            return "workflow", "parameters", source.name
+            return "workflow", "parameters", source.name, False
         if isinstance(source, ir.LoopVarRef):
-            return "inputs", "parameters", source.name
-        if isinstance(source, ir.OutputRef):
+            return "inputs", "parameters", source.name, False
+        if isinstance(source, ir.OutputRef | StatusRef):
+            made_by = source.step if isinstance(source, ir.OutputRef) else source.member
             kind = "artifacts" if source.type.is_artifact else "parameters"
-            member = self.scopes.representative(source.step, scope)
-            if member is None:  # made outside this loop body: it came in as an input
-                return "inputs", kind, import_name(source)
+            member = self.plan.representative(made_by, scope)
+            if member is None:  # made outside this loop body or part: it came in as an input
+                return "inputs", kind, import_name(source), False
             task = self.backend.task_name(member, scope)
-            if member == source.step:
-                return f"tasks.{task}", kind, source.output
-            return f"tasks.{task}", kind, export_name(source)  # gathered over a loop
+            if member != made_by:  # out of a loop (gathered) or a part (as it is)
+                return (f"tasks.{task}", kind, export_name(source),
+                        self.plan.gathered(made_by, member))
+            if isinstance(source, StatusRef):
+                return f"tasks.{task}", "status", "", False
+            return f"tasks.{task}", kind, source.output, False
         raise AssertionError(source.kind)
 
-    def tag(self, source: ir.Source, scope: Scope) -> str:
+    def tag(self, source: Value, scope: ScopeId) -> str:
         if isinstance(source, ir.PipelineStatus):
             return "{{workflow.status}}"
         if isinstance(source, ir.Literal_):
             return param_text(source.value)
-        root, kind, name = self._where(source, scope)
-        if not root.startswith("tasks."):
-            return f"{{{{{root}.{kind}.{name}}}}}"
-        if isinstance(source, ir.OutputRef) and name != source.output:  # gathered over a loop
+        root, kind, name, gathered = self._where(source, scope)
+        if gathered:
             return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"
                                          f".outputs.{kind}['{name}']") + "}}"
-        return f"{{{{{root}.outputs.{kind}.{name}}}}}"
+        return self._tag(root, kind, name)
+
+    @staticmethod
+    def _tag(root: str, kind: str, name: str) -> str:
+        if kind == "status":
+            return f"{{{{{root}.status}}}}"
+        if root.startswith("tasks."):
+            return f"{{{{{root}.outputs.{kind}.{name}}}}}"
+        return f"{{{{{root}.{kind}.{name}}}}}"
+
+    def raw_tag(self, source: ir.OutputRef | StatusRef, scope: ScopeId) -> tuple[str, str]:
+        """A part's export: (the member of ``scope`` that makes it, the tag of its text as
+        that member holds it: a loop's aggregate is passed on ungathered)."""
+        made_by = source.step if isinstance(source, ir.OutputRef) else source.member
+        member = self.plan.representative(made_by, scope)
+        assert member is not None
+        root, kind, name, _ = self._where(source, scope)
+        return member, self._tag(root, kind, name)
+
+    def raw_operand(self, source: ir.OutputRef | StatusRef, scope: ScopeId) -> str:
+        """An output's text or a status, as an expr-lang operand (not read as a type)."""
+        root, kind, name, _ = self._where(source, scope)
+        if kind == "status":
+            return f"tasks['{root[len('tasks.'):]}'].status"
+        if root.startswith("tasks."):
+            return f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"
+        return f"{root}.{kind}['{name}']"
 
     @staticmethod
     def gathered(aggregate: str) -> str:
@@ -586,23 +661,20 @@ class ArgoValues:
             return f"fromJSON({value})"
         return value
 
-    def operand(self, source: ir.Source, scope: Scope, cast: str) -> str:
+    def operand(self, source: ir.Source, scope: ScopeId, cast: str) -> str:
         if isinstance(source, ir.PipelineStatus):
             return "workflow.status"
         if isinstance(source, ir.Literal_):
             return literal(source.value)
-        root, kind, name = self._where(source, scope)
-        if root.startswith("tasks."):
-            value = f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"
-        else:
-            value = f"{root}.{kind}['{name}']"
+        value = self.raw_operand(source, scope) if isinstance(source, ir.OutputRef) else (
+            f"{self._where(source, scope)[0]}.parameters['{source.name}']")
         if isinstance(source, ir.OutputRef):  # a file's text: read as cnai.output_text says
             return self.typed(value, source.type)
         if source.type.name == "bool":
             return f"({value} in {_TRUTHS})"
         return f"{cast}({value})" if cast else value
 
-    def expr(self, expr: ir.Expr, scope: Scope) -> str:
+    def expr(self, expr: ir.Expr, scope: ScopeId) -> str:
         """An expr-lang expression: every operand of and/or/not kept, numbers cast."""
         if isinstance(expr, ir.BoolOp):
             joiner = " && " if expr.kind == "and" else " || "
@@ -616,7 +688,7 @@ class ArgoValues:
                     f"{self._leaf(expr.right, scope, cast)}")
         return self._leaf(expr, scope, "")
 
-    def _leaf(self, expr: ir.Expr, scope: Scope, cast: str) -> str:
+    def _leaf(self, expr: ir.Expr, scope: ScopeId, cast: str) -> str:
         if isinstance(expr, ir.Literal_):
             return literal(expr.value)
         if isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not)):
@@ -639,6 +711,11 @@ def literal(value: ir.JSONValue) -> str:
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+def _part_task(part: str) -> str:
+    """A part's task name in its parent DAG: ``part-3`` for scope ``PARENT#part-3``."""
+    return part.rsplit("#", 1)[1]
 
 
 def _iterate(task: dict[str, Any], loop: ir.Loop, arguments: dict[str, Any],

@@ -5,15 +5,16 @@ Quantities are always strings ("8", "500m"): Argo's schema and kfp-kubernetes ex
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from cnai import contract
+from cnai.contract import INPUTS_DIR, OUTPUTS_DIR, contract_parameters, input_env_name, runtime_env
 from cnai.semantics import ir
 
+__all__ = ["INPUTS_DIR", "OUTPUTS_DIR", "contract_parameters", "input_env_name", "runtime_env"]
+
 GPU_RESOURCE = "nvidia.com/gpu"
-OUTPUTS_DIR = "/cnai/outputs"
-INPUTS_DIR = "/cnai/inputs"
 OUTPUTS_VOLUME = "cnai-outputs"
 # A data set's `credentials` Secret, mounted in its preload step; the preload image reads
 # each key there as an environment variable (runtime_images/preload, credentials.py).
@@ -64,32 +65,6 @@ def node_selector(resources: ir.Resources, gpu_label_key: str) -> dict[str, str]
     return {gpu_label_key: resources.gpu_type} if resources.gpu_type else {}
 
 
-def input_env_name(name: str) -> str:
-    """The variable cnai_runtime reads a parameter input from (runtime_images/README.md)."""
-    return "CNAI_INPUT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
-
-
-def contract_parameters(step: ir.Step) -> list[ir.Input]:
-    """The parameter inputs the runtime contract hands the step's code as ``CNAI_INPUT_*``:
-    not the literal words dedupe_templates lifts into a shared template's arguments (``arg3``),
-    which only fill the command's text and are nothing the code reads."""
-    return [i for i in step.inputs
-            if not i.type.is_artifact and not isinstance(i.source, ir.Literal_)]
-
-
-def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str, Any]]:
-    """What cnai_runtime needs to find the step's inputs and outputs: the directories, and
-    each parameter input's value (``parameter`` renders the target's placeholder)."""
-    env: list[dict[str, Any]] = []
-    if step.outputs:
-        env.append({"name": "CNAI_OUTPUTS_DIR", "value": OUTPUTS_DIR})
-    if any(i.type.is_artifact for i in step.inputs):
-        env.append({"name": "CNAI_INPUTS_DIR", "value": INPUTS_DIR})
-    env += [{"name": input_env_name(i.name), "value": parameter(i.name)}
-            for i in contract_parameters(step)]
-    return env
-
-
 def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[ir.Text], str],
               parameter: Callable[[str], str]) -> dict[str, Any]:
     """The step's container as both targets write it: command and args rendered by ``text``,
@@ -134,8 +109,7 @@ def secret_env(name: str, secret: ir.SecretRef) -> dict[str, Any]:
 
 def output_path(step: ir.Step, name: str) -> str:
     """Where the step writes output ``name``: its fixed path, or /cnai/outputs/NAME."""
-    output = step.output(name)
-    return output.path or f"{OUTPUTS_DIR}/{name}"
+    return contract.output_path(name, step.output(name).path)
 
 
 SOURCE_ROOT = "/cnai/source"
@@ -156,37 +130,3 @@ def pvc_spec(dataset: ir.Dataset) -> dict[str, Any]:
     if dataset.storage_class:
         spec["storageClassName"] = dataset.storage_class
     return spec
-
-
-def is_skippable(pipeline: ir.Pipeline) -> set[str]:
-    """Steps that may not run: gated ones, those in if/else branches, and everything
-    downstream of them."""
-    skippable: set[str] = set()
-    for step in pipeline.steps:  # topological order: upstream steps are decided first
-        branched = any(isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
-        if step.when is not None or branched or any(d.step in skippable for d in step.depends):
-            skippable.add(step.name)
-    return skippable
-
-
-def skippable_in_loop(pipeline: ir.Pipeline) -> set[str]:
-    """Steps inside a loop that may not run in some iteration while the loop runs: gated
-    ones, those in a branch inside their loop, and those after such a step in the same loop.
-    Read after the loop, their fan-in leaves those iterations out."""
-    skippable: set[str] = set()
-    for step in pipeline.steps:  # topological order
-        loops = pipeline.loops_around(step.group)
-        if not loops:
-            continue
-        inner = loops[0].id
-        branched = False
-        for group in pipeline.ancestors(step.group):
-            if group.id == inner:
-                break
-            branched = branched or isinstance(group, ir.Branch)
-        same_loop = (d.step for d in step.depends if d.step in skippable)
-        if step.when is not None or branched or any(
-                pipeline.loops_around(pipeline.step(d).group)[0].id == inner
-                for d in same_loop):
-            skippable.add(step.name)
-    return skippable

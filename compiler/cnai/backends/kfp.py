@@ -55,6 +55,7 @@ from cnai.backends.kfp_dag import (
 )
 from cnai.backends.kfp_groups import EXIT_STRATEGY, FINAL_STATUS_TYPE, Layout
 from cnai.context import CompileContext
+from cnai.lowering import skippable_in_loop
 from cnai.semantics import ir
 from cnai.semantics.units import Names
 from cnai.source import Span
@@ -256,7 +257,7 @@ class KfpBackend:
         """A fan-in of a step that a gate or a branch may skip in some iteration: the driver
         walks every iteration down to the producer's execution, which a skipped iteration
         never made, and fails (backend/src/v2/driver/resolve.go, CollectInputs)."""
-        skippable = k8s.skippable_in_loop(self.pipeline)
+        skippable = skippable_in_loop(self.pipeline)
         if not skippable:
             return
         readers: list[tuple[ir.Source, str | None, Span]] = [

@@ -4,7 +4,8 @@ wrote.
 - ``outputs.NAME`` and ``CNAI_OUTPUTS_DIR`` point into the instance's ``outputs/`` folder,
   emptied before each attempt (a retry on the cluster is a new pod with a new volume);
 - a parameter input is its text, an artifact input the producer's output path, linked from
-  ``inputs/NAME`` for ``CNAI_INPUTS_DIR``; ``CNAI_INPUT_<NAME>`` as ``k8s.runtime_env`` says;
+  ``inputs/NAME`` for ``CNAI_INPUTS_DIR``; ``CNAI_INPUT_<NAME>`` as ``contract.runtime_env``
+  says;
 - ``output X: T at "/fixed/path"`` is written in the run folder like any output; the fixed
   path in the step's own text is rewritten to it;
 - a step runs in the directory of the .cnai file, with this process's environment plus the
@@ -20,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnai.backends import k8s
+from cnai import contract
 from cnai.local import datasets
 from cnai.local.datasets import PathMap, PreloadError
 from cnai.local.layout import Layout
@@ -144,9 +145,10 @@ class Attempts:
     def _env(self, run: StepRun, render: _Renderer, outputs_dir: Path, inputs_dir: Path,
              notes: list[str]) -> dict[str, str]:
         step = run.step
-        places = {k8s.OUTPUTS_DIR: str(outputs_dir), k8s.INPUTS_DIR: str(inputs_dir)}
+        places = {contract.OUTPUTS_DIR: str(outputs_dir),
+                  contract.INPUTS_DIR: str(inputs_dir)}
         env = {}
-        for entry in k8s.runtime_env(step, lambda name: run.inputs[name].text):
+        for entry in contract.runtime_env(step, lambda name: run.inputs[name].text):
             value = str(entry["value"])
             env[str(entry["name"])] = places.get(value, value)
         for var in step.env:

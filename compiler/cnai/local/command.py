@@ -26,11 +26,11 @@ from cnai.local.attempt import Attempts, Settings
 from cnai.local.engine import Engine
 from cnai.local.layout import RUN_FILE, Layout, summary, write_json
 from cnai.local.params import resolve_params
-from cnai.local.plan import make_plan
 from cnai.local.progress import LiveView, PlainView, make_view
 from cnai.local.progress import summary as print_summary
 from cnai.local.state import LoopRun, Registry, Status, StepRun
 from cnai.local.values import Values
+from cnai.lowering import build_plan
 from cnai.semantics import ir
 from cnai.semantics.units import parse_duration
 from cnai.usage import UsageError, parse_assignments, print_diagnostics
@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     scale = _backoff_scale()
     runner.repair_all(Path(args.workdir))
     layout = Layout.create(Path(args.workdir), pipeline.name)
-    plan = make_plan(pipeline)
+    plan = build_plan(pipeline)
     registry = Registry()
     values = Values(plan, params, registry)
     settings = Settings(layout=layout, cwd=path.resolve().parent, docker=args.docker,

@@ -1,4 +1,5 @@
-"""The scheduler: runs the plan's DAGs on a pool of worker threads, as Argo would.
+"""The scheduler: runs the execution plan's DAGs (cnai.lowering: the plan the Argo backend
+renders) on a pool of worker threads, as Argo would.
 
 The main thread decides; workers only run attempts and report back through a queue. A DAG
 run (the main DAG, each loop iteration, ``finally``) advances its members in order until
@@ -22,11 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from cnai.backends.argo_scope import FINALLY, Scope
 from cnai.local.attempt import Attempts, Result
-from cnai.local.plan import Member, Plan
 from cnai.local.state import Context, LoopRun, Node, Registry, ScopeRun, Status, StepRun
 from cnai.local.values import Unavailable, Values
+from cnai.lowering import FINALLY, ExecutionPlan, PlanTask, ScopeId
 from cnai.semantics import ir
 
 TICK_SECONDS = 0.25
@@ -51,7 +51,7 @@ class _Finished:
 
 
 class Engine:
-    def __init__(self, plan: Plan, values: Values, attempts: Attempts, view: View,
+    def __init__(self, plan: ExecutionPlan, values: Values, attempts: Attempts, view: View,
                  parallel: int, backoff_scale: float = 1.0) -> None:
         self.plan = plan
         self.values = values
@@ -92,9 +92,9 @@ class Engine:
 
     # ---- DAG runs -----------------------------------------------------------------------
 
-    def _open(self, scope: Scope, context: Context, position: tuple[int, ...]) -> ScopeRun:
+    def _open(self, scope: ScopeId, context: Context, position: tuple[int, ...]) -> ScopeRun:
         members: dict[str, StepRun | LoopRun] = {}
-        for number, member in enumerate(self.plan.members[scope]):
+        for number, member in enumerate(self.plan.members(scope)):
             node: StepRun | LoopRun
             where = (*position, number)
             if member.step is not None:
@@ -120,7 +120,7 @@ class Engine:
         if scope_run.done:
             return False
         changed = False
-        for member in self.plan.members[scope_run.scope]:
+        for member in self.plan.members(scope_run.scope):
             node = scope_run.members[member.name]
             if node.status == Status.PENDING and not _submitted(node):
                 changed |= self._decide(scope_run, member, node)
@@ -132,7 +132,7 @@ class Engine:
             changed = True
         return changed
 
-    def _decide(self, scope_run: ScopeRun, member: Member, node: StepRun | LoopRun) -> bool:
+    def _decide(self, scope_run: ScopeRun, member: PlanTask, node: StepRun | LoopRun) -> bool:
         upstream = [scope_run.members[name] for name in member.waits_for]
         if any(not n.status.done for n in upstream):
             return False

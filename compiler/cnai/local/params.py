@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-from cnai.backends.argo import param_text
+from cnai.contract import param_text
 from cnai.params import JSON, article, parse_param
 from cnai.semantics import ir
 from cnai.usage import UsageError

@@ -1,6 +1,6 @@
 """What a local run is made of while it runs: one node per step instance and per loop.
 
-A *scope run* is one execution of a DAG as the Argo backend lays it out (argo_scope.py): the
+A *scope run* is one execution of a DAG of the execution plan (cnai.lowering), as Argo runs it: the
 pipeline's main DAG, one iteration of a loop body, or the ``finally`` DAG. Its members are
 the steps and loops directly in it. A step inside loops runs once per iteration; its
 ``index`` holds the iteration numbers of the loops around it, outermost first.

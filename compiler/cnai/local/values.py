@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnai.local.params import value_text
-from cnai.local.plan import Condition, Plan
 from cnai.local.state import JSON, Context, Registry, Status, Value
+from cnai.lowering import Condition, ExecutionPlan
 from cnai.output_text import output_text, parse_bool, parse_int
 from cnai.params import parse_value
 from cnai.semantics import ir
@@ -36,7 +36,7 @@ class Unavailable(Exception):
 
 
 class Values:
-    def __init__(self, plan: Plan, params: dict[str, JSON], registry: Registry) -> None:
+    def __init__(self, plan: ExecutionPlan, params: dict[str, JSON], registry: Registry) -> None:
         self.plan = plan
         self.params = params
         self.registry = registry

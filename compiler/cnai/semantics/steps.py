@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cnai.backends.k8s import INPUTS_DIR, OUTPUTS_DIR
+from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
 from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker

@@ -104,7 +104,7 @@ def convert(text: str, type_: ir.Type, name: str) -> JSON:
 
 def apply_to_argo(document: dict[str, Any], values: dict[str, JSON]) -> None:
     """Set ``spec.arguments.parameters`` values (a CronWorkflow's are in its workflowSpec)."""
-    from cnai.backends.argo import param_text
+    from cnai.contract import param_text
 
     if not values:
         return

@@ -1,0 +1,173 @@
+"""From the optimized IR to the execution plan (lowering/plan.py), in one pass per kind."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from cnai.lowering.plan import (
+    FINALLY,
+    Condition,
+    DagScope,
+    ExecutionPlan,
+    PlanTask,
+    ScopeId,
+)
+from cnai.lowering.skips import skippable_steps
+from cnai.semantics import ir
+
+
+def build_plan(pipeline: ir.Pipeline) -> ExecutionPlan:
+    """Every DAG scope with its members in Argo's task order, what each waits for, its
+    conditions, whether it may be skipped, and the values crossing scopes."""
+    builder = _Builder(pipeline)
+    plan = builder.plan()
+    plan.note_flows()
+    return plan
+
+
+class _Builder:
+    def __init__(self, pipeline: ir.Pipeline) -> None:
+        self.pipeline = pipeline
+        self.scope_ids: dict[str | None, ScopeId] = {}
+        self.loops: dict[str | None, list[str]] = {}
+
+    def scope_of(self, group_id: str | None) -> ScopeId:
+        """The DAG a thing in group ``group_id`` belongs to (branches are transparent)."""
+        if group_id in self.scope_ids:
+            return self.scope_ids[group_id]
+        scope: ScopeId = None
+        for group in self.pipeline.ancestors(group_id):
+            if isinstance(group, ir.Loop):
+                scope = group.id
+                break
+            if isinstance(group, ir.Finally):
+                scope = FINALLY
+                break
+        self.scope_ids[group_id] = scope
+        return scope
+
+    def loops_around(self, group_id: str | None) -> list[str]:
+        """Loop ids enclosing ``group_id``, innermost first."""
+        found = self.loops.get(group_id)
+        if found is None:
+            found = self.loops[group_id] = [g.id for g in self.pipeline.loops_around(group_id)]
+        return found
+
+    def plan(self) -> ExecutionPlan:
+        pipeline = self.pipeline
+        scopes: dict[ScopeId, DagScope] = {None: DagScope(None, "main")}
+        member_scope: dict[str, ScopeId] = {}
+        in_loop: dict[str, list[ir.Step]] = {}
+        order: dict[str, int] = {}
+        for group in pipeline.groups:
+            if isinstance(group, ir.Loop):
+                scopes[group.id] = DagScope(group.id, "loop", loop=group)
+                member_scope[group.id] = self.scope_of(group.parent)
+            elif isinstance(group, ir.Finally):
+                scopes[FINALLY] = DagScope(FINALLY, "finally")
+        for index, step in enumerate(pipeline.steps):
+            member_scope[step.name] = self.scope_of(step.group)
+            for loop in self.loops_around(step.group):
+                in_loop.setdefault(loop, []).append(step)
+            for key in (step.name, *self.loops_around(step.group)):
+                order.setdefault(key, index)
+        plan = ExecutionPlan(pipeline, scopes, member_scope, skippable_steps(pipeline), in_loop)
+        members: dict[ScopeId, list[PlanTask]] = {}
+        for step in pipeline.steps:
+            scope = member_scope[step.name]
+            upstream = [d.step for d in step.depends]
+            members.setdefault(scope, []).append(PlanTask(
+                step.name, "step", step=step,
+                waits_for=_waits_for(plan, upstream, scope, step.name),
+                conditions=self.conditions(step.group, scope, step.when),
+                order=order[step.name]))
+        for group in pipeline.groups:
+            if not isinstance(group, ir.Loop):
+                continue
+            scope = member_scope[group.id]
+            inside = plan.steps_in_loop(group.id)
+            names = {s.name for s in inside}
+            upstream = [d.step for s in inside for d in s.depends if d.step not in names]
+            if isinstance(group.items, ir.OutputRef):
+                upstream.append(group.items.step)
+            members.setdefault(scope, []).append(PlanTask(
+                group.id, "loop", loop=group,
+                waits_for=_waits_for(plan, upstream, scope, group.id),
+                conditions=self.conditions(group.parent, scope, None),
+                order=order.get(group.id, len(pipeline.steps))))
+        for scope_id, found in members.items():
+            found.sort(key=lambda m: m.order)
+            if scope_id not in scopes:  # a DAG the IR has no group for: cannot happen
+                raise AssertionError(f"members of unknown scope {scope_id!r}")
+            scopes[scope_id].members = found
+            mark_may_skip(found)
+        return plan
+
+    def conditions(self, group_id: str | None, scope: ScopeId,
+                   gate: ir.Gate | None) -> list[Condition]:
+        """The conditions of the branches around a member (within its DAG), outermost first,
+        then its own gate."""
+        branches = []
+        for group in self.pipeline.ancestors(group_id):
+            if group.id == scope or isinstance(group, ir.Loop | ir.Finally):
+                break
+            if isinstance(group, ir.Branch):
+                branches.append(group)
+        conditions = []
+        for branch in reversed(branches):
+            earlier = [g for g in self.pipeline.chain(branch.chain) if g.index < branch.index]
+            conditions += [Condition(g.condition.expr, False, g.condition.text) for g in earlier
+                           if g.condition is not None]
+            if branch.condition is not None:
+                conditions.append(Condition(branch.condition.expr, True, branch.condition.text))
+        if gate is not None:
+            conditions.append(Condition(gate.expr, True, gate.text))
+        return conditions
+
+
+def _waits_for(plan: ExecutionPlan, upstream: list[str], scope: ScopeId,
+               member: str) -> list[str]:
+    found = set()
+    for step_name in upstream:
+        representative = plan.representative(step_name, scope)
+        if representative is not None and representative != member:
+            found.add(representative)
+    return sorted(found)
+
+
+def topological(members: list[PlanTask]) -> list[PlanTask]:
+    """``members`` (of one DAG) in an order where each comes after what it waits for; ties
+    keep the listed order. Argo's listing order is not one: a loop is listed at its first
+    step, which may come before a step that a later step of the loop waits for."""
+    index = {m.name: i for i, m in enumerate(members)}
+    waiting = [0] * len(members)
+    dependants: list[list[int]] = [[] for _ in members]
+    for i, member in enumerate(members):
+        for name in member.waits_for:
+            waiting[i] += 1
+            dependants[index[name]].append(i)
+    ready = deque(i for i, count in enumerate(waiting) if count == 0)
+    found = []
+    while ready:
+        i = ready.popleft()
+        found.append(members[i])
+        for j in dependants[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.append(j)
+    assert len(found) == len(members), "a cycle among a DAG's members"
+    return found
+
+
+def mark_may_skip(members: list[PlanTask]) -> None:
+    """A member may end Skipped or Omitted while its DAG goes on when it has conditions, is a
+    loop whose items may be empty (Argo skips it: "Skipped, empty params"), or waits for a
+    member that may."""
+    may_skip: dict[str, bool] = {}
+    for member in topological(members):
+        loop = member.loop
+        empty = loop is not None and (not isinstance(loop.items, ir.Literal_)
+                                      or not loop.items.value)
+        member.may_skip = bool(member.conditions or member.status_waits or empty) or any(
+            may_skip[name] for name in member.waits_for)
+        may_skip[member.name] = member.may_skip

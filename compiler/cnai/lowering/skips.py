@@ -1,0 +1,40 @@
+"""Which steps may not run: the one rule the backends read to give outputs their defaults
+(Argo) and to leave skipped iterations out of a fan-in (Kubeflow)."""
+
+from __future__ import annotations
+
+from cnai.semantics import ir
+
+
+def skippable_steps(pipeline: ir.Pipeline) -> set[str]:
+    """Steps that may not run: gated ones, those in if/else branches, and everything
+    downstream of them."""
+    skippable: set[str] = set()
+    for step in pipeline.steps:  # topological order: upstream steps are decided first
+        branched = any(isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
+        if step.when is not None or branched or any(d.step in skippable for d in step.depends):
+            skippable.add(step.name)
+    return skippable
+
+
+def skippable_in_loop(pipeline: ir.Pipeline) -> set[str]:
+    """Steps inside a loop that may not run in some iteration while the loop runs: gated
+    ones, those in a branch inside their loop, and those after such a step in the same loop.
+    Read after the loop, their fan-in leaves those iterations out."""
+    skippable: set[str] = set()
+    for step in pipeline.steps:  # topological order
+        loops = pipeline.loops_around(step.group)
+        if not loops:
+            continue
+        inner = loops[0].id
+        branched = False
+        for group in pipeline.ancestors(step.group):
+            if group.id == inner:
+                break
+            branched = branched or isinstance(group, ir.Branch)
+        same_loop = (d.step for d in step.depends if d.step in skippable)
+        if step.when is not None or branched or any(
+                pipeline.loops_around(pipeline.step(d).group)[0].id == inner
+                for d in same_loop):
+            skippable.add(step.name)
+    return skippable
