@@ -24,7 +24,6 @@ from testpaths import ROOT
 sys.path.insert(0, str(ROOT / "bench"))
 from generate import generate
 
-
 BENCH_PASSES = ("fold_constant_gates", "report_unused", "place_preloads", "reduce_edges",
                 "dedupe_templates")  # bench/'s, for 10,000 steps in a test's time
 

@@ -2,8 +2,8 @@
 writes its outputs, how a value is written as text, and the names of the variables that tell
 a step's code where those are (runtime_images/README.md, "Value encoding" and "Contract").
 
-A leaf: at run time it imports nothing from cnai (the IR's types are named for mypy only),
-so the checker (semantics/), the backends, the local runner (local/) and `cnai submit`
+A leaf: it imports nothing from cnai but the IR's data classes (semantics/ir.py, itself a
+leaf), so the checker (semantics/), the backends, the local runner (local/) and `cnai submit`
 (submit/) all read it without pointing at one another.
 """
 
@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # types only: at run time this module imports nothing from cnai
-    from cnai.semantics import ir
+from cnai.semantics import ir
 
 OUTPUTS_DIR = "/cnai/outputs"
 INPUTS_DIR = "/cnai/inputs"
@@ -55,7 +54,8 @@ def contract_parameters(step: ir.Step) -> list[ir.Input]:
     """The parameter inputs the runtime contract hands the step's code as ``CNAI_INPUT_*``:
     not the literal words dedupe_templates lifts into a shared template's arguments (``arg3``),
     which only fill the command's text and are nothing the code reads."""
-    return [i for i in step.inputs if not i.type.is_artifact and i.source.kind != "literal"]
+    return [i for i in step.inputs
+            if not i.type.is_artifact and not isinstance(i.source, ir.Literal_)]
 
 
 def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str, Any]]:

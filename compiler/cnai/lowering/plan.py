@@ -152,8 +152,8 @@ class ExecutionPlan:
         fan-in: one value per iteration)."""
         where = self.member_scope[member]
         while where != self.member_scope[representative]:
-            if self.scopes[where].kind == "loop":
-                return True
+            if where is None or self.scopes[where].kind == "loop":
+                return where is not None
             where = self.member_scope[where]
         return False
 
