@@ -86,7 +86,7 @@ class ArgoBackend:
         """``limit``: the most tasks a DAG may have before it is partitioned (None: never)."""
         self.pipeline = pipeline
         self.ctx = ctx
-        self.plan = build_plan(pipeline)
+        self.plan = build_plan(pipeline, flows=limit is None)  # partitioning notes them
         self.values = ArgoValues(self)
         self.inputs = k8s.InputsByName()
         self.skippable = self.plan.skippable
@@ -132,7 +132,7 @@ class ArgoBackend:
 
     def _weight(self, member: PlanTask) -> int:
         """The tasks a member renders as: a step's chain, or one."""
-        return len(self.links[member.name]) if member.step is not None else 1
+        return len(self.links[member.name]) if member.kind == "step" else 1
 
     def dag_template_name(self, scope: ScopeId) -> str:
         if scope is None:
@@ -157,13 +157,13 @@ class ArgoBackend:
                 templates += self.loop_templates_of(group)
         if self.finally_template:
             templates.append(self.dag_template(self.finally_template, FINALLY))
-        templates += [self.part_template(part) for part in self.part_templates]
         emitted: set[str] = set()
         for step in pipeline.steps:
             if step.template is not None and step.template in emitted:
                 continue  # one template serves the whole group
             emitted.add(step.template or step.name)
             templates += argo_resources.templates(self, step)
+        templates += [self.part_template(part) for part in self.part_templates]
         spec: dict[str, Any] = {"entrypoint": ENTRYPOINT, "templates": templates}
         parallelism = cloud.gpu_parallelism(pipeline)
         if parallelism is not None:

@@ -16,12 +16,13 @@ from cnai.lowering.skips import skippable_steps
 from cnai.semantics import ir
 
 
-def build_plan(pipeline: ir.Pipeline) -> ExecutionPlan:
+def build_plan(pipeline: ir.Pipeline, flows: bool = True) -> ExecutionPlan:
     """Every DAG scope with its members in Argo's task order, what each waits for, its
-    conditions, whether it may be skipped, and the values crossing scopes."""
-    builder = _Builder(pipeline)
-    plan = builder.plan()
-    plan.note_flows()
+    conditions, whether it may be skipped, and (unless ``flows`` is false: partition_plan
+    works them out) the values crossing scopes."""
+    plan = _Builder(pipeline).plan()
+    if flows:
+        plan.note_flows()
     return plan
 
 

@@ -36,15 +36,15 @@ LIMIT = 200
 def partition_plan(plan: ExecutionPlan, weight: Callable[[PlanTask], int],
                    limit: int = LIMIT) -> bool:
     """Partition every DAG of ``plan`` whose members weigh more than ``limit`` (a member's
-    weight: the tasks it renders as), in place. Whether anything changed."""
+    weight: the tasks it renders as), in place, then work out the values crossing scopes.
+    Whether any DAG was partitioned."""
     changed = False
     for scope_id in list(plan.scopes):
         depth = 0
         while sum(weight(m) for m in plan.scopes[scope_id].members) > limit:
             _partition(plan, scope_id, weight, limit, depth)
             weight, depth, changed = _one_task_each(weight), depth + 1, True
-    if changed:
-        plan.note_flows()
+    plan.note_flows()
     return changed
 
 

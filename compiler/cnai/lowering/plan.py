@@ -220,7 +220,10 @@ class ExecutionPlan:
         """Record the imports and exports needed to read ``source`` in scope ``reader``."""
         if isinstance(source, ir.OutputRef | StatusRef):
             member = source.step if isinstance(source, ir.OutputRef) else source.member
-            origin = self.chain(self.member_scope[member])
+            made_in = self.member_scope[member]
+            if made_in == reader:  # most reads: nothing crosses
+                return
+            origin = self.chain(made_in)
         elif isinstance(source, ir.LoopVarRef):
             origin = self.chain(source.loop)
         else:
