@@ -179,3 +179,26 @@ def test_two_thousand_steps_of_fifty_shapes_fit_argo() -> None:
     # Without the optimizer (and its size check) the same pipeline is far larger.
     plain = compile_source(text, "big.cnai", options=Options(optimize=False, passes=()))
     assert workflow_size(plain.documents[0]) > workflow_size(doc)
+
+
+@pytest.mark.parametrize("limit", [3, 4, 7])
+def test_parts_of_parts_run_the_same(limit: int) -> None:
+    """With a small cap the same code nests parts in parts (as over 200 x 200 tasks), and
+    splits levels wider than the cap into parts side by side."""
+    text = generate(60, width=5, shapes=5)
+    ctx = CompileContext()
+    pipeline = analyze(SourceFile("small.cnai", text), ctx)
+    assert pipeline is not None
+    split = yaml.safe_load(to_yaml([ArgoBackend(pipeline, ctx, limit=limit).workflow()]))
+    whole = yaml.safe_load(to_yaml([ArgoBackend(pipeline, CompileContext(),
+                                                limit=None).workflow()]))
+    schemacheck.assert_valid(split)
+    assert max(dag_sizes(split)) <= limit
+    main = next(t for t in split["spec"]["templates"] if t["name"] == "main")
+    assert main["dag"]["tasks"][0]["template"].startswith("main-part")
+    assert any("-part2-" in t["name"] for t in split["spec"]["templates"])  # parts of parts
+    assert longest_chain(split) == longest_chain(whole) == 13
+    for scenario in [{"s0": "0.9"}, {"s0": "0.1"}, {"s0": "0.9", "s12": "fail"}]:
+        ran, expected = Run(split, outputs(scenario)), Run(whole, outputs(scenario))
+        assert ran.status == expected.status
+        assert ran.outcome() == expected.outcome()
