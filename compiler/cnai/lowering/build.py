@@ -11,6 +11,7 @@ from cnai.lowering.plan import (
     ExecutionPlan,
     PlanTask,
     ScopeId,
+    dag_scope_of,
 )
 from cnai.lowering.skips import skippable_steps
 from cnai.semantics import ir
@@ -34,18 +35,9 @@ class _Builder:
 
     def scope_of(self, group_id: str | None) -> ScopeId:
         """The DAG a thing in group ``group_id`` belongs to (branches are transparent)."""
-        if group_id in self.scope_ids:
-            return self.scope_ids[group_id]
-        scope: ScopeId = None
-        for group in self.pipeline.ancestors(group_id):
-            if isinstance(group, ir.Loop):
-                scope = group.id
-                break
-            if isinstance(group, ir.Finally):
-                scope = FINALLY
-                break
-        self.scope_ids[group_id] = scope
-        return scope
+        if group_id not in self.scope_ids:
+            self.scope_ids[group_id] = dag_scope_of(self.pipeline, group_id)
+        return self.scope_ids[group_id]
 
     def loops_around(self, group_id: str | None) -> list[str]:
         """Loop ids enclosing ``group_id``, innermost first."""

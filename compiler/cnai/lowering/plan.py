@@ -6,9 +6,10 @@ names, ``depends``, ``when``, arguments: backends/argo.py), the local runner exe
 (lowering/partition.py).
 
 A *scope* is one DAG: the entrypoint (``None``), a loop body (the loop's id), the exit handler
-(``"finally"``), or a part of a partitioned DAG (``PARENT#part-N``). Branches of
-``if``/``else`` add no scope: their members stay in the enclosing DAG with conditions. The
-rules, as Argo applies them (workflow/controller/dag.go, argoproj/argo-workflows v4.1.2):
+(``"finally"``), or a part of a partitioned DAG (``PARENT#part-N``: no loop id holds a ``#``).
+Branches of ``if``/``else`` add no scope: their members stay in the enclosing DAG with
+conditions. The rules, as Argo applies them (workflow/controller/dag.go,
+argoproj/argo-workflows v4.1.2):
 - a member waits for the members standing for its dependencies in its DAG: a dependency
   inside a loop or part the member is not in is that whole loop or part;
 - it runs only if every one of them Succeeded (``depends: X.Succeeded``), else it is Omitted;
@@ -31,7 +32,6 @@ from cnai.semantics import ir
 
 ScopeId = str | None
 FINALLY = "finally"
-PART_MARK = "#part-"  # part scope ids: PARENT#part-N (no loop id holds a '#')
 
 
 @dataclass(frozen=True)
@@ -209,12 +209,7 @@ class ExecutionPlan:
 
     def scope_of(self, group_id: str | None) -> ScopeId:
         """The DAG, before partitioning, that a thing in group ``group_id`` belongs to."""
-        for group in self.pipeline.ancestors(group_id):
-            if isinstance(group, ir.Loop):
-                return group.id
-            if isinstance(group, ir.Finally):
-                return FINALLY
-        return None
+        return dag_scope_of(self.pipeline, group_id)
 
     def note_use(self, source: Value, reader: ScopeId) -> None:
         """Record the imports and exports needed to read ``source`` in scope ``reader``."""
@@ -241,6 +236,17 @@ class ExecutionPlan:
                 break
             if scope is not None and scope != FINALLY:
                 self.scopes[scope].imports[import_name(source)] = source
+
+
+def dag_scope_of(pipeline: ir.Pipeline, group_id: str | None) -> ScopeId:
+    """The DAG a thing in group ``group_id`` belongs to: its innermost loop's body, or
+    ``finally``, or the entrypoint (branches are transparent)."""
+    for group in pipeline.ancestors(group_id):
+        if isinstance(group, ir.Loop):
+            return group.id
+        if isinstance(group, ir.Finally):
+            return FINALLY
+    return None
 
 
 def _refs(expr: ir.Expr) -> list[ir.Source]:
