@@ -97,9 +97,8 @@ class Checker:
             self._declare_outputs(step_decl)
         self._declare_loop_vars(found)
         fields = self.fields.collect(found.settings, "pipeline", decl.name, decl.span)
-        description = schedule = None
-        if "description" in fields:
-            description = self.fields.string(assigned(fields["description"]))
+        description = self.fields.read(fields, "pipeline").get("description")
+        schedule = None
         if "schedule" in fields:
             schedule = self._schedule(assigned(fields["schedule"]))
         cloud = CloudChecker(self)
