@@ -117,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "string", SERVICE, "serving.host", argo="virtual_service", kfp="deploy"),
     # ---- data sets (read by Checker._dataset: references, schemes, enumerations) --------
     Setting("source", "value", ("dataset",), "source", required=True, custom=True,
-            argo="preload", kfp="preload"),
+            argo="preload.source", kfp="preload.source"),
     Setting("path", "string", ("dataset",), "path", required=True, custom=True,
             argo="volume_claim", kfp="volume_claim"),
     Setting("size", "quantity", ("dataset",), "size", required=True, custom=True,
@@ -129,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage_class", "string", ("dataset",), "storage_class",
             argo="volume_claim", kfp="volume_claim"),
     Setting("credentials", "string", ("dataset",), "credentials", custom=True,
-            argo="preload", kfp="preload"),
+            argo="preload.credentials", kfp="preload.credentials"),
     # ---- blocks' fields -----------------------------------------------------------------
     Setting("gpu", "int", ("resources", "quota"), "gpu"),
     Setting("cpu", "quantity", ("resources", "quota"), "cpu"),
