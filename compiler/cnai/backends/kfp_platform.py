@@ -112,6 +112,13 @@ def timeout(step: ir.Step, options: Options, config: Spec) -> None:
         config["activeDeadlineSeconds"] = str(step.timeout_seconds)  # int64: a JSON string
 
 
+def image_pull_policy(step: ir.Step, options: Options, config: Spec) -> None:
+    """kfp-kubernetes' set_image_pull_policy (kfp/kubernetes/image.py): the executor config's
+    ``imagePullPolicy``; a container spec has no such field."""
+    if step.image_pull_policy is not None:
+        config["imagePullPolicy"] = step.image_pull_policy
+
+
 ExecutorRenderer = Callable[[ir.Step, Options, Spec], None]
 
 # The settings of an executor's KubernetesExecutorConfig, applied in this order by
@@ -119,6 +126,7 @@ ExecutorRenderer = Callable[[ir.Step, Options, Spec], None]
 EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
     "executor_config.placement": placement,
     "executor_config.timeout": timeout,
+    "executor_config.image_pull_policy": image_pull_policy,
 }
 
 def pvc_mount(path: str, pvc_name: Spec) -> Spec:

@@ -128,7 +128,14 @@ class FieldReader:
         """``expr`` read as ``setting`` declares; None (reported) if it is not one."""
         kind = setting.kind
         if kind == "string":
-            return self.string(expr)
+            text = self.string(expr)
+            if text is not None and setting.choices and text not in setting.choices:
+                allowed = ", ".join(f'"{c}"' for c in setting.choices)
+                self.diagnostics.error(
+                    "E0208", f"`{setting.name}` is one of {allowed}", expr.span,
+                    f'"{shown(text)}" is not allowed')
+                return None
+            return text
         if kind == "int":
             return self.integer(expr, setting.minimum, setting.maximum)
         if kind == "bool":

@@ -26,6 +26,7 @@ may be written in a template too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from cnai.limits import INT32_MAX
 from cnai.semantics import ir
@@ -59,6 +60,16 @@ class Setting:
     argo: str = ""  # a renderer's key, or the code of the diagnostic refusing it;
     kfp: str = ""  # "" for a block's field: rendered with its block
     label: str = ""  # quantities: the name in messages ("invalid cpu quantity")
+    # How it is written, in its first context: tests/test_settings.py compiles a small
+    # pipeline with and without it, for every target, and checks the output changes (or the
+    # declared code refuses it). ``needs``: (context, text) it only means something with.
+    example: str = ""
+    needs: tuple[tuple[str, str], ...] = ()
+    choices: tuple[str, ...] = ()  # strings: the values allowed, if not any
+
+    def merged(self) -> bool:
+        """A pipeline-wide value each step without its own takes (``merge == "replace"``)."""
+        return self.merge == "replace"
 
     @property
     def generic(self) -> bool:
@@ -75,87 +86,145 @@ class Setting:
 
 
 STEP, SERVICE, BOTH = ("step",), ("service",), ("step", "service")
+_TWO_WORKERS = "distributed pytorch { workers = 2 }"
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- the pipeline -------------------------------------------------------------------
     Setting("description", "string", ("pipeline",), "description",
-            argo="workflow.description", kfp="pipeline_info.description"),
+            argo="workflow.description", kfp="pipeline_info.description",
+            example='description = "nightly"'),
     Setting("schedule", "string", ("pipeline",), "schedule", custom=True,
-            argo="cron_workflow", kfp="submit.kfp_cron"),
+            argo="cron_workflow", kfp="submit.kfp_cron",
+            example='schedule = "0 2 * * *"'),
     Setting("scheduling", "block", ("pipeline", *STEP), "scheduling", custom=True,
-            merge="merge", argo="template.placement", kfp="executor_config.placement"),
+            merge="merge", argo="template.placement", kfp="executor_config.placement",
+            example='scheduling { spot = true }'),
     Setting("quota", "block", ("pipeline",), "quota", custom=True,
-            argo="quota_objects", kfp="namespace_objects"),
+            argo="quota_objects", kfp="namespace_objects",
+            example='quota { gpu = 4 }'),
+    # The steps' containers' image pull policy: the pipeline's is every step's default.
+    # kfp-kubernetes writes it as the executor config's `imagePullPolicy` (kfp/kubernetes/
+    # image.py, set_image_pull_policy), which KFP's compiler puts on the container
+    # (backend/src/v2/compiler/argocompiler/container.go, applyStaticK8sConfig).
+    Setting("image_pull_policy", "string", ("pipeline", *STEP), "image_pull_policy",
+            merge="replace", choices=get_args(ir.PullPolicy),
+            argo="container", kfp="executor_config.image_pull_policy",
+            example='image_pull_policy = "Always"'),
     # ---- steps and services -------------------------------------------------------------
-    Setting("image", "string", BOTH, "image", required=True, argo="container", kfp="container"),
-    Setting("command", "list", BOTH, "command", custom=True, argo="container", kfp="container"),
-    Setting("args", "list", BOTH, "args", custom=True, argo="container", kfp="container"),
+    Setting("image", "string", BOTH, "image", required=True, argo="container", kfp="container",
+            example='image = "python:3.12"'),
+    Setting("command", "list", BOTH, "command", custom=True, argo="container", kfp="container",
+            example='command = ["train"]'),
+    Setting("args", "list", BOTH, "args", custom=True, argo="container", kfp="container",
+            example='args = ["--fast"]'),
     Setting("timeout", "duration", BOTH, "timeout_seconds",
-            argo="template.timeout", kfp="executor_config.timeout"),
-    Setting("cache", "bool", STEP, "cache", argo="template.cache", kfp="task.cache"),
-    Setting("env", "block", BOTH, "env", custom=True, argo="container", kfp="container"),
+            argo="template.timeout", kfp="executor_config.timeout",
+            example='timeout = "10m"'),
+    Setting("cache", "bool", STEP, "cache", argo="template.cache", kfp="task.cache",
+            example='cache = true'),
+    Setting("env", "block", BOTH, "env", custom=True, argo="container", kfp="container",
+            example='env { MODE = "fast" }'),
     Setting("resources", "block", BOTH, "resources", custom=True,
-            argo="container", kfp="container"),
+            argo="container", kfp="container",
+            example='resources { cpu = 2 }'),
     Setting("retry", "block", STEP, "retry", custom=True, argo="template.retry",
-            kfp="task.retry"),
+            kfp="task.retry",
+            example='retry { limit = 2 }'),
     Setting("distributed", "decl", STEP, "distributed", custom=True,
-            argo="training_job", kfp="launcher"),
+            argo="training_job", kfp="launcher",
+            example=_TWO_WORKERS),
     Setting("disruption_budget", "int", STEP, "disruption_budget", custom=True,
-            argo="disruption_budget", kfp="launcher"),
+            argo="disruption_budget", kfp="launcher",
+            example="disruption_budget = 1", needs=(("step", _TWO_WORKERS),)),
     Setting("port", "int", SERVICE, "serving.port", custom=True,
-            argo="knative_service", kfp="deploy"),
+            argo="knative_service", kfp="deploy",
+            example='port = 9000'),
     Setting("protocol", "string", SERVICE, "serving.protocol", custom=True,
-            argo="knative_service", kfp="deploy"),
+            argo="knative_service", kfp="deploy",
+            example='protocol = "grpc"'),
     Setting("concurrency", "int", SERVICE, "serving.concurrency",
-            argo="knative_service", kfp="deploy"),
+            argo="knative_service", kfp="deploy",
+            example='concurrency = 10'),
     Setting("scale", "block", SERVICE, "serving", custom=True,
-            argo="knative_service", kfp="deploy"),
+            argo="knative_service", kfp="deploy",
+            example='scale { max = 5 }'),
     Setting("canary", "block", SERVICE, "serving", custom=True,
-            argo="virtual_service", kfp="deploy"),
+            argo="virtual_service", kfp="deploy",
+            example='canary { weight = 10 }'),
     Setting("circuit_breaker", "block", SERVICE, "serving", custom=True,
-            argo="destination_rule", kfp="deploy"),
-    Setting("host", "string", SERVICE, "serving.host", argo="virtual_service", kfp="deploy"),
+            argo="destination_rule", kfp="deploy",
+            example='circuit_breaker { max_connections = 10 }'),
+    Setting("host", "string", SERVICE, "serving.host", argo="virtual_service", kfp="deploy",
+            example='host = "models.example.org"', needs=(("service", "canary { weight = 10 }"),)),
     # ---- data sets (read by Checker._dataset: references, schemes, enumerations) --------
     Setting("source", "value", ("dataset",), "source", required=True, custom=True,
-            argo="preload.source", kfp="preload.source"),
+            argo="preload.source", kfp="preload.source",
+            example='source = "s3://bucket/other"'),
     Setting("path", "string", ("dataset",), "path", required=True, custom=True,
-            argo="volume_claim", kfp="volume_claim"),
+            argo="volume_claim", kfp="volume_claim",
+            example='path = "/mnt/data"'),
     Setting("size", "quantity", ("dataset",), "size", required=True, custom=True,
-            label="storage", argo="volume_claim", kfp="volume_claim"),
+            label="storage", argo="volume_claim", kfp="volume_claim",
+            example='size = "2Gi"'),
     Setting("engine", "string", ("dataset",), "engine", custom=True,
-            argo="fluid", kfp="launcher"),
+            argo="fluid", kfp="launcher",
+            example='engine = "fluid"'),
     Setting("access_mode", "string", ("dataset",), "access_mode", custom=True,
-            argo="volume_claim", kfp="volume_claim"),
+            argo="volume_claim", kfp="volume_claim",
+            example='access_mode = "ReadWriteOnce"'),
     Setting("storage_class", "string", ("dataset",), "storage_class",
-            argo="volume_claim", kfp="volume_claim"),
+            argo="volume_claim", kfp="volume_claim",
+            example='storage_class = "fast"'),
     Setting("credentials", "string", ("dataset",), "credentials", custom=True,
-            argo="preload.credentials", kfp="preload.credentials"),
+            argo="preload.credentials", kfp="preload.credentials",
+            example='credentials = "s3-creds"'),
     # ---- blocks' fields -----------------------------------------------------------------
-    Setting("gpu", "int", ("resources", "quota"), "gpu"),
-    Setting("cpu", "quantity", ("resources", "quota"), "cpu"),
-    Setting("memory", "quantity", ("resources", "quota"), "memory"),
+    Setting("gpu", "int", ("resources", "quota"), "gpu",
+            example='gpu = 1'),
+    Setting("cpu", "quantity", ("resources", "quota"), "cpu",
+            example='cpu = 2'),
+    Setting("memory", "quantity", ("resources", "quota"), "memory",
+            example='memory = "1Gi"'),
     Setting("gpu_type", "string", ("resources",), "gpu_type",
-            argo="template.placement", kfp="executor_config.placement"),
-    Setting("limit", "int", ("retry",), "limit", required=True),
-    Setting("backoff", "duration", ("retry",), "backoff_seconds"),
+            argo="template.placement", kfp="executor_config.placement",
+            example='gpu_type = "a100"', needs=(("resources", "gpu = 1"),)),
+    Setting("limit", "int", ("retry",), "limit", required=True,
+            example='limit = 2'),
+    Setting("backoff", "duration", ("retry",), "backoff_seconds",
+            example='backoff = "10s"', needs=(("retry", "limit = 2"),)),
     # Argo reads backoff.factor as an integer (an IntOrString it converts).
-    Setting("factor", "int", ("retry",), "factor", minimum=1),
+    Setting("factor", "int", ("retry",), "factor", minimum=1,
+            example='factor = 2', needs=(("retry", 'limit = 2  backoff = "10s"'),)),
     Setting("scheduler", "string", ("scheduling",), "scheduler",
             # kfp-kubernetes' KubernetesExecutorConfig has no schedulerName: only the pods of
             # training jobs get one (backends/kfp.py, KfpBackend.refuse).
-            kfp="E0401"),
-    Setting("queue", "string", ("scheduling",), "queue", kfp="launcher"),
-    Setting("priority", "string", ("scheduling",), "priority", kfp="E0401"),
-    Setting("spot", "bool", ("scheduling",), "spot"),
-    Setting("min", "int", ("scale",), "min_scale"),
-    Setting("max", "int", ("scale",), "max_scale", minimum=1),
-    Setting("weight", "int", ("canary",), "canary_weight", required=True, custom=True),
-    Setting("max_connections", "int", ("circuit_breaker",), "max_connections", minimum=1),
+            kfp="E0401",
+            example='scheduler = "volcano"'),
+    # On KFP, only training jobs are placed in a Volcano queue (with the scheduler).
+    Setting("queue", "string", ("scheduling",), "queue", kfp="launcher",
+            example='queue = "training"',
+            needs=(("scheduling", 'scheduler = "volcano"'), ("step", _TWO_WORKERS))),
+    Setting("priority", "string", ("scheduling",), "priority", kfp="E0401",
+            example='priority = "high"'),
+    Setting("spot", "bool", ("scheduling",), "spot",
+            example='spot = true'),
+    Setting("min", "int", ("scale",), "min_scale",
+            example='min = 2'),
+    Setting("max", "int", ("scale",), "max_scale", minimum=1,
+            example='max = 5'),
+    Setting("weight", "int", ("canary",), "canary_weight", required=True, custom=True,
+            example='weight = 10'),
+    Setting("max_connections", "int", ("circuit_breaker",), "max_connections", minimum=1,
+            example='max_connections = 10'),
     Setting("consecutive_errors", "int", ("circuit_breaker",), "consecutive_errors",
-            minimum=1),
-    Setting("ejection", "duration", ("circuit_breaker",), "ejection_seconds"),
-    Setting("masters", "int", ("distributed",), "masters", custom=True),
-    Setting("workers", "int", ("distributed",), "workers", custom=True),
+            minimum=1,
+            example='consecutive_errors = 3'),
+    Setting("ejection", "duration", ("circuit_breaker",), "ejection_seconds",
+            example='ejection = "30s"'),
+    Setting("masters", "int", ("distributed",), "masters", custom=True,
+            example='masters = 0', needs=(("distributed", "workers = 2"),)),
+    Setting("workers", "int", ("distributed",), "workers", custom=True,
+            example='workers = 3'),
 )
 
 # The IR model each context's settings fill (``Setting.ir`` is a path on it).
@@ -190,3 +259,6 @@ BY_CONTEXT: dict[str, dict[str, Setting]] = {}
 for _setting in SETTINGS:
     for _context in _setting.where:
         BY_CONTEXT.setdefault(_context, {})[_setting.name] = _setting
+
+# Step settings whose pipeline-wide value a step without its own takes.
+REPLACED = tuple(s for s in BY_CONTEXT["step"].values() if s.merged())

@@ -119,6 +119,9 @@ class StepChecker:
                        outputs=list(symbol.outputs.values()), group=self.ctx.group)
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
         fill(step, values)
+        for setting, value in self.checker.defaults:  # the pipeline's, unless set here
+            if setting.name not in fields:
+                setattr(step, setting.ir, value)
         self._items(decl, step)
         if "command" in fields:
             step.command = self._texts(assigned(fields["command"]), "command")
