@@ -31,7 +31,7 @@ from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
-from cnai.backends import argo_resources, cloud, k8s
+from cnai.backends import argo_resources, argo_settings, cloud, k8s
 from cnai.backends.argo_resources import MAIN
 from cnai.context import CompileContext
 from cnai.contract import param_text
@@ -47,7 +47,7 @@ from cnai.lowering import (
     partition_plan,
 )
 from cnai.semantics import ir
-from cnai.semantics.units import Names, format_duration, generate_name, k8s_name
+from cnai.semantics.units import Names, generate_name, k8s_name
 
 API_VERSION = "argoproj.io/v1alpha1"
 # Argo v4's full CRDs cap spec.templates and each DAG's tasks (maxItems in
@@ -57,7 +57,6 @@ ENTRYPOINT = "main"
 CACHE_CONFIGMAP = "cnai-cache"
 LOOP_ITEMS = "items"  # the wrapper's input holding the list a `parallel` loop runs over
 ITERATION = "iteration"  # the task in that wrapper that runs the body once per item
-SPOT_RETRIES = 3
 CRON_NAME_MAX = 52
 # Go's strconv.ParseBool spellings of true (cnai.output_text), as an expr-lang list.
 _TRUTHS = "[" + ", ".join(f"'{t}'" for t in output_text.TRUE_TEXTS) + "]"
@@ -445,22 +444,11 @@ class ArgoBackend:
         volumes = self.volumes(step)
         if volumes:
             template["volumes"] = volumes
-        template.update(cloud.placement(step, self.ctx.options))
-        queue = cloud.volcano_queue(step)
-        if queue is not None:
-            template["metadata"] = {"annotations": {cloud.VOLCANO_QUEUE: queue}}
-        if step.retry is not None:
-            template["retryStrategy"] = retry_strategy(step.retry)
-        elif step.scheduling is not None and step.scheduling.spot:
-            # A preempted spot node deletes the pod: Argo marks the node Error, and OnError
-            # retries exactly those, not failures of the step's own code.
-            template["retryStrategy"] = {"limit": str(SPOT_RETRIES), "retryPolicy": "OnError"}
-        if step.timeout_seconds is not None:
-            template["activeDeadlineSeconds"] = str(step.timeout_seconds)
         if step.runtime is not None:  # our images run as a non-root user (runtime_images/)
             template["securityContext"] = {"fsGroup": k8s.RUNTIME_GROUP}
-        if step.cache:
-            template["memoize"] = self.memoize(step, template)
+        # The step's settings (semantics/settings.py), each by its registered renderer.
+        for render in argo_settings.TEMPLATE_RENDERERS.values():
+            render(self, step, template)
         return template
 
     def volumes(self, step: ir.Step) -> list[dict[str, Any]]:
@@ -566,15 +554,6 @@ class ArgoBackend:
                 "cache": {"configMap": {"name": CACHE_CONFIGMAP}}}
 
 
-def retry_strategy(retry: ir.Retry) -> dict[str, Any]:
-    # "Always" also retries errors (evictions, node loss), not only non-zero exits.
-    strategy: dict[str, Any] = {"limit": str(retry.limit), "retryPolicy": "Always"}
-    if retry.backoff_seconds:
-        backoff: dict[str, Any] = {"duration": format_duration(retry.backoff_seconds)}
-        if retry.factor is not None:
-            backoff["factor"] = param_text(retry.factor)
-        strategy["backoff"] = backoff
-    return strategy
 
 
 class ArgoValues:
@@ -727,3 +706,8 @@ def _iterate(task: dict[str, Any], loop: ir.Loop, arguments: dict[str, Any],
     else:
         task["withParam"] = items
     arguments.setdefault("parameters", []).insert(0, {"name": loop.var, "value": "{{item}}"})
+
+
+# The settings the workflow itself renders (semantics/settings.py names them by key).
+argo_settings.RENDERERS.update({"workflow.description": ArgoBackend.workflow,
+                                "cron_workflow": ArgoBackend.workflow})

@@ -71,6 +71,8 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
     the runtime env (``parameter`` renders an input's placeholder) and the user's env, GPU and
     other limits, and one mount per data set (named after the data set's claim volume)."""
     result: dict[str, Any] = {"image": image}
+    if step.image_pull_policy is not None:
+        result["imagePullPolicy"] = step.image_pull_policy
     if step.command:
         result["command"] = [text(t) for t in step.command]
     if step.args:

@@ -491,3 +491,15 @@ def retry_policy(retry: ir.Retry) -> Spec:
     factor = 1 if retry.factor is None else retry.factor
     return {"maxRetryCount": retry.limit, "backoffDuration": f"{retry.backoff_seconds or 0}s",
             "backoffFactor": float(factor), "backoffMaxDuration": NO_RETRY_DEADLINE}
+
+
+# The settings this backend renders itself (semantics/settings.py names them by key).
+kfp_platform.RENDERERS.update({
+    "pipeline_info.description": KfpBackend.pipeline_spec,
+    "namespace_objects": namespace_objects,  # quota: `cnai compile --split` writes them
+    "container": KfpBackend.container,  # image, command, args, env, resources
+    "task.cache": KfpBackend.place,
+    "task.retry": retry_policy,
+    "launcher": CloudSteps.container,  # training jobs, Fluid data loads, Volcano queues
+    "deploy": CloudSteps.service_objects,  # services: Knative Service, Istio routing
+})

@@ -15,7 +15,7 @@ them: container resources, each executor's platform config, and the PVC tasks of
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -89,19 +89,45 @@ def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
         config["secretAsVolume"] = [{
             "secretName": credentials, "mountPath": k8s.CREDENTIALS_DIR, "optional": False,
             "secretNameParameter": {"runtimeValue": {"constant": credentials}}}]
-    # The Argo target's placement (cloud.py): GPU type and spot nodes. A scheduler or a
-    # priority class has no field on KFP; the backend refuses them.
-    placement = cloud.placement(step, options)
-    if "nodeSelector" in placement:
-        config["nodeSelector"] = {"labels": placement["nodeSelector"]}
-    if "tolerations" in placement:
-        config["tolerations"] = placement["tolerations"]
-    if step.timeout_seconds is not None:
-        config["activeDeadlineSeconds"] = str(step.timeout_seconds)  # int64: a JSON string
+    # The step's settings (semantics/settings.py), each by its registered renderer.
+    for render in EXECUTOR_RENDERERS.values():
+        render(step, options, config)
     if step.kind == "preload":
         config["securityContext"] = {"runAsUser": str(PRELOAD_USER)}
     return config
 
+
+def placement(step: ir.Step, options: Options, config: Spec) -> None:
+    """The Argo target's placement (cloud.py): GPU type and spot nodes. A scheduler or a
+    priority class has no field on KFP; the backend refuses them (KfpBackend.refuse)."""
+    found = cloud.placement(step, options)
+    if "nodeSelector" in found:
+        config["nodeSelector"] = {"labels": found["nodeSelector"]}
+    if "tolerations" in found:
+        config["tolerations"] = found["tolerations"]
+
+
+def timeout(step: ir.Step, options: Options, config: Spec) -> None:
+    if step.timeout_seconds is not None:
+        config["activeDeadlineSeconds"] = str(step.timeout_seconds)  # int64: a JSON string
+
+
+def image_pull_policy(step: ir.Step, options: Options, config: Spec) -> None:
+    """kfp-kubernetes' set_image_pull_policy (kfp/kubernetes/image.py): the executor config's
+    ``imagePullPolicy``; a container spec has no such field."""
+    if step.image_pull_policy is not None:
+        config["imagePullPolicy"] = step.image_pull_policy
+
+
+ExecutorRenderer = Callable[[ir.Step, Options, Spec], None]
+
+# The settings of an executor's KubernetesExecutorConfig, applied in this order by
+# executor_config; a new pod-level setting is one declaration plus one function here.
+EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
+    "executor_config.placement": placement,
+    "executor_config.timeout": timeout,
+    "executor_config.image_pull_policy": image_pull_policy,
+}
 
 def pvc_mount(path: str, pvc_name: Spec) -> Spec:
     # kfp-kubernetes writes the reference twice: pvcNameParameter, and the deprecated
@@ -171,3 +197,14 @@ def create_pvc_inputs(dataset: ir.Dataset) -> Spec:
 
 def placeholder_executor(image: str) -> Spec:
     return {"container": {"image": image}}
+
+
+# How the KFP target renders each declared setting: the renderers semantics/settings.py
+# names by key (``Setting.kfp``). kfp.py registers its backend's own; tests/test_settings.py
+# checks every declared key is registered, and every registered key declared.
+RENDERERS: dict[str, Callable[..., Any]] = {
+    **EXECUTOR_RENDERERS,
+    "volume_claim": create_pvc_inputs,
+    "preload.source": k8s.source_claim,  # and the preload step (passes/place_preloads.py)
+    "preload.credentials": k8s.preload_credentials,
+}

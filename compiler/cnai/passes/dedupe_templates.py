@@ -26,8 +26,23 @@ from cnai.semantics import ir
 from cnai.semantics.units import free_name
 
 DEDUPED_KINDS = ("container", "preload")
-_COMPARED = ("kind", "image", "resources", "retry", "timeout_seconds", "cache", "mounts",
-             "runtime", "distributed", "disruption_budget", "serving")
+# What tells two steps' shapes apart: every ir.Step field but those that may differ between
+# steps sharing a template, so a new setting's field (semantics/settings.py) is compared
+# without being listed here. Fields compared in their own way are in _READ_APART.
+_NOT_COMPARED = (
+    "name", "k8s_name", "span",  # each step keeps its names; the template takes its first's
+    "depends", "when", "group",  # where the step sits in the graph, not what its pod runs
+    "template",  # what this pass sets
+    "fills",  # a preload's data set, which its `mounts` (compared) name already
+)
+_READ_APART = (
+    "command", "args",  # literal words are holes, lifted as arguments (_read)
+    "env", "inputs",  # read with the inputs' names in the shared template (_renames)
+    "outputs",  # by name, type and path (their spans differ)
+    "scheduling",  # without the span of the block that set it
+)
+_COMPARED = tuple(name for name in ir.Step.model_fields
+                  if name not in _NOT_COMPARED and name not in _READ_APART)
 _compared = operator.attrgetter(*_COMPARED)
 _HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
 _SCALARS = (str, int, bool)

@@ -7,7 +7,7 @@ Dependencies other than `after` are derived later, by dag.build_graph.
 from __future__ import annotations
 
 import re
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import credentials, ir, types
@@ -17,6 +17,7 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
+from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
@@ -48,6 +49,7 @@ class Checker:
         # names the checker makes for other inputs avoid them (StepInputs).
         self.kept_names: frozenset[str] = frozenset()
         self.scheduling: ir.Scheduling | None = None  # the pipeline's
+        self.defaults: list[tuple[Setting, Any]] = []  # settings.REPLACED the pipeline sets
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
 
@@ -97,9 +99,11 @@ class Checker:
             self._declare_outputs(step_decl)
         self._declare_loop_vars(found)
         fields = self.fields.collect(found.settings, "pipeline", decl.name, decl.span)
-        description = schedule = None
-        if "description" in fields:
-            description = self.fields.string(assigned(fields["description"]))
+        values = self.fields.read(fields, "pipeline")
+        description = values.get("description")
+        # The pipeline's values of settings its steps take unless they set their own.
+        self.defaults = [(s, values[s.ir]) for s in REPLACED if values.get(s.ir) is not None]
+        schedule = None
         if "schedule" in fields:
             schedule = self._schedule(assigned(fields["schedule"]))
         cloud = CloudChecker(self)
@@ -128,7 +132,8 @@ class Checker:
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
-                           scheduling=self.scheduling, span=decl.span)
+                           scheduling=self.scheduling, span=decl.span,
+                           **{s.ir: value for s, value in self.defaults})
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

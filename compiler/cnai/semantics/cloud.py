@@ -4,11 +4,11 @@ serving fields of a ``service``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from cnai.diagnostics import Label
 from cnai.semantics import ir
-from cnai.semantics.fields import assigned, block_of
+from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.units import quantity_value
 from cnai.syntax import ast
 
@@ -32,22 +32,14 @@ class CloudChecker:
         """The block's settings over ``base`` (the pipeline's), field by field."""
         found = self.fields.collect(block.items, "scheduling", None, block.span)
         result = base.model_copy() if base is not None else ir.Scheduling()
-        for name in ("scheduler", "queue", "priority"):
-            if name in found:
-                setattr(result, name, self.fields.string(assigned(found[name])))
-        if "spot" in found:
-            result.spot = bool(self.fields.boolean(assigned(found["spot"])))
+        fill(result, self.fields.read(found, "scheduling"))
         result.span = block.name.span
         return result
 
     def quota(self, block: ast.Block) -> ir.Quota:
         found = self.fields.collect(block.items, "quota", None, block.span)
         quota = ir.Quota(span=block.name.span)
-        if "gpu" in found:
-            quota.gpu = self.fields.integer(assigned(found["gpu"]))
-        for name in ("cpu", "memory"):
-            if name in found:
-                setattr(quota, name, self.fields.quantity(assigned(found[name]), name))
+        fill(quota, self.fields.read(found, "quota"))
         return quota
 
     def distributed(self, decl: ast.DistributedDecl) -> ir.Distributed | None:
@@ -79,8 +71,12 @@ class CloudChecker:
         return ir.Distributed(framework=cast(ir.Framework, framework), masters=masters,
                               workers=workers)
 
-    def serving(self, found: dict[str, ast.Assignment | ast.Block]) -> ir.Serving:
+    def serving(self, found: dict[str, ast.Assignment | ast.Block], values: dict[str, Any]
+                ) -> ir.Serving:
+        """A service's serving settings; ``values``: the simple ones, already read
+        (FieldReader.read), by their path on the step (``serving.host``)."""
         serving = ir.Serving()
+        fill(serving, {attr.removeprefix("serving."): value for attr, value in values.items()})
         if "port" in found:
             port_expr = assigned(found["port"])
             port = self.fields.integer(port_expr, minimum=1)
@@ -97,10 +93,6 @@ class CloudChecker:
                                            protocol_expr.span, f'"{protocol}" is not allowed')
             else:
                 serving.protocol = protocol  # type: ignore[assignment]
-        if "concurrency" in found:
-            serving.concurrency = self.fields.integer(assigned(found["concurrency"]))
-        if "host" in found:
-            serving.host = self.fields.string(assigned(found["host"]))
         if "scale" in found:
             self._scale(block_of(found["scale"]), serving)
         if "canary" in found:
@@ -116,14 +108,7 @@ class CloudChecker:
         if "circuit_breaker" in found:
             block = block_of(found["circuit_breaker"])
             breaker = self.fields.collect(block.items, "circuit_breaker", None, block.span)
-            if "max_connections" in breaker:
-                serving.max_connections = self.fields.integer(
-                    assigned(breaker["max_connections"]), minimum=1)
-            if "consecutive_errors" in breaker:
-                serving.consecutive_errors = self.fields.integer(
-                    assigned(breaker["consecutive_errors"]), minimum=1)
-            if "ejection" in breaker:
-                serving.ejection_seconds = self.fields.duration(assigned(breaker["ejection"]))
+            fill(serving, self.fields.read(breaker, "circuit_breaker"))
         return serving
 
     def check_service(self, decl: ast.StepDecl, step: ir.Step) -> None:
@@ -145,10 +130,7 @@ class CloudChecker:
 
     def _scale(self, block: ast.Block, serving: ir.Serving) -> None:
         scale = self.fields.collect(block.items, "scale", None, block.span)
-        if "min" in scale:
-            serving.min_scale = self.fields.integer(assigned(scale["min"]))
-        if "max" in scale:
-            serving.max_scale = self.fields.integer(assigned(scale["max"]), minimum=1)
+        fill(serving, self.fields.read(scale, "scale"))
         if (serving.min_scale is not None and serving.max_scale is not None
                 and serving.min_scale > serving.max_scale):
             self.diagnostics.error("E0208", "`scale.min` is above `scale.max`", block.span,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.limits import DURATION_MAX_SECONDS, INT32_MAX, QUANTITY_MAX, shown
 from cnai.semantics.resolver import close_matches, did_you_mean
+from cnai.semantics.settings import BY_CONTEXT, Setting
 from cnai.semantics.units import is_quantity, parse_duration, quantity_value
 from cnai.source import Span
 from cnai.syntax import ast
@@ -19,53 +20,30 @@ def assigned(item: ast.Assignment | ast.Block) -> ast.Expr:
     return item.value
 
 
+def fill(model: object, values: dict[str, Any]) -> None:
+    """Set each attribute ``values`` holds (FieldReader.read) on ``model``; a value refused
+    (None) leaves the model's own, as the refusal fails the compilation anyway."""
+    for attr, value in values.items():
+        if value is not None:
+            setattr(model, attr, value)
+
+
 def block_of(item: ast.Assignment | ast.Block) -> ast.Block:
     """A field the reader has already checked is a block."""
     assert isinstance(item, ast.Block)
     return item
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    kind: str  # string, int, bool, duration, quantity, value, list, block
-    required: bool = False
-
-
-STR, INT, BOOL = FieldSpec("string"), FieldSpec("int"), FieldSpec("bool")
-DUR, QTY, LIST = FieldSpec("duration"), FieldSpec("quantity"), FieldSpec("list")
-BLOCK = FieldSpec("block")
-
-# Each context's fields. "value" fields are read by the checker itself (references allowed).
-FIELDS: dict[str, dict[str, FieldSpec]] = {
-    "pipeline": {"description": STR, "schedule": STR, "scheduling": BLOCK, "quota": BLOCK},
-    "step": {"image": FieldSpec("string", required=True), "command": LIST, "args": LIST,
-             "timeout": DUR, "cache": BOOL, "env": BLOCK, "resources": BLOCK, "retry": BLOCK,
-             "scheduling": BLOCK, "disruption_budget": INT},
-    "service": {"image": FieldSpec("string", required=True), "command": LIST, "args": LIST,
-                "port": INT, "protocol": STR, "concurrency": INT, "env": BLOCK, "resources": BLOCK,
-                "scale": BLOCK, "canary": BLOCK, "circuit_breaker": BLOCK, "timeout": DUR,
-                "host": STR},
-    "dataset": {"source": FieldSpec("value", required=True),
-                "path": FieldSpec("string", required=True),
-                "size": FieldSpec("quantity", required=True), "engine": STR, "access_mode": STR,
-                "storage_class": STR, "credentials": STR},
-    "resources": {"gpu": INT, "cpu": QTY, "memory": QTY, "gpu_type": STR},
-    "retry": {"limit": FieldSpec("int", required=True), "backoff": DUR, "factor": INT},
-    "scheduling": {"scheduler": STR, "queue": STR, "priority": STR, "spot": BOOL},
-    "quota": {"gpu": INT, "cpu": QTY, "memory": QTY},
-    "scale": {"min": INT, "max": INT},
-    "canary": {"weight": FieldSpec("int", required=True)},
-    "circuit_breaker": {"max_connections": INT, "consecutive_errors": INT, "ejection": DUR},
-    "distributed": {"masters": INT, "workers": INT},
-}
+# Each context's fields, from the settings' declarations (settings.py); settings written with
+# a syntax of their own ("decl": `distributed FRAMEWORK { ... }`) are not fields.
+FIELDS: dict[str, dict[str, Setting]] = {
+    context: {name: setting for name, setting in settings.items() if setting.is_field}
+    for context, settings in BY_CONTEXT.items()}
 
 # Each context's required fields, in FIELDS order (the order missing ones are reported in).
 REQUIRED: dict[str, tuple[str, ...]] = {
     context: tuple(name for name, spec in specs.items() if spec.required)
     for context, specs in FIELDS.items()}
-
-# Blocks whose keys are the user's own (environment variable names).
-FREE_BLOCKS = ("env",)
 
 Field = ast.Assignment | ast.Block
 
@@ -113,7 +91,7 @@ class FieldReader:
                         owner.span if owner else owner_span, f"needs `{name} = ...`")
         return found
 
-    def _unknown(self, key: ast.Ident, context: str, specs: dict[str, FieldSpec]
+    def _unknown(self, key: ast.Ident, context: str, specs: dict[str, Setting]
                  ) -> list[str]:
         """Report an unknown field; return the fields it resembles."""
         close = close_matches(key.name, specs)
@@ -124,7 +102,7 @@ class FieldReader:
                                f"`{context}` has no field `{key.name}`", help=hints)
         return close
 
-    def _wrong_form(self, key: ast.Ident, spec: FieldSpec) -> None:
+    def _wrong_form(self, key: ast.Ident, spec: Setting) -> None:
         if spec.kind == "block":
             self.diagnostics.error("E0201", f"`{key.name}` is a block", key.span,
                                    "expected a block", help=[f"write `{key.name} {{ ... }}`"])
@@ -133,6 +111,39 @@ class FieldReader:
                                    "expected a value", help=[f"write `{key.name} = ...`"])
 
     # ---- literal values ---------------------------------------------------------------
+
+    def read(self, found: dict[str, Field], context: str) -> dict[str, Any]:
+        """The simple settings among ``found`` (settings.Setting.generic), each read by its
+        declared kind and range: {the IR attribute it fills: its value, None if refused}.
+        The others (custom readers, blocks) are left to the caller."""
+        values: dict[str, Any] = {}
+        specs = FIELDS[context]
+        for name, item in found.items():
+            setting = specs[name]
+            if setting.generic:
+                values[setting.ir] = self.literal(setting, assigned(item))
+        return values
+
+    def literal(self, setting: Setting, expr: ast.Expr) -> object:
+        """``expr`` read as ``setting`` declares; None (reported) if it is not one."""
+        kind = setting.kind
+        if kind == "string":
+            text = self.string(expr)
+            if text is not None and setting.choices and text not in setting.choices:
+                allowed = ", ".join(f'"{c}"' for c in setting.choices)
+                self.diagnostics.error(
+                    "E0208", f"`{setting.name}` is one of {allowed}", expr.span,
+                    f'"{shown(text)}" is not allowed')
+                return None
+            return text
+        if kind == "int":
+            return self.integer(expr, setting.minimum, setting.maximum)
+        if kind == "bool":
+            return self.boolean(expr)
+        if kind == "duration":
+            return self.duration(expr)
+        assert kind == "quantity", kind
+        return self.quantity(expr, setting.label or setting.name)
 
     def _mismatch(self, expr: ast.Expr, expected: str, found: str | None = None) -> None:
         found = found or _describe(expr)

@@ -25,6 +25,8 @@ Framework = Literal["tensorflow", "pytorch"]
 Engine = Literal["copy", "fluid"]
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
 DependencyKind = Literal["data", "order", "gate", "dataset"]
+# Kubernetes' container image pull policies (core/v1 PullPolicy).
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 
 class Node(BaseModel):
@@ -436,6 +438,7 @@ class Step(Node):
     serving: Serving | None = None
     template: str | None = None  # steps sharing one Argo template / KFP component (dedupe)
     fills: str | None = None  # preload and dataload steps: the data set they fill
+    image_pull_policy: PullPolicy | None = None  # the step's own, or the pipeline's
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
@@ -526,6 +529,7 @@ class Pipeline(Node):
         default=None)
     quota: Quota | None = None
     scheduling: Scheduling | None = None  # the pipeline's own; steps hold their effective one
+    image_pull_policy: PullPolicy | None = None  # the steps' default
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

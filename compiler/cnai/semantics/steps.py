@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
 from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import FREE_BLOCKS, assigned
+from cnai.semantics.fields import assigned, fill
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.resolver import Symbol, suggest
+from cnai.semantics.settings import FREE_BLOCKS
 from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
 from cnai.syntax import ast
@@ -110,12 +111,17 @@ class StepChecker:
         unresolved = any(isinstance(i, ast.UseDecl) for i in decl.items)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=not unresolved)
-        image = None
-        if "image" in fields:
-            image = self.fields.string(assigned(fields["image"]))
+        # The simple settings, read from their declarations (settings.py); the image first,
+        # as the step is made with it.
+        values = self.fields.read(fields, decl.kind)
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
-                       image=image or "", outputs=list(symbol.outputs.values()),
-                       group=self.ctx.group)
+                       image=values.pop("image", None) or "",
+                       outputs=list(symbol.outputs.values()), group=self.ctx.group)
+        serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
+        fill(step, values)
+        for setting, value in self.checker.defaults:  # the pipeline's, unless set here
+            if setting.name not in fields:
+                setattr(step, setting.ir, value)
         self._items(decl, step)
         if "command" in fields:
             step.command = self._texts(assigned(fields["command"]), "command")
@@ -127,11 +133,7 @@ class StepChecker:
             step.resources = self._resources(fields["resources"])
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
-        if "timeout" in fields:
-            step.timeout_seconds = self.fields.duration(assigned(fields["timeout"]))
-        if "cache" in fields:
-            step.cache = bool(self.fields.boolean(assigned(fields["cache"])))
-        self._cloud(decl, step, fields)
+        self._cloud(decl, step, fields, serving)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
@@ -143,8 +145,9 @@ class StepChecker:
         return step
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
-               fields: dict[str, ast.Assignment | ast.Block]) -> None:
-        """Distributed training, scheduling, disruption budgets and serving."""
+               fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
+        """Distributed training, scheduling, disruption budgets and serving (``serving``: the
+        simple serving settings already read, by their path on the step)."""
         cloud = CloudChecker(self.checker)
         step.scheduling = self.checker.scheduling
         if "scheduling" in fields:
@@ -177,7 +180,7 @@ class StepChecker:
                 step.disruption_budget = budget
         if decl.kind == "service":
             step.kind = "service"
-            step.serving = cloud.serving(fields)
+            step.serving = cloud.serving(fields, serving)
             cloud.check_service(decl, step)
             for extra in distributed:
                 self.diagnostics.error("E0208", "a service cannot be distributed", extra.span,
@@ -552,16 +555,9 @@ class StepChecker:
         assert isinstance(block, ast.Block)
         fields = self.fields.collect(block.items, "resources", None, block.span)
         # Gathered first and validated once: assigning fields one by one cost more.
-        values: dict[str, int | str | None] = {}
-        if "gpu" in fields:
-            values["gpu"] = self.fields.integer(assigned(fields["gpu"]))
-        if "cpu" in fields:
-            values["cpu"] = self.fields.quantity(assigned(fields["cpu"]), "cpu")
-        if "memory" in fields:
-            values["memory"] = self.fields.quantity(assigned(fields["memory"]), "memory")
+        values = self.fields.read(fields, "resources")
         if "gpu_type" in fields:
             gpu_type = assigned(fields["gpu_type"])
-            values["gpu_type"] = self.fields.string(gpu_type)
             if not values.get("gpu"):
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
@@ -573,13 +569,9 @@ class StepChecker:
         fields = self.fields.collect(block.items, "retry", None, block.span)
         if "limit" not in fields:
             return None
-        limit = self.fields.integer(assigned(fields["limit"]))
-        retry = ir.Retry(limit=limit or 0)
-        if "backoff" in fields:
-            retry.backoff_seconds = self.fields.duration(assigned(fields["backoff"]))
-        if "factor" in fields:
-            # Argo reads backoff.factor as an integer (it is an IntOrString it converts).
-            retry.factor = self.fields.integer(assigned(fields["factor"]), minimum=1)
+        values = self.fields.read(fields, "retry")
+        values["limit"] = values["limit"] or 0
+        retry = ir.Retry.model_validate(values)
         if retry.factor is not None and not retry.backoff_seconds:
             self.diagnostics.error("E0106", "`factor` needs `backoff`",
                                    block.name.span, "no `backoff`",

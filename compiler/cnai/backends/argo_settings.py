@@ -1,0 +1,90 @@
+"""How the Argo target renders each declared setting: the renderers that
+semantics/settings.py names by key (``Setting.argo``), registered here.
+
+The settings of a step's container template are rendered by TEMPLATE_RENDERERS, which
+ArgoBackend.container_template applies in order to every template; a new pod-level setting
+is one declaration plus one function here. RENDERERS holds every key, naming the function
+that renders the setting where it lands elsewhere (the container, the workflow, a training
+job, a Knative Service, ...); argo.py registers the workflow's own.
+tests/test_settings.py checks every declared key is registered, and every registered key
+declared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cnai.backends import cloud, k8s
+from cnai.semantics import ir
+from cnai.semantics.units import format_duration
+
+if TYPE_CHECKING:
+    from cnai.backends.argo import ArgoBackend
+
+TemplateRenderer = Callable[["ArgoBackend", ir.Step, dict[str, Any]], None]
+
+SPOT_RETRIES = 3
+
+
+def placement(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
+    """GPU type, spot nodes, scheduler, priority class and Volcano queue."""
+    template.update(cloud.placement(step, backend.ctx.options))
+    queue = cloud.volcano_queue(step)
+    if queue is not None:
+        template["metadata"] = {"annotations": {cloud.VOLCANO_QUEUE: queue}}
+
+
+def retry(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
+    if step.retry is not None:
+        template["retryStrategy"] = retry_strategy(step.retry)
+    elif step.scheduling is not None and step.scheduling.spot:
+        # A preempted spot node deletes the pod: Argo marks the node Error, and OnError
+        # retries exactly those, not failures of the step's own code.
+        template["retryStrategy"] = {"limit": str(SPOT_RETRIES), "retryPolicy": "OnError"}
+
+
+def timeout(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
+    if step.timeout_seconds is not None:
+        template["activeDeadlineSeconds"] = str(step.timeout_seconds)
+
+
+def cache(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
+    if step.cache:
+        template["memoize"] = backend.memoize(step, template)
+
+
+def retry_strategy(retry: ir.Retry) -> dict[str, Any]:
+    # "Always" also retries errors (evictions, node loss), not only non-zero exits.
+    strategy: dict[str, Any] = {"limit": str(retry.limit), "retryPolicy": "Always"}
+    if retry.backoff_seconds:
+        backoff: dict[str, Any] = {"duration": format_duration(retry.backoff_seconds)}
+        if retry.factor is not None:
+            backoff["factor"] = str(retry.factor)
+        strategy["backoff"] = backoff
+    return strategy
+
+
+# Applied in this order to every container template; `template.cache` last, as the cache
+# key hashes the finished template.
+TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
+    "template.placement": placement,
+    "template.retry": retry,
+    "template.timeout": timeout,
+    "template.cache": cache,
+}
+
+RENDERERS: dict[str, Callable[..., Any]] = {
+    **TEMPLATE_RENDERERS,
+    "container": k8s.container,  # image, command, args, env, resources
+    "quota_objects": cloud.quota_objects,
+    "training_job": cloud.training_job,
+    "disruption_budget": cloud.disruption_budget,
+    "knative_service": cloud.knative_service,
+    "virtual_service": cloud.virtual_service,
+    "destination_rule": cloud.destination_rule,
+    "volume_claim": k8s.pvc_spec,
+    "preload.source": k8s.source_claim,  # and the preload step (passes/place_preloads.py)
+    "preload.credentials": k8s.preload_credentials,
+    "fluid": cloud.fluid_data_load,
+}

@@ -1,0 +1,264 @@
+"""Every setting of the language, declared once: its name, its kind, where it may be written,
+the IR attribute it fills, how a pipeline-wide value reaches a step, and how each target
+renders it or refuses it.
+
+What derives from here (docs/settings.md, "How to add a setting"):
+- the checker's tables: which fields each block takes and which are required
+  (fields.FIELDS, fields.REQUIRED); a simple setting (string, int, bool, duration, quantity)
+  is read by fields.FieldReader.read from its declaration, with no checker code of its own;
+- the IR: each setting names the attribute it fills (``ir``: a path on its context's model,
+  CONTEXT_MODELS); tests/test_settings.py checks that every ir.Step and ir.Pipeline field is
+  a setting's or in STRUCTURAL_STEP_FIELDS / STRUCTURAL_PIPELINE_FIELDS, and that the
+  declared kind matches the attribute's annotation;
+- template sharing: passes/dedupe_templates.py compares every ir.Step field but the
+  structural ones it lists, so a new setting's field is compared by default;
+- rendering: ``argo`` and ``kfp`` name the backend renderer that handles the setting (a key of
+  backends.argo_settings.RENDERERS / backends.kfp_platform.RENDERERS, which the backends
+  register; semantics/ never imports backends/), or the diagnostic code that refuses it;
+  a block's field left empty is rendered with its block;
+- the docs: tests/test_settings.py checks each setting is in docs/language.md's tables.
+
+A setting written in a ``template`` body reaches the step that uses it (semantics/templates.py
+merges fields by replacement and blocks field by field), so every step and service setting
+may be written in a template too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import get_args
+
+from cnai.limits import INT32_MAX
+from cnai.semantics import ir
+
+# Kinds a declaration alone reads (fields.FieldReader.read); the others have readers of their
+# own in the checker: "list" (texts with references), "value" (a literal or a reference),
+# "block" (a block of fields), "decl" (a declaration written with its own syntax, not
+# `name = ...` or `name { ... }`, and so not one of its context's fields).
+SIMPLE_KINDS = ("string", "int", "bool", "duration", "quantity")
+KINDS = (*SIMPLE_KINDS, "list", "value", "block", "decl")
+
+# How a pipeline-wide value reaches each step: "" not at all; "replace": the step's own
+# replaces it; "merge": the step's block is laid over it field by field.
+MERGES = ("", "replace", "merge")
+
+TARGETS = ("argo", "kfp")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # as written
+    kind: str  # one of KINDS
+    where: tuple[str, ...]  # contexts: "pipeline", "step", "service", "dataset" or a block's name
+    ir: str = ""  # the attribute it fills, a dotted path on its context's model (CONTEXT_MODELS)
+    required: bool = False
+    minimum: int = 0  # int settings: the range a generic read accepts
+    maximum: int = INT32_MAX
+    custom: bool = False  # read by its context's checker, not generically (the kind is not
+    # simple, or the value has rules of its own: a cron text, a port's own message, ...)
+    merge: str = ""  # a pipeline setting also written in steps: one of MERGES
+    argo: str = ""  # a renderer's key, or the code of the diagnostic refusing it;
+    kfp: str = ""  # "" for a block's field: rendered with its block
+    label: str = ""  # quantities: the name in messages ("invalid cpu quantity")
+    # How it is written, in its first context: tests/test_settings.py compiles a small
+    # pipeline with and without it, for every target, and checks the output changes (or the
+    # declared code refuses it). ``needs``: (context, text) it only means something with.
+    example: str = ""
+    needs: tuple[tuple[str, str], ...] = ()
+    choices: tuple[str, ...] = ()  # strings: the values allowed, if not any
+
+    def merged(self) -> bool:
+        """A pipeline-wide value each step without its own takes (``merge == "replace"``)."""
+        return self.merge == "replace"
+
+    @property
+    def generic(self) -> bool:
+        """Read by fields.FieldReader.read from this declaration alone."""
+        return not self.custom and self.kind in SIMPLE_KINDS
+
+    @property
+    def is_field(self) -> bool:
+        """Written as ``name = value`` or ``name { ... }`` (a field of its context)."""
+        return self.kind != "decl"
+
+    def render(self, target: str) -> str:
+        return self.argo if target == "argo" else self.kfp
+
+
+STEP, SERVICE, BOTH = ("step",), ("service",), ("step", "service")
+_TWO_WORKERS = "distributed pytorch { workers = 2 }"
+
+SETTINGS: tuple[Setting, ...] = (
+    # ---- the pipeline -------------------------------------------------------------------
+    Setting("description", "string", ("pipeline",), "description",
+            argo="workflow.description", kfp="pipeline_info.description",
+            example='description = "nightly"'),
+    Setting("schedule", "string", ("pipeline",), "schedule", custom=True,
+            argo="cron_workflow", kfp="submit.kfp_cron",
+            example='schedule = "0 2 * * *"'),
+    Setting("scheduling", "block", ("pipeline", *STEP), "scheduling", custom=True,
+            merge="merge", argo="template.placement", kfp="executor_config.placement",
+            example='scheduling { spot = true }'),
+    Setting("quota", "block", ("pipeline",), "quota", custom=True,
+            argo="quota_objects", kfp="namespace_objects",
+            example='quota { gpu = 4 }'),
+    # The steps' containers' image pull policy: the pipeline's is every step's default.
+    # kfp-kubernetes writes it as the executor config's `imagePullPolicy` (kfp/kubernetes/
+    # image.py, set_image_pull_policy), which KFP's compiler puts on the container
+    # (backend/src/v2/compiler/argocompiler/container.go, applyStaticK8sConfig).
+    Setting("image_pull_policy", "string", ("pipeline", *STEP), "image_pull_policy",
+            merge="replace", choices=get_args(ir.PullPolicy),
+            argo="container", kfp="executor_config.image_pull_policy",
+            example='image_pull_policy = "Always"'),
+    # ---- steps and services -------------------------------------------------------------
+    Setting("image", "string", BOTH, "image", required=True, argo="container", kfp="container",
+            example='image = "python:3.12"'),
+    Setting("command", "list", BOTH, "command", custom=True, argo="container", kfp="container",
+            example='command = ["train"]'),
+    Setting("args", "list", BOTH, "args", custom=True, argo="container", kfp="container",
+            example='args = ["--fast"]'),
+    Setting("timeout", "duration", BOTH, "timeout_seconds",
+            argo="template.timeout", kfp="executor_config.timeout",
+            example='timeout = "10m"'),
+    Setting("cache", "bool", STEP, "cache", argo="template.cache", kfp="task.cache",
+            example='cache = true'),
+    Setting("env", "block", BOTH, "env", custom=True, argo="container", kfp="container",
+            example='env { MODE = "fast" }'),
+    Setting("resources", "block", BOTH, "resources", custom=True,
+            argo="container", kfp="container",
+            example='resources { cpu = 2 }'),
+    Setting("retry", "block", STEP, "retry", custom=True, argo="template.retry",
+            kfp="task.retry",
+            example='retry { limit = 2 }'),
+    Setting("distributed", "decl", STEP, "distributed", custom=True,
+            argo="training_job", kfp="launcher",
+            example=_TWO_WORKERS),
+    Setting("disruption_budget", "int", STEP, "disruption_budget", custom=True,
+            argo="disruption_budget", kfp="launcher",
+            example="disruption_budget = 1", needs=(("step", _TWO_WORKERS),)),
+    Setting("port", "int", SERVICE, "serving.port", custom=True,
+            argo="knative_service", kfp="deploy",
+            example='port = 9000'),
+    Setting("protocol", "string", SERVICE, "serving.protocol", custom=True,
+            argo="knative_service", kfp="deploy",
+            example='protocol = "grpc"'),
+    Setting("concurrency", "int", SERVICE, "serving.concurrency",
+            argo="knative_service", kfp="deploy",
+            example='concurrency = 10'),
+    Setting("scale", "block", SERVICE, "serving", custom=True,
+            argo="knative_service", kfp="deploy",
+            example='scale { max = 5 }'),
+    Setting("canary", "block", SERVICE, "serving", custom=True,
+            argo="virtual_service", kfp="deploy",
+            example='canary { weight = 10 }'),
+    Setting("circuit_breaker", "block", SERVICE, "serving", custom=True,
+            argo="destination_rule", kfp="deploy",
+            example='circuit_breaker { max_connections = 10 }'),
+    Setting("host", "string", SERVICE, "serving.host", argo="virtual_service", kfp="deploy",
+            example='host = "models.example.org"', needs=(("service", "canary { weight = 10 }"),)),
+    # ---- data sets (read by Checker._dataset: references, schemes, enumerations) --------
+    Setting("source", "value", ("dataset",), "source", required=True, custom=True,
+            argo="preload.source", kfp="preload.source",
+            example='source = "s3://bucket/other"'),
+    Setting("path", "string", ("dataset",), "path", required=True, custom=True,
+            argo="volume_claim", kfp="volume_claim",
+            example='path = "/mnt/data"'),
+    Setting("size", "quantity", ("dataset",), "size", required=True, custom=True,
+            label="storage", argo="volume_claim", kfp="volume_claim",
+            example='size = "2Gi"'),
+    Setting("engine", "string", ("dataset",), "engine", custom=True,
+            argo="fluid", kfp="launcher",
+            example='engine = "fluid"'),
+    Setting("access_mode", "string", ("dataset",), "access_mode", custom=True,
+            argo="volume_claim", kfp="volume_claim",
+            example='access_mode = "ReadWriteOnce"'),
+    Setting("storage_class", "string", ("dataset",), "storage_class",
+            argo="volume_claim", kfp="volume_claim",
+            example='storage_class = "fast"'),
+    Setting("credentials", "string", ("dataset",), "credentials", custom=True,
+            argo="preload.credentials", kfp="preload.credentials",
+            example='credentials = "s3-creds"'),
+    # ---- blocks' fields -----------------------------------------------------------------
+    Setting("gpu", "int", ("resources", "quota"), "gpu",
+            example='gpu = 1'),
+    Setting("cpu", "quantity", ("resources", "quota"), "cpu",
+            example='cpu = 2'),
+    Setting("memory", "quantity", ("resources", "quota"), "memory",
+            example='memory = "1Gi"'),
+    Setting("gpu_type", "string", ("resources",), "gpu_type",
+            argo="template.placement", kfp="executor_config.placement",
+            example='gpu_type = "a100"', needs=(("resources", "gpu = 1"),)),
+    Setting("limit", "int", ("retry",), "limit", required=True,
+            example='limit = 2'),
+    Setting("backoff", "duration", ("retry",), "backoff_seconds",
+            example='backoff = "10s"', needs=(("retry", "limit = 2"),)),
+    # Argo reads backoff.factor as an integer (an IntOrString it converts).
+    Setting("factor", "int", ("retry",), "factor", minimum=1,
+            example='factor = 2', needs=(("retry", 'limit = 2  backoff = "10s"'),)),
+    Setting("scheduler", "string", ("scheduling",), "scheduler",
+            # kfp-kubernetes' KubernetesExecutorConfig has no schedulerName: only the pods of
+            # training jobs get one (backends/kfp.py, KfpBackend.refuse).
+            kfp="E0401",
+            example='scheduler = "volcano"'),
+    # On KFP, only training jobs are placed in a Volcano queue (with the scheduler).
+    Setting("queue", "string", ("scheduling",), "queue", kfp="launcher",
+            example='queue = "training"',
+            needs=(("scheduling", 'scheduler = "volcano"'), ("step", _TWO_WORKERS))),
+    Setting("priority", "string", ("scheduling",), "priority", kfp="E0401",
+            example='priority = "high"'),
+    Setting("spot", "bool", ("scheduling",), "spot",
+            example='spot = true'),
+    Setting("min", "int", ("scale",), "min_scale",
+            example='min = 2'),
+    Setting("max", "int", ("scale",), "max_scale", minimum=1,
+            example='max = 5'),
+    Setting("weight", "int", ("canary",), "canary_weight", required=True, custom=True,
+            example='weight = 10'),
+    Setting("max_connections", "int", ("circuit_breaker",), "max_connections", minimum=1,
+            example='max_connections = 10'),
+    Setting("consecutive_errors", "int", ("circuit_breaker",), "consecutive_errors",
+            minimum=1,
+            example='consecutive_errors = 3'),
+    Setting("ejection", "duration", ("circuit_breaker",), "ejection_seconds",
+            example='ejection = "30s"'),
+    Setting("masters", "int", ("distributed",), "masters", custom=True,
+            example='masters = 0', needs=(("distributed", "workers = 2"),)),
+    Setting("workers", "int", ("distributed",), "workers", custom=True,
+            example='workers = 3'),
+)
+
+# The IR model each context's settings fill (``Setting.ir`` is a path on it).
+CONTEXT_MODELS: dict[str, type[ir.Node]] = {
+    "pipeline": ir.Pipeline, "step": ir.Step, "service": ir.Step, "dataset": ir.Dataset,
+    "resources": ir.Resources, "retry": ir.Retry, "scheduling": ir.Scheduling,
+    "quota": ir.Quota, "scale": ir.Serving, "canary": ir.Serving,
+    "circuit_breaker": ir.Serving, "distributed": ir.Distributed,
+}
+
+# Fields of ir.Step that no setting fills: what the step is and where it sits in the graph,
+# not how its pod runs. passes/dedupe_templates.py compares every other field.
+STRUCTURAL_STEP_FIELDS = (
+    "name", "k8s_name",  # the step's names; a shared template takes its first member's
+    "span",  # where it was written
+    "kind",  # from `step`/`service`, `distributed` and the data sets' preloads
+    "inputs", "outputs", "mounts",  # from references, `output` and `mount` declarations
+    "depends", "when", "group",  # its place in the graph: edges, gate, loop/branch/finally
+    "runtime",  # one of our runtime images (preload and data load steps), set by the checker
+    "template",  # the shared template's name (dedupe_templates)
+    "fills",  # preload and data load steps: the data set they fill
+)
+# Fields of ir.Pipeline that no setting fills.
+STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", "steps",
+                              "groups")
+
+# Blocks whose keys are the user's own (environment variable names): not settings.
+FREE_BLOCKS = ("env",)
+
+# Each context's settings by name, in declaration order.
+BY_CONTEXT: dict[str, dict[str, Setting]] = {}
+for _setting in SETTINGS:
+    for _context in _setting.where:
+        BY_CONTEXT.setdefault(_context, {})[_setting.name] = _setting
+
+# Step settings whose pipeline-wide value a step without its own takes.
+REPLACED = tuple(s for s in BY_CONTEXT["step"].values() if s.merged())
