@@ -31,7 +31,7 @@ from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
-from cnai.backends import argo_chunks, argo_resources, cloud, k8s
+from cnai.backends import argo_chunks, argo_package, argo_resources, cloud, k8s
 from cnai.backends.argo_resources import MAIN
 from cnai.backends.argo_scope import FINALLY, Scope, Scopes, export_name, import_name
 from cnai.context import CompileContext
@@ -60,15 +60,19 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates = spec["templates"]
     split = argo_chunks.split_large_dags(templates)
+    count = len(templates)
     tasks = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
-    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS or not split:
+    # Over 1 MiB or 200 templates: the Workflow plus WorkflowTemplates (argo_package).
+    objects = argo_package.package(workflow, pipeline.k8s_name)
+    most = max(len(argo_package.templates_of(o)) for o in objects)
+    if most > MAX_ITEMS or tasks > MAX_ITEMS or not split:
         ctx.diagnostics.warn(
-            "W0401", f"the Workflow has {len(templates)} templates and up to {tasks} tasks in "
+            "W0401", f"the Workflow has {count} templates and up to {tasks} tasks in "
             f"one DAG; Argo v4's CRD validation admits {MAX_ITEMS} of each", pipeline.span,
             "too large for Argo", help=["clusters that install Argo's full CRDs will reject "
                                         "it; steps of one shape share a template unless "
                                         "--no-optimize"])
-    return [workflow, *cloud.quota_objects(pipeline)]
+    return [*objects, *cloud.quota_objects(pipeline)]
 
 
 class ArgoBackend:
