@@ -109,6 +109,15 @@ def assert_packed(documents: list[Json], unsplit: Json, *, validate: bool = True
     own = {t["name"] for t in spec_of(run)["templates"]}
     assert spec_of(run)["entrypoint"] in own
     assert spec_of(run).get("onExit", spec_of(run)["entrypoint"]) in own
+    # Created in this order, each object's templateRefs name objects created before it (the
+    # Argo Server resolves them when it validates a WorkflowTemplate or Workflow).
+    created: set[str] = set()
+    for document in argo:
+        for template in spec_of(document)["templates"]:
+            for task in argo_package.tasks_of(template):
+                if "templateRef" in task:
+                    assert task["templateRef"]["name"] in created, task
+        created.add(document["metadata"].get("name", ""))
     assert sum(1 for _ in resolved(argo)) == sum(
         1 for t in spec_of(unsplit)["templates"] for _ in argo_package.tasks_of(t))
     expected = {t["name"]: t for t in spec_of(unsplit)["templates"]}
@@ -194,14 +203,14 @@ def test_a_template_calling_a_workflow_template_stays_consistent_when_nested() -
     documents = argo_package.package(workflow, "p")
     assert [d["kind"] for d in documents] == ["WorkflowTemplate"] * 2 + ["Workflow"]
     first, second = (d["metadata"]["name"] for d in documents[:2])
-    calls = {task["name"]: task for task in documents[0]["spec"]["templates"][0]["dag"]["tasks"]}
-    assert documents[0]["spec"]["templates"][0]["name"] == "big"
-    assert calls["t0"] == {"name": "t0", "template": "leaf0"}  # same object: a name
-    assert calls["t149"] == {"name": "t149", "templateRef": {"name": second,
-                                                             "template": "leaf149"}}
+    # Each template after those it calls: `big` comes last, in the second object.
+    assert documents[1]["spec"]["templates"][-1]["name"] == "big"
+    calls = {task["name"]: task for task in documents[1]["spec"]["templates"][-1]["dag"]["tasks"]}
+    assert calls["t0"] == {"name": "t0", "templateRef": {"name": first, "template": "leaf0"}}
+    assert calls["t149"] == {"name": "t149", "template": "leaf149"}  # same object: a name
     (call,) = (t for t in documents[-1]["spec"]["templates"][0]["dag"]["tasks"]
                if t["name"] == "b")
-    assert call == {"name": "b", "templateRef": {"name": first, "template": "big"}}
+    assert call == {"name": "b", "templateRef": {"name": second, "template": "big"}}
     assert_packed(documents, unsplit, validate=False)
     assert argo_package.package(copy.deepcopy(unsplit), "p") == documents
 

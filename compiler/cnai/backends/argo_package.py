@@ -9,7 +9,12 @@ template moves whole). A Workflow within both limits is returned untouched. Othe
 - The Workflow keeps ``spec.entrypoint`` and ``spec.onExit`` (Argo resolves both by name in
   the Workflow) and as many more templates as fit; the rest go into WorkflowTemplates, each at
   most 200 templates and under ``PACK_BYTES``, filled in the order of a walk from the
-  entrypoint, so a DAG and the templates it runs tend to share an object.
+  entrypoint that puts every template after the ones it calls, so a DAG and the templates it
+  runs tend to share an object, and a WorkflowTemplate refers only to itself and to earlier
+  ones. The Argo Server validates a WorkflowTemplate when it is created, resolving each
+  ``templateRef`` (workflow/validate/validate.go: every template is checked, a DAG's tasks
+  through validateTemplateHolder), so they are created in the order returned, the Workflow
+  last.
 - Which object a template may live in follows from how Argo resolves a reference
   (workflow/templateresolution/context.go): a task's ``template: NAME`` is looked up in the
   object that holds the calling template (``tmplBase``), and after a ``templateRef`` the base
@@ -130,19 +135,23 @@ def _kept(workflow: dict[str, Any], roots: list[str], calls: dict[str, list[str]
 
 
 def _walk(roots: list[str], calls: dict[str, list[str]], everything: list[str]) -> list[str]:
-    """Every template once, depth first from the roots (a DAG, then what it runs), then any
-    template nothing calls, in their order."""
+    """Every template once, each after every template it calls (depth first from the roots,
+    then any template nothing calls, in their order): packed in this order, a
+    WorkflowTemplate refers only to itself and to those before it."""
     order: list[str] = []
     seen: set[str] = set()
     for root in [*roots, *everything]:
-        stack = [root]
+        stack = [(root, False)]
         while stack:
-            name = stack.pop()
+            name, done = stack.pop()
+            if done:
+                order.append(name)
+                continue
             if name in seen:
                 continue
             seen.add(name)
-            order.append(name)
-            stack.extend(reversed(calls[name]))
+            stack.append((name, True))
+            stack.extend((callee, False) for callee in reversed(calls[name]))
     return order
 
 
