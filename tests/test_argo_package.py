@@ -14,6 +14,7 @@ import copy
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,3 +235,25 @@ def test_ten_thousand_steps_compile_for_argo_within_every_limit(
     assert object_size(unsplit) > ARGO_OBJECT_BYTES  # what used to be E0402
     assert [w.code for w in result.warnings] == []  # no W0401, no W0402
     assert_packed(result.documents, unsplit)
+
+
+def test_split_writes_workflow_templates_before_the_workflow(tmp_path: Path) -> None:
+    from cnai.cli import main
+
+    source = tmp_path / "big.cnai"
+    source.write_text(generate(400, shapes=None), encoding="utf-8")
+    assert main(["compile", str(source), "--split", str(tmp_path / "out")]) == 0
+    files = sorted(p.name for p in (tmp_path / "out").glob("*.yaml"))
+    kinds = [yaml.safe_load((tmp_path / "out" / f).read_text())["kind"] for f in files]
+    assert kinds == ["WorkflowTemplate"] * (len(files) - 1) + ["Workflow"]
+    assert files[0].startswith("01-workflowtemplate-bench-") and files[-1].endswith(
+        "-workflow-bench.yaml")
+    # `kubectl apply -f DIR` applies in file-name order: what each refers to comes first.
+    created: set[str] = set()
+    for name in files:
+        document = yaml.safe_load((tmp_path / "out" / name).read_text())
+        for template in spec_of(document)["templates"]:
+            for task in argo_package.tasks_of(template):
+                if "templateRef" in task:
+                    assert task["templateRef"]["name"] in created
+        created.add(document["metadata"].get("name", ""))

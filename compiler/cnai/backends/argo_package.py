@@ -124,9 +124,10 @@ def _kept(workflow: dict[str, Any], roots: list[str], calls: dict[str, list[str]
     queue = deque(roots)
     while queue:
         name = queue.popleft()
-        if name in kept or not callers[name] <= kept and name not in roots:
+        if name in kept:
             continue
-        if name not in roots and (len(kept) >= MAX_TEMPLATES or size + cost[name] > PACK_BYTES):
+        if name not in roots and (not callers[name] <= kept or len(kept) >= MAX_TEMPLATES
+                                  or size + cost[name] > PACK_BYTES):
             continue
         kept.add(name)
         size += cost[name]
