@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from cnai.diagnostics import Diagnostic, DiagnosticBag
 from cnai.source import Span
 
@@ -24,6 +27,15 @@ INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 QUANTITY_MAX = 2**63 - 1
 DURATION_MAX_SECONDS = INT32_MAX
+# Argo stores each object in etcd, which refuses requests over about 1 MiB; cnai packs the
+# objects it emits to stay below the warning level (backends/argo_package.py, check_size).
+ARGO_OBJECT_BYTES = 1024 * 1024
+ARGO_WARN_BYTES = 700 * 1000
+
+
+def object_size(document: Any) -> int:
+    """Bytes of an object as the API server stores it (compact JSON)."""
+    return len(json.dumps(document, separators=(",", ":")).encode())
 
 
 def shown(text: str, width: int = 24) -> str:

@@ -10,7 +10,11 @@ error, as with the API server's strict field validation. A body that fails gets 
 errors, and is recorded in ``server.rejected`` so tests can assert that none happened.
 
 Endpoints: POST /api/v1/workflows/{ns}, POST /api/v1/cron-workflows/{ns},
-GET /api/v1/workflows/{ns}/{name} (whose phase follows ``server.phases``).
+GET /api/v1/workflows/{ns}/{name} (whose phase follows ``server.phases``),
+POST /api/v1/workflow-templates/{ns} and GET /api/v1/workflow-templates/{ns}/{name}.
+As Argo's validation does (workflow/validate/validate.go, validateTemplateHolder), a Workflow
+or CronWorkflow whose ``templateRef`` names a WorkflowTemplate the namespace does not have, or
+a template that WorkflowTemplate does not hold, is refused with 400.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class ArgoServer(FakeServer):
         super().__init__(**kwargs)
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
         self.cron_workflows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.workflow_templates: dict[tuple[str, str], dict[str, Any]] = {}
         self.bodies: list[dict[str, Any]] = []  # accepted create requests, as sent
         self.phases: list[str] = ["Running", "Succeeded"]  # one per GET, the last repeats
         self.failure_message = "child 'train' failed"
@@ -92,6 +97,10 @@ class ArgoServer(FakeServer):
         self.route("POST", f"/api/v1/cron-workflows/{NAMESPACE}", self.create_cron_workflow)
         self.route("GET", f"/api/v1/workflows/{NAMESPACE}/(?P<name>[a-z0-9.-]+)",
                    self.get_workflow)
+        self.route("POST", f"/api/v1/workflow-templates/{NAMESPACE}",
+                   self.create_workflow_template)
+        self.route("GET", f"/api/v1/workflow-templates/{NAMESPACE}/(?P<name>[a-z0-9.-]+)",
+                   self.get_workflow_template)
 
     def error_body(self, status: int, message: str) -> Any:
         # grpc-gateway v1's runtime.Error (swagger: grpc.gateway.runtime.Error)
@@ -103,6 +112,7 @@ class ArgoServer(FakeServer):
         body = self._checked(request, "WorkflowCreateRequest", "workflow")
         workflow = body["workflow"]
         self._check_arguments(workflow["spec"])
+        self._check_template_refs(request.params["namespace"], workflow["spec"])
         stored = self._store(self.workflows, request.params["namespace"], workflow, "workflows")
         stored["status"] = {}
         return Reply(200, stored)
@@ -113,9 +123,25 @@ class ArgoServer(FakeServer):
         if not cron["spec"].get("schedules") and not cron["spec"].get("schedule"):
             raise self.reject(400, "cron workflow must have a schedule")
         self._check_arguments(cron["spec"]["workflowSpec"])
+        self._check_template_refs(request.params["namespace"], cron["spec"]["workflowSpec"])
         stored = self._store(self.cron_workflows, request.params["namespace"], cron,
                              "cronworkflows")
         return Reply(200, stored)
+
+    def create_workflow_template(self, request: Request) -> Reply:
+        body = self._checked(request, "WorkflowTemplateCreateRequest", "template")
+        template = body["template"]
+        self._check_template_refs(request.params["namespace"], template["spec"])
+        stored = self._store(self.workflow_templates, request.params["namespace"], template,
+                             "workflowtemplates")
+        return Reply(200, stored)
+
+    def get_workflow_template(self, request: Request) -> Reply:
+        key = (request.params["namespace"], request.params["name"])
+        template = self.workflow_templates.get(key)
+        if template is None:
+            raise ApiError(404, f'workflowtemplates.argoproj.io "{key[1]}" not found')
+        return Reply(200, template)
 
     def get_workflow(self, request: Request) -> Reply:
         key = (request.params["namespace"], request.params["name"])
@@ -158,6 +184,21 @@ class ArgoServer(FakeServer):
         for param in spec.get("arguments", {}).get("parameters", []):
             if "value" not in param and "valueFrom" not in param:
                 raise ApiError(400, f"spec.arguments.{param['name']}.value is required")
+
+    def _check_template_refs(self, namespace: str, spec: dict[str, Any]) -> None:
+        for template in spec.get("templates", []):
+            tasks = [*template.get("dag", {}).get("tasks", []),
+                     *(step for group in template.get("steps", []) for step in group)]
+            for task in tasks:
+                ref = task.get("templateRef")
+                if ref is None:
+                    continue
+                held = self.workflow_templates.get((namespace, ref["name"]))
+                names = {t["name"] for t in held["spec"].get("templates", [])} if held else set()
+                if ref["template"] not in names:
+                    raise ApiError(400, f"templates.{template['name']}.tasks.{task['name']} "
+                                   f"template reference {ref['name']}.{ref['template']} "
+                                   "not found")
 
     def _store(self, table: dict[tuple[str, str], dict[str, Any]], namespace: str,
                obj: dict[str, Any], resource: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
-from cnai.backends import argo_resources, argo_settings, cloud, k8s
+from cnai.backends import argo_package, argo_resources, argo_settings, cloud, k8s
 from cnai.backends.argo_resources import MAIN
 from cnai.context import CompileContext
 from cnai.contract import param_text
@@ -64,19 +64,11 @@ CLAIM_GC = "OnWorkflowCompletion"  # delete the run's claims after success and f
 
 
 def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
-    """The Workflow (or CronWorkflow), then the namespace objects it needs."""
-    workflow = ArgoBackend(pipeline, ctx).workflow()  # its DAGs partitioned to MAX_ITEMS
-    spec = workflow["spec"].get("workflowSpec", workflow["spec"])
-    templates = spec["templates"]
-    tasks = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
-    if len(templates) > MAX_ITEMS or tasks > MAX_ITEMS:
-        ctx.diagnostics.warn(
-            "W0401", f"the Workflow has {len(templates)} templates and up to {tasks} tasks in "
-            f"one DAG; Argo v4's CRD validation admits {MAX_ITEMS} of each", pipeline.span,
-            "too large for Argo", help=["clusters that install Argo's full CRDs will reject "
-                                        "it; steps of one shape share a template unless "
-                                        "--no-optimize"])
-    return [workflow, *cloud.quota_objects(pipeline)]
+    """The Workflow (or CronWorkflow), its DAGs partitioned to MAX_ITEMS tasks; over 1 MiB or
+    MAX_ITEMS templates, the WorkflowTemplates it needs first (argo_package); then the
+    namespace objects it needs."""
+    workflow = ArgoBackend(pipeline, ctx).workflow()
+    return [*argo_package.package(workflow, pipeline.k8s_name), *cloud.quota_objects(pipeline)]
 
 
 class ArgoBackend:

@@ -59,7 +59,7 @@ CODES: dict[str, str] = {
     "W0209": "job larger than the quota",
     "W0301": "step can never run",
     "W0302": "gate always false",
-    "W0401": "over a target's limits",
+    "W0401": "over a target's limits (retired: no longer reported)",
     "W0402": "workflow close to the size limit",
     "W0403": "scheduling not applied to every pod",
 }

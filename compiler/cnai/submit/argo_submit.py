@@ -1,6 +1,10 @@
 """Submit to the Argo Server's REST API through hera's WorkflowsService.
 
-POST /api/v1/workflows/{namespace} (a Workflow) or /api/v1/cron-workflows/{namespace} (a
+First the WorkflowTemplates of a pipeline too large for one object (backends/argo_package.py),
+POST /api/v1/workflow-templates/{namespace}, each before the Workflow that references it: one
+that already exists is fine when it is the same (its name is a hash of its content, so a
+pipeline's version re-submitted finds its own), and an error otherwise. Then POST
+/api/v1/workflows/{namespace} (a Workflow) or /api/v1/cron-workflows/{namespace} (a
 CronWorkflow, for a pipeline with a ``schedule``); ``--watch`` polls
 GET /api/v1/workflows/{namespace}/{name}. hera builds each request; the Transport below, mounted
 on hera's requests session, adds what hera leaves out: a timeout, bounded retries of 5xx and
@@ -19,6 +23,8 @@ from cnai.submit.errors import (
     HttpFailure,
     Service,
     SubmitError,
+    Unreachable,
+    explain,
     explained,
     server_message,
     unreachable,
@@ -35,6 +41,7 @@ TOKEN_ENV = "ARGO_TOKEN"
 SERVICE = Service("the Argo Server", "pass a valid token with --token, --token-file or "
                   f"{TOKEN_ENV} (`argo auth token` prints one)", "--server")
 RUN_KINDS = ("Workflow", "CronWorkflow")
+TEMPLATE_KIND = "WorkflowTemplate"
 DONE = {"Succeeded": True, "Failed": False, "Error": False}  # final phase -> success
 
 
@@ -103,7 +110,7 @@ def answered(connection: Connection, kind: str) -> Iterator[None]:
 def pick_run_document(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """The Workflow or CronWorkflow; other objects (quotas...) are noted, not sent."""
     runs = [d for d in documents if d.get("kind") in RUN_KINDS]
-    others = [d for d in documents if d.get("kind") not in RUN_KINDS]
+    others = [d for d in documents if d.get("kind") not in (*RUN_KINDS, TEMPLATE_KIND)]
     if others:
         names = ", ".join(f"{d.get('kind')}/{d.get('metadata', {}).get('name', '?')}"
                           for d in others)
@@ -116,9 +123,49 @@ def submit(job: Job) -> int:
     document = pick_run_document(job.compiled.documents)
     apply_to_argo(document, job.values)
     service = make_service(job.connection)
+    for template in job.compiled.documents:
+        if template.get("kind") == TEMPLATE_KIND:
+            create_workflow_template(job, service, template)
     if document["kind"] == "CronWorkflow":
         return create_cron_workflow(job, service, document)
     return create_workflow(job, service, document)
+
+
+def create_workflow_template(job: Job, service: WorkflowsService,
+                             document: dict[str, Any]) -> None:
+    """Create one WorkflowTemplate; an existing one of the same name must be the same."""
+    from hera.workflows.models import WorkflowTemplate, WorkflowTemplateCreateRequest
+
+    connection, namespace = job.connection, job.connection.namespace or "default"
+    name = document["metadata"]["name"]
+    template = WorkflowTemplate.model_validate(document)
+    request = WorkflowTemplateCreateRequest(template=template, namespace=namespace)
+    action = Action(f"create the WorkflowTemplate {name}")
+    try:
+        with answered(connection, "WorkflowTemplate"):
+            service.create_workflow_template(request, namespace=namespace)
+    except HttpFailure as failure:
+        if failure.status != 409:
+            raise explain(failure, SERVICE, action) from None
+        with explained(SERVICE, Action(f"get the WorkflowTemplate {name}")), \
+                answered(connection, "WorkflowTemplate"):
+            existing = service.get_workflow_template(name=name, namespace=namespace)
+        if _spec_of(existing) != _spec_of(template):
+            raise SubmitError(
+                f"a different WorkflowTemplate named {name} exists in namespace {namespace}",
+                f"delete it (`argo template delete {name} -n {namespace}`); cnai names them "
+                "after a hash of their content, so another tool wrote this one") from None
+        job.out.write(f"WorkflowTemplate {name} already exists in namespace {namespace} "
+                      "(the same)\n")
+        return
+    except Unreachable as failure:
+        raise explain(failure, SERVICE, action) from None
+    job.out.write(f"WorkflowTemplate {name} created in namespace {namespace}\n")
+
+
+def _spec_of(template: Any) -> Any:
+    """A WorkflowTemplate's spec as JSON, read through hera's model (as both sides are)."""
+    return template.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def create_cron_workflow(job: Job, service: WorkflowsService, document: dict[str, Any]) -> int:
