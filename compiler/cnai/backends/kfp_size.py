@@ -31,11 +31,15 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cnai.backends import kfp_run_templates as shared
+from cnai.backends.kfp_run_templates import PARENT
+
 if TYPE_CHECKING:
     from cnai.context import CompileContext
     from cnai.semantics import ir
 
 Spec = dict[str, Any]
+_param, _template = shared.param, shared.template
 
 # Argo refuses to store a Workflow whose JSON passes MAX_WORKFLOW_SIZE, 1 MiB by default
 # (argo-workflows workflow/packer/packer.go); etcd's own limit is 1.5 MiB. The status a run
@@ -45,7 +49,6 @@ WARN_BYTES = 700 * 1000
 
 EXIT_STRATEGY = "ALL_UPSTREAM_TASKS_COMPLETED"
 DUMMY_IMAGES = ("argostub/createpvc", "argostub/deletepvc")  # argo.go, dummyImages
-PARENT = "{{inputs.parameters.parent-dag-id}}"
 # Keys whose value is a google.protobuf.Value or Struct: protojson keeps them whole.
 VALUE_KEYS = frozenset({"constant", "defaultValue", "parameterValues"})
 _GO_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
@@ -109,20 +112,6 @@ def _go_float(value: float) -> str:
 
 # ---- the Workflow -----------------------------------------------------------------------
 
-def _param(name: str, value: str | None = None, default: str | None = None) -> Spec:
-    param: Spec = {"name": name}
-    if value is not None:
-        param["value"] = value
-    if default is not None:
-        param["default"] = default
-    return param
-
-
-def _template(name: str, **fields: Any) -> Spec:
-    # Go writes inputs, metadata and outputs even when empty (wfapi.Template).
-    return {"name": name, "inputs": {}, "metadata": {}, "outputs": {}, **fields}
-
-
 def _depends(tasks: list[str]) -> str:
     return " && ".join(f"{t}.Succeeded" for t in tasks)  # dag.go, depends
 
@@ -172,7 +161,8 @@ class RunWorkflow:
                     "entrypoint": "entrypoint",
                     "podMetadata": {"annotations": {"pipelines.kubeflow.org/v2_component":
                                                     "true"}, "labels": pod_labels},
-                    "securityContext": _POD_SECURITY, "serviceAccountName": "pipeline-runner",
+                    "securityContext": shared.POD_SECURITY,
+                    "serviceAccountName": "pipeline-runner",
                     "templates": templates},
                 "status": {"finishedAt": None, "startedAt": None}}
 
@@ -303,12 +293,12 @@ class RunWorkflow:
             return [driver, dag]
         executor = self.executors[component["executorLabel"]]
         if "container" not in executor:  # an importer (importer.go); we write none
-            self.add(_IMPORTER)
+            self.add(shared.IMPORTER)
             return [{"name": name, "template": "system-importer", "arguments": {"parameters": [
                 _param("task", task_json), _param("component", self.placeholder(ref)),
                 _param("importer", self.placeholder(ref, "implementations")),
                 _param("parent-dag-id", parent)]}}]
-        self.add_once("system-container-driver", self.container_driver_template)
+        self.add_once("system-container-driver", lambda: shared.container_driver(self.name))
         params = [_param("component", self.placeholder(ref)), _param("task", task_json),
                   _param("container", self.placeholder(ref, "implementations")),
                   _param("task-name", task_name or name), _param("parent-dag-id", parent)]
@@ -326,7 +316,9 @@ class RunWorkflow:
             return [driver]
         retry = task.get("retryPolicy")
         prefix = "retry-" if retry else ""
-        self.add_executor_templates(prefix)
+        if f"{prefix}system-container-executor" not in self.templates:
+            for template in shared.executor(prefix):
+                self.add(template)
         args = [_param("pod-spec-patch", _outputs(driver_name, "pod-spec-patch")),
                 _param("cached-decision", _outputs(driver_name, "cached-decision"), "false")]
         if retry:  # container.go, getTaskRetryParametersWithValues
@@ -379,7 +371,7 @@ class RunWorkflow:
                    iteration: str = "", task_name: str = "",
                    runtime_config: str | None = None) -> Spec:
         """dag.go, dagDriverTask."""
-        self.add_once("system-dag-driver", self.dag_driver_template)
+        self.add_once("system-dag-driver", lambda: shared.dag_driver(self.name))
         params = [_param("component", component)]
         if iteration:
             params.append(_param("iteration-index", iteration))
@@ -398,140 +390,6 @@ class RunWorkflow:
         """dag.go, dagTask."""
         return {"name": name, "template": component, "arguments": {"parameters": [
             _param("parent-dag-id", parent), _param("condition", condition)]}}
-
-    # ---- the shared templates (container.go, dag.go, importer.go), as 2.17.0 writes them ----
-
-    def _driver_args(self, kind: str, middle: list[str]) -> list[str]:
-        return ["--type", kind, "--pipeline_name", self.name, "--run_id", "{{workflow.uid}}",
-                "--run_name", "{{workflow.name}}", "--run_display_name", "",
-                "--pipeline_job_create_time_utc", "{{workflow.creationTimestamp}}",
-                "--dag_execution_id", PARENT, "--component",
-                "{{inputs.parameters.component}}", "--task", "{{inputs.parameters.task}}",
-                "--task_name", "{{inputs.parameters.task-name}}", *middle,
-                "--http_proxy", "", "--https_proxy", "", "--no_proxy", "",
-                "--ml_pipeline_server_address", "ml-pipeline.kubeflow.svc.cluster.local",
-                "--ml_pipeline_server_port", "8887",
-                "--mlmd_server_address", "metadata-grpc-service.kubeflow.svc.cluster.local",
-                "--mlmd_server_port", "8080"]
-
-    def container_driver_template(self) -> Spec:
-        middle = ["--container", "{{inputs.parameters.container}}", "--iteration_index",
-                  "{{inputs.parameters.iteration-index}}", "--cached_decision_path",
-                  "{{outputs.parameters.cached-decision.path}}", "--pod_spec_patch_path",
-                  "{{outputs.parameters.pod-spec-patch.path}}", "--condition_path",
-                  "{{outputs.parameters.condition.path}}", "--kubernetes_config",
-                  "{{inputs.parameters.kubernetes-config}}"]
-        return _template(
-            "system-container-driver",
-            container={**_DRIVER_CONTAINER, "args": self._driver_args("CONTAINER", middle),
-                       "env": _POD_ENV},
-            inputs={"parameters": [_param("component"), _param("task"), _param("container"),
-                                   _param("task-name"), _param("parent-dag-id"),
-                                   _param("iteration-index", default="-1"),
-                                   _param("kubernetes-config", default="")]},
-            metadata=_DRIVER_ROLE, securityContext=_POD_SECURITY,
-            outputs={"parameters": [
-                {"name": "pod-spec-patch", "valueFrom": {
-                    "default": "", "path": "/tmp/outputs/pod-spec-patch"}},
-                {"name": "cached-decision", "default": "false", "valueFrom": {
-                    "default": "false", "path": "/tmp/outputs/cached-decision"}},
-                {"name": "condition", "valueFrom": {
-                    "default": "true", "path": "/tmp/outputs/condition"}}]})
-
-    def dag_driver_template(self) -> Spec:
-        middle = ["--runtime_config", "{{inputs.parameters.runtime-config}}",
-                  "--iteration_index", "{{inputs.parameters.iteration-index}}",
-                  "--execution_id_path", "{{outputs.parameters.execution-id.path}}",
-                  "--iteration_count_path", "{{outputs.parameters.iteration-count.path}}",
-                  "--condition_path", "{{outputs.parameters.condition.path}}"]
-        args = self._driver_args("{{inputs.parameters.driver-type}}", middle)
-        return _template(
-            "system-dag-driver", container={**_DRIVER_CONTAINER, "args": args},
-            inputs={"parameters": [
-                _param("component"), _param("runtime-config", default=""),
-                _param("task", default=""), _param("task-name", default=""),
-                _param("parent-dag-id", default="0"), _param("iteration-index", default="-1"),
-                _param("driver-type", default="DAG")]},
-            metadata=_DRIVER_ROLE, securityContext=_POD_SECURITY,
-            outputs={"parameters": [
-                {"name": "execution-id", "valueFrom": {"path": "/tmp/outputs/execution-id"}},
-                {"name": "iteration-count", "valueFrom": {
-                    "default": "0", "path": "/tmp/outputs/iteration-count"}},
-                {"name": "condition", "valueFrom": {
-                    "default": "true", "path": "/tmp/outputs/condition"}}]})
-
-    def add_executor_templates(self, prefix: str) -> None:
-        """container.go, addContainerExecutorTemplate: an executor DAG and the launcher pod."""
-        if f"{prefix}system-container-executor" in self.templates:
-            return
-        retry = ["retry-max-count", "retry-backoff-duration", "retry-backoff-factor",
-                 "retry-backoff-max-duration"] if prefix else []
-        self.add(_template(
-            f"{prefix}system-container-executor",
-            inputs={"parameters": [_param("pod-spec-patch"),
-                                   _param("cached-decision", default="false"),
-                                   *[_param(r, default="0") for r in retry]]},
-            dag={"tasks": [{"name": "executor", "template": f"{prefix}system-container-impl",
-                            "when": "{{inputs.parameters.cached-decision}} != true",
-                            "arguments": {"parameters": [
-                                _param(p, f"{{{{inputs.parameters.{p}}}}}")
-                                for p in ["pod-spec-patch", *retry]]}}]}))
-        impl = _template(f"{prefix}system-container-impl", **_IMPL)
-        impl["inputs"] = {"parameters": [_param("pod-spec-patch"), *map(_param, retry)]}
-        if prefix:
-            impl["retryStrategy"] = {"limit": "{{inputs.parameters.retry-max-count}}",
-                                     "backoff": {
-                                         "duration": "{{inputs.parameters.retry-backoff-duration}}",
-                                         "factor": "{{inputs.parameters.retry-backoff-factor}}",
-                                         "maxDuration": "{{inputs.parameters."
-                                                        "retry-backoff-max-duration}}"}}
-            impl["container"] = {**impl["container"], "env": [
-                *_POD_ENV, {"name": "KFP_RETRY_INDEX", "value": "{{retries}}"}]}
-        self.add(impl)
-
-
-_POD_SECURITY: Spec = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-_CONTAINER_SECURITY: Spec = {"allowPrivilegeEscalation": False,
-                             "capabilities": {"drop": ["ALL"]}, **_POD_SECURITY}
-_DRIVER_ROLE: Spec = {"annotations": {"pipelines.kubeflow.org/runtime-role": "driver"}}
-_POD_ENV = [{"name": f"KFP_POD_{field.upper()}", "valueFrom": {
-    "fieldRef": {"fieldPath": f"metadata.{field}"}}} for field in ("name", "uid")]
-_DRIVER_CONTAINER: Spec = {
-    "command": ["driver"], "image": "ghcr.io/kubeflow/kfp-driver:latest", "name": "",
-    "resources": {"limits": {"cpu": "500m", "memory": "512Mi"},
-                  "requests": {"cpu": "100m", "memory": "64Mi"}},
-    "securityContext": _CONTAINER_SECURITY}
-_SCRATCH = [("kfp-launcher", "/kfp-launcher"), ("gcs-scratch", "/gcs"), ("s3-scratch", "/s3"),
-            ("minio-scratch", "/minio"), ("dot-local-scratch", "/.local"),
-            ("dot-cache-scratch", "/.cache"), ("dot-config-scratch", "/.config")]
-_METADATA_ENV_FROM = [{"configMapRef": {"name": "metadata-grpc-configmap", "optional": True}}]
-_IMPL: Spec = {
-    "container": {
-        "command": ["should-be-overridden-during-runtime"], "env": _POD_ENV,
-        "envFrom": _METADATA_ENV_FROM,
-        "image": "gcr.io/ml-pipeline/should-be-overridden-during-runtime", "name": "",
-        "resources": {}, "securityContext": {
-            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"}},
-        "volumeMounts": [{"mountPath": path, "name": name} for name, path in _SCRATCH]},
-    "initContainers": [{
-        "args": ["--copy", "/kfp-launcher/launch"], "command": ["launcher-v2"],
-        "image": "ghcr.io/kubeflow/kfp-launcher:latest", "name": "kfp-launcher",
-        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"},
-                      "requests": {"cpu": "100m"}},
-        "securityContext": _CONTAINER_SECURITY,
-        "volumeMounts": [{"mountPath": "/kfp-launcher", "name": "kfp-launcher"}]}],
-    "metadata": {"annotations": {"pipelines.kubeflow.org/runtime-role": "launcher"}},
-    "podSpecPatch": "{{inputs.parameters.pod-spec-patch}}",
-    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-    "volumes": [{"emptyDir": {}, "name": name} for name, _ in _SCRATCH]}
-_IMPORTER: Spec = _template(
-    "system-importer",
-    container={"args": [], "command": ["launcher-v2"], "env": _POD_ENV,
-               "envFrom": _METADATA_ENV_FROM, "image": "ghcr.io/kubeflow/kfp-launcher:latest",
-               "name": "", "resources": _DRIVER_CONTAINER["resources"]},
-    inputs={"parameters": [_param(p) for p in ("task", "component", "importer",
-                                                "parent-dag-id")]})
 
 
 def platform_executors(documents: list[Spec]) -> Spec:
