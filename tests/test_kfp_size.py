@@ -20,6 +20,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from cnai import compile_source
 from cnai.backends import kfp_size
 from cnai.backends.kfp_size import go_json, run_workflow, run_workflow_size, stable_json
+from cnai.diagnostics import Diagnostic
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kfp" / "run_workflow"
@@ -117,26 +118,43 @@ def test_steps_of_one_shape_share_one_component_in_the_run() -> None:
     assert len(tasks[0]["dag"]["tasks"]) == 12  # a driver and an executor per step
 
 
-def _w0404(steps: int) -> list[str]:
+def _w0404(steps: int) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     result = compile_source(generate(steps), "b.cnai", target="kfp")
-    return [d.message for d in result.warnings if d.code == "W0404"]
+    return result.documents, [d for d in result.warnings if d.code == "W0404"]
 
 
 def test_w0404_when_the_run_would_pass_argos_limit() -> None:
     """The generated layered DAG: 524 steps fit in 1 MiB, 329 under 700 KB (docs/kfp.md)."""
-    assert run_workflow_size(_kfp(generate(524))) <= kfp_size.LIMIT_BYTES
-    [over] = _w0404(525)
-    assert over == ("a run of this pipeline on Kubeflow makes an Argo Workflow of about "
-                    "1.00 MiB; Argo refuses Workflows over 1 MiB, so its runs would fail")
-    [close] = _w0404(330)
-    assert close.endswith("close to Argo's limit of 1 MiB; what a run adds to it may pass "
-                          "the limit")
-    assert _w0404(329) == []
+    documents, [close] = _w0404(524)
+    assert run_workflow_size(documents) <= kfp_size.LIMIT_BYTES
+    assert close.message.endswith("close to Argo's limit of 1 MiB; what a run adds to it may "
+                                  "pass the limit")
+    documents, [over] = _w0404(525)
+    assert over.severity.value == "warning"
+    assert over.message == (
+        "a run of this pipeline on Kubeflow makes an Argo Workflow of about 1.00 MiB; Argo "
+        "refuses Workflows over 1 MiB, so its runs would fail")
+    assert over.help[1] == (
+        "Kubeflow writes each task's JSON twice into the run's Workflow, with a driver and an "
+        f"executor task: 526 tasks here, at least {kfp_size.task_floor()} bytes each; split "
+        "the pipeline into pipelines of fewer steps")
+    assert len(_w0404(330)[1]) == 1
+    assert _w0404(329)[1] == []
 
 
-def test_w0404_rendered_with_help() -> None:
-    result = compile_source(generate(600), "b.cnai", target="kfp")
-    [warning] = [d for d in result.warnings if d.code == "W0404"]
-    assert warning.severity.value == "warning"
-    assert warning.help[1].startswith("Kubeflow writes each task's JSON twice into the run's "
-                                      "Workflow, with a driver and an executor task: 602 tasks")
+@pytest.mark.parametrize("case", CASES)
+def test_task_floor_is_a_lower_bound(case: str) -> None:
+    """Past the limit by the floor alone, W0404 reports the floor: it must never exceed the
+    Workflow the model builds."""
+    documents = _load(FIXTURES / f"{case}.pipeline.yaml")
+    tasks = kfp_size.container_tasks(documents[0])
+    assert tasks and tasks * kfp_size.task_floor() < run_workflow_size(documents)
+
+
+def test_w0404_reports_the_floor_past_the_limit() -> None:
+    documents, warnings = _w0404(1200)
+    floor = kfp_size.container_tasks(documents[0]) * kfp_size.task_floor()
+    assert kfp_size.LIMIT_BYTES < floor < run_workflow_size(documents)
+    assert [w.message for w in warnings] == [
+        f"a run of this pipeline on Kubeflow makes an Argo Workflow of at least "
+        f"{floor / 2**20:.2f} MiB; Argo refuses Workflows over 1 MiB, so its runs would fail"]

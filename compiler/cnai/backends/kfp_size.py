@@ -26,6 +26,7 @@ JSON inside a parameter is escaped once more in the object, so every quote costs
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -415,24 +416,49 @@ def _shown(size: int) -> str:
     return f"{size / 2**20:.2f} MiB"  # next to the limit, in its unit
 
 
+@functools.cache
+def task_floor() -> int:
+    """The fewest bytes a container task adds to a run's Workflow: a task of one letter, of a
+    component with nothing but an executor, measured on the model itself."""
+    def spec(names: str) -> Spec:
+        tasks = {n: {"componentRef": {"name": "comp-a"}, "taskInfo": {"name": n}} for n in names}
+        return {"pipelineInfo": {"name": "p"}, "root": {"dag": {"tasks": tasks}},
+                "components": {"comp-a": {"executorLabel": "exec-a"}},
+                "deploymentSpec": {"executors": {"exec-a": {"container": {"image": "i"}}}}}
+    return run_workflow_size([spec("ab")]) - run_workflow_size([spec("a")])
+
+
+def container_tasks(spec: Spec) -> int:
+    """Tasks that run a container (a driver and an executor each), in every DAG."""
+    components, executors = spec["components"], spec["deploymentSpec"]["executors"]
+    count = 0
+    for dag in [spec["root"], *components.values()]:
+        for task in dag.get("dag", {}).get("tasks", {}).values():
+            label = components[task["componentRef"]["name"]].get("executorLabel")
+            image = executors[label].get("container", {}).get("image") if label else None
+            count += image is not None and image not in DUMMY_IMAGES
+    return count
+
+
 def check_run_size(documents: list[Spec], graph: ir.Pipeline, ctx: CompileContext) -> None:
     """W0404 when a run's Workflow would pass Argo's limit, or come close to it. A warning:
     Kubeflow stores the pipeline itself in its database and accepts the upload; its runs
-    are what Argo refuses."""
-    size = run_workflow_size(documents)
+    are what Argo refuses. Past the limit by the floor alone, the floor is reported: the
+    model costs about as much as the backend at that size, and says nothing more useful."""
+    tasks = container_tasks(documents[0])
+    floor = tasks * task_floor()
+    size = floor if floor > LIMIT_BYTES else run_workflow_size(documents)
     if size <= WARN_BYTES:
         return
-    tasks = sum(len(c["dag"]["tasks"]) for c in [documents[0]["root"],
-                                                    *documents[0]["components"].values()]
-                if "dag" in c)
     help = ["steps of the same image and command share one component unless --no-optimize; "
             "a loop (`for x in list { ... }`) runs similar steps as one task",
             f"Kubeflow writes each task's JSON twice into the run's Workflow, with a driver "
-            f"and an executor task: {tasks} tasks here, about {size // max(tasks, 1):,} bytes "
-            "each; split the pipeline into pipelines of fewer steps"]
+            f"and an executor task: {tasks} tasks here, at least {task_floor()} bytes each; "
+            "split the pipeline into pipelines of fewer steps"]
+    about = "at least" if size == floor else "about"
     if size > LIMIT_BYTES:
         ctx.diagnostics.warn(
-            "W0404", f"a run of this pipeline on Kubeflow makes an Argo Workflow of about "
+            "W0404", f"a run of this pipeline on Kubeflow makes an Argo Workflow of {about} "
             f"{_shown(size)}; Argo refuses Workflows over 1 MiB, so its runs would fail",
             graph.span, "run Workflow too large for Argo", help=help)
     else:
