@@ -129,7 +129,9 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     extra = []
     if target == "kfp":
         from cnai.backends.kfp import namespace_objects
+        from cnai.backends.kfp_size import check_run_size
 
+        check_run_size(documents, graph, ctx)
         extra = namespace_objects(graph)
     return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources,
                          ctx.explain, extra, graph)

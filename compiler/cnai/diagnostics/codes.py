@@ -62,4 +62,5 @@ CODES: dict[str, str] = {
     "W0401": "over a target's limits (retired: no longer reported)",
     "W0402": "workflow close to the size limit",
     "W0403": "scheduling not applied to every pod",
+    "W0404": "Kubeflow run Workflow over or near the size limit",
 }
