@@ -5,8 +5,9 @@ large"), and the controller itself offloads or fails near it. The size is the em
 so this runs on the backend's documents, after the graph passes, and on each of them: a
 Workflow too large for one object is already split into the Workflow plus WorkflowTemplates
 (backends/argo_package.py), so an object over the limit here is one no packing can make fit
-(a single template over it). Argo target only: a KFP pipeline is stored in its database,
-where this limit does not apply.
+(a single template over it). Argo target only: a KFP pipeline is stored in Kubeflow's
+database, but each run becomes an Argo Workflow bound by the same limit, which
+backends/kfp_size.py estimates (W0404).
     > 700 KB -> W0402 (close to the limit)     > 1 MB -> E0402
 """
 
