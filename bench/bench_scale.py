@@ -262,7 +262,6 @@ def main() -> None:
                                          check=True, capture_output=True, text=True).stdout
                 builds = {**builds, version.strip(): env}
         import hera  # the versions compared, for the record
-
         import kfp
         print(f"{next(iter(builds)).split(' (')[0]}, hera {hera.__version__}, kfp "
               f"{kfp.__version__}, Python {sys.version.split()[0]}: wall time of a fresh "

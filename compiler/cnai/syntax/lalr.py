@@ -56,6 +56,7 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
     state = tables.start  # the top of state_stack
     state_stack: list[int] = [state]
     values: list[Any] = []
+    names: dict[str, str] = {}
     length = len(text)
     for found in _compiled(tables.pattern).finditer(text):
         kind = found.lastgroup
@@ -65,6 +66,9 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
             value = text[start:end]
             if kind == "NAME":
                 kind = keywords.get(value, "NAME")
+                # One string per distinct name: a large pipeline spells the same few names
+                # (fields, outputs, step names read again) tens of thousands of times.
+                value = names.setdefault(value, value)
             token = _new_token(Token, (kind, value, start, end))
         elif found.end() == length:  # white space and comments to the end
             kind, token = "$END", None
