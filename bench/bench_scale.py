@@ -144,27 +144,20 @@ def argo_shape(text: str) -> Any:
 
 # ---- timing ---------------------------------------------------------------------------------
 
-def timed(command: list[str], repeat: int, env: dict[str, str] | None = None
-          ) -> tuple[float, float]:
-    """(best wall seconds, peak RSS in MB) over ``repeat`` fresh processes.
+def run_once(command: list[str], env: dict[str, str] | None, report: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one fresh process.
 
     The peak is read by /usr/bin/time, which forks the command and reports its ru_maxrss:
     asked of a child of this process, the kernel would count this process's own memory too
     (the child starts as a copy of it, and its peak keeps that copy's)."""
-    best, peak = float("inf"), 0.0
-    with tempfile.NamedTemporaryFile("r") as report:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
-                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    text=True, check=False)
-            seconds = time.perf_counter() - start
-            if result.returncode != 0:
-                sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-            report.seek(0)
-            best = min(best, seconds)
-            peak = max(peak, int(report.read().split()[-1]) / 1024)  # kilobytes
-    return best, peak
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return seconds, int(report.read_text().split()[-1]) / 1024  # kilobytes
 
 
 # ---- one size -------------------------------------------------------------------------------
@@ -184,48 +177,65 @@ def argo_refused(source: Path, output: Path) -> bool:
 
 def measure(steps: int, builds: dict[str, dict[str, str] | None], work: Path, repeat: int,
             kfp: bool) -> tuple[list[tuple[str, float, float]], bool]:
-    """Rows (label, best seconds, peak MB) for one size; and whether kfp took too long."""
+    """Rows (label, best seconds, peak MB) for one size; and whether kfp took too long.
+
+    The commands run in turn, round after round (cnai, hera, kfp, cnai, hera, ...), so that
+    a change in the machine's load during the size's runs falls on all of them alike."""
     source = work / f"bench{steps}.cnai"
     source.write_text(generate(steps))
-    refused = argo_refused(source, work / "probe.yaml")
-    rows: list[tuple[str, float, float]] = []
-    outputs: dict[str, set[bytes]] = {"argo": set(), "kfp": set()}
+    probe = work / "probe.yaml"
+    refused = argo_refused(source, probe)
+    if refused:
+        subprocess.run(cnai_command(source, "argo", probe, True), check=True,
+                       capture_output=True)
+    ours = argo_shape(probe.read_text())
+    table, program, theirs = work / "hera.json", work / "hera_program.py", work / "hera.yaml"
+    table.write_text(json.dumps(hera_table(ours)))
+    program.write_text(HERA_PROGRAM)
+    # (label, command, environment, output, runs once)
+    commands: list[tuple[str, list[str], dict[str, str] | None, Path, bool]] = []
     for version, env in builds.items():
         build = version[version.index("(") + 1:-1]
         for target in ("argo", "kfp"):
             output = work / f"cnai-{build.replace(' ', '-')}-{target}.yaml"
-            best, peak = timed(cnai_command(source, target, output, refused and
-                                            target == "argo"), repeat, env)
-            outputs[target].add(output.read_bytes())
             star = "*" if refused and target == "argo" else ""
-            rows.append((f"cnai {build}, {target}{star}", best, peak))
-    if any(len(texts) > 1 for texts in outputs.values()):
-        sys.exit("the compiled and the pure-Python build wrote different output")
-    ours = argo_shape(next(iter(outputs["argo"])).decode())
-    table, program = work / "hera.json", work / "hera_program.py"
-    table.write_text(json.dumps(hera_table(ours)))
-    program.write_text(HERA_PROGRAM)
-    theirs = work / "hera.yaml"
-    best, peak = timed([sys.executable, str(program), str(table), str(theirs)], repeat)
-    if argo_shape(theirs.read_text()) != ours:
-        sys.exit(f"hera's workflow differs from ours at {steps} steps")
-    rows.append(("hera (Workflow.to_yaml)", best, peak))
-    slow = False
+            commands.append((f"cnai {build}, {target}{star}", cnai_command(
+                source, target, output, refused and target == "argo"), env, output, False))
+    commands.append(("hera (Workflow.to_yaml)", [sys.executable, str(program), str(table),
+                                                 str(theirs)], None, theirs, False))
+    ours_kfp = work / "cnai-kfp-own.yaml"
     if kfp:
         kfp_source = kfp_generate(steps, 20)
         kfp_program, kfp_output = work / "kfp_loop.py", work / "kfp_loop.yaml"
         kfp_program.write_text(loop_program(pipeline_ir(kfp_source)))
-        ours_kfp = work / "cnai-kfp-own.yaml"
         (work / "kfp.cnai").write_text(kfp_source)
         subprocess.run([sys.executable, "-m", "cnai", "compile", str(work / "kfp.cnai"),
                         "--target", "kfp", "-o", str(ours_kfp)], check=True,
                        capture_output=True)
-        best, peak = timed([sys.executable, str(kfp_program), str(kfp_output)],
-                           1 if steps > 1000 else repeat)
-        if kfp_shape(kfp_output) != kfp_shape(ours_kfp):
-            sys.exit(f"kfp's pipeline differs from ours at {steps} steps")
-        rows.append(("kfp DSL + compiler (loop)", best, peak))
-        slow = best > KFP_LIMIT[0]
+        commands.append(("kfp DSL + compiler (loop)", [sys.executable, str(kfp_program),
+                                                       str(kfp_output)], None, kfp_output,
+                         steps > 1000))
+    best = {label: float("inf") for label, *_ in commands}
+    peaks = {label: 0.0 for label, *_ in commands}
+    report = work / "time.txt"
+    for round_ in range(repeat):
+        for label, command, env, _, once in commands:
+            if once and round_:
+                continue
+            seconds, peak = run_once(command, env, report)
+            best[label] = min(best[label], seconds)
+            peaks[label] = max(peaks[label], peak)
+    for target in ("argo", "kfp"):
+        texts = {output.read_bytes() for label, _, _, output, _ in commands
+                 if label.startswith("cnai") and f", {target}" in label}
+        if len(texts) > 1:
+            sys.exit("the compiled and the pure-Python build wrote different output")
+    if argo_shape(theirs.read_text()) != ours:
+        sys.exit(f"hera's workflow differs from ours at {steps} steps")
+    if kfp and kfp_shape(work / "kfp_loop.yaml") != kfp_shape(ours_kfp):
+        sys.exit(f"kfp's pipeline differs from ours at {steps} steps")
+    rows = [(label, best[label], peaks[label]) for label, *_ in commands]
+    slow = kfp and best["kfp DSL + compiler (loop)"] > KFP_LIMIT[0]
     return rows, slow
 
 

@@ -91,7 +91,9 @@ class AstBuilder:
         return Span(self.source, first[0], max(first[0], last[1]))
 
     def _node(self, node: N, children: Sequence[Any]) -> N:
-        depth = 1 + max([ast.depth(c) for c in children if isinstance(c, ast.Node)], default=0)
+        # getattr as ast.depth does, inline: this runs for every node that holds others.
+        depth = 1 + max([getattr(c, "_depth", 0) for c in children if isinstance(c, ast.Node)],
+                        default=0)
         if depth > MAX_DEPTH:
             bag = DiagnosticBag()
             start = (_bounds(node) or (0, 0))[0]
