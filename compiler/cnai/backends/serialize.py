@@ -168,6 +168,15 @@ def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
         else:
             out.append(f"{indent}-")
             _emit(item, indent + "  ", out)
+        if len(out) > _CHUNK:  # no caller holds a position in ``out``: it only appends
+            _CHUNKS.append("".join(out))
+            out.clear()
+
+
+# The pieces are joined every _CHUNK of them: a list of pieces takes eight bytes each and a
+# 10,000-step pipeline makes two million, more memory than the text they join into.
+_CHUNK = 1 << 16
+_CHUNKS: list[str] = []
 
 
 def to_yaml(documents: Iterable[dict[str, Any]]) -> str:
@@ -178,5 +187,11 @@ def to_yaml(documents: Iterable[dict[str, Any]]) -> str:
     for document in documents:
         out: list[str] = []
         _mapping(document, "", out)
-        parts.append("".join(out) or "{}\n")
-    return "---\n".join(parts)
+        _CHUNKS.append("".join(out))
+        out.clear()
+        parts.append(_CHUNKS[0] if len(_CHUNKS) == 1 else "".join(_CHUNKS))
+        _CHUNKS.clear()
+        if not parts[-1]:
+            parts[-1] = "{}\n"
+    # One document (the common case) is returned as it is, not copied by a join.
+    return parts[0] if len(parts) == 1 else "---\n".join(parts)

@@ -15,13 +15,22 @@ from cnai.source import Span
 
 class Node:
     """The base of every node. ``_depth`` is how deeply the node nests, recorded by the
-    parser (syntax/to_ast.py) on nodes that hold others; a leaf is 0."""
+    parser (syntax/to_ast.py) on nodes that hold others; a leaf has none (``depth`` reads 0).
 
+    Every node has slots, no ``__dict__``: a 10,000-step parse makes 400,000 nodes, and a
+    slotted node takes half the memory, which is most of the compiler's peak."""
+
+    __slots__ = ("_depth",)
     span: Span  # each node's own field (they are dataclasses); declared here for the type
-    _depth = 0
+    _depth: int
 
 
-@dataclass
+def depth(node: Node) -> int:
+    """How deeply ``node`` nests: 0 for a leaf, and for a node made outside the parser."""
+    return getattr(node, "_depth", 0)
+
+
+@dataclass(slots=True)
 class Ident(Node):
     name: str
     span: Span
@@ -29,7 +38,7 @@ class Ident(Node):
 
 # ---- expressions -------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class StringLit(Node):
     """A string literal; ``parts`` alternate literal text and ``${...}`` references."""
 
@@ -53,31 +62,31 @@ class StringLit(Node):
         return "".join(p for p in parts if isinstance(p, str))
 
 
-@dataclass
+@dataclass(slots=True)
 class IntLit(Node):
     value: int
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class FloatLit(Node):
     value: float
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class BoolLit(Node):
     value: bool
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class ListLit(Node):
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Ref(Node):
     """A dotted name: ``epochs``, ``train.model``, ``outputs.loss``, ``imagenet.path``."""
 
@@ -89,14 +98,14 @@ class Ref(Node):
         return ".".join(p.name for p in self.parts)
 
 
-@dataclass
+@dataclass(slots=True)
 class Call(Node):
     func: Ident
     args: tuple[Expr, ...]
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Compare(Node):
     op: str
     left: Expr
@@ -105,7 +114,7 @@ class Compare(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class BoolOp(Node):
     """``and`` / ``or`` with all operands flattened: ``a and b and c`` has three."""
 
@@ -114,7 +123,7 @@ class BoolOp(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Not(Node):
     operand: Expr
     span: Span
@@ -125,21 +134,21 @@ Expr = StringLit | IntLit | FloatLit | BoolLit | ListLit | Ref | Call | Compare 
 
 # ---- declarations ------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class TypeExpr(Node):
     name: Ident
     arg: TypeExpr | None
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Assignment(Node):
     key: Ident
     value: Expr
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Block(Node):
     """``NAME { ... }``: resources, retry, env, scale, canary, circuit_breaker, scheduling..."""
 
@@ -148,13 +157,13 @@ class Block(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class MountDecl(Node):
     dataset: Ident
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class OutputDecl(Node):
     name: Ident
     type: TypeExpr
@@ -162,21 +171,21 @@ class OutputDecl(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Argument(Node):
     name: Ident
     value: Expr
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class UseDecl(Node):
     template: Ident
     args: tuple[Argument, ...]
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class DistributedDecl(Node):
     framework: Ident
     items: tuple[BodyItem, ...]
@@ -186,7 +195,7 @@ class DistributedDecl(Node):
 BodyItem = Assignment | Block | MountDecl | OutputDecl | UseDecl | DistributedDecl
 
 
-@dataclass
+@dataclass(slots=True)
 class ParamDecl(Node):
     name: Ident
     type: TypeExpr
@@ -194,14 +203,14 @@ class ParamDecl(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class DatasetDecl(Node):
     name: Ident
     items: tuple[BodyItem, ...]
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class StepDecl(Node):
     """A ``step`` or a ``service`` (``kind``): a header with ``after``/``when`` and a body."""
 
@@ -213,7 +222,7 @@ class StepDecl(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class TemplateParam(Node):
     name: Ident
     type: TypeExpr
@@ -221,7 +230,7 @@ class TemplateParam(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class TemplateDef(Node):
     name: Ident
     params: tuple[TemplateParam, ...]
@@ -230,7 +239,7 @@ class TemplateDef(Node):
     file: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ForBlock(Node):
     var: Ident
     iterable: Expr
@@ -239,7 +248,7 @@ class ForBlock(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class IfBlock(Node):
     """``if`` with an optional ``else``: another IfBlock (``else if``) or a tuple of items."""
 
@@ -249,7 +258,7 @@ class IfBlock(Node):
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class FinallyBlock(Node):
     items: tuple[PipelineItem, ...]
     span: Span
@@ -259,20 +268,20 @@ PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | StepDecl | Templa
                 | IfBlock | FinallyBlock)
 
 
-@dataclass
+@dataclass(slots=True)
 class Pipeline(Node):
     name: Ident
     items: tuple[PipelineItem, ...]
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Import(Node):
     path: StringLit
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Module(Node):
     file: str
     imports: tuple[Import, ...] = ()

@@ -56,6 +56,8 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
     state = tables.start  # the top of state_stack
     state_stack: list[int] = [state]
     values: list[Any] = []
+    names: dict[str, str] = {}
+    push_state, push_value = state_stack.append, values.append
     length = len(text)
     for found in _compiled(tables.pattern).finditer(text):
         kind = found.lastgroup
@@ -65,19 +67,24 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
             value = text[start:end]
             if kind == "NAME":
                 kind = keywords.get(value, "NAME")
+                if kind == "NAME":
+                    # One string per distinct name: a large pipeline spells the same few
+                    # names (fields, outputs, steps read again) tens of thousands of times.
+                    value = names.setdefault(value, value)
             token = _new_token(Token, (kind, value, start, end))
         elif found.end() == length:  # white space and comments to the end
             kind, token = "$END", None
         else:
             return None  # a character no token starts with
         while True:
-            action = states[state].get(kind)
-            if action is None:
+            try:  # a subscript, not .get(): a token the state has no action for is rare
+                action = states[state][kind]
+            except KeyError:
                 return None
             if action >= 0:  # shift
-                state_stack.append(action)
+                push_state(action)
                 state = action
-                values.append(token)
+                push_value(token)
                 break
             size, origin, handler, keep, append, collapse, unit = rules[~action]
             if unit:
@@ -102,8 +109,8 @@ def run(tables: Tables, text: str, builder: Any) -> Any:
             else:
                 result = handler(children)
             state = states[state_stack[-1]][origin]
-            state_stack.append(state)
-            values.append(result)
+            push_state(state)
+            push_value(result)
             if token is None and state == end_state:
                 return result
     raise AssertionError("the scanner always ends with an empty match")

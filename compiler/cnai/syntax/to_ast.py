@@ -55,12 +55,14 @@ class AstBuilder:
     """The parser calls a method per rule with the rule's children (tokens and built nodes)."""
 
     def __init__(self) -> None:
-        self.source = SourceFile("", "")
-        self.diagnostics = DiagnosticBag()
+        self.reset(SourceFile("", ""))
 
     def reset(self, source: SourceFile) -> None:
         self.source = source
         self.diagnostics = DiagnosticBag()
+        # A plain string literal's parts, by its text with the quotes: a large pipeline
+        # repeats the same strings ("python", "--lr", an image) on every step.
+        self._plain: dict[str, tuple[str | ast.Ref, ...]] = {}
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -89,7 +91,9 @@ class AstBuilder:
         return Span(self.source, first[0], max(first[0], last[1]))
 
     def _node(self, node: N, children: Sequence[Any]) -> N:
-        depth = 1 + max([c._depth for c in children if isinstance(c, ast.Node)], default=0)
+        # getattr as ast.depth does, inline: this runs for every node that holds others.
+        depth = 1 + max([getattr(c, "_depth", 0) for c in children if isinstance(c, ast.Node)],
+                        default=0)
         if depth > MAX_DEPTH:
             bag = DiagnosticBag()
             start = (_bounds(node) or (0, 0))[0]
@@ -224,7 +228,8 @@ class AstBuilder:
         # chain is as deep as its deepest branch (semantics walks a chain in a loop).
         node = self._node(node, children)
         if orelse and isinstance(orelse[0].value, ast.IfBlock):
-            node._depth = max(node._depth, orelse[0].value._depth)
+            link: ast.Node = node  # the slot is Node's (mypy looks for it on IfBlock)
+            link._depth = max(node._depth, ast.depth(orelse[0].value))
         return node
 
     def else_clause(self, children: list[Any]) -> _Part:
@@ -368,8 +373,12 @@ class AstBuilder:
                 "placeholder", self.source.span(start + braces, start + braces + 2),
                 "placeholder syntax", help=["write `{ {`, or build the text inside the "
                                             "container"])
+        plain = self._plain.get(raw)
+        if plain is not None:
+            return ast.StringLit(plain, span)
         if "\\" not in raw and "${" not in raw:  # the common case, fast
-            return ast.StringLit((raw[1:-1],), span)
+            plain = self._plain[raw] = (raw[1:-1],)
+            return ast.StringLit(plain, span)
         base = start + 1  # offset of the first character inside the quotes
         body = raw[1:-1]
         parts: list[str | ast.Ref] = []
