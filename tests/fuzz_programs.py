@@ -464,7 +464,7 @@ class Program:
             body.append(f'protocol = "{self.pick(("http", "grpc"))}"')
         if self.flip(30):
             body.append(f"concurrency = {self.draw(st.integers(0, 1000))}")
-        if self.flip(30):
+        if self.flip(50):
             low = self.draw(st.integers(0, 5))
             high = max(low, 1) + self.draw(st.integers(0, 5))  # max at least 1 (E0208)
             body.append(f"scale {{ min = {low}  max = {high} }}")
@@ -474,7 +474,7 @@ class Program:
             body.append(f"canary {{ weight = {self.draw(st.integers(0, 100))} }}")
             if self.flip(30):
                 body.append('host = "models.example.com"')
-        if self.flip(30):
+        if self.flip(50):
             body.append(f"circuit_breaker {{ max_connections = {self.draw(st.integers(1, 99))}"
                         f"  consecutive_errors = {self.draw(st.integers(1, 9))}"
                         f'  ejection = "{self.pick(DURATIONS[:4])}" }}')
@@ -564,6 +564,8 @@ def programs(draw: st.DrawFn) -> str:
     if program.flip(30):
         program.template("  ")
     program.step(program.top, "  ", first=True)
+    if program.flip(10):  # services are rare in the loop below (hypothesis favours few members)
+        program.service("  ")
     for _ in range(draw(st.integers(0, 5))):
         kind = draw(st.integers(0, 9))
         if kind <= 3:
