@@ -119,9 +119,10 @@ class StepChecker:
                        outputs=list(symbol.outputs.values()), group=self.ctx.group)
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
         fill(step, values)
-        for setting, value in self.checker.defaults:  # the pipeline's, unless set here
+        # (Not `value`: that name holds an ast.Expr above, and mypyc types a local once.)
+        for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
-                setattr(step, setting.ir, value)
+                setattr(step, setting.ir, default)
         self._items(decl, step)
         if "command" in fields:
             step.command = self._texts(assigned(fields["command"]), "command")
