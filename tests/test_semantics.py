@@ -282,3 +282,20 @@ def test_a_mount_beside_the_step_s_own_directories_is_fine() -> None:
       step a { image = "x"  command = ["a", outputs.m]  output m: model }
       step b { image = "x"  command = ["b", a.m, outputs.n]  mount d  output n: int }
     }""")
+
+
+def test_shared_fields_sets_hold_every_field_and_stay_unchanged() -> None:
+    # Text.of, Input.of (with a span), Output.of and Dependency.of give each node one shared
+    # fields set (ir._ALL_FIELDS): safe only while it names every field of the class, so that
+    # pydantic's __setattr__ (which adds the name it sets) never changes it.
+    for cls, fields in ir._ALL_FIELDS.items():
+        assert fields == set(cls.model_fields), cls
+    made = [ir.Text.of("a"), ir.Text.of("b"),
+            ir.Output.of("m", ir.Type(name="model"), None, _SPAN),
+            ir.Dependency.of("a", "data", _SPAN), ir.Dependency.of("b", "order", None)]
+    made[0].parts = ["c"]
+    made[3].span = None
+    copied = made[1].model_copy(update={"parts": ["d"]})
+    for node in [*made, copied]:
+        assert node.model_fields_set == set(type(node).model_fields)
+    assert copied.model_fields_set is not made[1].model_fields_set  # copied, not shared

@@ -33,6 +33,10 @@ BURST_CAPACITY = "autoscaling.knative.dev/target-burst-capacity"
 VOLCANO_QUEUE = "scheduling.volcano.sh/queue-name"  # the queue of a pod Volcano schedules
 
 
+# A step's scheduling when it has none, only read: made once, not validated again per step.
+_NO_SCHEDULING = ir.Scheduling()
+
+
 def volcano_queue(step: ir.Step) -> str | None:
     """The Volcano queue of a single pod (training jobs name theirs in their run policy)."""
     scheduling = step.scheduling
@@ -45,7 +49,7 @@ def placement(step: ir.Step, options: Options) -> dict[str, Any]:
     """Pod-spec fields for where a step's pods go: GPU type, spot nodes, scheduler, priority."""
     fields: dict[str, Any] = {}
     selector = k8s.node_selector(step.resources, options.gpu_label_key)
-    scheduling = step.scheduling or ir.Scheduling()
+    scheduling = step.scheduling or _NO_SCHEDULING
     if scheduling.spot:
         key, value = options.spot_label
         selector[key] = value
@@ -83,7 +87,7 @@ def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[st
             replicas[replica_type] = {"replicas": count, "restartPolicy": "OnFailure",
                                       "template": template}
     run_policy: dict[str, Any] = {"cleanPodPolicy": "Running"}
-    scheduling = step.scheduling or ir.Scheduling()
+    scheduling = step.scheduling or _NO_SCHEDULING
     if scheduling.scheduler == GANG_SCHEDULER:
         policy: dict[str, Any] = {"minAvailable": step.distributed.replicas}
         if scheduling.queue:

@@ -313,13 +313,17 @@ class KfpBackend:
         if step.retry is not None:
             task.spec["retryPolicy"] = retry_policy(step.retry)
         pvc_names = [self.dag.reference(self.pvc_name(m.dataset), task) for m in step.mounts]
-        claim = None
-        if step.kind == "preload":
-            claim = k8s.source_claim(self.pipeline.dataset(step.mounts[0].dataset))
-        config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim,
-                                              k8s.preload_credentials(self.pipeline, step))
-        if config:
-            self.platform.setdefault(f"exec-{shared}", config)
+        # The first step of a shared executor with settings sets them (the others' are the
+        # same); executor_config only reads, so it is not built again once they are set.
+        executor = f"exec-{shared}"
+        if executor not in self.platform:
+            claim = None
+            if step.kind == "preload":
+                claim = k8s.source_claim(self.pipeline.dataset(step.mounts[0].dataset))
+            config = kfp_platform.executor_config(step, pvc_names, self.ctx.options, claim,
+                                                  k8s.preload_credentials(self.pipeline, step))
+            if config:
+                self.platform[executor] = config
         self._component_once(step, shared, self.container)
 
     def _component_once(self, step: ir.Step, shared: str,

@@ -75,9 +75,12 @@ def _keeps_name(item: ir.Input) -> bool:
 
 def _unused(name: str, taken: set[str]) -> str:
     """``name`` or the next free ``name_N`` ignoring case (units.free_name), then taken."""
-    chosen = free_name(name, taken)
-    taken.add(chosen.upper())
-    return chosen
+    upper = name.upper()
+    if upper in taken:  # rare: free_name's loop only then
+        name = free_name(name, taken)
+        upper = name.upper()
+    taken.add(upper)
+    return name
 
 
 def _exact(value: object) -> object:
@@ -121,17 +124,36 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
     renamed: list[int] = []
     text_keys: list[object] = []
     for position, text in enumerate(step.command + step.args):
-        word = _word(text)
+        parts = text.parts
+        # A text of one piece (most of them) without _word's two property reads: a word,
+        # or a placeholder.
+        word: str | None = None
+        if len(parts) != 1:
+            word = _word(text)
+        elif isinstance(parts[0], str):
+            word = parts[0]
         words.append(word)
         if word is not None:
             # The program (the first word) stays part of the shape: steps that run
             # different programs do not share a template, which would mislabel them in the
             # UI. Every other literal word is a hole.
             text_keys.append(_HOLE if position else word)
-        else:
-            text_keys.append(_text_key(text, renames))
-            if _reads_renamed(text, renames):
-                renamed.append(position)
+            continue
+        # _text_key and _reads_renamed in one pass over the pieces.
+        key: list[object] = []
+        reads_renamed = False
+        for part in parts:
+            if isinstance(part, str):
+                key.append(part)
+            elif isinstance(part, ir.InputValue):
+                name = renames[part.name]
+                reads_renamed = reads_renamed or name != part.name
+                key.append((part.kind, name))
+            else:
+                key.append((part.kind, part.name))
+        text_keys.append(tuple(key))
+        if reads_renamed:
+            renamed.append(position)
     # Where the scheduling was written does not change the pod.
     scheduling = (None if step.scheduling is None
                   else _exact(step.scheduling.model_copy(update={"span": None})))

@@ -42,7 +42,14 @@ class StepInputs:
         self.clashes: list[tuple[ir.Input, str, Span]] = []  # (the one read before, name, where)
 
     def add(self, source: ir.Source, span: Span) -> str:
-        key = _source_key(source)
+        # _source_key's usual cases inline: a step reads a value or two per text it makes.
+        key: object
+        if type(source) is ir.OutputRef:
+            key = ("output", source.step, source.output)
+        elif type(source) is ir.ParamRef:
+            key = ("param", source.name)
+        else:
+            key = _source_key(source)
         found = self.by_source.get(key)
         if found is not None:
             return found.name
@@ -59,10 +66,12 @@ class StepInputs:
             if (other is not None and other.name != base
                     and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
                 self.clashes.append((other, base, span))
-        name = free_name(base, self.folded, avoid)
-        self.by_source[key] = self.folded[name.upper()] = ir.Input.of(
-            name, source, source.type, span)
-        return name
+        upper = base.upper()
+        if upper in self.folded or upper in avoid:
+            base = free_name(base, self.folded, avoid)
+            upper = base.upper()
+        self.by_source[key] = self.folded[upper] = ir.Input.of(base, source, source.type, span)
+        return base
 
     def all(self) -> list[ir.Input]:
         return list(self.by_source.values())
