@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import cnai_under_test, compiled_build
+from generate import cnai_under_test, compiled_version
 
 from cnai.context import CompileContext, Options
 from cnai.driver import analyze
@@ -298,12 +298,9 @@ def main() -> None:
         programs["written"] = written_program(pipeline)
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
-        if not args.no_compiled and not any("(compiled)" in v for v in builds):
-            env = compiled_build(work)
-            if env is not None:
-                version = subprocess.run([sys.executable, "-m", "cnai", "--version"], env=env,
-                                         check=True, capture_output=True, text=True).stdout
-                builds = {version.strip(): env, **builds}
+        compiled = None if args.no_compiled else compiled_version(work, builds)
+        if compiled is not None:
+            builds = {compiled[0]: compiled[1], **builds}
         source = work / "bench.cnai"
         source.write_text(text)
         cnai_times, outputs = {}, []

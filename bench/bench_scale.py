@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_kfp import generate as kfp_generate
 from bench_kfp import loop_program, pipeline_ir
 from bench_kfp import shape as kfp_shape
-from generate import cnai_under_test, compiled_build, generate
+from generate import cnai_under_test, compiled_version, generate
 
 HERA_PROGRAM = '''\
 import json
@@ -260,12 +260,9 @@ def main() -> None:
     builds: dict[str, dict[str, str] | None] = {cnai_under_test(): None}
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
-        if not args.no_compiled and not any("(compiled)" in v for v in builds):
-            env = compiled_build(work)
-            if env is not None:
-                version = subprocess.run([sys.executable, "-m", "cnai", "--version"], env=env,
-                                         check=True, capture_output=True, text=True).stdout
-                builds = {**builds, version.strip(): env}
+        compiled = None if args.no_compiled else compiled_version(work, builds)
+        if compiled is not None:
+            builds = {**builds, compiled[0]: compiled[1]}
         import hera  # the versions compared, for the record
         import kfp
         print(f"{next(iter(builds)).split(' (')[0]}, hera {hera.__version__}, kfp "

@@ -80,6 +80,20 @@ def compiled_build(directory: Path) -> dict[str, str] | None:
     return {**os.environ, "PYTHONPATH": path}
 
 
+def compiled_version(directory: Path, builds: dict[str, dict[str, str] | None]
+                     ) -> tuple[str, dict[str, str]] | None:
+    """(its `cnai --version` line, its environment) of the compiled build made in
+    ``directory``; None if ``builds`` has one already or it cannot be built here."""
+    if any("(compiled)" in version for version in builds):
+        return None
+    env = compiled_build(directory)
+    if env is None:
+        return None
+    version = subprocess.run([sys.executable, "-m", "cnai", "--version"], env=env, check=True,
+                             capture_output=True, text=True).stdout
+    return version.strip(), env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=1000)
