@@ -38,9 +38,35 @@ def test_language_sketch_examples_are_the_shipped_examples() -> None:
 def test_spans_are_one_based_and_exact() -> None:
     step = only_step(parse_text('pipeline p {\n  step train after a, b {\n    image = "x"\n  }\n}'))
     assert (step.name.span.line, step.name.span.col, step.name.span.end_col) == (2, 8, 13)
-    assert [a.name for a in step.after] == ["a", "b"]
+    assert [a.step.name for a in step.after] == ["a", "b"]
     assert (step.after[1].span.line, step.after[1].span.col) == (2, 23)
     assert (step.span.line, step.span.end_line) == (2, 4)
+
+
+def test_after_items_take_an_outcome() -> None:
+    step = only_step(parse_text(
+        'pipeline p {\n  step s after a.failed, b {\n    image = "x"\n  }\n}'))
+    first, second = step.after
+    assert (first.step.name, first.status and first.status.name) == ("a", "failed")
+    assert (first.span.col, first.span.end_col) == (16, 24)
+    assert (second.step.name, second.status) == ("b", None)
+
+
+def test_quoted_keys_are_the_users_text() -> None:
+    step = only_step(parse_text(
+        'pipeline p { step s { image = "x"  pod_labels { "app.kubernetes.io/name" = "a"  '
+        'team = "b" } } }'))
+    block = next(i for i in step.items if isinstance(i, ast.Block))
+    keys = [(i.key.name, i.key.quoted) for i in block.items if isinstance(i, ast.Assignment)]
+    assert keys == [("app.kubernetes.io/name", True), ("team", False)]
+
+
+def test_volume_declarations_parse() -> None:
+    module = parse_text('pipeline p { volume models { claim = "m"  path = "/m" } '
+                        'step s { image = "x"  mount models } }')
+    volume = module.pipelines[0].items[0]
+    assert isinstance(volume, ast.VolumeDecl) and volume.name.name == "models"
+    assert [i.key.name for i in volume.items if isinstance(i, ast.Assignment)] == ["claim", "path"]
 
 
 def test_gate_precedence_or_and_not() -> None:

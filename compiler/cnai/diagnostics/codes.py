@@ -63,4 +63,5 @@ CODES: dict[str, str] = {
     "W0402": "workflow close to the size limit",
     "W0403": "scheduling not applied to every pod",
     "W0404": "Kubeflow run Workflow over or near the size limit",
+    "W0405": "setting has no effect on this target",
 }

@@ -90,6 +90,9 @@ class Checker:
         params = [p for p in map(self._param, found.params) if p is not None]
         for dataset_decl in found.datasets:
             self._declare(dataset_decl.name, "dataset", dataset_decl, "volume")
+        for volume_decl in found.volumes:
+            self.diagnostics.error("E0401", "`volume` declarations are not supported yet",
+                                   volume_decl.name.span, "not supported")
         expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
         for step_decl, ctx in found.steps:
             step_decl, arguments = self.expander.expand(step_decl)

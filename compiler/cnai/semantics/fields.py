@@ -66,6 +66,12 @@ class FieldReader:
                 key, is_block = item.name, True
             else:
                 continue
+            if key.quoted:
+                self.diagnostics.error("E0201", f"`{context}`'s fields are written without "
+                                       "quotes", key.span, "quoted field name",
+                                       help=["quoted keys are for labels, annotations and "
+                                             "node selectors"])
+                continue
             spec = specs.get(key.name)
             if spec is None:
                 misspelled.update(self._unknown(key, context, specs))

@@ -45,6 +45,7 @@ class BranchDecl:
 class Collected:
     params: list[ast.ParamDecl] = field(default_factory=list)
     datasets: list[ast.DatasetDecl] = field(default_factory=list)
+    volumes: list[ast.VolumeDecl] = field(default_factory=list)
     steps: list[tuple[ast.StepDecl, Context]] = field(default_factory=list)
     templates: list[ast.TemplateDef] = field(default_factory=list)
     settings: list[ast.Assignment | ast.Block] = field(default_factory=list)
@@ -77,6 +78,8 @@ class GroupWalker:
                 self.found.params.append(item)
             elif isinstance(item, ast.DatasetDecl):
                 self.found.datasets.append(item)
+            elif isinstance(item, ast.VolumeDecl):
+                self.found.volumes.append(item)
             elif isinstance(item, ast.TemplateDef):
                 self.found.templates.append(item)
             else:
@@ -85,7 +88,8 @@ class GroupWalker:
 
     def _top_level_only(self, item: ast.PipelineItem) -> None:
         what = {ast.ParamDecl: "params", ast.DatasetDecl: "data sets",
-                ast.TemplateDef: "templates"}.get(type(item), "pipeline settings")
+                ast.VolumeDecl: "volumes", ast.TemplateDef: "templates",
+                }.get(type(item), "pipeline settings")
         self.diagnostics.error("E0208", f"{what} are declared at the top level of the pipeline",
                                item.span, "inside a block", help=["move it out of the block"])
 

@@ -297,7 +297,13 @@ class StepChecker:
 
     def _after(self, decl: ast.StepDecl) -> list[ir.Dependency]:
         depends: list[ir.Dependency] = []
-        for name in decl.after:
+        for item in decl.after:
+            name = item.step
+            if item.status is not None:
+                self.diagnostics.error(
+                    "E0401", f"`after {name.name}.{item.status.name}` is not supported yet",
+                    item.span, "not supported", help=[f"write `after {name.name}`"])
+                continue
             symbol = self.scope.get(name.name)
             if symbol is None or symbol.kind not in ("step", "service"):
                 self.scope.unknown(name, "step", "E0102", "step", "service")
@@ -518,6 +524,11 @@ class StepChecker:
             if not isinstance(item, ast.Assignment):
                 self.diagnostics.error("E0201", "`env` holds `NAME = value` entries",
                                        item.span, "not an environment variable")
+                continue
+            if item.key.quoted:
+                self.diagnostics.error("E0201", "an environment variable's name is written "
+                                       "without quotes", item.key.span, "quoted name",
+                                       help=[f"write `{item.key.name} = ...`"])
                 continue
             if item.key.name in seen:
                 self.diagnostics.error(

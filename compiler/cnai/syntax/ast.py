@@ -34,6 +34,7 @@ def depth(node: Node) -> int:
 class Ident(Node):
     name: str
     span: Span
+    quoted: bool = False  # a block's key written as a string: "cloud.google.com/gke-nodepool"
 
 
 # ---- expressions -------------------------------------------------------------------------
@@ -211,12 +212,30 @@ class DatasetDecl(Node):
 
 
 @dataclass(slots=True)
+class VolumeDecl(Node):
+    """``volume NAME { ... }``: an existing claim, ConfigMap, Secret or scratch space."""
+
+    name: Ident
+    items: tuple[BodyItem, ...]
+    span: Span
+
+
+@dataclass(slots=True)
+class After(Node):
+    """One item of ``after``: a step, and the outcome waited for (``train.failed``), if any."""
+
+    step: Ident
+    status: Ident | None
+    span: Span
+
+
+@dataclass(slots=True)
 class StepDecl(Node):
     """A ``step`` or a ``service`` (``kind``): a header with ``after``/``when`` and a body."""
 
     kind: str
     name: Ident
-    after: tuple[Ident, ...]
+    after: tuple[After, ...]
     when: Expr | None
     items: tuple[BodyItem, ...]
     span: Span
@@ -264,8 +283,8 @@ class FinallyBlock(Node):
     span: Span
 
 
-PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | StepDecl | TemplateDef | ForBlock
-                | IfBlock | FinallyBlock)
+PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | VolumeDecl | StepDecl | TemplateDef
+                | ForBlock | IfBlock | FinallyBlock)
 
 
 @dataclass(slots=True)

@@ -8,9 +8,10 @@ from pathlib import Path
 # The language's keywords (docs/language.md): none may name anything. Most are tokens of their
 # own, so the parser meets them where a name should be; the rest reach the checker as names.
 KEYWORDS = frozenset((
-    "pipeline", "param", "dataset", "step", "service", "template", "use", "import", "after",
-    "when", "if", "else", "for", "in", "parallel", "finally", "output", "mount", "resources",
-    "retry", "distributed", "scheduling", "quota", "and", "or", "not", "true", "false"))
+    "pipeline", "param", "dataset", "volume", "step", "service", "template", "use", "import",
+    "after", "when", "if", "else", "for", "in", "parallel", "finally", "output", "mount",
+    "resources", "retry", "distributed", "scheduling", "quota", "and", "or", "not", "true",
+    "false"))
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _CANDIDATES = (

@@ -174,6 +174,11 @@ class AstBuilder:
         node = ast.DatasetDecl(self._ident(name), self._items(children), self._span(children))
         return self._node(node, children)
 
+    def volume_decl(self, children: list[Any]) -> ast.VolumeDecl:
+        name = self._names(children)[0]
+        node = ast.VolumeDecl(self._ident(name), self._items(children), self._span(children))
+        return self._node(node, children)
+
     def _step(self, children: list[Any], kind: str) -> ast.StepDecl:
         name = self._names(children)[0]
         after = self._parts(children, "after")
@@ -190,8 +195,13 @@ class AstBuilder:
         return self._step(children, "service")
 
     def after_clause(self, children: list[Any]) -> _Part:
-        names = tuple(self._ident(t) for t in self._names(children))
-        return self._part("after", names, children)
+        items = tuple(c for c in children if isinstance(c, ast.After))
+        return self._part("after", items, children)
+
+    def after_item(self, children: list[Any]) -> ast.After:
+        names = self._names(children)
+        return ast.After(self._ident(names[0]), self._ident(names[1]) if len(names) > 1 else None,
+                         self._span(children))
 
     def when_clause(self, children: list[Any]) -> _Part:
         return self._part("when", children[-1], children)
@@ -247,7 +257,17 @@ class AstBuilder:
     # ---- body items ---------------------------------------------------------------------
 
     def field_name(self, children: list[Any]) -> ast.Ident:
-        return self._ident(children[0])
+        token = children[0]
+        if token.type != "STRING":
+            return self._ident(token)
+        # A quoted key is the user's own (a label, an annotation): plain text, no `${...}`.
+        text = self.string_token(token)
+        if not text.is_plain:
+            self.diagnostics.error("E0201", "a quoted key cannot interpolate `${...}`",
+                                   text.span, "interpolation in a key",
+                                   help=["write the key as plain text"])
+        return ast.Ident(text.text if text.is_plain else token.value[1:-1], text.span,
+                         quoted=True)
 
     def assignment(self, children: list[Any]) -> ast.Assignment:
         key, _, value = children
