@@ -260,9 +260,19 @@ def test_every_setting_is_rendered_or_refused(target: str) -> None:
     assert not set(RENDERERS[target]) - declared, "renderers no setting names"
 
 
-PARENTS = {"resources": "step", "retry": "step", "scheduling": "step", "quota": "pipeline",
-           "scale": "service", "canary": "service", "circuit_breaker": "service",
-           "distributed": "step"}
+PARENTS = {
+    "resources": "step", "retry": "step", "scheduling": "step", "quota": "pipeline",
+    "scale": "service", "canary": "service", "circuit_breaker": "service",
+    "distributed": "step",
+    # ---- identity, access, pod metadata and security (#17 group A) ----
+
+    # ---- placement and resources (#17 group B) ----
+
+    # ---- configuration and volumes (#17 group C) ----
+
+    # ---- workflow hygiene and failure handling (#17 group D) ----
+
+}
 OPENERS = {"distributed": "distributed tensorflow"}
 BASE = {"pipeline": [], "dataset": ['source = "s3://bucket/data"', 'path = "/data"',
                                     'size = "1Gi"'],

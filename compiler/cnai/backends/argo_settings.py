@@ -71,6 +71,14 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
     "template.placement": placement,
     "template.retry": retry,
     "template.timeout": timeout,
+    # ---- identity, access, pod metadata and security (#17 group A) ----
+
+    # ---- placement and resources (#17 group B) ----
+
+    # ---- configuration and volumes (#17 group C) ----
+
+    # ---- workflow hygiene and failure handling (#17 group D) ----
+
     "template.cache": cache,
 }
 

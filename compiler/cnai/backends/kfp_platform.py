@@ -127,6 +127,14 @@ EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
     "executor_config.placement": placement,
     "executor_config.timeout": timeout,
     "executor_config.image_pull_policy": image_pull_policy,
+    # ---- identity, access, pod metadata and security (#17 group A) ----
+
+    # ---- placement and resources (#17 group B) ----
+
+    # ---- configuration and volumes (#17 group C) ----
+
+    # ---- workflow hygiene and failure handling (#17 group D) ----
+
 }
 
 def pvc_mount(path: str, pvc_name: Spec) -> Spec:

@@ -438,6 +438,14 @@ class Step(Node):
     template: str | None = None  # steps sharing one Argo template / KFP component (dedupe)
     fills: str | None = None  # preload and dataload steps: the data set they fill
     image_pull_policy: PullPolicy | None = None  # the step's own, or the pipeline's
+    # ---- identity, access, pod metadata and security (#17 group A) ----
+
+    # ---- placement and resources (#17 group B) ----
+
+    # ---- configuration and volumes (#17 group C) ----
+
+    # ---- workflow hygiene and failure handling (#17 group D) ----
+
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
@@ -538,6 +546,14 @@ class Pipeline(Node):
     quota: Quota | None = None
     scheduling: Scheduling | None = None  # the pipeline's own; steps hold their effective one
     image_pull_policy: PullPolicy | None = None  # the steps' default
+    # ---- identity, access, pod metadata and security (#17 group A) ----
+
+    # ---- placement and resources (#17 group B) ----
+
+    # ---- configuration and volumes (#17 group C) ----
+
+    # ---- workflow hygiene and failure handling (#17 group D) ----
+
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

@@ -225,6 +225,14 @@ SETTINGS: tuple[Setting, ...] = (
             example='masters = 0', needs=(("distributed", "workers = 2"),)),
     Setting("workers", "int", ("distributed",), "workers", custom=True,
             example='workers = 3'),
+    # ---- identity, access, pod metadata and security (#17 group A) ----
+
+    # ---- placement and resources (#17 group B) ----
+
+    # ---- configuration and volumes (#17 group C) ----
+
+    # ---- workflow hygiene and failure handling (#17 group D) ----
+
 )
 
 # The IR model each context's settings fill (``Setting.ir`` is a path on it).
