@@ -31,7 +31,7 @@ from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
-from cnai.backends import argo_package, argo_resources, argo_settings, cloud, k8s
+from cnai.backends import argo_package, argo_resources, argo_settings, cloud, identity, k8s
 from cnai.backends.argo_resources import MAIN
 from cnai.context import CompileContext
 from cnai.contract import param_text
@@ -159,6 +159,7 @@ class ArgoBackend:
         parallelism = cloud.gpu_parallelism(pipeline)
         if parallelism is not None:
             spec["parallelism"] = parallelism
+        identity.workflow_spec(pipeline, spec)  # service account, image pull secrets
         volumes = argo_resources.workflow_volumes(pipeline)
         if volumes:
             spec["volumes"] = volumes
@@ -702,4 +703,5 @@ def _iterate(task: dict[str, Any], loop: ir.Loop, arguments: dict[str, Any],
 
 # The settings the workflow itself renders (semantics/settings.py names them by key).
 argo_settings.RENDERERS.update({"workflow.description": ArgoBackend.workflow,
-                                "cron_workflow": ArgoBackend.workflow})
+                                "cron_workflow": ArgoBackend.workflow,
+                                "workflow.image_pull_secrets": identity.workflow_spec})

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, k8s
+from cnai.backends import cloud, identity, k8s
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration
 
@@ -32,7 +32,8 @@ def placement(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> 
     template.update(cloud.placement(step, backend.ctx.options))
     queue = cloud.volcano_queue(step)
     if queue is not None:
-        template["metadata"] = {"annotations": {cloud.VOLCANO_QUEUE: queue}}
+        metadata = template.setdefault("metadata", {})
+        metadata.setdefault("annotations", {})[cloud.VOLCANO_QUEUE] = queue
 
 
 def retry(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
@@ -72,6 +73,9 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
     "template.retry": retry,
     "template.timeout": timeout,
     # ---- identity, access, pod metadata and security (#17 group A) ----
+    "template.service_account": identity.template_service_account,
+    "template.pod_metadata": identity.template_pod_metadata,
+    "template.security": identity.template_security,
 
     # ---- placement and resources (#17 group B) ----
 

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from cnai.backends import k8s
+from cnai.backends import identity, k8s
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
@@ -79,7 +79,8 @@ def training_job(step: ir.Step, container: dict[str, Any], volumes: list[dict[st
                                 **placement(step, options)}
     if volumes:
         pod_spec["volumes"] = volumes
-    template = {"metadata": {"labels": pod_labels}, "spec": pod_spec}
+    template = {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec}
+    identity.job_pod(step, template)
     replicas: dict[str, Any] = {}
     for replica_type, count in ((master, step.distributed.masters),
                                 ("Worker", step.distributed.workers)):
@@ -243,9 +244,11 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
     spec: dict[str, Any] = {"containers": [body]}
     if serving.concurrency is not None:
         spec["containerConcurrency"] = serving.concurrency
+    template = {"metadata": metadata, "spec": spec}
+    identity.knative_pod(step, template)
     return {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
             "metadata": {"name": name, "labels": dict(service_labels)},
-            "spec": {"template": {"metadata": metadata, "spec": spec}}}
+            "spec": {"template": template}}
 
 
 def knative_ready(step: ir.Step, revision: str) -> str:

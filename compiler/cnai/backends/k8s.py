@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import contract
+from cnai.backends import identity
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR, contract_parameters, input_env_name, runtime_env
 from cnai.semantics import ir
 
@@ -95,6 +96,9 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
                **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
     if mounts:
         result["volumeMounts"] = mounts
+    security = identity.container_security(step.security)
+    if security:
+        result["securityContext"] = security
     return result
 
 

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import __version__
-from cnai.backends import cloud, k8s, kfp_cel, kfp_contract, kfp_platform
+from cnai.backends import cloud, identity, k8s, kfp_cel, kfp_contract, kfp_platform
 from cnai.backends.kfp_cloud import CloudSteps
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import (
@@ -251,6 +251,7 @@ class KfpBackend:
                     "kfp-kubernetes' KubernetesExecutorConfig has no schedulerName or "
                     "priorityClassName; compile with --target argo to place every pod"])
         self._refuse_skipped_iterations()
+        identity.refuse_on_kfp(self.pipeline, self.ctx)
         return set()
 
     def _refuse_skipped_iterations(self) -> None:

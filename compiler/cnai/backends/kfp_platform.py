@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from cnai.backends import cloud, k8s
+from cnai.backends import cloud, identity, k8s
 from cnai.context import Options
 from cnai.semantics import ir
 
@@ -128,6 +128,9 @@ EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
     "executor_config.timeout": timeout,
     "executor_config.image_pull_policy": image_pull_policy,
     # ---- identity, access, pod metadata and security (#17 group A) ----
+    "executor_config.image_pull_secrets": identity.executor_image_pull_secrets,
+    "executor_config.pod_metadata": identity.executor_pod_metadata,
+    "executor_config.security": identity.executor_security,
 
     # ---- placement and resources (#17 group B) ----
 

@@ -14,6 +14,7 @@ from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
+from cnai.semantics.identity import MERGED, PodReader
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
@@ -50,6 +51,7 @@ class Checker:
         self.kept_names: frozenset[str] = frozenset()
         self.scheduling: ir.Scheduling | None = None  # the pipeline's
         self.defaults: list[tuple[Setting, Any]] = []  # settings.REPLACED the pipeline sets
+        self.pod_base: dict[str, Any] = {}  # the pipeline's identity.MERGED settings
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
 
@@ -103,6 +105,8 @@ class Checker:
         self._declare_loop_vars(found)
         fields = self.fields.collect(found.settings, "pipeline", decl.name, decl.span)
         values = self.fields.read(fields, "pipeline")
+        PodReader(self).read(fields, values, {})
+        self.pod_base = {name: values[name] for name in MERGED}
         description = values.get("description")
         # The pipeline's values of settings its steps take unless they set their own.
         self.defaults = [(s, values[s.ir]) for s in REPLACED if values.get(s.ir) is not None]
@@ -136,7 +140,7 @@ class Checker:
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
                            scheduling=self.scheduling, span=decl.span,
-                           **{s.ir: value for s, value in self.defaults})
+                           **{s.ir: value for s, value in self.defaults}, **self.pod_base)
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

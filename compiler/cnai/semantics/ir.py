@@ -388,6 +388,19 @@ class Scheduling(Node):
     span: Span | None = None  # the `scheduling` block that set the last of these
 
 
+class Security(Node):
+    """``security { ... }``: who a step's processes run as, and that its pods meet the
+    `restricted` Pod Security Standard (backends/identity.py). Pipeline-wide, overridden field
+    by field on a step."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None  # rendered true unless written false
+    fs_group: int | None = None
+    read_only_root_filesystem: bool | None = None
+    span: Span | None = None  # the `security` block that set the last of these
+
+
 class Quota(Node):
     gpu: int | None = None
     cpu: str | None = None
@@ -439,6 +452,11 @@ class Step(Node):
     fills: str | None = None  # preload and dataload steps: the data set they fill
     image_pull_policy: PullPolicy | None = None  # the step's own, or the pipeline's
     # ---- identity, access, pod metadata and security (#17 group A) ----
+    service_account: str | None = None  # the step's own, or the pipeline's
+    image_pull_secrets: list[str] = Field(default_factory=list)  # the step's own, or the pipeline's
+    pod_labels: dict[str, str] = Field(default_factory=dict)  # the pipeline's, the step's on top
+    pod_annotations: dict[str, str] = Field(default_factory=dict)  # as pod_labels
+    security: Security | None = None  # effective: the pipeline's, the step's fields on top
 
     # ---- placement and resources (#17 group B) ----
 
@@ -547,6 +565,11 @@ class Pipeline(Node):
     scheduling: Scheduling | None = None  # the pipeline's own; steps hold their effective one
     image_pull_policy: PullPolicy | None = None  # the steps' default
     # ---- identity, access, pod metadata and security (#17 group A) ----
+    service_account: str | None = None  # the steps' default; `cnai submit` overrides it
+    image_pull_secrets: list[str] = Field(default_factory=list)  # the steps' default
+    pod_labels: dict[str, str] = Field(default_factory=dict)  # every step's, under its own
+    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    security: Security | None = None  # the pipeline's own; steps hold their effective one
 
     # ---- placement and resources (#17 group B) ----
 

@@ -226,6 +226,43 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "int", ("distributed",), "workers", custom=True,
             example='workers = 3'),
     # ---- identity, access, pod metadata and security (#17 group A) ----
+    # The pods' Kubernetes identity (semantics/identity.py, backends/identity.py). On Argo,
+    # the pipeline's is the Workflow's `spec.serviceAccountName`, a step's own its template's;
+    # on KFP an account is per run, not per task: `cnai submit` sends the pipeline's as the
+    # run's (kfp Client.run_pipeline's service_account), a step's own is refused (E0401).
+    Setting("service_account", "string", ("pipeline", *BOTH), "service_account",
+            merge="replace", argo="template.service_account",
+            kfp="submit.run_service_account",
+            example='service_account = "trainer"'),
+    # Argo: WorkflowSpec.imagePullSecrets (a template has none); KFP: the executor config's
+    # imagePullSecret (kfp/kubernetes/image.py, set_image_pull_secrets).
+    Setting("image_pull_secrets", "list", ("pipeline", *BOTH), "image_pull_secrets",
+            custom=True, merge="replace", argo="workflow.image_pull_secrets",
+            kfp="executor_config.image_pull_secrets",
+            example='image_pull_secrets = ["regcred"]'),
+    # Keys are the user's (FREE_BLOCKS); merged key by key, the step's value winning.
+    Setting("pod_labels", "block", ("pipeline", *BOTH), "pod_labels", custom=True,
+            merge="merge", argo="template.pod_metadata", kfp="executor_config.pod_metadata",
+            example='pod_labels { team = "vision" }'),
+    Setting("pod_annotations", "block", ("pipeline", *BOTH), "pod_annotations", custom=True,
+            merge="merge", argo="template.pod_metadata", kfp="executor_config.pod_metadata",
+            example='pod_annotations { "sidecar.istio.io/inject" = "false" }'),
+    # Pods valid under the `restricted` Pod Security Standard (backends/identity.py).
+    Setting("security", "block", ("pipeline", *BOTH), "security", custom=True,
+            merge="merge", argo="template.security", kfp="executor_config.security",
+            example='security { run_as_user = 1000 }'),
+    Setting("run_as_user", "int", ("security",), "run_as_user",
+            example='run_as_user = 1000'),
+    Setting("run_as_group", "int", ("security",), "run_as_group",
+            example='run_as_group = 1000'),
+    Setting("run_as_non_root", "bool", ("security",), "run_as_non_root",
+            example='run_as_non_root = false'),
+    # kfp-kubernetes' SecurityContext has runAsUser, runAsGroup and runAsNonRoot only
+    # (kubernetes_executor_config.proto): a weaker pod is refused, not made silently.
+    Setting("fs_group", "int", ("security",), "fs_group", kfp="E0401",
+            example='fs_group = 2000'),
+    Setting("read_only_root_filesystem", "bool", ("security",), "read_only_root_filesystem",
+            kfp="E0401", example='read_only_root_filesystem = true'),
 
     # ---- placement and resources (#17 group B) ----
 
@@ -241,6 +278,7 @@ CONTEXT_MODELS: dict[str, type[ir.Node]] = {
     "resources": ir.Resources, "retry": ir.Retry, "scheduling": ir.Scheduling,
     "quota": ir.Quota, "scale": ir.Serving, "canary": ir.Serving,
     "circuit_breaker": ir.Serving, "distributed": ir.Distributed,
+    "security": ir.Security,
 }
 
 # Fields of ir.Step that no setting fills: what the step is and where it sits in the graph,
@@ -260,7 +298,9 @@ STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", 
                               "groups")
 
 # Blocks whose keys are the user's own (environment variable names): not settings.
-FREE_BLOCKS = ("env",)
+FREE_BLOCKS = ("env",
+               "pod_labels", "pod_annotations",  # label and annotation keys (#17 group A)
+               )
 
 # Each context's settings by name, in declaration order.
 BY_CONTEXT: dict[str, dict[str, Setting]] = {}

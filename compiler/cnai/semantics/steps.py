@@ -11,6 +11,7 @@ from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, fill
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
+from cnai.semantics.identity import PodReader
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
 from cnai.semantics.units import free_name, k8s_name
@@ -123,6 +124,7 @@ class StepChecker:
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         values = self.fields.read(fields, decl.kind)
+        PodReader(self.checker).read(fields, values, self.checker.pod_base)
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
                        image=values.pop("image", None) or "",
                        outputs=list(symbol.outputs.values()), group=self.ctx.group)
