@@ -123,7 +123,8 @@ def _fits(kind: str, found: list[Any]) -> bool:
     if kind in kinds:
         return kinds[kind] in found and bool not in found if kind != "bool" else bool in found
     # Blocks: a model of their own (Resources), or a list of entries (env).
-    return any(t is list or (isinstance(t, type) and issubclass(t, ir.Node)) for t in found)
+    return any(t is list or (isinstance(t, type) and issubclass(t, ir.Node)) for t in found) \
+        or dict in found  # a block of the user's keys (pod_labels: #17 group A)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=IDS)
@@ -190,6 +191,8 @@ def _variants(setting: Setting) -> list[tuple[str, Any, Any]]:
         return [(attr, getattr(step, attr), [*getattr(step, attr), ir.Text.of("x")])]
     if setting.name == "env":
         return [(attr, [], [ir.EnvVar(name="MODE", value=ir.Text.of("fast"))])]
+    if isinstance(getattr(step, attr), dict):  # a block of the user's keys (#17 group A)
+        return [(attr, {}, {"team": "vision"})]
     if setting.kind in ("block", "decl"):
         base = _block(setting.name)
         return [(attr, base, base.model_copy(update={
@@ -265,6 +268,7 @@ PARENTS = {
     "scale": "service", "canary": "service", "circuit_breaker": "service",
     "distributed": "step",
     # ---- identity, access, pod metadata and security (#17 group A) ----
+    "security": "step",
 
     # ---- placement and resources (#17 group B) ----
 

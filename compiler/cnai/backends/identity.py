@@ -177,6 +177,16 @@ def executor_security(step: ir.Step, options: Options, config: Spec) -> None:
     config["securityContext"] = context
 
 
+def own_account(pipeline: ir.Pipeline, step: ir.Step) -> ir.Step:
+    """On KFP, the step as the pods of its training job or service see it: with its own
+    account, or none if it has the pipeline's. That one is the run's (`cnai submit`, which
+    may override it), known only when the run is made; those pods then run as the
+    namespace's default account (docs/kfp.md)."""
+    if step.service_account is None or step.service_account != pipeline.service_account:
+        return step
+    return step.model_copy(update={"service_account": None})
+
+
 def refuse_on_kfp(pipeline: ir.Pipeline, ctx: CompileContext) -> None:
     """What a KFP task's pod cannot have: an account of its own (an account is the run's),
     an fsGroup or a read-only root filesystem (not in kfp-kubernetes' SecurityContext). A

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, k8s
+from cnai.backends import cloud, identity, k8s
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import Channel, Spec
 from cnai.backends.serialize import to_yaml
@@ -118,7 +118,8 @@ class CloudSteps:
     def _launch_args(self, step: ir.Step) -> list[str]:
         if step.kind == "distributed":
             labels = cloud.labels(self.pipeline, step, token("CNAI_RUN_ID"))
-            job = cloud.training_job(step, self.k8s_container(step), self._job_volumes(step),
+            job = cloud.training_job(identity.own_account(self.pipeline, step),
+                                     self.k8s_container(step), self._job_volumes(step),
                                      labels, self.options)
             success, failure = cloud.job_conditions(step)
             args = ["--manifest-text", cloud.as_json(job)]
@@ -142,7 +143,8 @@ class CloudSteps:
     def service_objects(self, step: ir.Step) -> list[dict[str, Any]]:
         labels = cloud.labels(self.pipeline, step, token("CNAI_RUN_ID"))
         namespace = token("CNAI_NAMESPACE")
-        objects = [cloud.knative_service(step, self.k8s_container(step), SHORT_RUN, labels)]
+        objects = [cloud.knative_service(identity.own_account(self.pipeline, step),
+                                         self.k8s_container(step), SHORT_RUN, labels)]
         for extra in (cloud.destination_rule(step, namespace, SHORT_RUN),
                       cloud.virtual_service(step, namespace)):
             if extra is not None:

@@ -122,6 +122,9 @@ def pick_run_document(documents: list[dict[str, Any]]) -> dict[str, Any]:
 def submit(job: Job) -> int:
     document = pick_run_document(job.compiled.documents)
     apply_to_argo(document, job.values)
+    if job.service_account is not None:  # the Workflow's; templates with their own keep it
+        document["spec"].get("workflowSpec", document["spec"])["serviceAccountName"] = \
+            job.service_account
     service = make_service(job.connection)
     for template in job.compiled.documents:
         if template.get("kind") == TEMPLATE_KIND:

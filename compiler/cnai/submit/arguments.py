@@ -45,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                       dest="params", help="set a pipeline param (repeatable)")
     what.add_argument("--experiment", metavar="NAME",
                       help="KFP experiment, created if missing (default: Default)")
+    what.add_argument("--service-account", metavar="NAME",
+                      help="run as this Kubernetes service account instead of the pipeline's "
+                      "(argo: the Workflow's; steps with an account of their own keep it; "
+                      "kfp: the run's)")
     what.add_argument("--watch", "-w", action="store_true",
                       help="follow the run until it ends; exit 1 unless it succeeds")
     what.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",

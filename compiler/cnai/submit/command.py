@@ -66,7 +66,8 @@ def _submit(args: argparse.Namespace) -> int:
     if args.insecure and connection.url.startswith("https://"):
         note("TLS certificate verification is off (--insecure)")
     job = Job(compiled=compiled, connection=connection, values=values, watch=args.watch,
-              poll_interval=args.poll_interval, experiment=args.experiment or "Default")
+              poll_interval=args.poll_interval, experiment=args.experiment or "Default",
+              service_account=_service_account(args.service_account))
     if args.target == "argo":
         from cnai.submit import argo_submit
 
@@ -74,6 +75,16 @@ def _submit(args: argparse.Namespace) -> int:
     from cnai.submit import kfp_submit
 
     return kfp_submit.submit(job)
+
+
+def _service_account(name: str | None) -> str | None:
+    """--service-account, checked as Kubernetes checks a ServiceAccount's name."""
+    from cnai.semantics.k8s_names import dns1123_subdomain
+
+    problem = None if name is None else dns1123_subdomain(name)
+    if problem is not None:
+        raise UsageError(f"--service-account {name!r} {problem}")
+    return name
 
 
 def _connection(args: argparse.Namespace) -> Connection:

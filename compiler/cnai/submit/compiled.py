@@ -24,6 +24,7 @@ class Compiled:
     params: list[Param]
     documents: list[dict[str, Any]]
     text: str  # the target's YAML, as `cnai compile` writes it
+    service_account: str | None = None  # the pipeline's `service_account`: the run's on KFP
 
 
 def compile_for(path: str, target: str, options: Options, colour: str) -> Compiled | None:
@@ -39,4 +40,5 @@ def compile_for(path: str, target: str, options: Options, colour: str) -> Compil
     assert pipeline is not None
     return Compiled(name=pipeline.k8s_name, description=pipeline.description,
                     schedule=pipeline.schedule, params=params_of(pipeline),
-                    documents=result.documents, text=result.text)
+                    documents=result.documents, text=result.text,
+                    service_account=pipeline.service_account)

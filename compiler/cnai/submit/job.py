@@ -34,6 +34,7 @@ class Job:
     watch: bool = False
     poll_interval: float = 2.0
     experiment: str = "Default"  # KFP only
+    service_account: str | None = None  # --service-account: the run's, over the pipeline's
     out: TextIO = field(default_factory=lambda: sys.stdout)
 
 

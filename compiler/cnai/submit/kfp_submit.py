@@ -56,6 +56,13 @@ def kfp_cron(schedule: str) -> str:
     return schedule if schedule.startswith("@") else f"0 {schedule}"
 
 
+def run_service_account(job: Job) -> str | None:
+    """The run's Kubernetes service account: --service-account, else the pipeline's
+    `service_account` (kfp Client.run_pipeline / create_recurring_run's service_account; the
+    API server gives it to the run's Argo Workflow, whose pods all run as it)."""
+    return job.service_account or job.compiled.service_account
+
+
 class Calls:
     """Runs one kfp.Client call with cnai's retries; failures become HttpFailure/Unreachable."""
 
@@ -197,6 +204,9 @@ def submit(job: Job) -> int:
             name=job.experiment, namespace=connection.namespace))
     experiment_id = present(experiment.experiment_id, "an experiment id")
     common = {"params": job.values, "pipeline_id": pipeline_id, "version_id": version_id}
+    account = run_service_account(job)
+    if account is not None:
+        common["service_account"] = account
     if compiled.schedule is not None:
         cron = kfp_cron(compiled.schedule)
         with explained(SERVICE, Action("create the recurring run")):
