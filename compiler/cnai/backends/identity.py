@@ -212,7 +212,7 @@ def refuse_on_kfp(pipeline: ir.Pipeline, ctx: CompileContext) -> None:
             break
     for step in pipeline.steps:
         security = step.security
-        if step.kind in ("container", "preload") and security is not None and (
+        if step.kind == "container" and security is not None and (
                 security.fs_group is not None
                 or security.read_only_root_filesystem is not None):
             field = "fs_group" if security.fs_group is not None else \
