@@ -10,6 +10,7 @@ top, and every pod valid under Kubernetes' `restricted` Pod Security Standard.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,7 +145,7 @@ def kfp_objects(doc: Doc) -> Iterator[tuple[str, Doc]]:
     """The objects KFP's launcher and deploy tasks create, from their arguments."""
     for name, executor in doc["deploymentSpec"]["executors"].items():
         args = executor.get("container", {}).get("args", [])
-        for flag, value in zip(args, args[1:], strict=False):
+        for flag, value in itertools.pairwise(args):
             if flag == "--manifest-text":
                 yield name, json.loads(value)
             elif flag == "--manifests-text":

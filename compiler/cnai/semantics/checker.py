@@ -14,8 +14,8 @@ from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
-from cnai.semantics.identity import MERGED, PodReader
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
+from cnai.semantics.identity import MERGED, PodReader
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
