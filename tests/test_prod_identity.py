@@ -196,7 +196,7 @@ def test_kfp_output_parses_into_kfp_kubernetes() -> None:
     spec, platform = compile_file(PROD, "kfp").documents
     pipeline_spec(spec)
     configs = platform_spec(platform)
-    assert set(configs) == {"exec-prepare", "exec-train"}
+    assert set(configs) == {"exec-prepare", "exec-train", "exec-tune", "exec-api"}
 
 
 # ---- Argo: defaults, templates, a step's own -------------------------------------------
@@ -257,6 +257,17 @@ def test_argo_security_merges_field_by_field() -> None:
         "readOnlyRootFilesystem": True}
 
 
+def test_argo_resource_templates_pods_get_the_steps_metadata_and_security() -> None:
+    """The executor pod that creates a job or a service runs in the same namespace, under the
+    same policy: the step's labels, annotations and pod security context, the Workflow's
+    account."""
+    found = templates(workflow(PROD))
+    for name in ("tune", "api"):
+        assert found[name]["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+        assert found[name]["securityContext"]["runAsNonRoot"] is True
+        assert "serviceAccountName" not in found[name]
+
+
 def test_a_volcano_queue_and_pod_annotations_share_the_templates_metadata() -> None:
     source = """pipeline p {
       scheduling { scheduler = "volcano"  queue = "training" }
@@ -285,6 +296,9 @@ def test_kfp_executor_configs() -> None:
                                           "runAsGroup": "3000"}
     assert train["securityContext"] == {"runAsNonRoot": True, "runAsUser": "2000",
                                         "runAsGroup": "1000"}
+    # The launcher and deploy tasks' own pods (the objects they create carry theirs).
+    assert executors["exec-api"]["podMetadata"]["labels"]["tier"] == "serving"
+    assert executors["exec-tune"]["securityContext"]["runAsNonRoot"] is True
 
 
 def test_kfp_jobs_and_services_take_a_steps_own_account_only() -> None:

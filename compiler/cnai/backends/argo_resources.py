@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, k8s
+from cnai.backends import cloud, identity, k8s
 from cnai.backends.serialize import to_yaml
 from cnai.backends.verbatim import Verbatim
 from cnai.semantics import ir
@@ -63,6 +63,8 @@ def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
             built.append(_data_load(backend, step, name))
         else:
             built.append({"name": name, **_resource(backend, step, role)})
+        if step.kind not in ("container", "preload"):
+            identity.engine_pod(step, built[-1])  # labels, annotations, security
     return built
 
 

@@ -117,6 +117,19 @@ def knative_pod(step: ir.Step, template: Spec) -> None:
 
 # ---- Argo -------------------------------------------------------------------------------
 
+def engine_pod(step: ir.Step, template: Spec) -> None:
+    """A template whose pod runs Argo's executor alone (a resource template) or cnai's
+    launcher (a Fluid data load): the step's labels, annotations and security context. Its
+    account stays the Workflow's, which creates the step's objects (docs/argo.md)."""
+    if step.pod_labels or step.pod_annotations:
+        pod_metadata(step, template.setdefault("metadata", {}))
+    security = pod_security(step.security)
+    if security:
+        template["securityContext"] = security
+    if "container" in template and step.security is not None:
+        template["container"]["securityContext"] = container_security(step.security)
+
+
 def template_service_account(backend: ArgoBackend, step: ir.Step, template: Spec) -> None:
     if step.service_account is not None and \
             step.service_account != backend.pipeline.service_account:
@@ -185,6 +198,16 @@ def own_account(pipeline: ir.Pipeline, step: ir.Step) -> ir.Step:
     if step.service_account is None or step.service_account != pipeline.service_account:
         return step
     return step.model_copy(update={"service_account": None})
+
+
+def launcher_config(step: ir.Step, options: Options) -> Spec:
+    """The executor config of a launcher or deploy task (a distributed step, a service, a
+    Fluid data load): its pod's pull secrets, labels, annotations and security context. The
+    objects it creates carry the step's own (job_pod, knative_pod)."""
+    config: Spec = {}
+    for render in (executor_image_pull_secrets, executor_pod_metadata, executor_security):
+        render(step, options, config)
+    return config
 
 
 def refuse_on_kfp(pipeline: ir.Pipeline, ctx: CompileContext) -> None:

@@ -310,6 +310,9 @@ class KfpBackend:
             for name, value in self.cloud.extra_inputs(step):
                 task.spec.setdefault("inputs", {}).setdefault("parameters", {})[name] = value
             self._component_once(step, shared, self.cloud.container)
+            launcher = identity.launcher_config(step, self.ctx.options)
+            if launcher:
+                self.platform.setdefault(f"exec-{shared}", launcher)
             return
         if step.retry is not None:
             task.spec["retryPolicy"] = retry_policy(step.retry)

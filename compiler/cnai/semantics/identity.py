@@ -164,14 +164,14 @@ class PodReader:
         refused (E0208), as the kubelet would refuse to start it."""
         if block is None:
             return base
-        block = block_of(block)
-        found = self.fields.collect(block.items, "security", None, block.span)
+        written = block_of(block)
+        found = self.fields.collect(written.items, "security", None, written.span)
         values = {k: v for k, v in self.fields.read(found, "security").items()
                   if v is not None}
-        result = (base or ir.Security()).model_copy(update={**values, "span": block.span})
+        result = (base or ir.Security()).model_copy(update={**values, "span": written.span})
         if result.run_as_user == 0 and result.run_as_non_root is not False:
             where = assigned(found["run_as_user"]).span if "run_as_user" in found \
-                else block.name.span
+                else written.name.span
             self.diagnostics.error(
                 "E0208", "`run_as_user = 0` is root, and `security` runs pods as non-root",
                 where, "root", help=["choose a non-zero user, or write `run_as_non_root = "
