@@ -87,31 +87,31 @@ def image_pull_secrets(names: list[str]) -> list[Spec]:
 def job_pod(step: ir.Step, template: Spec) -> None:
     """A training job replica's pod template (cloud.training_job): the step's account, pull
     secrets, labels, annotations and security, as a Kubernetes pod spec writes them."""
-    spec = template["spec"]
-    if step.service_account is not None:
-        spec["serviceAccountName"] = step.service_account
-    if step.image_pull_secrets:
-        spec["imagePullSecrets"] = image_pull_secrets(step.image_pull_secrets)
+    _pod_identity(step, template)
     security = pod_security(step.security)
     if security:
-        spec["securityContext"] = security
-    pod_metadata(step, template["metadata"])
+        template["spec"]["securityContext"] = security
 
 
 def knative_pod(step: ir.Step, template: Spec) -> None:
     """A Knative revision template (cloud.knative_service): as job_pod, with the security
     context in the container (Knative masks a pod-level one; a service mounts no volume, so
     ``fs_group`` has nothing to own there and is left out)."""
+    _pod_identity(step, template)
+    security = pod_security(step.security)
+    security.pop("fsGroup", None)
+    if security:
+        (container,) = template["spec"]["containers"]
+        container["securityContext"] = {**security, **container.get("securityContext", {})}
+
+
+def _pod_identity(step: ir.Step, template: Spec) -> None:
+    """The account, pull secrets and metadata of a pod template cnai writes whole."""
     spec = template["spec"]
     if step.service_account is not None:
         spec["serviceAccountName"] = step.service_account
     if step.image_pull_secrets:
         spec["imagePullSecrets"] = image_pull_secrets(step.image_pull_secrets)
-    security = pod_security(step.security)
-    security.pop("fsGroup", None)
-    if security:
-        (container,) = spec["containers"]
-        container["securityContext"] = {**security, **container.get("securityContext", {})}
     pod_metadata(step, template["metadata"])
 
 
