@@ -453,3 +453,19 @@ def test_submit_refuses_an_invalid_account(capsys: pytest.CaptureFixture[str],
                     "--service-account", "Not_Valid")
     assert result.code != 0
     assert "--service-account 'Not_Valid' is not a DNS-1123 subdomain" in result.err
+
+
+# ---- template sharing -------------------------------------------------------------------
+
+def test_steps_with_equal_settings_written_apart_share_a_template() -> None:
+    """Where a `security` block was written does not change the pod (dedupe_templates)."""
+    source = """pipeline p {
+  step a { image = "x"  command = ["run", "1"]  security { run_as_user = 5 } }
+  step b { image = "x"  command = ["run", "2"]  security { run_as_user = 5 } }
+  step c { image = "x"  command = ["run", "3"]  security { run_as_user = 6 } }
+  step d { image = "x"  command = ["run", "4"]  pod_labels { a = "b" } }
+}"""
+    (doc,) = compile_source(source, "t.cnai", "argo").documents
+    tasks = {t["name"]: t["template"] for t in templates(doc)["main"]["dag"]["tasks"]}
+    assert tasks["a"] == tasks["b"]
+    assert len({tasks["a"], tasks["c"], tasks["d"]}) == 3

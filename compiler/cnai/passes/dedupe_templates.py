@@ -40,6 +40,7 @@ _READ_APART = (
     "env", "inputs",  # read with the inputs' names in the shared template (_renames)
     "outputs",  # by name, type and path (their spans differ)
     "scheduling",  # without the span of the block that set it
+    "security",  # as scheduling (#17 group A)
 )
 _COMPARED = tuple(name for name in ir.Step.model_fields
                   if name not in _NOT_COMPARED and name not in _READ_APART)
@@ -154,17 +155,20 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
         text_keys.append(tuple(key))
         if reads_renamed:
             renamed.append(position)
-    # Where the scheduling was written does not change the pod.
-    scheduling = (None if step.scheduling is None
-                  else _exact(step.scheduling.model_copy(update={"span": None})))
+    # Where the scheduling (or the security context) was written does not change the pod.
+    scheduling, security = _spanless(step.scheduling), _spanless(step.security)
     env = [(e.name, None if e.value is None else
             e.value.literal if e.value.is_literal else _text_key(e.value, renames),
             (e.secret.name, e.secret.key) if e.secret else None) for e in step.env]
-    shape = (tuple(map(_exact, _compared(step))), scheduling,
+    shape = (tuple(map(_exact, _compared(step))), scheduling, security,
              tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
              len(step.command), tuple(text_keys), tuple(env),
              tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
     return shape, _Member(step, renames, words, renamed)
+
+
+def _spanless(block: ir.Scheduling | ir.Security | None) -> object:
+    return None if block is None else _exact(block.model_copy(update={"span": None}))
 
 
 def _renamed(text: ir.Text, renames: dict[str, str], nodes: ir.SharedNodes) -> ir.Text:
