@@ -451,7 +451,7 @@ def test_submit_refuses_an_invalid_account(capsys: pytest.CaptureFixture[str],
                                            tmp_path: Path) -> None:
     result = submit(capsys, write(tmp_path, ACCOUNT), "--server", "http://127.0.0.1:1",
                     "--service-account", "Not_Valid")
-    assert result.code != 0
+    assert result.code == 2  # a usage error: nothing is compiled or sent
     assert "--service-account 'Not_Valid' is not a DNS-1123 subdomain" in result.err
 
 
