@@ -122,8 +122,10 @@ def _fits(kind: str, found: list[Any]) -> bool:
              "list": list, "value": str}
     if kind in kinds:
         return kinds[kind] in found and bool not in found if kind != "bool" else bool in found
-    # Blocks: a model of their own (Resources), or a list of entries (env).
-    return any(t is list or (isinstance(t, type) and issubclass(t, ir.Node)) for t in found)
+    # Blocks: a model of their own (Resources), a list of entries (env), or a mapping of the
+    # user's keys (node_selector).
+    return any(t in (list, dict) or (isinstance(t, type) and issubclass(t, ir.Node))
+               for t in found)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=IDS)
@@ -190,6 +192,8 @@ def _variants(setting: Setting) -> list[tuple[str, Any, Any]]:
         return [(attr, getattr(step, attr), [*getattr(step, attr), ir.Text.of("x")])]
     if setting.name == "env":
         return [(attr, [], [ir.EnvVar(name="MODE", value=ir.Text.of("fast"))])]
+    if setting.name == "node_selector":  # the user's keys
+        return [(attr, {}, {"disktype": "ssd"})]
     if setting.kind in ("block", "decl"):
         base = _block(setting.name)
         return [(attr, base, base.model_copy(update={
@@ -267,6 +271,7 @@ PARENTS = {
     # ---- identity, access, pod metadata and security (#17 group A) ----
 
     # ---- placement and resources (#17 group B) ----
+    "node_affinity": "step",
 
     # ---- configuration and volumes (#17 group C) ----
 

@@ -17,6 +17,7 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
 from cnai.semantics.resolver import Scope, Symbol, suggest
+from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
@@ -50,6 +51,7 @@ class Checker:
         self.kept_names: frozenset[str] = frozenset()
         self.scheduling: ir.Scheduling | None = None  # the pipeline's
         self.defaults: list[tuple[Setting, Any]] = []  # settings.REPLACED the pipeline sets
+        self.placement: dict[str, Any] = {}  # the pipeline's placement (semantics/placement.py)
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
 
@@ -114,6 +116,7 @@ class Checker:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
             self.scheduling = cloud.scheduling(block, None)
+        self.placement = PlacementChecker(self).read(fields)
         quota = None
         if "quota" in fields:
             block = fields["quota"]
@@ -136,7 +139,7 @@ class Checker:
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
                            scheduling=self.scheduling, span=decl.span,
-                           **{s.ir: value for s, value in self.defaults})
+                           **{s.ir: value for s, value in self.defaults}, **self.placement)
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

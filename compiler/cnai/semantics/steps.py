@@ -8,9 +8,10 @@ from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
 from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import assigned, fill
+from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
+from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
 from cnai.semantics.units import free_name, k8s_name
@@ -144,6 +145,7 @@ class StepChecker:
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         self._cloud(decl, step, fields, serving)
+        PlacementChecker(self.checker).apply(step, fields, self.checker.placement)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
@@ -577,13 +579,18 @@ class StepChecker:
         fields = self.fields.collect(block.items, "resources", None, block.span)
         # Gathered first and validated once: assigning fields one by one cost more.
         values = self.fields.read(fields, "resources")
+        placement = PlacementChecker(self.checker)
+        if "devices" in fields:
+            values["devices"] = placement.devices(block_of(fields["devices"]))
         if "gpu_type" in fields:
             gpu_type = assigned(fields["gpu_type"])
             if not values.get("gpu"):
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
                                        help=["add `gpu = 1` (or more) to `resources`"])
-        return ir.Resources.model_validate(values)
+        resources = ir.Resources.model_validate(values)
+        placement.check_resources(fields, resources)
+        return resources
 
     def _retry(self, block: ast.Assignment | ast.Block) -> ir.Retry | None:
         assert isinstance(block, ast.Block)
