@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, k8s
+from cnai.backends import cloud, k8s, k8s_placement
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 TemplateRenderer = Callable[["ArgoBackend", ir.Step, dict[str, Any]], None]
 
-SPOT_RETRIES = 3
+SPOT_RETRIES = k8s_placement.SPOT_RETRIES
 
 
 def placement(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:

@@ -114,3 +114,17 @@ def accelerator(resources: ir.Resources) -> tuple[str, str] | None:
     if resources.tpu:
         return TPU_RESOURCE, str(resources.tpu)
     return None
+
+
+# How often a spot step without `retry` is retried, on both targets (Argo: argo_settings.retry).
+SPOT_RETRIES = 3
+
+
+def spot_retry(step: ir.Step) -> ir.Retry | None:
+    """A spot step without `retry` is retried when its node is preempted. Argo retries only
+    errors (OnError: the pod deleted with its node); KFP's task retry policy cannot tell a
+    preemption from the step's own failure (PipelineTaskSpec.RetryPolicy has no policy
+    field), so on KFP any failure is retried, SPOT_RETRIES times."""
+    if step.scheduling is not None and step.scheduling.spot:
+        return ir.Retry(limit=SPOT_RETRIES)
+    return None

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import __version__
-from cnai.backends import cloud, k8s, kfp_cel, kfp_contract, kfp_platform
+from cnai.backends import cloud, k8s, k8s_placement, kfp_cel, kfp_contract, kfp_platform
 from cnai.backends.kfp_cloud import CloudSteps
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import (
@@ -310,8 +310,9 @@ class KfpBackend:
                 task.spec.setdefault("inputs", {}).setdefault("parameters", {})[name] = value
             self._component_once(step, shared, self.cloud.container)
             return
-        if step.retry is not None:
-            task.spec["retryPolicy"] = retry_policy(step.retry)
+        retry = step.retry or k8s_placement.spot_retry(step)
+        if retry is not None:
+            task.spec["retryPolicy"] = retry_policy(retry)
         pvc_names = [self.dag.reference(self.pvc_name(m.dataset), task) for m in step.mounts]
         # The first step of a shared executor with settings sets them (the others' are the
         # same); executor_config only reads, so it is not built again once they are set.
