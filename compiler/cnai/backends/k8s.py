@@ -58,7 +58,7 @@ def resource_limits(resources: ir.Resources) -> dict[str, str]:
         limits["cpu"] = resources.cpu
     if resources.memory is not None:
         limits["memory"] = resources.memory
-    if resources.gpu:
+    if resources.gpu and resources.gpu_param is None:  # a param's: the template's patch
         limits[gpu_resource(resources)] = str(resources.gpu)
     limits.update(k8s_placement.extra_limits(resources))
     return limits

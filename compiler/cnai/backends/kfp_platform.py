@@ -20,9 +20,10 @@ from fractions import Fraction
 from typing import Any
 
 from cnai.backends import cloud, k8s, k8s_placement
-from cnai.backends.kfp_contract import Unsupported
+from cnai.backends.kfp_contract import Unsupported, input_placeholder
 from cnai.context import Options
 from cnai.semantics import ir
+from cnai.semantics.placement import gpu_resource
 
 Spec = dict[str, Any]
 
@@ -74,6 +75,14 @@ def container_resources(resources: ir.Resources) -> Spec:
         kind, count = accelerator
         spec["accelerator"] = {"resourceType": kind, "resourceCount": count,
                                "type": kind, "count": count}
+    param = resources.gpu_param
+    if param is not None:
+        # kfp's set_accelerator_limit takes a pipeline parameter: the compiler writes its
+        # placeholder as resourceCount, and no deprecated count (pipeline_spec_builder.py,
+        # _build_container_spec); the backend resolves it per run.
+        kind = gpu_resource(resources)
+        spec["accelerator"] = {"resourceType": kind, "type": kind, "resourceCount":
+                               input_placeholder(ir.Input.of(param.name, param, param.type))}
     return spec
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_SPOT_LABEL
-from cnai.diagnostics import Label
+from cnai.diagnostics import DiagnosticBag, Label
 from cnai.limits import shown
 from cnai.semantics import ir, k8s_names
 from cnai.semantics.fields import Field, assigned, block_of
@@ -60,6 +60,7 @@ class PlacementChecker:
     def __init__(self, checker: Checker) -> None:
         self.diagnostics = checker.diagnostics
         self.fields = checker.fields
+        self.params = checker.param_defaults
 
     # ---- pipeline defaults and a step's own ---------------------------------------------
 
@@ -83,6 +84,13 @@ class PlacementChecker:
                               **own.get("node_selector", {})}
         step.tolerations = merged.get("tolerations", [])
         step.node_affinity = merged.get("node_affinity")
+        param = step.resources.gpu_param
+        if param is not None and step.kind in ("distributed", "service"):
+            self.diagnostics.error(
+                "E0401", f"a {step.kind} step's GPU count cannot come from param "
+                f"`{param.name}`", step.span, "GPU count from a param",
+                help=["only a step's own pod takes its GPU count from a param (Argo's "
+                      "podSpecPatch, KFP's accelerator count); write a number here"])
         if step.node_selector:
             self._check_selectors(step, block_of(found["node_selector"])
                                   if "node_selector" in found else None)
@@ -272,6 +280,29 @@ class PlacementChecker:
                 devices[key] = count
         return devices
 
+    def gpu_param(self, ref: ast.Ref, source: ir.Source | None
+                  ) -> tuple[ir.ParamRef, int | None] | None:
+        """``gpu = PARAM``: an int param (its default is what the quota check counts). The
+        engine must know the count before the pod is made: a step output or a loop variable
+        cannot be one."""
+        if source is None:
+            return None
+        if not isinstance(source, ir.ParamRef):
+            self._invalid("`gpu` is a number or an int param", ref.span, "not a param",
+                          help=["the GPU count must be known before the step's pod is made; "
+                                "a step output or a loop variable is known only at run time"])
+            return None
+        if source.type.name != "int":
+            self.diagnostics.error("E0201", f"`gpu` is an int; param `{source.name}` is "
+                                   f"{source.type}", ref.span, "not an int")
+            return None
+        default = self.params.get(source.name)
+        if isinstance(default, int) and default < 0:
+            self._invalid(f"param `{source.name}`'s default {default} is not a GPU count",
+                          ref.span, "negative")
+            return None
+        return source, default if isinstance(default, int) else None
+
     def check_resources(self, found: dict[str, Field], resources: ir.Resources) -> None:
         """Fields that only mean something together, and requests above their limits."""
         for limit, request in REQUESTS:
@@ -312,6 +343,24 @@ class PlacementChecker:
                  secondary: list[Label] | None = None) -> None:
         self.diagnostics.error("E0208", message, span, label, help=help or [],
                                secondary=secondary or [])
+
+
+def check_gpu_params(quota: ir.Quota, steps: list[ir.Step], diagnostics: DiagnosticBag
+                     ) -> None:
+    """Under a GPU quota, a step's GPU count from a param is checked with the param's default
+    (cloud.check_quota), and `cnai submit` checks the value a run passes (submit/params.py):
+    a param without a default leaves nothing to check at compile time."""
+    if quota.gpu is None:
+        return
+    for step in steps:
+        param = step.resources.gpu_param
+        if param is not None and step.resources.gpu is None:
+            diagnostics.error(
+                "E0208", f"step `{step.name}` takes its GPU count from param `{param.name}`, "
+                "which has no default, under a GPU quota", step.span, "unchecked GPU count",
+                secondary=[Label(quota.span, f"quota: {quota.gpu} gpu")],
+                help=[f"give `{param.name}` a default: the quota is checked with it, and "
+                      "`cnai submit` checks the value a run passes"])
 
 
 def _set_problem(values: list[str]) -> str | None:

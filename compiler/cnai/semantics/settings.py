@@ -179,7 +179,7 @@ SETTINGS: tuple[Setting, ...] = (
             argo="preload.credentials", kfp="preload.credentials",
             example='credentials = "s3-creds"'),
     # ---- blocks' fields -----------------------------------------------------------------
-    Setting("gpu", "int", ("resources", "quota"), "gpu",
+    Setting("gpu", "int", ("resources", "quota"), "gpu", argo="template.gpu_param",
             example='gpu = 1'),
     Setting("cpu", "quantity", ("resources", "quota"), "cpu",
             example='cpu = 2'),

@@ -577,14 +577,23 @@ class StepChecker:
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)
         fields = self.fields.collect(block.items, "resources", None, block.span)
+        placement = PlacementChecker(self.checker)
+        gpu = fields.get("gpu")
+        counted = None  # `gpu = PARAM`: the param, and its default
+        if isinstance(gpu, ast.Assignment) and isinstance(gpu.value, ast.Ref):
+            fields = {name: item for name, item in fields.items() if name != "gpu"}
+            counted = placement.gpu_param(gpu.value, self.source_of(gpu.value))
+            if counted is not None:
+                self.inputs.add(counted[0], gpu.value.span)
         # Gathered first and validated once: assigning fields one by one cost more.
         values = self.fields.read(fields, "resources")
-        placement = PlacementChecker(self.checker)
+        if counted is not None:
+            values["gpu_param"], values["gpu"] = counted
         if "devices" in fields:
             values["devices"] = placement.devices(block_of(fields["devices"]))
         if "gpu_type" in fields:
             gpu_type = assigned(fields["gpu_type"])
-            if not values.get("gpu"):
+            if not values.get("gpu") and counted is None:
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
                                        help=["add `gpu = 1` (or more) to `resources`"])
