@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from cnai.backends import cloud, k8s, k8s_placement
-from cnai.backends.kfp_contract import Unsupported, input_placeholder
+from cnai.backends.kfp_contract import Unsupported
 from cnai.context import Options
 from cnai.semantics import ir
 from cnai.semantics.placement import gpu_resource
@@ -75,14 +75,6 @@ def container_resources(resources: ir.Resources) -> Spec:
         kind, count = accelerator
         spec["accelerator"] = {"resourceType": kind, "resourceCount": count,
                                "type": kind, "count": count}
-    param = resources.gpu_param
-    if param is not None:
-        # kfp's set_accelerator_limit takes a pipeline parameter: the compiler writes its
-        # placeholder as resourceCount, and no deprecated count (pipeline_spec_builder.py,
-        # _build_container_spec); the backend resolves it per run.
-        kind = gpu_resource(resources)
-        spec["accelerator"] = {"resourceType": kind, "type": kind, "resourceCount":
-                               input_placeholder(ir.Input.of(param.name, param, param.type))}
     return spec
 
 
@@ -90,6 +82,15 @@ def refuse_pod_only_resources(resources: ir.Resources) -> None:
     """Ephemeral storage and extended resources have no field in KFP's ResourceSpec
     (pipeline_spec.proto: cpu, memory and one accelerator) nor in kfp-kubernetes'
     KubernetesExecutorConfig: a step's pod cannot have them (training jobs' pods can)."""
+    if resources.gpu_param is not None:
+        # kfp's compiler writes a pipeline parameter's placeholder as resourceCount, but
+        # KFP's driver reads the resolved value as a string (driver/util.go,
+        # resolvePodSpecInputRuntimeParameter: GetStringValue; container.go,
+        # initPodSpecPatch), so an int param's count resolves to "" and the pod fails.
+        raise Unsupported(
+            f"`gpu = {resources.gpu_param.name}`: Kubeflow's driver reads a GPU count from a "
+            "param as a string, and an int param's value reaches it empty; write a number, "
+            "or compile with --target argo (which patches the pod with the run's value)")
     found = [name for name, value in (
         ("ephemeral_storage", resources.ephemeral_storage),
         ("ephemeral_storage_request", resources.ephemeral_storage_request),
