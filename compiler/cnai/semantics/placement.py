@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from cnai.context import DEFAULT_GPU_LABEL, DEFAULT_SPOT_LABEL
 from cnai.diagnostics import DiagnosticBag, Label
-from cnai.limits import shown
+from cnai.limits import shown as _shown
 from cnai.semantics import ir, k8s_names
 from cnai.semantics.fields import Field, assigned, block_of
 from cnai.semantics.units import quantity_value
@@ -52,6 +52,12 @@ TAINT_HELP = ('write a taint as `kubectl taint` does: "KEY", "KEY=VALUE", "KEY:E
               '"KEY=VALUE:EFFECT", the effect one of ' + ", ".join(k8s_names.TAINT_EFFECTS))
 EXPRESSION_HELP = ('write `KEY in (A, B)`, `KEY notin (A, B)`, `KEY` (the label exists), '
                    '`!KEY` (it does not), `KEY > N` or `KEY < N` (whole numbers)')
+
+
+def shown(text: str) -> str:
+    """A key, a label value or an expression in a message: whole up to a qualified name's
+    usual length (a 63-character name and a short prefix), cut beyond."""
+    return _shown(text, 80)
 
 
 class PlacementChecker:
@@ -169,9 +175,10 @@ class PlacementChecker:
             return None
         head, colon, effect = text.partition(":")
         key, equals, value = head.partition("=")
-        problem = k8s_names.qualified_name(key)
+        problem = k8s_names.qualified_name(key) if key else "is missing"
         if problem is not None:
-            return self._bad_taint(text, f"its key `{shown(key)}` {problem}", expr.span)
+            return self._bad_taint(text, f"its key {f'`{shown(key)}` ' if key else ''}{problem}",
+                                   expr.span)
         if equals:
             problem = k8s_names.label_value(value)
             if problem is not None:
@@ -316,7 +323,7 @@ class PlacementChecker:
                               secondary=[Label(assigned(found[limit]).span, "the limit")],
                               help=["Kubernetes refuses a request above its limit; raise "
                                     "the limit or lower the request"])
-        if "gpu_vendor" in found and not (resources.gpu or resources.gpu_param):
+        if resources.gpu_vendor is not None and not (resources.gpu or resources.gpu_param):
             self._invalid("`gpu_vendor` needs `gpu` of at least 1",
                           assigned(found["gpu_vendor"]).span, "no GPU requested",
                           help=["add `gpu = 1` (or more) to `resources`"])
