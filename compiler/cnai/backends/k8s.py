@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import contract
-from cnai.contract import INPUTS_DIR, OUTPUTS_DIR, contract_parameters, input_env_name, runtime_env
 from cnai.backends import k8s_placement
+from cnai.contract import INPUTS_DIR, OUTPUTS_DIR, contract_parameters, input_env_name, runtime_env
 from cnai.semantics import ir
 from cnai.semantics.placement import gpu_resource
 

@@ -23,7 +23,6 @@ from cnai.backends import cloud, k8s, k8s_placement
 from cnai.backends.kfp_contract import Unsupported
 from cnai.context import Options
 from cnai.semantics import ir
-from cnai.semantics.placement import gpu_resource
 
 Spec = dict[str, Any]
 

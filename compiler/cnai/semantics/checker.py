@@ -16,8 +16,8 @@ from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.imports import Importer
-from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.placement import PlacementChecker, check_gpu_params
+from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary

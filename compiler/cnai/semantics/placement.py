@@ -192,9 +192,11 @@ class PlacementChecker:
         return ir.Toleration(key=key, operator=operator, value=value if equals else None,
                              effect=effect if colon else None)
 
-    def _bad_taint(self, text: str, problem: str, span: Span) -> None:
+    def _bad_taint(self, text: str, problem: str, span: Span) -> ir.Toleration | None:
+        """Report a taint that Kubernetes would refuse; None, as the toleration read."""
         self._invalid(f'invalid toleration "{shown(text)}": {problem}', span,
                       "not a taint", help=[TAINT_HELP])
+        return None
 
     # ---- node_affinity ------------------------------------------------------------------
 
