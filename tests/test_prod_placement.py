@@ -165,10 +165,25 @@ def test_kfp_refuses_what_its_resources_cannot_hold(resources: str, refused: str
 
 
 def test_kfp_refuses_a_gpu_count_from_a_param() -> None:
+    source = ('pipeline p { param n: int = 1 '
+              'step s { image = "i" resources { gpu = n } } }')
+    with pytest.raises(CompileFailed) as failure:
+        compile_source(source, "t.cnai", "kfp")
+    (diagnostic,) = failure.value.diagnostics
+    assert diagnostic.code == "E0401" and "`gpu = n`" in diagnostic.message
+
+
+def test_an_image_from_params() -> None:
+    """Argo substitutes the template's image; KFP's driver only a whole-param image."""
+    assert templates(ARGO_ONLY)["train"]["container"]["image"] == (
+        "registry.example.com/train:{{inputs.parameters.tag}}")
+    assert templates(PROD)["evaluate"]["container"]["image"] == (
+        "{{inputs.parameters.eval_image}}")
+    _, _, containers = kfp(PROD)
+    assert containers["evaluate"]["image"] == "{{$.inputs.parameters['eval_image']}}"
     with pytest.raises(CompileFailed) as failure:
         compile_file(ARGO_ONLY, "kfp")
-    (diagnostic,) = failure.value.diagnostics
-    assert diagnostic.code == "E0401" and "`gpu = n_gpus`" in diagnostic.message
+    assert [d.code for d in failure.value.diagnostics] == ["E0401"]  # one per step
 
 
 # ---- training jobs and services -----------------------------------------------------------

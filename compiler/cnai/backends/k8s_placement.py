@@ -11,12 +11,32 @@ is one term, so its expressions are ANDed as on Argo.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from cnai.context import Options
 from cnai.semantics import ir
 from cnai.semantics.placement import TPU_RESOURCE, gpu_resource, tpu_selectors
 
 Spec = dict[str, Any]
+
+
+def image(step: ir.Step, options: Options, text: Callable[[ir.Text], str]) -> str:
+    """The image of the step's container: one of cnai's runtime images, the step's own, or
+    the step's own naming params, rendered by the target's ``text`` (Argo substitutes a
+    template's fields, the image too, before the pod is made: workflow/common/util.go,
+    SubstituteParams)."""
+    if step.runtime is not None:
+        return options.runtime_image(step.runtime)
+    return step.image if isinstance(step.image, str) else text(step.image)
+
+
+def whole_param_image(step: ir.Step) -> bool:
+    """Whether the step's image is one param and nothing else: all KFP's driver resolves
+    (driver/util.go, resolvePodSpecInputRuntimeParameter returns the param's value whole,
+    dropping any text around its placeholder)."""
+    parts = step.image.parts if isinstance(step.image, ir.Text) else []
+    return len(parts) == 1 and isinstance(parts[0], ir.InputValue)
 
 
 def add_placement(step: ir.Step, selector: dict[str, str], fields: Spec) -> None:

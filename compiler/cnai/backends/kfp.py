@@ -380,7 +380,13 @@ class KfpBackend:
         return component
 
     def container(self, step: ir.Step) -> Spec:
-        image = self.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
+        if isinstance(step.image, ir.Text) and not k8s_placement.whole_param_image(step):
+            raise Unsupported(
+                f"step `{step.name}`'s image puts params inside text; Kubeflow's driver "
+                "replaces the whole image with one param's value (driver/util.go, "
+                "resolvePodSpecInputRuntimeParameter), so write `image = \"${PARAM}\"` with "
+                "the whole reference in a string param, or compile with --target argo")
+        image = k8s_placement.image(step, self.ctx.options, lambda t: self.text(step, t))
         container: Spec = {"image": image}
         command = kfp_contract.wrap(step, [self.text(step, t) for t in step.command],
                                     lambda text: self.text(step, text))

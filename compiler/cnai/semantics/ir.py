@@ -462,7 +462,7 @@ class Step(Node):
     k8s_name: str
     kind: Literal["container", "preload", "dataload", "distributed", "service"] = "container"
     span: Span
-    image: str
+    image: str | Text  # a Text when it names params (`"train:${tag}"`, #17 group B)
     command: list[Text] = Field(default_factory=list)
     args: list[Text] = Field(default_factory=list)
     env: list[EnvVar] = Field(default_factory=list)

@@ -312,6 +312,26 @@ class PlacementChecker:
             return None
         return source, default if isinstance(default, int) else None
 
+    def image(self, text: ir.Text, inputs: dict[str, ir.Input], span: Span) -> ir.Text | None:
+        """An image from string params: the engine substitutes them in the pod's image
+        before it is made (Argo: a template's fields; KFP: a whole-param image only).
+        Outputs and loop variables are known only once the run is under way."""
+        for part in text.parts:
+            if isinstance(part, str):
+                continue
+            source = inputs[part.name].source
+            if not isinstance(source, ir.ParamRef):
+                self._invalid("an image may name params only", span, "not a param",
+                              help=["the engine must know the image before the step's pod "
+                                    "starts; a step output or a loop variable is known "
+                                    "only at run time"])
+                return None
+            if source.type.name != "string":
+                self.diagnostics.error("E0201", f"an image names string params; `{source.name}` "
+                                       f"is {source.type}", span, "not a string")
+                return None
+        return text
+
     def check_resources(self, found: dict[str, Field], resources: ir.Resources) -> None:
         """Fields that only mean something together, and requests above their limits."""
         for limit, request in REQUESTS:

@@ -123,9 +123,17 @@ class StepChecker:
                                      report_missing=not unresolved)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
-        values = self.fields.read(fields, decl.kind)
+        image_field = fields.get("image")
+        image = None
+        if (isinstance(image_field, ast.Assignment) and isinstance(image_field.value, ast.StringLit)
+                and not image_field.value.is_plain):  # names params: not read generically
+            image = self._image_from_params(image_field.value)
+            fields_read = {name: item for name, item in fields.items() if name != "image"}
+        else:
+            fields_read = fields
+        values = self.fields.read(fields_read, decl.kind)
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
-                       image=values.pop("image", None) or "",
+                       image=values.pop("image", None) or image or "",
                        outputs=list(symbol.outputs.values()), group=self.ctx.group)
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
         fill(step, values)
@@ -155,6 +163,13 @@ class StepChecker:
             self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
         return step
+
+    def _image_from_params(self, value: ast.StringLit) -> ir.Text | None:
+        """``image = "registry/train:${tag}"``: an image naming string params, which the
+        engine fills in before the pod is made; None if refused (reported)."""
+        text = self.text(value)
+        return None if text is None else PlacementChecker(self.checker).image(
+            text, {i.name: i for i in self.inputs.all()}, value.span)
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
                fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
