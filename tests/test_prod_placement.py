@@ -357,3 +357,24 @@ def test_a_request_above_its_limit_names_both() -> None:
     assert text.startswith("error[E0208]: `memory_request` 2Gi is above the `memory` limit "
                            "1Gi\n --> p.cnai:4:50\n")
     assert "the limit" in text
+
+
+@pytest.mark.parametrize("target", ["argo", "kfp"])
+def test_a_preload_step_is_placed_as_the_pipeline(target: str) -> None:
+    source = ('pipeline p { tolerations = ["dedicated=ml:NoSchedule"] '
+              'node_selector { pool = "ml" } '
+              'dataset d { source = "s3://b/x" path = "/data" size = "1Gi" } '
+              'step s { image = "i" mount d tolerations = [] } }')
+    specs = [spec for spec in _pods(compile_source(source, "t.cnai", target).documents)
+             if spec.get("nodeSelector")]
+    assert len(specs) == 2  # the preload's and s's
+    assert [spec.get("tolerations") for spec in specs].count(None) == 1  # s cleared its own
+
+
+def _pods(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Argo's container templates, or KFP's executor configs."""
+    if "spec" in documents[0]:
+        return [t for t in documents[0]["spec"]["templates"] if "container" in t]
+    config = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    return [{"nodeSelector": c.get("nodeSelector"), "tolerations": c.get("tolerations")}
+            for c in config.values()]

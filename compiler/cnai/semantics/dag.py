@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir
+from cnai.semantics.placement import place_like_pipeline
 from cnai.semantics.steps import StepInputs
 
 if TYPE_CHECKING:
@@ -107,7 +108,8 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
 
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
     preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets}
-    steps = [preload_step(d) for d in pipeline.datasets] + pipeline.steps
+    steps = [place_like_pipeline(preload_step(d), pipeline)
+             for d in pipeline.datasets] + pipeline.steps
     groups = group_edges(pipeline)
     for step in steps:
         step.depends = _edges(step, preloads, pipeline, groups)

@@ -402,6 +402,15 @@ def _set_problem(values: list[str]) -> str | None:
     return None
 
 
+def place_like_pipeline(step: ir.Step, pipeline: ir.Pipeline) -> ir.Step:
+    """A step cnai adds (a data set's preload) goes where the pipeline's steps go by
+    default: on a cluster whose nodes are all tainted, it would not start otherwise."""
+    step.node_selector = pipeline.node_selector
+    step.tolerations = pipeline.tolerations
+    step.node_affinity = pipeline.node_affinity
+    return step
+
+
 def implied_selectors(step: ir.Step) -> dict[str, tuple[str, str]]:
     """The node labels a step's other settings select: {key: (value, the setting)}. The GPU
     and spot labels are cnai's defaults (context.py); a different `--gpu-label-key` or
