@@ -123,14 +123,7 @@ class StepChecker:
                                      report_missing=not unresolved)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
-        image_field = fields.get("image")
-        image = None
-        if (isinstance(image_field, ast.Assignment) and isinstance(image_field.value, ast.StringLit)
-                and not image_field.value.is_plain):  # names params: not read generically
-            image = self._image_from_params(image_field.value)
-            fields_read = {name: item for name, item in fields.items() if name != "image"}
-        else:
-            fields_read = fields
+        fields_read, image = self._image_from_params(fields)
         values = self.fields.read(fields_read, decl.kind)
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
                        image=values.pop("image", None) or image or "",
@@ -164,12 +157,19 @@ class StepChecker:
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
         return step
 
-    def _image_from_params(self, value: ast.StringLit) -> ir.Text | None:
+    def _image_from_params(self, fields: dict[str, ast.Assignment | ast.Block]
+                           ) -> tuple[dict[str, ast.Assignment | ast.Block], ir.Text | None]:
         """``image = "registry/train:${tag}"``: an image naming string params, which the
-        engine fills in before the pod is made; None if refused (reported)."""
-        text = self.text(value)
-        return None if text is None else PlacementChecker(self.checker).image(
-            text, {i.name: i for i in self.inputs.all()}, value.span)
+        engine fills in before the pod is made. Returns the fields left to read generically,
+        and the image's text if it names params (None if refused, reported)."""
+        field = fields.get("image")
+        if not isinstance(field, ast.Assignment) or not isinstance(field.value, ast.StringLit) \
+                or field.value.is_plain:
+            return fields, None
+        rest = {name: item for name, item in fields.items() if name != "image"}
+        text = self.text(field.value)
+        return rest, None if text is None else PlacementChecker(self.checker).image(
+            text, {i.name: i for i in self.inputs.all()}, field.value.span)
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
                fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
