@@ -349,6 +349,11 @@ class PlacementChecker:
             self._invalid("`gpu_vendor` needs `gpu` of at least 1",
                           assigned(found["gpu_vendor"]).span, "no GPU requested",
                           help=["add `gpu = 1` (or more) to `resources`"])
+        if resources.gpu_vendor == "amd" and resources.gpu_type is not None:
+            self._invalid("`gpu_type` selects NVIDIA's GPU product label", assigned(
+                found["gpu_type"]).span, "not for AMD GPUs",
+                help=["select AMD nodes by their own label: node_selector "
+                      '{ "amd.com/gpu.product-name" = "..." } (AMD\'s node labeller)'])
         if "tpu" in found and (resources.gpu or resources.gpu_param):
             self._invalid("a step asks for GPUs or TPUs, not both", assigned(found["tpu"]).span,
                           "with `gpu`", help=["GKE's TPU nodes have no GPUs: split the step"])
