@@ -297,7 +297,7 @@ def test_a_gpu_param_is_checked_with_its_default_and_at_submit() -> None:
     checks = gpu_params_of(graph)
     assert checks == (GpuParam("s", "n", 4.0),)
     check_gpu_quota({"n": 4}, checks)
-    with pytest.raises(UsageError, match=r"error\[E0209\]: -p n=5: step `s` would ask for 5"):
+    with pytest.raises(UsageError, match=r"E0209: -p n=5: step `s` would ask for 5"):
         check_gpu_quota({"n": 5}, checks)
 
 
@@ -378,3 +378,23 @@ def _pods(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     config = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     return [{"nodeSelector": c.get("nodeSelector"), "tolerations": c.get("tolerations")}
             for c in config.values()]
+
+
+# hera serialises requests with pydantic v1's `.json()` (as tests/test_submit_argo.py says).
+@pytest.mark.filterwarnings("ignore:The `json` method is deprecated:DeprecationWarning")
+def test_cnai_submit_checks_a_gpu_param_before_sending(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    from fakes.argo_server import ArgoServer
+    from fakes.support import hermetic, submit, write
+
+    hermetic(monkeypatch)
+    path = write(tmp_path, 'pipeline p { param n: int = 2  quota { gpu = 4 } '
+                           'step s { image = "i" resources { gpu = n } } }')
+    with ArgoServer() as argo:
+        refused = submit(capsys, path, "--server", argo.url, "-p", "n=8")
+        assert refused.code != 0 and "error: E0209: -p n=8" in refused.err
+        assert not argo.workflows  # nothing was sent
+        accepted = submit(capsys, path, "--server", argo.url, "-p", "n=4")
+        assert accepted.code == 0, accepted.err
+        assert len(argo.workflows) == 1

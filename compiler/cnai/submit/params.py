@@ -54,7 +54,7 @@ def check_gpu_quota(values: dict[str, JSON], checks: Sequence[GpuParam]) -> None
         count = values.get(check.param)
         if isinstance(count, int) and count > check.quota:
             raise UsageError(
-                f"error[E0209]: -p {check.param}={count}: step `{check.step}` would ask for "
+                f"E0209: -p {check.param}={count}: step `{check.step}` would ask for "
                 f"{count} GPUs, more than the pipeline's quota of {check.quota:g}; nothing "
                 "was sent")
 
