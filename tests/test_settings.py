@@ -122,9 +122,10 @@ def _fits(kind: str, found: list[Any]) -> bool:
              "list": list, "value": str}
     if kind in kinds:
         return kinds[kind] in found and bool not in found if kind != "bool" else bool in found
-    # Blocks: a model of their own (Resources), or a list of entries (env).
-    return any(t is list or (isinstance(t, type) and issubclass(t, ir.Node)) for t in found) \
-        or dict in found  # a block of the user's keys (pod_labels: #17 group A)
+    # Blocks: a model of their own (Resources), a list of entries (env), or a mapping of the
+    # user's keys (node_selector).
+    return any(t in (list, dict) or (isinstance(t, type) and issubclass(t, ir.Node))
+               for t in found)
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=IDS)
@@ -191,7 +192,7 @@ def _variants(setting: Setting) -> list[tuple[str, Any, Any]]:
         return [(attr, getattr(step, attr), [*getattr(step, attr), ir.Text.of("x")])]
     if setting.name == "env":
         return [(attr, [], [ir.EnvVar(name="MODE", value=ir.Text.of("fast"))])]
-    if isinstance(getattr(step, attr), dict):  # a block of the user's keys (#17 group A)
+    if isinstance(getattr(step, attr), dict):  # a block of the user's keys
         return [(attr, {}, {"team": "vision"})]
     if setting.kind in ("block", "decl"):
         base = _block(setting.name)
@@ -271,6 +272,7 @@ PARENTS = {
     "security": "step",
 
     # ---- placement and resources (#17 group B) ----
+    "node_affinity": "step",
 
     # ---- configuration and volumes (#17 group C) ----
 

@@ -31,7 +31,9 @@ from itertools import pairwise
 from typing import Any
 
 from cnai import output_text
-from cnai.backends import argo_package, argo_resources, argo_settings, cloud, identity, k8s
+from cnai.backends import (
+    argo_package, argo_resources, argo_settings, cloud, identity, k8s, k8s_placement,
+)
 from cnai.backends.argo_resources import MAIN
 from cnai.context import CompileContext
 from cnai.contract import param_text
@@ -493,7 +495,7 @@ class ArgoBackend:
         return outputs
 
     def container(self, step: ir.Step) -> dict[str, Any]:
-        image = self.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
+        image = k8s_placement.image(step, self.ctx.options, lambda t: self.text(step, t))
         container = k8s.container(step, self.pipeline, image, lambda t: self.text(step, t),
                                   lambda name: f"{{{{inputs.parameters.{name}}}}}")
         mounts = container.pop("volumeMounts", [])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s
+from cnai.backends import cloud, identity, k8s, k8s_placement
 from cnai.backends.serialize import to_yaml
 from cnai.backends.verbatim import Verbatim
 from cnai.semantics import ir
@@ -126,7 +126,6 @@ def _data_load(backend: ArgoBackend, step: ir.Step, name: str) -> dict[str, Any]
 def _container(backend: ArgoBackend, step: ir.Step) -> dict[str, Any]:
     """The step's container for pods Kubernetes makes, inside a manifest: every value that
     holds an input is a JSON scalar (see json_scalar)."""
-    image = backend.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
     artifacts = {i.name for i in step.inputs if i.type.is_artifact}  # refused: _no_artifacts
 
     def text(value: ir.Text) -> str:
@@ -142,6 +141,7 @@ def _container(backend: ArgoBackend, step: ir.Step) -> dict[str, Any]:
                 parts.append(part)
         return json_scalar(parts)
 
+    image = k8s_placement.image(step, backend.ctx.options, text)
     return k8s.container(step, backend.pipeline, image, text,
                          lambda name: json_scalar([ir.InputValue.named(name)]))
 

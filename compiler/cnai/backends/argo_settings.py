@@ -12,11 +12,13 @@ declared.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s
+from cnai.backends import cloud, identity, k8s, k8s_placement
 from cnai.semantics import ir
+from cnai.semantics.placement import gpu_resource
 from cnai.semantics.units import format_duration
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 TemplateRenderer = Callable[["ArgoBackend", ir.Step, dict[str, Any]], None]
 
-SPOT_RETRIES = 3
+SPOT_RETRIES = k8s_placement.SPOT_RETRIES
 
 
 def placement(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
@@ -55,6 +57,19 @@ def cache(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None
         template["memoize"] = backend.memoize(step, template)
 
 
+def gpu_param(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> None:
+    """`gpu = PARAM`: a container's resource limits are quantities, which Argo's schema does
+    not let hold a `{{...}}` tag, so the count goes in the template's podSpecPatch, a string
+    Argo substitutes and merges into the pod (docs/fields.md, podSpecPatch: "Allows
+    parameterization of container fields which are not strings (e.g. resource limits)")."""
+    param = step.resources.gpu_param
+    if param is not None:
+        template["podSpecPatch"] = json.dumps({"containers": [{
+            "name": "main", "resources": {"limits": {
+                gpu_resource(step.resources): f"{{{{inputs.parameters.{param.name}}}}}"}}}]},
+            sort_keys=True)
+
+
 def retry_strategy(retry: ir.Retry) -> dict[str, Any]:
     # "Always" also retries errors (evictions, node loss), not only non-zero exits.
     strategy: dict[str, Any] = {"limit": str(retry.limit), "retryPolicy": "Always"}
@@ -78,6 +93,7 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
     "template.security": identity.template_security,
 
     # ---- placement and resources (#17 group B) ----
+    "template.gpu_param": gpu_param,
 
     # ---- configuration and volumes (#17 group C) ----
 

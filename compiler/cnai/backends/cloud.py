@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from cnai.backends import identity, k8s
+from cnai.backends import identity, k8s, k8s_placement
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
@@ -55,6 +55,7 @@ def placement(step: ir.Step, options: Options) -> dict[str, Any]:
         selector[key] = value
         fields["tolerations"] = [{"key": key, "operator": "Equal", "value": value,
                                   "effect": "NoSchedule"}]
+    k8s_placement.add_placement(step, selector, fields)
     if selector:
         fields["nodeSelector"] = selector
     if scheduling.scheduler:
@@ -241,7 +242,7 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
     metadata: dict[str, Any] = {"name": f"{name}-{revision}", "labels": dict(service_labels)}
     if annotations:
         metadata["annotations"] = annotations
-    spec: dict[str, Any] = {"containers": [body]}
+    spec: dict[str, Any] = {"containers": [body], **k8s_placement.knative_placement(step)}
     if serving.concurrency is not None:
         spec["containerConcurrency"] = serving.concurrency
     template = {"metadata": metadata, "spec": spec}

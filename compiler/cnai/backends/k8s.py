@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import contract
-from cnai.backends import identity
+from cnai.backends import identity, k8s_placement
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR, contract_parameters, input_env_name, runtime_env
 from cnai.semantics import ir
+from cnai.semantics.placement import gpu_resource
 
 __all__ = ["INPUTS_DIR", "OUTPUTS_DIR", "contract_parameters", "input_env_name", "runtime_env"]
 
@@ -57,8 +58,9 @@ def resource_limits(resources: ir.Resources) -> dict[str, str]:
         limits["cpu"] = resources.cpu
     if resources.memory is not None:
         limits["memory"] = resources.memory
-    if resources.gpu:
-        limits[GPU_RESOURCE] = str(resources.gpu)
+    if resources.gpu and resources.gpu_param is None:  # a param's: the template's patch
+        limits[gpu_resource(resources)] = str(resources.gpu)
+    limits.update(k8s_placement.extra_limits(resources))
     return limits
 
 
@@ -92,6 +94,9 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
     limits = resource_limits(step.resources)
     if limits:
         result["resources"] = {"limits": limits}
+    requests = k8s_placement.requests(step.resources)
+    if requests:
+        result.setdefault("resources", {})["requests"] = requests
     mounts = [{"name": pipeline.dataset(m.dataset).k8s_name, "mountPath": m.path,
                **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
     if mounts:

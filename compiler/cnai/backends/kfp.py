@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import __version__
-from cnai.backends import cloud, identity, k8s, kfp_cel, kfp_contract, kfp_platform
+from cnai.backends import cloud, identity, k8s, k8s_placement, kfp_cel, kfp_contract, kfp_platform
 from cnai.backends.kfp_cloud import CloudSteps
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import (
@@ -314,8 +314,9 @@ class KfpBackend:
             if launcher:
                 self.platform.setdefault(f"exec-{shared}", launcher)
             return
-        if step.retry is not None:
-            task.spec["retryPolicy"] = retry_policy(step.retry)
+        retry = step.retry or k8s_placement.spot_retry(step)
+        if retry is not None:
+            task.spec["retryPolicy"] = retry_policy(retry)
         pvc_names = [self.dag.reference(self.pvc_name(m.dataset), task) for m in step.mounts]
         # The first step of a shared executor with settings sets them (the others' are the
         # same); executor_config only reads, so it is not built again once they are set.
@@ -383,7 +384,13 @@ class KfpBackend:
         return component
 
     def container(self, step: ir.Step) -> Spec:
-        image = self.ctx.options.runtime_image(step.runtime) if step.runtime else step.image
+        if isinstance(step.image, ir.Text) and not k8s_placement.whole_param_image(step):
+            raise Unsupported(
+                f"step `{step.name}`'s image puts params inside text; Kubeflow's driver "
+                "replaces the whole image with one param's value (driver/util.go, "
+                "resolvePodSpecInputRuntimeParameter), so write `image = \"${PARAM}\"` with "
+                "the whole reference in a string param, or compile with --target argo")
+        image = k8s_placement.image(step, self.ctx.options, lambda t: self.text(step, t))
         container: Spec = {"image": image}
         command = kfp_contract.wrap(step, [self.text(step, t) for t in step.command],
                                     lambda text: self.text(step, text))

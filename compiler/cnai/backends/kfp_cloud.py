@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s
+from cnai.backends import cloud, identity, k8s, k8s_placement
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import Channel, Spec
 from cnai.backends.serialize import to_yaml
@@ -161,7 +161,8 @@ class CloudSteps:
                     f"`{step.name}` reads the artifact `{item.name}`; a {step.kind} step's pods "
                     "are made by Kubernetes, not Kubeflow, so Kubeflow cannot place artifacts "
                     "in them")
-        return k8s.container(step, self.pipeline, step.image, lambda t: self._text(step, t),
+        image = k8s_placement.image(step, self.options, lambda t: self._text(step, t))
+        return k8s.container(step, self.pipeline, image, lambda t: self._text(step, t),
                              lambda name: token(k8s.input_env_name(name)))
 
     def _text(self, step: ir.Step, text: ir.Text) -> str:

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from cnai.backends import cloud, identity, k8s
+from cnai.backends import cloud, identity, k8s, k8s_placement
+from cnai.backends.kfp_contract import Unsupported
 from cnai.context import Options
 from cnai.semantics import ir
 
@@ -54,19 +55,51 @@ def quantity(text: str) -> Fraction:
 
 
 def container_resources(resources: ir.Resources) -> Spec:
-    """``PipelineContainerSpec.resources``: limits only, as the Argo target writes them."""
+    """``PipelineContainerSpec.resources``: limits, requests where the step states them (kfp's
+    set_cpu_request / set_memory_request write the same fields), and its accelerators: GPUs
+    of its vendor or TPUs (``accelerator.resourceType``, as set_accelerator_type writes any
+    resource name)."""
+    refuse_pod_only_resources(resources)
     spec: Spec = {}
-    if resources.cpu is not None:
-        spec["resourceCpuLimit"] = resources.cpu
-        spec["cpuLimit"] = float(quantity(resources.cpu))
-    if resources.memory is not None:
-        spec["resourceMemoryLimit"] = resources.memory
-        spec["memoryLimit"] = float(quantity(resources.memory) / 10**9)
-    if resources.gpu:
-        count = str(resources.gpu)
-        spec["accelerator"] = {"resourceType": k8s.GPU_RESOURCE, "resourceCount": count,
-                               "type": k8s.GPU_RESOURCE, "count": count}
+    # The string fields, and the deprecated numeric ones (cores; memory in GB).
+    for field, kind, value, scale in (
+            ("Cpu", "Limit", resources.cpu, 1), ("Memory", "Limit", resources.memory, 10**9),
+            ("Cpu", "Request", resources.cpu_request, 1),
+            ("Memory", "Request", resources.memory_request, 10**9)):
+        if value is not None:
+            spec[f"resource{field}{kind}"] = value
+            spec[f"{field.lower()}{kind}"] = float(quantity(value) / scale)
+    accelerator = k8s_placement.accelerator(resources)
+    if accelerator is not None:
+        kind, count = accelerator
+        spec["accelerator"] = {"resourceType": kind, "resourceCount": count,
+                               "type": kind, "count": count}
     return spec
+
+
+def refuse_pod_only_resources(resources: ir.Resources) -> None:
+    """Ephemeral storage and extended resources have no field in KFP's ResourceSpec
+    (pipeline_spec.proto: cpu, memory and one accelerator) nor in kfp-kubernetes'
+    KubernetesExecutorConfig: a step's pod cannot have them (training jobs' pods can)."""
+    if resources.gpu_param is not None:
+        # kfp's compiler writes a pipeline parameter's placeholder as resourceCount, but
+        # KFP's driver reads the resolved value as a string (driver/util.go,
+        # resolvePodSpecInputRuntimeParameter: GetStringValue; container.go,
+        # initPodSpecPatch), so an int param's count resolves to "" and the pod fails.
+        raise Unsupported(
+            f"`gpu = {resources.gpu_param.name}`: Kubeflow's driver reads a GPU count from a "
+            "param as a string, and an int param's value reaches it empty; write a number, "
+            "or compile with --target argo (which patches the pod with the run's value)")
+    found = [name for name, value in (
+        ("ephemeral_storage", resources.ephemeral_storage),
+        ("ephemeral_storage_request", resources.ephemeral_storage_request),
+        ("devices", resources.devices)) if value]
+    if found:
+        raise Unsupported(
+            f"`resources {{ {', '.join(found)} }}`: Kubeflow's container resources hold cpu, "
+            "memory and one accelerator only (pipeline_spec.proto ResourceSpec); compile with "
+            "--target argo, make the step distributed (its training job's pods take them), or "
+            "set a LimitRange default in the namespace")
 
 
 def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
@@ -105,6 +138,8 @@ def placement(step: ir.Step, options: Options, config: Spec) -> None:
         config["nodeSelector"] = {"labels": found["nodeSelector"]}
     if "tolerations" in found:
         config["tolerations"] = found["tolerations"]
+    if step.node_affinity is not None:
+        config["nodeAffinity"] = k8s_placement.kfp_node_affinity(step.node_affinity)
 
 
 def timeout(step: ir.Step, options: Options, config: Spec) -> None:

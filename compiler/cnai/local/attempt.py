@@ -108,7 +108,8 @@ class Attempts:
             name = _container_name(layout.root.name, step.k8s_name, run.index)
             mounts = [Mount(layout.root, str(layout.root))]
             mounts += [Mount(layout.dataset_dir(m.dataset), m.path, True) for m in step.mounts]
-            argv = docker_argv(step.image, command, args, sorted(env), mounts, name,
+            image = step.image if isinstance(step.image, str) else render(step.image)
+            argv = docker_argv(image, command, args, sorted(env), mounts, name,
                                step.resources.gpu, host_user())
             return Invocation(argv, {**_inherited(), **env}, self.settings.cwd, run.log,
                               timeout, name, tuple(notes), timeout_note)

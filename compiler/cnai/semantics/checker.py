@@ -17,6 +17,7 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.identity import MERGED, PodReader
 from cnai.semantics.imports import Importer
+from cnai.semantics.placement import PlacementChecker, check_gpu_params
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
@@ -52,6 +53,8 @@ class Checker:
         self.scheduling: ir.Scheduling | None = None  # the pipeline's
         self.defaults: list[tuple[Setting, Any]] = []  # settings.REPLACED the pipeline sets
         self.pod_base: dict[str, Any] = {}  # the pipeline's identity.MERGED settings
+        self.placement: dict[str, Any] = {}  # the pipeline's placement (semantics/placement.py)
+        self.param_defaults: dict[str, ir.JSONValue] = {}  # by name: `gpu = PARAM` counts it
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
 
@@ -90,6 +93,7 @@ class Checker:
         for template in found.templates:
             self.library.add(template)
         params = [p for p in map(self._param, found.params) if p is not None]
+        self.param_defaults = {p.name: p.default for p in params}
         for dataset_decl in found.datasets:
             self._declare(dataset_decl.name, "dataset", dataset_decl, "volume")
         for volume_decl in found.volumes:
@@ -118,6 +122,7 @@ class Checker:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
             self.scheduling = cloud.scheduling(block, None)
+        self.placement = PlacementChecker(self).read(fields)
         quota = None
         if "quota" in fields:
             block = fields["quota"]
@@ -136,11 +141,13 @@ class Checker:
                                    help=['add a step: `step hello { image = "busybox" }`'])
         if quota is not None:
             cloud.check_quota(quota, ir_steps)
+            check_gpu_params(quota, ir_steps, self.diagnostics)
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
                            scheduling=self.scheduling, span=decl.span,
-                           **{s.ir: value for s, value in self.defaults}, **self.pod_base)
+                           **{s.ir: value for s, value in self.defaults}, **self.pod_base,
+                           **self.placement)
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

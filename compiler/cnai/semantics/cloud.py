@@ -245,11 +245,18 @@ def held_by_services(steps: Iterable[ir.Step]) -> dict[str, float]:
 
 
 def step_demand(step: ir.Step) -> dict[str, float]:
-    """Per-replica requests as numbers; cpu/memory default to the LimitRange's requests."""
+    """Per-replica requests as numbers, which is what a ResourceQuota's ``requests.*`` count:
+    a stated request, else the limit (Kubernetes sets a request without a value to its
+    limit), else the LimitRange's default request. The quota's `gpu` is NVIDIA's
+    ``nvidia.com/gpu`` (backends/cloud.py, quota_objects): AMD GPUs and TPUs are other
+    resources, which it does not limit."""
     resources = step.resources
-    return {"gpu": float(resources.gpu or 0),
-            "cpu": quantity_value(resources.cpu or DEFAULT_REQUEST["cpu"]),
-            "memory": quantity_value(resources.memory or DEFAULT_REQUEST["memory"])}
+    nvidia = resources.gpu_vendor in (None, "nvidia")
+    return {"gpu": float(resources.gpu or 0) if nvidia else 0.0,
+            "cpu": quantity_value(resources.cpu_request or resources.cpu
+                                  or DEFAULT_REQUEST["cpu"]),
+            "memory": quantity_value(resources.memory_request or resources.memory
+                                     or DEFAULT_REQUEST["memory"])}
 
 
 def _show(value: float, resource: str) -> str:

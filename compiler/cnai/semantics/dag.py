@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import identity, ir
+from cnai.semantics.placement import place_like_pipeline
 from cnai.semantics.steps import StepInputs
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
     preloads = {d.name: f"preload_{d.name}" for d in pipeline.datasets}
     pod = identity.pipeline_pod(pipeline)  # the pipeline's account, pull secrets, security
-    steps = [preload_step(d).model_copy(update=pod) for d in pipeline.datasets] + pipeline.steps
+    steps = [place_like_pipeline(preload_step(d).model_copy(update=pod), pipeline)
+             for d in pipeline.datasets] + pipeline.steps
     groups = group_edges(pipeline)
     for step in steps:
         step.depends = _edges(step, preloads, pipeline, groups)

@@ -27,6 +27,11 @@ AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWrit
 DependencyKind = Literal["data", "order", "gate", "dataset"]
 # Kubernetes' container image pull policies (core/v1 PullPolicy).
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+# Kubernetes' toleration and node selector operators (core/v1 TolerationOperator,
+# NodeSelectorOperator), and the GPU vendors `resources { gpu_vendor }` names.
+TolerationOperator = Literal["Equal", "Exists"]
+NodeOperator = Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
+GpuVendor = Literal["nvidia", "amd"]
 
 
 class Node(BaseModel):
@@ -331,10 +336,51 @@ class EnvVar(Node):
 
 
 class Resources(Node):
-    gpu: int | None = None
+    gpu: int | None = None  # from a param: its default (the quota check's), or None
     cpu: str | None = None
     memory: str | None = None
     gpu_type: str | None = None
+    # ---- placement and resources (#17 group B) ----
+    gpu_param: ParamRef | None = None  # `gpu = PARAM`: the count the run passes
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    ephemeral_storage: str | None = None
+    ephemeral_storage_request: str | None = None
+    gpu_vendor: GpuVendor | None = None  # None: NVIDIA
+    tpu: int | None = None
+    tpu_accelerator: str | None = None
+    tpu_topology: str | None = None
+    devices: dict[str, int] = Field(default_factory=dict)  # extended resources: limits
+
+
+class Toleration(Node):
+    """One toleration, from kubectl's taint syntax ``KEY[=VALUE][:EFFECT]``."""
+
+    key: str
+    operator: TolerationOperator
+    value: str | None = None
+    effect: str | None = None  # None: every effect
+
+
+class NodeRequirement(Node):
+    """``KEY in (A, B)``, ``KEY notin (A)``, ``KEY``, ``!KEY``, ``KEY > N``, ``KEY < N``."""
+
+    key: str
+    operator: NodeOperator
+    values: list[str] = Field(default_factory=list)
+
+
+class PreferredNodes(Node):
+    weight: int  # 1..100
+    requirement: NodeRequirement
+
+
+class NodeAffinity(Node):
+    """``node_affinity { required = [...]  preferred { "EXPR" = WEIGHT } }``: the required
+    expressions all hold (one node selector term); each preferred one adds its weight."""
+
+    required: list[NodeRequirement] = Field(default_factory=list)
+    preferred: list[PreferredNodes] = Field(default_factory=list)
 
 
 class Retry(Node):
@@ -429,7 +475,7 @@ class Step(Node):
     k8s_name: str
     kind: Literal["container", "preload", "dataload", "distributed", "service"] = "container"
     span: Span
-    image: str
+    image: str | Text  # a Text when it names params (`"train:${tag}"`, #17 group B)
     command: list[Text] = Field(default_factory=list)
     args: list[Text] = Field(default_factory=list)
     env: list[EnvVar] = Field(default_factory=list)
@@ -459,6 +505,9 @@ class Step(Node):
     security: Security | None = None  # effective: the pipeline's, the step's fields on top
 
     # ---- placement and resources (#17 group B) ----
+    node_selector: dict[str, str] = Field(default_factory=dict)  # the pipeline's, then own
+    tolerations: list[Toleration] = Field(default_factory=list)  # own, or the pipeline's
+    node_affinity: NodeAffinity | None = None  # own, or the pipeline's
 
     # ---- configuration and volumes (#17 group C) ----
 
@@ -572,6 +621,9 @@ class Pipeline(Node):
     security: Security | None = None  # the pipeline's own; steps hold their effective one
 
     # ---- placement and resources (#17 group B) ----
+    node_selector: dict[str, str] = Field(default_factory=dict)  # the steps' defaults
+    tolerations: list[Toleration] = Field(default_factory=list)
+    node_affinity: NodeAffinity | None = None
 
     # ---- configuration and volumes (#17 group C) ----
 

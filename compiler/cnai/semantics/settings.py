@@ -179,7 +179,7 @@ SETTINGS: tuple[Setting, ...] = (
             argo="preload.credentials", kfp="preload.credentials",
             example='credentials = "s3-creds"'),
     # ---- blocks' fields -----------------------------------------------------------------
-    Setting("gpu", "int", ("resources", "quota"), "gpu",
+    Setting("gpu", "int", ("resources", "quota"), "gpu", argo="template.gpu_param",
             example='gpu = 1'),
     Setting("cpu", "quantity", ("resources", "quota"), "cpu",
             example='cpu = 2'),
@@ -265,6 +265,48 @@ SETTINGS: tuple[Setting, ...] = (
             kfp="E0401", example='read_only_root_filesystem = true'),
 
     # ---- placement and resources (#17 group B) ----
+    # Where pods go (semantics/placement.py): rendered with the GPU type and spot nodes by
+    # cloud.placement into every pod both targets make (containers, training jobs' replicas,
+    # Knative revisions), and on KFP into the executor config (kfp-kubernetes' nodeSelector,
+    # tolerations, nodeAffinity; backend/src/v2/driver/k8s.go, extendPodSpecPatch).
+    Setting("node_selector", "block", ("pipeline", *BOTH), "node_selector", custom=True,
+            merge="merge", argo="template.placement", kfp="executor_config.placement",
+            example='node_selector { disktype = "ssd" }'),
+    Setting("tolerations", "list", ("pipeline", *BOTH), "tolerations", custom=True,
+            merge="replace", argo="template.placement", kfp="executor_config.placement",
+            example='tolerations = ["dedicated=ml:NoSchedule"]'),
+    Setting("node_affinity", "block", ("pipeline", *BOTH), "node_affinity", custom=True,
+            merge="replace", argo="template.placement", kfp="executor_config.placement",
+            example='node_affinity { required = ["disktype in (ssd, nvme)"] }'),
+    Setting("required", "list", ("node_affinity",), "required", custom=True,
+            example='required = ["example.com/gpu-mem > 40"]'),
+    Setting("preferred", "block", ("node_affinity",), "preferred", custom=True,
+            example='preferred { "disktype in (ssd)" = 50 }'),
+    # `resources`: requests beside the limits, ephemeral storage, AMD GPUs, Cloud TPUs and
+    # extended resources (backends/k8s.py resource_limits; kfp_platform.container_resources).
+    # KFP's ResourceSpec has no ephemeral storage nor extended resources (pipeline_spec.proto,
+    # PipelineContainerSpec.ResourceSpec): refused there.
+    Setting("cpu_request", "quantity", ("resources",), "cpu_request", label="cpu",
+            example='cpu_request = "500m"'),
+    Setting("memory_request", "quantity", ("resources",), "memory_request", label="memory",
+            example='memory_request = "1Gi"'),
+    Setting("ephemeral_storage", "quantity", ("resources",), "ephemeral_storage",
+            label="ephemeral storage", kfp="E0401",
+            example='ephemeral_storage = "20Gi"'),
+    Setting("ephemeral_storage_request", "quantity", ("resources",),
+            "ephemeral_storage_request", label="ephemeral storage", kfp="E0401",
+            example='ephemeral_storage_request = "10Gi"'),
+    Setting("gpu_vendor", "string", ("resources",), "gpu_vendor",
+            choices=get_args(ir.GpuVendor),
+            example='gpu_vendor = "amd"', needs=(("resources", "gpu = 1"),)),
+    Setting("tpu", "int", ("resources",), "tpu", minimum=1,
+            example="tpu = 4"),
+    Setting("tpu_accelerator", "string", ("resources",), "tpu_accelerator",
+            example='tpu_accelerator = "tpu-v5-lite-podslice"', needs=(("resources", "tpu = 4"),)),
+    Setting("tpu_topology", "string", ("resources",), "tpu_topology",
+            example='tpu_topology = "2x4"', needs=(("resources", "tpu = 4"),)),
+    Setting("devices", "block", ("resources",), "devices", custom=True, kfp="E0401",
+            example='devices { "rdma/hca_shared_devices_a" = 1 }'),
 
     # ---- configuration and volumes (#17 group C) ----
 
@@ -279,6 +321,7 @@ CONTEXT_MODELS: dict[str, type[ir.Node]] = {
     "quota": ir.Quota, "scale": ir.Serving, "canary": ir.Serving,
     "circuit_breaker": ir.Serving, "distributed": ir.Distributed,
     "security": ir.Security,
+    "node_affinity": ir.NodeAffinity,
 }
 
 # Fields of ir.Step that no setting fills: what the step is and where it sits in the graph,
@@ -300,6 +343,7 @@ STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", 
 # Blocks whose keys are the user's own (environment variable names): not settings.
 FREE_BLOCKS = ("env",
                "pod_labels", "pod_annotations",  # label and annotation keys (#17 group A)
+               "node_selector", "preferred", "devices",  # label keys, expressions, resources
                )
 
 # Each context's settings by name, in declaration order.

@@ -8,10 +8,11 @@ from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
 from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import assigned, fill
+from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.identity import PodReader
+from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
 from cnai.semantics.units import free_name, k8s_name
@@ -123,10 +124,11 @@ class StepChecker:
                                      report_missing=not unresolved)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
-        values = self.fields.read(fields, decl.kind)
+        fields_read, image = self._image_from_params(fields)
+        values = self.fields.read(fields_read, decl.kind)
         PodReader(self.checker).read(fields, values, self.checker.pod_base)
         step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
-                       image=values.pop("image", None) or "",
+                       image=values.pop("image", None) or image or "",
                        outputs=list(symbol.outputs.values()), group=self.ctx.group)
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
         fill(step, values)
@@ -146,6 +148,7 @@ class StepChecker:
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         self._cloud(decl, step, fields, serving)
+        PlacementChecker(self.checker).apply(step, fields, self.checker.placement)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
@@ -155,6 +158,20 @@ class StepChecker:
             self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
         return step
+
+    def _image_from_params(self, fields: dict[str, ast.Assignment | ast.Block]
+                           ) -> tuple[dict[str, ast.Assignment | ast.Block], ir.Text | None]:
+        """``image = "registry/train:${tag}"``: an image naming string params, which the
+        engine fills in before the pod is made. Returns the fields left to read generically,
+        and the image's text if it names params (None if refused, reported)."""
+        field = fields.get("image")
+        if not isinstance(field, ast.Assignment) or not isinstance(field.value, ast.StringLit) \
+                or field.value.is_plain:
+            return fields, None
+        rest = {name: item for name, item in fields.items() if name != "image"}
+        text = self.text(field.value)
+        return rest, None if text is None else PlacementChecker(self.checker).image(
+            text, {i.name: i for i in self.inputs.all()}, field.value.span)
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
                fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
@@ -577,15 +594,29 @@ class StepChecker:
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)
         fields = self.fields.collect(block.items, "resources", None, block.span)
+        placement = PlacementChecker(self.checker)
+        gpu = fields.get("gpu")
+        counted = None  # `gpu = PARAM`: the param, and its default
+        if isinstance(gpu, ast.Assignment) and isinstance(gpu.value, ast.Ref):
+            fields = {name: item for name, item in fields.items() if name != "gpu"}
+            counted = placement.gpu_param(gpu.value, self.source_of(gpu.value))
+            if counted is not None:
+                self.inputs.add(counted[0], gpu.value.span)
         # Gathered first and validated once: assigning fields one by one cost more.
         values = self.fields.read(fields, "resources")
+        if counted is not None:
+            values["gpu_param"], values["gpu"] = counted
+        if "devices" in fields:
+            values["devices"] = placement.devices(block_of(fields["devices"]))
         if "gpu_type" in fields:
             gpu_type = assigned(fields["gpu_type"])
-            if not values.get("gpu"):
+            if not values.get("gpu") and counted is None:
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
                                        help=["add `gpu = 1` (or more) to `resources`"])
-        return ir.Resources.model_validate(values)
+        resources = ir.Resources.model_validate(values)
+        placement.check_resources(fields, resources)
+        return resources
 
     def _retry(self, block: ast.Assignment | ast.Block) -> ir.Retry | None:
         assert isinstance(block, ast.Block)

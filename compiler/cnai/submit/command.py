@@ -17,7 +17,7 @@ from typing import Any
 
 from cnai.submit.errors import SubmitError
 from cnai.submit.job import Connection, Job, note
-from cnai.submit.params import resolve, templated
+from cnai.submit.params import check_gpu_quota, resolve, templated
 from cnai.submit.retry import Backoff
 from cnai.usage import UsageError, compile_options, parse_assignments
 
@@ -61,6 +61,7 @@ def _submit(args: argparse.Namespace) -> int:
     if compiled is None:
         return EXIT_INPUT
     values = resolve(given, compiled.params)
+    check_gpu_quota(values, compiled.gpu_params)
     for warning in templated(values, args.target):
         note(warning)
     if args.insecure and connection.url.startswith("https://"):

@@ -12,7 +12,7 @@ from typing import Any
 
 from cnai.context import Options
 from cnai.driver import CompileFailed, compile_source
-from cnai.submit.params import Param, params_of
+from cnai.submit.params import GpuParam, Param, gpu_params_of, params_of
 from cnai.usage import print_diagnostics, read_input
 
 
@@ -25,6 +25,9 @@ class Compiled:
     documents: list[dict[str, Any]]
     text: str  # the target's YAML, as `cnai compile` writes it
     service_account: str | None = None  # the pipeline's `service_account`: the run's on KFP
+    # (step, param, the quota's GPUs): steps whose GPU count a param sets under a GPU quota,
+    # checked again with the value a run passes (params.check_gpu_quota)
+    gpu_params: tuple[GpuParam, ...] = ()
 
 
 def compile_for(path: str, target: str, options: Options, colour: str) -> Compiled | None:
@@ -41,4 +44,5 @@ def compile_for(path: str, target: str, options: Options, colour: str) -> Compil
     return Compiled(name=pipeline.k8s_name, description=pipeline.description,
                     schedule=pipeline.schedule, params=params_of(pipeline),
                     documents=result.documents, text=result.text,
-                    service_account=pipeline.service_account)
+                    service_account=pipeline.service_account,
+                    gpu_params=gpu_params_of(pipeline))

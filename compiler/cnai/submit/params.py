@@ -31,6 +31,34 @@ def params_of(pipeline: ir.Pipeline) -> list[Param]:
     return [Param(p.name, p.type, p.default is not None) for p in pipeline.params]
 
 
+@dataclass(frozen=True)
+class GpuParam:
+    """A step whose GPU count is param ``param``'s, under a quota of ``quota`` GPUs."""
+
+    step: str
+    param: str
+    quota: float
+
+
+def gpu_params_of(pipeline: ir.Pipeline) -> tuple[GpuParam, ...]:
+    if pipeline.quota is None or pipeline.quota.gpu is None:
+        return ()
+    return tuple(GpuParam(s.name, s.resources.gpu_param.name, float(pipeline.quota.gpu))
+                 for s in pipeline.steps if s.resources.gpu_param is not None)
+
+
+def check_gpu_quota(values: dict[str, JSON], checks: Sequence[GpuParam]) -> None:
+    """The compile-time quota check (E0209) again, with the GPU counts this run passes: a
+    pod asking for more than the quota would never start."""
+    for check in checks:
+        count = values.get(check.param)
+        if isinstance(count, int) and count > check.quota:
+            raise UsageError(
+                f"E0209: -p {check.param}={count}: step `{check.step}` would ask for "
+                f"{count} GPUs, more than the pipeline's quota of {check.quota:g}; nothing "
+                "was sent")
+
+
 def resolve(given: dict[str, str], params: Sequence[Param]) -> dict[str, JSON]:
     """Typed values for the given names; unknown names and params left without a value are
     usage errors that list what the pipeline declares."""
