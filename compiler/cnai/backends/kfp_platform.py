@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from cnai.backends import cloud, k8s
+from cnai.backends import cloud, k8s, kfp_configuration
 from cnai.context import Options
 from cnai.semantics import ir
 
@@ -85,6 +85,7 @@ def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
     secrets = secret_as_env(step.env)
     if secrets:
         config["secretAsEnv"] = secrets
+    config.update(kfp_configuration.kfp_env(step))  # ConfigMaps' keys, pod fields
     if credentials is not None:
         config["secretAsVolume"] = [{
             "secretName": credentials, "mountPath": k8s.CREDENTIALS_DIR, "optional": False,
@@ -132,6 +133,7 @@ EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
     # ---- placement and resources (#17 group B) ----
 
     # ---- configuration and volumes (#17 group C) ----
+    "executor_config.volumes": kfp_configuration.kfp_volumes,
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 
