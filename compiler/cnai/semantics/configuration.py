@@ -366,14 +366,15 @@ def env_entry_ok(item: ast.BodyItem, seen: dict[str, ast.Ident],
     return True
 
 
-def check_step_volumes(step: ir.Step, decl: ast.StepDecl, diagnostics: DiagnosticBag) -> None:
-    """What a service's pod may mount: Knative allows ConfigMaps, Secrets and empty
-    directories, and claims only behind a feature flag that is off by default
-    (knative/serving pkg/apis/config/features.go: PodSpecPersistentVolumeClaim Disabled,
-    PodSpecVolumesEmptyDir Enabled)."""
+def check_service(step: ir.Step, decl: ast.StepDecl, diagnostics: DiagnosticBag) -> None:
+    """What a service's pod may have: Knative allows ConfigMaps, Secrets and empty
+    directories, but claims and pod fields in env only behind feature flags that are off by
+    default (knative/serving pkg/apis/config/features.go: PodSpecPersistentVolumeClaim and
+    PodSpecFieldRef Disabled, PodSpecVolumesEmptyDir Enabled). The pipeline's `shm` is for
+    steps."""
     if step.kind != "service":
         return
-    step.shm = None  # the pipeline's `shm` is for steps (docs/language.md)
+    step.shm = None
     for volume in step.volumes:
         if volume.claim is not None:
             diagnostics.error(
@@ -382,3 +383,11 @@ def check_step_volumes(step: ir.Step, decl: ast.StepDecl, diagnostics: Diagnosti
                 help=["Knative refuses PersistentVolumeClaims unless its "
                       "`kubernetes.podspec-persistent-volume-claim` feature is enabled; bake "
                       "the data into the image or read it from object storage"])
+    for var in step.env:
+        if var.field is not None:
+            diagnostics.error(
+                "E0401", f"service `{step.name}` reads `{var.name}` from the pod's field "
+                f"`{var.field}`", decl.name.span, "a pod field in a service",
+                help=["Knative refuses env values from pod fields unless its "
+                      "`kubernetes.podspec-fieldref` feature is enabled; set the variable in "
+                      "the service (its value replaces the pipeline's)"])

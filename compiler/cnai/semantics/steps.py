@@ -149,7 +149,7 @@ class StepChecker:
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         self._cloud(decl, step, fields, serving)
-        configuration.check_step_volumes(step, decl, self.diagnostics)
+        configuration.check_service(step, decl, self.diagnostics)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
