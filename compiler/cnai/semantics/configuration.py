@@ -296,8 +296,10 @@ class PipelineConfiguration:
 
     def _one_source(self, decl: ast.VolumeDecl, volume: ir.Volume,
                     fields: dict[str, ast.Assignment | ast.Block]) -> bool:
-        given = [name for name in VOLUME_SOURCES if name in fields
-                 and (name != "empty_dir" or volume.empty_dir)]
+        # In the order written; `empty_dir = false` is no source.
+        given = sorted((name for name in VOLUME_SOURCES if name in fields and not (
+            name == "empty_dir" and isinstance(assigned(fields[name]), ast.BoolLit)
+            and not volume.empty_dir)), key=lambda name: fields[name].span.start)
         if not given:
             self.diagnostics.error(
                 "E0106", f"volume `{decl.name.name}` has no source", decl.name.span,
