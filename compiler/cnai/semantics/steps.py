@@ -229,15 +229,15 @@ class StepChecker:
             taken[configuration.SHM_PATH] = "the shared memory (`shm`)"
         mounts = [(m.path, f"data set `{m.dataset}`") for m in step.mounts]
         mounts += [(v.path, f"volume `{v.name}`") for v in step.volumes]
-        for mount_path, mounted in mounts:
+        for mount_path, what in mounts:
             for path, owner in taken.items():
                 if mount_path == path or mount_path.startswith(path.rstrip("/") + "/") or \
                         path.startswith(mount_path.rstrip("/") + "/"):
                     self.diagnostics.error(
-                        "E0208", f"{mounted} at {mount_path} overlaps {owner} at {path}",
+                        "E0208", f"{what} at {mount_path} overlaps {owner} at {path}",
                         decl.name.span, "mount paths overlap",
                         help=["give the data sets and volumes distinct, non-nested paths"])
-            taken[mount_path] = mounted
+            taken[mount_path] = what
 
     def _report_clash(self, step: ir.Step, earlier: ir.Input, name: str, span: Span) -> None:
         variable = "CNAI_INPUT_" + name.upper()  # a name's letters, digits and `_` as they are
