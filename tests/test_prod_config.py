@@ -62,6 +62,7 @@ def test_argo_env_is_the_pipelines_with_the_templates_and_the_steps_on_top(argo:
     assert prepare["NODE"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
     assert prepare["TEAM"] == {"fieldRef": {"fieldPath": "metadata.labels['team']"}}
     assert prepare["API_KEY"] == {"secretKeyRef": {"name": "api-keys", "key": "prepare"}}
+    assert prepare["spring.profiles.active"] == "prod"  # a quoted name
     train = env_of(found["train"]["container"])  # the step's key over the template's
     assert train["LOG_LEVEL"] == "debug" and train["POD_NAME"] == POD_NAME
     assert train["THREADS"] == {"configMapKeyRef": {"name": "app-settings", "key": "threads"}}
@@ -292,6 +293,7 @@ BAD = [
     ('env { X = config_map(1, "k") }', "E0201", "1"),
     ('env { X = field("spec.containers") }', "E0208", '"spec.containers"'),
     ("env { X = field(\"metadata.labels['a b']\") }", "E0208", "\"metadata.labels['a b']\""),
+    ('env { "a b" = "1" }', "E0208", '"a b"'),
     ('env { X = confg_map("a", "b") }', "E0103", "confg_map"),
     # env_from
     ('env_from = config_map("a")', "E0201", 'config_map("a")'),
@@ -359,7 +361,7 @@ BAD_PIPELINES = [
     ('volume v { empty_dir = true  path = "/cnai/outputs/x" }\n  ' + OUTPUT, "E0208", "s"),
     ('env { X = s.out }\n  ' + OUTPUT.replace("  mount v", ""), "E0201", "s.out"),
     ('env { X = secret("s") }\n  ' + SIMPLE, "E0201", 'secret("s")'),
-    ('env { "X" = "1" }\n  ' + SIMPLE, "E0201", '"X"'),
+    ('env { "1X" = "1" }\n  ' + SIMPLE, "E0208", '"1X"'),
     ('env { X = "1"  X = "2" }\n  ' + SIMPLE, "E0110", "X"),
     ('env_from = [secret("a")]\n  env_from = [secret("b")]\n  ' + SIMPLE, "E0110", "env_from"),
 ]

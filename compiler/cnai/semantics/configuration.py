@@ -350,14 +350,17 @@ class PipelineConfiguration:
 
 def env_entry_ok(item: ast.BodyItem, seen: dict[str, ast.Ident],
                  diagnostics: DiagnosticBag) -> bool:
-    """An `env` entry is `NAME = value`, its name unquoted and set once."""
+    """An `env` entry is `NAME = value`, set once; a quoted name (`"spring.profiles.active"`)
+    is any name the API server accepts (IsEnvVarName)."""
     if not isinstance(item, ast.Assignment):
         diagnostics.error("E0201", "`env` holds `NAME = value` entries", item.span,
                           "not an environment variable")
         return False
-    if item.key.quoted:
-        diagnostics.error("E0201", "an environment variable's name is written without quotes",
-                          item.key.span, "quoted name", help=[f"write `{item.key.name} = ...`"])
+    problem = k8s_names.env_var_name(item.key.name) if item.key.quoted else None
+    if problem is not None:
+        diagnostics.error("E0208", f"invalid environment variable name \"{shown(item.key.name)}\"",
+                          item.key.span, "not valid in Kubernetes",
+                          help=[f"`{shown(item.key.name)}` {problem}"])
         return False
     if item.key.name in seen:
         diagnostics.error("E0110", f"environment variable `{item.key.name}` is set twice",
