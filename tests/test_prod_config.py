@@ -429,3 +429,19 @@ def test_run_local_docker_argv_has_the_volumes_and_shm() -> None:
                        shm=shm_bytes("2Gi"))
     assert argv[argv.index("--shm-size") + 1] == str(2 * 1024**3)
     assert "/r/v:/scratch" in argv
+
+
+@pytest.mark.parametrize(("path", "ok"), [
+    ("metadata.name", True), ("metadata.namespace", True), ("metadata.uid", True),
+    ("spec.nodeName", True), ("spec.serviceAccountName", True), ("status.hostIP", True),
+    ("status.hostIPs", True), ("status.podIP", True), ("status.podIPs", True),
+    ("metadata.labels['app.kubernetes.io/name']", True),
+    ("metadata.annotations['Example.COM/x']", True),  # annotation keys: in lower case
+    ("metadata.labels['Example.COM/x']", False), ("metadata.labels['a b']", False),
+    ("metadata.labels", False), ("metadata.generateName", False), ("spec.containers", False),
+    ("status.phase", False), ("limits.cpu", False), ("", False),
+])
+def test_field_paths_are_those_the_api_server_accepts(path: str, ok: bool) -> None:
+    from cnai.semantics.configuration import field_path_problem
+
+    assert (field_path_problem(path) is None) is ok

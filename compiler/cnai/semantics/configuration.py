@@ -46,7 +46,10 @@ def field_path_problem(path: str) -> str | None:
         return ("is not a pod field Kubernetes passes as an environment variable: "
                 + ", ".join(FIELD_PATHS) + ", metadata.labels['KEY'] or "
                 "metadata.annotations['KEY']")
-    problem = k8s_names.qualified_name(subscripted[2])
+    # Annotation keys are checked in lower case (validateDownwardAPIFieldPath), label keys as
+    # they are.
+    key = subscripted[2].lower() if subscripted[1] == "annotations" else subscripted[2]
+    problem = k8s_names.qualified_name(key)
     return None if problem is None else f"has a key that {problem}"
 
 
