@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, configuration, k8s
+from cnai.backends import cloud, k8s, k8s_configuration
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration
 
@@ -76,7 +76,7 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
     # ---- placement and resources (#17 group B) ----
 
     # ---- configuration and volumes (#17 group C) ----
-    "template.volumes": configuration.argo_volumes,
+    "template.volumes": k8s_configuration.argo_volumes,
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 

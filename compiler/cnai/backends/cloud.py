@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from cnai.backends import configuration, k8s
+from cnai.backends import k8s, k8s_configuration
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
@@ -241,7 +241,7 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
     if annotations:
         metadata["annotations"] = annotations
     spec: dict[str, Any] = {"containers": [body]}
-    volumes = configuration.pod_volumes(step)  # ConfigMaps, Secrets, empty dirs
+    volumes = k8s_configuration.pod_volumes(step)  # ConfigMaps, Secrets, empty dirs
     if volumes:
         spec["volumes"] = volumes
     if serving.concurrency is not None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, configuration, k8s
+from cnai.backends import cloud, k8s, k8s_configuration
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import Channel, Spec
 from cnai.backends.serialize import to_yaml
@@ -177,4 +177,4 @@ class CloudSteps:
         datasets = [self.pipeline.dataset(m.dataset) for m in step.mounts]
         return [{"name": d.k8s_name, "persistentVolumeClaim": {
             "claimName": token(claim_token(d)), "readOnly": True}} for d in datasets
-        ] + configuration.pod_volumes(step)
+        ] + k8s_configuration.pod_volumes(step)

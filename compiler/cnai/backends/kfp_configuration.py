@@ -11,14 +11,14 @@ backend/src/v2/compiler/argocompiler/container.go, applyStaticK8sConfig). What i
 express is refused (kfp_contract.Unsupported, reported as E0401 at the step): `env_from`
 (SecretAsEnv and ConfigMapAsEnv map keys one by one), a read-only claim (PvcMount has no
 readOnly), and two volumes the driver would give one name. Training jobs and services are
-pods cnai writes itself (configuration.py), which take all of these.
+pods cnai writes itself (k8s_configuration.py), which take all of these.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cnai.backends.configuration import SHM_VOLUME
+from cnai.backends.k8s_configuration import SHM_VOLUME
 from cnai.backends.kfp_contract import Unsupported
 from cnai.context import Options
 from cnai.semantics import ir

@@ -241,7 +241,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Every key of a ConfigMap or a Secret as an environment variable (the container's
     # `envFrom`). kfp-kubernetes maps keys one by one (SecretAsEnv and ConfigMapAsEnv need
     # key_to_env: kfp/kubernetes/secret.py, config_map.py), so a step's own pod refuses it on
-    # KFP (backends/configuration.py); training jobs and services, whose pods cnai writes,
+    # KFP (backends/kfp_configuration.py); training jobs and services, whose pods cnai writes,
     # take it there too.
     Setting("env_from", "list", ("pipeline", *BOTH), "env_from", custom=True, merge="replace",
             argo="container", kfp="E0401",
