@@ -445,3 +445,9 @@ def test_field_paths_are_those_the_api_server_accepts(path: str, ok: bool) -> No
     from cnai.semantics.configuration import field_path_problem
 
     assert (field_path_problem(path) is None) is ok
+
+
+def test_an_unknown_name_in_the_pipelines_env_is_unknown() -> None:
+    source = 'pipeline p {\n  param stage: string = "x"\n  env { S = "${stge}" }\n' \
+             f'  step s {{ {STEP} }}\n}}\n'
+    assert _diagnostic(source) == ("E0103", "stge")

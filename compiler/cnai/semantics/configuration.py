@@ -201,6 +201,13 @@ class PipelineConfiguration:
                     and credentials.SECRET_NAME.search(item.key.name)):
                 credentials.warn_literal_env(item.key.name, value.span, self.diagnostics)
             return ir.EnvVar(name=item.key.name, value=text)
+        refs = [value] if isinstance(value, ast.Ref) else [
+            p for p in value.parts if isinstance(p, ast.Ref)] if isinstance(
+            value, ast.StringLit) else []
+        unknown = [r.parts[0] for r in refs if self.checker.scope.get(r.parts[0].name) is None]
+        if unknown:
+            self.checker.scope.unknown(unknown[0], "name", "E0103", "param")
+            return None
         self.diagnostics.error(
             "E0201", "a pipeline-wide `env` value is a literal, a param or "
             "secret(), config_map() or field()", value.span, "not known before the steps run",
