@@ -275,11 +275,13 @@ PARENTS = {
     "node_affinity": "step",
 
     # ---- configuration and volumes (#17 group C) ----
+    "volume": "pipeline",
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 
 }
-OPENERS = {"distributed": "distributed tensorflow"}
+OPENERS = {"distributed": "distributed tensorflow",
+           "volume": "volume v"}
 BASE = {"pipeline": [], "dataset": ['source = "s3://bucket/data"', 'path = "/data"',
                                     'size = "1Gi"'],
         "step": ['image = "busybox"', 'command = ["run"]', "mount d"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s, k8s_placement
+from cnai.backends import cloud, identity, k8s, k8s_configuration, k8s_placement
 from cnai.backends.serialize import to_yaml
 from cnai.backends.verbatim import Verbatim
 from cnai.semantics import ir
@@ -207,7 +207,7 @@ def _job_volumes(pipeline: ir.Pipeline, step: ir.Step) -> list[dict[str, Any]]:
             name=dataset.k8s_name)
         volumes.append({"name": dataset.k8s_name, "persistentVolumeClaim": {
             "claimName": claim, "readOnly": True}})
-    return volumes
+    return volumes + k8s_configuration.pod_volumes(step)
 
 
 def _no_artifacts(backend: ArgoBackend, step: ir.Step) -> None:

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s, k8s_placement
+from cnai.backends import cloud, identity, k8s, k8s_configuration, k8s_placement
 from cnai.semantics import ir
 from cnai.semantics.placement import gpu_resource
 from cnai.semantics.units import format_duration
@@ -96,6 +96,7 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
     "template.gpu_param": gpu_param,
 
     # ---- configuration and volumes (#17 group C) ----
+    "template.volumes": k8s_configuration.argo_volumes,
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from cnai.backends import identity, k8s, k8s_placement
+from cnai.backends import identity, k8s, k8s_configuration, k8s_placement
 from cnai.backends.k8s import GPU_RESOURCE
 from cnai.context import Options
 from cnai.semantics import ir
@@ -243,6 +243,9 @@ def knative_service(step: ir.Step, container: dict[str, Any], revision: str,
     if annotations:
         metadata["annotations"] = annotations
     spec: dict[str, Any] = {"containers": [body], **k8s_placement.knative_placement(step)}
+    volumes = k8s_configuration.pod_volumes(step)  # ConfigMaps, Secrets, empty dirs
+    if volumes:
+        spec["volumes"] = volumes
     if serving.concurrency is not None:
         spec["containerConcurrency"] = serving.concurrency
     template = {"metadata": metadata, "spec": spec}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import contract
-from cnai.backends import identity, k8s_placement
+from cnai.backends import identity, k8s_configuration, k8s_placement
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR, contract_parameters, input_env_name, runtime_env
 from cnai.semantics import ir
 from cnai.semantics.placement import gpu_resource
@@ -86,11 +86,15 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
     for var in step.env:
         if var.secret is not None:
             env.append(secret_env(var.name, var.secret))
+        elif var.value is None:  # a ConfigMap's key or a pod field
+            env.append({"name": var.name, "valueFrom": k8s_configuration.value_from(var)})
         else:
             assert var.value is not None
             env.append({"name": var.name, "value": text(var.value)})
     if env:
         result["env"] = env
+    if step.env_from:
+        result["envFrom"] = k8s_configuration.env_from(step)
     limits = resource_limits(step.resources)
     if limits:
         result["resources"] = {"limits": limits}
@@ -99,6 +103,7 @@ def container(step: ir.Step, pipeline: ir.Pipeline, image: str, text: Callable[[
         result.setdefault("resources", {})["requests"] = requests
     mounts = [{"name": pipeline.dataset(m.dataset).k8s_name, "mountPath": m.path,
                **({"readOnly": True} if m.read_only else {})} for m in step.mounts]
+    mounts += k8s_configuration.volume_mounts(step)
     if mounts:
         result["volumeMounts"] = mounts
     security = identity.container_security(step.security)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s, k8s_placement
+from cnai.backends import cloud, identity, k8s, k8s_configuration, k8s_placement
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import Channel, Spec
 from cnai.backends.serialize import to_yaml
@@ -179,4 +179,5 @@ class CloudSteps:
     def _job_volumes(self, step: ir.Step) -> list[dict[str, Any]]:
         datasets = [self.pipeline.dataset(m.dataset) for m in step.mounts]
         return [{"name": d.k8s_name, "persistentVolumeClaim": {
-            "claimName": token(claim_token(d)), "readOnly": True}} for d in datasets]
+            "claimName": token(claim_token(d)), "readOnly": True}} for d in datasets
+        ] + k8s_configuration.pod_volumes(step)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from cnai.backends import cloud, identity, k8s, k8s_placement
+from cnai.backends import cloud, identity, k8s, k8s_placement, kfp_configuration
 from cnai.backends.kfp_contract import Unsupported
 from cnai.context import Options
 from cnai.semantics import ir
@@ -118,6 +118,7 @@ def executor_config(step: ir.Step, pvc_names: Sequence[Spec], options: Options,
     secrets = secret_as_env(step.env)
     if secrets:
         config["secretAsEnv"] = secrets
+    config.update(kfp_configuration.kfp_env(step))  # ConfigMaps' keys, pod fields
     if credentials is not None:
         config["secretAsVolume"] = [{
             "secretName": credentials, "mountPath": k8s.CREDENTIALS_DIR, "optional": False,
@@ -170,6 +171,7 @@ EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
     # ---- placement and resources (#17 group B) ----
 
     # ---- configuration and volumes (#17 group C) ----
+    "executor_config.volumes": kfp_configuration.kfp_volumes,
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 

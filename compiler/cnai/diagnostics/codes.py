@@ -53,7 +53,7 @@ CODES: dict[str, str] = {
     "W0101": "suspicious quantity",
     "W0102": "unused param",
     "W0103": "unread output",
-    "W0104": "data set never mounted",
+    "W0104": "data set or volume never mounted",
     "W0105": "credential in the pipeline's text",
     "W0201": "cache key does not cover artifact inputs",
     "W0209": "job larger than the quota",

@@ -9,7 +9,8 @@ wrote.
 - ``output X: T at "/fixed/path"`` is written in the run folder like any output; the fixed
   path in the step's own text is rewritten to it;
 - a step runs in the directory of the .cnai file, with this process's environment plus the
-  step's ``env``; ``secret(...)`` values come from this environment, by variable name.
+  step's ``env``; ``secret(...)``, ``config_map(...)`` and ``field(...)`` values come from
+  this environment, by variable name; volumes as local/volumes.py says.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from cnai.local.layout import Layout
 from cnai.local.process import Invocation, Mount, Processes, docker_argv, host_user
 from cnai.local.state import StepRun, Value
 from cnai.local.values import output_value
+from cnai.local.volumes import local_dirs
 from cnai.semantics import ir
+from cnai.semantics.units import quantity_value
 
 CONTRACT_PREFIXES = ("CNAI_OUTPUTS", "CNAI_INPUTS", "CNAI_INPUT_")
 TORCH_ENV = {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
@@ -97,6 +100,10 @@ class Attempts:
             outputs_dir.mkdir(parents=True)
         inputs_dir = self._link_inputs(run)
         fixed = {o.path: outputs_dir / o.name for o in step.outputs if o.path}
+        volumes = local_dirs(step, layout.step_dir(run.name, run.index), self.settings.pvc_root)
+        if isinstance(volumes, str):
+            return volumes
+        fixed.update({path: local for path, (local, _) in volumes.items()})
         paths = self.paths.with_paths(fixed) if fixed else self.paths
         render = _Renderer(run, outputs_dir, paths)
         command = [render(t) for t in step.command]
@@ -109,8 +116,10 @@ class Attempts:
             mounts = [Mount(layout.root, str(layout.root))]
             mounts += [Mount(layout.dataset_dir(m.dataset), m.path, True) for m in step.mounts]
             image = step.image if isinstance(step.image, str) else render(step.image)
+            mounts += [Mount(local, path, read_only)
+                       for path, (local, read_only) in volumes.items()]
             argv = docker_argv(image, command, args, sorted(env), mounts, name,
-                               step.resources.gpu, host_user())
+                               step.resources.gpu, host_user(), shm_bytes(step.shm))
             return Invocation(argv, {**_inherited(), **env}, self.settings.cwd, run.log,
                               timeout, name, tuple(notes), timeout_note)
         if not command:
@@ -155,12 +164,14 @@ class Attempts:
         for var in step.env:
             if var.value is not None:
                 env[var.name] = render(var.value)
-            elif var.name in os.environ:  # a secret: taken from this environment
+            elif var.name in os.environ:  # a secret, a ConfigMap's key, a pod field: from here
                 env[var.name] = os.environ[var.name]
             else:
-                assert var.secret is not None
-                notes.append(f"{var.name} (secret {var.secret.name}/{var.secret.key}) is not "
-                             "set in this environment; left unset")
+                notes.append(f"{var.name} ({_cluster_value(var)}) is not set in this "
+                             "environment; left unset")
+        for source in step.env_from:
+            notes.append(f"env_from {source.kind.replace('_', ' ')} `{source.name}`: its keys "
+                         "exist only in a cluster; set them in this environment if needed")
         if step.distributed is not None and step.distributed.framework == "pytorch":
             env.update({k: v for k, v in TORCH_ENV.items() if k not in env})
         return env
@@ -234,6 +245,20 @@ def _inherited() -> dict[str, str]:
     """This process's environment, less the contract's variables a step must not inherit
     (``CNAI_OUTPUTS`` would win over the step's own ``CNAI_OUTPUTS_DIR``)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(CONTRACT_PREFIXES)}
+
+
+def _cluster_value(var: ir.EnvVar) -> str:
+    """What a variable that only a cluster can fill reads."""
+    if var.secret is not None:
+        return f"secret {var.secret.name}/{var.secret.key}"
+    if var.config_map is not None:
+        return f"config map {var.config_map.name}/{var.config_map.key}"
+    return f"pod field {var.field}"
+
+
+def shm_bytes(shm: str | None) -> str | None:
+    """`shm` as bytes for docker's --shm-size (which reads its own units, not Kubernetes')."""
+    return None if shm is None else str(int(quantity_value(shm)))
 
 
 def _append(path: Path | None, text: str) -> None:

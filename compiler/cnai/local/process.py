@@ -224,7 +224,8 @@ class Mount:
 
 def docker_argv(image: str, command: Sequence[str], args: Sequence[str],
                 env_names: Sequence[str], mounts: Sequence[Mount], name: str,
-                gpus: int | None = None, user: str | None = None) -> list[str]:
+                gpus: int | None = None, user: str | None = None,
+                shm: str | None = None) -> list[str]:
     """``docker run`` for one attempt. Env values are not on the command line: ``-e NAME``
     passes each from the environment of the docker client, which the runner sets."""
     argv = ["docker", "run", "--rm", "--name", name, "--init"]
@@ -237,6 +238,8 @@ def docker_argv(image: str, command: Sequence[str], args: Sequence[str],
         argv += ["--env", env]
     if gpus:
         argv += ["--gpus", str(gpus)]
+    if shm:  # `shm`, in bytes
+        argv += ["--shm-size", shm]
     if command:
         argv += ["--entrypoint", command[0], image, *command[1:], *args]
     else:

@@ -159,7 +159,9 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
     scheduling, security = _spanless(step.scheduling), _spanless(step.security)
     env = [(e.name, None if e.value is None else
             e.value.literal if e.value.is_literal else _text_key(e.value, renames),
-            (e.secret.name, e.secret.key) if e.secret else None) for e in step.env]
+            (e.secret.name, e.secret.key) if e.secret else None,
+            (e.config_map.name, e.config_map.key) if e.config_map else None, e.field)
+           for e in step.env]
     shape = (tuple(map(_exact, _compared(step))), scheduling, security,
              tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
              len(step.command), tuple(text_keys), tuple(env),

@@ -12,6 +12,7 @@ from typing import Any, cast, get_args
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
+from cnai.semantics.configuration import PipelineConfiguration
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
@@ -57,6 +58,7 @@ class Checker:
         self.param_defaults: dict[str, ir.JSONValue] = {}  # by name: `gpu = PARAM` counts it
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
+        self.configuration = PipelineConfiguration(self)
 
     def unsupported(self, span: Span, what: str) -> None:
         self.diagnostics.error("E0401", f"{what} are not supported by this version of cnai",
@@ -97,8 +99,7 @@ class Checker:
         for dataset_decl in found.datasets:
             self._declare(dataset_decl.name, "dataset", dataset_decl, "volume")
         for volume_decl in found.volumes:
-            self.diagnostics.error("E0401", "`volume` declarations are not supported yet",
-                                   volume_decl.name.span, "not supported")
+            self._declare(volume_decl.name, "volume", volume_decl, "volume")
         expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
         for step_decl, ctx in found.steps:
             step_decl, arguments = self.expander.expand(step_decl)
@@ -111,6 +112,7 @@ class Checker:
         values = self.fields.read(fields, "pipeline")
         PodReader(self).read(fields, values, {})
         self.pod_base = {name: values[name] for name in MERGED}
+        values.update(self._configuration(fields, found))
         description = values.get("description")
         # The pipeline's values of settings its steps take unless they set their own.
         self.defaults = [(s, values[s.ir]) for s in REPLACED if values.get(s.ir) is not None]
@@ -142,12 +144,31 @@ class Checker:
         if quota is not None:
             cloud.check_quota(quota, ir_steps)
             check_gpu_params(quota, ir_steps, self.diagnostics)
+        self.configuration.check_unmounted(ir_steps)
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
                            scheduling=self.scheduling, span=decl.span,
+                           env=values["env"], volumes=values["volumes"],
                            **{s.ir: value for s, value in self.defaults}, **self.pod_base,
                            **self.placement)
+
+    def _configuration(self, fields: dict[str, ast.Assignment | ast.Block],
+                       found: Collected) -> dict[str, Any]:
+        """The pipeline's `env`, `env_from` and volumes (semantics/configuration.py)."""
+        configuration = self.configuration
+        values: dict[str, Any] = {"env": [], "volumes": []}
+        if "env" in fields:
+            values["env"] = configuration.env(fields["env"])
+        if "env_from" in fields:
+            values["env_from"] = configuration.env_from(assigned(fields["env_from"]))
+        for volume_decl in found.volumes:
+            symbol = self.scope.get(volume_decl.name.name)
+            if symbol is not None and symbol.decl is volume_decl:  # not a refused duplicate
+                volume = configuration.volume(volume_decl)
+                if volume is not None:
+                    values["volumes"].append(volume)
+        return values
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

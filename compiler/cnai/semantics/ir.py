@@ -329,10 +329,56 @@ class SecretRef(Node):
     key: str
 
 
+class ConfigMapRef(Node):
+    name: str
+    key: str
+
+
 class EnvVar(Node):
+    """One of ``value`` (text), ``secret``, ``config_map`` (a key of either) or ``field`` (a
+    Downward API field path of the pod: ``metadata.name``)."""
+
     name: str
     value: Text | None = None
     secret: SecretRef | None = None
+    config_map: ConfigMapRef | None = None
+    field: str | None = None
+
+
+# What ``env_from`` names: every key of a ConfigMap or a Secret as a variable.
+EnvSourceKind = Literal["config_map", "secret"]
+
+
+class EnvFrom(Node):
+    kind: EnvSourceKind
+    name: str
+
+
+class Volume(Node):
+    """``volume NAME { ... }``: exactly one source (an existing claim, a ConfigMap, a Secret,
+    or an empty directory), mounted at ``path`` by the steps that say ``mount NAME``."""
+
+    name: str
+    k8s_name: str  # the pod's volume name
+    claim: str | None = None
+    config_map: str | None = None
+    secret: str | None = None
+    empty_dir: bool = False
+    path: str = "/"
+    read_only: bool = False  # claims; ConfigMaps and Secrets are always read-only
+    sub_path: str | None = None  # claims
+    size: str | None = None  # empty directories' sizeLimit
+    memory: bool = False  # empty directories: backed by memory (medium Memory)
+    span: Span | None = None
+
+    @property
+    def source(self) -> str:
+        """Which source it is: "claim", "config_map", "secret" or "empty_dir"."""
+        if self.claim is not None:
+            return "claim"
+        if self.config_map is not None:
+            return "config_map"
+        return "secret" if self.secret is not None else "empty_dir"
 
 
 class Resources(Node):
@@ -510,6 +556,9 @@ class Step(Node):
     node_affinity: NodeAffinity | None = None  # own, or the pipeline's
 
     # ---- configuration and volumes (#17 group C) ----
+    env_from: list[EnvFrom] = Field(default_factory=list)  # the step's own, or the pipeline's
+    volumes: list[Volume] = Field(default_factory=list)  # from `mount NAME` of a `volume`
+    shm: str | None = None  # /dev/shm's size: the step's own, or the pipeline's
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 
@@ -626,6 +675,10 @@ class Pipeline(Node):
     node_affinity: NodeAffinity | None = None
 
     # ---- configuration and volumes (#17 group C) ----
+    env: list[EnvVar] = Field(default_factory=list)  # every step's defaults, key by key
+    env_from: list[EnvFrom] = Field(default_factory=list)  # the steps' default
+    volumes: list[Volume] = Field(default_factory=list)  # `volume` declarations
+    shm: str | None = None  # the steps' default
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 

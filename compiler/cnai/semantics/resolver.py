@@ -12,7 +12,7 @@ from cnai.semantics.units import k8s_name
 from cnai.source import Span
 from cnai.syntax import ast
 
-SymbolKind = Literal["param", "dataset", "step", "service", "loop_var"]
+SymbolKind = Literal["param", "dataset", "step", "service", "loop_var", "volume"]
 
 
 @dataclass

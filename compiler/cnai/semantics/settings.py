@@ -88,6 +88,12 @@ class Setting:
 STEP, SERVICE, BOTH = ("step",), ("service",), ("step", "service")
 _TWO_WORKERS = "distributed pytorch { workers = 2 }"
 
+
+def _volume(source: str) -> tuple[tuple[str, str], ...]:
+    """What a volume's field needs to be tried in tests/test_settings.py: a volume `v` with
+    ``source`` (a field example of the same name replaces it), a path, and a step mounting it."""
+    return (("volume", source), ("volume", 'path = "/v"'), ("step", "mount v"))
+
 SETTINGS: tuple[Setting, ...] = (
     # ---- the pipeline -------------------------------------------------------------------
     Setting("description", "string", ("pipeline",), "description",
@@ -122,7 +128,9 @@ SETTINGS: tuple[Setting, ...] = (
             example='timeout = "10m"'),
     Setting("cache", "bool", STEP, "cache", argo="template.cache", kfp="task.cache",
             example='cache = true'),
-    Setting("env", "block", BOTH, "env", custom=True, argo="container", kfp="container",
+    # The pipeline's `env` is every step's, key by key (#17 group C: semantics/configuration.py).
+    Setting("env", "block", ("pipeline", *BOTH), "env", custom=True, merge="merge",
+            argo="container", kfp="container",
             example='env { MODE = "fast" }'),
     Setting("resources", "block", BOTH, "resources", custom=True,
             argo="container", kfp="container",
@@ -309,6 +317,39 @@ SETTINGS: tuple[Setting, ...] = (
             example='devices { "rdma/hca_shared_devices_a" = 1 }'),
 
     # ---- configuration and volumes (#17 group C) ----
+    # Every key of a ConfigMap or a Secret as an environment variable (the container's
+    # `envFrom`). kfp-kubernetes maps keys one by one (SecretAsEnv and ConfigMapAsEnv need
+    # key_to_env: kfp/kubernetes/secret.py, config_map.py), so a step's own pod refuses it on
+    # KFP (backends/kfp_configuration.py); training jobs and services, whose pods cnai writes,
+    # take it there too.
+    Setting("env_from", "list", ("pipeline", *BOTH), "env_from", custom=True, merge="replace",
+            argo="container", kfp="E0401",
+            example='env_from = [config_map("settings"), secret("api-keys")]'),
+    # /dev/shm: a memory-backed emptyDir of that size (PyTorch's DataLoader workers need it).
+    Setting("shm", "quantity", ("pipeline", *STEP), "shm", merge="replace", label="shm",
+            argo="template.volumes", kfp="executor_config.volumes", example='shm = "2Gi"'),
+    Setting("volume", "decl", ("pipeline",), "volumes", custom=True,
+            argo="template.volumes", kfp="executor_config.volumes",
+            example='volume scratch { empty_dir = true  path = "/scratch" }'),
+    Setting("claim", "string", ("volume",), "claim", custom=True, example='claim = "data"',
+            needs=_volume('claim = "other"')),
+    Setting("config_map", "string", ("volume",), "config_map", custom=True,
+            example='config_map = "settings"', needs=_volume('config_map = "other"')),
+    Setting("secret", "string", ("volume",), "secret", custom=True,
+            example='secret = "tls"', needs=_volume('secret = "other"')),
+    Setting("empty_dir", "bool", ("volume",), "empty_dir", custom=True,
+            example="empty_dir = true", needs=_volume('empty_dir = false  claim = "other"')),
+    Setting("path", "string", ("volume",), "path", required=True, custom=True,
+            example='path = "/mnt/v"', needs=_volume("empty_dir = true")),
+    # kfp-kubernetes' PvcMount has no readOnly (kfp/kubernetes/volume.py, mount_pvc).
+    Setting("read_only", "bool", ("volume",), "read_only", kfp="E0401",
+            example="read_only = true", needs=_volume('claim = "data"')),
+    Setting("sub_path", "string", ("volume",), "sub_path", custom=True,
+            example='sub_path = "runs"', needs=_volume('claim = "data"')),
+    Setting("size", "quantity", ("volume",), "size", label="size",
+            example='size = "1Gi"', needs=_volume("empty_dir = true")),
+    Setting("memory", "bool", ("volume",), "memory",
+            example="memory = true", needs=_volume("empty_dir = true")),
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
 
@@ -322,6 +363,7 @@ CONTEXT_MODELS: dict[str, type[ir.Node]] = {
     "circuit_breaker": ir.Serving, "distributed": ir.Distributed,
     "security": ir.Security,
     "node_affinity": ir.NodeAffinity,
+    "volume": ir.Volume,
 }
 
 # Fields of ir.Step that no setting fills: what the step is and where it sits in the graph,
@@ -335,6 +377,7 @@ STRUCTURAL_STEP_FIELDS = (
     "runtime",  # one of our runtime images (preload and data load steps), set by the checker
     "template",  # the shared template's name (dedupe_templates)
     "fills",  # preload and data load steps: the data set they fill
+    "volumes",  # from `mount` declarations of `volume`s
 )
 # Fields of ir.Pipeline that no setting fills.
 STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", "steps",

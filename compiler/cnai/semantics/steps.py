@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import credentials, ir, types
+from cnai.semantics import configuration, credentials, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
@@ -108,6 +108,7 @@ class StepChecker:
         # Loop variables visible here; every reference a step makes is checked against them.
         self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
+        self.calls = configuration.EnvCalls(checker.diagnostics, checker.fields)
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
         """Check a step whose template, if any, is already expanded into ``decl``."""
@@ -141,14 +142,19 @@ class StepChecker:
             step.command = self._texts(assigned(fields["command"]), "command")
         if "args" in fields:
             step.args = self._texts(assigned(fields["args"]), "args")
-        if "env" in fields:
-            step.env = self._env(fields["env"])
+        env = configuration.merge_env(self.checker.configuration.env_items,
+                                      block_of(fields["env"]) if "env" in fields else None)
+        if env is not None:
+            step.env = self._env(env)
+        if "env_from" in fields:
+            step.env_from = self.calls.env_from(assigned(fields["env_from"]))
         if "resources" in fields:
             step.resources = self._resources(fields["resources"])
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         self._cloud(decl, step, fields, serving)
         PlacementChecker(self.checker).apply(step, fields, self.checker.placement)
+        configuration.check_service(step, decl, self.diagnostics)
         step.depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
@@ -225,8 +231,8 @@ class StepChecker:
 
     def _check_mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
         """A data set read by path must be mounted; two things cannot share a path."""
-        if not step.mounts and not self.paths_read:  # most steps: nothing to check
-            return
+        if not step.mounts and not self.paths_read and not step.volumes and step.shm is None:
+            return  # most steps: nothing to check
         mounted = {m.dataset for m in step.mounts}
         for name, span in self.paths_read.items():
             if name not in mounted:
@@ -238,15 +244,19 @@ class StepChecker:
             taken[OUTPUTS_DIR] = "the step's outputs"
         if any(i.type.is_artifact for i in step.inputs):
             taken[INPUTS_DIR] = "the step's input artifacts"
-        for mount in step.mounts:
+        if step.shm is not None:
+            taken[configuration.SHM_PATH] = "the shared memory (`shm`)"
+        mounts = [(m.path, f"data set `{m.dataset}`") for m in step.mounts]
+        mounts += [(v.path, f"volume `{v.name}`") for v in step.volumes]
+        for mount_path, what in mounts:
             for path, owner in taken.items():
-                if mount.path == path or mount.path.startswith(path.rstrip("/") + "/") or \
-                        path.startswith(mount.path.rstrip("/") + "/"):
+                if mount_path == path or mount_path.startswith(path.rstrip("/") + "/") or \
+                        path.startswith(mount_path.rstrip("/") + "/"):
                     self.diagnostics.error(
-                        "E0208", f"data set `{mount.dataset}` at {mount.path} overlaps "
-                        f"{owner} at {path}", decl.name.span, "mount paths overlap",
-                        help=["give the data sets distinct, non-nested paths"])
-            taken[mount.path] = f"data set `{mount.dataset}`"
+                        "E0208", f"{what} at {mount_path} overlaps {owner} at {path}",
+                        decl.name.span, "mount paths overlap",
+                        help=["give the data sets and volumes distinct, non-nested paths"])
+            taken[mount_path] = what
 
     def _report_clash(self, step: ir.Step, earlier: ir.Input, name: str, span: Span) -> None:
         variable = "CNAI_INPUT_" + name.upper()  # a name's letters, digits and `_` as they are
@@ -306,10 +316,14 @@ class StepChecker:
                         "E0110", f"data set `{name}` is mounted twice", item.dataset.span,
                         "mounted again", secondary=[Label(mounted[name].dataset.span,
                                                           "first mounted here")])
+                elif name in self.checker.configuration.volumes:
+                    mounted[name] = item
+                    step.volumes.append(self.checker.configuration.volumes[name])
                 elif dataset is None:
                     symbol = self.scope.get(name)
-                    if symbol is None or symbol.kind != "dataset":
-                        self.scope.unknown(item.dataset, "data set", "E0108", "dataset")
+                    if symbol is None or symbol.kind not in ("dataset", "volume"):
+                        self.scope.unknown(item.dataset, "data set or volume", "E0108",
+                                           "dataset", "volume")
                 else:
                     mounted[name] = item
                     step.mounts.append(ir.Mount(dataset=name, path=dataset.path))
@@ -539,57 +553,26 @@ class StepChecker:
         assert isinstance(block, ast.Block) and "env" in FREE_BLOCKS
         env: list[ir.EnvVar] = []
         seen: dict[str, ast.Ident] = {}
+        # The pipeline's entries were checked (and warned about) once, with the pipeline.
+        inherited = {id(item) for item in self.checker.configuration.env_items}
         for item in block.items:
-            if not isinstance(item, ast.Assignment):
-                self.diagnostics.error("E0201", "`env` holds `NAME = value` entries",
-                                       item.span, "not an environment variable")
+            if not configuration.env_entry_ok(item, seen, self.diagnostics):
                 continue
-            if item.key.quoted:
-                self.diagnostics.error("E0201", "an environment variable's name is written "
-                                       "without quotes", item.key.span, "quoted name",
-                                       help=[f"write `{item.key.name} = ...`"])
-                continue
-            if item.key.name in seen:
-                self.diagnostics.error(
-                    "E0110", f"environment variable `{item.key.name}` is set twice",
-                    item.key.span, "set again", secondary=[Label(seen[item.key.name].span,
-                                                                 "first set here")])
-                continue
-            seen[item.key.name] = item.key
+            assert isinstance(item, ast.Assignment)
             if isinstance(item.value, ast.Call):
-                secret = self._secret(item.value)
-                if secret is not None:
-                    env.append(ir.EnvVar(name=item.key.name, secret=secret))
+                var = self.calls.env_value(item.key.name, item.value)
+                if var is not None:
+                    env.append(var)
                 continue
             text = self.text(item.value)
             if text is not None:
                 env.append(ir.EnvVar(name=item.key.name, value=text))
                 if (isinstance(item.value, ast.StringLit) and item.value.is_plain
-                        and item.value.text and credentials.SECRET_NAME.search(item.key.name)):
+                        and item.value.text and id(item) not in inherited
+                        and credentials.SECRET_NAME.search(item.key.name)):
                     credentials.warn_literal_env(item.key.name, item.value.span,
                                                  self.diagnostics)
         return env
-
-    def _secret(self, call: ast.Call) -> ir.SecretRef | None:
-        if call.func.name != "secret":
-            self.diagnostics.error("E0103", f"unknown function `{call.func.name}`",
-                                   call.func.span, "no such function",
-                                   help=suggest(call.func.name, ["secret"]) or [
-                                       'functions: secret("NAME", "KEY")'])
-            return None
-        values = [self.fields.string(a) for a in call.args]
-        if len(call.args) != 2:
-            self.diagnostics.error("E0201", "`secret` takes two strings: the Secret's name "
-                                   "and the key", call.span, f"{len(call.args)} argument(s)",
-                                   help=['e.g. secret("wandb", "api-key")'])
-            return None
-        name, key = values
-        if name is None or key is None:
-            return None
-        valid = [credentials.valid_secret_part(what, value, arg.span, self.diagnostics)
-                 for what, value, arg in (("name", name, call.args[0]),
-                                          ("key", key, call.args[1]))]
-        return ir.SecretRef(name=name, key=key) if all(valid) else None
 
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)
