@@ -9,7 +9,9 @@ nothing changes, then the main thread waits for an attempt to end or a retry to 
 - a failed attempt is retried ``retry.limit`` times, after ``backoff * factor^(n-1)``
   seconds (times CNAI_LOCAL_BACKOFF_SCALE); a timed-out attempt is a failed one;
 - a failure does not stop independent steps (Argo keeps scheduling the DAG's other tasks);
-  what waits for the failed step is Omitted;
+  what waits for the failed step is Omitted, but for `after X.failed` / `after X.done` steps,
+  and how a DAG ends follows Argo (lowering/outcomes.py: a handled failure does not fail it;
+  ``continue_on_failure``; which failures ``retry { on exit_codes }`` retries);
 - ``finally`` runs after the main DAG has ended, whatever happened, with ``pipeline.status``
   set to Succeeded or Failed.
 """
@@ -27,6 +29,7 @@ from cnai.local.attempt import Attempts, Result
 from cnai.local.state import Context, LoopRun, Node, Registry, ScopeRun, Status, StepRun
 from cnai.local.values import Unavailable, Values
 from cnai.lowering import FINALLY, ExecutionPlan, PlanTask, ScopeId
+from cnai.lowering.outcomes import accepts, dag_failed, retried
 from cnai.semantics import ir
 
 TICK_SECONDS = 0.25
@@ -127,7 +130,9 @@ class Engine:
             if isinstance(node, LoopRun) and node.status == Status.RUNNING:
                 changed |= self._advance_loop(node)
         if all(n.status.done for n in scope_run.members.values()):
-            failed = any(n.status == Status.FAILED for n in scope_run.members.values())
+            failed = dag_failed(self.plan.members(scope_run.scope),
+                                lambda name: str(scope_run.members[name].status),
+                                lambda name: _continues(scope_run.members[name]))
             scope_run.status = Status.FAILED if failed else Status.SUCCEEDED
             changed = True
         return changed
@@ -136,7 +141,8 @@ class Engine:
         upstream = [scope_run.members[name] for name in member.waits_for]
         if any(not n.status.done for n in upstream):
             return False
-        blocked = [n for n in upstream if n.status != Status.SUCCEEDED]
+        blocked = [n for name, n in zip(member.waits_for, upstream, strict=True)
+                   if not accepts(member.outcome(name), str(n.status))]
         if blocked:
             names = ", ".join(f"`{n.id}` {n.status}" for n in blocked)
             self._set(node, Status.OMITTED, f"omitted: {names}")
@@ -262,7 +268,8 @@ class Engine:
             self._set(run, Status.SUCCEEDED)
             return
         retry = run.step.retry
-        if retry is not None and run.attempts <= retry.limit:
+        if retry is not None and run.attempts <= retry.limit and retried(
+                retry, result.exit_code is None, result.exit_code):
             delay = backoff_seconds(retry, run.attempts) * self.backoff_scale
             self._sequence += 1
             heapq.heappush(self.retries, (time.monotonic() + delay, self._sequence, run))
@@ -284,6 +291,11 @@ def backoff_seconds(retry: ir.Retry, retry_number: int) -> float:
     if not retry.backoff_seconds:
         return 0.0
     return float(retry.backoff_seconds * (retry.factor or 1) ** (retry_number - 1))
+
+
+def _continues(node: StepRun | LoopRun) -> bool:
+    """``continue_on_failure``: its failure does not fail its DAG."""
+    return isinstance(node, StepRun) and node.step.continue_on_failure
 
 
 def _submitted(node: StepRun | LoopRun) -> bool:

@@ -87,6 +87,12 @@ class PlanTask:
     conditions: list[Condition] = field(default_factory=list)
     may_skip: bool = False  # may end Skipped or Omitted while its DAG goes on
     order: int = 0  # Argo lists a DAG's tasks by the pipeline order of their first step
+    # The outcome waited for of members of ``waits_for`` other than "succeeded": `after
+    # X.failed`, `after X.done`, and "done" for a step that continues on failure.
+    outcomes: dict[str, ir.Outcome] = field(default_factory=dict)
+
+    def outcome(self, waited: str) -> ir.Outcome:
+        return self.outcomes.get(waited, "succeeded")
 
 
 @dataclass

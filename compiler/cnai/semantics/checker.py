@@ -10,7 +10,7 @@ import re
 from typing import Any, cast, get_args
 
 from cnai.diagnostics import DiagnosticBag, Label
-from cnai.semantics import credentials, ir, types
+from cnai.semantics import credentials, hygiene, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
@@ -136,7 +136,9 @@ class Checker:
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
                            scheduling=self.scheduling, span=decl.span,
-                           **{s.ir: value for s, value in self.defaults})
+                           **{s.ir: value for s, value in self.defaults},
+                           **hygiene.pipeline_values(self.fields, self.diagnostics, fields,
+                                                     values))
 
     def source_text(self, expr: ast.Expr) -> str:
         source = self.sources.get(expr.span.file, self.source)

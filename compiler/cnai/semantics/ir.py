@@ -27,6 +27,13 @@ AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWrit
 DependencyKind = Literal["data", "order", "gate", "dataset"]
 # Kubernetes' container image pull policies (core/v1 PullPolicy).
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+# When Argo deletes a run's pods (WorkflowSpec.podGC.strategy, written in snake case).
+PodGC = Literal["on_pod_success", "on_pod_completion", "on_workflow_success",
+                "on_workflow_completion"]
+# Which failed attempts a retry retries: a lost pod ("error"), a non-zero exit ("failure").
+RetryOn = Literal["any", "error", "failure"]
+# What a dependency waits for: its step succeeded, failed, or ended either way.
+Outcome = Literal["succeeded", "failed", "done"]
 
 
 class Node(BaseModel):
@@ -341,6 +348,8 @@ class Retry(Node):
     limit: int
     backoff_seconds: int | None = None
     factor: int | None = None  # Argo takes whole numbers only
+    on: RetryOn = "any"
+    exit_codes: list[int] = Field(default_factory=list)  # retried only on these (Argo)
 
 
 class Mount(Node):
@@ -358,11 +367,13 @@ class Dependency(Node):
     step: str
     kind: DependencyKind
     span: Span | None = None
+    outcome: Outcome = "succeeded"  # `after X.failed` / `after X.done`
 
     @classmethod
     def of(cls, step: str, kind: DependencyKind, span: Span | None) -> Dependency:
         """``Dependency(step=, kind=, span=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"step": step, "kind": kind, "span": span}, _ALL_FIELDS[cls])
+        return _trusted(cls, {"step": step, "kind": kind, "span": span,
+                              "outcome": "succeeded"}, _ALL_FIELDS[cls])
 
 
 class Distributed(Node):
@@ -445,6 +456,7 @@ class Step(Node):
     # ---- configuration and volumes (#17 group C) ----
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
+    continue_on_failure: bool = False  # its failure fails neither the run nor what follows
 
 
     def input(self, name: str) -> Input:
@@ -553,6 +565,13 @@ class Pipeline(Node):
     # ---- configuration and volumes (#17 group C) ----
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
+    timeout_seconds: int | None = None  # the whole run's deadline
+    ttl_seconds: int | None = None  # how long a finished run is kept
+    pod_gc: PodGC | None = None
+    parallelism: int | None = None  # the most pods at once
+    labels: dict[str, str] = Field(default_factory=dict)  # the run's own
+    annotations: dict[str, str] = Field(default_factory=dict)
+    run_priority: int | None = None  # among runs the controller queues
 
     span: Span
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import credentials, ir, types
+from cnai.semantics import credentials, hygiene, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, fill
 from cnai.semantics.gates import GateChecker
@@ -299,10 +299,8 @@ class StepChecker:
         depends: list[ir.Dependency] = []
         for item in decl.after:
             name = item.step
-            if item.status is not None:
-                self.diagnostics.error(
-                    "E0401", f"`after {name.name}.{item.status.name}` is not supported yet",
-                    item.span, "not supported", help=[f"write `after {name.name}`"])
+            outcome = hygiene.outcome(item, self.diagnostics)
+            if outcome is None:
                 continue
             symbol = self.scope.get(name.name)
             if symbol is None or symbol.kind not in ("step", "service"):
@@ -312,8 +310,14 @@ class StepChecker:
                                        name.span, "a step cannot wait for itself")
             elif symbol.in_finally != self.ctx.in_finally:
                 self._finally_boundary(name.span, symbol)
+            elif outcome != "succeeded" and symbol.loops != self.ctx.loops:
+                self.diagnostics.error(
+                    "E0401", f"`after {name.name}.{outcome}` waits for a step in another loop",
+                    item.span, "across a loop", help=["wait for the outcome of a step in the "
+                                                      "same loop (or outside every loop)"])
             else:
-                depends.append(ir.Dependency(step=symbol.name, kind="order", span=name.span))
+                depends.append(ir.Dependency(step=symbol.name, kind="order", span=name.span,
+                                             outcome=outcome))
         return depends
 
     def _finally_boundary(self, span: Span, symbol: Symbol) -> None:
@@ -592,6 +596,9 @@ class StepChecker:
             return None
         values = self.fields.read(fields, "retry")
         values["limit"] = values["limit"] or 0
+        if values.get("on", "") is None:  # refused (reported)
+            del values["on"]
+        values["exit_codes"] = hygiene.exit_codes(self.fields, self.diagnostics, fields)
         retry = ir.Retry.model_validate(values)
         if retry.factor is not None and not retry.backoff_seconds:
             self.diagnostics.error("E0106", "`factor` needs `backoff`",
