@@ -31,9 +31,10 @@ def outcome(item: ast.After, diagnostics: DiagnosticBag) -> ir.Outcome | None:
     if item.status.name == "done":
         return "done"
     diagnostics.error("E0208", f"unknown outcome `{item.status.name}`", item.status.span,
-                      "not an outcome", help=suggest(item.status.name, OUTCOMES) or [
-                          "write `after STEP.failed` (runs only if it failed) or `after "
-                          "STEP.done` (runs when it ended, whatever the outcome)"])
+                      "not an outcome", help=[
+                          *suggest(item.status.name, OUTCOMES),
+                          "the outcomes: `failed` (runs only if the step failed) and `done` "
+                          "(runs when it ended, whatever the outcome)"])
     return None
 
 
@@ -97,12 +98,18 @@ def keyed_strings(reader: FieldReader, diagnostics: DiagnosticBag,
 
 
 def exit_codes(reader: FieldReader, diagnostics: DiagnosticBag,
-               fields: dict[str, ast.Assignment | ast.Block]) -> list[int]:
-    """A retry's ``exit_codes = [1, 137]``: a non-empty list of distinct exit codes (a
-    container's exit code is 0-255; Kubernetes keeps it in 32 bits)."""
+               fields: dict[str, ast.Assignment | ast.Block], on: str | None) -> list[int]:
+    """A retry's ``exit_codes = [1, 137]``: a non-empty list of distinct non-zero exit codes
+    (Kubernetes keeps them in 32 bits), of failures: an error (``on = "error"``: a lost pod)
+    has none."""
     if "exit_codes" not in fields:
         return []
     expr = assigned(fields["exit_codes"])
+    if on == "error":
+        diagnostics.error("E0208", "`exit_codes` are a failure's; `on = \"error\"` retries "
+                          "lost pods only, which exit with none", expr.span,
+                          "never matches", help=['write `on = "failure"` (or "any")'])
+        return []
     if not isinstance(expr, ast.ListLit) or not expr.items:
         diagnostics.error("E0201", "`exit_codes` is a list of exit codes", expr.span,
                           "expected a non-empty list", help=["e.g. `exit_codes = [1, 137]`"])

@@ -598,7 +598,8 @@ class StepChecker:
         values["limit"] = values["limit"] or 0
         if values.get("on", "") is None:  # refused (reported)
             del values["on"]
-        values["exit_codes"] = hygiene.exit_codes(self.fields, self.diagnostics, fields)
+        values["exit_codes"] = hygiene.exit_codes(self.fields, self.diagnostics, fields,
+                                                  values.get("on"))
         retry = ir.Retry.model_validate(values)
         if retry.factor is not None and not retry.backoff_seconds:
             self.diagnostics.error("E0106", "`factor` needs `backoff`",
