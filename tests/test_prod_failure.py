@@ -330,3 +330,37 @@ def test_local_an_unhandled_failure_fails_the_run(run_local: RunLocal) -> None: 
     assert run.status("next") == "Omitted"
     assert run.status("fine") == "Succeeded"
     assert run.status("on_fine_failed") == "Omitted"
+
+
+@pytest.mark.parametrize(("code", "status", "alert"), [
+    ("0", "Succeeded", "Skipped"), ("3", "Failed", "Succeeded")])
+def test_local_a_finally_step_gated_on_the_pipelines_status(
+        run_local: RunLocal, code: str, status: str, alert: str) -> None:  # noqa: F811
+    run = run_local("status_gate.cnai", "-p", f"code={code}")
+    assert run.data["status"] == status
+    assert (run.status("alert"), run.status("tidy")) == (alert, "Succeeded")
+
+
+def test_argo_gates_a_finally_step_on_the_workflows_status() -> None:
+    source = (FIXTURES / "local" / "status_gate.cnai").read_text()
+    (workflow,) = compiled(source)
+    schemacheck.assert_valid(workflow)
+    final = templates(workflow)[workflow["spec"]["onExit"]]
+    alert = next(t for t in final["dag"]["tasks"] if t["name"] == "alert")
+    assert alert["when"] == '{{=workflow.status == "Failed"}}'
+    for phase, runs in (("Failed", True), ("Error", False), ("Succeeded", False)):
+        body = alert["when"][3:-2]
+        assert evaluate(body, {"workflow": {"status": phase}}) is runs
+
+
+def test_kfp_refuses_a_gate_on_the_pipelines_status() -> None:
+    source = (FIXTURES / "local" / "status_gate.cnai").read_text()
+    ((code, message, span),) = codes(source, "kfp")
+    assert (code, span) == ("E0401", 'pipeline.status == "Failed"')
+    assert message.startswith("a gate on `pipeline.status`")
+
+
+def test_pipeline_status_gates_only_in_finally() -> None:
+    source = 'pipeline p { step a when pipeline.status == "Failed" { image = "i" } }'
+    assert codes(source) == [("E0201", "`pipeline.status` is known only in `finally`",
+                              "pipeline.status")]

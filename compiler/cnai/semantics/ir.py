@@ -180,8 +180,8 @@ class Not(Node):
     operand: Expr
 
 
-Expr = Annotated[Literal_ | ParamRef | OutputRef | LoopVarRef | Compare | BoolOp | Not,
-                 Field(discriminator="kind")]
+Expr = Annotated[Literal_ | ParamRef | OutputRef | LoopVarRef | PipelineStatus | Compare
+                 | BoolOp | Not, Field(discriminator="kind")]
 
 
 class Gate(Node):

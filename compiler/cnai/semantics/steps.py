@@ -500,7 +500,8 @@ class StepChecker:
                                "not a value")
         return None
 
-    def gate_ref(self, ref: ast.Ref) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | None:
+    def gate_ref(self, ref: ast.Ref
+                 ) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | ir.PipelineStatus | None:
         head = ref.parts[0]
         if head.name == "outputs":
             self.diagnostics.error("E0201", "a gate cannot read the step's own outputs",
@@ -512,11 +513,11 @@ class StepChecker:
                                    "data set in a gate")
             return None
         source = self.source_of(ref)
-        if isinstance(source, (ir.PipelineStatus, ir.Literal_)):
-            self.diagnostics.error("E0401", "gates on `pipeline.status` are not supported",
-                                   ref.span, "not supported")
+        if isinstance(source, ir.Literal_):
+            self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
+                                   "not a value")
             return None
-        return source
+        return source  # `pipeline.status`: known in `finally` only (source_of reports)
 
     # ---- blocks -------------------------------------------------------------------------
 
