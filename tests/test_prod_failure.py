@@ -364,3 +364,13 @@ def test_pipeline_status_gates_only_in_finally() -> None:
     source = 'pipeline p { step a when pipeline.status == "Failed" { image = "i" } }'
     assert codes(source) == [("E0201", "`pipeline.status` is known only in `finally`",
                               "pipeline.status")]
+
+
+def test_local_the_pipelines_timeout_stops_the_run(run_local: RunLocal) -> None:  # noqa: F811
+    run = run_local("run_timeout.cnai")
+    assert run.code == 1 and run.data["status"] == "Failed"
+    assert run.status("slow") == "Failed"
+    assert run.node("slow")["message"] == "stopped: the pipeline's timeout passed"
+    assert run.status("later") == "Failed"
+    assert run.status("tidy") == "Succeeded"
+    assert "tidy Failed" in run.log("tidy")

@@ -13,7 +13,8 @@ nothing changes, then the main thread waits for an attempt to end or a retry to 
   and how a DAG ends follows Argo (lowering/outcomes.py: a handled failure does not fail it;
   ``continue_on_failure``; which failures ``retry { on exit_codes }`` retries);
 - ``finally`` runs after the main DAG has ended, whatever happened, with ``pipeline.status``
-  set to Succeeded or Failed.
+  set to Succeeded or Failed; past the pipeline's ``timeout`` the main DAG is stopped and
+  fails, and ``finally`` runs.
 """
 
 from __future__ import annotations
@@ -67,12 +68,17 @@ class Engine:
         self.in_flight = 0
         self.retries: list[tuple[float, int, StepRun]] = []
         self._sequence = 0
+        self.deadline: float | None = None  # the pipeline's `timeout`, on the main DAG
 
     def run(self) -> Status:
         """Run the pipeline, then ``finally``; the final status of the whole run."""
         try:
             main = self._open(None, Context(), (0,))
+            timeout = self.plan.pipeline.timeout_seconds
+            if timeout is not None:
+                self.deadline = time.monotonic() + timeout
             self._drive(main)
+            self.deadline = None
             status = main.status
             if self.plan.has_finally:
                 self.values.pipeline_status = str(main.status)
@@ -114,9 +120,23 @@ class Engine:
         while True:
             while self._advance(scope_run):
                 pass
-            if scope_run.done:
+            if scope_run.done or self._past_deadline(scope_run):
                 return
             self._wait()
+
+    def _past_deadline(self, scope_run: ScopeRun) -> bool:
+        """The pipeline's `timeout` passed: as Argo does with the Workflow's
+        activeDeadlineSeconds, stop what runs and fail the run; `finally` still runs."""
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        self.deadline = None
+        self.abandon("stopped: the pipeline's timeout passed")
+        self.retries.clear()
+        processes = self.attempts.processes
+        processes.stop_all()
+        processes.stopping = False  # `finally` may start its own
+        scope_run.status = Status.FAILED
+        return True
 
     def _advance(self, scope_run: ScopeRun) -> bool:
         """One pass over the members; whether anything changed."""
@@ -223,6 +243,9 @@ class Engine:
         self.pool.submit(self._work, run, run.attempts)
 
     def _work(self, run: StepRun, attempt: int) -> None:
+        if run.status.done:  # stopped (the pipeline's timeout) before it started
+            self.events.put(_Finished(run, Result(False, "stopped")))
+            return
         self.events.put(_Started(run, time.time()))
         try:
             result = self.attempts.execute(run, attempt)
@@ -234,6 +257,8 @@ class Engine:
         if self.in_flight == 0 and not self.retries:
             raise RuntimeError("the local scheduler has nothing to wait for")
         timeout = TICK_SECONDS
+        if self.deadline is not None:
+            timeout = max(0.0, min(timeout, self.deadline - time.monotonic()))
         if self.retries:
             timeout = max(0.0, min(timeout, self.retries[0][0] - time.monotonic()))
         try:
@@ -254,6 +279,10 @@ class Engine:
 
     def _handle(self, event: _Started | _Finished) -> None:
         run = event.run
+        if run.status.done:  # stopped by the pipeline's timeout: what it reports is late
+            if isinstance(event, _Finished):
+                self.in_flight -= 1
+            return
         if isinstance(event, _Started):
             if run.started is None:
                 run.started = event.at
