@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import schemacheck
-from exprlang import evaluate
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from test_kfp_support import platform_spec
-from test_run_local import RunLocal, run_local  # noqa: F401  (the fixture)
 
+import schemacheck
 from cnai.driver import CompileFailed, compile_source
 from cnai.lowering import build_plan
 from cnai.lowering.outcomes import accepts, dag_failed, retried
 from cnai.semantics import ir
+from exprlang import evaluate
+from test_kfp_support import platform_spec
+from test_run_local import RunLocal, run_local  # noqa: F401  (the fixture)
 from testpaths import FIXTURES
 
 VALID = FIXTURES / "valid"
@@ -132,7 +132,8 @@ def test_kfp_refuses_failure_handling_it_cannot_express(step: str, message: str)
 
 @pytest.mark.parametrize("outcome", ["failed", "done"])
 def test_kfp_refuses_waiting_for_an_outcome(outcome: str) -> None:
-    source = f'pipeline p {{ step a {{ image = "i" }}  step b after a.{outcome} {{ image = "i" }} }}'
+    source = (f'pipeline p {{ step a {{ image = "i" }}  '
+              f'step b after a.{outcome} {{ image = "i" }} }}')
     ((code, message, span),) = codes(source, "kfp")
     assert (code, span) == ("E0401", "a")
     assert message.startswith(f"`after a.{outcome}`: Kubeflow runs a task after")

@@ -60,6 +60,6 @@ def dag_failed(members: list[PlanTask], phase_of: Callable[[str], str],
 def retried(retry: ir.Retry, errored: bool, exit_code: int | None) -> bool:
     """Whether a failed attempt is retried (its limit aside): ``errored`` when it ended in
     Error rather than Failed."""
-    if retry.on == "error" and not errored or retry.on == "failure" and errored:
+    if (retry.on == "error" and not errored) or (retry.on == "failure" and errored):
         return False
     return not retry.exit_codes or (not errored and exit_code in retry.exit_codes)

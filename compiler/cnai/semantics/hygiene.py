@@ -14,8 +14,8 @@ from typing import Any
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.limits import INT32_MAX
 from cnai.semantics import ir, k8s_names
-from cnai.semantics.resolver import suggest
 from cnai.semantics.fields import FieldReader, assigned, block_of
+from cnai.semantics.resolver import suggest
 from cnai.syntax import ast
 
 # The outcomes `after STEP.OUTCOME` may wait for (ir.Outcome, but "succeeded" is plain
