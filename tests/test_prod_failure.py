@@ -375,3 +375,12 @@ def test_local_the_pipelines_timeout_stops_the_run(run_local: RunLocal) -> None:
     assert run.status("later") == "Failed"
     assert run.status("tidy") == "Succeeded"
     assert "tidy Failed" in run.log("tidy")
+
+
+def test_a_failure_handler_cannot_read_the_failed_steps_outputs() -> None:
+    source = """pipeline p {
+      step a { image = "i"  command = ["a", outputs.n]  output n: int }
+      step fix after a.failed { image = "i"  command = ["fix", a.n] }
+    }"""
+    assert codes(source) == [
+        ("E0201", "`fix` runs after `a.failed` but reads its output `n`", "a.n")]

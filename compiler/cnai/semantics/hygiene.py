@@ -38,6 +38,22 @@ def outcome(item: ast.After, diagnostics: DiagnosticBag) -> ir.Outcome | None:
     return None
 
 
+def check_handler_reads(step: ir.Step, diagnostics: DiagnosticBag) -> None:
+    """A step that runs after another failed (or ended either way) cannot read that step's
+    outputs: a failed step made none, and Argo fails the task that reads a missing one."""
+    waited = {d.step: d.outcome for d in step.depends if d.outcome != "succeeded"}
+    if not waited:
+        return
+    for item in step.inputs:
+        source = item.source
+        if isinstance(source, ir.OutputRef) and source.step in waited and item.span:
+            diagnostics.error(
+                "E0201", f"`{step.name}` runs after `{source.step}.{waited[source.step]}` "
+                f"but reads its output `{source.output}`", item.span, "made only on success",
+                help=["a failed step makes no outputs; pass what the handler needs as a "
+                      "param, or write it to object storage"])
+
+
 # The pipeline's blocks of keys: (the check of a value, what a value is called).
 _KEY_BLOCKS: dict[str, tuple[Callable[[str], str | None] | None, str]] = {
     "labels": (k8s_names.label_value, "label value"),

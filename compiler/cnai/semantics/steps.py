@@ -149,6 +149,7 @@ class StepChecker:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
         step.inputs = self.inputs.all()
+        hygiene.check_handler_reads(step, self.diagnostics)
         for earlier, name, span in self.inputs.clashes:
             self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
