@@ -384,3 +384,13 @@ def test_a_failure_handler_cannot_read_the_failed_steps_outputs() -> None:
     }"""
     assert codes(source) == [
         ("E0201", "`fix` runs after `a.failed` but reads its output `n`", "a.n")]
+
+
+def test_an_edge_implied_only_through_a_failure_handler_is_kept() -> None:
+    source = """pipeline p {
+      step a { image = "i" }
+      step b after a.failed { image = "i" }
+      step c after a, b { image = "i" }
+    }"""
+    (workflow,) = compiled(source)
+    assert tasks(workflow)["c"]["depends"] == "a.Succeeded && b.Succeeded"
