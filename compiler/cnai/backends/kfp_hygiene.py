@@ -4,8 +4,9 @@
   ``resourceTtlOnCompletion``), as kfp 2.17.3 writes dsl.PipelineConfig's
   ``active_deadline_seconds`` and ``ttl_seconds_after_finished``
   (kfp/compiler/pipeline_spec_builder.py, _merge_pipeline_config); KFP's backend sets them on
-  the Workflow it runs (``activeDeadlineSeconds``, ``ttlStrategy.secondsAfterCompletion``:
-  kfp/dsl/pipeline_config.py).
+  the Workflow it runs (``activeDeadlineSeconds``, by default 14 days;
+  ``ttlStrategy.secondsAfterCompletion``: backend/src/v2/compiler/argocompiler/argo.go,
+  buildActiveDeadlineSeconds and buildTTLStrategy).
 - ``pod_gc``, ``labels``, ``annotations``, ``run_priority``: W0405. KFP's Workflow is the
   backend's, not the pipeline's: the API server's configuration sets its pod GC and TTL
   defaults, and a run's own labels are the run's (the KFP UI or API), not the IR's.
