@@ -6,6 +6,7 @@ Argo's rules (lowering/outcomes.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -394,3 +395,49 @@ def test_an_edge_implied_only_through_a_failure_handler_is_kept() -> None:
     }"""
     (workflow,) = compiled(source)
     assert tasks(workflow)["c"]["depends"] == "a.Succeeded && b.Succeeded"
+
+
+# ---- the Argo output and the local runner agree -------------------------------------------------
+
+_DEPENDED = re.compile(r"([\w-]+)\.(?:Succeeded|Failed|Errored)")
+
+
+def argo_run(workflow: dict[str, Any], ends: dict[str, str]) -> tuple[dict[str, str], str]:
+    """The main DAG as Argo's controller runs it (workflow/controller/dag.go, v4.1.2): a task
+    whose ``depends`` (expr-lang over its dependencies' TaskResults) is false is Omitted,
+    else it ends as ``ends`` says; the DAG fails when a task nothing depends on has a failed
+    branch phase (its own, or, Omitted, its dependencies') and no ``continueOn`` for it
+    (assessDAGPhase)."""
+    found = tasks(workflow)
+    waits = {name: _DEPENDED.findall(task.get("depends", "")) for name, task in found.items()}
+    phases: dict[str, str] = {}
+    while len(phases) < len(found):
+        for name, task in found.items():
+            if name in phases or any(w not in phases for w in waits[name]):
+                continue
+            scope = {w.replace("-", "_"): {"Succeeded": phases[w] == "Succeeded",
+                                           "Failed": phases[w] == "Failed",
+                                           "Errored": phases[w] == "Error"} for w in waits[name]}
+            depends = task.get("depends", "").replace("-", "_")
+            runs = not depends or evaluate(depends, scope)
+            phases[name] = ends[name] if runs else "Omitted"
+    branch: dict[str, str] = {}
+    for name in phases:  # dependencies first: `found` is in an order Argo accepts
+        inherited = [branch[w] for w in waits[name] if branch[w] in ("Failed", "Error")]
+        branch[name] = phases[name] if phases[name] != "Omitted" else (
+            inherited[0] if inherited else "Succeeded")
+    targets = set(found) - {w for names in waits.values() for w in names}
+    failed = any(branch[t] in ("Failed", "Error") and not found[t].get("continueOn")
+                 for t in targets)
+    return phases, "Failed" if failed else "Succeeded"
+
+
+@pytest.mark.parametrize("fixture", ["failure.cnai", "unhandled.cnai"])
+def test_argo_and_the_local_runner_agree(run_local: RunLocal, fixture: str) -> None:  # noqa: F811
+    run = run_local(fixture)
+    (workflow,) = compiled((FIXTURES / "local" / fixture).read_text())
+    ran = {n["id"].replace("_", "-"): n["status"] for n in run.data["nodes"]}  # task names
+    ends = {name: ran[name] if ran[name] != "Omitted" else "Succeeded" for name in ran}
+    phases, status = argo_run(workflow, ends)
+    assert phases == ran
+    assert status == run.data["status"]
