@@ -196,8 +196,9 @@ _UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its valid
                                        span=_SPAN),
      lambda: ir.Output(name="m", type=ir.Type(name="model"), path=None, span=_SPAN)),
     (lambda: ir.Dependency.of("a", "data", _SPAN),
-     lambda: ir.Dependency.model_construct(step="a", kind="data", span=_SPAN),
-     lambda: ir.Dependency(step="a", kind="data", span=_SPAN)),
+     lambda: ir.Dependency.model_construct(step="a", kind="data", span=_SPAN,
+                                           outcome="succeeded"),
+     lambda: ir.Dependency(step="a", kind="data", span=_SPAN, outcome="succeeded")),
 ]
 
 

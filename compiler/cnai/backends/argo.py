@@ -32,7 +32,8 @@ from typing import Any
 
 from cnai import output_text
 from cnai.backends import (
-    argo_package, argo_resources, argo_settings, cloud, identity, k8s, k8s_placement,
+    argo_hygiene, argo_package, argo_resources, argo_settings, cloud, identity, k8s,
+    k8s_placement,
 )
 from cnai.backends.argo_resources import MAIN
 from cnai.context import CompileContext
@@ -178,15 +179,17 @@ class ArgoBackend:
             spec["volumeClaimGC"] = {"strategy": CLAIM_GC}
         if pipeline.schedule is None:
             metadata["generateName"] = generate_name(pipeline.name)
-            return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,
-                    "spec": spec}
+            return argo_hygiene.workflow(pipeline, {
+                "apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata,
+                "spec": spec})
         # Argo v4 removed CronWorkflowSpec.schedule; `schedules` works on v3.6+ and v4. Argo
         # appends "-" and a 10-digit time to a CronWorkflow's name for each run, so the name
         # is kept to 52 characters.
         metadata["name"] = k8s_name(pipeline.name, CRON_NAME_MAX)
-        return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": metadata,
-                "spec": {"schedules": [pipeline.schedule], "workflowSpec": spec,
-                         "workflowMetadata": {"labels": dict(labels)}}}
+        return argo_hygiene.workflow(pipeline, {
+            "apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": metadata,
+            "spec": {"schedules": [pipeline.schedule], "workflowSpec": spec,
+                     "workflowMetadata": {"labels": dict(labels)}}})
 
     def param(self, param: ir.Param) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": param.name}
@@ -230,8 +233,9 @@ class ArgoBackend:
         return self.task_names[scope][member]
 
     def _depends(self, member: PlanTask, scope: ScopeId) -> str | None:
-        unique = sorted({self.last_tasks[scope][name] for name in member.waits_for})
-        return " && ".join(f"{n}.Succeeded" for n in unique) or None
+        outcomes = {self.last_tasks[scope][name]: member.outcome(name)
+                    for name in member.waits_for}
+        return " && ".join(argo_hygiene.depends(n, outcomes[n]) for n in sorted(outcomes)) or None
 
     def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId) -> list[dict[str, Any]]:
         """The step's chain: the first task waits for the step's dependencies and carries its
@@ -248,6 +252,7 @@ class ArgoBackend:
                     task["when"] = when
             else:
                 depends = f"{names[index - 1]}.Succeeded"
+            argo_hygiene.continue_on(step, task)
             if depends:
                 task["depends"] = depends
             if role == argo_resources.input_role(step):
@@ -706,4 +711,6 @@ def _iterate(task: dict[str, Any], loop: ir.Loop, arguments: dict[str, Any],
 # The settings the workflow itself renders (semantics/settings.py names them by key).
 argo_settings.RENDERERS.update({"workflow.description": ArgoBackend.workflow,
                                 "cron_workflow": ArgoBackend.workflow,
-                                "workflow.image_pull_secrets": identity.workflow_spec})
+                                "workflow.image_pull_secrets": identity.workflow_spec,
+                                "workflow.hygiene": argo_hygiene.workflow,
+                                "task.continue_on": argo_hygiene.continue_on})

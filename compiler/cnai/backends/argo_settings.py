@@ -68,11 +68,20 @@ def gpu_param(backend: ArgoBackend, step: ir.Step, template: dict[str, Any]) -> 
             "name": "main", "resources": {"limits": {
                 gpu_resource(step.resources): f"{{{{inputs.parameters.{param.name}}}}}"}}}]},
             sort_keys=True)
+# `retry { on }`: Argo's retry policies. "Always" also retries errors (evictions, node loss),
+# not only non-zero exits; OnError only those, OnFailure only non-zero exits.
+RETRY_POLICIES = {"any": "Always", "error": "OnError", "failure": "OnFailure"}
 
 
 def retry_strategy(retry: ir.Retry) -> dict[str, Any]:
-    # "Always" also retries errors (evictions, node loss), not only non-zero exits.
-    strategy: dict[str, Any] = {"limit": str(retry.limit), "retryPolicy": "Always"}
+    strategy: dict[str, Any] = {"limit": str(retry.limit),
+                                "retryPolicy": RETRY_POLICIES[retry.on]}
+    if retry.exit_codes:
+        # Argo evaluates the expression (expr-lang) after a failed attempt, with
+        # `lastRetry.exitCode` the attempt's exit code as a string ("-1" when it has none):
+        # workflow/controller/operator.go, buildRetryStrategyLocalScope.
+        codes = ", ".join(f"'{code}'" for code in retry.exit_codes)
+        strategy["expression"] = f"lastRetry.exitCode in [{codes}]"
     if retry.backoff_seconds:
         backoff: dict[str, Any] = {"duration": format_duration(retry.backoff_seconds)}
         if retry.factor is not None:

@@ -39,7 +39,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cnai import __version__
-from cnai.backends import cloud, identity, k8s, k8s_placement, kfp_cel, kfp_contract, kfp_platform
+from cnai.backends import (
+    cloud, identity, k8s, k8s_placement, kfp_cel, kfp_contract, kfp_hygiene, kfp_platform,
+)
 from cnai.backends.kfp_cloud import CloudSteps
 from cnai.backends.kfp_contract import Unsupported
 from cnai.backends.kfp_dag import (
@@ -127,6 +129,7 @@ class KfpBackend:
         for group, expr, gate in self.layout.conditions:
             self.condition(group, expr, gate)
         refused = self.refuse()
+        kfp_hygiene.refuse(self.pipeline, self.ctx)
         for step in self.pipeline.steps:
             if step.name in refused:
                 continue
@@ -137,9 +140,14 @@ class KfpBackend:
         for group in self.dag.groups():
             self.components[f"comp-{group.name}"] = self.group_component(group)
         documents: list[dict[str, Any]] = [self.pipeline_spec()]
+        kubernetes: dict[str, Any] = {}
         if self.platform:
-            documents.append({"platforms": {"kubernetes": {"deploymentSpec": {
-                "executors": self.platform}}}})
+            kubernetes["deploymentSpec"] = {"executors": self.platform}
+        config = kfp_hygiene.pipeline_config(self.pipeline)
+        if config:
+            kubernetes["pipelineConfig"] = config
+        if kubernetes:
+            documents.append({"platforms": {"kubernetes": kubernetes}})
         return documents
 
     # ---- names ------------------------------------------------------------------------
@@ -515,6 +523,7 @@ kfp_platform.RENDERERS.update({
     "container": KfpBackend.container,  # image, command, args, env, resources
     "task.cache": KfpBackend.place,
     "task.retry": retry_policy,
+    "pipeline_config": kfp_hygiene.pipeline_config,
     "launcher": CloudSteps.container,  # training jobs, Fluid data loads, Volcano queues
     "deploy": CloudSteps.service_objects,  # services: Knative Service, Istio routing
 })

@@ -39,7 +39,23 @@ class CelError(Exception):
 
 def condition(expr: ir.Expr, channel: ChannelName) -> str:
     """The CEL text of a gate; ``channel`` names the input holding each reference."""
+    if _reads_status(expr):
+        # The exit handler's task gets the status as a PipelineTaskFinalStatus input
+        # (kfp/dsl/pipeline_task_final_status.py); a trigger condition reads only parameters.
+        raise CelError("a gate on `pipeline.status`: a Kubeflow `finally` task receives the "
+                       "status as an input of its own, which no trigger condition can read; "
+                       "read `${pipeline.status}` in the step's command and exit early")
     return _Renderer(channel).expr(expr)
+
+
+def _reads_status(expr: ir.Expr) -> bool:
+    if isinstance(expr, ir.Compare):
+        return _reads_status(expr.left) or _reads_status(expr.right)
+    if isinstance(expr, ir.BoolOp):
+        return any(_reads_status(o) for o in expr.operands)
+    if isinstance(expr, ir.Not):
+        return _reads_status(expr.operand)
+    return isinstance(expr, ir.PipelineStatus)
 
 
 class _Renderer:

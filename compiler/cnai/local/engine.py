@@ -9,9 +9,12 @@ nothing changes, then the main thread waits for an attempt to end or a retry to 
 - a failed attempt is retried ``retry.limit`` times, after ``backoff * factor^(n-1)``
   seconds (times CNAI_LOCAL_BACKOFF_SCALE); a timed-out attempt is a failed one;
 - a failure does not stop independent steps (Argo keeps scheduling the DAG's other tasks);
-  what waits for the failed step is Omitted;
+  what waits for the failed step is Omitted, but for `after X.failed` / `after X.done` steps,
+  and how a DAG ends follows Argo (lowering/outcomes.py: a handled failure does not fail it;
+  ``continue_on_failure``; which failures ``retry { on exit_codes }`` retries);
 - ``finally`` runs after the main DAG has ended, whatever happened, with ``pipeline.status``
-  set to Succeeded or Failed.
+  set to Succeeded or Failed; past the pipeline's ``timeout`` the main DAG is stopped and
+  fails, and ``finally`` runs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from cnai.local.attempt import Attempts, Result
 from cnai.local.state import Context, LoopRun, Node, Registry, ScopeRun, Status, StepRun
 from cnai.local.values import Unavailable, Values
 from cnai.lowering import FINALLY, ExecutionPlan, PlanTask, ScopeId
+from cnai.lowering.outcomes import accepts, dag_failed, retried
 from cnai.semantics import ir
 
 TICK_SECONDS = 0.25
@@ -64,12 +68,17 @@ class Engine:
         self.in_flight = 0
         self.retries: list[tuple[float, int, StepRun]] = []
         self._sequence = 0
+        self.deadline: float | None = None  # the pipeline's `timeout`, on the main DAG
 
     def run(self) -> Status:
         """Run the pipeline, then ``finally``; the final status of the whole run."""
         try:
             main = self._open(None, Context(), (0,))
+            timeout = self.plan.pipeline.timeout_seconds
+            if timeout is not None:
+                self.deadline = time.monotonic() + timeout
             self._drive(main)
+            self.deadline = None
             status = main.status
             if self.plan.has_finally:
                 self.values.pipeline_status = str(main.status)
@@ -111,9 +120,23 @@ class Engine:
         while True:
             while self._advance(scope_run):
                 pass
-            if scope_run.done:
+            if scope_run.done or self._past_deadline(scope_run):
                 return
             self._wait()
+
+    def _past_deadline(self, scope_run: ScopeRun) -> bool:
+        """The pipeline's `timeout` passed: as Argo does with the Workflow's
+        activeDeadlineSeconds, stop what runs and fail the run; `finally` still runs."""
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        self.deadline = None
+        self.abandon("stopped: the pipeline's timeout passed")
+        self.retries.clear()
+        processes = self.attempts.processes
+        processes.stop_all()
+        processes.stopping = False  # `finally` may start its own
+        scope_run.status = Status.FAILED
+        return True
 
     def _advance(self, scope_run: ScopeRun) -> bool:
         """One pass over the members; whether anything changed."""
@@ -127,7 +150,9 @@ class Engine:
             if isinstance(node, LoopRun) and node.status == Status.RUNNING:
                 changed |= self._advance_loop(node)
         if all(n.status.done for n in scope_run.members.values()):
-            failed = any(n.status == Status.FAILED for n in scope_run.members.values())
+            failed = dag_failed(self.plan.members(scope_run.scope),
+                                lambda name: str(scope_run.members[name].status),
+                                lambda name: _continues(scope_run.members[name]))
             scope_run.status = Status.FAILED if failed else Status.SUCCEEDED
             changed = True
         return changed
@@ -136,7 +161,8 @@ class Engine:
         upstream = [scope_run.members[name] for name in member.waits_for]
         if any(not n.status.done for n in upstream):
             return False
-        blocked = [n for n in upstream if n.status != Status.SUCCEEDED]
+        blocked = [n for name, n in zip(member.waits_for, upstream, strict=True)
+                   if not accepts(member.outcome(name), str(n.status))]
         if blocked:
             names = ", ".join(f"`{n.id}` {n.status}" for n in blocked)
             self._set(node, Status.OMITTED, f"omitted: {names}")
@@ -217,6 +243,9 @@ class Engine:
         self.pool.submit(self._work, run, run.attempts)
 
     def _work(self, run: StepRun, attempt: int) -> None:
+        if run.status.done:  # stopped (the pipeline's timeout) before it started
+            self.events.put(_Finished(run, Result(False, "stopped")))
+            return
         self.events.put(_Started(run, time.time()))
         try:
             result = self.attempts.execute(run, attempt)
@@ -228,6 +257,8 @@ class Engine:
         if self.in_flight == 0 and not self.retries:
             raise RuntimeError("the local scheduler has nothing to wait for")
         timeout = TICK_SECONDS
+        if self.deadline is not None:
+            timeout = max(0.0, min(timeout, self.deadline - time.monotonic()))
         if self.retries:
             timeout = max(0.0, min(timeout, self.retries[0][0] - time.monotonic()))
         try:
@@ -248,6 +279,10 @@ class Engine:
 
     def _handle(self, event: _Started | _Finished) -> None:
         run = event.run
+        if run.status.done:  # stopped by the pipeline's timeout: what it reports is late
+            if isinstance(event, _Finished):
+                self.in_flight -= 1
+            return
         if isinstance(event, _Started):
             if run.started is None:
                 run.started = event.at
@@ -262,7 +297,8 @@ class Engine:
             self._set(run, Status.SUCCEEDED)
             return
         retry = run.step.retry
-        if retry is not None and run.attempts <= retry.limit:
+        if retry is not None and run.attempts <= retry.limit and retried(
+                retry, result.exit_code is None, result.exit_code):
             delay = backoff_seconds(retry, run.attempts) * self.backoff_scale
             self._sequence += 1
             heapq.heappush(self.retries, (time.monotonic() + delay, self._sequence, run))
@@ -284,6 +320,11 @@ def backoff_seconds(retry: ir.Retry, retry_number: int) -> float:
     if not retry.backoff_seconds:
         return 0.0
     return float(retry.backoff_seconds * (retry.factor or 1) ** (retry_number - 1))
+
+
+def _continues(node: StepRun | LoopRun) -> bool:
+    """``continue_on_failure``: its failure does not fail its DAG."""
+    return isinstance(node, StepRun) and node.step.continue_on_failure
 
 
 def _submitted(node: StepRun | LoopRun) -> bool:

@@ -73,7 +73,7 @@ class _Builder:
                 step.name, "step", step=step,
                 waits_for=_waits_for(plan, upstream, scope, step.name),
                 conditions=self.conditions(step.group, scope, step.when),
-                order=order[step.name]))
+                order=order[step.name], outcomes=self.outcomes(step, plan, scope)))
         for group in pipeline.groups:
             if not isinstance(group, ir.Loop):
                 continue
@@ -95,6 +95,22 @@ class _Builder:
             scopes[scope_id].members = found
             mark_may_skip(found)
         return plan
+
+    def outcomes(self, step: ir.Step, plan: ExecutionPlan, scope: ScopeId
+                 ) -> dict[str, ir.Outcome]:
+        """What ``step`` waits for of each step of its own DAG it depends on, when that is
+        not success: `after X.failed` / `after X.done`, or the end of a step that continues
+        on failure (which Argo's own conversion of ``dependencies`` also accepts the failure
+        of: workflow/common/ancestry.go, expandDependency)."""
+        found: dict[str, ir.Outcome] = {}
+        for dependency in step.depends:
+            if plan.member_scope[dependency.step] != scope:
+                continue
+            if dependency.outcome != "succeeded":  # written: it wins over the one implied
+                found[dependency.step] = dependency.outcome
+            elif self.pipeline.step(dependency.step).continue_on_failure:
+                found.setdefault(dependency.step, "done")
+        return found
 
     def conditions(self, group_id: str | None, scope: ScopeId,
                    gate: ir.Gate | None) -> list[Condition]:
@@ -161,6 +177,8 @@ def mark_may_skip(members: list[PlanTask]) -> None:
         loop = member.loop
         empty = loop is not None and (not isinstance(loop.items, ir.Literal_)
                                       or not loop.items.value)
-        member.may_skip = bool(member.conditions or member.status_waits or empty) or any(
-            may_skip[name] for name in member.waits_for)
+        # `after X.failed` is Omitted when X succeeds.
+        handler = "failed" in member.outcomes.values()
+        member.may_skip = bool(member.conditions or member.status_waits or empty
+                               or handler) or any(may_skip[name] for name in member.waits_for)
         may_skip[member.name] = member.may_skip

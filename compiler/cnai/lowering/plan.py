@@ -13,6 +13,8 @@ argoproj/argo-workflows v4.1.2):
 - a member waits for the members standing for its dependencies in its DAG: a dependency
   inside a loop or part the member is not in is that whole loop or part;
 - it runs only if every one of them Succeeded (``depends: X.Succeeded``), else it is Omitted;
+  or, for `after X.failed` / `after X.done` and a step that continues on failure, if X ended
+  as waited for (``PlanTask.outcomes``; the rules and a DAG's phase: lowering/outcomes.py);
 - then its conditions are checked: the statuses it needs from earlier parts, the conditions
   of the if/else branches around it inside its DAG (a branch holds when its condition does and
   no earlier branch of its chain did) and its own gate. One false means Skipped.
@@ -87,6 +89,12 @@ class PlanTask:
     conditions: list[Condition] = field(default_factory=list)
     may_skip: bool = False  # may end Skipped or Omitted while its DAG goes on
     order: int = 0  # Argo lists a DAG's tasks by the pipeline order of their first step
+    # The outcome waited for of members of ``waits_for`` other than "succeeded": `after
+    # X.failed`, `after X.done`, and "done" for a step that continues on failure.
+    outcomes: dict[str, ir.Outcome] = field(default_factory=dict)
+
+    def outcome(self, waited: str) -> ir.Outcome:
+        return self.outcomes.get(waited, "succeeded")
 
 
 @dataclass

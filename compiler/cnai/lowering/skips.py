@@ -7,12 +7,13 @@ from cnai.semantics import ir
 
 
 def skippable_steps(pipeline: ir.Pipeline) -> set[str]:
-    """Steps that may not run: gated ones, those in if/else branches, and everything
-    downstream of them."""
+    """Steps that may not run: gated ones, those in if/else branches, those that run only if
+    a step failed (`after X.failed`), and everything downstream of them."""
     skippable: set[str] = set()
     for step in pipeline.steps:  # topological order: upstream steps are decided first
         branched = any(isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
-        if step.when is not None or branched or any(d.step in skippable for d in step.depends):
+        if step.when is not None or branched or any(
+                d.step in skippable or d.outcome == "failed" for d in step.depends):
             skippable.add(step.name)
     return skippable
 

@@ -40,7 +40,9 @@ def constant_value(expr: ir.Expr) -> bool | int | float | str | None:
 
 
 def _is_constant(gate: ir.Gate) -> bool:
-    return not list(gate_refs(gate.expr))
+    # `pipeline.status` (a `finally` step's gate) is no reference to a step or param, and
+    # no constant either.
+    return not list(gate_refs(gate.expr)) and constant_value(gate.expr) is not None
 
 
 def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:

@@ -10,7 +10,7 @@ import re
 from typing import Any, cast, get_args
 
 from cnai.diagnostics import DiagnosticBag, Label
-from cnai.semantics import credentials, ir, types
+from cnai.semantics import credentials, hygiene, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.configuration import PipelineConfiguration
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
@@ -151,7 +151,9 @@ class Checker:
                            scheduling=self.scheduling, span=decl.span,
                            env=values["env"], volumes=values["volumes"],
                            **{s.ir: value for s, value in self.defaults}, **self.pod_base,
-                           **self.placement)
+                           **self.placement,
+                           **hygiene.pipeline_values(self.fields, self.diagnostics, fields,
+                                                     values))
 
     def _configuration(self, fields: dict[str, ast.Assignment | ast.Block],
                        found: Collected) -> dict[str, Any]:

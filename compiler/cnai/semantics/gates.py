@@ -11,7 +11,8 @@ from cnai.semantics import ir, types
 from cnai.syntax import ast
 
 # Resolves a reference in a gate to a typed IR operand, or reports and returns None.
-RefResolver = Callable[[ast.Ref], "ir.ParamRef | ir.OutputRef | ir.LoopVarRef | None"]
+RefResolver = Callable[
+    [ast.Ref], "ir.ParamRef | ir.OutputRef | ir.LoopVarRef | ir.PipelineStatus | None"]
 
 
 class GateChecker:

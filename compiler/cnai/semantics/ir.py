@@ -32,6 +32,13 @@ PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 TolerationOperator = Literal["Equal", "Exists"]
 NodeOperator = Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
 GpuVendor = Literal["nvidia", "amd"]
+# When Argo deletes a run's pods (WorkflowSpec.podGC.strategy, written in snake case).
+PodGC = Literal["on_pod_success", "on_pod_completion", "on_workflow_success",
+                "on_workflow_completion"]
+# Which failed attempts a retry retries: a lost pod ("error"), a non-zero exit ("failure").
+RetryOn = Literal["any", "error", "failure"]
+# What a dependency waits for: its step succeeded, failed, or ended either way.
+Outcome = Literal["succeeded", "failed", "done"]
 
 
 class Node(BaseModel):
@@ -178,8 +185,8 @@ class Not(Node):
     operand: Expr
 
 
-Expr = Annotated[Literal_ | ParamRef | OutputRef | LoopVarRef | Compare | BoolOp | Not,
-                 Field(discriminator="kind")]
+Expr = Annotated[Literal_ | ParamRef | OutputRef | LoopVarRef | PipelineStatus | Compare
+                 | BoolOp | Not, Field(discriminator="kind")]
 
 
 class Gate(Node):
@@ -433,6 +440,8 @@ class Retry(Node):
     limit: int
     backoff_seconds: int | None = None
     factor: int | None = None  # Argo takes whole numbers only
+    on: RetryOn = "any"
+    exit_codes: list[int] = Field(default_factory=list)  # retried only on these (Argo)
 
 
 class Mount(Node):
@@ -450,11 +459,13 @@ class Dependency(Node):
     step: str
     kind: DependencyKind
     span: Span | None = None
+    outcome: Outcome = "succeeded"  # `after X.failed` / `after X.done`
 
     @classmethod
     def of(cls, step: str, kind: DependencyKind, span: Span | None) -> Dependency:
         """``Dependency(step=, kind=, span=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"step": step, "kind": kind, "span": span}, _ALL_FIELDS[cls])
+        return _trusted(cls, {"step": step, "kind": kind, "span": span,
+                              "outcome": "succeeded"}, _ALL_FIELDS[cls])
 
 
 class Distributed(Node):
@@ -561,6 +572,7 @@ class Step(Node):
     shm: str | None = None  # /dev/shm's size: the step's own, or the pipeline's
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
+    continue_on_failure: bool = False  # its failure fails neither the run nor what follows
 
 
     def input(self, name: str) -> Input:
@@ -681,6 +693,13 @@ class Pipeline(Node):
     shm: str | None = None  # the steps' default
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
+    timeout_seconds: int | None = None  # the whole run's deadline
+    ttl_seconds: int | None = None  # how long a finished run is kept
+    pod_gc: PodGC | None = None
+    parallelism: int | None = None  # the most pods at once
+    labels: dict[str, str] = Field(default_factory=dict)  # the run's own
+    annotations: dict[str, str] = Field(default_factory=dict)
+    run_priority: int | None = None  # among runs the controller queues
 
     span: Span
 

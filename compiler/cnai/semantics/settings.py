@@ -352,6 +352,41 @@ SETTINGS: tuple[Setting, ...] = (
             example="memory = true", needs=_volume("empty_dir = true")),
 
     # ---- workflow hygiene and failure handling (#17 group D) ----
+    # The whole run's deadline, its lifetime once finished, its pods' garbage collection, its
+    # pods at once, its own labels and annotations and its priority among queued runs: the
+    # Workflow's (Argo), the pipeline config's where KFP has one (kfp/dsl/pipeline_config.py).
+    # The pipeline's `timeout` is the run's, not every step's default (a step's is its own).
+    Setting("timeout", "duration", ("pipeline",), "timeout_seconds",
+            argo="workflow.hygiene", kfp="pipeline_config",
+            example='timeout = "6h"'),
+    Setting("ttl", "duration", ("pipeline",), "ttl_seconds",
+            argo="workflow.hygiene", kfp="pipeline_config",
+            example='ttl = "1d"'),
+    Setting("pod_gc", "string", ("pipeline",), "pod_gc", choices=get_args(ir.PodGC),
+            argo="workflow.hygiene", kfp="W0405",
+            example='pod_gc = "on_pod_success"'),
+    Setting("parallelism", "int", ("pipeline",), "parallelism", minimum=1,
+            argo="workflow.hygiene", kfp="E0401",
+            example="parallelism = 4"),
+    Setting("labels", "block", ("pipeline",), "labels", custom=True,
+            argo="workflow.hygiene", kfp="W0405",
+            example='labels { team = "ml" }'),
+    Setting("annotations", "block", ("pipeline",), "annotations", custom=True,
+            argo="workflow.hygiene", kfp="W0405",
+            example='annotations { "example.com/owner" = "ml-platform" }'),
+    Setting("run_priority", "int", ("pipeline",), "run_priority",
+            argo="workflow.hygiene", kfp="W0405",
+            example="run_priority = 10"),
+    # A step whose failure neither fails the run nor stops the steps after it.
+    Setting("continue_on_failure", "bool", STEP, "continue_on_failure",
+            argo="task.continue_on", kfp="E0401",
+            example="continue_on_failure = true"),
+    # Which failures a retry retries: "error" (the pod was lost), "failure" (the code exited
+    # non-zero) or "any"; and, on Argo, only these exit codes.
+    Setting("on", "string", ("retry",), "on", choices=get_args(ir.RetryOn), kfp="E0401",
+            example='on = "error"', needs=(("retry", "limit = 2"),)),
+    Setting("exit_codes", "list", ("retry",), "exit_codes", custom=True, kfp="E0401",
+            example="exit_codes = [1, 137]", needs=(("retry", "limit = 2"),)),
 
 )
 
@@ -384,10 +419,12 @@ STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", 
                               "groups")
 
 # Blocks whose keys are the user's own (environment variable names): not settings.
-FREE_BLOCKS = ("env",
-               "pod_labels", "pod_annotations",  # label and annotation keys (#17 group A)
-               "node_selector", "preferred", "devices",  # label keys, expressions, resources
-               )
+FREE_BLOCKS = (
+    "env",
+    "pod_labels", "pod_annotations",  # label and annotation keys (#17 group A)
+    "node_selector", "preferred", "devices",  # label keys, expressions, resources
+    "labels", "annotations",  # the pipeline's: label and annotation keys
+)
 
 # Each context's settings by name, in declaration order.
 BY_CONTEXT: dict[str, dict[str, Setting]] = {}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import configuration, credentials, ir, types
+from cnai.semantics import configuration, credentials, hygiene, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
@@ -160,6 +160,7 @@ class StepChecker:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
         step.inputs = self.inputs.all()
+        hygiene.check_handler_reads(step, self.diagnostics)
         for earlier, name, span in self.inputs.clashes:
             self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
@@ -332,10 +333,8 @@ class StepChecker:
         depends: list[ir.Dependency] = []
         for item in decl.after:
             name = item.step
-            if item.status is not None:
-                self.diagnostics.error(
-                    "E0401", f"`after {name.name}.{item.status.name}` is not supported yet",
-                    item.span, "not supported", help=[f"write `after {name.name}`"])
+            outcome = hygiene.outcome(item, self.diagnostics)
+            if outcome is None:
                 continue
             symbol = self.scope.get(name.name)
             if symbol is None or symbol.kind not in ("step", "service"):
@@ -345,8 +344,14 @@ class StepChecker:
                                        name.span, "a step cannot wait for itself")
             elif symbol.in_finally != self.ctx.in_finally:
                 self._finally_boundary(name.span, symbol)
+            elif outcome != "succeeded" and symbol.loops != self.ctx.loops:
+                self.diagnostics.error(
+                    "E0401", f"`after {name.name}.{outcome}` waits for a step in another loop",
+                    item.span, "across a loop", help=["wait for the outcome of a step in the "
+                                                      "same loop (or outside every loop)"])
             else:
-                depends.append(ir.Dependency(step=symbol.name, kind="order", span=name.span))
+                depends.append(ir.Dependency(step=symbol.name, kind="order", span=name.span,
+                                             outcome=outcome))
         return depends
 
     def _finally_boundary(self, span: Span, symbol: Symbol) -> None:
@@ -529,7 +534,8 @@ class StepChecker:
                                "not a value")
         return None
 
-    def gate_ref(self, ref: ast.Ref) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | None:
+    def gate_ref(self, ref: ast.Ref
+                 ) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | ir.PipelineStatus | None:
         head = ref.parts[0]
         if head.name == "outputs":
             self.diagnostics.error("E0201", "a gate cannot read the step's own outputs",
@@ -541,11 +547,11 @@ class StepChecker:
                                    "data set in a gate")
             return None
         source = self.source_of(ref)
-        if isinstance(source, (ir.PipelineStatus, ir.Literal_)):
-            self.diagnostics.error("E0401", "gates on `pipeline.status` are not supported",
-                                   ref.span, "not supported")
+        if isinstance(source, ir.Literal_):
+            self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
+                                   "not a value")
             return None
-        return source
+        return source  # `pipeline.status`: known in `finally` only (source_of reports)
 
     # ---- blocks -------------------------------------------------------------------------
 
@@ -608,6 +614,10 @@ class StepChecker:
             return None
         values = self.fields.read(fields, "retry")
         values["limit"] = values["limit"] or 0
+        if values.get("on", "") is None:  # refused (reported)
+            del values["on"]
+        values["exit_codes"] = hygiene.exit_codes(self.fields, self.diagnostics, fields,
+                                                  values.get("on"))
         retry = ir.Retry.model_validate(values)
         if retry.factor is not None and not retry.backoff_seconds:
             self.diagnostics.error("E0106", "`factor` needs `backoff`",
