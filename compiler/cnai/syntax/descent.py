@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
@@ -65,8 +65,10 @@ class _Descent:
         self.source: SourceFile = builder.source
         self.text: str = self.source.text
         self.length = len(self.text)
-        self.scan: Iterator[re.Match[str]] = _compiled(pattern).finditer(self.text)
-        self.keywords = keywords
+        self.next_match: Callable[[], re.Match[str]] = (
+            _compiled(pattern).finditer(self.text).__next__)
+        self.words = {word: word for word in keywords}  # a keyword's kind is its text
+        self.plain = builder.plain_strings
         self.names: dict[str, str] = {}
         self.nesting = 0
         # The current token: its kind (a terminal's name, or a keyword's or punctuation's
@@ -80,7 +82,7 @@ class _Descent:
     # ---- tokens -------------------------------------------------------------------------
 
     def advance(self) -> None:
-        found = next(self.scan)
+        found = self.next_match()
         kind = found.lastgroup
         if kind is None:
             if found.end() != self.length:
@@ -91,9 +93,9 @@ class _Descent:
         start, end = found.span(kind)
         value = self.text[start:end]
         if kind == "NAME":
-            if value in self.keywords:
-                kind = value
-            else:  # one string per distinct name, as the LALR path
+            # One string per distinct name, as the LALR path; a keyword is its own kind.
+            kind = self.words.get(value, "NAME")
+            if kind == "NAME":
                 value = self.names.setdefault(value, value)
         elif kind not in _VALUED:
             kind = value
@@ -123,7 +125,11 @@ class _Descent:
     def string(self) -> ast.StringLit:
         if self.kind != "STRING":
             raise _Unexpected
-        literal = self.builder.string_token(self.token())
+        parts = self.plain.get(self.value)  # a string seen before, as string_token finds it
+        if parts is not None:
+            literal = ast.StringLit(parts, Span(self.source, self.start, self.end))
+        else:
+            literal = self.builder.string_token(self.token())
         self.advance()
         return literal
 

@@ -61,8 +61,10 @@ class AstBuilder:
         self.source = source
         self.diagnostics = DiagnosticBag()
         # A plain string literal's parts, by its text with the quotes: a large pipeline
-        # repeats the same strings ("python", "--lr", an image) on every step.
-        self._plain: dict[str, tuple[str | ast.Ref, ...]] = {}
+        # repeats the same strings ("python", "--lr", an image) on every step. (syntax/descent.py
+        # reads it too: a text with `{{` has had its diagnostic the first time, and a
+        # diagnostic sends the parse to the LALR path.)
+        self.plain_strings: dict[str, tuple[str | ast.Ref, ...]] = {}
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -393,11 +395,11 @@ class AstBuilder:
                 "placeholder", self.source.span(start + braces, start + braces + 2),
                 "placeholder syntax", help=["write `{ {`, or build the text inside the "
                                             "container"])
-        plain = self._plain.get(raw)
+        plain = self.plain_strings.get(raw)
         if plain is not None:
             return ast.StringLit(plain, span)
         if "\\" not in raw and "${" not in raw:  # the common case, fast
-            plain = self._plain[raw] = (raw[1:-1],)
+            plain = self.plain_strings[raw] = (raw[1:-1],)
             return ast.StringLit(plain, span)
         base = start + 1  # offset of the first character inside the quotes
         body = raw[1:-1]
