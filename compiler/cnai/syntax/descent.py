@@ -266,7 +266,11 @@ class _Descent:
 
     def field_item(self) -> ast.Assignment | ast.Block:
         """`name = value` or `name { ... }`."""
-        key = self.field_name()
+        if self.kind == "NAME":
+            key = ast.Ident(self.value, Span(self.source, self.start, self.end))
+            self.advance()
+        else:
+            key = self.field_name()
         if self.kind == "=":
             self.advance()
             value = self.expr()
@@ -306,7 +310,7 @@ class _Descent:
             node = ast.TypeExpr(name, arg, Span(self.source, name.span.start, self.expect("]")))
             self.nest(node, 1 + arg._depth)
         else:
-            node = ast.TypeExpr(name, None, Span(self.source, name.span.start, name.span.end))
+            node = ast.TypeExpr(name, None, name.span)
             node._depth = 1
         self.nesting -= 1
         return node
@@ -492,13 +496,20 @@ class _Descent:
     # ---- expressions --------------------------------------------------------------------
 
     def expr(self) -> ast.Expr:
-        """`or` binds loosest, then `and`, `not`, a comparison (not chained)."""
-        self.deeper()
-        left = self.and_test()
+        """`or` binds loosest, then `and`, `not`, a comparison (not chained). Most values are
+        one atom: it is read first, and the operators' levels only entered if one follows."""
+        if self.kind == "not":
+            left = self.not_test()
+        else:
+            left = self.atom()
+            if self.kind == "COMP_OP":
+                left = self.compare(left)
+        while self.kind == "and":
+            self.advance()
+            left = self.bool_op("and", left, self.not_test())
         while self.kind == "or":
             self.advance()
             left = self.bool_op("or", left, self.and_test())
-        self.nesting -= 1
         return left
 
     def and_test(self) -> ast.Expr:
@@ -536,6 +547,9 @@ class _Descent:
         left = self.atom()
         if self.kind != "COMP_OP":
             return left
+        return self.compare(left)
+
+    def compare(self, left: ast.Expr) -> ast.Compare:
         op, op_span = self.value, Span(self.source, self.start, self.end)
         self.advance()
         right = self.atom()
@@ -566,13 +580,17 @@ class _Descent:
         if kind == "[":
             start = self.start
             self.advance()
+            self.deeper()
             items, depth = self.exprs("]")
+            self.nesting -= 1
             node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
             self.nest(node, depth + 1)
             return node
         if kind == "(":  # grouping adds no node
             self.advance()
+            self.deeper()
             inner = self.expr()
+            self.nesting -= 1
             self.expect(")")
             return inner
         if kind == "pipeline":
@@ -587,7 +605,7 @@ class _Descent:
 
     def ref(self, head: ast.Ident) -> ast.Ref:
         if self.kind != ".":
-            return ast.Ref((head,), Span(self.source, head.span.start, head.span.end))
+            return ast.Ref((head,), head.span)  # spans are never changed: one serves both
         parts = [head]
         while self.kind == ".":
             self.advance()
@@ -596,7 +614,9 @@ class _Descent:
 
     def call(self, func: ast.Ident) -> ast.Call:
         self.advance()  # the `(`
+        self.deeper()
         args, depth = self.exprs(")")
+        self.nesting -= 1
         node = ast.Call(func, args, Span(self.source, func.span.start, self.expect(")")))
         self.nest(node, depth + 1)
         return node
