@@ -29,7 +29,7 @@ from fuzz_programs import programs
 from testpaths import EXAMPLES, FIXTURES, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 # The grammar's newer forms, which no example may use yet (the checker refuses some).
 _FORMS = """import "lib.cnai"
@@ -216,8 +216,9 @@ def test_every_rule_is_taken_by_the_descent_somewhere() -> None:
         for handler in handlers:
             method = getattr(AstBuilder, handler)
 
-            def wrapped(self: Any, children: Any, _m: Any = method, _h: str = handler) -> Any:
-                calls.add(_h)
+            def wrapped(self: Any, children: Any, _m: Any = method, _h: str = handler,
+                        _calls: set[str] = calls) -> Any:
+                _calls.add(_h)
                 return _m(self, children)
 
             setattr(builder, handler, wrapped.__get__(builder))

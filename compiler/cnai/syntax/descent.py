@@ -15,9 +15,9 @@ tests/test_descent.py holds the two parsers to the same tree, and the same refus
 
 from __future__ import annotations
 
-from functools import cache
 import re
 from collections.abc import Callable
+from functools import cache
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
@@ -113,7 +113,7 @@ class _Descent:
         return end
 
     def token(self) -> Token:
-        return _new_token(Token, (self.kind, self.value, self.start, self.end))  # type: ignore[no-any-return]
+        return _new_token(Token, (self.kind, self.value, self.start, self.end))
 
     def name(self) -> ast.Ident:
         if self.kind != "NAME":
@@ -161,7 +161,7 @@ class _Descent:
                 self.advance()
                 path = self.string()
                 node = ast.Import(path, Span(self.source, start, path.span.end))
-                node._depth = 1
+                self.nest(node, 1)
                 imports.append(node)
             else:
                 raise _Unexpected
@@ -311,7 +311,7 @@ class _Descent:
             self.nest(node, 1 + arg._depth)
         else:
             node = ast.TypeExpr(name, None, name.span)
-            node._depth = 1
+            self.nest(node, 1)
         self.nesting -= 1
         return node
 
@@ -451,7 +451,7 @@ class _Descent:
         own = 1 + max(depth, _depth(condition))
         self.nest(node, own)
         if isinstance(orelse, ast.IfBlock):  # a chain is as deep as its deepest link
-            node._depth = max(own, orelse._depth)
+            self.nest(node, max(own, orelse._depth))
         self.nesting -= 1
         return node
 
