@@ -22,7 +22,7 @@ from cnai.diagnostics import CompileError
 from cnai.source import SourceFile
 from cnai.syntax import ast, parse
 from cnai.syntax.descent import descend
-from cnai.syntax.lalr import run
+from cnai.syntax.lalr import Token, run
 from cnai.syntax.tables import tables
 from cnai.syntax.to_ast import AstBuilder
 from fuzz_programs import programs
@@ -226,3 +226,22 @@ def test_every_rule_is_taken_by_the_descent_somewhere() -> None:
         used |= calls
     assert handlers - used == set()
 
+
+
+@pytest.mark.parametrize("raw", ['"${lr}"', '"a ${x.y} b ${ z }"', '"\\n${a}\\$"', '"p"'])
+def test_a_string_read_again_is_read_as_the_first_time(raw: str) -> None:
+    """AstBuilder keeps what it read of a string (its pieces, the references' offsets): the
+    same text further on gives the nodes a fresh builder gives it there."""
+    text = f"{raw}   {raw}"
+    source = SourceFile("f.cnai", text)
+    second = len(text) - len(raw)
+    builder = AstBuilder()
+    builder.reset(source)
+    builder.string_token(Token("STRING", raw, 0, len(raw)))
+    again = builder.string_token(Token("STRING", raw, second, len(text)))
+    fresh = AstBuilder()
+    fresh.reset(source)
+    expected = fresh.string_token(Token("STRING", raw, second, len(text)))
+    assert again == expected and _spanned(again) == _spanned(expected)
+    assert [n.span.sort_key() for n in _spanned(again)] == [
+        n.span.sort_key() for n in _spanned(expected)]
