@@ -72,12 +72,15 @@ def main() -> None:
     pipeline = check(module, source, ctx.diagnostics, ctx.sources)
     stage("check", begin)
     del module  # as the driver does: each stage's input goes once the next has its output
+    assert pipeline is not None, ctx.diagnostics.sorted()
     begin = time.perf_counter()
-    graph = build_graph(pipeline, ctx.diagnostics)
+    built = build_graph(pipeline, ctx.diagnostics)
     stage("build_graph", begin)
     del pipeline
+    assert built is not None, ctx.diagnostics.sorted()
     begin = time.perf_counter()
-    graph = run_passes(graph, ctx)
+    graph = run_passes(built, ctx)
+    del built
     stage("run_passes", begin)
     begin = time.perf_counter()
     documents = BACKENDS[args.target](graph, ctx)

@@ -13,7 +13,7 @@ import dataclasses
 import random
 import re
 import sys
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -83,21 +83,9 @@ def descent(text: str) -> ast.Module | None:
     return descend(tables().pattern, tables().keywords, builder)
 
 
-def depths(node: Any) -> list[Any]:
+def depths(node: Any) -> list[tuple[str, int]]:
     """Every node's class and recorded depth, in order (AST equality does not compare them)."""
-    found: list[Any] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, ast.Node):
-            found.append((type(value).__name__, ast.depth(value)))
-            for item in dataclasses.fields(value):
-                walk(getattr(value, item.name))
-        elif isinstance(value, tuple):
-            for item in value:
-                walk(item)
-
-    walk(node)
-    return found
+    return [(type(n).__name__, ast.depth(n)) for n in _spanned(node)]
 
 
 def same(text: str, *, taken: bool | None = None) -> bool:
@@ -123,7 +111,7 @@ def _spanned(node: Any) -> list[Any]:
     def walk(value: Any) -> None:
         if isinstance(value, ast.Node):
             found.append(value)
-            for item in dataclasses.fields(value):
+            for item in dataclasses.fields(cast(Any, value)):
                 walk(getattr(value, item.name))
         elif isinstance(value, tuple):
             for item in value:
