@@ -1,9 +1,10 @@
 """parse(source) -> ast.Module. lark's errors are translated here, once, into diagnostics.
 
-The parse itself runs lark's LALR tables in syntax/lalr.py. When the tables reject the text,
-lark's own parser parses it again to raise its UnexpectedInput (what was found, what was
-expected, in which state), which is translated here; errors are rare, so only they pay for
-importing lark.
+The parse is syntax/descent.py's, for text it takes whole; anything else (a syntax error, a
+diagnostic, very deep nesting) is parsed again by lark's LALR tables in syntax/lalr.py. When
+the tables reject the text, lark's own parser parses it again to raise its UnexpectedInput
+(what was found, what was expected, in which state), which is translated here; errors are
+rare, so only they pay for importing lark.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
 from cnai.limits import MAX_SOURCE_BYTES, too_large
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
+from cnai.syntax.descent import descend
 from cnai.syntax.grammar import KEYWORDS, grammar_text
 from cnai.syntax.lalr import run
 from cnai.syntax.tables import lark_parser, tables
@@ -40,7 +42,13 @@ def parse(source: SourceFile) -> ast.Module:
         raise CompileError([too_large(source.path, source.span(0, 0))])
     builder = AstBuilder()
     builder.reset(source)
-    module = run(tables(), source.text, builder)
+    parse_tables = tables()
+    # The descent parser takes well-formed text; anything else, the LALR path decides.
+    module = descend(parse_tables.pattern, parse_tables.keywords, builder)
+    if module is not None:
+        return module
+    builder.reset(source)
+    module = run(parse_tables, source.text, builder)
     if module is None:
         raise CompileError([_syntax_error(source)])
     if builder.diagnostics.has_errors:

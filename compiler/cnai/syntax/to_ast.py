@@ -31,6 +31,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 N = TypeVar("N", bound=ast.Node)
+# A `${...}` reference as offsets from its string's opening quote: ((name, start, end), ...),
+# then the reference's own start and end.
+_RefShape = tuple[tuple[tuple[str, int, int], ...], int, int]
 
 
 class _Part(NamedTuple):
@@ -61,8 +64,15 @@ class AstBuilder:
         self.source = source
         self.diagnostics = DiagnosticBag()
         # A plain string literal's parts, by its text with the quotes: a large pipeline
-        # repeats the same strings ("python", "--lr", an image) on every step.
-        self._plain: dict[str, tuple[str | ast.Ref, ...]] = {}
+        # repeats the same strings ("python", "--lr", an image) on every step. (syntax/descent.py
+        # reads it too: a text with `{{` has had its diagnostic the first time, and a
+        # diagnostic sends the parse to the LALR path.)
+        self.plain_strings: dict[str, tuple[str | ast.Ref, ...]] = {}
+        # A string with `${...}` read before without a diagnostic, by its text: its pieces,
+        # each reference as its names' and its own offsets from the opening quote. Every
+        # step of a large pipeline spells "${lr}"; its nodes are made anew (their spans
+        # differ), but the text is not scanned again.
+        self.interpolated: dict[str, tuple[str | _RefShape, ...]] = {}
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -393,12 +403,18 @@ class AstBuilder:
                 "placeholder", self.source.span(start + braces, start + braces + 2),
                 "placeholder syntax", help=["write `{ {`, or build the text inside the "
                                             "container"])
-        plain = self._plain.get(raw)
+        plain = self.plain_strings.get(raw)
         if plain is not None:
             return ast.StringLit(plain, span)
         if "\\" not in raw and "${" not in raw:  # the common case, fast
-            plain = self._plain[raw] = (raw[1:-1],)
+            plain = self.plain_strings[raw] = (raw[1:-1],)
             return ast.StringLit(plain, span)
+        shape = self.interpolated.get(raw)
+        if shape is not None:
+            return ast.StringLit(tuple(
+                piece if isinstance(piece, str) else self._ref_from(piece, start)
+                for piece in shape), span)
+        reported = len(self.diagnostics.items)
         base = start + 1  # offset of the first character inside the quotes
         body = raw[1:-1]
         parts: list[str | ast.Ref] = []
@@ -438,7 +454,20 @@ class AstBuilder:
             i += 1
         if text or not parts:
             parts.append("".join(text))
+        if len(self.diagnostics.items) == reported and braces == -1:
+            self.interpolated[raw] = tuple(
+                piece if isinstance(piece, str) else (
+                    tuple((i.name, i.span.start - start, i.span.end - start)
+                          for i in piece.parts), piece.span.start - start, piece.span.end - start)
+                for piece in parts)
         return ast.StringLit(tuple(parts), span)
+
+    def _ref_from(self, shape: _RefShape, start: int) -> ast.Ref:
+        source = self.source
+        names, ref_start, ref_end = shape
+        return ast.Ref(tuple(ast.Ident(name, Span(source, start + first, start + last))
+                             for name, first, last in names),
+                       Span(source, start + ref_start, start + ref_end))
 
     def _interpolated_ref(self, match: re.Match[str], base: int) -> ast.Ref:
         idents = tuple(ast.Ident(name.group(), self.source.span(base + name.start(),

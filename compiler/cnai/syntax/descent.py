@@ -1,0 +1,637 @@
+"""A one-pass recursive-descent parser: the same tokens, the same AST as the LALR path.
+
+The LALR driver (lalr.py) spends most of a large parse on its tables: a state lookup per
+token, a reduction per rule with its child list built and filtered, and to_ast.py's
+callbacks working out which child is which. Over the same scanner, this parser reads each
+rule's shape directly and builds each node once, with the span, nesting depth and values
+AstBuilder would give it (AstBuilder still decodes strings and numbers).
+
+It accepts only well-formed input: on the first token it does not expect, on a character no
+token starts with, on anything nested deeper than the LALR path would take without
+recursion, and when AstBuilder has recorded any diagnostic, ``descend`` returns None and
+parser.py runs the LALR path, which is the reference (its diagnostics are the only ones).
+tests/test_descent.py holds the two parsers to the same tree, and the same refusals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+
+from cnai.source import SourceFile, Span
+from cnai.syntax import ast
+from cnai.syntax.lalr import Token
+from cnai.syntax.to_ast import MAX_DEPTH, AstBuilder
+
+# Terminals whose text varies; every other token (a keyword, punctuation) is known by its text.
+_VALUED = frozenset(("NAME", "STRING", "INT", "FLOAT", "COMP_OP"))
+_FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
+# Recursion (blocks, expressions, types) deeper than this goes to the LALR path, which takes
+# any depth without recursing and refuses over MAX_DEPTH with E0008.
+_NESTING = MAX_DEPTH
+_END = "$END"
+
+_new_token = tuple.__new__
+
+
+class _Unexpected(Exception):
+    """Anything the descent does not take: the LALR path parses the text instead."""
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def descend(pattern: str, keywords: dict[str, str], builder: AstBuilder) -> ast.Module | None:
+    """The module for ``builder.source``, or None where the LALR path must decide."""
+    try:
+        module = _Descent(pattern, keywords, builder).module()
+    except (_Unexpected, RecursionError):
+        return None
+    if builder.diagnostics.items:
+        return None
+    return module
+
+
+def _depth(node: ast.Node) -> int:
+    return getattr(node, "_depth", 0)
+
+
+class _Descent:
+    def __init__(self, pattern: str, keywords: dict[str, str], builder: AstBuilder) -> None:
+        self.builder = builder
+        self.source: SourceFile = builder.source
+        self.text: str = self.source.text
+        self.length = len(self.text)
+        self.next_match: Callable[[], re.Match[str]] = (
+            _compiled(pattern).finditer(self.text).__next__)
+        self.words = {word: word for word in keywords}  # a keyword's kind is its text
+        self.plain = builder.plain_strings
+        self.names: dict[str, str] = {}
+        self.nesting = 0
+        # The current token: its kind (a terminal's name, or a keyword's or punctuation's
+        # text), its text and its offsets.
+        self.kind = _END
+        self.value = ""
+        self.start = 0
+        self.end = 0
+        self.advance()
+
+    # ---- tokens -------------------------------------------------------------------------
+
+    def advance(self) -> None:
+        found = self.next_match()
+        kind = found.lastgroup
+        if kind is None:
+            if found.end() != self.length:
+                raise _Unexpected  # a character no token starts with
+            self.kind = _END
+            self.start = self.end = self.length
+            return
+        start, end = found.span(kind)
+        value = self.text[start:end]
+        if kind == "NAME":
+            # One string per distinct name, as the LALR path; a keyword is its own kind.
+            kind = self.words.get(value, "NAME")
+            if kind == "NAME":
+                value = self.names.setdefault(value, value)
+        elif kind not in _VALUED:
+            kind = value
+        self.kind = kind
+        self.value = value
+        self.start = start
+        self.end = end
+
+    def expect(self, kind: str) -> int:
+        """Take a token of ``kind``; its end offset."""
+        if self.kind != kind:
+            raise _Unexpected
+        end = self.end
+        self.advance()
+        return end
+
+    def token(self) -> Token:
+        return _new_token(Token, (self.kind, self.value, self.start, self.end))
+
+    def name(self) -> ast.Ident:
+        if self.kind != "NAME":
+            raise _Unexpected
+        ident = ast.Ident(self.value, Span(self.source, self.start, self.end))
+        self.advance()
+        return ident
+
+    def string(self) -> ast.StringLit:
+        if self.kind != "STRING":
+            raise _Unexpected
+        parts = self.plain.get(self.value)  # a string seen before, as string_token finds it
+        if parts is not None:
+            literal = ast.StringLit(parts, Span(self.source, self.start, self.end))
+        else:
+            literal = self.builder.string_token(self.token())
+        self.advance()
+        return literal
+
+    def deeper(self) -> None:
+        self.nesting += 1
+        if self.nesting > _NESTING:
+            raise _Unexpected
+
+    @staticmethod
+    def nest(node: ast.Node, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise _Unexpected  # E0008, which the LALR path reports
+        node._depth = depth
+
+    # ---- module -------------------------------------------------------------------------
+
+    def module(self) -> ast.Module:
+        imports: list[ast.Import] = []
+        pipelines: list[ast.Pipeline] = []
+        templates: list[ast.TemplateDef] = []
+        while self.kind != _END:
+            kind = self.kind
+            if kind == "pipeline":
+                pipelines.append(self.pipeline())
+            elif kind == "template":
+                templates.append(self.template_def())
+            elif kind == "import":
+                start = self.start
+                self.advance()
+                path = self.string()
+                node = ast.Import(path, Span(self.source, start, path.span.end))
+                self.nest(node, 1)
+                imports.append(node)
+            else:
+                raise _Unexpected
+        return ast.Module(file=self.source.path, imports=tuple(imports),
+                          pipelines=tuple(pipelines), templates=tuple(templates),
+                          span=self.source.span(0, self.length))
+
+    def pipeline(self) -> ast.Pipeline:
+        start = self.start
+        self.advance()
+        name = self.name()
+        self.expect("{")
+        items, depth = self.pipeline_items()
+        node = ast.Pipeline(name, items, Span(self.source, start, self.expect("}")))
+        self.nest(node, depth + 1)
+        return node
+
+    def pipeline_items(self) -> tuple[tuple[ast.PipelineItem, ...], int]:
+        """The items up to a `}` (not taken), and the deepest item's depth."""
+        self.deeper()
+        items: list[ast.PipelineItem] = []
+        deepest = 0
+        while True:
+            kind = self.kind
+            item: ast.PipelineItem
+            if kind == "step" or kind == "service":
+                item = self.step_decl(kind)
+            elif kind in _FIELD_NAMES:
+                item = self.field_item()
+            elif kind == "param":
+                item = self.param_decl()
+            elif kind == "dataset" or kind == "volume":
+                item = self.named_block(kind)
+            elif kind == "template":
+                item = self.template_def()
+            elif kind == "for":
+                item = self.for_block()
+            elif kind == "if":
+                item = self.if_block()
+            elif kind == "finally":
+                start = self.start
+                self.advance()
+                self.expect("{")
+                inner, depth = self.pipeline_items()
+                item = ast.FinallyBlock(inner, Span(self.source, start, self.expect("}")))
+                self.nest(item, depth + 1)
+            elif kind == "}":
+                break
+            else:
+                raise _Unexpected
+            items.append(item)
+            depth = item._depth
+            if depth > deepest:
+                deepest = depth
+        self.nesting -= 1
+        return tuple(items), deepest
+
+    def body_items(self) -> tuple[tuple[ast.BodyItem, ...], int]:
+        """A block's body up to a `}` (not taken), and the deepest item's depth."""
+        self.deeper()
+        items: list[ast.BodyItem] = []
+        deepest = 0
+        while True:
+            kind = self.kind
+            item: ast.BodyItem
+            if kind in _FIELD_NAMES:
+                item = self.field_item()
+                depth = item._depth
+            elif kind == "}":
+                break
+            elif kind == "output":
+                item = self.output_decl()
+                depth = 0
+            elif kind == "use":
+                item = self.use_decl()
+                depth = item._depth
+            elif kind == "mount":
+                start = self.start
+                self.advance()
+                dataset = self.name()
+                item = ast.MountDecl(dataset, Span(self.source, start, dataset.span.end))
+                depth = 0
+            elif kind == "distributed":
+                start = self.start
+                self.advance()
+                framework = self.name()
+                self.expect("{")
+                inner, depth = self.body_items()
+                item = ast.DistributedDecl(framework, inner,
+                                           Span(self.source, start, self.expect("}")))
+                depth += 1
+                self.nest(item, depth)
+            else:
+                raise _Unexpected
+            items.append(item)
+            if depth > deepest:
+                deepest = depth
+        self.nesting -= 1
+        return tuple(items), deepest
+
+    # ---- declarations -------------------------------------------------------------------
+
+    def field_item(self) -> ast.Assignment | ast.Block:
+        """`name = value` or `name { ... }`."""
+        if self.kind == "NAME":
+            key = ast.Ident(self.value, Span(self.source, self.start, self.end))
+            self.advance()
+        else:
+            key = self.field_name()
+        if self.kind == "=":
+            self.advance()
+            value = self.expr()
+            assignment = ast.Assignment(key, value, Span(self.source, key.span.start,
+                                                         value.span.end))
+            self.nest(assignment, 1 + _depth(value))
+            return assignment
+        self.expect("{")
+        items, depth = self.body_items()
+        block = ast.Block(key, items, Span(self.source, key.span.start, self.expect("}")))
+        self.nest(block, depth + 1)
+        return block
+
+    def field_name(self) -> ast.Ident:
+        kind = self.kind
+        if kind == "STRING":  # a quoted key: plain text (AstBuilder.field_name)
+            text = self.builder.string_token(self.token())
+            if not text.is_plain:
+                raise _Unexpected
+            self.advance()
+            return ast.Ident(text.text, text.span, quoted=True)
+        if kind not in _FIELD_NAMES:
+            raise _Unexpected
+        ident = ast.Ident(self.value, Span(self.source, self.start, self.end))
+        self.advance()
+        return ident
+
+    def type_expr(self) -> ast.TypeExpr:
+        if self.kind != "NAME" and self.kind != "dataset":
+            raise _Unexpected
+        self.deeper()
+        name = ast.Ident(self.value, Span(self.source, self.start, self.end))
+        self.advance()
+        if self.kind == "[":
+            self.advance()
+            arg = self.type_expr()
+            node = ast.TypeExpr(name, arg, Span(self.source, name.span.start, self.expect("]")))
+            self.nest(node, 1 + arg._depth)
+        else:
+            node = ast.TypeExpr(name, None, name.span)
+            self.nest(node, 1)
+        self.nesting -= 1
+        return node
+
+    def param_decl(self) -> ast.ParamDecl:
+        start = self.start
+        self.advance()
+        name, type_expr, default, end = self.param_rest()
+        node = ast.ParamDecl(name, type_expr, default, Span(self.source, start, end))
+        self.nest(node, 1 + type_expr._depth)
+        return node
+
+    def param_rest(self) -> tuple[ast.Ident, ast.TypeExpr, ast.Expr | None, int]:
+        """`NAME ":" type_expr default?`, and the offset where it ends."""
+        name = self.name()
+        self.expect(":")
+        type_expr = self.type_expr()
+        if 1 + type_expr._depth > MAX_DEPTH:
+            raise _Unexpected
+        if self.kind == "=":
+            self.advance()
+            default = self.expr()
+            return name, type_expr, default, default.span.end
+        return name, type_expr, None, type_expr.span.end
+
+    def named_block(self, kind: str) -> ast.DatasetDecl | ast.VolumeDecl:
+        """`dataset NAME { ... }` or `volume NAME { ... }`."""
+        start = self.start
+        self.advance()
+        name = self.name()
+        self.expect("{")
+        items, depth = self.body_items()
+        span = Span(self.source, start, self.expect("}"))
+        node: ast.DatasetDecl | ast.VolumeDecl
+        if kind == "dataset":
+            node = ast.DatasetDecl(name, items, span)
+        else:
+            node = ast.VolumeDecl(name, items, span)
+        self.nest(node, depth + 1)
+        return node
+
+    def step_decl(self, kind: str) -> ast.StepDecl:
+        start = self.start
+        self.advance()
+        name = self.name()
+        after: tuple[ast.After, ...] = ()
+        if self.kind == "after":
+            self.advance()
+            waits = [self.after_item()]
+            while self.kind == ",":
+                self.advance()
+                waits.append(self.after_item())
+            after = tuple(waits)
+        when: ast.Expr | None = None
+        if self.kind == "when":
+            self.advance()
+            when = self.expr()
+        self.expect("{")
+        items, depth = self.body_items()
+        node = ast.StepDecl(kind, name, after, when, items,
+                            Span(self.source, start, self.expect("}")))
+        self.nest(node, depth + 1)
+        return node
+
+    def after_item(self) -> ast.After:
+        step = self.name()
+        if self.kind == ".":
+            self.advance()
+            status = self.name()
+            return ast.After(step, status, Span(self.source, step.span.start, status.span.end))
+        return ast.After(step, None, Span(self.source, step.span.start, step.span.end))
+
+    def template_def(self) -> ast.TemplateDef:
+        start = self.start
+        self.advance()
+        name = self.name()
+        self.expect("(")
+        params: list[ast.TemplateParam] = []
+        while self.kind != ")":
+            param_start = self.start
+            param_name, type_expr, default, end = self.param_rest()
+            params.append(ast.TemplateParam(param_name, type_expr, default,
+                                            Span(self.source, param_start, end)))
+            if self.kind != ",":
+                break
+            self.advance()
+        self.expect(")")
+        self.expect("{")
+        items, depth = self.body_items()
+        node = ast.TemplateDef(name, tuple(params), items,
+                               Span(self.source, start, self.expect("}")),
+                               file=self.source.path)
+        self.nest(node, depth + 1)
+        return node
+
+    def for_block(self) -> ast.ForBlock:
+        start = self.start
+        self.advance()
+        var = self.name()
+        self.expect("in")
+        iterable = self.expr()
+        parallel: ast.IntLit | None = None
+        if self.kind == "parallel":
+            self.advance()
+            if self.kind != "INT":
+                raise _Unexpected
+            count = self.token()
+            parallel = ast.IntLit(self.builder._integer(count),
+                                  Span(self.source, count.start, count.end))
+            self.advance()
+        self.expect("{")
+        items, depth = self.pipeline_items()
+        node = ast.ForBlock(var, iterable, parallel, items,
+                            Span(self.source, start, self.expect("}")))
+        self.nest(node, 1 + max(depth, _depth(iterable)))
+        return node
+
+    def if_block(self) -> ast.IfBlock:
+        self.deeper()  # an `else if` chain recurses here
+        start = self.start
+        self.advance()
+        condition = self.expr()
+        self.expect("{")
+        items, depth = self.pipeline_items()
+        end = self.expect("}")
+        orelse: ast.IfBlock | tuple[ast.PipelineItem, ...] | None = None
+        if self.kind == "else":
+            self.advance()
+            if self.kind == "if":
+                chained = self.if_block()
+                end = chained.span.end
+                orelse = chained
+            else:
+                self.expect("{")
+                orelse = self.pipeline_items()[0]  # not counted in the depth, as to_ast.py
+                end = self.expect("}")
+        node = ast.IfBlock(condition, items, orelse, Span(self.source, start, end))
+        own = 1 + max(depth, _depth(condition))
+        self.nest(node, own)
+        if isinstance(orelse, ast.IfBlock):  # a chain is as deep as its deepest link
+            self.nest(node, max(own, orelse._depth))
+        self.nesting -= 1
+        return node
+
+    def output_decl(self) -> ast.OutputDecl:
+        start = self.start
+        self.advance()
+        name = self.name()
+        self.expect(":")
+        type_expr = self.type_expr()
+        if self.kind == "at":
+            self.advance()
+            path = self.string()
+            return ast.OutputDecl(name, type_expr, path, Span(self.source, start,
+                                                              path.span.end))
+        return ast.OutputDecl(name, type_expr, None, Span(self.source, start,
+                                                          type_expr.span.end))
+
+    def use_decl(self) -> ast.UseDecl:
+        start = self.start
+        self.advance()
+        template = self.name()
+        self.expect("(")
+        args: list[ast.Argument] = []
+        deepest = 0
+        while self.kind != ")":
+            name = self.name()
+            self.expect("=")
+            value = self.expr()
+            argument = ast.Argument(name, value, Span(self.source, name.span.start,
+                                                      value.span.end))
+            depth = 1 + _depth(value)
+            self.nest(argument, depth)
+            deepest = max(deepest, depth)
+            args.append(argument)
+            if self.kind != ",":
+                break
+            self.advance()
+        node = ast.UseDecl(template, tuple(args), Span(self.source, start, self.expect(")")))
+        self.nest(node, deepest + 1)
+        return node
+
+    # ---- expressions --------------------------------------------------------------------
+
+    def expr(self) -> ast.Expr:
+        """`or` binds loosest, then `and`, `not`, a comparison (not chained). Most values are
+        one atom: it is read first, and the operators' levels only entered if one follows."""
+        if self.kind == "not":
+            left = self.not_test()
+        else:
+            left = self.atom()
+            if self.kind == "COMP_OP":
+                left = self.compare(left)
+        while self.kind == "and":
+            self.advance()
+            left = self.bool_op("and", left, self.not_test())
+        while self.kind == "or":
+            self.advance()
+            left = self.bool_op("or", left, self.and_test())
+        return left
+
+    def and_test(self) -> ast.Expr:
+        left = self.not_test()
+        while self.kind == "and":
+            self.advance()
+            left = self.bool_op("and", left, self.not_test())
+        return left
+
+    def bool_op(self, op: str, left: ast.Expr, right: ast.Expr) -> ast.BoolOp:
+        operands: list[ast.Expr] = []
+        for value in (left, right):
+            if isinstance(value, ast.BoolOp) and value.op == op:  # and/or are associative
+                operands.extend(value.operands)
+            else:
+                operands.append(value)
+        node = ast.BoolOp(op, tuple(operands), Span(self.source, left.span.start,
+                                                    right.span.end))
+        self.nest(node, 1 + max(_depth(left), _depth(right)))
+        return node
+
+    def not_test(self) -> ast.Expr:
+        if self.kind != "not":
+            return self.comparison()
+        self.deeper()
+        start = self.start
+        self.advance()
+        operand = self.not_test()
+        node = ast.Not(operand, Span(self.source, start, operand.span.end))
+        self.nest(node, 1 + _depth(operand))
+        self.nesting -= 1
+        return node
+
+    def comparison(self) -> ast.Expr:
+        left = self.atom()
+        if self.kind != "COMP_OP":
+            return left
+        return self.compare(left)
+
+    def compare(self, left: ast.Expr) -> ast.Compare:
+        op, op_span = self.value, Span(self.source, self.start, self.end)
+        self.advance()
+        right = self.atom()
+        node = ast.Compare(op, left, right, op_span, Span(self.source, left.span.start,
+                                                          right.span.end))
+        self.nest(node, 1 + max(_depth(left), _depth(right)))
+        return node
+
+    def atom(self) -> ast.Expr:
+        kind = self.kind
+        if kind == "NAME":
+            head = ast.Ident(self.value, Span(self.source, self.start, self.end))
+            self.advance()
+            if self.kind == "(":
+                return self.call(head)
+            return self.ref(head)
+        if kind == "STRING":
+            return self.string()
+        if kind == "INT":
+            literal = ast.IntLit(self.builder._integer(self.token()),
+                                 Span(self.source, self.start, self.end))
+            self.advance()
+            return literal
+        if kind == "true" or kind == "false":
+            boolean = ast.BoolLit(kind == "true", Span(self.source, self.start, self.end))
+            self.advance()
+            return boolean
+        if kind == "[":
+            start = self.start
+            self.advance()
+            self.deeper()
+            items, depth = self.exprs("]")
+            self.nesting -= 1
+            node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
+            self.nest(node, depth + 1)
+            return node
+        if kind == "(":  # grouping adds no node
+            self.advance()
+            self.deeper()
+            inner = self.expr()
+            self.nesting -= 1
+            self.expect(")")
+            return inner
+        if kind == "pipeline":
+            head = ast.Ident(self.value, Span(self.source, self.start, self.end))
+            self.advance()
+            return self.ref(head)
+        if kind == "FLOAT":
+            number = self.builder.float_lit([self.token()])
+            self.advance()
+            return number
+        raise _Unexpected
+
+    def ref(self, head: ast.Ident) -> ast.Ref:
+        if self.kind != ".":
+            return ast.Ref((head,), head.span)  # spans are never changed: one serves both
+        parts = [head]
+        while self.kind == ".":
+            self.advance()
+            parts.append(self.name())
+        return ast.Ref(tuple(parts), Span(self.source, head.span.start, parts[-1].span.end))
+
+    def call(self, func: ast.Ident) -> ast.Call:
+        self.advance()  # the `(`
+        self.deeper()
+        args, depth = self.exprs(")")
+        self.nesting -= 1
+        node = ast.Call(func, args, Span(self.source, func.span.start, self.expect(")")))
+        self.nest(node, depth + 1)
+        return node
+
+    def exprs(self, close: str) -> tuple[tuple[ast.Expr, ...], int]:
+        """`[expr ("," expr)* ","?]` up to ``close`` (not taken), and the deepest's depth."""
+        items: list[ast.Expr] = []
+        deepest = 0
+        while self.kind != close:
+            item = self.expr()
+            items.append(item)
+            depth = _depth(item)
+            if depth > deepest:
+                deepest = depth
+            if self.kind != ",":
+                break
+            self.advance()
+        return tuple(items), deepest

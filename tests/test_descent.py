@@ -1,0 +1,236 @@
+"""The descent parser (syntax/descent.py) against the LALR path it stands in for.
+
+The descent takes only text it can parse whole and leaves everything else to the LALR path;
+so wherever it returns a tree, that tree must be the LALR path's (fields, spans, nesting
+depths), and the LALR path must have found nothing to report. It must also take every valid
+program (or it is only slower): every example, fixture, docs block, generated program and
+benchmark pipeline, and those files with tokens deleted, inserted and swapped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+import sys
+from typing import Any, cast
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from cnai.diagnostics import CompileError
+from cnai.source import SourceFile
+from cnai.syntax import ast, parse
+from cnai.syntax.descent import descend
+from cnai.syntax.lalr import Token, run
+from cnai.syntax.tables import tables
+from cnai.syntax.to_ast import AstBuilder
+from fuzz_programs import programs
+from testpaths import EXAMPLES, FIXTURES, ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from generate import generate
+
+# The grammar's newer forms, which no example may use yet (the checker refuses some).
+_FORMS = """import "lib.cnai"
+template t(a: int, b: list[string] = ["x", "y",],) { image = "i" output o: model at "/m" }
+pipeline p {
+  volume cache { claim = "c" size = "1Gi" }
+  volume scratch { }
+  dataset d { source = "s3://b" }
+  step a { mount cache labels { "team" = "ml" "cloud.google.com/gke-nodepool" = "gpu" } }
+  step b after a.failed, a.done, a when not (x == 1) and y or z != 2.5 {
+    use t(a = f(1, [], [2,],), b = ["q"]) distributed pytorch { workers = 2 }
+    resources { gpu = 1 } retry = 3 scheduling { quota = pipeline.name }
+  }
+  for i in [1, 2] parallel 2 { if i > 1 { x = true } else if false { } else { y = -1 } }
+  finally { step c { image = "${a.o}" } }
+}
+"""
+FENCE = re.compile(r"^```cnai[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+
+
+def _sources() -> list[tuple[str, str]]:
+    found = [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
+             for p in sorted([*EXAMPLES.glob("*.cnai"), *FIXTURES.rglob("*.cnai")])]
+    for doc in sorted([*(ROOT / "docs").glob("*.md"), ROOT / "README.md"]):
+        text = doc.read_text(encoding="utf-8")
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start("body")) + 1
+            found.append((f"{doc.relative_to(ROOT)}:{line}", match.group("body")))
+    found += [(f"bench-{n}", generate(n)) for n in (1, 2, 41, 300)]
+    found.append(("forms", _FORMS))
+    return found
+
+
+SOURCES = _sources()
+
+
+def lalr(text: str) -> tuple[Any, list[Any]]:
+    """The LALR path's tree (None where it rejects the text) and the builder's diagnostics."""
+    builder = AstBuilder()
+    builder.reset(SourceFile("f.cnai", text))
+    try:
+        module = run(tables(), text, builder)
+    except CompileError as error:  # E0008
+        return None, error.diagnostics
+    return module, builder.diagnostics.items
+
+
+def descent(text: str) -> ast.Module | None:
+    builder = AstBuilder()
+    builder.reset(SourceFile("f.cnai", text))
+    return descend(tables().pattern, tables().keywords, builder)
+
+
+def depths(node: Any) -> list[tuple[str, int]]:
+    """Every node's class and recorded depth, in order (AST equality does not compare them)."""
+    return [(type(n).__name__, ast.depth(n)) for n in _spanned(node)]
+
+
+def same(text: str, *, taken: bool | None = None) -> bool:
+    """Holds the descent to the LALR path on ``text``; whether the descent took it."""
+    mine = descent(text)
+    reference, diagnostics = lalr(text)
+    if mine is not None:
+        assert reference is not None and not diagnostics
+        assert mine == reference
+        assert [s.span.sort_key() for s in _spanned(mine)] == [
+            s.span.sort_key() for s in _spanned(reference)]
+        assert depths(mine) == depths(reference)
+    elif taken:
+        pytest.fail(f"the descent refused a text the LALR path takes: {text[:200]!r}")
+    if taken is not None:
+        assert (mine is not None) == taken or not taken
+    return mine is not None
+
+
+def _spanned(node: Any) -> list[Any]:
+    found: list[Any] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, ast.Node):
+            found.append(value)
+            for item in dataclasses.fields(cast(Any, value)):
+                walk(getattr(value, item.name))
+        elif isinstance(value, tuple):
+            for item in value:
+                walk(item)
+
+    walk(node)
+    return found
+
+
+@pytest.mark.parametrize("text", [t for _, t in SOURCES], ids=[n for n, _ in SOURCES])
+def test_the_descent_builds_the_lalr_tree(text: str) -> None:
+    reference, diagnostics = lalr(text)
+    same(text, taken=reference is not None and not diagnostics)
+
+
+@given(text=programs())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_generated_programs(text: str) -> None:
+    same(text, taken=True)
+
+
+_TOKEN = re.compile(r'"[^"\n]*"|#[^\n]*|\w+|\S')
+_INSERTS = ["{", "}", "(", ")", "[", "]", ",", ".", "=", ":", "==", "step", "after", "when",
+            "else", "if", "x", '"s"', "1", "1.5", "not", "and", "or", "pipeline", "'", ";"]
+
+
+def _mutations(text: str, rng: random.Random, count: int) -> list[str]:
+    tokens = [m.span() for m in _TOKEN.finditer(text)]
+    if len(tokens) < 2:
+        return []
+    mutated = []
+    for _ in range(count):
+        start, end = tokens[rng.randrange(len(tokens))]
+        choice = rng.randrange(3)
+        if choice == 0:
+            mutated.append(text[:start] + text[end:])
+        elif choice == 1:
+            mutated.append(text[:start] + rng.choice(_INSERTS) + " " + text[start:])
+        else:
+            other_start, other_end = tokens[rng.randrange(len(tokens))]
+            if other_start < start:
+                start, end, other_start, other_end = other_start, other_end, start, end
+            if other_start < end:
+                continue
+            mutated.append(text[:start] + text[other_start:other_end] + text[end:other_start]
+                           + text[start:end] + text[other_end:])
+    return mutated
+
+
+@pytest.mark.parametrize("text", [t for _, t in SOURCES[::3] if len(t) < 20_000],
+                         ids=[n for n, t in SOURCES[::3] if len(t) < 20_000])
+def test_mutations_give_the_same_result(text: str) -> None:
+    rng = random.Random(text)
+    for mutated in _mutations(text, rng, 25):
+        same(mutated)
+
+
+@pytest.mark.parametrize("text", [
+    "pipeline p { x = " + "(" * 500 + "1" + ")" * 500 + " }",  # no node: LALR takes it
+    "pipeline p { x = " + "[" * 150 + "]" * 150 + " }",  # E0008
+    "pipeline p { x = " + "not " * 150 + "true }",
+    "pipeline p { " + "if true { } else " * 300 + "{ } }",  # a chain is not nested
+    "pipeline p { param x: " + "list[" * 150 + "int" + "]" * 150 + " }",
+    "pipeline p { x = 99999999999999999999999 }", 'pipeline p { x = "\\q" }',
+    'pipeline p { "${a}" = 1 }', 'pipeline p { x = "{{" }', "pipeline p { x = 1e999 }",
+    "", "# nothing", "pipeline p { x = 1 } @", "pipeline p { x = a < b < c }",
+])
+def test_edges_go_the_lalr_way(text: str) -> None:
+    same(text)
+
+
+def test_parse_reports_as_the_lalr_path() -> None:
+    """Through parse(): an error found by the LALR path after the descent gave up."""
+    with pytest.raises(CompileError) as error:
+        parse(SourceFile("f.cnai", "pipeline p {\n  x = [\n}\n"))
+    assert error.value.diagnostics[0].code == "E0003"
+
+
+def test_every_rule_is_taken_by_the_descent_somewhere() -> None:
+    """Every rule with an AstBuilder method is met in some text the descent takes. The rules
+    met are read off the LALR path's plain tree (a builder that records each rule by name;
+    the compiled build's AstBuilder cannot be patched)."""
+    handlers = {rule[2] for rule in tables().rules if rule[2] is not None}
+    used: set[str] = set()
+    for _, text in SOURCES:
+        if descent(text) is not None:
+            _rules(run(tables(), text, _RuleNames()), used)
+    assert handlers - used == set()
+
+
+class _RuleNames:
+    def __getattr__(self, rule: str) -> Any:
+        return lambda children: (rule, children)
+
+
+def _rules(value: Any, found: set[str]) -> None:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and \
+            isinstance(value[1], list):
+        found.add(value[0])
+        _rules(value[1], found)
+    elif isinstance(value, list):  # an inlined rule's children
+        for child in value:
+            _rules(child, found)
+
+
+@pytest.mark.parametrize("raw", ['"${lr}"', '"a ${x.y} b ${ z }"', '"\\n${a}\\$"', '"p"'])
+def test_a_string_read_again_is_read_as_the_first_time(raw: str) -> None:
+    """AstBuilder keeps what it read of a string (its pieces, the references' offsets): the
+    same text further on gives the nodes a fresh builder gives it there."""
+    text = f"{raw}   {raw}"
+    source = SourceFile("f.cnai", text)
+    second = len(text) - len(raw)
+    builder = AstBuilder()
+    builder.reset(source)
+    builder.string_token(Token("STRING", raw, 0, len(raw)))
+    again = builder.string_token(Token("STRING", raw, second, len(text)))
+    fresh = AstBuilder()
+    fresh.reset(source)
+    expected = fresh.string_token(Token("STRING", raw, second, len(text)))
+    assert again == expected and _spanned(again) == _spanned(expected)
+    assert [n.span.sort_key() for n in _spanned(again)] == [
+        n.span.sort_key() for n in _spanned(expected)]
