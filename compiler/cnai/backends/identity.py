@@ -242,9 +242,10 @@ def refuse_on_kfp(pipeline: ir.Pipeline, ctx: CompileContext) -> None:
                 or security.read_only_root_filesystem is not None):
             field = "fs_group" if security.fs_group is not None else \
                 "read_only_root_filesystem"
-            wide = pipeline.security
-            if wide is not None and getattr(wide, field) == getattr(security, field):
-                security = wide  # the pipeline's block set it
+            wide_security = pipeline.security
+            if wide_security is not None and getattr(wide_security, field) == getattr(
+                    security, field):
+                security = wide_security  # the pipeline's block set it
             ctx.unsupported(
                 security.span or step.span, "E0401", f"`security {{ {field} }}` of "
                 f"`{step.name}`: kfp-kubernetes' SecurityContext has run_as_user, "
