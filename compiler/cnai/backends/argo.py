@@ -32,7 +32,13 @@ from typing import Any
 
 from cnai import output_text
 from cnai.backends import (
-    argo_hygiene, argo_package, argo_resources, argo_settings, cloud, identity, k8s,
+    argo_hygiene,
+    argo_package,
+    argo_resources,
+    argo_settings,
+    cloud,
+    identity,
+    k8s,
     k8s_placement,
 )
 from cnai.backends.argo_resources import MAIN

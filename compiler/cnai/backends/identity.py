@@ -226,10 +226,11 @@ def refuse_on_kfp(pipeline: ir.Pipeline, ctx: CompileContext) -> None:
         if step.kind not in ("container", "preload"):
             continue  # training jobs and services: cnai writes their pods itself
         if step.service_account != pipeline.service_account and step.service_account:
-            wide = f"`{pipeline.service_account}`" if pipeline.service_account else "the run's"
+            account = (f"`{pipeline.service_account}`" if pipeline.service_account
+                       else "the run's")
             ctx.unsupported(
                 step.span, "E0401", f"step `{step.name}` runs as service account "
-                f"`{step.service_account}`, the pipeline as {wide}; on Kubeflow an account is "
+                f"`{step.service_account}`, the pipeline as {account}; on Kubeflow an account is "
                 "the run's, not a task's",
                 help="set `service_account` on the pipeline (`cnai submit` sends it as the "
                 "run's), or compile with --target argo")
