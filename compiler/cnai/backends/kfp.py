@@ -40,7 +40,14 @@ from typing import Any
 
 from cnai import __version__
 from cnai.backends import (
-    cloud, identity, k8s, k8s_placement, kfp_cel, kfp_contract, kfp_hygiene, kfp_platform,
+    cloud,
+    identity,
+    k8s,
+    k8s_placement,
+    kfp_cel,
+    kfp_contract,
+    kfp_hygiene,
+    kfp_platform,
 )
 from cnai.backends.kfp_cloud import CloudSteps
 from cnai.backends.kfp_contract import Unsupported
