@@ -230,7 +230,7 @@ PIPELINE_BAD = [
     ('labels { "Team/x" = "ml" }', "E0208", "`Team/x` is not a valid key", '"Team/x"'),
     ('labels { team = "not ok" }', "E0208", 'invalid label value "not ok"', '"not ok"'),
     ("labels { team = 3 }", "E0201", "expected a string, found an integer", "3"),
-    ('labels { team = "a"  team = "b" }', "E0110", "`team` is set twice in `labels`", "team"),
+    ('labels { team = "a"  team = "b" }', "E0110", "label `team` is set twice", "team"),
     ('annotations { "-bad" = "x" }', "E0208", "`-bad` is not a valid key", '"-bad"'),
     ('labels = "x"', "E0201", "`labels` is a block", "labels"),
 ]

@@ -97,6 +97,26 @@ class FieldReader:
                         owner.span if owner else owner_span, f"needs `{name} = ...`")
         return found
 
+    def entries(self, block: ast.Block, what: str) -> list[ast.Assignment]:
+        """The ``KEY = value`` entries of a block whose keys are the user's (labels, node
+        selectors, ...), each key once: anything else is E0201, a key set again E0110."""
+        entries: list[ast.Assignment] = []
+        seen: dict[str, ast.Ident] = {}
+        for item in block.items:
+            if not isinstance(item, ast.Assignment):
+                self.diagnostics.error("E0201", f"`{block.name.name}` holds `KEY = value` "
+                                       "entries", item.span, f"not a {what}")
+                continue
+            key = item.key
+            if key.name in seen:
+                self.diagnostics.error(
+                    "E0110", f"{what} `{key.name}` is set twice", key.span, "set again",
+                    secondary=[Label(seen[key.name].span, "first set here")])
+                continue
+            seen[key.name] = key
+            entries.append(item)
+        return entries
+
     def _unknown(self, key: ast.Ident, context: str, specs: dict[str, Setting]
                  ) -> list[str]:
         """Report an unknown field; return the fields it resembles."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cnai.diagnostics import DiagnosticBag, Label
+from cnai.diagnostics import DiagnosticBag
 from cnai.limits import INT32_MAX
 from cnai.semantics import ir, k8s_names
 from cnai.semantics.fields import FieldReader, assigned, block_of
@@ -83,19 +83,8 @@ def keyed_strings(reader: FieldReader, diagnostics: DiagnosticBag,
     what = block.name.name
     check, value_name = _KEY_BLOCKS[what]
     found: dict[str, str] = {}
-    seen: dict[str, ast.Ident] = {}
-    for item in block.items:
-        if not isinstance(item, ast.Assignment):
-            diagnostics.error("E0201", f"`{what}` holds `KEY = \"value\"` entries", item.span,
-                              "not an entry")
-            continue
+    for item in reader.entries(block, what.removesuffix("s")):
         key = item.key
-        if key.name in seen:
-            diagnostics.error("E0110", f"`{key.name}` is set twice in `{what}`", key.span,
-                              "set again", secondary=[Label(seen[key.name].span,
-                                                            "first set here")])
-            continue
-        seen[key.name] = key
         problem = k8s_names.qualified_name(key.name)
         if problem is not None:
             diagnostics.error("E0208", f"`{key.name}` is not a valid key", key.span,

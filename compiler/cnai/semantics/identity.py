@@ -116,19 +116,8 @@ class PodReader:
                 ) -> dict[str, str]:
         what = "label" if check_value is not None else "annotation"
         entries: dict[str, str] = {}
-        seen: dict[str, ast.Ident] = {}
-        for item in block.items:
-            if not isinstance(item, ast.Assignment):
-                self.diagnostics.error("E0201", f"`{block.name.name}` holds `KEY = \"value\"` "
-                                       "entries", item.span, f"not a {what}")
-                continue
+        for item in self.fields.entries(block, what):
             key = item.key
-            if key.name in seen:
-                self.diagnostics.error(
-                    "E0110", f"{what} `{key.name}` is set twice", key.span, "set again",
-                    secondary=[Label(seen[key.name].span, "first set here")])
-                continue
-            seen[key.name] = key
             value = self.fields.string(item.value)
             if not self.key_ok(what, key) or value is None:
                 continue

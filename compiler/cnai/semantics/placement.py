@@ -111,19 +111,8 @@ class PlacementChecker:
                ) -> list[tuple[str, Any, ast.Ident]]:
         """A block of ``"KEY" = value`` entries (keys: qualified names, quoted or not)."""
         pairs: list[tuple[str, Any, ast.Ident]] = []
-        seen: dict[str, ast.Ident] = {}
-        for item in block.items:
-            if not isinstance(item, ast.Assignment):
-                self.diagnostics.error("E0201", f"`{block.name.name}` holds `KEY = value` "
-                                       "entries", item.span, f"not a {what}")
-                continue
+        for item in self.fields.entries(block, what):
             key = item.key
-            if key.name in seen:
-                self.diagnostics.error(
-                    "E0110", f"{what} `{key.name}` is set twice", key.span, "set again",
-                    secondary=[Label(seen[key.name].span, "first set here")])
-                continue
-            seen[key.name] = key
             problem = k8s_names.qualified_name(key.name)
             value = read(item.value)
             if problem is not None:
