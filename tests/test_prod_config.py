@@ -1,4 +1,4 @@
-"""Configuration and volumes (#17 group C): env values from ConfigMaps and pod fields,
+"""Configuration and volumes: env values from ConfigMaps and pod fields,
 `env_from`, the pipeline's `env` and `shm` as defaults, `volume` declarations and `mount`.
 
 What each target emits is checked field by field on valid/prod_config.cnai (both targets)

@@ -1,4 +1,4 @@
-"""#17 group D, workflow hygiene and failure handling: what each target makes of the run's
+"""Workflow hygiene and failure handling: what each target makes of the run's
 own settings (timeout, ttl, pod_gc, parallelism, labels, annotations, run_priority), of
 retries that tell errors from failures, ``continue_on_failure``, ``after X.failed`` /
 ``after X.done``; what the checker refuses, where; and ``cnai run --local`` agreeing with

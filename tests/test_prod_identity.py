@@ -1,4 +1,4 @@
-"""#17 group A: service accounts, image pull secrets, pod labels and annotations, security
+"""Service accounts, image pull secrets, pod labels and annotations, security
 contexts (semantics/identity.py, backends/identity.py), on both targets, and
 `cnai submit --service-account`.
 

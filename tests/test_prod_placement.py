@@ -1,4 +1,4 @@
-"""Placement and resources (#17 group B): node selectors, tolerations, node affinity, requests,
+"""Placement and resources: node selectors, tolerations, node affinity, requests,
 ephemeral storage, AMD GPUs, Cloud TPUs, extended resources, GPU counts from params, and spot
 retries on Kubeflow; pipeline defaults overridden per step and per template; template sharing;
 the quota check with requests; exact diagnostics."""

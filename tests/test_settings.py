@@ -268,17 +268,14 @@ PARENTS = {
     "resources": "step", "retry": "step", "scheduling": "step", "quota": "pipeline",
     "scale": "service", "canary": "service", "circuit_breaker": "service",
     "distributed": "step",
-    # ---- identity, access, pod metadata and security (#17 group A) ----
+    # ---- identity, access, pod metadata and security ----
     "security": "step",
 
-    # ---- placement and resources (#17 group B) ----
+    # ---- placement and resources ----
     "node_affinity": "step",
 
-    # ---- configuration and volumes (#17 group C) ----
+    # ---- configuration and volumes ----
     "volume": "pipeline",
-
-    # ---- workflow hygiene and failure handling (#17 group D) ----
-
 }
 OPENERS = {"distributed": "distributed tensorflow",
            "volume": "volume v"}

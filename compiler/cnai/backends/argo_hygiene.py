@@ -1,4 +1,4 @@
-"""The Argo target's workflow hygiene and failure handling (#17 group D): the run's own
+"""The Argo target's workflow hygiene and failure handling: the run's own
 settings on the Workflow (or the CronWorkflow's workflow spec and each run's metadata), and a
 step's ``continue_on_failure`` on its DAG task.
 

@@ -96,19 +96,16 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
     "template.placement": placement,
     "template.retry": retry,
     "template.timeout": timeout,
-    # ---- identity, access, pod metadata and security (#17 group A) ----
+    # ---- identity, access, pod metadata and security ----
     "template.service_account": identity.template_service_account,
     "template.pod_metadata": identity.template_pod_metadata,
     "template.security": identity.template_security,
 
-    # ---- placement and resources (#17 group B) ----
+    # ---- placement and resources ----
     "template.gpu_param": gpu_param,
 
-    # ---- configuration and volumes (#17 group C) ----
+    # ---- configuration and volumes ----
     "template.volumes": k8s_configuration.argo_volumes,
-
-    # ---- workflow hygiene and failure handling (#17 group D) ----
-
     "template.cache": cache,
 }
 

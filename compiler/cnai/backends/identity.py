@@ -1,4 +1,4 @@
-"""Identity, access, pod metadata and security (#17 group A), rendered for both targets.
+"""Identity, access, pod metadata and security, rendered for both targets.
 
 - Service accounts. Argo: the pipeline's is the Workflow's ``spec.serviceAccountName``, a
   step whose account differs gets its template's ``serviceAccountName`` (Argo's Template

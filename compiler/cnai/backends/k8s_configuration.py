@@ -1,4 +1,4 @@
-"""Configuration and volumes (#17 group C) on both targets: env values from ConfigMaps and the
+"""Configuration and volumes on both targets: env values from ConfigMaps and the
 pod's fields, `env_from`, user volumes and `/dev/shm`.
 
 - Argo and the pods cnai writes itself (training jobs, Knative Services, on both targets):

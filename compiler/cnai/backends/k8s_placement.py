@@ -1,4 +1,4 @@
-"""Placement and resources (#17 group B) as both targets write them: a pod's node selector,
+"""Placement and resources as both targets write them: a pod's node selector,
 tolerations and node affinity (Kubernetes' core/v1 PodSpec fields, which Argo's templates,
 training jobs' replicas and Knative revisions hold as they are), kfp-kubernetes' executor
 config for the same, and the container's requests and extended resources.

@@ -1,4 +1,4 @@
-"""Configuration and volumes (#17 group C) on Kubeflow: a step's own pod gets them through
+"""Configuration and volumes on Kubeflow: a step's own pod gets them through
 kfp-kubernetes 2.17.3's KubernetesExecutorConfig, written as its functions write it
 (kfp/kubernetes/config_map.py, secret.py, field.py, volume.py, empty_dir.py):
 `configMapAsEnv`, `fieldPathAsEnv`, `pvcMount` (constant claim, `subPath`),

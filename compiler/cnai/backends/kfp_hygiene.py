@@ -1,4 +1,4 @@
-"""The KFP target's workflow hygiene and failure handling (#17 group D).
+"""The KFP target's workflow hygiene and failure handling.
 
 - ``timeout`` and ``ttl``: the platform spec's ``pipelineConfig`` (``activeDeadlineSeconds``,
   ``resourceTtlOnCompletion``), as kfp 2.17.3 writes dsl.PipelineConfig's

@@ -163,18 +163,13 @@ EXECUTOR_RENDERERS: dict[str, ExecutorRenderer] = {
     "executor_config.placement": placement,
     "executor_config.timeout": timeout,
     "executor_config.image_pull_policy": image_pull_policy,
-    # ---- identity, access, pod metadata and security (#17 group A) ----
+    # ---- identity, access, pod metadata and security ----
     "executor_config.image_pull_secrets": identity.executor_image_pull_secrets,
     "executor_config.pod_metadata": identity.executor_pod_metadata,
     "executor_config.security": identity.executor_security,
 
-    # ---- placement and resources (#17 group B) ----
-
-    # ---- configuration and volumes (#17 group C) ----
+    # ---- configuration and volumes ----
     "executor_config.volumes": kfp_configuration.kfp_volumes,
-
-    # ---- workflow hygiene and failure handling (#17 group D) ----
-
 }
 
 def pvc_mount(path: str, pvc_name: Spec) -> Spec:

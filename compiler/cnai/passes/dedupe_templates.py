@@ -40,7 +40,7 @@ _READ_APART = (
     "env", "inputs",  # read with the inputs' names in the shared template (_renames)
     "outputs",  # by name, type and path (their spans differ)
     "scheduling",  # without the span of the block that set it
-    "security",  # as scheduling (#17 group A)
+    "security",  # as scheduling
 )
 _COMPARED = tuple(name for name in ir.Step.model_fields
                   if name not in _NOT_COMPARED and name not in _READ_APART)

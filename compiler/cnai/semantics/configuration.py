@@ -1,4 +1,4 @@
-"""Configuration and volumes (#17 group C): environment values read from Secrets, ConfigMaps
+"""Configuration and volumes: environment values read from Secrets, ConfigMaps
 and the pod itself, `env_from`, the pipeline's `env`, `volume` declarations and `shm`.
 
 The functions an `env` value may call, each checked against Kubernetes' own rules

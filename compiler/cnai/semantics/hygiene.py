@@ -1,4 +1,4 @@
-"""Workflow hygiene and failure handling (#17 group D): the readers of the settings whose
+"""Workflow hygiene and failure handling: the readers of the settings whose
 values have rules of their own (semantics/settings.py declares them all): the pipeline's
 ``labels { }`` and ``annotations { }`` (keys the user's, checked as Kubernetes checks them)
 and a retry's ``exit_codes``. The simple ones (``timeout``, ``ttl``, ``pod_gc``,

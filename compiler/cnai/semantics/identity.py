@@ -1,4 +1,4 @@
-"""Identity, access, pod metadata and security (#17 group A): the pipeline's, a step's and a
+"""Identity, access, pod metadata and security: the pipeline's, a step's and a
 service's ``service_account``, ``image_pull_secrets``, ``pod_labels``, ``pod_annotations``
 and ``security { ... }``.
 

@@ -393,7 +393,7 @@ class Resources(Node):
     cpu: str | None = None
     memory: str | None = None
     gpu_type: str | None = None
-    # ---- placement and resources (#17 group B) ----
+    # ---- placement and resources ----
     gpu_param: ParamRef | None = None  # `gpu = PARAM`: the count the run passes
     cpu_request: str | None = None
     memory_request: str | None = None
@@ -532,7 +532,7 @@ class Step(Node):
     k8s_name: str
     kind: Literal["container", "preload", "dataload", "distributed", "service"] = "container"
     span: Span
-    image: str | Text  # a Text when it names params (`"train:${tag}"`, #17 group B)
+    image: str | Text  # a Text when it names params (`"train:${tag}"`)
     command: list[Text] = Field(default_factory=list)
     args: list[Text] = Field(default_factory=list)
     env: list[EnvVar] = Field(default_factory=list)
@@ -554,24 +554,24 @@ class Step(Node):
     template: str | None = None  # steps sharing one Argo template / KFP component (dedupe)
     fills: str | None = None  # preload and dataload steps: the data set they fill
     image_pull_policy: PullPolicy | None = None  # the step's own, or the pipeline's
-    # ---- identity, access, pod metadata and security (#17 group A) ----
+    # ---- identity, access, pod metadata and security ----
     service_account: str | None = None  # the step's own, or the pipeline's
     image_pull_secrets: list[str] = Field(default_factory=list)  # the step's own, or the pipeline's
     pod_labels: dict[str, str] = Field(default_factory=dict)  # the pipeline's, the step's on top
     pod_annotations: dict[str, str] = Field(default_factory=dict)  # as pod_labels
     security: Security | None = None  # effective: the pipeline's, the step's fields on top
 
-    # ---- placement and resources (#17 group B) ----
+    # ---- placement and resources ----
     node_selector: dict[str, str] = Field(default_factory=dict)  # the pipeline's, then own
     tolerations: list[Toleration] = Field(default_factory=list)  # own, or the pipeline's
     node_affinity: NodeAffinity | None = None  # own, or the pipeline's
 
-    # ---- configuration and volumes (#17 group C) ----
+    # ---- configuration and volumes ----
     env_from: list[EnvFrom] = Field(default_factory=list)  # the step's own, or the pipeline's
     volumes: list[Volume] = Field(default_factory=list)  # from `mount NAME` of a `volume`
     shm: str | None = None  # /dev/shm's size: the step's own, or the pipeline's
 
-    # ---- workflow hygiene and failure handling (#17 group D) ----
+    # ---- workflow hygiene and failure handling ----
     continue_on_failure: bool = False  # its failure fails neither the run nor what follows
 
 
@@ -674,25 +674,25 @@ class Pipeline(Node):
     quota: Quota | None = None
     scheduling: Scheduling | None = None  # the pipeline's own; steps hold their effective one
     image_pull_policy: PullPolicy | None = None  # the steps' default
-    # ---- identity, access, pod metadata and security (#17 group A) ----
+    # ---- identity, access, pod metadata and security ----
     service_account: str | None = None  # the steps' default; `cnai submit` overrides it
     image_pull_secrets: list[str] = Field(default_factory=list)  # the steps' default
     pod_labels: dict[str, str] = Field(default_factory=dict)  # every step's, under its own
     pod_annotations: dict[str, str] = Field(default_factory=dict)
     security: Security | None = None  # the pipeline's own; steps hold their effective one
 
-    # ---- placement and resources (#17 group B) ----
+    # ---- placement and resources ----
     node_selector: dict[str, str] = Field(default_factory=dict)  # the steps' defaults
     tolerations: list[Toleration] = Field(default_factory=list)
     node_affinity: NodeAffinity | None = None
 
-    # ---- configuration and volumes (#17 group C) ----
+    # ---- configuration and volumes ----
     env: list[EnvVar] = Field(default_factory=list)  # every step's defaults, key by key
     env_from: list[EnvFrom] = Field(default_factory=list)  # the steps' default
     volumes: list[Volume] = Field(default_factory=list)  # `volume` declarations
     shm: str | None = None  # the steps' default
 
-    # ---- workflow hygiene and failure handling (#17 group D) ----
+    # ---- workflow hygiene and failure handling ----
     timeout_seconds: int | None = None  # the whole run's deadline
     ttl_seconds: int | None = None  # how long a finished run is kept
     pod_gc: PodGC | None = None
@@ -700,7 +700,6 @@ class Pipeline(Node):
     labels: dict[str, str] = Field(default_factory=dict)  # the run's own
     annotations: dict[str, str] = Field(default_factory=dict)
     run_priority: int | None = None  # among runs the controller queues
-
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Placement and resources (#17 group B): node selectors, tolerations, node affinity, and the
+"""Placement and resources: node selectors, tolerations, node affinity, and the
 resource settings beyond cpu, memory and NVIDIA GPUs (requests, ephemeral storage, AMD GPUs,
 Cloud TPUs, extended resources).
 

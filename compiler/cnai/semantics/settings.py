@@ -128,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
             example='timeout = "10m"'),
     Setting("cache", "bool", STEP, "cache", argo="template.cache", kfp="task.cache",
             example='cache = true'),
-    # The pipeline's `env` is every step's, key by key (#17 group C: semantics/configuration.py).
+    # The pipeline's `env` is every step's, key by key.
     Setting("env", "block", ("pipeline", *BOTH), "env", custom=True, merge="merge",
             argo="container", kfp="container",
             example='env { MODE = "fast" }'),
@@ -233,7 +233,7 @@ SETTINGS: tuple[Setting, ...] = (
             example='masters = 0', needs=(("distributed", "workers = 2"),)),
     Setting("workers", "int", ("distributed",), "workers", custom=True,
             example='workers = 3'),
-    # ---- identity, access, pod metadata and security (#17 group A) ----
+    # ---- identity, access, pod metadata and security ----
     # The pods' Kubernetes identity (semantics/identity.py, backends/identity.py). On Argo,
     # the pipeline's is the Workflow's `spec.serviceAccountName`, a step's own its template's;
     # on KFP an account is per run, not per task: `cnai submit` sends the pipeline's as the
@@ -272,7 +272,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("read_only_root_filesystem", "bool", ("security",), "read_only_root_filesystem",
             kfp="E0401", example='read_only_root_filesystem = true'),
 
-    # ---- placement and resources (#17 group B) ----
+    # ---- placement and resources ----
     # Where pods go (semantics/placement.py): rendered with the GPU type and spot nodes by
     # cloud.placement into every pod both targets make (containers, training jobs' replicas,
     # Knative revisions), and on KFP into the executor config (kfp-kubernetes' nodeSelector,
@@ -316,7 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("devices", "block", ("resources",), "devices", custom=True, kfp="E0401",
             example='devices { "rdma/hca_shared_devices_a" = 1 }'),
 
-    # ---- configuration and volumes (#17 group C) ----
+    # ---- configuration and volumes ----
     # Every key of a ConfigMap or a Secret as an environment variable (the container's
     # `envFrom`). kfp-kubernetes maps keys one by one (SecretAsEnv and ConfigMapAsEnv need
     # key_to_env: kfp/kubernetes/secret.py, config_map.py), so a step's own pod refuses it on
@@ -351,7 +351,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("memory", "bool", ("volume",), "memory",
             example="memory = true", needs=_volume("empty_dir = true")),
 
-    # ---- workflow hygiene and failure handling (#17 group D) ----
+    # ---- workflow hygiene and failure handling ----
     # The whole run's deadline, its lifetime once finished, its pods' garbage collection, its
     # pods at once, its own labels and annotations and its priority among queued runs: the
     # Workflow's (Argo), the pipeline config's where KFP has one (kfp/dsl/pipeline_config.py).
@@ -387,7 +387,6 @@ SETTINGS: tuple[Setting, ...] = (
             example='on = "error"', needs=(("retry", "limit = 2"),)),
     Setting("exit_codes", "list", ("retry",), "exit_codes", custom=True, kfp="E0401",
             example="exit_codes = [1, 137]", needs=(("retry", "limit = 2"),)),
-
 )
 
 # The IR model each context's settings fill (``Setting.ir`` is a path on it).
@@ -421,7 +420,7 @@ STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", 
 # Blocks whose keys are the user's own (environment variable names): not settings.
 FREE_BLOCKS = (
     "env",
-    "pod_labels", "pod_annotations",  # label and annotation keys (#17 group A)
+    "pod_labels", "pod_annotations",  # label and annotation keys
     "node_selector", "preferred", "devices",  # label keys, expressions, resources
     "labels", "annotations",  # the pipeline's: label and annotation keys
 )
