@@ -291,7 +291,7 @@ class Program:
                 ("ReadWriteMany", "ReadWriteOnce", "ReadOnlyMany", "ReadWriteOncePod")) + '"')
         if self.flip(30):
             fields.append('storage_class = "fast-nvme"')
-        if self.flip(30):
+        if self.flip(60):
             fields.append(f'engine = "{self.pick(("copy", "fluid"))}"')
         self.lines.append(f"  dataset {name} {{ " + "  ".join(fields) + " }")
         self.datasets.append(name)
@@ -320,7 +320,7 @@ class Program:
     def step(self, scope: Scope, indent: str, first: bool = False) -> None:
         name = self.name()
         in_finally = any(s.kind == "finally" for s in scope.chain())
-        distributed = scope is self.top and not first and self.flip(10)
+        distributed = scope is self.top and not first and self.flip(15)
         visible = self.visible(scope)
         if distributed:
             visible = [v for v in visible if v.type not in ARTIFACTS]
