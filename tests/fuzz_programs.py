@@ -320,7 +320,7 @@ class Program:
     def step(self, scope: Scope, indent: str, first: bool = False) -> None:
         name = self.name()
         in_finally = any(s.kind == "finally" for s in scope.chain())
-        distributed = scope is self.top and not first and self.flip(15)
+        distributed = scope is self.top and not first and self.flip(25)
         visible = self.visible(scope)
         if distributed:
             visible = [v for v in visible if v.type not in ARTIFACTS]
@@ -421,7 +421,8 @@ class Program:
                 scheduling.append('scheduler = "volcano"')
             if self.flip(30):
                 scheduling.append('priority = "high"')
-            if self.flip():
+            # Both frameworks, whatever Hypothesis' draws lean to: by the step's position too.
+            if self.flip() != (self.steps % 2 == 1):
                 masters, workers, framework = 1, self.draw(st.integers(0, 4)), "pytorch"
             else:
                 masters, workers = self.draw(st.integers(0, 1)), self.draw(st.integers(0, 4))

@@ -51,7 +51,7 @@ def test_the_generator_draws_every_construct() -> None:
     # Even derandomized, what Hypothesis draws depends on the modules imported before: it
     # mixes constants mined from their source into its integers (hypothesis/internal/
     # conjecture/providers.py, _get_local_constants). 250 programs hold every construct
-    # whatever ran first (the rarest, a TensorFlow job, is in about one program in twenty).
+    # whatever ran first (each construct is in at least one program in ten of them).
     @settings(max_examples=250, derandomize=True, database=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     @given(text=programs())
