@@ -270,7 +270,7 @@ class PlacementChecker:
                               help=["an extended resource is named DOMAIN/NAME, e.g. "
                                     '"rdma/hca_shared_devices_a"; cpu and memory have '
                                     "fields of their own"])
-            elif key in (*GPU_RESOURCES.values(), TPU_RESOURCE):
+            elif key == TPU_RESOURCE or key in GPU_RESOURCES.values():
                 self._invalid(f"device `{key}` is a GPU or TPU", ident.span, "use `gpu`/`tpu`",
                               help=["write `gpu = N` (with `gpu_vendor`) or `tpu = N`: the "
                                     "quota check and the accelerator fields count them"])
