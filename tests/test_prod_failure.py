@@ -441,3 +441,21 @@ def test_argo_and_the_local_runner_agree(run_local: RunLocal, fixture: str) -> N
     phases, status = argo_run(workflow, ends)
     assert phases == ran
     assert status == run.data["status"]
+
+
+def test_a_failure_handler_cut_from_its_step_by_partitioning_is_refused() -> None:
+    """Over Argo's 200 tasks a DAG is cut into parts, and a later part waits for the earlier
+    ones to succeed (lowering/partition.py): a handler of `s0`'s failure in a later part would
+    never run, so the compile refuses it rather than emitting it; one part is fine."""
+    def pipeline(width: int) -> str:
+        steps = ['  step s0 { image = "busybox" }']
+        steps += [f'  step a{i} after s0 {{ image = "busybox"  command = ["run", "{i}"] }}'
+                  for i in range(width)]
+        steps.append('  step h after s0.failed { image = "busybox" }')
+        return "pipeline big {\n" + "\n".join(steps) + "\n}\n"
+
+    with pytest.raises(CompileFailed) as failure:
+        compile_source(pipeline(250), "t.cnai", "argo")
+    ((code, message),) = [(d.code, d.message) for d in failure.value.diagnostics]
+    assert code == "E0401" and message.startswith("`h` waits for `s0` to fail or end")
+    compile_source(pipeline(150), "t.cnai", "argo")

@@ -117,6 +117,7 @@ class ArgoBackend:
                                for s in pipeline.steps}
         self.part_templates: dict[str, str] = {}  # part scope -> its DAG template
         if limit is not None and partition_plan(self.plan, self._weight, limit):
+            self._refuse_cut_outcomes()
             parts = [s for s in self.plan.scopes.values() if s.kind == "part"]
             parts.sort(key=lambda s: len(self.plan.chain(s.id)))  # parents first
             for part in parts:
@@ -126,6 +127,21 @@ class ArgoBackend:
         self.task_names: dict[ScopeId, dict[str, str]] = {}
         self.last_tasks: dict[ScopeId, dict[str, str]] = {}
         self.link_tasks: dict[tuple[ScopeId, str], list[str]] = {}  # a step's chain of tasks
+
+    def _refuse_cut_outcomes(self) -> None:
+        """A wait for a failure or an end that partitioning put across parts: the later part
+        waits for the earlier one to succeed (lowering/partition.py), so the step would
+        never run after the failure it handles. Refused rather than emitted."""
+        if not self.plan.cut_outcomes:
+            return
+        member, waited = self.plan.cut_outcomes[0]
+        step = self.pipeline.step(member)
+        self.ctx.unsupported(
+            step.span, "E0401", f"`{step.name}` waits for `{waited}` to fail or end, but the "
+            f"DAG is over Argo's {MAX_ITEMS} tasks and is cut into parts between them; a "
+            "part waits for the parts before it to succeed",
+            help="put the failure handling in `finally` (it runs whatever happened and reads "
+            "`pipeline.status`), or make the pipeline's DAG smaller")
 
     def _has_finally(self) -> bool:
         return any(isinstance(g, ir.Finally) for g in self.pipeline.groups)

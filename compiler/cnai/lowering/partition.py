@@ -74,6 +74,8 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weight: Callable[[PlanTas
     for member in scope.members:
         own = part_of[member.name]
         cut = [name for name in member.waits_for if part_of[name] != own]
+        plan.cut_outcomes += [(member.name, name) for name in cut
+                              if member.outcome(name) != "succeeded"]
         needs[own].update(part_of[name] for name in cut)
         member.status_waits += [name for name in cut if may_skip[name]]
         member.waits_for = [name for name in member.waits_for if part_of[name] == own]

@@ -115,6 +115,9 @@ class ExecutionPlan:
     skippable: set[str]  # steps that may not run at all (their outputs need defaults)
     _in_loop: dict[str, list[ir.Step]] = field(default_factory=dict)
     _by_name: dict[str, PlanTask] = field(default_factory=dict)
+    # (member, what it waits for) pairs whose wait on a failure or an end partitioning cut:
+    # a later part waits for an earlier one to succeed, so such a wait cannot cross parts.
+    cut_outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def has_finally(self) -> bool:
