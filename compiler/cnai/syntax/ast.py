@@ -124,6 +124,18 @@ class BoolOp(Node):
     span: Span
 
 
+def bool_operands(op: str, left: Expr, right: Expr) -> tuple[Expr, ...]:
+    """The operands of ``left op right``, flattened: ``and``/``or`` are associative, so an
+    operand that is itself an ``op`` gives its own operands (both parsers build these)."""
+    operands: list[Expr] = []
+    for value in (left, right):
+        if isinstance(value, BoolOp) and value.op == op:
+            operands.extend(value.operands)
+        else:
+            operands.append(value)
+    return tuple(operands)
+
+
 @dataclass(slots=True)
 class Not(Node):
     operand: Expr

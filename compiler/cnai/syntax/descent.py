@@ -520,13 +520,7 @@ class _Descent:
         return left
 
     def bool_op(self, op: str, left: ast.Expr, right: ast.Expr) -> ast.BoolOp:
-        operands: list[ast.Expr] = []
-        for value in (left, right):
-            if isinstance(value, ast.BoolOp) and value.op == op:  # and/or are associative
-                operands.extend(value.operands)
-            else:
-                operands.append(value)
-        node = ast.BoolOp(op, tuple(operands), Span(self.source, left.span.start,
+        node = ast.BoolOp(op, ast.bool_operands(op, left, right), Span(self.source, left.span.start,
                                                     right.span.end))
         self.nest(node, 1 + max(_depth(left), _depth(right)))
         return node

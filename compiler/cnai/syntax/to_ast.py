@@ -320,13 +320,8 @@ class AstBuilder:
 
     def _bool_op(self, children: list[Any], op: str) -> ast.BoolOp:
         left, right = children[0], children[-1]
-        operands: list[ast.Expr] = []
-        for value in (left, right):
-            if isinstance(value, ast.BoolOp) and value.op == op:  # and/or are associative
-                operands.extend(value.operands)
-            else:
-                operands.append(value)
-        return self._node(ast.BoolOp(op, tuple(operands), self._span(children)), children)
+        return self._node(ast.BoolOp(op, ast.bool_operands(op, left, right),
+                                     self._span(children)), children)
 
     def or_op(self, children: list[Any]) -> ast.BoolOp:
         return self._bool_op(children, "or")
