@@ -520,8 +520,8 @@ class _Descent:
         return left
 
     def bool_op(self, op: str, left: ast.Expr, right: ast.Expr) -> ast.BoolOp:
-        node = ast.BoolOp(op, ast.bool_operands(op, left, right), Span(self.source, left.span.start,
-                                                    right.span.end))
+        span = Span(self.source, left.span.start, right.span.end)
+        node = ast.BoolOp(op, ast.bool_operands(op, left, right), span)
         self.nest(node, 1 + max(_depth(left), _depth(right)))
         return node
 
