@@ -10,7 +10,7 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
@@ -29,6 +29,13 @@ from cnai.usage import (
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
+
+# Commands with a package of their own, each with ``add_parser(subcommands)`` (which names the
+# command) and ``run(args)``; a package imports only its arguments until its command runs.
+COMMAND_PACKAGES = (
+    submit,
+    local,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--explain", action="store_true",
                           help="print what each pass changed (to stderr)")
     common(compile_)
-    submit.add_parser(commands)
-    local.add_parser(commands)
+    for package in COMMAND_PACKAGES:
+        package.add_parser(commands).set_defaults(run=package.run)
     return parser
 
 
@@ -187,11 +194,10 @@ def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "check":
             return _check(args)
-        if args.command == "run":
-            return local.run(args)
-        if args.command == "submit":
-            return submit.run(args)
-        return _compile(args)
+        if args.command == "compile":
+            return _compile(args)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
     except UsageError as error:
         sys.stderr.write(f"cnai: error: {error}\n")
         return EXIT_USAGE

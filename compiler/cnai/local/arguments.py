@@ -12,7 +12,9 @@ DEFAULT_WORKDIR = "cnai-runs"
 DEFAULT_STEP_TIMEOUT = "24h"
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add ``run`` to the ``cnai`` command's subcommands."""
     sub = subparsers.add_parser(
         "run", help="run a pipeline on this machine (--local)",
@@ -44,3 +46,4 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                      "--workdir; a run whose runner is gone is marked Failed first")
     sub.add_argument("--no-optimize", action="store_true", help="skip optimizer passes")
     add_color_option(sub)
+    return sub

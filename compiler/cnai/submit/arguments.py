@@ -11,7 +11,9 @@ SUBMIT_TARGETS = ("argo", "kfp")
 DEFAULT_TIMEOUT = 30.0  # seconds per request: connect, and then each read
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add ``submit`` to the ``cnai`` command's subcommands."""
     sub = subparsers.add_parser(
         "submit", help="compile a file and submit it to Argo Workflows or Kubeflow Pipelines",
@@ -55,3 +57,4 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                       help="seconds between polls with --watch (default: 2)")
     add_compile_options(sub.add_argument_group("compile options (as for `cnai compile`)"))
     add_color_option(sub)
+    return sub

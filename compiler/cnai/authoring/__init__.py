@@ -1,0 +1,1 @@
+"""Authoring tools: graph, fmt, SARIF, explain and the language server."""
