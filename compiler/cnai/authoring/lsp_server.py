@@ -1,0 +1,239 @@
+"""The language server (pygls 2.x, over stdio): diagnostics as the text changes, hover,
+go-to-definition, find-references, completion and formatting.
+
+Each change of a document schedules one analysis (lsp_analysis.py) after a short pause, run
+in a worker thread so requests keep being read; a change that arrives meanwhile makes the
+older analysis's result be dropped. A request about a document waits for the analysis of its
+latest text, so answers always match what the editor shows.
+
+Positions: LSP counts lines from 0 and characters in the code units the client and server
+agreed on at initialize (UTF-16 unless both prefer another; pygls's PositionCodec converts).
+cnai's spans count code points (source.py): ``_position`` converts one to the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from cnai import __version__
+from cnai.authoring.lsp_analysis import Analysis, ImportCache, analyze_text
+from cnai.authoring.lsp_complete import complete, hover_text
+from cnai.authoring.lsp_index import SymbolIndex
+from cnai.diagnostics import Diagnostic
+from cnai.source import SourceFile, Span
+
+DEBOUNCE_SECONDS = 0.05  # typing bursts: analyse once the keys pause
+KINDS = {
+    "step": types.CompletionItemKind.Function, "service": types.CompletionItemKind.Function,
+    "param": types.CompletionItemKind.Variable, "dataset": types.CompletionItemKind.Module,
+    "volume": types.CompletionItemKind.Module, "template": types.CompletionItemKind.Class,
+    "output": types.CompletionItemKind.Field, "template param": types.CompletionItemKind.Variable,
+    "loop variable": types.CompletionItemKind.Variable,
+    "field": types.CompletionItemKind.Property, "keyword": types.CompletionItemKind.Keyword,
+}
+log = logging.getLogger(__name__)
+
+
+class CnaiLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("cnai", __version__)
+        self.imports = ImportCache()
+        self.analyses: dict[str, Analysis] = {}
+        self.last_index: dict[str, SymbolIndex] = {}  # the last text that parsed, per document
+        self.pending: dict[str, asyncio.Task[None]] = {}
+        self.running = asyncio.Lock()
+
+    # ---- positions ----------------------------------------------------------------------
+
+    def _position(self, source: SourceFile, offset: int) -> types.Position:
+        line, column = source.line_col(offset)
+        before = source.line_text(line)[:column - 1]
+        return types.Position(line - 1, self.workspace.position_codec.client_num_units(before))
+
+    def range_of(self, span: Span) -> types.Range:
+        return types.Range(self._position(span.source, span.start),
+                           self._position(span.source, span.end))
+
+    def location(self, span: Span) -> types.Location:
+        return types.Location(from_fs_path(span.file) or span.file, self.range_of(span))
+
+    def offset(self, uri: str, position: types.Position) -> int:
+        return self.workspace.get_text_document(uri).offset_at_position(position)
+
+    # ---- analysis -----------------------------------------------------------------------
+
+    def schedule(self, uri: str) -> None:
+        previous = self.pending.get(uri)
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self.pending[uri] = asyncio.ensure_future(self._refresh(uri))
+
+    async def _refresh(self, uri: str) -> None:
+        await asyncio.sleep(DEBOUNCE_SECONDS)
+        async with self.running:
+            document = self.workspace.get_text_document(uri)
+            text, version = document.source, document.version
+            path = to_fs_path(uri) or uri
+            loop = asyncio.get_running_loop()
+            analysis = await loop.run_in_executor(None, analyze_text, text, path, self.imports)
+        if self.workspace.get_text_document(uri).version != version:
+            return  # a newer change has its own analysis scheduled
+        self.analyses[uri] = analysis
+        if analysis.index is not None:
+            self.last_index[uri] = analysis.index
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
+
+    async def current(self, uri: str) -> Analysis | None:
+        """The analysis of ``uri``'s latest text (waiting for it if one is under way)."""
+        while (task := self.pending.get(uri)) is not None and not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0)  # cancelled by a newer change: wait for that one
+        return self.analyses.get(uri)
+
+    def to_lsp(self, diagnostic: Diagnostic, analysis: Analysis) -> types.Diagnostic:
+        """One cnai diagnostic as LSP's: its span, code, message and help. One in an
+        imported file is shown on the import that brings it, pointing at where it is."""
+        span = diagnostic.span
+        message = diagnostic.message
+        related = [types.DiagnosticRelatedInformation(self.location(label.span), label.text)
+                   for label in diagnostic.secondary]
+        if span.file != analysis.source.path:
+            related.insert(0, types.DiagnosticRelatedInformation(
+                self.location(span), diagnostic.primary.text or diagnostic.message))
+            message = f"in {Path(span.file).name}: {message}"
+            span = _import_span(analysis, span.file)
+        elif diagnostic.primary.text:
+            message = f"{message}: {diagnostic.primary.text}"
+        message += "".join(f"\nhelp: {line}" for line in diagnostic.help)
+        severity = (types.DiagnosticSeverity.Warning if diagnostic.code.startswith("W")
+                    else types.DiagnosticSeverity.Error)
+        return types.Diagnostic(self.range_of(span), message, severity, diagnostic.code,
+                                source="cnai", related_information=related or None)
+
+
+def _import_span(analysis: Analysis, path: str) -> Span:
+    """The import statement through which ``path``'s diagnostic reached this file."""
+    imports = analysis.index.named(("import",)) if analysis.index is not None else []
+    for symbol in imports:
+        if symbol.path == path:
+            return symbol.span
+    return imports[0].span if imports else analysis.source.span(0, 0)
+
+
+def create_server() -> CnaiLanguageServer:
+    server = CnaiLanguageServer()
+    _register_sync(server)
+    _register_navigation(server)
+    _register_editing(server)
+    return server
+
+
+def _register_sync(server: CnaiLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CnaiLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CnaiLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: CnaiLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.schedule(params.text_document.uri)  # an imported file may have changed on disk
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CnaiLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.analyses.pop(uri, None)
+        ls.last_index.pop(uri, None)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
+
+
+def _register_navigation(server: CnaiLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: CnaiLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        uri = params.text_document.uri
+        analysis = await ls.current(uri)
+        if analysis is None:
+            return None
+        text = hover_text(analysis, ls.offset(uri, params.position))
+        if text is None:
+            return None
+        return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text))
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    async def definition(ls: CnaiLanguageServer, params: types.DefinitionParams
+                         ) -> types.Location | None:
+        uri = params.text_document.uri
+        analysis = await ls.current(uri)
+        if analysis is None or analysis.index is None:
+            return None
+        found = analysis.index.at(ls.offset(uri, params.position))
+        if found is None:
+            return None
+        symbol = found.symbol
+        if symbol.kind == "import":  # the imported file itself
+            start = types.Position(0, 0)
+            return types.Location(from_fs_path(symbol.path) or symbol.path,
+                                  types.Range(start, start))
+        return ls.location(symbol.span)
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    async def references(ls: CnaiLanguageServer, params: types.ReferenceParams
+                         ) -> list[types.Location] | None:
+        uri = params.text_document.uri
+        analysis = await ls.current(uri)
+        if analysis is None or analysis.index is None:
+            return None
+        found = analysis.index.at(ls.offset(uri, params.position))
+        if found is None:
+            return None
+        include = params.context.include_declaration
+        return [ls.location(o.span) for o in analysis.index.references(found.symbol)
+                if include or not o.declaration]
+
+
+def _register_editing(server: CnaiLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                    types.CompletionOptions(trigger_characters=["."]))
+    async def completion(ls: CnaiLanguageServer, params: types.CompletionParams
+                         ) -> types.CompletionList:
+        uri = params.text_document.uri
+        await ls.current(uri)
+        document = ls.workspace.get_text_document(uri)
+        items = complete(document.source, ls.offset(uri, params.position),
+                         ls.last_index.get(uri))
+        return types.CompletionList(False, [
+            types.CompletionItem(i.label, kind=KINDS.get(i.kind), detail=i.detail or i.kind)
+            for i in items])
+
+    @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+    def formatting(ls: CnaiLanguageServer, params: types.DocumentFormattingParams
+                   ) -> list[types.TextEdit] | None:
+        from cnai.authoring.fmt import FormatError, format_source
+
+        uri = params.text_document.uri
+        document = ls.workspace.get_text_document(uri)
+        try:
+            formatted = format_source(document.source, to_fs_path(uri) or uri)
+        except FormatError:
+            return None  # the text does not parse: its diagnostics say why
+        if formatted == document.source:
+            return []
+        whole = SourceFile(uri, document.source)
+        end = ls._position(whole, len(whole.text))
+        return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
+
+
+def serve() -> int:
+    create_server().start_io()
+    return 0
