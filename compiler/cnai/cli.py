@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
+from cnai.authoring import fmt_command
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.outfiles import write_atomically, write_split
@@ -35,6 +36,7 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
 COMMAND_PACKAGES = (
     submit,
     local,
+    fmt_command,
 )
 
 

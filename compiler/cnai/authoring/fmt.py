@@ -228,19 +228,19 @@ class _Layout:
         while index < high:
             token = tokens[index]
             if token.kind == COMMENT:
-                if token.own_line and self.lines[-1].strip():
-                    self._newline(indent + CONTINUATION)
-                self._comment(token, indent)
+                self._comment(token, indent + CONTINUATION)
                 index += 1
                 continue
             if self.broken:
                 self._newline(indent + CONTINUATION)
             if token.text in ("{", "[", "(") and token.kind != "STRING":
                 close = self.pairs[index]
+                line = self.lines[-1]
+                here = len(line) - len(line.lstrip(" "))  # a continuation line's, if any
                 if token.text == "{":
-                    self._block(index, close, indent)
+                    self._block(index, close, here)
                 else:
-                    self._bracket(index, close, indent, previous)
+                    self._bracket(index, close, here, previous)
                 previous, index = tokens[close], close + 1
                 continue
             self._put(token.text, _spaced(previous, token))
