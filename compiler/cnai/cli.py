@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
-from cnai.authoring import lsp
+from cnai.authoring import fmt_command, lsp
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.outfiles import write_atomically, write_split
@@ -36,6 +36,7 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
 COMMAND_PACKAGES = (
     submit,
     local,
+    fmt_command,
     lsp,
 )
 
