@@ -39,8 +39,9 @@ class LspSession:
         return self.loop.run_until_complete(asyncio.wait_for(coroutine, WAIT_SECONDS))
 
     def start(self) -> None:
-        path = os.pathsep.join(filter(None, [str(ROOT / "compiler"),
-                                             os.environ.get("PYTHONPATH")]))
+        # The caller's path first: the compiled build's run puts its wheel there.
+        path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
+                                             str(ROOT / "compiler")]))
         env = {**os.environ, "PYTHONPATH": path}
         self.run(self.client.start_io(sys.executable, "-m", "cnai", "lsp", env=env))
         self.run(self.client.initialize_async(types.InitializeParams(
