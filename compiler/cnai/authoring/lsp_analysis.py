@@ -1,13 +1,18 @@
 """One analysis of an editor's text: the diagnostics `cnai check` gives for it and the index
-of its names, from a single parse (driver.analyze takes the syntax tree the index was built
-from). Imported files are parsed once per change of their modification time.
+of its names, from a single parse (driver.analyze takes the syntax tree the index is built
+from). The index is built after the diagnostics are out (``index_names``), so a keystroke's
+diagnostics do not wait for it. Imported files are parsed once per change of their
+modification time.
 
 No pygls here: the server (lsp_server.py) turns these into protocol messages.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cnai.authoring.lsp_index import SymbolIndex, build_index
@@ -22,8 +27,15 @@ from cnai.syntax import ast
 class Analysis:
     source: SourceFile
     diagnostics: list[Diagnostic]
-    index: SymbolIndex | None  # None when the text does not parse
+    module: ast.Module | None  # None when the text does not parse
     sources: dict[str, SourceFile] = field(default_factory=dict)
+    index: SymbolIndex | None = None  # once index_names has run on a text that parses
+
+    def index_names(self, imports: ImportCache) -> SymbolIndex | None:
+        if self.index is None and self.module is not None:
+            with _no_gc():
+                self.index = build_index(self.module, imports.load)
+        return self.index
 
     def diagnostics_at(self, offset: int) -> list[Diagnostic]:
         """This file's diagnostics whose span covers ``offset``."""
@@ -56,24 +68,37 @@ class ImportCache:
         return module
 
 
-def analyze_text(text: str, path: str, imports: ImportCache) -> Analysis:
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic collection while the compiler builds its trees (as `cnai compile` runs,
+    cli.py): it would scan every new node again and again, and find nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def analyze_text(text: str, path: str) -> Analysis:
     """Check ``text`` as the file ``path`` (imports resolve relative to it), as `cnai check`
-    does, and index its names."""
+    does; the diagnostics are those `cnai check` prints for the file saved with this text."""
     from cnai.syntax import parse
 
     source = SourceFile(path, text)
-    try:
-        module = parse(source)
-    except CompileError as error:
-        return Analysis(source, list(error.diagnostics), None, {path: source})
-    index = build_index(module, imports.load)
-    ctx = CompileContext(options=Options())
-    try:
-        analyze(source, ctx, parsed=module)
-        diagnostics = ctx.diagnostics.sorted()
-    except CompileFailed as failed:
-        diagnostics = list(failed.diagnostics)
-    return Analysis(source, diagnostics, index, ctx.sources)
+    with _no_gc():
+        try:
+            module = parse(source)
+        except CompileError as error:
+            return Analysis(source, list(error.diagnostics), None, {path: source})
+        ctx = CompileContext(options=Options())
+        try:
+            analyze(source, ctx, parsed=module)
+            diagnostics = ctx.diagnostics.sorted()
+        except CompileFailed as failed:
+            diagnostics = list(failed.diagnostics)
+    return Analysis(source, diagnostics, module, ctx.sources)
 
 
 def span_text(span: Span) -> str:

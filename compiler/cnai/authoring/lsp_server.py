@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 from lsprotocol import types
@@ -81,14 +82,19 @@ class CnaiLanguageServer(LanguageServer):
             text, version = document.source, document.version
             path = to_fs_path(uri) or uri
             loop = asyncio.get_running_loop()
-            analysis = await loop.run_in_executor(None, analyze_text, text, path, self.imports)
-        if self.workspace.get_text_document(uri).version != version:
-            return  # a newer change has its own analysis scheduled
-        self.analyses[uri] = analysis
-        if analysis.index is not None:
-            self.last_index[uri] = analysis.index
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
+            previous = self.analyses.get(uri)
+            if previous is not None and previous.source.text == text:
+                analysis = previous  # an undo back to the text analysed last
+            else:
+                analysis = await loop.run_in_executor(None, analyze_text, text, path)
+            if self.workspace.get_text_document(uri).version != version:
+                return  # a newer change has its own analysis scheduled
+            self.analyses[uri] = analysis
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
+            index = await loop.run_in_executor(None, analysis.index_names, self.imports)
+        if index is not None:
+            self.last_index[uri] = index
 
     async def current(self, uri: str) -> Analysis | None:
         """The analysis of ``uri``'s latest text (waiting for it if one is under way)."""
@@ -121,12 +127,14 @@ class CnaiLanguageServer(LanguageServer):
 
 
 def _import_span(analysis: Analysis, path: str) -> Span:
-    """The import statement through which ``path``'s diagnostic reached this file."""
-    imports = analysis.index.named(("import",)) if analysis.index is not None else []
-    for symbol in imports:
-        if symbol.path == path:
-            return symbol.span
-    return imports[0].span if imports else analysis.source.span(0, 0)
+    """The import statement through which ``path``'s diagnostic reached this file (the one
+    naming it, else the first: it came through a file that one imports)."""
+    statements = analysis.module.imports if analysis.module is not None else ()
+    folder = os.path.dirname(analysis.source.path)
+    for statement in statements:
+        if os.path.normpath(os.path.join(folder, statement.path.text)) == path:
+            return statement.path.span
+    return statements[0].path.span if statements else analysis.source.span(0, 0)
 
 
 def create_server() -> CnaiLanguageServer:
