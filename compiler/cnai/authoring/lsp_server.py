@@ -30,6 +30,7 @@ from cnai.diagnostics import Diagnostic
 from cnai.source import SourceFile, Span
 
 DEBOUNCE_SECONDS = 0.05  # typing bursts: analyse once the keys pause
+INDEX_AFTER_SECONDS = 0.3  # index names once the typing has paused this long
 KINDS = {
     "step": types.CompletionItemKind.Function, "service": types.CompletionItemKind.Function,
     "param": types.CompletionItemKind.Variable, "dataset": types.CompletionItemKind.Module,
@@ -47,7 +48,8 @@ class CnaiLanguageServer(LanguageServer):
         self.imports = ImportCache()
         self.analyses: dict[str, Analysis] = {}
         self.last_index: dict[str, SymbolIndex] = {}  # the last text that parsed, per document
-        self.pending: dict[str, asyncio.Task[None]] = {}
+        self.pending: dict[str, asyncio.Task[None]] = {}  # each document's latest analysis
+        self.background: set[asyncio.Task[None]] = set()  # indexing when typing pauses
         self.running = asyncio.Lock()
 
     # ---- positions ----------------------------------------------------------------------
@@ -70,40 +72,65 @@ class CnaiLanguageServer(LanguageServer):
     # ---- analysis -----------------------------------------------------------------------
 
     def schedule(self, uri: str) -> None:
-        previous = self.pending.get(uri)
-        if previous is not None and not previous.done():
-            previous.cancel()
-        self.pending[uri] = asyncio.ensure_future(self._refresh(uri))
+        version = self.workspace.get_text_document(uri).version
+        self.pending[uri] = asyncio.ensure_future(self._refresh(uri, version))
 
-    async def _refresh(self, uri: str) -> None:
+    async def _refresh(self, uri: str, version: int | None) -> None:
+        """Analyse ``uri`` and publish its diagnostics, unless a newer change came first."""
         await asyncio.sleep(DEBOUNCE_SECONDS)
         async with self.running:
             document = self.workspace.get_text_document(uri)
-            text, version = document.source, document.version
-            path = to_fs_path(uri) or uri
-            loop = asyncio.get_running_loop()
+            if document.version != version:
+                return  # a newer change has its own analysis scheduled
+            text, path = document.source, to_fs_path(uri) or uri
             previous = self.analyses.get(uri)
             if previous is not None and previous.source.text == text:
                 analysis = previous  # an undo back to the text analysed last
             else:
-                analysis = await loop.run_in_executor(None, analyze_text, text, path)
+                loop = asyncio.get_running_loop()
+                try:
+                    analysis = await loop.run_in_executor(None, analyze_text, text, path)
+                except Exception:  # a bug in cnai: say so, keep serving
+                    log.exception("analysing %s failed", uri)
+                    self.window_show_message(types.ShowMessageParams(
+                        types.MessageType.Error, f"cnai lsp could not analyse {path}: a bug "
+                        "in cnai (see the server's log)"))
+                    return
             if self.workspace.get_text_document(uri).version != version:
-                return  # a newer change has its own analysis scheduled
+                return
             self.analyses[uri] = analysis
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
-            index = await loop.run_in_executor(None, analysis.index_names, self.imports)
-        if index is not None:
-            self.last_index[uri] = index
+        task = asyncio.ensure_future(self._index_when_idle(uri, analysis))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _index_when_idle(self, uri: str, analysis: Analysis) -> None:
+        """Index the names once typing has paused: a keystroke's diagnostics never wait for
+        the index of the text before it (a request that needs it builds it at once)."""
+        await asyncio.sleep(INDEX_AFTER_SECONDS)
+        if self.analyses.get(uri) is analysis:
+            await self.index(uri, analysis)
+
+    async def index(self, uri: str, analysis: Analysis) -> SymbolIndex | None:
+        """``analysis``'s index of names, built now if it is not yet; the last one that
+        parsed stays the document's for completion while the text does not parse."""
+        if analysis.index is None and analysis.module is not None:
+            async with self.running:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, analysis.index_names, self.imports)
+        if analysis.index is not None and self.analyses.get(uri) is analysis:
+            self.last_index[uri] = analysis.index
+        return analysis.index
 
     async def current(self, uri: str) -> Analysis | None:
-        """The analysis of ``uri``'s latest text (waiting for it if one is under way)."""
+        """The analysis of ``uri``'s latest text, indexed (waiting for it if need be)."""
         while (task := self.pending.get(uri)) is not None and not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                await asyncio.sleep(0)  # cancelled by a newer change: wait for that one
-        return self.analyses.get(uri)
+            await asyncio.shield(task)
+        analysis = self.analyses.get(uri)
+        if analysis is not None:
+            await self.index(uri, analysis)
+        return analysis
 
     def to_lsp(self, diagnostic: Diagnostic, analysis: Analysis) -> types.Diagnostic:
         """One cnai diagnostic as LSP's: its span, code, message and help. One in an
