@@ -22,6 +22,11 @@ from cnai.driver import CompileFailed, analyze
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 
+# Passes that only rewrite the graph for the targets and report nothing: the diagnostics are
+# the same without them (tests/test_lsp_analysis.py compares with `cnai check` on every
+# fixture), and sharing templates is most of the passes' time at 2,000 steps.
+SILENT_PASSES = ("reduce_edges", "dedupe_templates")
+
 
 @dataclass
 class Analysis:
@@ -68,6 +73,15 @@ class ImportCache:
         return module
 
 
+def _passes() -> tuple[str, ...]:
+    from cnai.passes import PIPELINE
+
+    return tuple(name for name, _ in PIPELINE if name not in SILENT_PASSES)
+
+
+_OPTIONS = Options(passes=_passes())
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """No cyclic collection while the compiler builds its trees (as `cnai compile` runs,
@@ -92,7 +106,7 @@ def analyze_text(text: str, path: str) -> Analysis:
             module = parse(source)
         except CompileError as error:
             return Analysis(source, list(error.diagnostics), None, {path: source})
-        ctx = CompileContext(options=Options())
+        ctx = CompileContext(options=_OPTIONS)
         try:
             analyze(source, ctx, parsed=module)
             diagnostics = ctx.diagnostics.sorted()
