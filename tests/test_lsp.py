@@ -108,6 +108,13 @@ def test_imported_files_errors_point_at_the_import(lsp: LspSession, tmp_path: Pa
     assert (diagnostic.range.start.line, diagnostic.range.start.character) == (0, 7)
     (related,) = diagnostic.related_information or []
     assert related.location.uri == uri_of(tmp_path / "lib.cnai")
+    # The imported file fixed on disk: the editor's watcher tells the server, which
+    # analyses the open file again.
+    (tmp_path / "lib.cnai").write_text(LIB.read_text())
+    lsp.published.pop(uri)
+    lsp.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams([
+        types.FileEvent(uri_of(tmp_path / "lib.cnai"), types.FileChangeType.Changed)]))
+    assert lsp.diagnostics(uri) == []
 
 
 # ---- hover --------------------------------------------------------------------------------

@@ -71,11 +71,12 @@ class CnaiLanguageServer(LanguageServer):
 
     # ---- analysis -----------------------------------------------------------------------
 
-    def schedule(self, uri: str) -> None:
+    def schedule(self, uri: str, files_changed: bool = False) -> None:
+        """Analyse ``uri`` soon; ``files_changed``: files on disk changed (not the text)."""
         version = self.workspace.get_text_document(uri).version
-        self.pending[uri] = asyncio.ensure_future(self._refresh(uri, version))
+        self.pending[uri] = asyncio.ensure_future(self._refresh(uri, version, files_changed))
 
-    async def _refresh(self, uri: str, version: int | None) -> None:
+    async def _refresh(self, uri: str, version: int | None, files_changed: bool) -> None:
         """Analyse ``uri`` and publish its diagnostics, unless a newer change came first."""
         await asyncio.sleep(DEBOUNCE_SECONDS)
         async with self.running:
@@ -84,7 +85,7 @@ class CnaiLanguageServer(LanguageServer):
                 return  # a newer change has its own analysis scheduled
             text, path = document.source, to_fs_path(uri) or uri
             previous = self.analyses.get(uri)
-            if previous is not None and previous.source.text == text:
+            if previous is not None and previous.source.text == text and not files_changed:
                 analysis = previous  # an undo back to the text analysed last
             else:
                 loop = asyncio.get_running_loop()
@@ -183,7 +184,15 @@ def _register_sync(server: CnaiLanguageServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CnaiLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        ls.schedule(params.text_document.uri)  # an imported file may have changed on disk
+        ls.schedule(params.text_document.uri, files_changed=True)  # an import may have too
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def files_changed(ls: CnaiLanguageServer, params: types.DidChangeWatchedFilesParams
+                      ) -> None:
+        """A .cnai file changed on disk (the extension watches them): an open document
+        importing it is analysed again (the import cache sees the new modification time)."""
+        for uri in list(ls.analyses):
+            ls.schedule(uri, files_changed=True)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CnaiLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
