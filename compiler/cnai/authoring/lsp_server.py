@@ -25,7 +25,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from cnai import __version__
 from cnai.authoring.lsp_analysis import Analysis, ImportCache, analyze_text
 from cnai.authoring.lsp_complete import complete, hover_text
-from cnai.authoring.lsp_index import SymbolIndex
+from cnai.authoring.lsp_index import Occurrence, SymbolIndex
 from cnai.diagnostics import Diagnostic
 from cnai.source import SourceFile, Span
 
@@ -133,6 +133,15 @@ class CnaiLanguageServer(LanguageServer):
             await self.index(uri, analysis)
         return analysis
 
+    async def name_at(self, uri: str, position: types.Position
+                      ) -> tuple[SymbolIndex, Occurrence] | None:
+        """The declared name at ``position`` of the latest text, with the index it is in."""
+        analysis = await self.current(uri)
+        if analysis is None or analysis.index is None:
+            return None
+        found = analysis.index.at(self.offset(uri, position))
+        return None if found is None else (analysis.index, found)
+
     def to_lsp(self, diagnostic: Diagnostic, analysis: Analysis) -> types.Diagnostic:
         """One cnai diagnostic as LSP's: its span, code, message and help. One in an
         imported file is shown on the import that brings it, pointing at where it is."""
@@ -217,14 +226,10 @@ def _register_navigation(server: CnaiLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: CnaiLanguageServer, params: types.DefinitionParams
                          ) -> types.Location | None:
-        uri = params.text_document.uri
-        analysis = await ls.current(uri)
-        if analysis is None or analysis.index is None:
-            return None
-        found = analysis.index.at(ls.offset(uri, params.position))
+        found = await ls.name_at(params.text_document.uri, params.position)
         if found is None:
             return None
-        symbol = found.symbol
+        symbol = found[1].symbol
         if symbol.kind == "import":  # the imported file itself
             start = types.Position(0, 0)
             return types.Location(from_fs_path(symbol.path) or symbol.path,
@@ -234,15 +239,12 @@ def _register_navigation(server: CnaiLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     async def references(ls: CnaiLanguageServer, params: types.ReferenceParams
                          ) -> list[types.Location] | None:
-        uri = params.text_document.uri
-        analysis = await ls.current(uri)
-        if analysis is None or analysis.index is None:
-            return None
-        found = analysis.index.at(ls.offset(uri, params.position))
+        found = await ls.name_at(params.text_document.uri, params.position)
         if found is None:
             return None
+        index, occurrence = found
         include = params.context.include_declaration
-        return [ls.location(o.span) for o in analysis.index.references(found.symbol)
+        return [ls.location(o.span) for o in index.references(occurrence.symbol)
                 if include or not o.declaration]
 
 
