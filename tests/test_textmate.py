@@ -22,19 +22,25 @@ PUNCTUATION = set("{}[](),:.=")
 Token = dict[str, object]
 
 
-@cache
-def tokens() -> dict[str, list[list[Token]]]:
-    """Every file's tokens, line by line. Skipped only off CI without node; on CI (env CI
-    set) a missing node or `npm ci` is a failure, not a skip."""
-    node = shutil.which("node")
+def node(script: str, *args: str) -> object:
+    """What a script of editors/vscode/test/ prints (JSON). Skipped only off CI without node
+    or `npm ci`; on CI (env CI set) either missing is a failure, not a skip."""
+    program = shutil.which("node")
     modules = VSCODE / "node_modules" / "vscode-textmate"
-    if (node is None or not modules.is_dir()) and not os.environ.get("CI"):
+    if (program is None or not modules.is_dir()) and not os.environ.get("CI"):
         pytest.skip("node or editors/vscode/node_modules missing (run `npm ci` there)")
-    assert node is not None, "node is needed on CI"
-    result = subprocess.run([node, str(VSCODE / "test" / "tokenize.js"), *map(str, FILES)],
+    assert program is not None, "node is needed on CI"
+    result = subprocess.run([program, str(VSCODE / "test" / script), *args],
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    found: dict[str, list[list[Token]]] = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+@cache
+def tokens() -> dict[str, list[list[Token]]]:
+    """Every file's tokens, line by line."""
+    found = node("tokenize.js", *map(str, FILES))
+    assert isinstance(found, dict)
     return {Path(name).name: lines for name, lines in found.items()}
 
 
@@ -112,9 +118,18 @@ def test_the_manifest_holds_together() -> None:
     setting = contributes["configuration"]["properties"]["cnai.path"]
     assert setting["default"] == "cnai"
     assert "vscode-languageclient" in MANIFEST["dependencies"]
-    extension = (VSCODE / MANIFEST["main"]).read_text()
-    assert 'require("vscode-languageclient/node")' in extension
-    assert 'args: ["lsp"]' in extension
+
+
+@pytest.mark.parametrize(("setting", "command"), [
+    ((), "cnai"), (("/opt/venv/bin/cnai",), "/opt/venv/bin/cnai")])
+def test_the_extension_starts_cnai_lsp(setting: tuple[str, ...], command: str) -> None:
+    """extension.js, loaded with stand-ins for VS Code's API, starts `<cnai.path> lsp` over
+    stdio for .cnai files."""
+    (client,) = node("extension.js", *setting)  # type: ignore[misc]
+    server = {"command": command, "args": ["lsp"], "transport": 0}
+    assert client["serverOptions"] == {"run": server, "debug": server}
+    assert client["clientOptions"]["documentSelector"] == [{"scheme": "file",
+                                                            "language": "cnai"}]
 
 
 def test_the_lock_file_pins_the_manifests_versions() -> None:
