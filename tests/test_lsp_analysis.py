@@ -94,3 +94,16 @@ def test_hover_of_a_template_and_of_a_loop_variable() -> None:
     assert "- output `output loss: float`" in template
     loop = hover_text(analysis, TEXT.index("${shard}") + 3)
     assert loop is not None and 'for shard in ["a", "b"]' in loop
+
+
+def test_completion_in_strings_only_inside_interpolations() -> None:
+    analysis = analyze_text(TEXT, "p.cnai")
+    index = analysis.index_names(ImportCache())
+    in_text = TEXT.index('"report"') + 4
+    assert complete(TEXT, in_text, index) == []
+    typed = TEXT.replace('["report", train.loss]', '["report", "${train.", train.loss]')
+    labels = [i.label for i in complete(typed, typed.index("${train.") + 8, index)]
+    assert labels == ["loss"]
+    in_when = TEXT.replace("step report after train {", "step report after train when l {")
+    values = {i.label for i in complete(in_when, in_when.index("when l") + 6, index)}
+    assert "lr" in values  # a value, not the step names `after` takes

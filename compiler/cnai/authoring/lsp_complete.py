@@ -29,7 +29,9 @@ GROUPS = ("for", "if", "else", "finally")
 _NOISE = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*')
 _HEADER = re.compile(r"(?:^|\s)(step|service|template|dataset|volume|pipeline|distributed"
                      r"|for|if|else|finally)\b\s*([A-Za-z_]\w*)?")
+_BRACES = re.compile(r"[{}]")
 _LAST_NAME = re.compile(r'([A-Za-z_]\w*)\s*$')
+_QUOTES = re.compile(r"\\.")  # an escape, so an escaped quote is not counted
 _VALUE_AFTER = re.compile(r"(?:[=,\[(<>!]|\b(?:and|or|not|when|in|if))\s*$")
 
 
@@ -56,14 +58,13 @@ def enclosing(text: str, offset: int) -> list[Enclosing]:
     plain = _NOISE.sub(lambda m: " " * len(m.group()), text[:offset])
     stack: list[Enclosing] = []
     start = 0
-    for position, char in enumerate(plain):
-        if char == "{":
+    for brace in _BRACES.finditer(plain):
+        position = brace.start()
+        if brace.group() == "{":
             stack.append(_header(plain[start:position]))
-            start = position + 1
-        elif char == "}":
-            if stack:
-                stack.pop()
-            start = position + 1
+        elif stack:
+            stack.pop()
+        start = position + 1
     return stack[::-1]
 
 
@@ -144,8 +145,15 @@ def _members(index: SymbolIndex, head: str, blocks: list[Enclosing], after: bool
 def complete(text: str, offset: int, index: SymbolIndex | None) -> list[Item]:
     """What may be written at ``offset`` of ``text``; ``index``: the last one that parsed."""
     line = text[text.rfind("\n", 0, offset) + 1:offset]
+    if _QUOTES.sub("", line).count('"') % 2:  # in a string (none spans lines)
+        interpolation = line.rfind("${")
+        if interpolation < 0 or "}" in line[interpolation:] or \
+                line.rfind('"') > interpolation:
+            return []  # in a string's text, not in a `${...}`
+        line = line[interpolation + 2:]
     blocks = enclosing(text, offset)
-    in_header = re.search(r"\bafter\s+[\w.,\s]*$", line) is not None
+    in_header = re.search(r"\bafter\s+[\w.,\s]*$", line) is not None \
+        and re.search(r"\bafter\b.*\bwhen\b", line) is None
     member = re.search(r"([A-Za-z_]\w*)\.(\w*)$", line)
     if index is None:
         return _fields(blocks) if not member and _field_position(text, offset) else []
