@@ -82,7 +82,9 @@ async def keystrokes(path: Path, count: int) -> tuple[float, list[float]]:
 
 
 def stages(path: Path) -> dict[str, float]:
-    """Seconds per stage of one analysis in this process (the best of three)."""
+    """Seconds per stage of one analysis in this process (the best of three): the parse
+    and the rest of `cnai check` (every pass), then the server's analysis (lsp_analysis.py:
+    one parse and the check without the passes that report nothing) and its index."""
     import gc
 
     from cnai.authoring.lsp_analysis import ImportCache, analyze_text
@@ -105,9 +107,10 @@ def stages(path: Path) -> dict[str, float]:
         analysed = time.perf_counter()
         analysis.index_names(ImportCache())
         indexed = time.perf_counter()
-        for name, seconds in (("parse", parsed - started), ("check + passes", checked - parsed),
-                              ("analyze_text", analysed - checked),
-                              ("index", indexed - analysed)):
+        for name, seconds in (("parse", parsed - started),
+                              ("cnai check's check, all passes", checked - parsed),
+                              ("the server's parse + check", analysed - checked),
+                              ("the server's index", indexed - analysed)):
             best[name] = min(best.get(name, seconds), seconds)
     return best
 
@@ -129,7 +132,7 @@ def main() -> None:
                   f"median, {min(latencies) * 1000:.0f}-{max(latencies) * 1000:.0f} ms "
                   f"over {len(latencies)}")
             for name, seconds in stages(path).items():
-                print(f"  in process: {name:<14} {seconds * 1000:6.0f} ms")
+                print(f"  in process: {name:<31} {seconds * 1000:6.0f} ms")
 
 
 if __name__ == "__main__":

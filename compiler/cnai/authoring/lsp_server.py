@@ -14,6 +14,7 @@ cnai's spans count code points (source.py): ``_position`` converts one to the ot
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from pathlib import Path
@@ -31,6 +32,7 @@ from cnai.source import SourceFile, Span
 
 DEBOUNCE_SECONDS = 0.05  # typing bursts: analyse once the keys pause
 INDEX_AFTER_SECONDS = 0.3  # index names once the typing has paused this long
+COLLECT_EVERY = 5  # analyses between garbage collections, if typing never pauses
 KINDS = {
     "step": types.CompletionItemKind.Function, "service": types.CompletionItemKind.Function,
     "param": types.CompletionItemKind.Variable, "dataset": types.CompletionItemKind.Module,
@@ -50,6 +52,7 @@ class CnaiLanguageServer(LanguageServer):
         self.last_index: dict[str, SymbolIndex] = {}  # the last text that parsed, per document
         self.pending: dict[str, asyncio.Task[None]] = {}  # each document's latest analysis
         self.background: set[asyncio.Task[None]] = set()  # indexing when typing pauses
+        self.uncollected = 0  # analyses since the last garbage collection
         self.running = asyncio.Lock()
 
     # ---- positions ----------------------------------------------------------------------
@@ -102,6 +105,9 @@ class CnaiLanguageServer(LanguageServer):
             self.analyses[uri] = analysis
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
+            self.uncollected += 1
+            if self.uncollected >= COLLECT_EVERY:
+                self.collect()
         task = asyncio.ensure_future(self._index_when_idle(uri, analysis))
         self.background.add(task)
         task.add_done_callback(self.background.discard)
@@ -112,6 +118,18 @@ class CnaiLanguageServer(LanguageServer):
         await asyncio.sleep(INDEX_AFTER_SECONDS)
         if self.analyses.get(uri) is analysis:
             await self.index(uri, analysis)
+            if self.uncollected:
+                self.collect()
+
+    def collect(self) -> None:
+        """Free the cycles analyses leave (the checker's objects refer to each other), then
+        freeze what is alive, so the next collection scans only what is newer. The server
+        runs with automatic collection off (``serve``): it would stop a keystroke's analysis
+        to rescan the trees of earlier ones. An analysis kept is acyclic, so once it is
+        dropped, reference counting frees it even though it was frozen."""
+        gc.collect()
+        gc.freeze()
+        self.uncollected = 0
 
     async def index(self, uri: str, analysis: Analysis) -> SymbolIndex | None:
         """``analysis``'s index of names, built now if it is not yet; the last one that
@@ -281,5 +299,6 @@ def _register_editing(server: CnaiLanguageServer) -> None:
 
 
 def serve() -> int:
+    gc.disable()  # the server collects when typing pauses (CnaiLanguageServer.collect)
     create_server().start_io()
     return 0
