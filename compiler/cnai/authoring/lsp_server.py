@@ -8,7 +8,7 @@ latest text, so answers always match what the editor shows.
 
 Positions: LSP counts lines from 0 and characters in the code units the client and server
 agreed on at initialize (UTF-16 unless both prefer another; pygls's PositionCodec converts).
-cnai's spans count code points (source.py): ``_position`` converts one to the other.
+cnai's spans count code points (source.py): ``position_of`` converts one to the other.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class CnaiLanguageServer(LanguageServer):
         super().__init__("cnai", __version__)
         self.imports = ImportCache()
         self.analyses: dict[str, Analysis] = {}
-        self.last_index: dict[str, SymbolIndex] = {}  # the last text that parsed, per document
+        self.parsed: dict[str, Analysis] = {}  # each document's last text that parsed
         self.pending: dict[str, asyncio.Task[None]] = {}  # each document's latest analysis
         self.background: set[asyncio.Task[None]] = set()  # indexing when typing pauses
         self.uncollected = 0  # analyses since the last garbage collection
@@ -57,14 +57,14 @@ class CnaiLanguageServer(LanguageServer):
 
     # ---- positions ----------------------------------------------------------------------
 
-    def _position(self, source: SourceFile, offset: int) -> types.Position:
+    def position_of(self, source: SourceFile, offset: int) -> types.Position:
         line, column = source.line_col(offset)
         before = source.line_text(line)[:column - 1]
         return types.Position(line - 1, self.workspace.position_codec.client_num_units(before))
 
     def range_of(self, span: Span) -> types.Range:
-        return types.Range(self._position(span.source, span.start),
-                           self._position(span.source, span.end))
+        return types.Range(self.position_of(span.source, span.start),
+                           self.position_of(span.source, span.end))
 
     def location(self, span: Span) -> types.Location:
         return types.Location(from_fs_path(span.file) or span.file, self.range_of(span))
@@ -103,6 +103,8 @@ class CnaiLanguageServer(LanguageServer):
             if self.workspace.get_text_document(uri).version != version:
                 return
             self.analyses[uri] = analysis
+            if analysis.module is not None:
+                self.parsed[uri] = analysis
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
             self.uncollected += 1
@@ -114,10 +116,11 @@ class CnaiLanguageServer(LanguageServer):
 
     async def _index_when_idle(self, uri: str, analysis: Analysis) -> None:
         """Index the names once typing has paused: a keystroke's diagnostics never wait for
-        the index of the text before it (a request that needs it builds it at once)."""
+        the index of the text before it (a request that needs it builds it at once). While
+        the text does not parse, the last text that did is indexed, for completion."""
         await asyncio.sleep(INDEX_AFTER_SECONDS)
         if self.analyses.get(uri) is analysis:
-            await self.index(uri, analysis)
+            await self.names(uri)
             if self.uncollected:
                 self.collect()
 
@@ -131,16 +134,18 @@ class CnaiLanguageServer(LanguageServer):
         gc.freeze()
         self.uncollected = 0
 
-    async def index(self, uri: str, analysis: Analysis) -> SymbolIndex | None:
-        """``analysis``'s index of names, built now if it is not yet; the last one that
-        parsed stays the document's for completion while the text does not parse."""
+    async def index(self, analysis: Analysis) -> SymbolIndex | None:
+        """``analysis``'s index of names, built now if it is not yet."""
         if analysis.index is None and analysis.module is not None:
             async with self.running:
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, analysis.index_names, self.imports)
-        if analysis.index is not None and self.analyses.get(uri) is analysis:
-            self.last_index[uri] = analysis.index
         return analysis.index
+
+    async def names(self, uri: str) -> SymbolIndex | None:
+        """The index of the document's last text that parsed (for completion)."""
+        parsed = self.parsed.get(uri)
+        return None if parsed is None else await self.index(parsed)
 
     async def current(self, uri: str) -> Analysis | None:
         """The analysis of ``uri``'s latest text, indexed (waiting for it if need be)."""
@@ -148,7 +153,7 @@ class CnaiLanguageServer(LanguageServer):
             await asyncio.shield(task)
         analysis = self.analyses.get(uri)
         if analysis is not None:
-            await self.index(uri, analysis)
+            await self.index(analysis)
         return analysis
 
     async def name_at(self, uri: str, position: types.Position
@@ -203,6 +208,7 @@ def create_server() -> CnaiLanguageServer:
 def _register_sync(server: CnaiLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CnaiLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.parsed.pop(params.text_document.uri, None)
         ls.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -225,7 +231,7 @@ def _register_sync(server: CnaiLanguageServer) -> None:
     def did_close(ls: CnaiLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.analyses.pop(uri, None)
-        ls.last_index.pop(uri, None)
+        ls.parsed.pop(uri, None)
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
 
 
@@ -272,10 +278,11 @@ def _register_editing(server: CnaiLanguageServer) -> None:
     async def completion(ls: CnaiLanguageServer, params: types.CompletionParams
                          ) -> types.CompletionList:
         uri = params.text_document.uri
-        await ls.current(uri)
+        if uri not in ls.parsed:  # else answer now: names rarely change with a keystroke
+            await ls.current(uri)
+        index = await ls.names(uri)
         document = ls.workspace.get_text_document(uri)
-        items = complete(document.source, ls.offset(uri, params.position),
-                         ls.last_index.get(uri))
+        items = complete(document.source, ls.offset(uri, params.position), index)
         return types.CompletionList(False, [
             types.CompletionItem(i.label, kind=KINDS.get(i.kind), detail=i.detail or i.kind)
             for i in items])
@@ -294,7 +301,7 @@ def _register_editing(server: CnaiLanguageServer) -> None:
         if formatted == document.source:
             return []
         whole = SourceFile(uri, document.source)
-        end = ls._position(whole, len(whole.text))
+        end = ls.position_of(whole, len(whole.text))
         return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
 
 
