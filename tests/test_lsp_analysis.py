@@ -107,3 +107,16 @@ def test_completion_in_strings_only_inside_interpolations() -> None:
     in_when = TEXT.replace("step report after train {", "step report after train when l {")
     values = {i.label for i in complete(in_when, in_when.index("when l") + 6, index)}
     assert "lr" in values  # a value, not the step names `after` takes
+
+
+@pytest.mark.parametrize("path", FILES[::3], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_position_answers(path: Path) -> None:
+    """Hover and completion anywhere in a file (every 7th offset, and cut short there, as
+    while typing) answer without failing."""
+    text = path.read_text()
+    analysis = analyze_text(text, str(path))
+    index = analysis.index_names(ImportCache())
+    for offset in range(0, len(text), 7):
+        hover_text(analysis, offset)
+        complete(text, offset, index)
+        complete(text[:offset], offset, index)
