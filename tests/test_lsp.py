@@ -181,6 +181,16 @@ def test_definition_of_a_template_two_imports_away(lsp: LspSession) -> None:
     assert span(loop_var)[:2] == at("for shard", shift=4, text=control)
 
 
+def test_references_of_an_imported_template_and_of_an_import(lsp: LspSession, main: str
+                                                             ) -> None:
+    template = lsp.references(main, *at("use trainer", shift=5))
+    assert [(r.uri, span(r)[:2]) for r in template] == [
+        (uri_of(LIB), at("template trainer", shift=9, text=LIB.read_text())),
+        (main, at("use trainer", shift=4))]
+    imported = lsp.references(main, *at('"lib.cnai"', shift=1), declaration=False)
+    assert [span(r)[:2] for r in imported] == [at("use trainer", shift=4)]
+
+
 def test_references_of_a_step_and_a_param(lsp: LspSession, main: str) -> None:
     references = lsp.references(main, *at("step train", shift=6))
     assert [span(r)[:2] for r in references] == [

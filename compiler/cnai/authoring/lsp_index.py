@@ -71,7 +71,15 @@ class SymbolIndex:
         return None
 
     def references(self, symbol: Symbol) -> list[Occurrence]:
-        return [o for o in self.occurrences if o.symbol is symbol]
+        """Where ``symbol`` is named: in this file, and its declaration if it is in another
+        (an imported template's). An import's are the file's uses of the templates the
+        imported file declares."""
+        found = [o for o in self.occurrences if o.symbol is symbol
+                 or (symbol.kind == "import" and o.symbol.kind == "template"
+                     and o.symbol.span.file == symbol.path and not o.declaration)]
+        if symbol.span.file != self.path:
+            found.insert(0, Occurrence(symbol.span, symbol, declaration=True))
+        return found
 
     def named(self, kinds: Iterable[str]) -> list[Symbol]:
         wanted = set(kinds)
