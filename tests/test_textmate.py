@@ -84,6 +84,15 @@ def test_strings_comments_and_interpolations() -> None:
     assert "meta.interpolation.cnai" in inner and inner[-1] == "variable.other.cnai"
 
 
+def test_reserved_names_and_templates() -> None:
+    line = next(line for line in tokens()["control.cnai"]
+                if "pipeline.status" in "".join(str(t["text"]) for t in line))
+    texts = [(t["text"], t["scopes"][-1]) for t in line]  # type: ignore[index]
+    assert ("pipeline", "variable.language.cnai") in texts
+    assert ("status", "variable.other.member.cnai") in texts
+    assert ("notifier", "entity.name.function.template.cnai") in texts
+
+
 def test_step_output_references() -> None:
     line = next(line for line in tokens()["model_pipeline.cnai"]
                 if '"evaluate.py"' in "".join(str(t["text"]) for t in line))
