@@ -43,7 +43,7 @@ class LspSession:
         path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
                                              str(ROOT / "compiler")]))
         env = {**os.environ, "PYTHONPATH": path}
-        self.run(self.client.start_io(sys.executable, "-m", "cnai", "lsp", env=env))
+        self.run(self.client.start_io(sys.executable, "-m", "cnai", "lsp", "--stdio", env=env))
         self.run(self.client.initialize_async(types.InitializeParams(
             capabilities=types.ClientCapabilities(), process_id=os.getpid())))
         self.client.initialized(types.InitializedParams())
