@@ -39,7 +39,10 @@ def scan(text: str) -> list[Token]:
         assert found is not None  # everything in the pattern is optional
         kind = found.lastgroup
         skipped_end = found.start(kind) if kind is not None else found.end()
-        line = _comments(text, position, skipped_end, line, tokens)
+        if text.find("#", position, skipped_end) != -1:
+            line = _comments(text, position, skipped_end, line, tokens)
+        elif skipped_end > position:
+            line += text.count("\n", position, skipped_end)
         if kind is None:
             break
         start, position = found.span(kind)
