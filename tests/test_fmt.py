@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cnai.authoring.fmt import FormatError, format_source
+from cnai.authoring.fmt_tokens import words
 from cnai.cli import main
 from cnai.source import SourceFile
 from cnai.syntax import parse
@@ -141,6 +142,19 @@ def test_templates_imports_and_types() -> None:
 
 def test_windows_line_endings_and_trailing_white_space_go() -> None:
     assert fmt('pipeline p {  \r\n  a = 1  # c  \r\n}\r\n') == 'pipeline p {\n  a = 1  # c\n}\n'
+
+
+def test_the_result_check_sees_a_lost_or_changed_token_or_comment() -> None:
+    kept = words('x = [1, "a # b",]  # c\n')
+    assert kept == ["x", "=", "[", "1", ",", '"a # b"', "]", "# c"]
+    assert words('x = [1, "a # b"]  # c') == kept
+    assert words('x = [1, "a # b"]') != kept and words('x = [1, "a #  b"] # c') != kept
+
+
+def test_the_example_in_the_docs_is_in_the_canonical_layout() -> None:
+    doc = (ROOT / "docs" / "fmt.md").read_text(encoding="utf-8")
+    block = doc.split("```cnai\n", 1)[1].split("```", 1)[0]
+    assert fmt(block) == block
 
 
 def test_text_that_does_not_parse_raises_format_error_with_the_diagnostics() -> None:

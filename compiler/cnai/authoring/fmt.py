@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from cnai.authoring.fmt_tokens import COMMENT, Token, matching, scan
+from cnai.authoring.fmt_tokens import COMMENT, Token, matching, scan, words
 from cnai.diagnostics import CompileError, Diagnostic
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast, parse
@@ -58,21 +58,20 @@ def format_source(text: str, path: str = "<input>") -> str:
     tokens = scan(text)
     layout = _Layout(text, tokens, _item_spans(module), matching(tokens))
     result = layout.render()
-    if result != text and _words(scan(result)) != _words(tokens):
+    if result != text and words(result) != _words(tokens):
         raise AssertionError(f"cnai fmt changed the tokens of {path}; this is a bug")
     return result
 
 
 def _words(tokens: list[Token]) -> list[str]:
-    """The tokens' and comments' texts but a comma before a closing bracket: what the layout
-    must keep. (The tests compare the syntax trees, which takes as long as a parse.)"""
-    words = []
-    for index, token in enumerate(tokens):
-        if token.kind == "COMMA" and index + 1 < len(tokens) and tokens[index + 1].text in (
-                ")", "]"):
-            continue
-        words.append(token.text)
-    return words
+    """``words`` of the text ``tokens`` came from."""
+    kept: list[str] = []
+    for token in tokens:
+        if token.text in (")", "]") and kept and kept[-1] == "," and token.kind != COMMENT:
+            kept[-1] = token.text
+        else:
+            kept.append(token.text)
+    return kept
 
 
 def _parse(text: str, path: str) -> ast.Module:

@@ -54,6 +54,36 @@ def scan(text: str) -> list[Token]:
     return tokens
 
 
+def words(text: str) -> list[str]:
+    """The texts of ``scan(text)``, but a comma just before a `)` or `]`: what a layout
+    must keep. A lighter scan, for checking the formatter's result."""
+    parse_tables = tables()
+    match = re.compile(parse_tables.pattern).match
+    found_words: list[str] = []
+    append = found_words.append
+    position, end = 0, len(text)
+    while position < end:
+        found = match(text, position)
+        assert found is not None
+        kind = found.lastgroup
+        skipped_end = found.start(kind) if kind is not None else found.end()
+        hash_at = text.find("#", position, skipped_end)
+        while hash_at != -1:
+            newline = text.find("\n", hash_at, skipped_end)
+            comment_end = skipped_end if newline == -1 else newline
+            append(text[hash_at:comment_end].rstrip())
+            hash_at = text.find("#", comment_end, skipped_end)
+        if kind is None:
+            break
+        start, position = found.span(kind)
+        value = text[start:position]
+        if value in (")", "]") and found_words and found_words[-1] == ",":
+            found_words[-1] = value
+        else:
+            append(value)
+    return found_words
+
+
 def _comments(text: str, start: int, end: int, line: int, tokens: list[Token]) -> int:
     """Append the comments of ``text[start:end]`` (white space and comments only); the line
     at ``end``."""
