@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from cnai.authoring.fmt import FormatError, ast_shape, format_source
 from cnai.authoring.fmt_tokens import COMMENT, scan
+from cnai.diagnostics import CompileError
 from cnai.driver import CompileFailed, check_source
 from cnai.source import SourceFile
 from cnai.syntax import parse
 from fuzz_programs import programs
 from fuzz_support import fuzz_settings
+from test_fuzz_mutations import mutants
 from testpaths import EXAMPLES, FIXTURES
 
 FILES = sorted([*EXAMPLES.glob("*.cnai"), *FIXTURES.rglob("*.cnai")])
@@ -60,6 +62,24 @@ def test_generated_programs(text: str, data: st.DataObject) -> None:
     choices = data.draw(st.lists(st.integers(0, len(GAPS) - 1), min_size=len(scan(text)),
                                  max_size=len(scan(text))), label="gaps")
     assert_formats_well(with_gaps(text, choices))
+
+
+@fuzz_settings("mutations")
+@given(data=mutants())
+def test_mutated_files(data: bytes) -> None:
+    """Mutants of every example, fixture and docs block: what parses formats well, what does
+    not raises FormatError, never another exception."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # the command reports E0001 before it formats (test_fmt.py)
+    try:
+        parse(SourceFile("f.cnai", text))
+    except CompileError:
+        with pytest.raises(FormatError):
+            format_source(text, "f.cnai")
+        return
+    assert_formats_well(text)
 
 
 def diagnostics(text: str, path: Path) -> list[tuple[str, str]]:
