@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from cnai.authoring.fmt_tokens import COMMENT, Token, matching, scan, words
+from cnai.authoring.fmt_tokens import COMMENT, Token, drop_trailing_comma, matching, scan, words
 from cnai.diagnostics import CompileError, Diagnostic
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast, parse
@@ -67,10 +67,9 @@ def _words(tokens: list[Token]) -> list[str]:
     """``words`` of the text ``tokens`` came from."""
     kept: list[str] = []
     for token in tokens:
-        if token.text in (")", "]") and kept and kept[-1] == "," and token.kind != COMMENT:
-            kept[-1] = token.text
-        else:
-            kept.append(token.text)
+        if token.text in (")", "]"):
+            drop_trailing_comma(kept)
+        kept.append(token.text)
     return kept
 
 
@@ -188,7 +187,7 @@ class _Layout:
         keys = _Runs()  # (line, key) of consecutive one-line assignments
         notes = _Runs()  # (line, comment) of consecutive one-line entries with a comment
         single = -1  # the line of the entry just written, if it took one line
-        last_item = entries[-1] if entries and tokens[entries[-1][0]].kind != COMMENT else None
+        last_item = next((e for e in reversed(entries) if tokens[e[0]].kind != COMMENT), None)
         for number, (low, high) in enumerate(entries):
             token = tokens[low]
             if token.kind == COMMENT and not token.own_line:

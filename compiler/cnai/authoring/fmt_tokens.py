@@ -55,8 +55,8 @@ def scan(text: str) -> list[Token]:
 
 
 def words(text: str) -> list[str]:
-    """The texts of ``scan(text)``, but a comma just before a `)` or `]`: what a layout
-    must keep. A lighter scan, for checking the formatter's result."""
+    """The texts of ``scan(text)``, but a comma that ends a list or arguments: what a
+    layout must keep. A lighter scan, for checking the formatter's result."""
     parse_tables = tables()
     match = re.compile(parse_tables.pattern).match
     found_words: list[str] = []
@@ -77,11 +77,19 @@ def words(text: str) -> list[str]:
             break
         start, position = found.span(kind)
         value = text[start:position]
-        if value in (")", "]") and found_words and found_words[-1] == ",":
-            found_words[-1] = value
-        else:
-            append(value)
+        if value in (")", "]"):
+            drop_trailing_comma(found_words)
+        append(value)
     return found_words
+
+
+def drop_trailing_comma(found_words: list[str]) -> None:
+    """Remove the comma that ends a list or arguments (comments may follow it)."""
+    index = len(found_words) - 1
+    while index >= 0 and found_words[index].startswith("#"):
+        index -= 1
+    if index >= 0 and found_words[index] == ",":
+        del found_words[index]
 
 
 def _comments(text: str, start: int, end: int, line: int, tokens: list[Token]) -> int:
