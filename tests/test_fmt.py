@@ -78,7 +78,8 @@ def test_a_one_line_block_wider_than_100_columns_gets_one_item_per_line() -> Non
 
 def test_a_list_written_over_lines_gets_one_element_per_line_and_commas() -> None:
     text = ('pipeline p {\n  step s {\n    image = "x"\n    command = ["a", "b",\n'
-            '      "c"]\n    args = [1, 2,]\n    env = [\n      "d"  # the last\n      # end\n    ]\n  }\n}\n')
+            '      "c"]\n    args = [1, 2,]\n    env = [\n      "d"  # the last\n'
+            '      # end\n    ]\n  }\n}\n')
     assert fmt(text) == ('pipeline p {\n  step s {\n    image = "x"\n    command = [\n'
                          '      "a",\n      "b",\n      "c",\n    ]\n    args = [1, 2]\n'
                          '    env = [\n      "d",  # the last\n      # end\n    ]\n  }\n}\n')
