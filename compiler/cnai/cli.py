@@ -181,7 +181,7 @@ def _compile(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     collecting = gc.isenabled()
-    if args.command in ("check", "compile"):
+    if args.command in ("check", "compile", "fmt"):
         # A compile allocates a large, short-lived object graph; the cyclic collector only
         # re-scans it (a third of the run time at 1,000 steps), and the process exits right
         # after. `submit` and `run` may go on for hours, with the collector on.

@@ -21,8 +21,9 @@ written out again:
   value ends its line; what follows continues four spaces deeper.
 
 ``format_source`` parses the text first: text that does not parse raises FormatError with
-the parser's diagnostics. The result is parsed again and its syntax tree compared with the
-input's (spans aside), so a formatting bug can never change a pipeline.
+the parser's diagnostics. The result is scanned again and its tokens compared with the
+input's tokens and comments (trailing commas aside), so a formatting bug cannot lose a
+comment or change a pipeline.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from cnai.authoring.fmt_tokens import COMMENT, Token, matching, scan
+from cnai.authoring.fmt_tokens import COMMENT, Token, drop_trailing_comma, matching, scan, words
 from cnai.diagnostics import CompileError, Diagnostic
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast, parse
@@ -55,11 +56,21 @@ def format_source(text: str, path: str = "<input>") -> str:
     """The canonical layout of ``text``; FormatError when it does not parse."""
     module = _parse(text, path)
     tokens = scan(text)
-    layout = _Layout(text, tokens, _item_spans(module))
+    layout = _Layout(text, tokens, _item_spans(module), matching(tokens))
     result = layout.render()
-    if result != text and ast_shape(_parse(result, path)) != ast_shape(module):
-        raise AssertionError(f"cnai fmt changed the syntax tree of {path}; this is a bug")
+    if result != text and words(result) != _words(tokens):
+        raise AssertionError(f"cnai fmt changed the tokens of {path}; this is a bug")
     return result
+
+
+def _words(tokens: list[Token]) -> list[str]:
+    """``words`` of the text ``tokens`` came from."""
+    kept: list[str] = []
+    for token in tokens:
+        if token.text in (")", "]"):
+            drop_trailing_comma(kept)
+        kept.append(token.text)
+    return kept
 
 
 def _parse(text: str, path: str) -> ast.Module:
@@ -109,11 +120,12 @@ def _children(node: object) -> Iterator[ast.Node]:
 class _Layout:
     """Writes the tokens out line by line; ``lines[-1]`` is the line being written."""
 
-    def __init__(self, text: str, tokens: list[Token], items: dict[int, int]) -> None:
+    def __init__(self, text: str, tokens: list[Token], items: dict[int, int],
+                 pairs: dict[int, int]) -> None:
         self.text = text
         self.tokens = tokens
         self.items = items
-        self.pairs = matching(tokens)
+        self.pairs = pairs  # index of each bracket's closing one
         self.lines: list[str] = []
         self.broken = False  # a comment ended the line: the next token starts another
 
@@ -175,7 +187,7 @@ class _Layout:
         keys = _Runs()  # (line, key) of consecutive one-line assignments
         notes = _Runs()  # (line, comment) of consecutive one-line entries with a comment
         single = -1  # the line of the entry just written, if it took one line
-        last_item = entries[-1] if entries and tokens[entries[-1][0]].kind != COMMENT else None
+        last_item = next((e for e in reversed(entries) if tokens[e[0]].kind != COMMENT), None)
         for number, (low, high) in enumerate(entries):
             token = tokens[low]
             if token.kind == COMMENT and not token.own_line:
@@ -183,15 +195,15 @@ class _Layout:
                 if single == len(self.lines) - 1:
                     notes.add(single, token.text)
                 else:
-                    notes.close(self.lines, _align_comment)
+                    notes.close()
                 single = -1
                 continue
             if single >= 0:  # the entry before had no comment at its end
-                notes.close(self.lines, _align_comment)
+                notes.close()
             blank = number > 0 and self._blank_before(low)
             if blank or token.kind == COMMENT:
-                keys.close(self.lines, _align_key)
-                notes.close(self.lines, _align_comment)
+                keys.close()
+                notes.close()
             if blank:
                 self.lines.append("")
             if token.kind == COMMENT:
@@ -205,13 +217,15 @@ class _Layout:
                 self._put(",", False)
             single = first if len(self.lines) - 1 == first else -1
             if single < 0:
-                notes.close(self.lines, _align_comment)
+                notes.close()
             if align and single >= 0 and tokens[low + 1].kind == "EQUAL":
                 keys.add(first, token.text)
             else:
-                keys.close(self.lines, _align_key)
-        keys.close(self.lines, _align_key)
-        notes.close(self.lines, _align_comment)
+                keys.close()
+        keys.close()
+        notes.close()
+        keys.align(self.lines, _align_key)  # first: padding a key moves the comment after it
+        notes.align(self.lines, _align_comment)
         self.broken = False
 
     def _blank_before(self, index: int) -> bool:
@@ -264,8 +278,7 @@ class _Layout:
 
     def _one_line(self, open_: int, close: int) -> str | None:
         """`{ a = 1  b = 2 }` for a block written on one line, or None if it needs more."""
-        sub = _Layout(self.text, self.tokens, self.items)
-        sub.pairs = self.pairs
+        sub = _Layout(self.text, self.tokens, self.items, self.pairs)
         parts = []
         for low, high in sub._items(open_ + 1, close):
             sub.lines = [""]
@@ -325,19 +338,24 @@ def _spaced(previous: Token | None, token: Token) -> bool:
 
 
 class _Runs:
-    """Lines to line up: (line index, text) of a run, aligned when the run ends."""
+    """Lines to line up: runs of (line index, text), aligned once the block is written."""
 
     def __init__(self) -> None:
         self.run: list[tuple[int, str]] = []
+        self.runs: list[list[tuple[int, str]]] = []
 
     def add(self, index: int, text: str) -> None:
         self.run.append((index, text))
 
-    def close(self, lines: list[str],
-              aligner: Callable[[list[str], list[tuple[int, str]]], None]) -> None:
+    def close(self) -> None:
         if len(self.run) > 1:
-            aligner(lines, self.run)
+            self.runs.append(self.run)
         self.run = []
+
+    def align(self, lines: list[str],
+              aligner: Callable[[list[str], list[tuple[int, str]]], None]) -> None:
+        for run in self.runs:
+            aligner(lines, run)
 
 
 def _align_key(lines: list[str], run: list[tuple[int, str]]) -> None:

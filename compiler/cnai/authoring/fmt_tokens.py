@@ -39,7 +39,10 @@ def scan(text: str) -> list[Token]:
         assert found is not None  # everything in the pattern is optional
         kind = found.lastgroup
         skipped_end = found.start(kind) if kind is not None else found.end()
-        line = _comments(text, position, skipped_end, line, tokens)
+        if text.find("#", position, skipped_end) != -1:
+            line = _comments(text, position, skipped_end, line, tokens)
+        elif skipped_end > position:
+            line += text.count("\n", position, skipped_end)
         if kind is None:
             break
         start, position = found.span(kind)
@@ -49,6 +52,44 @@ def scan(text: str) -> list[Token]:
         tokens.append(Token(kind, value, start, position, line))
         line += value.count("\n")  # never: a string holds no raw new line
     return tokens
+
+
+def words(text: str) -> list[str]:
+    """The texts of ``scan(text)``, but a comma that ends a list or arguments: what a
+    layout must keep. A lighter scan, for checking the formatter's result."""
+    parse_tables = tables()
+    match = re.compile(parse_tables.pattern).match
+    found_words: list[str] = []
+    append = found_words.append
+    position, end = 0, len(text)
+    while position < end:
+        found = match(text, position)
+        assert found is not None
+        kind = found.lastgroup
+        skipped_end = found.start(kind) if kind is not None else found.end()
+        hash_at = text.find("#", position, skipped_end)
+        while hash_at != -1:
+            newline = text.find("\n", hash_at, skipped_end)
+            comment_end = skipped_end if newline == -1 else newline
+            append(text[hash_at:comment_end].rstrip())
+            hash_at = text.find("#", comment_end, skipped_end)
+        if kind is None:
+            break
+        start, position = found.span(kind)
+        value = text[start:position]
+        if value in (")", "]"):
+            drop_trailing_comma(found_words)
+        append(value)
+    return found_words
+
+
+def drop_trailing_comma(found_words: list[str]) -> None:
+    """Remove the comma that ends a list or arguments (comments may follow it)."""
+    index = len(found_words) - 1
+    while index >= 0 and found_words[index].startswith("#"):
+        index -= 1
+    if index >= 0 and found_words[index] == ",":
+        del found_words[index]
 
 
 def _comments(text: str, start: int, end: int, line: int, tokens: list[Token]) -> int:
