@@ -139,7 +139,11 @@ class CnaiLanguageServer(LanguageServer):
         if analysis.index is None and analysis.module is not None:
             async with self.running:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, analysis.index_names, self.imports)
+                try:
+                    await loop.run_in_executor(None, analysis.index_names, self.imports)
+                except Exception:  # a bug in cnai: no names, but diagnostics go on
+                    log.exception("indexing %s failed", analysis.source.path)
+                    analysis.module = None
         return analysis.index
 
     async def names(self, uri: str) -> SymbolIndex | None:
