@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
+from cnai.authoring import graph_command
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.outfiles import write_atomically, write_split
@@ -23,6 +24,7 @@ from cnai.usage import (
     add_color_option,
     add_compile_options,
     compile_options,
+    output_path,
     print_diagnostics,
     read_input,
 )
@@ -35,6 +37,7 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
 COMMAND_PACKAGES = (
     submit,
     local,
+    graph_command,
 )
 
 
@@ -133,14 +136,7 @@ def _write_split(directory: Path, documents: Sequence[dict[str, object]]) -> Non
 
 
 def _compile(args: argparse.Namespace) -> int:
-    output = Path(args.output) if args.output else None
-    if output is not None:
-        if output.is_dir():
-            raise UsageError(f"{output} is a directory; give a file name")
-        if output.exists() and output.resolve() == Path(args.file).resolve():
-            raise UsageError(f"refusing to overwrite the input file {args.file}")
-        if not output.parent.exists() and str(output.parent):
-            raise UsageError(f"directory {output.parent} does not exist")
+    output = output_path(args.output or None, args.file)
     if args.split and args.output:
         raise UsageError("give -o or --split, not both")
     passes = None
