@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
+from cnai.authoring import explain as explain_command
 from cnai.authoring import graph_command
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
@@ -38,6 +39,7 @@ COMMAND_PACKAGES = (
     submit,
     local,
     graph_command,
+    explain_command,
 )
 
 
@@ -55,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check files for errors, emit nothing")
     check.add_argument("files", nargs="+", metavar="FILE")
-    common(check)
+    check.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                       help="how diagnostics are printed (default: text); sarif: a SARIF "
+                       "2.1.0 log on standard output, for code scanning")
+    add_color_option(check)
 
     compile_ = commands.add_parser("compile", help="compile a file to a target")
     compile_.add_argument("file", metavar="FILE")
@@ -78,7 +83,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(diagnostics: Sequence[Diagnostic], sources: dict[str, SourceFile],
             args: argparse.Namespace, explain: Sequence[str] | None = None) -> None:
-    if args.format == "json":
+    if args.format == "sarif":  # a report to keep (> cnai.sarif), not messages: stdout
+        from cnai.authoring.sarif import render_sarif
+
+        sys.stdout.write(render_sarif(diagnostics))
+    elif args.format == "json":
         from cnai.diagnostics.render import render_json
 
         sys.stderr.write(render_json(diagnostics, explain))
