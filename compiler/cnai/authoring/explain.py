@@ -98,9 +98,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _did_you_mean(code: str) -> str:
+    """A registered code one slip away: two neighbouring characters swapped, then one
+    character wrong, then difflib's closest."""
     import difflib
 
     from cnai.diagnostics import CODES
 
-    close = difflib.get_close_matches(code, list(CODES), n=1, cutoff=0.6)
+    def differences(known: str) -> list[int]:
+        return [i for i, (a, b) in enumerate(zip(code, known, strict=True)) if a != b]
+
+    same_length = [known for known in CODES if len(known) == len(code)]
+    swapped = [k for k in same_length if len(d := differences(k)) == 2 and d[1] == d[0] + 1
+               and code[d[0]] == k[d[1]] and code[d[1]] == k[d[0]]]
+    one_off = [known for known in same_length if len(differences(known)) == 1]
+    close = swapped or one_off or difflib.get_close_matches(code, list(CODES), n=1,
+                                                            cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
