@@ -8,11 +8,11 @@ its DOT id (a step's name), each edge a ``<g class="edge">`` titled ``A->B`` wit
 from __future__ import annotations
 
 import os
-import sys
 import re
 import shutil
 import struct
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -179,3 +179,12 @@ def test_the_readme_picture_is_what_cnai_graph_draws(
                                     "docs/images/model_pipeline.svg")
     else:  # another Graphviz lays it out differently: the same nodes, edges and labels
         assert svg_parts(drawn) == svg_parts(committed)
+
+
+def test_check_and_graph_dot_do_not_import_graphviz() -> None:
+    script = ("import sys\nfrom cnai.cli import main\n"
+              f"main(['check', {str(SEED)!r}])\nmain(['graph', {str(SEED)!r}])\n"
+              "print('graphviz' in sys.modules, 'cnai.authoring.graph' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.endswith("False True\n")

@@ -120,7 +120,8 @@ def run_dot(dot: str, kind: str) -> bytes:
                          f"install 'cnai[graph]' (and Graphviz's `dot` program), {hint}"
                          ) from None
     try:
-        return graphviz.pipe("dot", kind, dot.encode("utf-8"), quiet=True)
+        rendered: bytes = graphviz.pipe("dot", kind, dot.encode("utf-8"), quiet=True)
+        return rendered
     except graphviz.ExecutableNotFound:
         raise UsageError(f"{kind.upper()} output needs Graphviz's `dot` program, which is not "
                          f"on PATH: install Graphviz (https://graphviz.org/download/, e.g. "

@@ -3,7 +3,8 @@
 One run for all the files checked. Its rules are the whole diagnostic registry, in registry
 order (``id``, ``shortDescription`` from diagnostics/codes.py; ``fullDescription`` and
 ``help`` from docs/diagnostics.md's section, what ``cnai explain`` prints); each result names
-its rule by ``ruleId`` and ``ruleIndex``. References to the OASIS standard (SARIF v2.1.0, Errata 01):
+its rule by ``ruleId`` and ``ruleIndex``. What the OASIS standard (SARIF v2.1.0, Errata 01)
+asks, and what cnai writes:
 
 - columns: cnai counts characters (code points), so the run says ``columnKind:
   "unicodeCodePoints"`` (§3.14.27: utf16CodeUnits otherwise);
