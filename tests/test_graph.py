@@ -82,7 +82,10 @@ def test_sweep_draws_the_loop_the_branches_and_finally(
                         "cluster_finally": ["finally"]}
     assert edges["pick->publish"] == ["if pick.best < 0.05"]
     assert edges["pick->alert"] == ["else"]
-    assert "notify" in nodes
+    assert "notify" in nodes and "alert->notify" not in edges  # invisible: it only places
+    dot = graph(capsys, str(EXAMPLES / "sweep.cnai"))[1]
+    assert dot.endswith('  "publish" -> "notify" [style=invis];\n'
+                        '  "alert" -> "notify" [style=invis];\n}\n')
 
 
 def test_dot_marks_services_distributed_and_gpu_steps(

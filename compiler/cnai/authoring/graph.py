@@ -21,7 +21,9 @@ from cnai.semantics import ir
 from cnai.semantics.dag import gate_refs
 
 NodeKind = Literal["step", "preload", "service", "distributed", "dataset"]
-EdgeKind = Literal["data", "order", "gate", "outcome", "fills", "mount"]
+# "finally": `finally` runs after everything else; drawn invisible, it only puts the finally
+# box below the rest.
+EdgeKind = Literal["data", "order", "gate", "outcome", "fills", "mount", "finally"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,20 @@ def draw(pipeline: ir.Pipeline) -> Drawing:
                                                     for d in mounted):
                 continue  # drawn as preload -> data set -> step
             drawing.edges.append(_edge(dependency, step, pipeline))
+    drawing.edges += _after_everything(drawing, pipeline)
     return drawing
+
+
+def _after_everything(drawing: Drawing, pipeline: ir.Pipeline) -> list[DrawnEdge]:
+    """An edge from each last step outside ``finally`` to the first step inside it."""
+    in_finally = {s.name for s in pipeline.steps
+                  if any(isinstance(g, ir.Finally) for g in pipeline.ancestors(s.group))}
+    if not in_finally:
+        return []
+    first = next(s.name for s in pipeline.steps if s.name in in_finally)
+    sources = {e.source for e in drawing.edges}
+    return [DrawnEdge(s.name, first, "finally") for s in pipeline.steps
+            if s.name not in in_finally and s.name not in sources]
 
 
 def _cluster(group: ir.Loop | ir.Branch | ir.Finally) -> DrawnCluster:

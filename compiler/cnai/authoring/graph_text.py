@@ -32,6 +32,7 @@ _DOT_EDGES = {
     "outcome": ', style=dashed, color="#b03a2e", fontcolor="#b03a2e"',
     "fills": ", style=dashed",
     "mount": ", style=dashed, arrowhead=open",
+    "finally": ", style=invis",
 }
 _DOT_CLUSTERS = {
     "loop": 'style="rounded"',
@@ -110,7 +111,7 @@ _MERMAID_SHAPES = {
     "dataset": ('[("', '")]'),
 }
 _MERMAID_ARROWS = {"data": "-->", "order": "-->", "gate": "==>", "outcome": "-.->",
-                   "fills": "-.->", "mount": "-.->"}
+                   "fills": "-.->", "mount": "-.->", "finally": "~~~"}
 _MERMAID_ESCAPES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;",
                     "|": "#124;", "`": "#96;"}
 
