@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from cnai.cli import main
+from cnai.driver import compile_file
 from testpaths import EXAMPLES, ROOT
 
 SEED = EXAMPLES / "model_pipeline.cnai"
@@ -191,3 +192,15 @@ def test_check_and_graph_dot_do_not_import_graphviz() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.endswith("False True\n")
+
+
+@needs_dot
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fixtures" / "valid").glob("*.cnai")),
+                         ids=lambda p: p.name)
+def test_every_valid_fixture_renders(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, svg, stderr = graph(capsys, str(path), "--format", "svg")
+    assert (status, stderr) == (0, "")
+    nodes, _, _ = svg_parts(svg)
+    pipeline = compile_file(path, "ir").graph
+    assert pipeline is not None
+    assert {s.name for s in pipeline.steps} <= nodes
