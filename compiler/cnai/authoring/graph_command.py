@@ -48,7 +48,7 @@ def add_parser(
 def run(args: argparse.Namespace) -> int:
     """Run ``cnai graph`` with parsed arguments; the exit status."""
     from cnai.authoring.graph import draw
-    from cnai.driver import CompileFailed, compile_source
+    from cnai.driver import CompileFailed, analyze_source
     from cnai.outfiles import write_atomically
     from cnai.usage import UsageError, output_path, print_diagnostics, read_input
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     kind = chosen_format(args.graph_format, output)
     data = read_input(args.file)
     try:
-        result = compile_source(data, args.file, "ir")
+        result = analyze_source(data, args.file)
     except CompileFailed as failed:
         print_diagnostics(failed.diagnostics, failed.sources, args.color)
         return EXIT_INPUT
