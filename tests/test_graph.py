@@ -116,6 +116,11 @@ def test_text_formats_are_deterministic_and_follow_the_suffix(
         first = graph(capsys, str(EXAMPLES / f"{name}.cnai"))[1]
         assert first.startswith('digraph "') and graph(
             capsys, str(EXAMPLES / f"{name}.cnai"))[1] == first
+    runs = {subprocess.run([sys.executable, "-m", "cnai", "graph", str(EXAMPLES / "sweep.cnai"),
+                            "--format", kind], env={**os.environ, "PYTHONHASHSEED": seed},
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+            for kind in ("dot", "mermaid") for seed in ("0", "1")}
+    assert len(runs) == 2  # one text per format, whatever the hash seed
     out = tmp_path / "dag.mmd"
     assert graph(capsys, str(EXAMPLES / "sweep.cnai"), "-o", str(out))[0] == 0
     mermaid = out.read_text(encoding="utf-8")

@@ -59,11 +59,19 @@ class Drawing:
     edges: list[DrawnEdge] = field(default_factory=list)
     clusters: list[DrawnCluster] = field(default_factory=list)
 
-    def members(self, cluster: str | None) -> list[DrawnNode]:
-        return [n for n in self.nodes if n.cluster == cluster]
+    def members(self) -> dict[str | None, list[DrawnNode]]:
+        """The nodes directly in each cluster (None: outside every cluster), in order."""
+        found: dict[str | None, list[DrawnNode]] = {}
+        for node in self.nodes:
+            found.setdefault(node.cluster, []).append(node)
+        return found
 
-    def children(self, cluster: str | None) -> list[DrawnCluster]:
-        return [c for c in self.clusters if c.parent == cluster]
+    def children(self) -> dict[str | None, list[DrawnCluster]]:
+        """The clusters directly in each cluster (None: at the top), in order."""
+        found: dict[str | None, list[DrawnCluster]] = {}
+        for cluster in self.clusters:
+            found.setdefault(cluster.parent, []).append(cluster)
+        return found
 
 
 def dataset_node_id(name: str) -> str:

@@ -59,25 +59,33 @@ def to_dot(drawing: Drawing) -> str:
         f"  node [fontname={_dot_string(FONT)}, fontsize=11];",
         f"  edge [fontname={_dot_string(FONT)}, fontsize=10];",
     ]
-    out += _dot_members(drawing, None, "  ")
+    out += _dot_members(_Tree(drawing), None, "  ")
     out += [f"  {_dot_edge(edge)}" for edge in drawing.edges]
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def _dot_members(drawing: Drawing, cluster: str | None, indent: str) -> list[str]:
-    lines = [indent + _dot_node(node) for node in drawing.members(cluster)]
-    for child in drawing.children(cluster):
-        lines += _dot_cluster(drawing, child, indent)
+class _Tree:
+    """Which nodes and clusters each cluster holds, looked up once per drawing."""
+
+    def __init__(self, drawing: Drawing) -> None:
+        self.members = drawing.members()
+        self.children = drawing.children()
+
+
+def _dot_members(tree: _Tree, cluster: str | None, indent: str) -> list[str]:
+    lines = [indent + _dot_node(node) for node in tree.members.get(cluster, [])]
+    for child in tree.children.get(cluster, []):
+        lines += _dot_cluster(tree, child, indent)
     return lines
 
 
-def _dot_cluster(drawing: Drawing, cluster: DrawnCluster, indent: str) -> list[str]:
+def _dot_cluster(tree: _Tree, cluster: DrawnCluster, indent: str) -> list[str]:
     inner = indent + "  "
     return [
         f"{indent}subgraph {_dot_string('cluster_' + cluster.id)} {{",
         f"{inner}label={_dot_string(cluster.label)}; {_DOT_CLUSTERS[cluster.kind]};",
-        *_dot_members(drawing, cluster.id, inner),
+        *_dot_members(tree, cluster.id, inner),
         f"{indent}}}",
     ]
 
@@ -125,7 +133,7 @@ def to_mermaid(drawing: Drawing) -> str:
     Node ids are ``n0``, ``n1``...: Mermaid reserves words such as ``end``."""
     ids = {node.id: f"n{index}" for index, node in enumerate(drawing.nodes)}
     out = ["---", f"title: {_mermaid_text(drawing.name)}", "---", "flowchart TB"]
-    out += _mermaid_members(drawing, None, ids, "  ")
+    out += _mermaid_members(_Tree(drawing), None, ids, "  ")
     for edge in drawing.edges:
         arrow = _MERMAID_ARROWS[edge.kind]
         label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
@@ -137,16 +145,16 @@ def to_mermaid(drawing: Drawing) -> str:
     return "\n".join(out) + "\n"
 
 
-def _mermaid_members(drawing: Drawing, cluster: str | None, ids: dict[str, str],
+def _mermaid_members(tree: _Tree, cluster: str | None, ids: dict[str, str],
                      indent: str) -> list[str]:
     lines = []
-    for node in drawing.members(cluster):
+    for node in tree.members.get(cluster, []):
         opening, closing = _MERMAID_SHAPES[node.kind]
         label = "<br/>".join(_mermaid_text(line) for line in node.lines)
         lines.append(f"{indent}{ids[node.id]}{opening}{label}{closing}")
-    for child in drawing.children(cluster):
+    for child in tree.children.get(cluster, []):
         group_id = "g_" + child.id.replace("-", "_")
         lines.append(f'{indent}subgraph {group_id}["{_mermaid_text(child.label)}"]')
-        lines += _mermaid_members(drawing, child.id, ids, indent + "  ")
+        lines += _mermaid_members(tree, child.id, ids, indent + "  ")
         lines.append(f"{indent}end")
     return lines
