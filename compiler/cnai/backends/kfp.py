@@ -313,6 +313,13 @@ class KfpBackend:
                 {"runtimeValue": {"constant": k8s.literal_text(str(item.source.value))}}
                 if isinstance(item.source, ir.Literal_)
                 else self.dag.reference(self.channel(item.source), task))
+            if isinstance(item.source, ir.LoopVarRef) and item.source.field is not None:
+                # What the KFP SDK compiles `item.lr` of a ParallelFor over dicts to
+                # (kfp/compiler/pipeline_spec_builder.py); the driver gives the selector the
+                # value's JSON as `string_value` (backend/src/v2/expression/expression.go).
+                task.spec["inputs"][kind][item.name] = {
+                    **task.spec["inputs"][kind][item.name],
+                    "parameterExpressionSelector": field_selector(item.source.field)}
         for dependency in step.depends:
             self.dag.depend(task, self.step_tasks[dependency.step])
         if step.when is not None:
@@ -497,6 +504,11 @@ def _inexact(value: ir.JSONValue) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT:
         return value
     return None
+
+
+def field_selector(field: str) -> str:
+    """The CEL that picks field ``field`` out of a record value."""
+    return f'parseJson(string_value)["{field}"]'
 
 
 def input_type(item: ir.Input) -> Spec:
