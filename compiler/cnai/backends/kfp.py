@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cnai import __version__
+from cnai import __version__, contract
 from cnai.backends import (
     cloud,
     identity,
@@ -425,6 +425,9 @@ class KfpBackend:
                for v in step.env if v.value is not None and v.value.is_literal]
         if k8s.preload_credentials(self.pipeline, step) is not None:
             env.append({"name": k8s.CREDENTIALS_ENV, "value": k8s.CREDENTIALS_DIR})
+        if contract.logs_metrics(step):
+            env.append({"name": contract.OUTPUT_METADATA_ENV,
+                        "value": contract.KFP_OUTPUT_METADATA})
         if env:
             container["env"] = env
         resources = kfp_platform.container_resources(step.resources)

@@ -57,7 +57,8 @@ class StepInputs:
             return found.name
         avoid: frozenset[str] = self.kept
         if isinstance(source, ir.OutputRef):
-            base = f"{source.step}_{source.output}"
+            # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
+            base = f"{source.step}_{source.output}".replace("-", "_")
         elif isinstance(source, ir.PipelineStatus):
             base = "pipeline_status"
         elif isinstance(source, ir.Literal_):
