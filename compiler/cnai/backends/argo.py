@@ -32,6 +32,7 @@ from typing import Any
 
 from cnai import output_text
 from cnai.backends import (
+    argo_control,
     argo_hygiene,
     argo_package,
     argo_resources,
@@ -185,6 +186,7 @@ class ArgoBackend:
         if parallelism is not None:
             spec["parallelism"] = parallelism
         identity.workflow_spec(pipeline, spec)  # service account, image pull secrets
+        argo_control.workflow_synchronization(pipeline, spec)  # the run's locks
         volumes = argo_resources.workflow_volumes(pipeline)
         if volumes:
             spec["volumes"] = volumes

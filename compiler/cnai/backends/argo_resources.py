@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s, k8s_configuration, k8s_placement
+from cnai.backends import argo_control, cloud, identity, k8s, k8s_configuration, k8s_placement
 from cnai.backends.serialize import to_yaml
 from cnai.backends.verbatim import Verbatim
 from cnai.semantics import ir
@@ -65,6 +65,8 @@ def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
             built.append({"name": name, **_resource(backend, step, role)})
         if step.kind not in ("container", "preload"):
             identity.engine_pod(step, built[-1])  # labels, annotations, security
+            if role == MAIN:  # a training job's locks: held until the job ends
+                argo_control.template_synchronization(backend, step, built[-1])
     return built
 
 

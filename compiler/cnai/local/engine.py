@@ -6,6 +6,7 @@ run (the main DAG, each loop iteration, ``finally``) advances its members in ord
 nothing changes, then the main thread waits for an attempt to end or a retry to fall due.
 - ``--parallel N`` workers: at most N attempts run at once, in the order they became ready;
 - ``for ... parallel K``: at most K iterations of that loop are under way at once;
+- a step's ``mutexes`` and ``semaphores`` are held while its attempt runs (local/locks.py);
 - a failed attempt is retried ``retry.limit`` times, after ``backoff * factor^(n-1)``
   seconds (times CNAI_LOCAL_BACKOFF_SCALE); a timed-out attempt is a failed one;
 - a failure does not stop independent steps (Argo keeps scheduling the DAG's other tasks);
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cnai.local.attempt import Attempts, Result
+from cnai.local.locks import LockTable
 from cnai.local.state import Context, LoopRun, Node, Registry, ScopeRun, Status, StepRun
 from cnai.local.values import Unavailable, Values
 from cnai.lowering import FINALLY, ExecutionPlan, PlanTask, ScopeId
@@ -69,6 +71,7 @@ class Engine:
         self.retries: list[tuple[float, int, StepRun]] = []
         self._sequence = 0
         self.deadline: float | None = None  # the pipeline's `timeout`, on the main DAG
+        self.locks = LockTable()  # the steps' mutexes and semaphores (local/locks.py)
 
     def run(self) -> Status:
         """Run the pipeline, then ``finally``; the final status of the whole run."""
@@ -246,11 +249,13 @@ class Engine:
         if run.status.done:  # stopped (the pipeline's timeout) before it started
             self.events.put(_Finished(run, Result(False, "stopped")))
             return
-        self.events.put(_Started(run, time.time()))
-        try:
-            result = self.attempts.execute(run, attempt)
-        except Exception as error:  # a bug or an OS error: the step fails, the run goes on
-            result = Result(False, f"cnai could not run it: {type(error).__name__}: {error}")
+        with self.locks.held(run.step):  # waits, still Pending, for its mutexes
+            self.events.put(_Started(run, time.time()))
+            try:
+                result = self.attempts.execute(run, attempt)
+            except Exception as error:  # a bug or an OS error: the step fails, the run goes on
+                result = Result(False, f"cnai could not run it: {type(error).__name__}: "
+                                f"{error}")
         self.events.put(_Finished(run, result))
 
     def _wait(self) -> None:

@@ -22,6 +22,7 @@ from cnai.semantics.placement import PlacementChecker, check_gpu_params
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
+from cnai.semantics.synchronization import LockReader
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
@@ -152,6 +153,7 @@ class Checker:
                            env=values["env"], volumes=values["volumes"],
                            **{s.ir: value for s, value in self.defaults}, **self.pod_base,
                            **self.placement,
+                           **LockReader(self.diagnostics, self.fields).read(fields),
                            **hygiene.pipeline_values(self.fields, self.diagnostics, fields,
                                                      values))
 

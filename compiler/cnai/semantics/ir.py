@@ -574,6 +574,10 @@ class Step(Node):
     # ---- workflow hygiene and failure handling ----
     continue_on_failure: bool = False  # its failure fails neither the run nor what follows
 
+    # ---- control flow (#18) ----
+    mutexes: list[str] = Field(default_factory=list)  # Argo mutexes its template holds
+    semaphores: list[ConfigMapRef] = Field(default_factory=list)  # limits read from ConfigMaps
+
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
@@ -700,6 +704,10 @@ class Pipeline(Node):
     labels: dict[str, str] = Field(default_factory=dict)  # the run's own
     annotations: dict[str, str] = Field(default_factory=dict)
     run_priority: int | None = None  # among runs the controller queues
+
+    # ---- control flow (#18) ----
+    mutexes: list[str] = Field(default_factory=list)  # held by the whole run (the Workflow)
+    semaphores: list[ConfigMapRef] = Field(default_factory=list)
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

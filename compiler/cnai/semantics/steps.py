@@ -15,6 +15,7 @@ from cnai.semantics.identity import PodReader
 from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
+from cnai.semantics.synchronization import LockReader
 from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
 from cnai.syntax import ast
@@ -148,6 +149,7 @@ class StepChecker:
             step.env = self._env(env)
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
+        fill(step, LockReader(self.diagnostics, self.fields).read(fields))
         if "resources" in fields:
             step.resources = self._resources(fields["resources"])
         if "retry" in fields:
