@@ -92,3 +92,45 @@ def test_local_steps_holding_one_mutex_run_one_at_a_time(
     spans = sorted((float(run.output(f"work[{i}]", "start")),
                     float(run.output(f"work[{i}]", "end"))) for i in range(3))
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+
+
+# ---- approvals (suspend) ----------------------------------------------------------------------
+
+def test_argo_makes_an_approval_a_suspend_template_before_the_steps_own_task() -> None:
+    (workflow,) = compiled((VALID / "argo_approval.cnai").read_text())
+    schemacheck.assert_valid(workflow)
+    found = templates(workflow)
+    assert found["approve"] == {"name": "approve", "suspend": {}}
+    assert found["deploy-approval"] == {"name": "deploy-approval",
+                                        "suspend": {"duration": "2h"}}
+    assert found["announce"] == {"name": "announce", "suspend": {"duration": "1h30m"}}
+    assert "container" in found["deploy"]
+    tasks = {t["name"]: t for t in found["main"]["dag"]["tasks"]}
+    # The approval carries the step's dependencies and gate; the container waits for it.
+    assert tasks["deploy-approval"]["depends"] == "approve.Succeeded && train.Succeeded"
+    assert "train" in tasks["deploy-approval"]["when"] and "when" not in tasks["deploy"]
+    assert tasks["deploy"]["depends"] == "deploy-approval.Succeeded"
+    assert tasks["announce"]["depends"] == "deploy.Succeeded"
+
+
+def test_kfp_refuses_an_approval_naming_the_step() -> None:
+    source = (VALID / "argo_approval.cnai").read_text()
+    assert [(code, text) for code, _, text in codes(source, "kfp")] == [
+        ("E0401", "approve"), ("E0401", "deploy"), ("E0401", "announce")]
+    message = codes(source, "kfp")[0][1]
+    assert message == ("`approve` waits for approval (`suspend`): a Kubeflow task cannot be "
+                       "suspended and resumed")
+
+
+def test_an_approval_step_has_no_container_settings() -> None:
+    source = 'pipeline p {\n  step a {\n    suspend = true\n    env { A = "1" }\n  }\n}\n'
+    assert codes(source) == [("E0208", "`env` on `a`, an approval step without an image",
+                              "env")]
+
+
+def test_local_run_approves_at_once(run_local: RunLocal) -> None:  # noqa: F811
+    run = run_local("approval.cnai")
+    assert run.code == 0 and run.data["status"] == "Succeeded"
+    assert run.node("approve")["message"] == ("approved at once: cnai run --local does not "
+                                              "wait for `suspend`")
+    assert "deployed" in run.log("deploy")

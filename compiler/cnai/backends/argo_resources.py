@@ -33,6 +33,12 @@ SERVICE_TIMEOUT = 600  # seconds a service may take to become ready, unless `tim
 
 def roles(step: ir.Step) -> list[str]:
     """The tasks a step becomes, in order; MAIN carries its inputs."""
+    if step.suspend_seconds is not None and step.kind != "suspend":  # approval first
+        return [argo_control.APPROVAL, *_roles(step)]
+    return _roles(step)
+
+
+def _roles(step: ir.Step) -> list[str]:
     if step.kind == "distributed":
         return (["pdb"] if step.disruption_budget is not None else []) + [MAIN]
     if step.kind == "service":
@@ -57,6 +63,9 @@ def workflow_volumes(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
 def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
     built = []
     for role, _, name in backend.links[step.name]:
+        if role == argo_control.APPROVAL or step.kind == "suspend":
+            built.append(argo_control.suspend_template(step, name))
+            continue
         if step.kind in ("container", "preload"):
             built.append(backend.container_template(step))
         elif step.kind == "dataload":

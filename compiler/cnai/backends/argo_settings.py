@@ -124,4 +124,6 @@ RENDERERS: dict[str, Callable[..., Any]] = {
     "preload.source": k8s.source_claim,  # and the preload step (passes/place_preloads.py)
     "preload.credentials": k8s.preload_credentials,
     "fluid": cloud.fluid_data_load,
+    # ---- control flow (#18) ----
+    "suspend_template": argo_control.suspend_template,
 }

@@ -138,7 +138,7 @@ class KfpBackend:
             self.condition(group, expr, gate)
         refused = self.refuse()
         kfp_hygiene.refuse(self.pipeline, self.ctx)
-        kfp_control.refuse(self.pipeline, self.ctx)
+        refused |= kfp_control.refuse(self.pipeline, self.ctx)
         for step in self.pipeline.steps:
             if step.name in refused:
                 continue

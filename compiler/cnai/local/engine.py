@@ -7,6 +7,7 @@ nothing changes, then the main thread waits for an attempt to end or a retry to 
 - ``--parallel N`` workers: at most N attempts run at once, in the order they became ready;
 - ``for ... parallel K``: at most K iterations of that loop are under way at once;
 - a step's ``mutexes`` and ``semaphores`` are held while its attempt runs (local/locks.py);
+- ``suspend`` is approved at once (APPROVED_AT_ONCE);
 - a failed attempt is retried ``retry.limit`` times, after ``backoff * factor^(n-1)``
   seconds (times CNAI_LOCAL_BACKOFF_SCALE); a timed-out attempt is a failed one;
 - a failure does not stop independent steps (Argo keeps scheduling the DAG's other tasks);
@@ -36,6 +37,9 @@ from cnai.lowering.outcomes import accepts, dag_failed, retried
 from cnai.semantics import ir
 
 TICK_SECONDS = 0.25
+# `suspend`: a local run has no `argo resume`; it goes on as if approved at once, and says so
+# (a step with an image then runs its container).
+APPROVED_AT_ONCE = "approved at once: cnai run --local does not wait for `suspend`"
 
 
 class View(Protocol):
@@ -231,6 +235,9 @@ class Engine:
         if run.step.kind == "service":
             self._set(run, Status.SKIPPED, "skipped: services are not deployed by cnai run "
                       "--local")
+            return
+        if run.step.kind == "suspend":  # an approval: nobody here to resume it
+            self._set(run, Status.SUCCEEDED, APPROVED_AT_ONCE)
             return
         try:
             run.inputs = {i.name: self.values.get(i.source, run.context)

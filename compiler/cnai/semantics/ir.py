@@ -530,7 +530,8 @@ class Serving(Node):
 class Step(Node):
     name: str
     k8s_name: str
-    kind: Literal["container", "preload", "dataload", "distributed", "service"] = "container"
+    kind: Literal["container", "preload", "dataload", "distributed", "service",
+                  "suspend"] = "container"  # suspend: an approval step, without an image
     span: Span
     image: str | Text  # a Text when it names params (`"train:${tag}"`)
     command: list[Text] = Field(default_factory=list)
@@ -577,6 +578,8 @@ class Step(Node):
     # ---- control flow (#18) ----
     mutexes: list[str] = Field(default_factory=list)  # Argo mutexes its template holds
     semaphores: list[ConfigMapRef] = Field(default_factory=list)  # limits read from ConfigMaps
+    # `suspend`: None, or seconds before it resumes by itself (0: only when resumed)
+    suspend_seconds: int | None = None
 
 
     def input(self, name: str) -> Input:

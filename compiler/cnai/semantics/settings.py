@@ -399,6 +399,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("semaphores", "list", ("pipeline", *STEP), "semaphores", custom=True,
             argo="template.synchronization", kfp="E0401",
             example='semaphores = [config_map("limits", "train")]'),
+    # Wait for approval (`argo resume`), or at most a duration, then run the container; a
+    # step without an image is an approval alone (semantics/suspend.py). Kubeflow has no
+    # suspended task.
+    Setting("suspend", "duration", STEP, "suspend_seconds", custom=True,
+            argo="suspend_template", kfp="E0401",
+            example='suspend = "1h"'),
 )
 
 # The IR model each context's settings fill (``Setting.ir`` is a path on it).

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import configuration, credentials, hygiene, ir, types
+from cnai.semantics import configuration, credentials, hygiene, ir, suspend, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
@@ -15,6 +15,7 @@ from cnai.semantics.identity import PodReader
 from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
+from cnai.semantics.suspend import suspends
 from cnai.semantics.synchronization import LockReader
 from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
@@ -123,7 +124,7 @@ class StepChecker:
         # unknown, so missing ones are not reported again.
         unresolved = any(isinstance(i, ast.UseDecl) for i in decl.items)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
-                                     report_missing=not unresolved)
+                                     report_missing=not unresolved and not suspends(decl))
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
@@ -150,6 +151,9 @@ class StepChecker:
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
         fill(step, LockReader(self.diagnostics, self.fields).read(fields))
+        step.suspend_seconds = suspend.value(decl, fields, self.fields)
+        if step.suspend_seconds is not None and "image" not in fields and not step.image:
+            suspend.check_approval(decl, step, fields, self.diagnostics)
         if "resources" in fields:
             step.resources = self._resources(fields["resources"])
         if "retry" in fields:
