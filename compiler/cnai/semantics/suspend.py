@@ -39,8 +39,8 @@ def check_approval(decl: ast.StepDecl, step: ir.Step,
     step.kind = "suspend"
     for name in _CONTAINER_FIELDS:
         if name in found:
-            item = found[name]
-            key = item.key if isinstance(item, ast.Assignment) else item.name
+            field = found[name]
+            key = field.key if isinstance(field, ast.Assignment) else field.name
             diagnostics.error("E0208", f"`{name}` on `{decl.name.name}`, an approval step "
                               "without an image", key.span, "no container to apply it to",
                               help=["add `image = ...` to run a container once the step is "
