@@ -1,14 +1,24 @@
-"""More control flow (issue #18, item 4): locks (``mutexes``, ``semaphores``). What each
-target makes of them, what the checker refuses, where, and ``cnai run --local`` holding them."""
+"""More control flow (issue #18, item 4): locks (``mutexes``, ``semaphores``), approvals
+(``suspend``), stdout as an output. What each target makes of them, what the checker refuses,
+where, and what ``cnai run --local`` does with them."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
+
+from kfp.pipeline_spec import pipeline_spec_pb2
 
 import schemacheck
 from cnai.driver import CompileFailed, compile_source
+from k8s_expansion import run_container
+from test_kfp_support import pipeline_spec
 from test_run_local import RunLocal, run_local  # noqa: F401  (the fixture)
+from test_runtime_contract_kfp import SHELLS, shell_command, with_own_command
 from testpaths import FIXTURES
 
 VALID = FIXTURES / "valid"
@@ -134,3 +144,70 @@ def test_local_run_approves_at_once(run_local: RunLocal) -> None:  # noqa: F811
     assert run.node("approve")["message"] == ("approved at once: cnai run --local does not "
                                               "wait for `suspend`")
     assert "deployed" in run.log("deploy")
+
+
+# ---- stdout as an output --------------------------------------------------------------------
+
+def _argo_captures(dag: dict[str, Any], task: str) -> bool:
+    """Whether Argo's controller captures ``task``'s stdout in the DAG template ``dag``: it
+    does when the template's JSON names ``tasks.TASK.outputs.result`` or
+    ``tasks['TASK'].outputs.result`` (workflow/controller/operator.go, hasOutputResultRef)."""
+    text = json.dumps(dag)
+    return bool(re.search(rf"tasks\.{task}\.outputs\.result", text)
+                or re.search(rf"tasks\[['\"]{task}['\"]\]\.outputs.result", text))
+
+
+def test_argo_reads_a_stdout_output_as_the_tasks_result() -> None:
+    (workflow,) = compiled((VALID / "control_stdout.cnai").read_text())
+    schemacheck.assert_valid(workflow)
+    found = templates(workflow)
+    assert "outputs" not in found["count"] and "outputs" not in found["shout"]
+    tasks = {t["name"]: t for t in found["main"]["dag"]["tasks"]}
+    assert tasks["report"]["arguments"]["parameters"] == [
+        {"name": "count_n", "value": "{{tasks.count.outputs.result}}"}]
+    assert "tasks['count'].outputs.result" in tasks["report"]["when"]
+    assert _argo_captures(found["main"], "count")
+    body = found["for-word-body"]
+    assert body["outputs"]["parameters"][0]["valueFrom"]["expression"] == (
+        "tasks['shout'].status == 'Succeeded' ? toJson([tasks['shout'].outputs.result]) : '[]'")
+    assert _argo_captures(body, "shout")
+
+
+def test_a_stdout_output_read_only_by_a_gate_is_still_captured() -> None:
+    source = ('pipeline p {\n  step a {\n    image = "x"\n    command = ["n"]\n'
+              '    output n: int at stdout\n  }\n'
+              '  step b when a.n > 1 { image = "x"  command = ["b"] }\n}\n')
+    (workflow,) = compiled(source)
+    assert _argo_captures(templates(workflow)["main"], "a")
+
+
+def test_kfp_copies_stdout_into_the_outputs_file(tmp_path: Path) -> None:
+    documents = compiled((VALID / "control_stdout.cnai").read_text(), "kfp")
+    spec = pipeline_spec(documents[0])
+    assert spec.components["comp-count"].output_definitions.parameters["n"].parameter_type == (
+        pipeline_spec_pb2.ParameterType.NUMBER_INTEGER)
+    container = documents[0]["deploymentSpec"]["executors"]["exec-count"]["container"]
+    argv, _ = run_container(container)  # as the kubelet expands it
+    out = tmp_path / "n"
+    for shell in SHELLS:
+        for own, code, value in ((["printf", "42\\n\\n"], 0, "42"),
+                                 (["sh", "-c", "echo 7; exit 3"], 3, None)):
+            out.unlink(missing_ok=True)
+            words = [w.replace("{{$.outputs.parameters['n'].output_file}}", str(out))
+                     for w in with_own_command(argv, own)]
+            result = subprocess.run([*shell_command(shell), *words[1:]], capture_output=True,
+                                    text=True, timeout=60, check=False)
+            assert result.returncode == code, (shell, result.stderr)
+            assert result.stdout.startswith("42" if code == 0 else "7")  # still in the log
+            if value is not None:
+                assert out.read_text() == value
+
+
+def test_local_run_reads_stdout_outputs(run_local: RunLocal) -> None:  # noqa: F811
+    run = run_local("stdout.cnai")
+    assert run.code == 0 and run.data["status"] == "Succeeded"
+    assert run.output("count", "n") == 42
+    assert run.output("shout[0]", "loud") == "A" and run.output("shout[1]", "loud") == "B"
+    assert run.status("report") == "Succeeded"
+    assert "counted 42" in run.log("report")
+    assert "42" in run.log("count")  # stdout is in the log too

@@ -25,6 +25,7 @@ GOLDEN_CASES = {
     "kfp": [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",
             EXAMPLES / "cloud_native.cnai", EXAMPLES / "production.cnai",
             FIXTURES / "valid" / "control.cnai",
+            FIXTURES / "valid" / "control_stdout.cnai",  # #18: stdout as an output
             # valid/prod_*.cnai compile on both targets (Argo-only ones are named otherwise)
             *sorted((FIXTURES / "valid").glob("prod_*.cnai"))],
 }

@@ -22,6 +22,7 @@ from cnai.semantics.placement import PlacementChecker, check_gpu_params
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
+from cnai.semantics.streams import stream_ok
 from cnai.semantics.synchronization import LockReader
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
@@ -239,10 +240,14 @@ class Checker:
         symbol = self.scope.get(decl.name.name)
         if symbol is None or symbol.decl is not decl:
             return
+        streams: dict[str, Span] = {}  # `at stdout`, once per step
         for item in decl.items:
             if not isinstance(item, ast.OutputDecl):
                 continue
             out_type = self.type_of(item.type, allow_artifacts=True)
+            if item.stream is not None and not stream_ok(item, out_type, streams,
+                                                         self.diagnostics):
+                continue
             if not self.name_ok(item.name):
                 continue
             if item.name.name in symbol.outputs:
@@ -260,7 +265,8 @@ class Checker:
                     path = None
             if out_type is not None:
                 symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
-                                                               item.name.span)
+                                                               item.name.span,
+                                                               item.stream is not None)
 
     def type_of(self, expr: ast.TypeExpr, allow_artifacts: bool) -> ir.Type | None:
         name = expr.name.name

@@ -323,12 +323,15 @@ class Output(Node):
     type: Type
     path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
     span: Span
+    stdout: bool = False  # the step's standard output (``output x: T at stdout``)
 
     @classmethod
-    def of(cls, name: str, type_: Type, path: str | None, span: Span) -> Output:
-        """``Output(name=, type=, path=, span=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span},
-                        _ALL_FIELDS[cls])
+    def of(cls, name: str, type_: Type, path: str | None, span: Span,
+           stdout: bool = False) -> Output:
+        """``Output(name=, type=, path=, span=, stdout=)`` without validation (see
+        :func:`_trusted`)."""
+        return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span,
+                              "stdout": stdout}, _ALL_FIELDS[cls])
 
 
 class SecretRef(Node):

@@ -459,6 +459,12 @@ class StepChecker:
                 "not declared", help=suggest(name.name, self.symbol.outputs) or [
                     f"declare it in the step: `output {name.name}: TYPE`"])
             return None
+        if self.symbol.outputs[name.name].stdout:
+            self.diagnostics.error(
+                "E0201", f"output `{name.name}` is the step's stdout: it has no path",
+                ref.span, "read from stdout", help=[
+                    f"print the value; or declare `output {name.name}: TYPE` to write a file"])
+            return None
         return self.shared.output_path(name.name)
 
     def source_of(self, ref: ast.Ref) -> ir.Source | None:

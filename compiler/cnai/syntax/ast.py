@@ -182,6 +182,7 @@ class OutputDecl(Node):
     type: TypeExpr
     path: StringLit | None
     span: Span
+    stream: Ident | None = None  # `at stdout`
 
 
 @dataclass(slots=True)

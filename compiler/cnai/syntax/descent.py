@@ -463,6 +463,10 @@ class _Descent:
         type_expr = self.type_expr()
         if self.kind == "at":
             self.advance()
+            if self.kind == "NAME":  # `at stdout`
+                stream = self.name()
+                return ast.OutputDecl(name, type_expr, None, Span(self.source, start,
+                                                                  stream.span.end), stream)
             path = self.string()
             return ast.OutputDecl(name, type_expr, path, Span(self.source, start,
                                                               path.span.end))

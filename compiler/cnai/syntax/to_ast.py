@@ -296,11 +296,15 @@ class AstBuilder:
         name = self._names(children)[0]
         type_expr = next(c for c in children if isinstance(c, ast.TypeExpr))
         path = self._parts(children, "path")
+        stream = self._parts(children, "stream")
         return ast.OutputDecl(self._ident(name), type_expr, path[0].value if path else None,
-                              self._span(children))
+                              self._span(children), stream[0].value if stream else None)
 
     def output_path(self, children: list[Any]) -> _Part:
         return self._part("path", self.string_token(children[-1]), children)
+
+    def output_stream(self, children: list[Any]) -> _Part:
+        return self._part("stream", self._ident(self._names(children)[0]), children)
 
     def use_decl(self, children: list[Any]) -> ast.UseDecl:
         name = self._names(children)[0]
