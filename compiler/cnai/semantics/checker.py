@@ -18,6 +18,7 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.identity import MERGED, PodReader
 from cnai.semantics.imports import Importer
+from cnai.semantics.nested import NestedCalls, pipeline_outputs
 from cnai.semantics.placement import PlacementChecker, check_gpu_params
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
@@ -103,7 +104,13 @@ class Checker:
         for volume_decl in found.volumes:
             self._declare(volume_decl.name, "volume", volume_decl, "volume")
         expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
+        nested = NestedCalls(self)  # steps that run a pipeline (semantics/nested.py)
         for step_decl, ctx in found.steps:
+            use = nested.match(step_decl)
+            if use is not None:
+                if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
+                    nested.add(step_decl, ctx, use)
+                continue
             step_decl, arguments = self.expander.expand(step_decl)
             if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
                 expanded.append((step_decl, arguments, ctx))
@@ -139,6 +146,8 @@ class Checker:
                                     + [var.upper() for var, _ in self.loop_vars.values()])
         ir_steps = [s for s in (StepChecker(self, ctx).check(d, args)
                                 for d, args, ctx in expanded) if s is not None]
+        ir_steps, groups, outputs = nested.splice(ir_steps, groups,
+                                                  pipeline_outputs(self, found.outputs))
         if not found.steps:
             self.diagnostics.error("E0106", f"pipeline `{decl.name.name}` has no steps",
                                    decl.name.span, "nothing to run",
@@ -150,6 +159,7 @@ class Checker:
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
+                           outputs=outputs,
                            scheduling=self.scheduling, span=decl.span,
                            env=values["env"], volumes=values["volumes"],
                            **{s.ir: value for s, value in self.defaults}, **self.pod_base,

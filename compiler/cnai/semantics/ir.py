@@ -664,6 +664,14 @@ class Dataset(Node):
     span: Span
 
 
+class PipelineOutput(Node):
+    """``output NAME: TYPE = STEP.OUT``: what the pipeline gives one using it as a step."""
+
+    name: str
+    source: OutputRef
+    span: Span
+
+
 class Pipeline(Node):
     name: str
     k8s_name: str
@@ -714,6 +722,7 @@ class Pipeline(Node):
     # ---- control flow (#18) ----
     mutexes: list[str] = Field(default_factory=list)  # held by the whole run (the Workflow)
     semaphores: list[ConfigMapRef] = Field(default_factory=list)
+    outputs: list[PipelineOutput] = Field(default_factory=list)  # for pipelines using it
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

@@ -296,8 +296,18 @@ class FinallyBlock(Node):
     span: Span
 
 
+@dataclass(slots=True)
+class PipelineOutput(Node):
+    """``output NAME: TYPE = EXPR`` in a pipeline: what it gives a pipeline using it as a step."""
+
+    name: Ident
+    type: TypeExpr
+    value: Expr
+    span: Span
+
+
 PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | VolumeDecl | StepDecl | TemplateDef
-                | ForBlock | IfBlock | FinallyBlock)
+                | ForBlock | IfBlock | FinallyBlock | PipelineOutput)
 
 
 @dataclass(slots=True)

@@ -193,6 +193,8 @@ class _Descent:
                 item = self.field_item()
             elif kind == "param":
                 item = self.param_decl()
+            elif kind == "output":
+                item = self.pipeline_output()
             elif kind == "dataset" or kind == "volume":
                 item = self.named_block(kind)
             elif kind == "template":
@@ -320,6 +322,16 @@ class _Descent:
         self.advance()
         name, type_expr, default, end = self.param_rest()
         node = ast.ParamDecl(name, type_expr, default, Span(self.source, start, end))
+        self.nest(node, 1 + type_expr._depth)
+        return node
+
+    def pipeline_output(self) -> ast.PipelineOutput:
+        start = self.start
+        self.advance()
+        name, type_expr, value, end = self.param_rest()
+        if value is None:
+            raise _Unexpected  # the LALR path reports the missing `= VALUE`
+        node = ast.PipelineOutput(name, type_expr, value, Span(self.source, start, end))
         self.nest(node, 1 + type_expr._depth)
         return node
 

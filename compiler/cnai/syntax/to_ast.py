@@ -164,6 +164,12 @@ class AstBuilder:
                              self._span(children))
         return self._node(node, children)
 
+    def pipeline_output(self, children: list[Any]) -> ast.PipelineOutput:
+        declared = self.param_decl(children)
+        assert declared.default is not None  # the grammar requires it
+        node = ast.PipelineOutput(declared.name, declared.type, declared.default, declared.span)
+        return self._node(node, [declared.type])
+
     def template_param(self, children: list[Any]) -> ast.TemplateParam:
         declared = self.param_decl(children)
         return ast.TemplateParam(declared.name, declared.type, declared.default, declared.span)
