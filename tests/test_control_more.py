@@ -14,6 +14,7 @@ from typing import Any
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import schemacheck
+from cnai import compile_file
 from cnai.driver import CompileFailed, compile_source
 from k8s_expansion import run_container
 from test_kfp_support import pipeline_spec
@@ -211,3 +212,85 @@ def test_local_run_reads_stdout_outputs(run_local: RunLocal) -> None:  # noqa: F
     assert run.status("report") == "Succeeded"
     assert "counted 42" in run.log("report")
     assert "42" in run.log("count")  # stdout is in the log too
+
+
+# ---- a pipeline used as a step --------------------------------------------------------------
+
+def test_argo_runs_a_nested_pipelines_steps_with_its_arguments() -> None:
+    (workflow,) = compile_file(VALID / "control_nested.cnai", "argo").documents
+    schemacheck.assert_valid(workflow)
+    tasks = {t["name"]: t for t in templates(workflow)["main"]["dag"]["tasks"]}
+    assert {"prep-clean", "prep-count", "prep-audit"} <= set(tasks)
+    assert tasks["prep-clean"]["arguments"]["parameters"] == [
+        {"name": "source", "value": "{{workflow.parameters.src}}"},
+        {"name": "rows", "value": "{{tasks.size.outputs.result}}"}]
+    # `after prep` waits for every step of it; `prep.n` is read from the step that makes it.
+    assert tasks["report"]["depends"] == (
+        "prep-audit.Succeeded && prep-clean.Succeeded && prep-count.Succeeded")
+    assert {"name": "prep_n", "value": "{{tasks.prep-count.outputs.parameters.n}}"} in (
+        tasks["report"]["arguments"]["parameters"])
+    body = {t["name"] for t in templates(workflow)["for-k-body"]["dag"]["tasks"]}
+    assert body == {"sample-clean", "sample-count", "sample-audit"}
+
+
+def test_kfp_runs_a_nested_pipelines_steps() -> None:
+    documents = compile_file(VALID / "control_nested.cnai", "kfp").documents
+    spec = pipeline_spec(documents[0])
+    assert {"prep-clean", "prep-count", "report"} <= set(spec.root.dag.tasks)
+    assert set(spec.components) >= {"comp-prep-clean", "comp-sample-clean"}
+
+
+def test_local_run_of_a_nested_pipeline(run_local: RunLocal) -> None:  # noqa: F811
+    run = run_local("nested.cnai")
+    assert run.code == 0 and run.data["status"] == "Succeeded"
+    assert run.output("prep_clean", "summary") == "s3://datasets/images 10"
+    assert run.output("prep_count", "n") == 6
+    assert run.status("prep_audit") == "Succeeded"
+    assert [run.output(f"sample_count[{i}]", "n") for i in (0, 1)] == [2, 3]
+    assert "report ['s3://datasets/images 10', '6']" in run.log("report")
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder / "main.cnai"
+
+
+def _check(path: Path) -> list[tuple[str, str, str]]:
+    try:
+        found = compile_source(path.read_text(), str(path), "argo").warnings
+    except CompileFailed as failure:
+        found = failure.diagnostics
+    return [(d.code, d.message, Path(d.span.file).name) for d in found]
+
+
+def test_names_inside_a_nested_pipeline_are_its_own(tmp_path: Path) -> None:
+    main = _write(tmp_path, {
+        "inner.cnai": 'pipeline inner {\n  param n: int = 1\n'
+                      '  step work { image = "x"  command = ["w", "${n}"] }\n}\n',
+        "main.cnai": 'import "inner.cnai"\npipeline main {\n  param n: int = 2\n'
+                     '  step work { image = "x"  command = ["w", "${n}"] }\n'
+                     '  step inner { use inner(n = n) }\n}\n'})
+    (workflow,) = compile_source(main.read_text(), str(main), "argo").documents
+    assert {t["name"] for t in templates(workflow)["main"]["dag"]["tasks"]} == {
+        "work", "inner-work"}
+
+
+def test_a_nested_pipeline_cannot_set_its_runs_settings(tmp_path: Path) -> None:
+    source = (FIXTURES / "imports" / "lib" / "run_settings_pipeline.cnai").read_text()
+    main = _write(tmp_path, {"timed.cnai": source, "main.cnai": (
+        'import "timed.cnai"\npipeline main {\n  step t { use timed() }\n}\n')})
+    assert _check(main) == [
+        ("E0201", "output `bad` is an output of a step: `STEP.OUTPUT`", "timed.cnai")]
+    main = _write(tmp_path, {"timed.cnai": source.replace("  output bad: int = a.missing\n",
+                                                          "")})
+    assert _check(main) == [
+        ("E0401", "pipeline `timed` sets its run's own `timeout`, which a pipeline used as a "
+         "step cannot", "main.cnai")]
+
+
+def test_an_import_cycle_of_pipelines_is_refused(tmp_path: Path) -> None:
+    main = _write(tmp_path, {
+        "a.cnai": 'import "main.cnai"\npipeline a { step s { image = "x" } }\n',
+        "main.cnai": 'import "a.cnai"\npipeline main { step a { use a() } }\n'})
+    assert [code for code, _, _ in _check(main)] == ["E0111"]

@@ -6,6 +6,7 @@ Dependencies other than `after` are derived later, by dag.build_graph.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, cast, get_args
 
@@ -44,6 +45,8 @@ class Checker:
         self.source = source
         self.sources = sources if sources is not None else {source.path: source}
         self.importer = Importer(source, diagnostics, self.sources)
+        # The files being checked: this one, and those of the pipelines using it as a step.
+        self.import_stack: tuple[str, ...] = (os.path.normpath(source.path),)
         self.diagnostics = diagnostics
         self.fields = FieldReader(diagnostics)
         self.scope = Scope(diagnostics)
@@ -71,7 +74,7 @@ class Checker:
 
     def check_module(self, module: ast.Module) -> ir.Pipeline | None:
         credentials.scan(self.source, self.diagnostics)
-        self.importer.load(module, self.library)
+        self.importer.load(module, self.library, self.import_stack)
         for template in module.templates:
             self.library.add(template)
         if not module.pipelines:

@@ -38,6 +38,7 @@ class Importer:
                 cycle = " -> ".join(f"`{p}`" for p in (*stack[stack.index(path):], path))
                 self.diagnostics.error("E0111", f"import cycle: {cycle}", statement.path.span,
                                        "imports a file that imports this one")
+                library.incomplete = True  # what it would have brought is not unknown
                 continue
             if path in self.loaded:
                 continue

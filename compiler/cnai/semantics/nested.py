@@ -17,6 +17,7 @@ its steps run in the outer run. Import cycles are refused where files are import
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -167,7 +168,10 @@ class NestedCalls:
         decl, module = self.checker.library.pipelines[use.template.name]
         outer = self.checker
         inner = Checker(outer.sources[module.file], outer.diagnostics, outer.sources)
-        inner.importer.load(module, inner.library)
+        # The files being checked stay on the import stack: a file they import again is a
+        # cycle (reported once: the same record as the outer importer's), never a recursion.
+        inner.import_stack = (*outer.import_stack, os.path.normpath(module.file))
+        inner.importer.load(module, inner.library, inner.import_stack)
         for template in module.templates:
             inner.library.add(template)
         before = _errors(outer.diagnostics)
@@ -240,7 +244,7 @@ class NestedCalls:
                                        secondary=[Label(given[name].name.span, "first given")])
             else:
                 given[name] = argument
-                source = self._argument(reader, argument.value, param)
+                source = self._argument(reader, argument.value, param, call.pipeline.name)
                 if source is not None:
                     call.params[name] = source
         for param in call.pipeline.params:
@@ -255,28 +259,31 @@ class NestedCalls:
             else:
                 call.params[param.name] = ir.Literal_(value=param.default, type=param.type)
 
-    def _argument(self, reader: object, value: ast.Expr, param: ir.Param) -> ir.Source | None:
+    def _argument(self, reader: object, value: ast.Expr, param: ir.Param,
+                  pipeline: str) -> ir.Source | None:
         from cnai.semantics.steps import StepChecker, constant_type
 
         assert isinstance(reader, StepChecker)
+        source: ir.Source | None = None
         if isinstance(value, ast.Ref):
             source = reader.source_of(value)
             found = None if source is None else source.type
         else:
             found = constant_type(value)
-            literal = self.checker.literal(value, param.type) if found is not None else None
-            source = None if literal is None else ir.Literal_(value=literal, type=param.type)
             if found is None:
                 self.diagnostics.error("E0201", "a pipeline's argument is a literal or a "
                                        "reference", value.span, "not allowed here")
                 return None
         if found is not None and not types.assignable(found, param.type):
             self.diagnostics.error(
-                "E0201", f"param `{param.name}` of pipeline is {param.type}, found {found}",
-                value.span, f"this is a {found}",
+                "E0201", f"param `{param.name}` of pipeline `{pipeline}` is {param.type}, "
+                f"found {found}", value.span, f"this is a {found}",
                 secondary=[Label(param.span, f"declared {param.type}")])
             return None
-        return source
+        if isinstance(value, ast.Ref):
+            return source
+        literal = self.checker.literal(value, param.type)
+        return None if literal is None else ir.Literal_(value=literal, type=param.type)
 
 
 class Renaming:
