@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from kfp import components
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import schemacheck
@@ -183,7 +184,9 @@ def test_a_stdout_output_read_only_by_a_gate_is_still_captured() -> None:
 
 
 def test_kfp_copies_stdout_into_the_outputs_file(tmp_path: Path) -> None:
-    documents = compiled((VALID / "control_stdout.cnai").read_text(), "kfp")
+    compiled_file = compile_file(VALID / "control_stdout.cnai", "kfp")
+    components.load_component_from_text(compiled_file.text)  # kfp 2.17.3 loads it
+    documents = compiled_file.documents
     spec = pipeline_spec(documents[0])
     assert spec.components["comp-count"].output_definitions.parameters["n"].parameter_type == (
         pipeline_spec_pb2.ParameterType.NUMBER_INTEGER)
@@ -234,7 +237,9 @@ def test_argo_runs_a_nested_pipelines_steps_with_its_arguments() -> None:
 
 
 def test_kfp_runs_a_nested_pipelines_steps() -> None:
-    documents = compile_file(VALID / "control_nested.cnai", "kfp").documents
+    compiled_file = compile_file(VALID / "control_nested.cnai", "kfp")
+    components.load_component_from_text(compiled_file.text)  # kfp 2.17.3 loads it
+    documents = compiled_file.documents
     spec = pipeline_spec(documents[0])
     assert {"prep-clean", "prep-count", "report"} <= set(spec.root.dag.tasks)
     assert set(spec.components) >= {"comp-prep-clean", "comp-sample-clean"}

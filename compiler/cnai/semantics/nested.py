@@ -235,8 +235,8 @@ class NestedCalls:
             param = params.get(name)
             if param is None:
                 self.diagnostics.error(
-                    "E0104", f"pipeline `{call.pipeline.name}` has no param `{name}`",
-                    argument.name.span, "no such param",
+                    "E0113", f"pipeline `{call.pipeline.name}` has no param `{name}`",
+                    argument.name.span, "unknown argument",
                     help=suggest(name, params) or [f"its params: {', '.join(params) or 'none'}"])
             elif name in given:
                 self.diagnostics.error("E0110", f"param `{name}` is given twice",
