@@ -299,3 +299,12 @@ def test_an_import_cycle_of_pipelines_is_refused(tmp_path: Path) -> None:
         "a.cnai": 'import "main.cnai"\npipeline a { step s { image = "x" } }\n',
         "main.cnai": 'import "a.cnai"\npipeline main { step a { use a() } }\n'})
     assert [code for code, _, _ in _check(main)] == ["E0111"]
+
+
+def test_what_a_nested_pipeline_gives_is_not_reported_unread(tmp_path: Path) -> None:
+    main = _write(tmp_path, {
+        "inner.cnai": 'pipeline inner {\n  step s {\n    image = "x"\n    command = ["s"]\n'
+                      '    output given: int at stdout\n    output kept: int at "/k"\n  }\n'
+                      '  output given: int = s.given\n}\n',
+        "main.cnai": 'import "inner.cnai"\npipeline main {\n  step a { use inner() }\n}\n'})
+    assert _check(main) == [("W0103", "output `kept` of `a_s` is never read", "inner.cnai")]

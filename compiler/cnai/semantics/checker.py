@@ -162,7 +162,7 @@ class Checker:
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
-                           outputs=outputs,
+                           outputs=outputs, given=nested.given,
                            scheduling=self.scheduling, span=decl.span,
                            env=values["env"], volumes=values["volumes"],
                            **{s.ir: value for s, value in self.defaults}, **self.pod_base,

@@ -739,6 +739,8 @@ class Pipeline(Node):
     mutexes: list[str] = Field(default_factory=list)  # held by the whole run (the Workflow)
     semaphores: list[ConfigMapRef] = Field(default_factory=list)
     outputs: list[PipelineOutput] = Field(default_factory=list)  # for pipelines using it
+    # What the pipelines it uses as steps give (inlined: semantics/nested.py), read or not
+    given: list[OutputRef] = Field(default_factory=list)
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

@@ -111,6 +111,7 @@ class NestedCalls:
         self.checker = checker
         self.diagnostics = checker.diagnostics
         self.calls: dict[str, Call] = {}
+        self.given: list[ir.OutputRef] = []  # the inlined outputs the calls' pipelines give
 
     def match(self, decl: ast.StepDecl) -> ast.UseDecl | None:
         """The step's `use` if it names an imported pipeline (and no template of that name)."""
@@ -183,7 +184,8 @@ class NestedCalls:
     def splice(self, steps: list[ir.Step], groups: list[ir.Group],
                outputs: list[ir.PipelineOutput]
                ) -> tuple[list[ir.Step], list[ir.Group], list[ir.PipelineOutput]]:
-        """The outer pipeline's steps, groups and outputs with every call inlined."""
+        """The outer pipeline's steps, groups and outputs with every call inlined; ``given``
+        then holds what the calls' pipelines give."""
         if not self.calls:
             return steps, groups, outputs
         taken = {k8s_name(s.name): s.name for s in steps}
@@ -191,6 +193,7 @@ class NestedCalls:
         members: dict[str, list[str]] = {}  # call -> its inlined steps
         inlined_steps: list[ir.Step] = []
         inlined_groups: list[ir.Group] = []
+        given: list[ir.OutputRef] = []
         for call in self.calls.values():
             self._bind(call)
             renamed = Renaming(call)
@@ -203,6 +206,8 @@ class NestedCalls:
             members[call.decl.name.name] = [renamed.steps[s.name] for s in call.pipeline.steps]
             for output in call.pipeline.outputs:
                 made[call.decl.name.name, output.name] = renamed.output_ref(output.source)
+            given += [renamed.output_ref(ref) for ref in call.pipeline.given]  # deeper calls'
+        self.given = [*made.values(), *given]
         reading = Reading(made, members)
         kept = [reading.step(s) for s in steps]
         return ([*kept, *(reading.step(s) for s in inlined_steps)],

@@ -434,7 +434,8 @@ STRUCTURAL_STEP_FIELDS = (
 # Fields of ir.Pipeline that no setting fills.
 STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", "steps",
                               "groups",
-                              "outputs")  # `output NAME: TYPE = STEP.OUT` (#18, nested.py)
+                              "outputs",  # `output NAME: TYPE = STEP.OUT` (#18, nested.py)
+                              "given")  # the outputs of the pipelines used as steps
 
 # Blocks whose keys are the user's own (environment variable names): not settings.
 FREE_BLOCKS = (
