@@ -252,7 +252,7 @@ class _Layout:
                 close = self.pairs[index]
                 line = self.lines[-1]
                 here = len(line) - len(line.lstrip(" "))  # a continuation line's, if any
-                if token.text == "{" and not _opens_record(tokens, index, close):
+                if token.text == "{" and not self._opens_record(index, close):
                     self._block(index, close, here)
                 else:
                     self._bracket(index, close, here, previous)
@@ -261,6 +261,13 @@ class _Layout:
             self._put(token.text, _spaced(previous, token))
             previous = token
             index += 1
+
+    def _opens_record(self, open_: int, close: int) -> bool:
+        """A record's braces (`{lr: float}`, `{lr: 0.1}`), which hold fields as a list holds
+        items: what follows the `{` (comments aside) is not an item of a block."""
+        first = next((i for i in range(open_ + 1, close) if self.tokens[i].kind != COMMENT),
+                     close)
+        return first < close and self.tokens[first].start not in self.items
 
     def _block(self, open_: int, close: int, indent: int) -> None:
         tokens = self.tokens
@@ -324,13 +331,6 @@ class _Layout:
         line = self.lines[-1]
         self.lines[-1] = (line + "  " if line.strip() else line) + token.text
         self.broken = True
-
-
-def _opens_record(tokens: list[Token], open_: int, close: int) -> bool:
-    """A record's braces (`{lr: float}`, `{lr: 0.1}`), which hold fields as a list holds
-    items, not a block's items: its first token is a field's name and a colon."""
-    return close > open_ + 2 and tokens[open_ + 2].text == ":" and tokens[open_ + 2].kind != (
-        "STRING")
 
 
 def _spaced(previous: Token | None, token: Token) -> bool:
