@@ -75,6 +75,15 @@ def test_names_in_templates_and_loops() -> None:
     assert index.at(TEXT.index('"python:3.12"')) is None
 
 
+def test_names_in_records() -> None:
+    text = ('pipeline p {\n  param lr: float = 0.1\n  for t in [{rate: lr}] {\n'
+            '    step s { image = "python:3.12"  command = ["a", "${t}"] }\n  }\n}\n')
+    index = analyze_text(text, "p.cnai").index_names(ImportCache())
+    assert index is not None
+    found = index.at(text.index("rate: lr") + 7)
+    assert found is not None and (found.symbol.kind, found.symbol.name) == ("param", "lr")
+
+
 def test_enclosing_blocks_and_fields() -> None:
     offset = TEXT.index("gpu = 1")
     assert [(b.kind, b.name) for b in enclosing(TEXT, offset)] == [

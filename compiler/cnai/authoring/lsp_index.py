@@ -219,6 +219,8 @@ class _Builder:
             self.walk_items(item.items, scope)
         elif isinstance(item, ast.OutputDecl) and item.path is not None:
             self.walk_expr(item.path, scope)
+        elif isinstance(item, ast.PipelineOutput):
+            self.walk_expr(item.value, scope)
 
     def walk_use(self, item: ast.UseDecl, scope: _Scope) -> None:
         template = self.templates.get(item.template.name)
@@ -292,6 +294,9 @@ def _refs(expr: ast.Expr) -> Iterator[ast.Ref]:
     elif isinstance(expr, ast.ListLit):
         for item in expr.items:
             yield from _refs(item)
+    elif isinstance(expr, ast.RecordLit):
+        for field_value in expr.fields:
+            yield from _refs(field_value.value)
     elif isinstance(expr, ast.Call):
         for argument in expr.args:
             yield from _refs(argument)
