@@ -32,6 +32,7 @@ from typing import Any
 
 from cnai import output_text
 from cnai.backends import (
+    argo_control,
     argo_hygiene,
     argo_package,
     argo_resources,
@@ -185,6 +186,7 @@ class ArgoBackend:
         if parallelism is not None:
             spec["parallelism"] = parallelism
         identity.workflow_spec(pipeline, spec)  # service account, image pull secrets
+        argo_control.workflow_synchronization(pipeline, spec)  # the run's locks
         volumes = argo_resources.workflow_volumes(pipeline)
         if volumes:
             spec["volumes"] = volumes
@@ -506,6 +508,8 @@ class ArgoBackend:
     def template_outputs(self, step: ir.Step) -> dict[str, Any]:
         parameters, artifacts = [], []
         for output in step.outputs:
+            if output.stdout:  # `outputs.result`, kept by the executor (ArgoValues._where)
+                continue
             path = k8s.output_path(step, output.name)
             if output.type.is_artifact:
                 artifacts.append({"name": output.name, "path": path})
@@ -588,7 +592,8 @@ class ArgoValues:
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
-        "loss", False); kind "status" for a task's own status."""
+        "loss", False); kind "status" for a task's own status, "result" for its stdout
+        (output `at stdout`: the executor keeps it as `outputs.result`)."""
         if isinstance(source, ir.ParamRef):
             return "workflow", "parameters", source.name, False
         if isinstance(source, ir.LoopVarRef):
@@ -605,6 +610,8 @@ class ArgoValues:
                         self.plan.gathered(made_by, member))
             if isinstance(source, StatusRef):
                 return f"tasks.{task}", "status", "", False
+            if self.backend.pipeline.step(made_by).output(source.output).stdout:
+                return f"tasks.{task}", "result", "", False
             return f"tasks.{task}", kind, source.output, False
         raise AssertionError(source.kind)
 
@@ -613,6 +620,9 @@ class ArgoValues:
             return "{{workflow.status}}"
         if isinstance(source, ir.Literal_):
             return param_text(source.value)
+        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                source.field is not None):
+            return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
         root, kind, name, gathered = self._where(source, scope)
         if gathered:
             return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"
@@ -621,8 +631,8 @@ class ArgoValues:
 
     @staticmethod
     def _tag(root: str, kind: str, name: str) -> str:
-        if kind == "status":
-            return f"{{{{{root}.status}}}}"
+        if kind in ("status", "result"):  # `tasks.X.status`, `tasks.X.outputs.result`
+            return f"{{{{{root}.{'status' if kind == 'status' else 'outputs.result'}}}}}"
         if root.startswith("tasks."):
             return f"{{{{{root}.outputs.{kind}.{name}}}}}"
         return f"{{{{{root}.{kind}.{name}}}}}"
@@ -641,6 +651,8 @@ class ArgoValues:
         root, kind, name, _ = self._where(source, scope)
         if kind == "status":
             return f"tasks['{root[len('tasks.'):]}'].status"
+        if kind == "result":
+            return f"tasks['{root[len('tasks.'):]}'].outputs.result"
         if root.startswith("tasks."):
             return f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"
         return f"{root}.{kind}['{name}']"
@@ -658,8 +670,23 @@ class ArgoValues:
             return f"{'asInt' if type_.name == 'int' else 'asFloat'}(trim({value}))"
         if type_.name == "bool":
             return f"(trim({value}) in {_TRUTHS})"
-        if type_.name == "list":
+        if type_.name in ("list", "record"):
             return f"fromJSON({value})"
+        return value
+
+    def field_value(self, source: ir.LoopVarRef | ir.ParamRef | ir.OutputRef, scope: ScopeId,
+                    as_text: bool) -> str:
+        """A field of a record (``run.lr``), read out of the record's JSON text with Argo's
+        ``jsonpath`` (util/expr/env/env.go). An expression tag's value is written with Go's
+        ``%v`` (util/template/expression_template.go): numbers and strings as their text,
+        so lists (and, in a gate, bools) go through ``toJson``."""
+        if isinstance(source, ir.OutputRef):
+            whole = self.raw_operand(source, scope)
+        else:
+            whole = f"{self._where(source, scope)[0]}.parameters['{source.name}']"
+        value = f"jsonpath({whole}, '$.{source.field}')"
+        if source.type.name == "list" or (source.type.name == "bool" and not as_text):
+            return f"toJson({value})"
         return value
 
     def operand(self, source: ir.Source, scope: ScopeId, cast: str) -> str:
@@ -667,6 +694,12 @@ class ArgoValues:
             return "workflow.status"
         if isinstance(source, ir.Literal_):
             return literal(source.value)
+        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                source.field is not None):
+            value = self.field_value(source, scope, as_text=False)
+            if source.type.name == "bool":
+                return f"({value} in {_TRUTHS})"
+            return f"{cast}({value})" if cast else value
         value = self.raw_operand(source, scope) if isinstance(source, ir.OutputRef) else (
             f"{self._where(source, scope)[0]}.parameters['{source.name}']")
         if isinstance(source, ir.OutputRef):  # a file's text: read as cnai.output_text says

@@ -27,6 +27,8 @@ def read_sources(graph: ir.Pipeline) -> list[ir.Source]:
         elif isinstance(group, ir.Branch) and group.condition is not None:
             found += gate_refs(group.condition.expr)
     found += [d.source_ref for d in graph.datasets if d.source_ref is not None]
+    found += [o.source for o in graph.outputs]  # what a pipeline using this one reads
+    found += graph.given  # what a pipeline used as a step gives: its own to give, not unread
     return found
 
 
@@ -45,7 +47,8 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             ctx.explain.append(f"report_unused: param `{param.name}` is never used")
     for step in graph.steps:
         for output in step.outputs:
-            if output.type.is_artifact or (step.name, output.name) in outputs:
+            if output.type.is_artifact or (step.name, output.name) in outputs or (
+                    output.metric_of is not None):  # a metric is shown, not only read
                 continue
             ctx.diagnostics.warn(
                 "W0103", f"output `{output.name}` of `{step.name}` is never read",

@@ -164,6 +164,12 @@ class AstBuilder:
                              self._span(children))
         return self._node(node, children)
 
+    def pipeline_output(self, children: list[Any]) -> ast.PipelineOutput:
+        declared = self.param_decl(children)
+        assert declared.default is not None  # the grammar requires it
+        node = ast.PipelineOutput(declared.name, declared.type, declared.default, declared.span)
+        return self._node(node, [declared.type])
+
     def template_param(self, children: list[Any]) -> ast.TemplateParam:
         declared = self.param_decl(children)
         return ast.TemplateParam(declared.name, declared.type, declared.default, declared.span)
@@ -175,9 +181,22 @@ class AstBuilder:
         return self._ident(children[0])
 
     def type_expr(self, children: list[Any]) -> ast.TypeExpr:
+        record = self._parts(children, "record")
+        fields: tuple[ast.FieldType, ...] | None = record[0].value if record else None
         name = children[0]
+        if isinstance(name, _Part):  # `{...}` alone: a record, named for its braces
+            name = ast.Ident("record", Span(self.source, name.start, name.end))
         arg = next((c for c in children if isinstance(c, ast.TypeExpr)), None)
-        return self._node(ast.TypeExpr(name, arg, self._span(children)), children)
+        node = ast.TypeExpr(name, arg, self._span(children), fields)
+        return self._node(node, [*children, *(fields or ())])  # the fields count for the depth
+
+    def record_type(self, children: list[Any]) -> _Part:
+        fields = tuple(c for c in children if isinstance(c, ast.FieldType))
+        return self._part("record", fields, children)
+
+    def field_type(self, children: list[Any]) -> ast.FieldType:
+        node = ast.FieldType(self._ident(children[0]), children[-1], self._span(children))
+        return self._node(node, children)
 
     def dataset_decl(self, children: list[Any]) -> ast.DatasetDecl:
         name = self._names(children)[0]
@@ -296,11 +315,15 @@ class AstBuilder:
         name = self._names(children)[0]
         type_expr = next(c for c in children if isinstance(c, ast.TypeExpr))
         path = self._parts(children, "path")
+        stream = self._parts(children, "stream")
         return ast.OutputDecl(self._ident(name), type_expr, path[0].value if path else None,
-                              self._span(children))
+                              self._span(children), stream[0].value if stream else None)
 
     def output_path(self, children: list[Any]) -> _Part:
         return self._part("path", self.string_token(children[-1]), children)
+
+    def output_stream(self, children: list[Any]) -> _Part:
+        return self._part("stream", self._ident(self._names(children)[0]), children)
 
     def use_decl(self, children: list[Any]) -> ast.UseDecl:
         name = self._names(children)[0]
@@ -383,6 +406,13 @@ class AstBuilder:
 
     def list_lit(self, children: list[Any]) -> ast.ListLit:
         return self._node(ast.ListLit(self._items(children), self._span(children)), children)
+
+    def record_lit(self, children: list[Any]) -> ast.RecordLit:
+        return self._node(ast.RecordLit(self._items(children), self._span(children)), children)
+
+    def field_value(self, children: list[Any]) -> ast.FieldValue:
+        node = ast.FieldValue(self._ident(children[0]), children[-1], self._span(children))
+        return self._node(node, children)
 
     # ---- string literals ----------------------------------------------------------------
 
