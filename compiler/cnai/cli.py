@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
 from cnai.authoring import explain as explain_command
-from cnai.authoring import graph_command
+from cnai.authoring import fmt_command, graph_command, lsp
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.outfiles import write_atomically, write_split
@@ -39,7 +39,9 @@ COMMAND_PACKAGES = (
     submit,
     local,
     graph_command,
+    fmt_command,
     explain_command,
+    lsp,
 )
 
 
@@ -183,7 +185,7 @@ def _compile(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     collecting = gc.isenabled()
-    if args.command in ("check", "compile"):
+    if args.command in ("check", "compile", "fmt"):
         # A compile allocates a large, short-lived object graph; the cyclic collector only
         # re-scans it (a third of the run time at 1,000 steps), and the process exits right
         # after. `submit` and `run` may go on for hours, with the collector on.

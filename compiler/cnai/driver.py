@@ -55,8 +55,10 @@ def decode(data: bytes, path: str) -> SourceFile:
         raise CompileFailed(bag.sorted(), {path: good}) from None
 
 
-def analyze(source: SourceFile, ctx: CompileContext) -> Any:
-    """Front end and passes: the optimized IR graph, or CompileFailed. Warnings stay in ctx."""
+def analyze(source: SourceFile, ctx: CompileContext, parsed: Any = None) -> Any:
+    """Front end and passes: the optimized IR graph, or CompileFailed. Warnings stay in ctx.
+    ``parsed``: ``source``'s syntax tree if the caller has it already (the language server
+    keeps it for its index of names), so the text is not parsed twice."""
     from cnai.passes import run_passes
     from cnai.semantics.checker import check
     from cnai.semantics.dag import build_graph
@@ -65,7 +67,7 @@ def analyze(source: SourceFile, ctx: CompileContext) -> Any:
     sources = ctx.sources
     sources[source.path] = source
     try:
-        module = parse(source)
+        module = parse(source) if parsed is None else parsed
     except CompileError as error:
         raise CompileFailed(error.diagnostics, sources) from None
     pipeline = check(module, source, ctx.diagnostics, sources)
