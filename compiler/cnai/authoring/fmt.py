@@ -56,7 +56,7 @@ def format_source(text: str, path: str = "<input>") -> str:
     """The canonical layout of ``text``; FormatError when it does not parse."""
     module = _parse(text, path)
     tokens = scan(text)
-    layout = _Layout(text, tokens, _item_spans(module), matching(tokens))
+    layout = _Layout(text, tokens, _item_spans(module), matching(tokens), _record_ends(module))
     result = layout.render()
     if result != text and words(result) != _words(tokens):
         raise AssertionError(f"cnai fmt changed the tokens of {path}; this is a bug")
@@ -67,7 +67,7 @@ def _words(tokens: list[Token]) -> list[str]:
     """``words`` of the text ``tokens`` came from."""
     kept: list[str] = []
     for token in tokens:
-        if token.text in (")", "]"):
+        if token.text in (")", "]", "}") and token.kind != "STRING":
             drop_trailing_comma(kept)
         kept.append(token.text)
     return kept
@@ -101,6 +101,25 @@ def _item_spans(module: ast.Module) -> dict[int, int]:
     return spans
 
 
+def _record_ends(node: object) -> frozenset[int]:
+    """The offsets of the `}` that close records (`{lr: float}`, `{lr: 0.1}`): laid out as
+    lists, with commas, not as blocks of items."""
+    ends: set[int] = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, tuple):
+            pending.extend(current)
+            continue
+        if not is_dataclass(current) or isinstance(current, (type, ast.Ident)):
+            continue
+        if isinstance(current, ast.RecordLit) or (
+                isinstance(current, ast.TypeExpr) and current.fields is not None):
+            ends.add(current.span.end - 1)
+        pending.extend(getattr(current, f.name) for f in fields(current))
+    return frozenset(ends)
+
+
 def _children(node: object) -> Iterator[ast.Node]:
     """Every item inside ``node``'s blocks, at any depth (an `else if` is not an item)."""
     pending = [node]
@@ -121,11 +140,12 @@ class _Layout:
     """Writes the tokens out line by line; ``lines[-1]`` is the line being written."""
 
     def __init__(self, text: str, tokens: list[Token], items: dict[int, int],
-                 pairs: dict[int, int]) -> None:
+                 pairs: dict[int, int], records: frozenset[int] = frozenset()) -> None:
         self.text = text
         self.tokens = tokens
         self.items = items
         self.pairs = pairs  # index of each bracket's closing one
+        self.records = records  # offsets of the `}` that close records
         self.lines: list[str] = []
         self.broken = False  # a comment ended the line: the next token starts another
 
@@ -251,7 +271,7 @@ class _Layout:
                 close = self.pairs[index]
                 line = self.lines[-1]
                 here = len(line) - len(line.lstrip(" "))  # a continuation line's, if any
-                if token.text == "{":
+                if token.text == "{" and tokens[close].start not in self.records:
                     self._block(index, close, here)
                 else:
                     self._bracket(index, close, here, previous)
@@ -278,7 +298,7 @@ class _Layout:
 
     def _one_line(self, open_: int, close: int) -> str | None:
         """`{ a = 1  b = 2 }` for a block written on one line, or None if it needs more."""
-        sub = _Layout(self.text, self.tokens, self.items, self.pairs)
+        sub = _Layout(self.text, self.tokens, self.items, self.pairs, self.records)
         parts = []
         for low, high in sub._items(open_ + 1, close):
             sub.lines = [""]
@@ -295,10 +315,11 @@ class _Layout:
         # A list, an argument list or template parameters take commas; `(a or b)` and the
         # `[int]` of `list[int]` do not.
         after_name = previous is not None and previous.kind in ("NAME", "DATASET")
-        commas = after_name if opener.text == "(" else not after_name
+        commas = after_name if opener.text == "(" else not after_name or opener.text == "{"
         if opener.line == tokens[close].line or close == open_ + 1:
             end = close - 1 if commas and tokens[close - 1].kind == "COMMA" else close
-            self._inline(open_ + 1, end, indent, opener)
+            # A record's fields follow its `{` with no space, as a list's items its `[`.
+            self._inline(open_ + 1, end, indent, _RECORD_OPEN if opener.text == "{" else opener)
             self._put(tokens[close].text, False)
             return
         self._rows(self._elements(open_ + 1, close), indent + STEP, comma=commas)
@@ -323,6 +344,9 @@ class _Layout:
         line = self.lines[-1]
         self.lines[-1] = (line + "  " if line.strip() else line) + token.text
         self.broken = True
+
+
+_RECORD_OPEN = Token("LSQB", "[", 0, 0, 0)  # spaced as a `[` before a record's first field
 
 
 def _spaced(previous: Token | None, token: Token) -> bool:
