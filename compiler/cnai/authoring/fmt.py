@@ -12,7 +12,7 @@ written out again:
   block is `{}`;
 - in a run of consecutive one-line assignments (no blank line or own-line comment between),
   the `=` signs line up;
-- a list, call or parenthesis written on one line stays on one line (without a trailing
+- a list, call, record or parenthesis written on one line stays on one line (without a trailing
   comma); one written over several lines gets one element per line with a comma after each;
 - one space around `=`, comparisons, `and`/`or`, after `,` and `:`; none inside brackets,
   around `.` or before `(`/`[` that follow a name (`secret("a")`, `list[int]`);
