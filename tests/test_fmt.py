@@ -141,6 +141,16 @@ def test_templates_imports_and_types() -> None:
                          '  step s { use t(a = 1) }\n}\n')
 
 
+def test_records_are_laid_out_as_lists_not_blocks() -> None:
+    text = ('pipeline p {\n param rs:list[{ lr:float,batch:int }]=[{lr:0.1 , batch:32},]\n'
+            ' param r: {a: int} = {\n a: 1\n }\n'
+            ' step s { image = "x"  output m: metrics {acc: float} }\n}\n')
+    assert fmt(text) == ('pipeline p {\n'
+                         '  param rs: list[{lr: float, batch: int}] = [{lr: 0.1, batch: 32}]\n'
+                         '  param r: {a: int} = {\n    a: 1,\n  }\n'
+                         '  step s { image = "x"  output m: metrics {acc: float} }\n}\n')
+
+
 def test_windows_line_endings_and_trailing_white_space_go() -> None:
     assert fmt('pipeline p {  \r\n  a = 1  # c  \r\n}\r\n') == 'pipeline p {\n  a = 1  # c\n}\n'
 

@@ -193,14 +193,14 @@ _UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its valid
                       type=ir.Type(name="string"))),
     (lambda: ir.Output.of("m", ir.Type(name="model"), None, _SPAN),  # every field given
      lambda: ir.Output.model_construct(name="m", type=ir.Type(name="model"), path=None,
-                                       span=_SPAN, stdout=False),
+                                       span=_SPAN, stdout=False, metric_of=None),
      lambda: ir.Output(name="m", type=ir.Type(name="model"), path=None, span=_SPAN,
-                       stdout=False)),
+                       stdout=False, metric_of=None)),
     (lambda: ir.Output.of("n", ir.Type(name="int"), None, _SPAN, True),  # `at stdout`
      lambda: ir.Output.model_construct(name="n", type=ir.Type(name="int"), path=None,
-                                       span=_SPAN, stdout=True),
+                                       span=_SPAN, stdout=True, metric_of=None),
      lambda: ir.Output(name="n", type=ir.Type(name="int"), path=None, span=_SPAN,
-                       stdout=True)),
+                       stdout=True, metric_of=None)),
     (lambda: ir.Dependency.of("a", "data", _SPAN),
      lambda: ir.Dependency.model_construct(step="a", kind="data", span=_SPAN,
                                            outcome="succeeded"),

@@ -24,7 +24,8 @@ GOLDEN_CASES = {
     "argo": COMPILING_EXAMPLES + VALID_FIXTURES,
     "kfp": [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",
             EXAMPLES / "cloud_native.cnai", EXAMPLES / "production.cnai",
-            FIXTURES / "valid" / "control.cnai",
+            FIXTURES / "valid" / "control.cnai", FIXTURES / "valid" / "records.cnai",
+            FIXTURES / "valid" / "metrics.cnai",
             FIXTURES / "valid" / "control_stdout.cnai",  # #18: stdout as an output
             FIXTURES / "valid" / "control_nested.cnai",  # #18: a pipeline used as a step
             # valid/prod_*.cnai compile on both targets (Argo-only ones are named otherwise)

@@ -12,8 +12,9 @@ written out again:
   block is `{}`;
 - in a run of consecutive one-line assignments (no blank line or own-line comment between),
   the `=` signs line up;
-- a list, call or parenthesis written on one line stays on one line (without a trailing
-  comma); one written over several lines gets one element per line with a comma after each;
+- a list, call, parenthesis or record (`{lr: 0.1, batch: 32}`, `{lr: float}`) written on one
+  line stays on one line (without a trailing comma); one written over several lines gets one
+  element per line with a comma after each;
 - one space around `=`, comparisons, `and`/`or`, after `,` and `:`; none inside brackets,
   around `.` or before `(`/`[` that follow a name (`secret("a")`, `list[int]`);
 - a comment stays where it was: on its own line at the indent of what follows it, or at the
@@ -40,7 +41,7 @@ from cnai.syntax import ast, parse
 WIDTH = 100
 STEP = 2  # the indent of a block's items
 CONTINUATION = 4  # the indent of what follows a comment inside a header or a value
-_NO_SPACE_AFTER = frozenset(("(", "[", "."))
+_NO_SPACE_AFTER = frozenset(("(", "[", ".", "{"))  # "{" of a record (a block's is not inline)
 _NO_SPACE_BEFORE = frozenset((")", "]", ",", ".", ":"))
 
 
@@ -67,7 +68,7 @@ def _words(tokens: list[Token]) -> list[str]:
     """``words`` of the text ``tokens`` came from."""
     kept: list[str] = []
     for token in tokens:
-        if token.text in (")", "]"):
+        if token.text in (")", "]", "}"):
             drop_trailing_comma(kept)
         kept.append(token.text)
     return kept
@@ -251,7 +252,7 @@ class _Layout:
                 close = self.pairs[index]
                 line = self.lines[-1]
                 here = len(line) - len(line.lstrip(" "))  # a continuation line's, if any
-                if token.text == "{":
+                if token.text == "{" and not self._opens_record(index, close):
                     self._block(index, close, here)
                 else:
                     self._bracket(index, close, here, previous)
@@ -260,6 +261,13 @@ class _Layout:
             self._put(token.text, _spaced(previous, token))
             previous = token
             index += 1
+
+    def _opens_record(self, open_: int, close: int) -> bool:
+        """A record's braces (`{lr: float}`, `{lr: 0.1}`), which hold fields as a list holds
+        items: what follows the `{` (comments aside) is not an item of a block."""
+        first = next((i for i in range(open_ + 1, close) if self.tokens[i].kind != COMMENT),
+                     close)
+        return first < close and self.tokens[first].start not in self.items
 
     def _block(self, open_: int, close: int, indent: int) -> None:
         tokens = self.tokens
@@ -295,7 +303,7 @@ class _Layout:
         # A list, an argument list or template parameters take commas; `(a or b)` and the
         # `[int]` of `list[int]` do not.
         after_name = previous is not None and previous.kind in ("NAME", "DATASET")
-        commas = after_name if opener.text == "(" else not after_name
+        commas = after_name if opener.text == "(" else opener.text == "{" or not after_name
         if opener.line == tokens[close].line or close == open_ + 1:
             end = close - 1 if commas and tokens[close - 1].kind == "COMMA" else close
             self._inline(open_ + 1, end, indent, opener)

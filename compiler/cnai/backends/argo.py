@@ -620,6 +620,9 @@ class ArgoValues:
             return "{{workflow.status}}"
         if isinstance(source, ir.Literal_):
             return param_text(source.value)
+        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                source.field is not None):
+            return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
         root, kind, name, gathered = self._where(source, scope)
         if gathered:
             return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"
@@ -667,8 +670,23 @@ class ArgoValues:
             return f"{'asInt' if type_.name == 'int' else 'asFloat'}(trim({value}))"
         if type_.name == "bool":
             return f"(trim({value}) in {_TRUTHS})"
-        if type_.name == "list":
+        if type_.name in ("list", "record"):
             return f"fromJSON({value})"
+        return value
+
+    def field_value(self, source: ir.LoopVarRef | ir.ParamRef | ir.OutputRef, scope: ScopeId,
+                    as_text: bool) -> str:
+        """A field of a record (``run.lr``), read out of the record's JSON text with Argo's
+        ``jsonpath`` (util/expr/env/env.go). An expression tag's value is written with Go's
+        ``%v`` (util/template/expression_template.go): numbers and strings as their text,
+        so lists (and, in a gate, bools) go through ``toJson``."""
+        if isinstance(source, ir.OutputRef):
+            whole = self.raw_operand(source, scope)
+        else:
+            whole = f"{self._where(source, scope)[0]}.parameters['{source.name}']"
+        value = f"jsonpath({whole}, '$.{source.field}')"
+        if source.type.name == "list" or (source.type.name == "bool" and not as_text):
+            return f"toJson({value})"
         return value
 
     def operand(self, source: ir.Source, scope: ScopeId, cast: str) -> str:
@@ -676,6 +694,12 @@ class ArgoValues:
             return "workflow.status"
         if isinstance(source, ir.Literal_):
             return literal(source.value)
+        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                source.field is not None):
+            value = self.field_value(source, scope, as_text=False)
+            if source.type.name == "bool":
+                return f"({value} in {_TRUTHS})"
+            return f"{cast}({value})" if cast else value
         value = self.raw_operand(source, scope) if isinstance(source, ir.OutputRef) else (
             f"{self._where(source, scope)[0]}.parameters['{source.name}']")
         if isinstance(source, ir.OutputRef):  # a file's text: read as cnai.output_text says

@@ -102,6 +102,10 @@ class _Renderer:
             return literal(expr.value, cel_type)
         if isinstance(expr, (ir.ParamRef, ir.OutputRef, ir.LoopVarRef)):
             read = f"inputs.parameter_values['{self.channel(expr)}']"
+            if expr.field is not None:
+                # A record's field: cel-go unwraps a google.protobuf.Value holding a struct
+                # into a Struct, which it indexes as a map (common/types/pb/type.go, unwrap).
+                read += f"['{expr.field}']"
             # Numbers arrive as doubles: an int is cast back for an int comparison only.
             return f"int({read})" if cel_type == "int" else read
         assert isinstance(expr, (ir.Compare, ir.BoolOp, ir.Not))

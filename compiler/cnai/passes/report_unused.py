@@ -47,7 +47,8 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             ctx.explain.append(f"report_unused: param `{param.name}` is never used")
     for step in graph.steps:
         for output in step.outputs:
-            if output.type.is_artifact or (step.name, output.name) in outputs:
+            if output.type.is_artifact or (step.name, output.name) in outputs or (
+                    output.metric_of is not None):  # a metric is shown, not only read
                 continue
             ctx.diagnostics.warn(
                 "W0103", f"output `{output.name}` of `{step.name}` is never read",

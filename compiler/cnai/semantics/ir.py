@@ -18,7 +18,7 @@ from cnai.source import Span
 # one of them narrows it with ``typing.cast``, so the code type-checks without pydantic's mypy
 # plugin too, as the compiled build's mypyc run does (pyproject.toml).
 TypeName = Literal["string", "int", "float", "bool", "list", "artifact", "dataset", "model",
-                   "metrics"]
+                   "metrics", "record", "classification_metrics"]
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 BoolKind = Literal["and", "or"]
 Framework = Literal["tensorflow", "pytorch"]
@@ -102,17 +102,33 @@ def _fields_set_with(fields_set: set[str], names: KeysView[str]) -> set[str]:
     return shared
 
 
-_ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics"))
+_ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics",
+                             "classification_metrics"))
 
 
 class Type(Node):
     name: TypeName
     item: Type | None = None
+    # ---- records and metrics (#18) ----
+    # A record's fields, in the order declared; a metrics output's declared scalars.
+    fields: tuple[tuple[str, Type], ...] | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def __str__(self) -> str:
-        return f"list[{self.item}]" if self.name == "list" else self.name
+        if self.name == "list":
+            return f"list[{self.item}]"
+        if self.fields is None:
+            return self.name
+        record = "{" + ", ".join(f"{name}: {t}" for name, t in self.fields) + "}"
+        return record if self.name == "record" else f"{self.name} {record}"
+
+    def field(self, name: str) -> Type | None:
+        """The type of field ``name`` of a record (or a metrics output's scalar), or None."""
+        for field_name, field_type in self.fields or ():
+            if field_name == name:
+                return field_type
+        return None
 
     @property
     def is_artifact(self) -> bool:
@@ -129,14 +145,20 @@ JSONValue = JsonValue
 # ---- references and expressions -----------------------------------------------------------
 
 class ParamRef(Node):
+    """A param; with ``field``, that field of a record param (``base.lr``), typed as the
+    field."""
+
     kind: Literal["param"] = "param"
     name: str
     type: Type
+    # ---- records and metrics (#18) ----
+    field: str | None = None
 
     @classmethod
     def of(cls, name: str, type_: Type) -> ParamRef:
         """``ParamRef(name=, type=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"kind": "param", "name": name, "type": type_}, {"name", "type"})
+        return _trusted(cls, {"kind": "param", "name": name, "type": type_, "field": None},
+                        {"name", "type"})
 
 
 class OutputRef(Node):
@@ -146,19 +168,26 @@ class OutputRef(Node):
     step: str
     output: str
     type: Type
+    # ---- records and metrics (#18) ----
+    field: str | None = None  # a field of a record output (``prepare.config.lr``)
 
     @classmethod
     def of(cls, step: str, output: str, type_: Type) -> OutputRef:
         """``OutputRef(step=, output=, type=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"kind": "output", "step": step, "output": output, "type": type_},
-                        {"step", "output", "type"})
+        return _trusted(cls, {"kind": "output", "step": step, "output": output, "type": type_,
+                              "field": None}, {"step", "output", "type"})
 
 
 class LoopVarRef(Node):
+    """A loop's item; with ``field``, that field of a record item (``item.lr``), typed as
+    the field."""
+
     kind: Literal["loop_var"] = "loop_var"
     name: str
     loop: str
     type: Type
+    # ---- records and metrics (#18) ----
+    field: str | None = None
 
 
 class PipelineStatus(Node):
@@ -340,14 +369,17 @@ class Output(Node):
     path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
     span: Span
     stdout: bool = False  # the step's standard output (``output x: T at stdout``)
+    # ---- records and metrics (#18) ----
+    # A scalar a metrics output declares (``scores.accuracy``): the metrics output's name.
+    metric_of: str | None = None
 
     @classmethod
     def of(cls, name: str, type_: Type, path: str | None, span: Span,
-           stdout: bool = False) -> Output:
-        """``Output(name=, type=, path=, span=, stdout=)`` without validation (see
+           stdout: bool = False, metric_of: str | None = None) -> Output:
+        """``Output(name=, type=, path=, span=, stdout=, metric_of=)`` without validation (see
         :func:`_trusted`)."""
         return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span,
-                              "stdout": stdout}, _ALL_FIELDS[cls])
+                              "stdout": stdout, "metric_of": metric_of}, _ALL_FIELDS[cls])
 
 
 class SecretRef(Node):

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from cnai_runtime.metrics import log_confusion_matrix, log_metric, log_roc
 from cnai_runtime.paths import (
     ContractError,
     input_env_name,
@@ -32,6 +33,9 @@ __all__ = [
     "format_value",
     "input_path",
     "input_value",
+    "log_confusion_matrix",
+    "log_metric",
+    "log_roc",
     "output",
     "output_path",
     "outputs_configured",
