@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import configuration, credentials, hygiene, ir, types
+from cnai.semantics import configuration, credentials, function_steps, hygiene, ir, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
@@ -138,6 +138,8 @@ class StepChecker:
             if setting.name not in fields:
                 setattr(step, setting.ir, default)
         self._items(decl, step)
+        function_steps.apply(step, fields, self.checker.expander.functions.get(decl.name.name),
+                             self.diagnostics)
         if "command" in fields:
             step.command = self._texts(assigned(fields["command"]), "command")
         if "args" in fields:
@@ -299,8 +301,10 @@ class StepChecker:
                                        "reference", value.span, "not allowed here")
                 return
         if found is not None and not types.assignable(found, expected):
+            # A Python function's parameter is declared in its .py file (pyfunctions.py).
+            what = "function" if param.span.source.path.endswith(".py") else "template"
             self.diagnostics.error(
-                "E0201", f"template parameter `{param.name.name}` is {expected}, found {found}",
+                "E0201", f"{what} parameter `{param.name.name}` is {expected}, found {found}",
                 value.span, f"this is a {found}",
                 secondary=[Label(param.type.span, f"declared {expected}")])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cnai.diagnostics import DiagnosticBag, Label
+from cnai.diagnostics import Diagnostic, DiagnosticBag, Label
 from cnai.semantics.resolver import suggest
 from cnai.syntax import ast
 
@@ -23,6 +23,9 @@ class TemplateLibrary:
         self.templates: dict[str, ast.TemplateDef] = {}
         # An import failed (E0111): a template it would have brought is not unknown.
         self.incomplete = False
+        # Functions of imported Python files that cannot be templates: why, for a step that
+        # uses one (semantics/pyfunctions.py).
+        self.broken: dict[str, list[Diagnostic]] = {}
 
     def add(self, template: ast.TemplateDef) -> None:
         from cnai.syntax.grammar import KEYWORDS
@@ -118,6 +121,8 @@ class TemplateExpander:
     def __init__(self, library: TemplateLibrary, diagnostics: DiagnosticBag) -> None:
         self.library = library
         self.diagnostics = diagnostics
+        # The Python function each step that uses one runs, by step name.
+        self.functions: dict[str, ast.FunctionSource] = {}
 
     def expand(self, decl: ast.StepDecl) -> tuple[ast.StepDecl, list[tuple[ast.TemplateParam,
                                                                            ast.Expr]]]:
@@ -131,6 +136,12 @@ class TemplateExpander:
         use = uses[0]
         template = self.library.templates.get(use.template.name)
         if template is None:
+            broken = self.library.broken.get(use.template.name)
+            if broken is not None:
+                for diagnostic in broken:
+                    self.diagnostics.add(dataclasses.replace(diagnostic, secondary=(
+                        *diagnostic.secondary, Label(use.template.span, "used here"))))
+                return decl, []
             if self.library.incomplete:
                 return decl, []
             self.diagnostics.error(
@@ -144,6 +155,8 @@ class TemplateExpander:
                                    nested.span, "nested `use`")
         body = substitute(template.items, bindings)
         own = tuple(i for i in decl.items if not isinstance(i, ast.UseDecl))
+        if template.function is not None:
+            self.functions[decl.name.name] = template.function
         return dataclasses.replace(decl, items=merge(body, own)), checks
 
     def _bind(self, use: ast.UseDecl, template: ast.TemplateDef

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from cnai_runtime.artifacts import Artifact, Dataset, Input, Metrics, Model, Output
 from cnai_runtime.paths import (
     ContractError,
     input_env_name,
@@ -27,6 +28,12 @@ from cnai_runtime.paths import (
 from cnai_runtime.values import ValueFormatError, format_value, parse_value
 
 __all__ = [
+    "Artifact",
+    "Dataset",
+    "Input",
+    "Metrics",
+    "Model",
+    "Output",
     "ContractError",
     "ValueFormatError",
     "format_value",
