@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from cnai.diagnostics import DiagnosticBag
+from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir
 from cnai.syntax import ast
 
@@ -45,3 +45,14 @@ def _requirements(value: ast.Expr, diagnostics: DiagnosticBag) -> list[str]:
         else:
             found.append(item.text)
     return found
+
+
+def no_return(step: str, function: ast.FunctionSource, name: ast.Ident,
+              diagnostics: DiagnosticBag) -> None:
+    """A step reads an output of a function that has no return annotation (E0104)."""
+    diagnostics.error(
+        "E0104", f"step `{step}` has no output `{name.name}`: function `{function.name}` "
+        "returns nothing", name.span, "unknown output",
+        secondary=[Label(function.span, "no return annotation")] if function.span else [],
+        help=[f"annotate what `{function.name}` returns, e.g. `-> float` (its output "
+              "`Output`), or a NamedTuple (one output per field)"])

@@ -161,7 +161,8 @@ class _Reader:
                 value = ast.Ref((ast.Ident(argument.arg, where),), where)
             words += [self.word(f"{kind}:{_type_text(type_name, item)}", where),
                       self.word(argument.arg, where), value]
-        for name, type_name, item, annotation in self.returns(node):
+        returns = self.returns(node)
+        for name, type_name, item, annotation in returns:
             ident = ast.Ident(name, self.span(annotation))
             outputs.append(ast.OutputDecl(ident, self.type_expr(type_name, item, annotation),
                                           None, ident.span))
@@ -175,7 +176,8 @@ class _Reader:
             ast.Assignment(ast.Ident("command", where), command, where), *outputs]
         return ast.TemplateDef(ast.Ident(node.name, where), tuple(params), tuple(items),
                                self.span(node), self.source.path,
-                               ast.FunctionSource(node.name, self.module, self.source.text))
+                               ast.FunctionSource(node.name, self.module, self.source.text,
+                                                  tuple(r[0] for r in returns), where))
 
     @staticmethod
     def word(text: str, where: Span) -> ast.StringLit:

@@ -514,6 +514,10 @@ class StepChecker:
                     help=[f"write `outputs.{rest[0].name}` for the path to write it to"])
                 return None
             output = symbol.outputs.get(rest[0].name)
+            function = self.checker.expander.functions.get(symbol.name)
+            if output is None and function is not None and not function.returns:
+                function_steps.no_return(symbol.name, function, rest[0], self.diagnostics)
+                return None
             if output is None:
                 self.diagnostics.error(
                     "E0104", f"step `{symbol.name}` has no output `{rest[0].name}`",

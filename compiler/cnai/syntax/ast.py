@@ -269,6 +269,8 @@ class FunctionSource:
     name: str
     module: str
     text: str
+    returns: tuple[str, ...] = ()  # the outputs its return annotation gives
+    span: Span | None = None  # the function's name in `def NAME(`
 
 
 @dataclass(slots=True)

@@ -1,0 +1,274 @@
+"""Function steps (issue #18, docs/language.md "Function steps"): a Python function of an
+imported .py file as a step, checked against its signature, run as Argo runs a script template,
+as Kubeflow runs a lightweight component, and by `cnai run --local`."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kfp import components
+
+from cnai import compile_file
+from cnai.diagnostics import render
+from cnai.driver import CompileFailed
+from k8s_expansion import run_container
+from schemacheck import assert_all_valid
+from test_kfp_support import pipeline_spec, step_command
+from testpaths import EXAMPLES, ROOT
+
+EXAMPLE = EXAMPLES / "functions.cnai"
+SOURCE = EXAMPLES / "functions.py"
+SDK = ROOT / "runtime_images" / "sdk"
+KFP_PLACEHOLDER = re.compile(r"\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\]"
+                             r"(?:\.(path|output_file))?\}\}")
+
+
+def write(tmp_path: Path, python: str, cnai: str) -> Path:
+    (tmp_path / "steps.py").write_text(python, encoding="utf-8")
+    path = tmp_path / "p.cnai"
+    path.write_text('import "steps.py"\n' + cnai, encoding="utf-8")
+    return path
+
+
+def failure(path: Path) -> CompileFailed:
+    with pytest.raises(CompileFailed) as caught:
+        compile_file(path, "argo")
+    return caught.value
+
+
+def rendered(error: CompileFailed) -> str:
+    return render.render_text(error.diagnostics, error.sources)
+
+
+# ---- the example on both targets --------------------------------------------------------
+
+def test_the_example_is_strictly_valid_argo_with_script_templates() -> None:
+    documents = compile_file(EXAMPLE, "argo").documents
+    assert_all_valid(documents)
+    scripts = {t["name"]: t["script"] for t in documents[0]["spec"]["templates"]
+               if "script" in t}
+    assert set(scripts) == {"prepare", "train", "evaluate", "pick", "publish"}
+    # The example's source has no `{{` nor `$`: embedded as written.
+    assert {s["source"] for s in scripts.values()} == {SOURCE.read_text(encoding="utf-8")}
+    train = scripts["train"]["command"]
+    assert train[:2] == ["sh", "-ec"] and "'numpy==2.1.3'" not in train[2]
+    assert "python3 -m pip install --quiet --no-warn-script-location numpy==2.1.3" in train[2]
+    assert train[2].endswith('exec "$@"')
+
+
+def kfp_function_commands(documents: list[dict[str, Any]]) -> dict[str, list[str]]:
+    executors = documents[0]["deploymentSpec"]["executors"]
+    return {name.removeprefix("exec-"): step_command(e["container"]["command"])
+            for name, e in executors.items()}
+
+
+def test_the_example_loads_with_kfp_and_embeds_the_source_byte_for_byte() -> None:
+    result = compile_file(EXAMPLE, "kfp")
+    components.load_component_from_text(result.text)
+    pipeline_spec(result.documents[0])
+    text = SOURCE.read_text(encoding="utf-8")
+    functions = {node.name: ast.get_source_segment(text, node)
+                 for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+    commands = kfp_function_commands(result.documents)
+    assert set(commands) == {"prepare", "train", "evaluate", "pick", "publish"}
+    for name, command in commands.items():
+        # sh -ec SCRIPT SOURCE python3 -m cnai_runtime.function NAME ...: as kfp's
+        # lightweight components, the program is $0 of `sh -ec`.
+        assert command[:2] == ["sh", "-ec"]
+        assert 'printf "%s" "$0" > "$program_path/functions.py"' in command[2]
+        assert command[3] == text  # the file, byte for byte
+        segment = functions[name]
+        assert segment is not None and segment in command[3]
+        assert command[4:8] == ["python3", "-m", "cnai_runtime.function", name]
+
+
+def fill_kfp(command: list[str], values: dict[str, str]) -> list[str]:
+    """KFP's placeholders replaced as the driver and launcher replace them."""
+    return [KFP_PLACEHOLDER.sub(lambda m: values[m.group(3)], word) for word in command]
+
+
+def test_a_function_step_runs_as_kubeflows_launcher_runs_it(tmp_path: Path) -> None:
+    documents = compile_file(EXAMPLE, "kfp").documents
+    container = documents[0]["deploymentSpec"]["executors"]["exec-prepare"]["container"]
+    data, rows = tmp_path / "outputs" / "data", tmp_path / "outputs" / "Output"
+    data.parent.mkdir()
+    filled = fill_kfp(container["command"], {"data": str(data), "Output": str(rows),
+                                             "rows": "25"})
+    argv, _ = run_container({"command": filled})
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(SDK), "TMPDIR": str(tmp_path)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert rows.read_text() == "25"
+    assert len(data.read_text().splitlines()) == 25
+
+
+def test_a_function_step_runs_as_argos_executor_runs_it(tmp_path: Path) -> None:
+    documents = compile_file(EXAMPLE, "argo").documents
+    template = next(t for t in documents[0]["spec"]["templates"] if t["name"] == "pick")
+    staged = tmp_path / "script"  # where Argo's executor writes script.source
+    staged.write_text(template["script"]["source"], encoding="utf-8")
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    container = json.loads(json.dumps(template["script"])
+                           .replace("{{inputs.parameters.evaluate_accuracy}}",
+                                    '[\\"0.5\\", \\"0.75\\"]')
+                           .replace("/cnai/outputs", str(outputs)))
+    container["args"] = [str(staged)]  # the controller appends the staged path
+    argv, env = run_container(container)
+    done = subprocess.run(argv, env={**env, "PATH": os.environ["PATH"],
+                                     "PYTHONPATH": str(SDK)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (outputs / "Output").read_text() == "0.75"
+
+
+AWKWARD = '''
+def shout(word: str) -> str:
+    template = {{"a": 1}} if False else "{{inputs.parameters.x}}"
+    return f"$(HOME) $$ {word} {template}"
+'''
+
+
+@pytest.mark.parametrize("target", ["argo", "kfp"])
+def test_source_with_braces_and_dollars_reaches_the_runner_unchanged(
+        tmp_path: Path, target: str) -> None:
+    path = write(tmp_path, AWKWARD, 'pipeline p {\n  step s { use shout(word = "hi") }\n}\n')
+    documents = compile_file(path, target).documents
+    if target == "argo":
+        assert_all_valid(documents)
+        template = next(t for t in documents[0]["spec"]["templates"] if "script" in t)
+        source = template["script"]["source"]
+        assert "{{" not in json.dumps(template).replace("{{inputs.parameters", "")
+    else:
+        source = kfp_function_commands(documents)["s"][3]
+    assert source.startswith("# cnai: base64\n") and "$" not in source
+    staged = tmp_path / "staged.py"
+    # Through Kubernetes' expansion (the source reaches Argo's executor in an env variable).
+    staged.write_text(run_container({"command": [source]})[0][0], encoding="utf-8")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "cnai_runtime.function", "shout", "in:string", "word", "hi",
+         "ret:string", "Output", str(out), str(staged)],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(SDK)}, capture_output=True,
+        text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "$(HOME) $$ hi {{inputs.parameters.x}}"
+
+
+# ---- cnai run --local ---------------------------------------------------------------------
+
+def test_the_example_runs_locally_and_its_metrics_read_back(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cnai", "run", str(EXAMPLE), "--local", "--workdir",
+         str(tmp_path), "--color", "never"],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "compiler")}, capture_output=True,
+        text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "numpy==2.1.3 must be importable" in done.stdout + done.stderr + "".join(
+        p.read_text() for p in tmp_path.rglob("*.log"))
+    run = next(tmp_path.iterdir())
+    steps = run / "steps"
+    for index in ("0", "1"):
+        metrics = json.loads((steps / "evaluate" / index / "outputs" / "scores").read_text())
+        assert set(metrics) == {"accuracy", "threshold"}
+        assert float((steps / "evaluate" / index / "outputs" / "accuracy").read_text()) == \
+            metrics["accuracy"]
+    best = float((steps / "pick" / "outputs" / "Output").read_text())
+    assert best >= 0.9
+    assert (steps / "publish" / "outputs" / "Output").read_text() == (
+        f"published to s3://models/threshold with accuracy {best}")
+
+
+# ---- diagnostics ------------------------------------------------------------------------
+
+TRAIN = "def train(lr: float, epochs: int = 3) -> float:\n    return lr * epochs\n"
+
+
+def test_a_type_mismatch_points_at_the_use_and_the_signature(tmp_path: Path) -> None:
+    path = write(tmp_path, TRAIN, 'pipeline p {\n  step t { use train(lr = "fast") }\n}\n')
+    error = failure(path)
+    assert [d.code for d in error.diagnostics] == ["E0201"]
+    diagnostic = error.diagnostics[0]
+    assert diagnostic.message == "function parameter `lr` is float, found string"
+    assert diagnostic.primary.span.source.path == str(path)
+    (declared,) = diagnostic.secondary
+    assert declared.span.source.path.endswith("steps.py")
+    assert (declared.span.line, declared.text) == (1, "declared float")
+    text = rendered(error)
+    assert "p.cnai:3:27" in text and "steps.py:1:15" in text
+    assert "def train(lr: float, epochs: int = 3) -> float:" in text
+
+
+def test_an_unknown_function_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, TRAIN, "pipeline p {\n  step t { use trian(lr = 0.1) }\n}\n")
+    (diagnostic,) = failure(path).diagnostics
+    assert (diagnostic.code, diagnostic.help) == ("E0112", ("did you mean `train`?",))
+
+
+def test_reading_the_output_of_a_function_that_returns_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "def log(msg: str):\n    print(msg)\n",
+                 'pipeline p {\n  step a { use log(msg = "hi") }\n'
+                 '  step b { image = "busybox"  command = ["echo", a.Output] }\n}\n')
+    (diagnostic,) = failure(path).diagnostics
+    assert diagnostic.code == "E0104"
+    assert diagnostic.message == ("step `a` has no output `Output`: function `log` returns "
+                                  "nothing")
+    assert diagnostic.secondary[0].span.source.path.endswith("steps.py")
+
+
+def test_a_function_cnai_cannot_type_is_reported_where_it_is_used(tmp_path: Path) -> None:
+    python = TRAIN + "def helper(x, *rest):\n    return x\n"
+    assert compile_file(write(tmp_path, python, "pipeline p {\n  step t { use train(lr = 1) "
+                                                "}\n}\n"), "argo")
+    path = write(tmp_path, python, "pipeline p {\n  step t { use helper(x = 1) }\n}\n")
+    (diagnostic,) = failure(path).diagnostics
+    assert diagnostic.code == "E0116"
+    assert diagnostic.message == ("function `helper` cannot be a step: a step's function takes "
+                                  "named parameters only")
+    assert diagnostic.secondary[0].text == "used here"
+
+
+@pytest.mark.parametrize(("annotation", "message"), [
+    ("dict[str, float]", "cnai has no type for `dict[str, float]`"),
+    ("Input[Tensor]", "`Input[...]` takes an artifact type"),
+])
+def test_unsupported_annotations(tmp_path: Path, annotation: str, message: str) -> None:
+    path = write(tmp_path, f"def f(x: {annotation}) -> None:\n    pass\n",
+                 "pipeline p {\n  step t { use f(x = 1) }\n}\n")
+    (diagnostic,) = failure(path).diagnostics
+    assert diagnostic.code == "E0116" and diagnostic.message.endswith(message)
+
+
+def test_invalid_python_is_reported_in_its_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "def broken(:\n    pass\n", "pipeline p {\n  step t { "
+                 'image = "busybox" }\n}\n')
+    (diagnostic,) = failure(path).diagnostics
+    assert diagnostic.code == "E0115"
+    assert diagnostic.primary.span.source.path.endswith("steps.py")
+
+
+def test_packages_belong_to_function_steps(tmp_path: Path) -> None:
+    path = write(tmp_path, TRAIN, 'pipeline p {\n  step t { image = "busybox"  command = '
+                 '["true"]  packages = ["numpy"] }\n}\n')
+    assert [d.code for d in failure(path).diagnostics] == ["E0210"]
+    path = write(tmp_path, TRAIN, 'pipeline p {\n  step t { use train(lr = 1)  packages = '
+                 '["--index-url=http://x"] }\n}\n')
+    assert [d.code for d in failure(path).diagnostics] == ["E0208"]
+
+
+def test_two_functions_of_one_shape_do_not_share_a_template(tmp_path: Path) -> None:
+    python = TRAIN + "def other(lr: float, epochs: int = 3) -> float:\n    return lr\n"
+    path = write(tmp_path, python, "pipeline p {\n  step a { use train(lr = 1) }\n"
+                 "  step b { use other(lr = 1) }\n  step c { use train(lr = 2) }\n}\n")
+    templates = [t["name"] for t in compile_file(path, "argo").documents[0]["spec"]["templates"]
+                 if "script" in t]
+    assert templates == ["a", "b"]  # c shares a's
