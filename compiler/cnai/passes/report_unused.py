@@ -1,7 +1,8 @@
 """report_unused: warn about params no step reads and parameter outputs no step reads.
 
-Artifact outputs and the outputs of Python function steps are left alone: a model or a report is often the point of a pipeline and is
-kept in the artifact store whether or not a later step reads it. Changes nothing.
+Artifact outputs are left alone: a model or a report is often the point of a pipeline and is
+kept in the artifact store whether or not a later step reads it; so are a Python function
+step's outputs, which its signature declares, not the .cnai file. Changes nothing.
     param epochs: int = 3   (never referenced)  -> W0102
     output loss: float      (never read)        -> W0103
 """

@@ -41,7 +41,8 @@ def _requirements(value: ast.Expr, diagnostics: DiagnosticBag) -> list[str]:
               or any(c in item.text for c in "\n$`")):
             diagnostics.error("E0208", f"`{item.text}` is not a pip requirement", item.span,
                               "invalid requirement",
-                              help=["a requirement such as \"numpy==2.1.3\"; no pip options, no `$`"])
+                              help=['a requirement such as "numpy==2.1.3"; no pip options, '
+                                    "no `$`"])
         else:
             found.append(item.text)
     return found

@@ -29,12 +29,12 @@ from cnai_runtime.values import ValueFormatError, format_value, parse_value
 
 __all__ = [
     "Artifact",
+    "ContractError",
     "Dataset",
     "Input",
     "Metrics",
     "Model",
     "Output",
-    "ContractError",
     "ValueFormatError",
     "format_value",
     "input_path",

@@ -54,7 +54,7 @@ def load_function(path: Path, name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
     sys.modules[module_name] = module  # dataclasses and pickling look the module up
-    exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - the step's code
+    exec(compile(source, str(path), "exec"), module.__dict__)  # the step's own code
     function = getattr(module, name, None)
     if not callable(function):
         raise UsageError(f"{path} has no function `{name}`")
@@ -126,7 +126,8 @@ def finish(arguments: dict[str, Any], written: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        name, source, arguments, returns, written = parse(list(sys.argv[1:] if argv is None else argv))
+        given = list(sys.argv[1:] if argv is None else argv)
+        name, source, arguments, returns, written = parse(given)
         function = load_function(source, name)
     except (UsageError, OSError, ValueError) as error:
         print(f"cnai_runtime.function: {error}", file=sys.stderr)
