@@ -96,7 +96,19 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "toJson": go_json,
     "fromJSON": lambda s: json.loads(_expect(str, s, "fromJSON")),
     "len": lambda v: len(v),
+    # util/expr/env/env.go: jsonPath unmarshals the text and queries it; the compiler writes
+    # only `$.FIELD` paths (a record's field), which is all this emulates.
+    "jsonpath": lambda s, path: _json_field(_expect(str, s, "jsonpath"), path),
 }
+
+
+def _json_field(text: str, path: str) -> Any:
+    if not path.startswith("$.") or "." in path[2:]:
+        raise ExprError(f"unsupported jsonpath {path!r}")
+    value = json.loads(text)
+    if not isinstance(value, dict) or path[2:] not in value:
+        raise ExprError(f"jsonpath {path!r} finds nothing in {text!r}")
+    return value[path[2:]]
 
 
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:

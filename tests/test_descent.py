@@ -45,6 +45,8 @@ pipeline p {
   }
   for i in [1, 2] parallel 2 { if i > 1 { x = true } else if false { } else { y = -1 } }
   finally { step c { image = "${a.o}" } }
+  param r: list[{a: int, b: list[string],}] = [{a: 1, b: []}, {a: 2, b: ["x"],}, {}]
+  step m when x == {a: {b: 1}} { output s: metrics {acc: float} output t: {} }
 }
 """
 FENCE = re.compile(r"^```cnai[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)

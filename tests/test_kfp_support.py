@@ -129,6 +129,11 @@ def driver_value(value: object) -> celtypes.Value:
         return celtypes.BoolType(value)
     if isinstance(value, (int, float)):
         return celtypes.DoubleType(float(value))
+    if isinstance(value, dict):  # a STRUCT (a record), read by CEL as a map
+        return celtypes.MapType({celtypes.StringType(k): driver_value(v)
+                                 for k, v in value.items()})
+    if isinstance(value, list):
+        return celtypes.ListType([driver_value(v) for v in value])
     assert isinstance(value, str)
     return celtypes.StringType(value)
 

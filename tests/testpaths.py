@@ -26,7 +26,8 @@ GOLDEN_CASES = {
     "kfp": [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",
             EXAMPLES / "cloud_native.cnai", EXAMPLES / "production.cnai",
             EXAMPLES / "functions.cnai",
-            FIXTURES / "valid" / "control.cnai",
+            FIXTURES / "valid" / "control.cnai", FIXTURES / "valid" / "records.cnai",
+            FIXTURES / "valid" / "metrics.cnai",
             # valid/prod_*.cnai compile on both targets (Argo-only ones are named otherwise)
             *sorted((FIXTURES / "valid").glob("prod_*.cnai"))],
 }

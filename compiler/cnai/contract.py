@@ -21,6 +21,14 @@ INPUTS_DIR = "/cnai/inputs"
 OUTPUTS_DIR_ENV = "CNAI_OUTPUTS_DIR"  # where the step writes outputs.NAME
 INPUTS_DIR_ENV = "CNAI_INPUTS_DIR"  # where the step finds its input artifacts
 INPUT_ENV_PREFIX = "CNAI_INPUT_"  # one variable per parameter input
+# ---- records and metrics (#18) ----
+# Where cnai_runtime merges metrics metadata on Kubeflow: the launcher reads this file after
+# the command and copies each artifact's `metadata` into ML Metadata, which the UI shows
+# (backend/src/v2/component/launcher_v2.go: OutputMetadataFilepath, getExecutorOutputFile,
+# mergeRuntimeArtifacts in uploadOutputArtifacts).
+OUTPUT_METADATA_ENV = "CNAI_OUTPUT_METADATA"
+KFP_OUTPUT_METADATA = "/tmp/kfp_outputs/output_metadata.json"
+METRICS_TYPES = ("metrics", "classification_metrics")
 
 
 def input_env_name(name: str) -> str:
@@ -70,3 +78,8 @@ def runtime_env(step: ir.Step, parameter: Callable[[str], str]) -> list[dict[str
     env += [{"name": input_env_name(i.name), "value": parameter(i.name)}
             for i in contract_parameters(step)]
     return env
+
+
+def logs_metrics(step: ir.Step) -> bool:
+    """Whether the step has a metrics output, whose values cnai_runtime logs."""
+    return any(o.type.name in METRICS_TYPES for o in step.outputs)

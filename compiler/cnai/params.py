@@ -33,6 +33,12 @@ def parse_value(text: str, type_: ir.Type) -> JSON:
             raise ValueError(f"{_show(text)} is not a JSON list")
         assert type_.item is not None
         return [_item(item, type_.item) for item in value]
+    if name == "record":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError(f"{_show(text)} is not a JSON object") from None
+        return _record(value, type_)
     if name == "string":
         return text
     stripped = text.strip()
@@ -58,6 +64,8 @@ def _item(value: JSON, type_: ir.Type) -> JSON:
             raise ValueError(f"{json.dumps(value)} is not a list")
         assert type_.item is not None
         return [_item(item, type_.item) for item in value]
+    if type_.name == "record":
+        return _record(value, type_)
     if isinstance(value, str) and type_.name != "string":
         return parse_value(value, type_)
     fits = {"string": isinstance(value, str), "bool": isinstance(value, bool),
@@ -66,6 +74,15 @@ def _item(value: JSON, type_: ir.Type) -> JSON:
     if fits.get(type_.name, False):
         return float(value) if type_.name == "float" else value  # type: ignore[arg-type]
     raise ValueError(f"{json.dumps(value)} is not {article(type_)}")
+
+
+def _record(value: JSON, type_: ir.Type) -> JSON:
+    """A JSON object with exactly the record's fields, each read as its type, in the
+    declared order."""
+    wanted = dict(type_.fields or ())
+    if not isinstance(value, dict) or value.keys() != wanted.keys():
+        raise ValueError(f"{json.dumps(value)} is not {article(type_)}")
+    return {name: _item(value[name], field_type) for name, field_type in wanted.items()}
 
 
 def _float(text: str) -> float | None:

@@ -615,6 +615,8 @@ class ArgoValues:
             return "{{workflow.status}}"
         if isinstance(source, ir.Literal_):
             return param_text(source.value)
+        if isinstance(source, ir.LoopVarRef) and source.field is not None:
+            return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
         root, kind, name, gathered = self._where(source, scope)
         if gathered:
             return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"
@@ -664,11 +666,27 @@ class ArgoValues:
             return f"fromJSON({value})"
         return value
 
+    def field_value(self, source: ir.LoopVarRef, scope: ScopeId, as_text: bool) -> str:
+        """A field of a record item (``run.lr``), read out of the item's JSON text with
+        Argo's ``jsonpath`` (util/expr/env/env.go). An expression tag's value is written
+        with Go's ``%v`` (util/template/expression_template.go): numbers and strings as
+        their text, so lists (and, in a gate, bools) go through ``toJson``."""
+        root = self._where(source, scope)[0]
+        value = f"jsonpath({root}.parameters['{source.name}'], '$.{source.field}')"
+        if source.type.name == "list" or (source.type.name == "bool" and not as_text):
+            return f"toJson({value})"
+        return value
+
     def operand(self, source: ir.Source, scope: ScopeId, cast: str) -> str:
         if isinstance(source, ir.PipelineStatus):
             return "workflow.status"
         if isinstance(source, ir.Literal_):
             return literal(source.value)
+        if isinstance(source, ir.LoopVarRef) and source.field is not None:
+            value = self.field_value(source, scope, as_text=False)
+            if source.type.name == "bool":
+                return f"({value} in {_TRUTHS})"
+            return f"{cast}({value})" if cast else value
         value = self.raw_operand(source, scope) if isinstance(source, ir.OutputRef) else (
             f"{self._where(source, scope)[0]}.parameters['{source.name}']")
         if isinstance(source, ir.OutputRef):  # a file's text: read as cnai.output_text says

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cnai import __version__, function_contract
+from cnai import __version__, contract, function_contract
 from cnai.backends import (
     cloud,
     identity,
@@ -313,6 +313,13 @@ class KfpBackend:
                 {"runtimeValue": {"constant": k8s.literal_text(str(item.source.value))}}
                 if isinstance(item.source, ir.Literal_)
                 else self.dag.reference(self.channel(item.source), task))
+            if isinstance(item.source, ir.LoopVarRef) and item.source.field is not None:
+                # What the KFP SDK compiles `item.lr` of a ParallelFor over dicts to
+                # (kfp/compiler/pipeline_spec_builder.py); the driver gives the selector the
+                # value's JSON as `string_value` (backend/src/v2/expression/expression.go).
+                task.spec["inputs"][kind][item.name] = {
+                    **task.spec["inputs"][kind][item.name],
+                    "parameterExpressionSelector": field_selector(item.source.field)}
         for dependency in step.depends:
             self.dag.depend(task, self.step_tasks[dependency.step])
         if step.when is not None:
@@ -420,6 +427,9 @@ class KfpBackend:
                for v in step.env if v.value is not None and v.value.is_literal]
         if k8s.preload_credentials(self.pipeline, step) is not None:
             env.append({"name": k8s.CREDENTIALS_ENV, "value": k8s.CREDENTIALS_DIR})
+        if contract.logs_metrics(step):
+            env.append({"name": contract.OUTPUT_METADATA_ENV,
+                        "value": contract.KFP_OUTPUT_METADATA})
         if env:
             container["env"] = env
         resources = kfp_platform.container_resources(step.resources)
@@ -499,6 +509,11 @@ def _inexact(value: ir.JSONValue) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT:
         return value
     return None
+
+
+def field_selector(field: str) -> str:
+    """The CEL that picks field ``field`` out of a record value."""
+    return f'parseJson(string_value)["{field}"]'
 
 
 def input_type(item: ir.Input) -> Spec:

@@ -28,9 +28,10 @@ from cnai.semantics import ir
 ROOT = "root"
 CHANNEL_PREFIX = "pipelinechannel--"
 PARAMETER_TYPES = {"string": "STRING", "int": "NUMBER_INTEGER", "float": "NUMBER_DOUBLE",
-                   "bool": "BOOLEAN", "list": "LIST"}
+                   "bool": "BOOLEAN", "list": "LIST", "record": "STRUCT"}
 ARTIFACT_SCHEMAS = {"artifact": "system.Artifact", "dataset": "system.Dataset",
-                    "model": "system.Model", "metrics": "system.Metrics"}
+                    "model": "system.Model", "metrics": "system.Metrics",
+                    "classification_metrics": "system.ClassificationMetrics"}
 
 Spec = dict[str, Any]
 GroupKind = Literal["root", "exit-handler", "condition", "condition-branches", "for-loop",

@@ -53,6 +53,9 @@ class Values:
             binding = context.find(source.loop)
             if binding is None:
                 raise Unavailable(f"loop variable `{source.name}` is not bound here")
+            if source.field is not None:  # `run.lr`: a field of a record item
+                assert isinstance(binding.item, dict)
+                return _typed(binding.item[source.field])
             return _typed(binding.item)
         if isinstance(source, ir.PipelineStatus):
             return Value(self.pipeline_status, self.pipeline_status)

@@ -46,10 +46,10 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             ctx.explain.append(f"report_unused: param `{param.name}` is never used")
     for step in graph.steps:
         for output in step.outputs:
-            # A function's return values are what it returns, used or not: nothing in the
-            # .cnai file declares them to remove.
+            # A metric is shown, not only read; a function's return values are what it
+            # returns, used or not: nothing in the .cnai file declares them to remove.
             if (output.type.is_artifact or (step.name, output.name) in outputs
-                    or step.function is not None):
+                    or output.metric_of is not None or step.function is not None):
                 continue
             ctx.diagnostics.warn(
                 "W0103", f"output `{output.name}` of `{step.name}` is never read",

@@ -10,7 +10,7 @@ import re
 from typing import Any, cast, get_args
 
 from cnai.diagnostics import DiagnosticBag, Label
-from cnai.semantics import credentials, hygiene, ir, types
+from cnai.semantics import credentials, hygiene, ir, records, types
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.configuration import PipelineConfiguration
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
@@ -259,9 +259,21 @@ class Checker:
             if out_type is not None:
                 symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
                                                                item.name.span)
+                for scalar, scalar_type in out_type.fields or () if (
+                        out_type.name == "metrics") else ():
+                    hidden = types.metric_output_name(item.name.name, scalar)
+                    symbol.outputs[hidden] = ir.Output.of(hidden, scalar_type, None,
+                                                          item.name.span, item.name.name)
 
     def type_of(self, expr: ast.TypeExpr, allow_artifacts: bool) -> ir.Type | None:
         name = expr.name.name
+        if expr.fields is not None:
+            braced = records.braced_type(expr, self.type_of, self.diagnostics)
+            if braced is not None and braced.name == "metrics" and not allow_artifacts:
+                self.diagnostics.error("E0202", "`metrics` is an artifact type; it cannot be "
+                                       "used here", expr.span, "artifact type")
+                return None
+            return braced
         if name not in types.TYPE_NAMES:
             self.diagnostics.error("E0202", f"unknown type `{name}`", expr.name.span,
                                    "not a type", help=suggest(name, types.TYPE_NAMES) or [
@@ -297,6 +309,9 @@ class Checker:
     def literal(self, expr: ast.Expr, expected: ir.Type) -> ir.JSONValue | None:
         """A constant of type ``expected`` (int widens to float), or a reported mismatch."""
         value, found = _constant(expr)
+        if (found is None or not types.assignable(found, expected)) and records.report_literal(
+                expr, expected, _constant, self.diagnostics):
+            return None
         if found is None:
             mixed = isinstance(expr, ast.ListLit) and all(
                 _constant(item)[1] is not None for item in expr.items)
@@ -467,26 +482,13 @@ def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:
         item: ir.Type | None = None
         for _, item_type in values:
             assert item_type is not None
-            item = item_type if item is None else _join(item, item_type)
+            item = item_type if item is None else records.join_types(item, item_type)
             if item is None:
                 return None, None
         return [v for v, _ in values], ir.Type(name="list", item=item)
+    if isinstance(expr, ast.RecordLit):
+        return records.constant(expr, _constant)
     return None, None
-
-
-def _join(a: ir.Type, b: ir.Type) -> ir.Type | None:
-    """The one type two items of a list literal share, or None: an int and a float make
-    floats, and an empty list fits any list (`[[1, 2], []]` is a list[list[int]])."""
-    if a == b:
-        return a
-    if {a.name, b.name} == {"int", "float"}:
-        return types.FLOAT
-    if a.name == b.name == "list":
-        if a.item is None or b.item is None:
-            return a if b.item is None else b
-        item = _join(a.item, b.item)
-        return None if item is None else types.list_of(item)
-    return None
 
 
 def _widen(value: ir.JSONValue, expected: ir.Type) -> ir.JSONValue:
@@ -495,6 +497,8 @@ def _widen(value: ir.JSONValue, expected: ir.Type) -> ir.JSONValue:
         return float(value)
     if expected.name == "list" and expected.item is not None and isinstance(value, list):
         return [_widen(item, expected.item) for item in value]
+    if expected.name == "record" and isinstance(value, dict):
+        return records.widen(value, expected, _widen)
     return value
 
 

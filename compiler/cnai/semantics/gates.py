@@ -101,6 +101,13 @@ class GateChecker:
                     help=["declare a parameter output (e.g. `output accuracy: float`) and "
                           "gate on it"])
                 return None
+            if resolved.type.name == "record":
+                self.diagnostics.error(
+                    "E0201", f"`{expr.dotted}` is a record; gates compare its scalar fields",
+                    expr.span, "record in a gate", help=[
+                        f"e.g. `{expr.dotted}.{resolved.type.fields[0][0]}`"
+                        if resolved.type.fields else "compare one of its fields"])
+                return None
             if resolved.type.name == "list":
                 self.diagnostics.error(
                     "E0201", f"`{expr.dotted}` is a {resolved.type}; gates compare single "

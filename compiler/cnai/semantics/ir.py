@@ -18,7 +18,7 @@ from cnai.source import Span
 # one of them narrows it with ``typing.cast``, so the code type-checks without pydantic's mypy
 # plugin too, as the compiled build's mypyc run does (pyproject.toml).
 TypeName = Literal["string", "int", "float", "bool", "list", "artifact", "dataset", "model",
-                   "metrics"]
+                   "metrics", "record", "classification_metrics"]
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 BoolKind = Literal["and", "or"]
 Framework = Literal["tensorflow", "pytorch"]
@@ -86,17 +86,33 @@ def updated(node: _N, **changes: Any) -> _N:
                     node.__pydantic_fields_set__ | changes.keys())
 
 
-_ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics"))
+_ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics",
+                             "classification_metrics"))
 
 
 class Type(Node):
     name: TypeName
     item: Type | None = None
+    # ---- records and metrics (#18) ----
+    # A record's fields, in the order declared; a metrics output's declared scalars.
+    fields: tuple[tuple[str, Type], ...] | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def __str__(self) -> str:
-        return f"list[{self.item}]" if self.name == "list" else self.name
+        if self.name == "list":
+            return f"list[{self.item}]"
+        if self.fields is None:
+            return self.name
+        record = "{" + ", ".join(f"{name}: {t}" for name, t in self.fields) + "}"
+        return record if self.name == "record" else f"{self.name} {record}"
+
+    def field(self, name: str) -> Type | None:
+        """The type of field ``name`` of a record (or a metrics output's scalar), or None."""
+        for field_name, field_type in self.fields or ():
+            if field_name == name:
+                return field_type
+        return None
 
     @property
     def is_artifact(self) -> bool:
@@ -139,10 +155,15 @@ class OutputRef(Node):
 
 
 class LoopVarRef(Node):
+    """A loop's item; with ``field``, that field of a record item (``item.lr``), typed as
+    the field."""
+
     kind: Literal["loop_var"] = "loop_var"
     name: str
     loop: str
     type: Type
+    # ---- records and metrics (#18) ----
+    field: str | None = None
 
 
 class PipelineStatus(Node):
@@ -323,12 +344,16 @@ class Output(Node):
     type: Type
     path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
     span: Span
+    # ---- records and metrics (#18) ----
+    # A scalar a metrics output declares (``scores.accuracy``): the metrics output's name.
+    metric_of: str | None = None
 
     @classmethod
-    def of(cls, name: str, type_: Type, path: str | None, span: Span) -> Output:
+    def of(cls, name: str, type_: Type, path: str | None, span: Span,
+           metric_of: str | None = None) -> Output:
         """``Output(name=, type=, path=, span=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span},
-                        _ALL_FIELDS[cls])
+        return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span,
+                              "metric_of": metric_of}, _ALL_FIELDS[cls])
 
 
 class SecretRef(Node):

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import configuration, credentials, function_steps, hygiene, ir, types
+from cnai.semantics import (
+    configuration,
+    credentials,
+    function_steps,
+    hygiene,
+    ir,
+    records,
+    types,
+)
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
@@ -57,11 +65,14 @@ class StepInputs:
             return found.name
         avoid: frozenset[str] = self.kept
         if isinstance(source, ir.OutputRef):
-            base = f"{source.step}_{source.output}"
+            # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
+            base = f"{source.step}_{source.output}".replace("-", "_")
         elif isinstance(source, ir.PipelineStatus):
             base = "pipeline_status"
         elif isinstance(source, ir.Literal_):
             base = "value"
+        elif isinstance(source, ir.LoopVarRef) and source.field is not None:
+            base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
         else:
             base, avoid = source.name, frozenset()
             other = self.folded.get(base.upper())
@@ -89,7 +100,7 @@ def _source_key(source: ir.Source) -> object:
     if isinstance(source, ir.OutputRef):
         return ("output", source.step, source.output)
     if isinstance(source, ir.LoopVarRef):
-        return ("loop_var", source.name, source.loop)
+        return ("loop_var", source.name, source.loop, source.field)
     return source.model_dump_json(exclude={"type"})
 
 
@@ -446,6 +457,14 @@ class StepChecker:
 
     def _own_output(self, ref: ast.Ref) -> ir.OutputPath | None:
         assert self.symbol is not None
+        if len(ref.parts) == 3:  # `outputs.scores.accuracy`: a declared metric's own file
+            output = self.symbol.outputs.get(ref.parts[1].name)
+            if output is not None and output.type.name == "metrics" and output.type.fields:
+                if records.field_of(f"outputs.{output.name}", output.type, ref.parts[2],
+                                    self.diagnostics) is None:
+                    return None
+                return self.shared.output_path(
+                    types.metric_output_name(output.name, ref.parts[2].name))
         if len(ref.parts) != 2:
             self.diagnostics.error("E0104", "write `outputs.NAME` for where an output goes",
                                    ref.span, "expected `outputs.NAME`")
@@ -476,11 +495,18 @@ class StepChecker:
         loop_vars = self.loop_vars
         if head.name in loop_vars:
             loop_id, var_type = loop_vars[head.name]
-            if len(ref.parts) > 1:
-                self.diagnostics.error("E0104", f"loop variable `{head.name}` has no fields",
-                                       ref.parts[1].span, "unexpected field")
+            if len(ref.parts) == 1:
+                return ir.LoopVarRef(name=head.name, loop=loop_id, type=var_type)
+            if var_type.name != "record" or len(ref.parts) > 2:
+                self.diagnostics.error("E0104", f"`{head.name}` has no fields" if (
+                    var_type.name != "record") else "record fields hold no fields",
+                    ref.parts[1 if var_type.name != "record" else 2].span, "unexpected field")
                 return None
-            return ir.LoopVarRef(name=head.name, loop=loop_id, type=var_type)
+            field_type = records.field_of(head.name, var_type, ref.parts[1], self.diagnostics)
+            if field_type is None:
+                return None
+            return ir.LoopVarRef(name=head.name, loop=loop_id, type=field_type,
+                                 field=ref.parts[1].name)
         symbol = self.scope.get(head.name)
         if symbol is None:
             self.scope.unknown(head, "name", "E0103", "param", "step",
@@ -500,6 +526,8 @@ class StepChecker:
                 return None
             return self.shared.param_ref(symbol.name, symbol.type)
         if symbol.kind in ("step", "service"):
+            if len(rest) == 2:
+                return self._metric(ref, symbol)
             if len(rest) != 1:
                 self.diagnostics.error(
                     "E0104", f"`{symbol.name}` is a step; name one of its outputs", ref.span,
@@ -541,6 +569,25 @@ class StepChecker:
         self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
                                "not a value")
         return None
+
+    def _metric(self, ref: ast.Ref, symbol: Symbol) -> ir.OutputRef | None:
+        """``STEP.OUTPUT.SCALAR``: a scalar a metrics output declares, read as the parameter
+        output that carries it (types.metric_output_name)."""
+        output = symbol.outputs.get(ref.parts[1].name)
+        if output is None or output.type.name != "metrics" or not output.type.fields:
+            self.diagnostics.error(
+                "E0104", f"`{symbol.name}.{ref.parts[1].name}` has no fields", ref.parts[2].span,
+                "unexpected field", help=["only a `metrics {...}` output has fields: its "
+                                          "declared scalars"])
+            return None
+        if records.field_of(f"{symbol.name}.{output.name}", output.type, ref.parts[2],
+                            self.diagnostics) is None:
+            return None
+        hidden = ast.Ident(types.metric_output_name(output.name, ref.parts[2].name),
+                           ref.parts[2].span)
+        source = self._source(ast.Ref((ref.parts[0], hidden), ref.span), symbol)
+        assert not isinstance(source, ir.ParamRef)  # read of a step
+        return source
 
     def gate_ref(self, ref: ast.Ref
                  ) -> ir.ParamRef | ir.OutputRef | ir.LoopVarRef | ir.PipelineStatus | None:
@@ -645,14 +692,17 @@ def constant_type(expr: ast.Expr) -> ir.Type | None:
     if isinstance(expr, ast.StringLit) and expr.is_plain:
         return types.STRING
     if isinstance(expr, ast.ListLit):
-        item_types = {constant_type(item) for item in expr.items}
-        if None in item_types:
-            return None
-        if item_types == {types.INT, types.FLOAT}:
-            item_types = {types.FLOAT}
-        if len(item_types) > 1:
-            return None
-        return ir.Type(name="list", item=next(iter(item_types)) if item_types else None)
+        item: ir.Type | None = None
+        for each in expr.items:
+            item_type = constant_type(each)
+            if item_type is None:
+                return None
+            item = item_type if item is None else records.join_types(item, item_type)
+            if item is None:
+                return None
+        return ir.Type(name="list", item=item)
+    if isinstance(expr, ast.RecordLit):
+        return records.constant(expr, lambda e: (None, constant_type(e)))[1]
     return None
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from cnai.semantics.ir import Type, TypeName
 
 SCALARS: tuple[TypeName, ...] = ("string", "int", "float", "bool")
-ARTIFACTS: tuple[TypeName, ...] = ("artifact", "dataset", "model", "metrics")
+ARTIFACTS: tuple[TypeName, ...] = ("artifact", "dataset", "model", "metrics",
+                                   "classification_metrics")
 TYPE_NAMES = (*SCALARS, "list", *ARTIFACTS)
 
 STRING = Type(name="string")
@@ -47,8 +48,28 @@ def assignable(value: Type, target: Type) -> bool:
         return True
     if value.name == "int" and target.name == "float":
         return True
+    if value.name == "record" and target.name == "record":
+        return _fields_assignable(value, target)
+    if value.name == target.name == "metrics" and target.fields is None:
+        return True  # any metrics output where plain `metrics` is declared
     if value.name == "list" and target.name == "list":
         if value.item is None or target.item is None:  # the empty list fits any list
             return True
         return assignable(value.item, target.item)
     return target.name == "artifact" and value.name in ARTIFACTS
+
+
+def _fields_assignable(value: Type, target: Type) -> bool:
+    """A record fits a record type with the same field names, each field's value fitting."""
+    found = dict(value.fields or ())
+    wanted = dict(target.fields or ())
+    if found.keys() != wanted.keys():
+        return False
+    return all(assignable(found[name], wanted[name]) for name in wanted)
+
+
+def metric_output_name(metrics: str, scalar: str) -> str:
+    """The parameter output that carries scalar ``scalar`` of metrics output ``metrics``:
+    ``scores-accuracy``. The ``-`` no .cnai name holds keeps it apart from the user's
+    outputs; Argo and Kubeflow take it in parameter names."""
+    return f"{metrics}-{scalar}"

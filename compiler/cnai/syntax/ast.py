@@ -88,6 +88,23 @@ class ListLit(Node):
 
 
 @dataclass(slots=True)
+class FieldValue(Node):
+    """``NAME: value``, one field of a record literal."""
+
+    name: Ident
+    value: Expr
+    span: Span
+
+
+@dataclass(slots=True)
+class RecordLit(Node):
+    """``{lr: 0.1, batch: 32}``: a record's fields in the order written."""
+
+    fields: tuple[FieldValue, ...]
+    span: Span
+
+
+@dataclass(slots=True)
 class Ref(Node):
     """A dotted name: ``epochs``, ``train.model``, ``outputs.loss``, ``imagenet.path``."""
 
@@ -142,15 +159,29 @@ class Not(Node):
     span: Span
 
 
-Expr = StringLit | IntLit | FloatLit | BoolLit | ListLit | Ref | Call | Compare | BoolOp | Not
+Expr = (StringLit | IntLit | FloatLit | BoolLit | ListLit | Ref | Call | Compare | BoolOp | Not
+        | RecordLit)
 
 
 # ---- declarations ------------------------------------------------------------------------
 
 @dataclass(slots=True)
 class TypeExpr(Node):
+    """``int``, ``list[T]``, a record ``{lr: float}`` (named ``record``, spanning the braces)
+    or ``metrics {accuracy: float}``; ``fields`` is None where no braces were written."""
+
     name: Ident
     arg: TypeExpr | None
+    span: Span
+    fields: tuple[FieldType, ...] | None = None
+
+
+@dataclass(slots=True)
+class FieldType(Node):
+    """``NAME: TYPE``, one field of a record type."""
+
+    name: Ident
+    type: TypeExpr
     span: Span
 
 

@@ -299,21 +299,54 @@ class _Descent:
         return ident
 
     def type_expr(self) -> ast.TypeExpr:
+        self.deeper()
+        if self.kind == "{":  # a record alone, named for its braces (as to_ast.py)
+            start = self.start
+            fields, deepest, end = self.record_type()
+            span = Span(self.source, start, end)
+            node = ast.TypeExpr(ast.Ident("record", span), None, span, fields)
+            self.nest(node, 1 + deepest)
+            self.nesting -= 1
+            return node
         if self.kind != "NAME" and self.kind != "dataset":
             raise _Unexpected
-        self.deeper()
         name = ast.Ident(self.value, Span(self.source, self.start, self.end))
         self.advance()
+        arg: ast.TypeExpr | None = None
+        record: tuple[ast.FieldType, ...] | None = None
+        end, deepest = name.span.end, 0
         if self.kind == "[":
             self.advance()
             arg = self.type_expr()
-            node = ast.TypeExpr(name, arg, Span(self.source, name.span.start, self.expect("]")))
-            self.nest(node, 1 + arg._depth)
-        else:
-            node = ast.TypeExpr(name, None, name.span)
-            self.nest(node, 1)
+            end, deepest = self.expect("]"), arg._depth
+        if self.kind == "{":
+            record, record_depth, end = self.record_type()
+            deepest = max(deepest, record_depth)
+        span = name.span if end == name.span.end else Span(self.source, name.span.start, end)
+        node = ast.TypeExpr(name, arg, span, record)
+        self.nest(node, 1 + deepest)
         self.nesting -= 1
         return node
+
+    def record_type(self) -> tuple[tuple[ast.FieldType, ...], int, int]:
+        """`"{" [NAME ":" type_expr ("," ...)* ","?] "}"`: the fields, the deepest field's
+        depth, and the offset of the closing brace's end."""
+        self.expect("{")
+        fields: list[ast.FieldType] = []
+        deepest = 0
+        while self.kind != "}":
+            name = self.name()
+            self.expect(":")
+            field_type = self.type_expr()
+            field = ast.FieldType(name, field_type, Span(self.source, name.span.start,
+                                                         field_type.span.end))
+            self.nest(field, 1 + field_type._depth)
+            deepest = max(deepest, field._depth)
+            fields.append(field)
+            if self.kind != ",":
+                break
+            self.advance()
+        return tuple(fields), deepest, self.expect("}")
 
     def param_decl(self) -> ast.ParamDecl:
         start = self.start
@@ -580,6 +613,8 @@ class _Descent:
             node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
             self.nest(node, depth + 1)
             return node
+        if kind == "{":
+            return self.record_lit()
         if kind == "(":  # grouping adds no node
             self.advance()
             self.deeper()
@@ -596,6 +631,29 @@ class _Descent:
             self.advance()
             return number
         raise _Unexpected
+
+    def record_lit(self) -> ast.RecordLit:
+        start = self.start
+        self.advance()
+        self.deeper()
+        fields: list[ast.FieldValue] = []
+        deepest = 0
+        while self.kind != "}":
+            name = self.name()
+            self.expect(":")
+            value = self.expr()
+            field = ast.FieldValue(name, value, Span(self.source, name.span.start,
+                                                     value.span.end))
+            self.nest(field, 1 + _depth(value))
+            deepest = max(deepest, field._depth)
+            fields.append(field)
+            if self.kind != ",":
+                break
+            self.advance()
+        self.nesting -= 1
+        node = ast.RecordLit(tuple(fields), Span(self.source, start, self.expect("}")))
+        self.nest(node, 1 + deepest)
+        return node
 
     def ref(self, head: ast.Ident) -> ast.Ref:
         if self.kind != ".":

@@ -175,9 +175,22 @@ class AstBuilder:
         return self._ident(children[0])
 
     def type_expr(self, children: list[Any]) -> ast.TypeExpr:
+        record = self._parts(children, "record")
+        fields: tuple[ast.FieldType, ...] | None = record[0].value if record else None
         name = children[0]
+        if isinstance(name, _Part):  # `{...}` alone: a record, named for its braces
+            name = ast.Ident("record", Span(self.source, name.start, name.end))
         arg = next((c for c in children if isinstance(c, ast.TypeExpr)), None)
-        return self._node(ast.TypeExpr(name, arg, self._span(children)), children)
+        node = ast.TypeExpr(name, arg, self._span(children), fields)
+        return self._node(node, [*children, *(fields or ())])  # the fields count for the depth
+
+    def record_type(self, children: list[Any]) -> _Part:
+        fields = tuple(c for c in children if isinstance(c, ast.FieldType))
+        return self._part("record", fields, children)
+
+    def field_type(self, children: list[Any]) -> ast.FieldType:
+        node = ast.FieldType(self._ident(children[0]), children[-1], self._span(children))
+        return self._node(node, children)
 
     def dataset_decl(self, children: list[Any]) -> ast.DatasetDecl:
         name = self._names(children)[0]
@@ -383,6 +396,13 @@ class AstBuilder:
 
     def list_lit(self, children: list[Any]) -> ast.ListLit:
         return self._node(ast.ListLit(self._items(children), self._span(children)), children)
+
+    def record_lit(self, children: list[Any]) -> ast.RecordLit:
+        return self._node(ast.RecordLit(self._items(children), self._span(children)), children)
+
+    def field_value(self, children: list[Any]) -> ast.FieldValue:
+        node = ast.FieldValue(self._ident(children[0]), children[-1], self._span(children))
+        return self._node(node, children)
 
     # ---- string literals ----------------------------------------------------------------
 

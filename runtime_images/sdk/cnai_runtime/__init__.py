@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from cnai_runtime.artifacts import Artifact, Dataset, Input, Metrics, Model, Output
+from cnai_runtime.metrics import log_confusion_matrix, log_metric, log_roc
 from cnai_runtime.paths import (
     ContractError,
     input_env_name,
@@ -39,6 +40,9 @@ __all__ = [
     "format_value",
     "input_path",
     "input_value",
+    "log_confusion_matrix",
+    "log_metric",
+    "log_roc",
     "output",
     "output_path",
     "outputs_configured",
