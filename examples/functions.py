@@ -6,7 +6,7 @@ step's container, so what it imports it imports inside (or at the top of this fi
 standard library and the step's ``packages``).
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from cnai_runtime import Dataset, Input, Metrics, Model, Output
 
@@ -64,8 +64,13 @@ def pick(accuracies: list[float]) -> float:
     return max(accuracies)
 
 
-def publish(accuracy: float, target: str) -> str:
+class Config(TypedDict):
+    lr: float
+    epochs: int
+
+
+def publish(config: Config, accuracy: float, target: str) -> str:
     """Publish the model (here: say where it would go)."""
-    message = f"published to {target} with accuracy {accuracy}"
+    message = f"published lr={config['lr']} to {target} with accuracy {accuracy}"
     print(message)
     return message

@@ -61,6 +61,11 @@ def test_the_example_is_strictly_valid_argo_with_script_templates() -> None:
     train = scripts["train"]["command"]
     assert train[:2] == ["sh", "-ec"] and "'numpy==2.1.3'" not in train[2]
     assert "python3 -m pip install --quiet --no-warn-script-location numpy==2.1.3" in train[2]
+    # The gate reads the scalar metric's output parameter.
+    publish = next(t for t in documents[0]["spec"]["templates"]
+                   if t["name"] == "for-config-body")
+    gate = next(t for t in publish["dag"]["tasks"] if t["name"] == "publish")["when"]
+    assert "scores-accuracy" in gate
     assert train[2].endswith('exec "$@"')
 
 
@@ -109,6 +114,30 @@ def test_a_function_step_runs_as_kubeflows_launcher_runs_it(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert rows.read_text() == "25"
     assert len(data.read_text().splitlines()) == 25
+
+
+def test_a_function_steps_metrics_reach_kubeflows_launcher(tmp_path: Path) -> None:
+    documents = compile_file(EXAMPLE, "kfp").documents
+    container = documents[0]["deploymentSpec"]["executors"]["exec-evaluate"]["container"]
+    data, model, outputs = tmp_path / "data", tmp_path / "model", tmp_path / "outputs"
+    data.write_text("0.2,0\n0.7,1\n0.9,1\n0.5,1\n")
+    model.write_text("0.6\n")
+    outputs.mkdir()
+    values = {"prepare_data": str(data), "train_model": str(model),
+              **{name: str(outputs / name) for name in (
+                  "scores", "scores-accuracy", "scores-threshold", "accuracy", "threshold")}}
+    argv, env = run_container({"command": fill_kfp(container["command"], values),
+                               "env": container["env"]})
+    metadata = tmp_path / "output_metadata.json"  # where the launcher reads it
+    assert env == {"CNAI_OUTPUT_METADATA": "/tmp/kfp_outputs/output_metadata.json"}
+    done = subprocess.run(argv, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(SDK),
+                                     "TMPDIR": str(tmp_path),
+                                     "CNAI_OUTPUT_METADATA": str(metadata)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (outputs / "scores-accuracy").read_text() == "0.75"
+    assert json.loads(metadata.read_text())["artifacts"]["scores"]["artifacts"][0][
+        "metadata"] == {"accuracy": 0.75, "threshold": 0.6}
 
 
 def test_a_function_step_runs_as_argos_executor_runs_it(tmp_path: Path) -> None:
@@ -177,15 +206,21 @@ def test_the_example_runs_locally_and_its_metrics_read_back(tmp_path: Path) -> N
         p.read_text() for p in tmp_path.rglob("*.log"))
     run = next(tmp_path.iterdir())
     steps = run / "steps"
+    accuracies = []
     for index in ("0", "1"):
-        metrics = json.loads((steps / "evaluate" / index / "outputs" / "scores").read_text())
+        outputs = steps / "evaluate" / index / "outputs"
+        metrics = json.loads((outputs / "scores").read_text())  # the metrics artifact
         assert set(metrics) == {"accuracy", "threshold"}
-        assert float((steps / "evaluate" / index / "outputs" / "accuracy").read_text()) == \
-            metrics["accuracy"]
-    best = float((steps / "pick" / "outputs" / "Output").read_text())
-    assert best >= 0.9
-    assert (steps / "publish" / "outputs" / "Output").read_text() == (
-        f"published to s3://models/threshold with accuracy {best}")
+        # The scalar metric the gate reads, and the function's return value, agree.
+        assert float((outputs / "scores-accuracy").read_text()) == metrics["accuracy"]
+        assert float((outputs / "accuracy").read_text()) == metrics["accuracy"]
+        accuracies.append(metrics["accuracy"])
+    good, poor = accuracies
+    assert good >= 0.95 > poor  # the second config trains too little
+    assert (steps / "publish" / "0" / "outputs" / "Output").read_text() == (
+        f"published lr=0.5 to s3://models/threshold with accuracy {good}")
+    assert not (steps / "publish" / "1" / "outputs").exists()  # its gate was false
+    assert float((steps / "pick" / "outputs" / "Output").read_text()) == good
 
 
 # ---- diagnostics ------------------------------------------------------------------------
@@ -263,6 +298,40 @@ def test_packages_belong_to_function_steps(tmp_path: Path) -> None:
     path = write(tmp_path, TRAIN, 'pipeline p {\n  step t { use train(lr = 1)  packages = '
                  '["--index-url=http://x"] }\n}\n')
     assert [d.code for d in failure(path).diagnostics] == ["E0208"]
+
+
+RECORDS = '''
+from typing import TypedDict
+
+class Config(TypedDict):
+    lr: float
+    batch: int
+
+def best(configs: list[Config], base: Config) -> Config:
+    return max([base, *configs], key=lambda c: c["lr"])
+'''
+
+
+def test_typed_dicts_are_records_checked_and_passed_as_json(tmp_path: Path) -> None:
+    cnai = ("pipeline p {\n  param cs: list[{lr: float, batch: int}] = [{lr: 0.1, batch: 8}]\n"
+            "  param b: {lr: float, batch: int} = {lr: 0.5, batch: 4}\n"
+            "  step s { use best(configs = cs, base = b) }\n"
+            "  step t { image = \"busybox\"  command = [\"echo\", s.Output] }\n}\n")
+    path = write(tmp_path, RECORDS, cnai)
+    for target in ("argo", "kfp"):
+        compile_file(path, target)
+    done = subprocess.run([sys.executable, "-m", "cnai", "run", str(path), "--local",
+                           "--workdir", str(tmp_path / "runs")],
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "compiler")},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "steps" / "s" / "outputs" / "Output").read_text()) == {
+        "lr": 0.5, "batch": 4}
+    wrong = write(tmp_path, RECORDS, cnai.replace("base = b", "base = cs"))
+    (diagnostic,) = failure(wrong).diagnostics
+    assert diagnostic.code == "E0201"
+    assert diagnostic.secondary[0].span.source.path.endswith("steps.py")
 
 
 def test_two_functions_of_one_shape_do_not_share_a_template(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ DEFAULT_IMAGE = "python:3.12"
 SINGLE_OUTPUT = "Output"  # a function returning one value: its output, named as KFP names it
 SCALARS = {"str": "string", "int": "int", "float": "float", "bool": "bool"}
 ARTIFACTS = {"Artifact": "artifact", "Dataset": "dataset", "Model": "model",
-             "Metrics": "metrics"}
+             "Metrics": "metrics", "ClassificationMetrics": "classification_metrics"}
 
 
 @dataclass
@@ -64,7 +64,7 @@ def read_module(source: SourceFile, syntax_errors: list[Diagnostic]) -> PyModule
                                         f"{error.msg}", Label(source.span(start, start + 1),
                                                               "here")))
         return module
-    reader = _Reader(source, _named_tuples(tree))
+    reader = _Reader(source, _classes(tree, "NamedTuple"), _classes(tree, "TypedDict"))
     for node in tree.body:
         if not isinstance(node, py.FunctionDef) or node.name.startswith("_"):
             continue
@@ -79,12 +79,12 @@ def read_module(source: SourceFile, syntax_errors: list[Diagnostic]) -> PyModule
     return module
 
 
-def _named_tuples(tree: py.Module) -> dict[str, py.ClassDef]:
-    """``class Outputs(NamedTuple): ...`` classes of the file, by name."""
+def _classes(tree: py.Module, base_name: str) -> dict[str, py.ClassDef]:
+    """The file's ``class Outputs(NamedTuple)`` (or TypedDict) classes, by name."""
     found: dict[str, py.ClassDef] = {}
     for node in tree.body:
         if isinstance(node, py.ClassDef) and any(
-                _dotted(base).endswith("NamedTuple") for base in node.bases):
+                _dotted(base).split(".")[-1] == base_name for base in node.bases):
             found[node.name] = node
     return found
 
@@ -109,9 +109,11 @@ def _offset(source: SourceFile, line: int, column: int, in_bytes: bool = True) -
 
 
 class _Reader:
-    def __init__(self, source: SourceFile, named_tuples: dict[str, py.ClassDef]) -> None:
+    def __init__(self, source: SourceFile, named_tuples: dict[str, py.ClassDef],
+                 typed_dicts: dict[str, py.ClassDef]) -> None:
         self.source = source
         self.named_tuples = named_tuples
+        self.typed_dicts = typed_dicts
         # The name its file is written under in the container (function_contract.py).
         self.module = re.sub(r"\W", "_", os.path.splitext(os.path.basename(source.path))[0],
                              flags=re.ASCII)
@@ -147,8 +149,7 @@ class _Reader:
                 raise Unsupported(f"parameter `{argument.arg}` has no type annotation",
                                   argument, "no annotation",
                                   f"annotate it: `{argument.arg}: float`, `Input[Dataset]`...")
-            kind, type_name, item = self.annotation(argument.annotation)
-            type_expr = self.type_expr(type_name, item, argument.annotation)
+            kind, type_expr, type_text = self.annotation(argument.annotation)
             ident = ast.Ident(argument.arg, self.span(argument))
             if kind == "out":
                 outputs.append(ast.OutputDecl(ident, type_expr, None, ident.span))
@@ -159,14 +160,13 @@ class _Reader:
                     ident, type_expr, None if default is None else self.literal(default),
                     self.span(argument)))
                 value = ast.Ref((ast.Ident(argument.arg, where),), where)
-            words += [self.word(f"{kind}:{_type_text(type_name, item)}", where),
+            words += [self.word(f"{kind}:{type_text}", where),
                       self.word(argument.arg, where), value]
         returns = self.returns(node)
-        for name, type_name, item, annotation in returns:
-            ident = ast.Ident(name, self.span(annotation))
-            outputs.append(ast.OutputDecl(ident, self.type_expr(type_name, item, annotation),
-                                          None, ident.span))
-            words += [self.word(f"ret:{_type_text(type_name, item)}", where),
+        for name, type_expr, type_text in returns:
+            ident = ast.Ident(name, type_expr.span)
+            outputs.append(ast.OutputDecl(ident, type_expr, None, ident.span))
+            words += [self.word(f"ret:{type_text}", where),
                       self.word(name, where),
                       ast.Ref((ast.Ident("outputs", where), ast.Ident(name, where)), where)]
         command = ast.ListLit((*(self.word(w, where) for w in RUNNER),
@@ -183,14 +183,9 @@ class _Reader:
     def word(text: str, where: Span) -> ast.StringLit:
         return ast.StringLit((text,), where)
 
-    def type_expr(self, name: str, item: str | None, node: py.AST) -> ast.TypeExpr:
-        span = self.span(node)
-        arg = None if item is None else ast.TypeExpr(ast.Ident(item, span), None, span)
-        return ast.TypeExpr(ast.Ident(name, span), arg, span)
-
-    def annotation(self, node: py.expr) -> tuple[str, str, str | None]:
-        """(kind, cnai type, list item type) of a parameter's annotation: kind ``in`` or
-        ``out`` (an ``Output[T]``)."""
+    def annotation(self, node: py.expr) -> tuple[str, ast.TypeExpr, str]:
+        """(kind, type, the runner's type text) of a parameter's annotation: kind ``in``, or
+        ``out`` for an ``Output[T]``."""
         if isinstance(node, py.Subscript) and _dotted(node.value).split(".")[-1] in (
                 "Input", "Output"):
             wrapper = _dotted(node.value).split(".")[-1]
@@ -199,37 +194,51 @@ class _Reader:
                 raise Unsupported(f"`{wrapper}[...]` takes an artifact type", node.slice,
                                   "not an artifact type",
                                   "one of: " + ", ".join(ARTIFACTS))
-            return ("out" if wrapper == "Output" else "in"), artifact, None
-        name, item = self.value_type(node)
-        return "in", name, item
+            span = self.span(node)
+            return ("out" if wrapper == "Output" else "in",
+                    ast.TypeExpr(ast.Ident(artifact, span), None, span), artifact)
+        type_expr, text = self.value_type(node)
+        return "in", type_expr, text
 
-    def value_type(self, node: py.expr) -> tuple[str, str | None]:
-        """A parameter's or return value's type: a scalar or ``list[scalar]``."""
+    def value_type(self, node: py.expr) -> tuple[ast.TypeExpr, str]:
+        """A parameter's or return value's type, and the runner's text for it: a scalar, a
+        record (a TypedDict class of the file), or a list of those."""
+        span = self.span(node)
         text = _dotted(node)
         if text in SCALARS:
-            return SCALARS[text], None
+            return ast.TypeExpr(ast.Ident(SCALARS[text], span), None, span), SCALARS[text]
+        if text in self.typed_dicts:
+            return self.record(self.typed_dicts[text], span), "record"
         if isinstance(node, py.Subscript) and _dotted(node.value) in ("list", "List",
                                                                        "typing.List"):
-            item = SCALARS.get(_dotted(node.slice))
-            if item is not None:
-                return "list", item
+            item, item_text = self.value_type(node.slice)
+            return (ast.TypeExpr(ast.Ident("list", span), item, span), f"list[{item_text}]")
         raise Unsupported(f"cnai has no type for `{py.unparse(node)}`", node,
                           "unsupported annotation",
-                          "use str, int, float, bool, list[...] of those, Input[T] or "
-                          "Output[T] with T one of " + ", ".join(ARTIFACTS))
+                          "use str, int, float, bool, a TypedDict of the file (a record), "
+                          "list[...] of those, Input[T] or Output[T] with T one of "
+                          + ", ".join(ARTIFACTS))
 
-    def returns(self, node: py.FunctionDef
-                ) -> list[tuple[str, str, str | None, py.expr]]:
-        """Each output the return annotation gives: (name, type, item type, annotation)."""
+    def record(self, definition: py.ClassDef, span: Span) -> ast.TypeExpr:
+        """A TypedDict class as the record type ``{field: type, ...}``."""
+        fields = []
+        for item in definition.body:
+            if isinstance(item, py.AnnAssign) and isinstance(item.target, py.Name):
+                field_type, _ = self.value_type(item.annotation)
+                fields.append(ast.FieldType(ast.Ident(item.target.id, self.span(item.target)),
+                                            field_type, self.span(item)))
+        return ast.TypeExpr(ast.Ident("record", span), None, span, tuple(fields))
+
+    def returns(self, node: py.FunctionDef) -> list[tuple[str, ast.TypeExpr, str]]:
+        """Each output the return annotation gives: (name, type, the runner's type text)."""
         annotation = node.returns
         if annotation is None or (isinstance(annotation, py.Constant)
                                   and annotation.value is None):
             return []
         fields = self.tuple_fields(annotation)
         if fields is None:
-            name, item = self.value_type(annotation)
-            return [(SINGLE_OUTPUT, name, item, annotation)]
-        return [(field_name, *self.value_type(value), value) for field_name, value in fields]
+            return [(SINGLE_OUTPUT, *self.value_type(annotation))]
+        return [(field_name, *self.value_type(value)) for field_name, value in fields]
 
     def tuple_fields(self, node: py.expr) -> list[tuple[str, py.expr]] | None:
         """The fields of a NamedTuple annotation: a class of the file, or
@@ -284,7 +293,3 @@ def _defaults(arguments: py.arguments) -> dict[str, py.expr]:
     found.update({a.arg: d for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults,
                                            strict=True) if d is not None})
     return found
-
-
-def _type_text(name: str, item: str | None) -> str:
-    return name if item is None else f"{name}[{item}]"

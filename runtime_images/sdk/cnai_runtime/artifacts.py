@@ -5,14 +5,12 @@ the artifact is (``Input``) or must be written (``Output``): a file or a directo
 
 >>> from cnai_runtime import Input, Output, Dataset, Model, Metrics
 >>> def train(data: Input[Dataset], model: Output[Model], scores: Output[Metrics]) -> float:
-...     scores.log_metric("accuracy", 0.93)     # written to scores.path as JSON at the end
+...     scores.log_metric("accuracy", 0.93)     # written to scores.path as JSON
 ...     return 0.93
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -29,9 +27,6 @@ class Artifact:
         self.path = path
         self.metadata: dict[str, Any] = metadata or {}
 
-    def save(self) -> None:
-        """Called once the function has returned; an output artifact is its own file."""
-
 
 class Dataset(Artifact):
     schema_title = "system.Dataset"
@@ -42,16 +37,36 @@ class Model(Artifact):
 
 
 class Metrics(Artifact):
-    """Scalar metrics: each ``log_metric`` is kept, and the whole set is written to
-    ``path`` as a JSON object when the function returns."""
+    """Scalar metrics (Kubeflow's ``system.Metrics``): each ``log_metric`` is written at once
+    by :func:`cnai_runtime.metrics.log_metric` to this output's file, to its scalar's parameter
+    output when the step declares ``output NAME: metrics {SCALAR: float}``, and to the
+    artifact's metadata on Kubeflow, which its UI shows."""
 
     schema_title = "system.Metrics"
 
     def log_metric(self, metric: str, value: float) -> None:
-        self.metadata[metric] = value
+        from cnai_runtime import metrics
 
-    def save(self) -> None:
-        Path(self.path).write_text(json.dumps(self.metadata, sort_keys=True), encoding="utf-8")
+        self.metadata[metric] = value
+        metrics.log_metric(metric, value, output=self.name)
+
+
+class ClassificationMetrics(Artifact):
+    """A confusion matrix and an ROC curve (Kubeflow's ``system.ClassificationMetrics``),
+    with kfp.dsl.ClassificationMetrics's method names."""
+
+    schema_title = "system.ClassificationMetrics"
+
+    def log_confusion_matrix(self, categories: list[str], matrix: list[list[int]]) -> None:
+        from cnai_runtime import metrics
+
+        metrics.log_confusion_matrix(categories, matrix, output=self.name)
+
+    def log_roc_curve(self, fpr: list[float], tpr: list[float],
+                      threshold: list[float]) -> None:
+        from cnai_runtime import metrics
+
+        metrics.log_roc(fpr, tpr, threshold, output=self.name)
 
 
 class Input(Generic[T]):
@@ -63,4 +78,5 @@ class Output(Generic[T]):
 
 
 ARTIFACT_TYPES: dict[str, type[Artifact]] = {
-    "artifact": Artifact, "dataset": Dataset, "model": Model, "metrics": Metrics}
+    "artifact": Artifact, "dataset": Dataset, "model": Model, "metrics": Metrics,
+    "classification_metrics": ClassificationMetrics}

@@ -62,30 +62,30 @@ def load_function(path: Path, name: str) -> Any:
 
 
 def decode(type_text: str, text: str) -> Any:
-    if type_text.startswith("list[") and type_text.endswith("]"):
-        item = SCALARS.get(type_text[5:-1])
-        if item is None:
-            raise UsageError(f"unknown type {type_text!r}")
-        return parse_value(text, list[item])  # type: ignore[valid-type]
-    if type_text == "list":
-        return json.loads(text)
+    """A parameter's text as the function's annotation reads it: a scalar by the shared
+    encoding, a list of scalars item by item, a record (a dict) or a list of records as
+    JSON."""
     if type_text in SCALARS:
         return parse_value(text, SCALARS[type_text])
+    item = SCALARS.get(type_text.removeprefix("list[").removesuffix("]"))
+    if type_text.startswith("list[") and item is not None:
+        return parse_value(text, list[item])  # type: ignore[valid-type]
+    if type_text == "record" or type_text.startswith("list["):
+        return json.loads(text)
     raise UsageError(f"unknown type {type_text!r}")
 
 
 Returns = list[tuple[str, str, str]]  # (name, type, path) of each return value
 
 
-def parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, Any], Returns, list[str]]:
-    """(function, source file, keyword arguments, returns, the Output[...] parameters)."""
+def parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, Any], Returns]:
+    """(function, source file, keyword arguments, returns)."""
     if len(argv) < 2 or (len(argv) - 2) % 3:
         raise UsageError("usage: python -m cnai_runtime.function FUNCTION "
                          "[KIND:TYPE NAME VALUE]... SOURCE_FILE")
     function, *groups, source = argv
     arguments: dict[str, Any] = {}
     returns: Returns = []
-    written: list[str] = []
     for index in range(0, len(groups), 3):
         kind_type, name, value = groups[index:index + 3]
         kind, _, type_text = kind_type.partition(":")
@@ -94,13 +94,12 @@ def parse(argv: Sequence[str]) -> tuple[str, Path, dict[str, Any], Returns, list
         elif type_text in ARTIFACT_TYPES:
             if kind == "out":
                 Path(value).parent.mkdir(parents=True, exist_ok=True)
-                written.append(name)
             arguments[name] = ARTIFACT_TYPES[type_text](name, value)
         elif kind == "in":
             arguments[name] = decode(type_text, value)
         else:
             raise UsageError(f"unknown argument kind {kind_type!r}")
-    return function, Path(source), arguments, returns, written
+    return function, Path(source), arguments, returns
 
 
 def write_returns(result: Any, returns: Returns, function: str) -> None:
@@ -118,22 +117,15 @@ def write_returns(result: Any, returns: Returns, function: str) -> None:
         target.write_text(format_value(value), encoding="utf-8")
 
 
-def finish(arguments: dict[str, Any], written: list[str]) -> None:
-    """Write what output artifacts collected while the function ran (metrics)."""
-    for name in written:
-        arguments[name].save()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         given = list(sys.argv[1:] if argv is None else argv)
-        name, source, arguments, returns, written = parse(given)
+        name, source, arguments, returns = parse(given)
         function = load_function(source, name)
     except (UsageError, OSError, ValueError) as error:
         print(f"cnai_runtime.function: {error}", file=sys.stderr)
         return 2
     result = function(**arguments)
-    finish(arguments, written)
     try:
         write_returns(result, returns, name)
     except (UsageError, AttributeError, KeyError, ValueError) as error:

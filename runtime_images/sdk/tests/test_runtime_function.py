@@ -33,7 +33,9 @@ if __name__ == "__main__":
 '''
 
 
-def test_inputs_outputs_metrics_and_named_returns(tmp_path: Path) -> None:
+def test_inputs_outputs_metrics_and_named_returns(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNAI_OUTPUTS_DIR", str(tmp_path / "out"))  # as every target sets it
     source = tmp_path / "steps.py"
     source.write_text(SOURCE)
     data = tmp_path / "in" / "data"
