@@ -1,7 +1,8 @@
 """`import "steps.py"`: each top-level function of a Python file becomes a template.
 
 The file is read with Python's ``ast`` module, never imported or run. A function's typed
-parameters are the template's parameters; ``Output[T]`` parameters and the return annotation
+parameters are the template's parameters (scalars, ``list[...]``, a TypedDict class of the
+file as a record, ``Input[T]`` for an artifact); ``Output[T]`` parameters and the return annotation
 are its outputs (a single return value is the output ``output``; a NamedTuple one output per
 field, as Kubeflow's lightweight components name them). The template's body runs the function
 with cnai's runner, ``python3 -m cnai_runtime.function`` (runtime_images/sdk), which reads
