@@ -334,6 +334,14 @@ def test_typed_dicts_are_records_checked_and_passed_as_json(tmp_path: Path) -> N
     assert diagnostic.secondary[0].span.source.path.endswith("steps.py")
 
 
+def test_a_function_step_keeps_its_runner(tmp_path: Path) -> None:
+    path = write(tmp_path, TRAIN, 'pipeline p {\n  step t { use train(lr = 1)  command = '
+                 '["python3", "train.py"] }\n}\n')
+    (diagnostic,) = failure(path).diagnostics
+    assert (diagnostic.code, diagnostic.message) == (
+        "E0105", "a function step takes no `command`: it runs `train`")
+
+
 def test_two_functions_of_one_shape_do_not_share_a_template(tmp_path: Path) -> None:
     python = TRAIN + "def other(lr: float, epochs: int = 3) -> float:\n    return lr\n"
     path = write(tmp_path, python, "pipeline p {\n  step a { use train(lr = 1) }\n"

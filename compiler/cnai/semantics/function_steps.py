@@ -13,6 +13,8 @@ def apply(step: ir.Step, fields: dict[str, ast.Assignment | ast.Block],
     if function is not None:
         step.function = ir.Function(name=function.name, module=function.module,
                                     source=function.text)
+        for name in ("command", "args"):
+            _refuse_own(fields.get(name), function, diagnostics)
     field = fields.get("packages")
     if not isinstance(field, ast.Assignment):
         return
@@ -57,3 +59,15 @@ def no_return(step: str, function: ast.FunctionSource, name: ast.Ident,
         secondary=[Label(function.span, "no return annotation")] if function.span else [],
         help=[f"annotate what `{function.name}` returns, e.g. `-> float` (its output "
               "`Output`), or a NamedTuple (one output per field)"])
+
+
+def _refuse_own(field: ast.Assignment | ast.Block | None, function: ast.FunctionSource,
+                diagnostics: DiagnosticBag) -> None:
+    """A function step's program is the runner its template writes: a `command` or `args` of
+    the step's own would replace it or be appended to it (pyfunctions.py)."""
+    if field is None or function.span is None or field.span.source is function.span.source:
+        return
+    name = field.key.name if isinstance(field, ast.Assignment) else field.name.name
+    diagnostics.error(
+        "E0105", f"a function step takes no `{name}`: it runs `{function.name}`", field.span,
+        "not for a function step", help=["pass values as the function's arguments in `use`"])

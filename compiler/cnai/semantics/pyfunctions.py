@@ -59,9 +59,9 @@ def read_module(source: SourceFile, syntax_errors: list[Diagnostic]) -> PyModule
     try:
         tree = py.parse(source.text, filename=source.path)
     except SyntaxError as error:
-        line = error.lineno or 1
-        start = _offset(source, line, max((error.offset or 1) - 1, 0), in_bytes=False)
-        syntax_errors.append(Diagnostic("E0115", f"{source.path} is not valid Python: "
+        start = _Lines(source).offset(error.lineno or 1, max((error.offset or 1) - 1, 0),
+                                      in_bytes=False)
+        syntax_errors.append(Diagnostic("E0115", f"{os.path.basename(source.path)} is not valid Python: "
                                         f"{error.msg}", Label(source.span(start, start + 1),
                                                               "here")))
         return module
@@ -98,15 +98,22 @@ def _dotted(node: py.expr) -> str:
     return ""
 
 
-def _offset(source: SourceFile, line: int, column: int, in_bytes: bool = True) -> int:
-    """The character offset of 1-based ``line``, 0-based ``column`` (UTF-8 bytes, as Python's
-    ast counts them, unless ``in_bytes`` is false)."""
-    lines = source.text.split("\n")
-    index = min(max(line, 1), len(lines)) - 1
-    start = sum(len(text) + 1 for text in lines[:index])
-    if not in_bytes:
-        return min(start + column, len(source.text))
-    return start + len(lines[index].encode("utf-8")[:column].decode("utf-8", "ignore"))
+class _Lines:
+    """Character offsets of a file's positions as Python's ast gives them: 1-based lines and
+    columns in UTF-8 bytes."""
+
+    def __init__(self, source: SourceFile) -> None:
+        self.lines = source.text.split("\n")
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line) + 1)
+
+    def offset(self, line: int, column: int, in_bytes: bool = True) -> int:
+        index = min(max(line, 1), len(self.lines)) - 1
+        if not in_bytes:
+            return min(self.starts[index] + column, self.starts[-1] - 1)
+        text = self.lines[index].encode("utf-8")[:column].decode("utf-8", "ignore")
+        return self.starts[index] + len(text)
 
 
 class _Reader:
@@ -115,6 +122,7 @@ class _Reader:
         self.source = source
         self.named_tuples = named_tuples
         self.typed_dicts = typed_dicts
+        self.lines = _Lines(source)
         # The name its file is written under in the container (function_contract.py).
         self.module = re.sub(r"\W", "_", os.path.splitext(os.path.basename(source.path))[0],
                              flags=re.ASCII)
@@ -123,12 +131,12 @@ class _Reader:
         line, column = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
         end_line = getattr(node, "end_lineno", None) or line
         end_column = getattr(node, "end_col_offset", None) or column
-        return self.source.span(_offset(self.source, line, column),
-                                _offset(self.source, end_line, end_column))
+        return self.source.span(self.lines.offset(line, column),
+                                self.lines.offset(end_line, end_column))
 
     def name_span(self, node: py.FunctionDef) -> Span:
         """The function's name in ``def NAME(``."""
-        start = _offset(self.source, node.lineno, node.col_offset)
+        start = self.lines.offset(node.lineno, node.col_offset)
         found = self.source.text.find(node.name, start)
         return self.source.span(found, found + len(node.name))
 

@@ -144,9 +144,12 @@ class TemplateExpander:
                 return decl, []
             if self.library.incomplete:
                 return decl, []
+            # Functions of imported .py files are templates too (pyfunctions.py).
+            what = "template or function" if any(
+                t.function is not None for t in self.library.templates.values()) else "template"
             self.diagnostics.error(
-                "E0112", f"unknown template `{use.template.name}`", use.template.span,
-                "no such template", help=suggest(use.template.name, self.library.templates))
+                "E0112", f"unknown {what} `{use.template.name}`", use.template.span,
+                f"no such {what}", help=suggest(use.template.name, self.library.templates))
             return decl, []
         bindings, checks = self._bind(use, template)
         if any(isinstance(i, ast.UseDecl) for i in template.items):
