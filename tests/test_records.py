@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kfp import compiler, dsl
+from kfp import compiler, components, dsl
 
 import exprlang
 import schemacheck
@@ -41,8 +41,10 @@ def argo(text: str) -> dict[str, Any]:
 
 
 def kfp(text: str) -> dict[str, Any]:
-    doc = compile_source(text, "t.cnai", "kfp").documents[0]
+    compiled = compile_source(text, "t.cnai", "kfp")
+    doc = compiled.documents[0]
     pipeline_spec(doc)  # parses into PipelineSpec, unknown fields rejected
+    components.load_component_from_text(compiled.text)  # and kfp loads it
     return doc
 
 
@@ -192,3 +194,94 @@ def test_local_run_sweeps_records(tmp_path: Path) -> None:
     assert nodes["train[1]"]["status"] == "Skipped"
     note = nodes["train[0]"]["outputs"]["note"]["value"]
     assert note.startswith('0.1 32 {"lr": 0.1, "batch": 32}')
+
+
+FIELDS = """
+pipeline fields {
+  param base: {lr: float, name: string, on: bool} = {lr: 0.5, name: "resnet", on: true}
+  param sweeps: list[{lr: float}] = [{lr: 0.1}]
+  step prepare {
+    image   = "python:3.12"
+    command = ["sh", "-c", "echo '{\\"depth\\": 3, \\"tag\\": \\"x\\"}' > $0", outputs.config]
+    output config: {depth: int, tag: string}
+  }
+  step train when prepare.config.depth > 2 and base.on == true {
+    image   = "python:3.12"
+    command = ["echo", "lr=${base.lr}", "depth=${prepare.config.depth}",
+               "tag=${prepare.config.tag}"]
+  }
+  for run in sweeps {
+    for seed in [1, 2] {
+      step inner { image = "python:3.12"  command = ["echo", "lr=${run.lr}", seed] }
+    }
+  }
+}
+"""
+
+
+def test_argo_reads_fields_of_record_params_and_outputs() -> None:
+    doc = argo(FIELDS)
+    main_tasks = {t["name"]: t for t in templates(doc)["main"]["dag"]["tasks"]}
+    train = main_tasks["train"]
+    env = {"workflow": {"parameters": {"base": '{"lr": 0.5, "name": "resnet", "on": true}'}},
+           "tasks": {"prepare": {"outputs": {"parameters": {
+               "config": '{"depth": 3, "tag": "x"}\n'}}}}}
+    assert exprlang.evaluate(train["when"][3:-2], env) is True
+    values = {p["name"]: p["value"] for p in train["arguments"]["parameters"]}
+    assert exprlang.evaluate(values["base_lr"][3:-2], env) == 0.5
+    assert exprlang.evaluate(values["prepare_config_tag"][3:-2], env) == "x"
+    # The inner loop receives the whole item and picks the field itself.
+    inner_loop = templates(doc)["for-seed-body"]
+    (task,) = inner_loop["dag"]["tasks"]
+    (value,) = [p["value"] for p in task["arguments"]["parameters"] if p["name"] == "run_lr"]
+    assert value == "{{=jsonpath(inputs.parameters['run'], '$.lr')}}"
+
+
+def test_kfp_reads_fields_of_record_params_and_outputs() -> None:
+    doc = kfp(FIELDS)
+    condition = doc["root"]["dag"]["tasks"]["condition-1"]["triggerPolicy"]["condition"]
+    assert evaluate(condition, {"pipelinechannel--prepare-config": {"depth": 3, "tag": "x"},
+                                "pipelinechannel--base": {"lr": 0.5, "on": True}}) is True
+    assert evaluate(condition, {"pipelinechannel--prepare-config": {"depth": 1, "tag": "x"},
+                                "pipelinechannel--base": {"lr": 0.5, "on": True}}) is False
+    train = doc["components"]["comp-condition-1"]["dag"]["tasks"]["train"]
+    lr = train["inputs"]["parameters"]["base_lr"]
+    assert lr == {"componentInputParameter": "pipelinechannel--base",
+                  "parameterExpressionSelector": 'parseJson(string_value)["lr"]'}
+    outputs = doc["components"]["comp-prepare"]["outputDefinitions"]["parameters"]
+    assert outputs == {"config": {"parameterType": "STRUCT"}}
+
+
+def test_local_run_reads_fields_of_record_params_and_outputs(tmp_path: Path) -> None:
+    from cnai.cli import main
+
+    source = tmp_path / "fields.cnai"
+    source.write_text(FIELDS, encoding="utf-8")
+    assert main(["run", str(source), "--local", "--workdir", str(tmp_path / "runs")]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert "lr=0.5 depth=3 tag=x" in (run / "logs" / "train.log").read_text()
+    assert "lr=0.1 2" in (run / "logs" / "inner" / "0" / "1.log").read_text()
+
+
+def test_templates_take_records_and_read_their_fields() -> None:
+    doc = argo("""pipeline tpl {
+      param sweeps: list[{lr: float, batch: int}] = [{lr: 0.1, batch: 32}]
+      template trainer(cfg: {lr: float, batch: int}, extra: {tag: string} = {tag: "x"}) {
+        image   = "python:3.12"
+        command = ["echo", "${cfg.lr}", cfg.batch, "${cfg}", "${extra.tag}"]
+      }
+      for run in sweeps {
+        step train { use trainer(cfg = run) }
+      }
+      step once { use trainer(cfg = {lr: 0.5, batch: 2}, extra = {tag: "y"}) }
+    }""")
+    once = templates(doc)["once"]["container"]["command"]
+    assert once == ["echo", "0.5", "2", '{"lr": 0.5, "batch": 2}', "y"]
+    train = templates(doc)["train"]["container"]["command"]
+    assert train == ["echo", "{{inputs.parameters.run_lr}}", "{{inputs.parameters.run_batch}}",
+                     "{{inputs.parameters.run}}", "x"]
+    found = errors("""pipeline tpl {
+      template t(cfg: {lr: float}) { image = "x" command = ["${cfg.lr}"] }
+      step once { use t(cfg = {lr: "fast"}) }
+    }""")
+    assert found == ["E0201 template parameter `cfg` is {lr: float}, found {lr: string}"]

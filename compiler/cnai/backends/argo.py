@@ -615,7 +615,8 @@ class ArgoValues:
             return "{{workflow.status}}"
         if isinstance(source, ir.Literal_):
             return param_text(source.value)
-        if isinstance(source, ir.LoopVarRef) and source.field is not None:
+        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                source.field is not None):
             return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
         root, kind, name, gathered = self._where(source, scope)
         if gathered:
@@ -662,17 +663,21 @@ class ArgoValues:
             return f"{'asInt' if type_.name == 'int' else 'asFloat'}(trim({value}))"
         if type_.name == "bool":
             return f"(trim({value}) in {_TRUTHS})"
-        if type_.name == "list":
+        if type_.name in ("list", "record"):
             return f"fromJSON({value})"
         return value
 
-    def field_value(self, source: ir.LoopVarRef, scope: ScopeId, as_text: bool) -> str:
-        """A field of a record item (``run.lr``), read out of the item's JSON text with
-        Argo's ``jsonpath`` (util/expr/env/env.go). An expression tag's value is written
-        with Go's ``%v`` (util/template/expression_template.go): numbers and strings as
-        their text, so lists (and, in a gate, bools) go through ``toJson``."""
-        root = self._where(source, scope)[0]
-        value = f"jsonpath({root}.parameters['{source.name}'], '$.{source.field}')"
+    def field_value(self, source: ir.LoopVarRef | ir.ParamRef | ir.OutputRef, scope: ScopeId,
+                    as_text: bool) -> str:
+        """A field of a record (``run.lr``), read out of the record's JSON text with Argo's
+        ``jsonpath`` (util/expr/env/env.go). An expression tag's value is written with Go's
+        ``%v`` (util/template/expression_template.go): numbers and strings as their text,
+        so lists (and, in a gate, bools) go through ``toJson``."""
+        if isinstance(source, ir.OutputRef):
+            whole = self.raw_operand(source, scope)
+        else:
+            whole = f"{self._where(source, scope)[0]}.parameters['{source.name}']"
+        value = f"jsonpath({whole}, '$.{source.field}')"
         if source.type.name == "list" or (source.type.name == "bool" and not as_text):
             return f"toJson({value})"
         return value
@@ -682,7 +687,8 @@ class ArgoValues:
             return "workflow.status"
         if isinstance(source, ir.Literal_):
             return literal(source.value)
-        if isinstance(source, ir.LoopVarRef) and source.field is not None:
+        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                source.field is not None):
             value = self.field_value(source, scope, as_text=False)
             if source.type.name == "bool":
                 return f"({value} in {_TRUTHS})"

@@ -313,7 +313,8 @@ class KfpBackend:
                 {"runtimeValue": {"constant": k8s.literal_text(str(item.source.value))}}
                 if isinstance(item.source, ir.Literal_)
                 else self.dag.reference(self.channel(item.source), task))
-            if isinstance(item.source, ir.LoopVarRef) and item.source.field is not None:
+            if isinstance(item.source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
+                    item.source.field is not None):
                 # What the KFP SDK compiles `item.lr` of a ParallelFor over dicts to
                 # (kfp/compiler/pipeline_spec_builder.py); the driver gives the selector the
                 # value's JSON as `string_value` (backend/src/v2/expression/expression.go).
@@ -371,8 +372,8 @@ class KfpBackend:
         group.spec.setdefault("triggerPolicy", {})["condition"] = text
 
     def channel(self, source: ir.Source | ir.Expr) -> Channel:
-        if isinstance(source, ir.ParamRef):
-            return Channel(None, source.name, type_spec(source.type))
+        if isinstance(source, ir.ParamRef):  # the whole param, for a field too
+            return Channel(None, source.name, type_spec(self.pipeline.param(source.name).type))
         if isinstance(source, ir.OutputRef):
             # Typed as produced: kfp_dag makes it a list where it has left a loop.
             producer = self.pipeline.step(source.step)

@@ -102,7 +102,7 @@ class _Renderer:
             return literal(expr.value, cel_type)
         if isinstance(expr, (ir.ParamRef, ir.OutputRef, ir.LoopVarRef)):
             read = f"inputs.parameter_values['{self.channel(expr)}']"
-            if isinstance(expr, ir.LoopVarRef) and expr.field is not None:
+            if expr.field is not None:
                 # A record item's field: CEL reads a struct Value as a map (cel-go).
                 read += f"['{expr.field}']"
             # Numbers arrive as doubles: an int is cast back for an int comparison only.

@@ -48,7 +48,11 @@ class Values:
         if isinstance(source, ir.Literal_):
             return _typed(source.value)
         if isinstance(source, ir.ParamRef):
-            return _typed(self.params[source.name])
+            value = self.params[source.name]
+            if source.field is not None:  # `base.lr`: a field of a record param
+                assert isinstance(value, dict)
+                value = value[source.field]
+            return _typed(value)
         if isinstance(source, ir.LoopVarRef):
             binding = context.find(source.loop)
             if binding is None:
@@ -59,7 +63,12 @@ class Values:
             return _typed(binding.item)
         if isinstance(source, ir.PipelineStatus):
             return Value(self.pipeline_status, self.pipeline_status)
-        return self.output(source, context)
+        whole = self.output(source, context)
+        if source.field is None:
+            return whole
+        if not isinstance(whole.typed, dict) or source.field not in whole.typed:
+            raise Unavailable(f"`{source.step}.{source.output}` has no field `{source.field}`")
+        return _typed(whole.typed[source.field])
 
     def output(self, ref: ir.OutputRef, context: Context) -> Value:
         producer = self.plan.pipeline.step(ref.step)

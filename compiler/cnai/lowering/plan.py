@@ -218,12 +218,25 @@ class ExecutionPlan:
                     self.note_use(source, scope.id)
                     self.note_use(StatusRef(source.step), scope.id)
 
+    def _whole(self, source: Value) -> Value:
+        """What crosses a boundary for a record field (``run.lr``): the whole record, which
+        the reader picks the field from."""
+        if isinstance(source, ir.LoopVarRef) and source.field is not None:
+            loop = self.pipeline.group(source.loop)
+            assert isinstance(loop, ir.Loop)
+            return ir.LoopVarRef(name=source.name, loop=source.loop, type=loop.item_type)
+        if isinstance(source, ir.OutputRef) and source.field is not None:
+            output = self.pipeline.step(source.step).output(source.output)
+            return ir.OutputRef.of(source.step, source.output, output.type)
+        return source
+
     def scope_of(self, group_id: str | None) -> ScopeId:
         """The DAG, before partitioning, that a thing in group ``group_id`` belongs to."""
         return dag_scope_of(self.pipeline, group_id)
 
     def note_use(self, source: Value, reader: ScopeId) -> None:
         """Record the imports and exports needed to read ``source`` in scope ``reader``."""
+        source = self._whole(source)
         if isinstance(source, ir.OutputRef | StatusRef):
             member = source.step if isinstance(source, ir.OutputRef) else source.member
             made_in = self.member_scope[member]

@@ -308,13 +308,13 @@ class Checker:
 
     def literal(self, expr: ast.Expr, expected: ir.Type) -> ir.JSONValue | None:
         """A constant of type ``expected`` (int widens to float), or a reported mismatch."""
-        value, found = _constant(expr)
+        value, found = records.literal_value(expr)
         if (found is None or not types.assignable(found, expected)) and records.report_literal(
-                expr, expected, _constant, self.diagnostics):
+                expr, expected, records.literal_value, self.diagnostics):
             return None
         if found is None:
             mixed = isinstance(expr, ast.ListLit) and all(
-                _constant(item)[1] is not None for item in expr.items)
+                records.literal_value(item)[1] is not None for item in expr.items)
             message = ("the items of a list have one type" if mixed
                        else "a default must be a literal value")
             self.diagnostics.error("E0201", message, expr.span,
@@ -464,31 +464,6 @@ class Checker:
                     f"set `{dataset.name}`", symbol.span, f"maps to `{task}`",
                     secondary=[Label(dataset.span, f"its preload step is `{task}`")],
                     help=["rename the step"])
-
-
-def _constant(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:
-    if isinstance(expr, ast.BoolLit):
-        return expr.value, types.BOOL
-    if isinstance(expr, ast.IntLit):
-        return expr.value, types.INT
-    if isinstance(expr, ast.FloatLit):
-        return expr.value, types.FLOAT
-    if isinstance(expr, ast.StringLit) and expr.is_plain:
-        return expr.text, types.STRING
-    if isinstance(expr, ast.ListLit):
-        values = [_constant(item) for item in expr.items]
-        if any(t is None for _, t in values):
-            return None, None
-        item: ir.Type | None = None
-        for _, item_type in values:
-            assert item_type is not None
-            item = item_type if item is None else records.join_types(item, item_type)
-            if item is None:
-                return None, None
-        return [v for v, _ in values], ir.Type(name="list", item=item)
-    if isinstance(expr, ast.RecordLit):
-        return records.constant(expr, _constant)
-    return None, None
 
 
 def _widen(value: ir.JSONValue, expected: ir.Type) -> ir.JSONValue:

@@ -129,14 +129,20 @@ JSONValue = JsonValue
 # ---- references and expressions -----------------------------------------------------------
 
 class ParamRef(Node):
+    """A param; with ``field``, that field of a record param (``base.lr``), typed as the
+    field."""
+
     kind: Literal["param"] = "param"
     name: str
     type: Type
+    # ---- records and metrics (#18) ----
+    field: str | None = None
 
     @classmethod
     def of(cls, name: str, type_: Type) -> ParamRef:
         """``ParamRef(name=, type=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"kind": "param", "name": name, "type": type_}, {"name", "type"})
+        return _trusted(cls, {"kind": "param", "name": name, "type": type_, "field": None},
+                        {"name", "type"})
 
 
 class OutputRef(Node):
@@ -146,12 +152,14 @@ class OutputRef(Node):
     step: str
     output: str
     type: Type
+    # ---- records and metrics (#18) ----
+    field: str | None = None  # a field of a record output (``prepare.config.lr``)
 
     @classmethod
     def of(cls, step: str, output: str, type_: Type) -> OutputRef:
         """``OutputRef(step=, output=, type=)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"kind": "output", "step": step, "output": output, "type": type_},
-                        {"step", "output", "type"})
+        return _trusted(cls, {"kind": "output", "step": step, "output": output, "type": type_,
+                              "field": None}, {"step", "output", "type"})
 
 
 class LoopVarRef(Node):

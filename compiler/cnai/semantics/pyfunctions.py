@@ -61,9 +61,9 @@ def read_module(source: SourceFile, syntax_errors: list[Diagnostic]) -> PyModule
     except SyntaxError as error:
         start = _Lines(source).offset(error.lineno or 1, max((error.offset or 1) - 1, 0),
                                       in_bytes=False)
-        syntax_errors.append(Diagnostic("E0115", f"{os.path.basename(source.path)} is not valid Python: "
-                                        f"{error.msg}", Label(source.span(start, start + 1),
-                                                              "here")))
+        name = os.path.basename(source.path)
+        syntax_errors.append(Diagnostic("E0115", f"{name} is not valid Python: {error.msg}",
+                                        Label(source.span(start, start + 1), "here")))
         return module
     reader = _Reader(source, _classes(tree, "NamedTuple"), _classes(tree, "TypedDict"))
     for node in tree.body:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cnai.contract import param_text
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import ir, types
 from cnai.semantics.resolver import suggest
@@ -185,3 +186,42 @@ def field_of(owner: str, record: ir.Type, field: ast.Ident,
                           "unknown field", help=suggest(field.name, names) or [
                               f"its fields: {', '.join(names)}"])
     return found
+
+
+def literal_text(expr: ast.RecordLit, constant_of: Constant) -> str | None:
+    """A record literal's text as a step receives a record (JSON, as contract.param_text
+    writes it), or None when a field is not a literal."""
+    value, found = constant(expr, constant_of)
+    return None if found is None else param_text(value)
+
+
+def field_value(bound: ast.RecordLit, field: str) -> ast.Expr | None:
+    """The value given for ``field`` in a record literal (a template argument)."""
+    return next((f.value for f in bound.fields if f.name.name == field), None)
+
+
+def literal_value(expr: ast.Expr) -> tuple[ir.JSONValue, ir.Type | None]:
+    """A literal's value and type (list items joined: int and float make floats), or
+    (None, None) for anything but a literal."""
+    if isinstance(expr, ast.BoolLit):
+        return expr.value, types.BOOL
+    if isinstance(expr, ast.IntLit):
+        return expr.value, types.INT
+    if isinstance(expr, ast.FloatLit):
+        return expr.value, types.FLOAT
+    if isinstance(expr, ast.StringLit) and expr.is_plain:
+        return expr.text, types.STRING
+    if isinstance(expr, ast.ListLit):
+        values = [literal_value(item) for item in expr.items]
+        if any(t is None for _, t in values):
+            return None, None
+        item: ir.Type | None = None
+        for _, item_type in values:
+            assert item_type is not None
+            item = item_type if item is None else join_types(item, item_type)
+            if item is None:
+                return None, None
+        return [v for v, _ in values], ir.Type(name="list", item=item)
+    if isinstance(expr, ast.RecordLit):
+        return constant(expr, literal_value)
+    return None, None

@@ -55,9 +55,9 @@ class StepInputs:
         # _source_key's usual cases inline: a step reads a value or two per text it makes.
         key: object
         if type(source) is ir.OutputRef:
-            key = ("output", source.step, source.output)
+            key = ("output", source.step, source.output, source.field)
         elif type(source) is ir.ParamRef:
-            key = ("param", source.name)
+            key = ("param", source.name, source.field)
         else:
             key = _source_key(source)
         found = self.by_source.get(key)
@@ -67,11 +67,13 @@ class StepInputs:
         if isinstance(source, ir.OutputRef):
             # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
             base = f"{source.step}_{source.output}".replace("-", "_")
+            if source.field is not None:
+                base += f"_{source.field}"
         elif isinstance(source, ir.PipelineStatus):
             base = "pipeline_status"
         elif isinstance(source, ir.Literal_):
             base = "value"
-        elif isinstance(source, ir.LoopVarRef) and source.field is not None:
+        elif isinstance(source, ir.LoopVarRef | ir.ParamRef) and source.field is not None:
             base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
         else:
             base, avoid = source.name, frozenset()
@@ -96,9 +98,9 @@ def _source_key(source: ir.Source) -> object:
     what their JSON without the type held, in a tenth of the time; literals keep their JSON,
     which tells 1, 1.0 and true apart where tuples would not."""
     if isinstance(source, ir.ParamRef):
-        return ("param", source.name)
+        return ("param", source.name, source.field)
     if isinstance(source, ir.OutputRef):
-        return ("output", source.step, source.output)
+        return ("output", source.step, source.output, source.field)
     if isinstance(source, ir.LoopVarRef):
         return ("loop_var", source.name, source.loop, source.field)
     return source.model_dump_json(exclude={"type"})
@@ -518,6 +520,11 @@ class StepChecker:
         """A param or another step's output, typed; reports misuse."""
         rest = ref.parts[1:]
         if symbol.kind == "param":
+            if symbol.type is not None and symbol.type.name == "record" and len(rest) == 1:
+                field_type = records.field_of(symbol.name, symbol.type, rest[0],
+                                              self.diagnostics)
+                return None if field_type is None else ir.ParamRef(
+                    name=symbol.name, type=field_type, field=rest[0].name)
             if rest:
                 self.diagnostics.error("E0104", f"param `{symbol.name}` has no fields",
                                        rest[0].span, "unexpected field")
@@ -572,8 +579,22 @@ class StepChecker:
 
     def _metric(self, ref: ast.Ref, symbol: Symbol) -> ir.OutputRef | None:
         """``STEP.OUTPUT.SCALAR``: a scalar a metrics output declares, read as the parameter
-        output that carries it (types.metric_output_name)."""
+        output that carries it (types.metric_output_name); or ``STEP.OUTPUT.FIELD``, a field
+        of a record output."""
         output = symbol.outputs.get(ref.parts[1].name)
+        if output is not None and output.type.name == "record":
+            whole = self._source(ast.Ref(ref.parts[:2], ref.span), symbol)
+            if not isinstance(whole, ir.OutputRef):
+                return None
+            if whole.type.name != "record":  # gathered over a loop: a list of records
+                self.diagnostics.error(
+                    "E0201", f"`{symbol.name}.{output.name}` is a {whole.type} here; fields "
+                    "are read from one record", ref.parts[2].span, "a list has no fields")
+                return None
+            field_type = records.field_of(f"{symbol.name}.{output.name}", output.type,
+                                          ref.parts[2], self.diagnostics)
+            return None if field_type is None else ir.OutputRef(
+                step=whole.step, output=whole.output, type=field_type, field=ref.parts[2].name)
         if output is None or output.type.name != "metrics" or not output.type.fields:
             self.diagnostics.error(
                 "E0104", f"`{symbol.name}.{ref.parts[1].name}` has no fields", ref.parts[2].span,

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from cnai.diagnostics import Diagnostic, DiagnosticBag, Label
+from cnai.semantics import records
 from cnai.semantics.resolver import suggest
 from cnai.syntax import ast
 
@@ -54,6 +55,10 @@ def substitute(node: Any, bindings: dict[str, ast.Expr]) -> Any:
         if len(node.parts) > 1:
             if isinstance(bound, ast.Ref):  # `p.path` with p bound to `imagenet`
                 return dataclasses.replace(bound, parts=bound.parts + node.parts[1:])
+            if isinstance(bound, ast.RecordLit) and len(node.parts) == 2:  # `cfg.lr`
+                found = records.field_value(bound, node.parts[1].name)
+                if found is not None:
+                    return found
             return node  # reported later: a literal has no fields
         return bound
     if isinstance(node, ast.StringLit):
@@ -69,6 +74,9 @@ def substitute(node: Any, bindings: dict[str, ast.Expr]) -> Any:
                              else repr(value.value))
             elif isinstance(value, ast.BoolLit):
                 parts.append("true" if value.value else "false")
+            elif isinstance(value, ast.RecordLit) and (
+                    text := records.literal_text(value, records.literal_value)) is not None:
+                parts.append(text)  # `${cfg}` with a record: its JSON text
             else:
                 parts.append(value)  # lists and others: reported by the checker
         return dataclasses.replace(node, parts=tuple(parts))
