@@ -54,14 +54,20 @@ class Span:
     """A half-open range ``[start, end)`` of a source file, with 1-based line/column of both
     ends (``end_col`` is just past the last character). Lines and columns are computed when
     asked for, not kept: a 10,000-step parse makes 400,000 spans, and only diagnostics read
-    their lines."""
+    their lines. It keeps its length, not its end: most spans are shorter than 257
+    characters, a length Python does not allocate (small ints are shared), while each end
+    offset past 256 is an int object of its own."""
 
-    __slots__ = ("end", "source", "start")
+    __slots__ = ("length", "source", "start")
 
     def __init__(self, source: SourceFile, start: int, end: int) -> None:
         self.source = source
         self.start = start
-        self.end = end
+        self.length = end - start
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
 
     @property
     def file(self) -> str:

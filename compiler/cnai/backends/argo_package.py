@@ -78,7 +78,12 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
     """
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates: list[dict[str, Any]] = spec["templates"]
-    if len(templates) <= MAX_TEMPLATES and object_size(workflow) <= ARGO_OBJECT_BYTES:
+    # Each template's JSON, made once: its length is its share of the object's size, and the
+    # packed ones' texts make the names' digest.
+    texts = {t["name"]: _json(t) for t in templates}
+    if (len(templates) <= MAX_TEMPLATES
+            and _size_without_templates(workflow) + sum(map(len, texts.values()))
+            + len(templates) - 1 <= ARGO_OBJECT_BYTES):
         return [workflow]
     by_name = {t["name"]: t for t in templates}
     calls = {t["name"]: list(dict.fromkeys(task["template"] for task in tasks_of(t)
@@ -88,15 +93,16 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
         for callee in callees:
             callers[callee].add(caller)
     # A template's size once its calls may have become templateRefs, and its list comma.
-    cost = {t["name"]: object_size(t) + 1 + _REF_GROWTH * sum(1 for _ in tasks_of(t))
+    cost = {t["name"]: len(texts[t["name"]]) + 1 + _REF_GROWTH * sum(1 for _ in tasks_of(t))
             for t in templates}
     roots = [spec["entrypoint"], *([spec["onExit"]] if spec.get("onExit") else [])]
     kept = _kept(workflow, roots, calls, callers, cost)
     rest = [name for name in _walk(roots, calls, [t["name"] for t in templates])
             if name not in kept]
     bins = _pack(rest, cost)
-    digest = hashlib.sha256(json.dumps([pipeline, [by_name[n] for n in rest]], sort_keys=True,
-                                       separators=(",", ":")).encode()).hexdigest()
+    # The JSON of [pipeline, [the packed templates]], as json.dumps writes it.
+    packed_text = f"[{json.dumps(pipeline)},[{','.join(texts[name] for name in rest)}]]"
+    digest = hashlib.sha256(packed_text.encode()).hexdigest()
     suffix_max = len(f"-{digest[:DIGEST_CHARS]}-{len(bins)}")
     prefix = k8s_name(pipeline, NAME_MAX - suffix_max)
     names = [f"{prefix}-{digest[:DIGEST_CHARS]}-{n}" for n in range(1, len(bins) + 1)]
@@ -111,15 +117,28 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
     return [*packed, workflow]
 
 
-def _kept(workflow: dict[str, Any], roots: list[str], calls: dict[str, list[str]],
-          callers: dict[str, set[str]], cost: dict[str, int]) -> set[str]:
-    """The templates the Workflow keeps: the roots, then, walking breadth first, every
-    template all of whose callers it keeps, while the Workflow stays within both limits."""
+def _json(document: dict[str, Any]) -> str:
+    """Compact JSON with sorted keys: ASCII (json.dumps escapes the rest), so its length is
+    the object's size in bytes as object_size counts it, and its text is the same for the
+    same template whatever the order its keys were set in."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def _size_without_templates(workflow: dict[str, Any]) -> int:
+    """object_size of the Workflow with an empty template list."""
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates = spec["templates"]
     spec["templates"] = []
     size = object_size(workflow)
     spec["templates"] = templates
+    return size
+
+
+def _kept(workflow: dict[str, Any], roots: list[str], calls: dict[str, list[str]],
+          callers: dict[str, set[str]], cost: dict[str, int]) -> set[str]:
+    """The templates the Workflow keeps: the roots, then, walking breadth first, every
+    template all of whose callers it keeps, while the Workflow stays within both limits."""
+    size = _size_without_templates(workflow)
     kept: set[str] = set()
     queue = deque(roots)
     while queue:

@@ -46,7 +46,6 @@ _COMPARED = tuple(name for name in ir.Step.model_fields
                   if name not in _NOT_COMPARED and name not in _READ_APART)
 _compared = operator.attrgetter(*_COMPARED)
 _HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
-_SCALARS = (str, int, bool)
 
 
 class _Member(NamedTuple):
@@ -85,17 +84,21 @@ def _unused(name: str, taken: set[str]) -> str:
 
 
 def _exact(value: object) -> object:
-    """A hashable stand-in for ``value``, equal for two values exactly when their reprs are:
-    a model as its class and field values (its ``__dict__`` is always in field order, as its
-    repr is), a list item by item, anything else (str, int, bool, None) as its repr. The
-    models' own reprs cost ten times as much, and this runs on every field of every step."""
-    if value is None or value.__class__ in _SCALARS:  # most fields: tested first
-        return repr(value)
+    """A hashable stand-in for ``value``, equal for two values exactly when they are the same
+    setting: a str, an int or None as itself; a bool or a float with its class (``True == 1
+    == 1.0`` in Python, not as settings); a model as its class and field values (its
+    ``__dict__`` is always in field order); a list item by item. The models' reprs cost ten
+    times as much, and this runs on every field of every step."""
+    cls = value.__class__
+    if value is None or cls is str or cls is int:  # most fields: tested first
+        return value
+    if cls is bool or cls is float:
+        return (cls, value)
     if isinstance(value, BaseModel):
-        return (type(value), *map(_exact, value.__dict__.values()))
+        return (cls, *map(_exact, value.__dict__.values()))
     if isinstance(value, list):
-        return ("list", *map(_exact, value))
-    return repr(value)
+        return (list, *map(_exact, value))
+    return (cls, repr(value))
 
 
 def _word(text: ir.Text) -> str | None:

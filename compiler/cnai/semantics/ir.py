@@ -7,7 +7,7 @@ resolved and typed, so a backend only translates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
@@ -83,7 +83,23 @@ def updated(node: _N, **changes: Any) -> _N:
     (which IR nodes other than Pipeline have none of) doubled the cost."""
     assert node.__pydantic_private__ is None, "a node with private attributes: use model_copy"
     return _trusted(type(node), {**node.__dict__, **changes},
-                    node.__pydantic_fields_set__ | changes.keys())
+                    _fields_set_with(node.__pydantic_fields_set__, changes.keys()))
+
+
+# Fields sets made by updated(), by their names: a pass that copies every step makes one set,
+# not one per step (a set of a step's names is about a kilobyte). Nothing reads the sets but
+# model_fields_set, and no IR node is assigned to after a pass copies it, so sharing is safe.
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _fields_set_with(fields_set: set[str], names: KeysView[str]) -> set[str]:
+    if names <= fields_set:
+        return fields_set
+    grown = frozenset(fields_set | names)
+    shared = _FIELDS_SETS.get(grown)
+    if shared is None:
+        shared = _FIELDS_SETS[grown] = set(grown)
+    return shared
 
 
 _ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics",
