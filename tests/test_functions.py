@@ -316,7 +316,7 @@ def test_typed_dicts_are_records_checked_and_passed_as_json(tmp_path: Path) -> N
     cnai = ("pipeline p {\n  param cs: list[{lr: float, batch: int}] = [{lr: 0.1, batch: 8}]\n"
             "  param b: {lr: float, batch: int} = {lr: 0.5, batch: 4}\n"
             "  step s { use best(configs = cs, base = b) }\n"
-            "  step t { image = \"busybox\"  command = [\"echo\", s.Output] }\n}\n")
+            "  step t { image = \"busybox\"  command = [\"echo\", s.Output.lr] }\n}\n")
     path = write(tmp_path, RECORDS, cnai)
     for target in ("argo", "kfp"):
         compile_file(path, target)
