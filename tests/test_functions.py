@@ -272,12 +272,13 @@ def test_a_function_cnai_cannot_type_is_reported_where_it_is_used(tmp_path: Path
     assert diagnostic.secondary[0].text == "used here"
 
 
-@pytest.mark.parametrize(("annotation", "message"), [
-    ("dict[str, float]", "cnai has no type for `dict[str, float]`"),
-    ("Input[Tensor]", "`Input[...]` takes an artifact type"),
+@pytest.mark.parametrize(("parameter", "message"), [
+    ("x: dict[str, float]", "cnai has no type for `dict[str, float]`"),
+    ("x: Input[Tensor]", "`Input[...]` takes an artifact type"),
+    ("x: int, dataset: Input[Dataset]", "parameter `dataset` is a .cnai keyword"),
 ])
-def test_unsupported_annotations(tmp_path: Path, annotation: str, message: str) -> None:
-    path = write(tmp_path, f"def f(x: {annotation}) -> None:\n    pass\n",
+def test_unsupported_signatures(tmp_path: Path, parameter: str, message: str) -> None:
+    path = write(tmp_path, f"def f({parameter}) -> None:\n    pass\n",
                  "pipeline p {\n  step t { use f(x = 1) }\n}\n")
     (diagnostic,) = failure(path).diagnostics
     assert diagnostic.code == "E0116" and diagnostic.message.endswith(message)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from cnai.diagnostics import Diagnostic, Label
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
+from cnai.syntax.grammar import KEYWORDS
 
 RUNNER = ("python3", "-m", "cnai_runtime.function")
 DEFAULT_IMAGE = "python:3.12"
@@ -67,7 +68,9 @@ def read_module(source: SourceFile, syntax_errors: list[Diagnostic]) -> PyModule
         return module
     reader = _Reader(source, _classes(tree, "NamedTuple"), _classes(tree, "TypedDict"))
     for node in tree.body:
-        if not isinstance(node, py.FunctionDef) or node.name.startswith("_"):
+        # A function named as a keyword cannot be written in `use`: not a template.
+        if (not isinstance(node, py.FunctionDef) or node.name.startswith("_")
+                or node.name in KEYWORDS):
             continue
         try:
             module.templates.append(reader.template(node))
@@ -154,6 +157,9 @@ class _Reader:
         named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         defaults = _defaults(arguments)
         for argument in named:
+            if argument.arg in KEYWORDS:
+                raise Unsupported(f"parameter `{argument.arg}` is a .cnai keyword", argument,
+                                  "a keyword in .cnai", "rename it (`data` for `dataset`)")
             if argument.annotation is None:
                 raise Unsupported(f"parameter `{argument.arg}` has no type annotation",
                                   argument, "no annotation",
