@@ -145,8 +145,9 @@ class _Reader:
 
     def template(self, node: py.FunctionDef) -> ast.TemplateDef:
         arguments = node.args
-        if arguments.vararg or arguments.kwarg:
-            extra = arguments.vararg or arguments.kwarg
+        if arguments.vararg or arguments.kwarg or arguments.posonlyargs:
+            # The runner passes every value by name.
+            extra = arguments.vararg or arguments.kwarg or arguments.posonlyargs[0]
             assert extra is not None
             raise Unsupported("a step's function takes named parameters only", extra,
                               "not a named parameter")
@@ -154,7 +155,7 @@ class _Reader:
         outputs: list[ast.OutputDecl] = []
         words: list[ast.Expr] = []
         where = self.name_span(node)
-        named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        named = [*arguments.args, *arguments.kwonlyargs]
         defaults = _defaults(arguments)
         for argument in named:
             if argument.arg in KEYWORDS:
