@@ -350,3 +350,17 @@ def test_two_functions_of_one_shape_do_not_share_a_template(tmp_path: Path) -> N
     templates = [t["name"] for t in compile_file(path, "argo").documents[0]["spec"]["templates"]
                  if "script" in t]
     assert templates == ["a", "b"]  # c shares a's
+
+
+def test_docker_runs_run_the_install_lines_in_the_image(tmp_path: Path) -> None:
+    from cnai.local import functions
+
+    step = compile_file(EXAMPLE, "ir").graph.step("train")  # type: ignore[union-attr]
+    notes: list[str] = []
+    env: dict[str, str] = {}
+    command = functions.prepare(step, ["python3", "-m", "cnai_runtime.function", "train"],
+                                tmp_path, True, env, notes)
+    assert command[:2] == ["sh", "-ec"] and "numpy==2.1.3" in command[2]
+    assert command[-2:] == ["train", str(tmp_path / "functions.py")]
+    assert (tmp_path / "functions.py").read_text() == SOURCE.read_text()
+    assert env == {} and notes == []

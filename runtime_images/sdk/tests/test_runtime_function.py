@@ -71,3 +71,19 @@ def test_usage_errors_and_a_missing_return_value(tmp_path: Path,
     assert "has no function `absent`" in capsys.readouterr().err
     assert function.main(["nothing", "ret:int", "Output", str(tmp_path / "o"), str(source)]) == 1
     assert "returned no value for output 'Output'" in capsys.readouterr().err
+
+
+def test_classification_metrics_log_as_kfp_names_them(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNAI_OUTPUTS_DIR", str(tmp_path))
+    source = tmp_path / "steps.py"
+    source.write_text(
+        "from cnai_runtime import ClassificationMetrics, Output\n"
+        "def judge(quality: Output[ClassificationMetrics]) -> None:\n"
+        "    quality.log_confusion_matrix(['cat', 'dog'], [[9, 1], [2, 8]])\n"
+        "    quality.log_roc_curve([0.0, 1.0], [0.0, 1.0], [1.0, 0.0])\n")
+    assert function.main(["judge", "out:classification_metrics", "quality",
+                          str(tmp_path / "quality"), str(source)]) == 0
+    logged = json.loads((tmp_path / "quality").read_text())
+    assert logged["confusionMatrix"]["rows"] == [{"row": [9, 1]}, {"row": [2, 8]}]
+    assert len(logged["confidenceMetrics"]) == 2
