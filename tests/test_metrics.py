@@ -95,8 +95,8 @@ def test_kfp_has_metrics_artifacts_scalar_parameters_and_the_metadata_file() -> 
         is False
 
 
-def test_local_run_reads_the_logged_metric_back(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_run_reads_the_logged_metric_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "runtime_images" / "sdk"))
     source = tmp_path / "mets.cnai"
     source.write_text(LOGGED, encoding="utf-8")
@@ -109,3 +109,4 @@ def test_local_run_reads_the_logged_metric_back(tmp_path: Path,
         "accuracy": 0.93}
     assert nodes["deploy"]["status"] == "Succeeded"
     assert "deploying at 0.93" in (run / "logs" / "deploy.log").read_text()
+    assert "metrics:\n  evaluate scores.accuracy = 0.93\n" in capsys.readouterr().out

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnai import BUILD, __version__, local, submit
+from cnai.authoring import explain as explain_command
+from cnai.authoring import fmt_command, graph_command, lsp
 from cnai.diagnostics import Diagnostic
 from cnai.driver import TARGETS, CompileFailed, check_source, compile_source
 from cnai.outfiles import write_atomically, write_split
@@ -23,6 +25,7 @@ from cnai.usage import (
     add_color_option,
     add_compile_options,
     compile_options,
+    output_path,
     print_diagnostics,
     read_input,
 )
@@ -35,6 +38,10 @@ EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in cnai, not in the input
 COMMAND_PACKAGES = (
     submit,
     local,
+    graph_command,
+    fmt_command,
+    explain_command,
+    lsp,
 )
 
 
@@ -52,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check files for errors, emit nothing")
     check.add_argument("files", nargs="+", metavar="FILE")
-    common(check)
+    check.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                       help="how diagnostics are printed (default: text); sarif: a SARIF "
+                       "2.1.0 log on standard output, for code scanning")
+    add_color_option(check)
 
     compile_ = commands.add_parser("compile", help="compile a file to a target")
     compile_.add_argument("file", metavar="FILE")
@@ -75,7 +85,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(diagnostics: Sequence[Diagnostic], sources: dict[str, SourceFile],
             args: argparse.Namespace, explain: Sequence[str] | None = None) -> None:
-    if args.format == "json":
+    if args.format == "sarif":  # a report to keep (> cnai.sarif), not messages: stdout
+        from cnai.authoring.sarif import render_sarif
+
+        sys.stdout.write(render_sarif(diagnostics))
+    elif args.format == "json":
         from cnai.diagnostics.render import render_json
 
         sys.stderr.write(render_json(diagnostics, explain))
@@ -133,14 +147,7 @@ def _write_split(directory: Path, documents: Sequence[dict[str, object]]) -> Non
 
 
 def _compile(args: argparse.Namespace) -> int:
-    output = Path(args.output) if args.output else None
-    if output is not None:
-        if output.is_dir():
-            raise UsageError(f"{output} is a directory; give a file name")
-        if output.exists() and output.resolve() == Path(args.file).resolve():
-            raise UsageError(f"refusing to overwrite the input file {args.file}")
-        if not output.parent.exists() and str(output.parent):
-            raise UsageError(f"directory {output.parent} does not exist")
+    output = output_path(args.output or None, args.file)
     if args.split and args.output:
         raise UsageError("give -o or --split, not both")
     passes = None
@@ -178,7 +185,7 @@ def _compile(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     collecting = gc.isenabled()
-    if args.command in ("check", "compile"):
+    if args.command in ("check", "compile", "fmt"):
         # A compile allocates a large, short-lived object graph; the cyclic collector only
         # re-scans it (a third of the run time at 1,000 steps), and the process exits right
         # after. `submit` and `run` may go on for hours, with the collector on.

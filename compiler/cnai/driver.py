@@ -55,8 +55,10 @@ def decode(data: bytes, path: str) -> SourceFile:
         raise CompileFailed(bag.sorted(), {path: good}) from None
 
 
-def analyze(source: SourceFile, ctx: CompileContext) -> Any:
-    """Front end and passes: the optimized IR graph, or CompileFailed. Warnings stay in ctx."""
+def analyze(source: SourceFile, ctx: CompileContext, parsed: Any = None) -> Any:
+    """Front end and passes: the optimized IR graph, or CompileFailed. Warnings stay in ctx.
+    ``parsed``: ``source``'s syntax tree if the caller has it already (the language server
+    keeps it for its index of names), so the text is not parsed twice."""
     from cnai.passes import run_passes
     from cnai.semantics.checker import check
     from cnai.semantics.dag import build_graph
@@ -65,7 +67,7 @@ def analyze(source: SourceFile, ctx: CompileContext) -> Any:
     sources = ctx.sources
     sources[source.path] = source
     try:
-        module = parse(source)
+        module = parse(source) if parsed is None else parsed
     except CompileError as error:
         raise CompileFailed(error.diagnostics, sources) from None
     pipeline = check(module, source, ctx.diagnostics, sources)
@@ -108,14 +110,8 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
     ctx = CompileContext(options=options or Options())
-    graph = analyze(source, ctx)
+    graph = _pipeline(source, ctx)
     sources = ctx.sources
-    if graph is None:
-        bag = DiagnosticBag()
-        bag.error("E0009", "no pipeline to compile: this file declares templates only",
-                  source.span(0, 0), "no `pipeline` here",
-                  help=["compile the file that imports these templates"])
-        raise CompileFailed(bag.sorted(), sources)
     if target == "ir":
         text_out = graph.model_dump_json(indent=2) + "\n"
         return CompileResult(text_out, [graph.model_dump(mode="json")], ctx.diagnostics.sorted(),
@@ -139,6 +135,30 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
         extra = namespace_objects(graph)
     return CompileResult(to_yaml(documents), documents, ctx.diagnostics.sorted(), sources,
                          ctx.explain, extra, graph)
+
+
+def _pipeline(source: SourceFile, ctx: CompileContext) -> ir.Pipeline:
+    """The optimized IR of the file's pipeline; E0009 for a file of templates only."""
+    graph: ir.Pipeline | None = analyze(source, ctx)
+    if graph is None:
+        bag = DiagnosticBag()
+        bag.error("E0009", "no pipeline to compile: this file declares templates only",
+                  source.span(0, 0), "no `pipeline` here",
+                  help=["compile the file that imports these templates"])
+        raise CompileFailed(bag.sorted(), ctx.sources)
+    return graph
+
+
+def analyze_source(text: str | bytes, path: str = "<input>", options: Options | None = None
+                   ) -> CompileResult:
+    """The front end and the passes, no backend: a CompileResult with ``graph`` (the
+    optimized IR) and no documents (``cnai graph``, the authoring tools); raises
+    CompileFailed."""
+    source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
+    ctx = CompileContext(options=options or Options())
+    graph = _pipeline(source, ctx)
+    return CompileResult("", [], ctx.diagnostics.sorted(), ctx.sources, ctx.explain,
+                         graph=graph)
 
 
 def compile_file(path: str | Path, target: str = "argo",

@@ -97,17 +97,19 @@ def sweep_temporaries(directory: Path) -> None:
                 os.unlink(directory / name)
 
 
-def write_atomically(target: Path, text: str, *, sweep: bool = True) -> None:
-    """Replace ``target`` with ``text`` only once the whole text is on disk.
+def write_atomically(target: Path, text: str | bytes, *, sweep: bool = True) -> None:
+    """Replace ``target`` with ``text`` (UTF-8 text, or bytes as they are: a PNG) only once
+    all of it is on disk.
 
     A target that exists and is not a regular file (``/dev/null``, a pipe) is written in
     place: replacing it would put a file where the device was.
     """
     if target.is_symlink():
         target = Path(os.path.realpath(target))
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if target.exists() and not target.is_file():
-        with target.open("w", encoding="utf-8") as handle:
-            handle.write(text)
+        with target.open("wb") as device:
+            device.write(data)
         return
     try:
         status: os.stat_result | None = target.stat()
@@ -123,8 +125,8 @@ def write_atomically(target: Path, text: str, *, sweep: bool = True) -> None:
     with _signals_interrupt():
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
                 handle.flush()
                 os.fchmod(handle.fileno(), mode)
                 if status is not None and (status.st_uid, status.st_gid) != (

@@ -49,6 +49,21 @@ def read_input(path: str) -> bytes:
         raise UsageError(f"cannot read {path}: {reason}") from None
 
 
+def output_path(output: str | None, input_file: str) -> Path | None:
+    """``-o OUT`` as a path, once it is known to be writable in principle: not a directory,
+    not the input file, in a directory that exists (usage errors otherwise)."""
+    if output is None:
+        return None
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a file name")
+    if path.exists() and path.resolve() == Path(input_file).resolve():
+        raise UsageError(f"refusing to overwrite the input file {input_file}")
+    if not path.parent.exists() and str(path.parent):
+        raise UsageError(f"directory {path.parent} does not exist")
+    return path
+
+
 def add_color_option(parser: Any) -> None:
     """``--color``, on a parser or an argument group."""
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",

@@ -103,7 +103,8 @@ class _Renderer:
         if isinstance(expr, (ir.ParamRef, ir.OutputRef, ir.LoopVarRef)):
             read = f"inputs.parameter_values['{self.channel(expr)}']"
             if expr.field is not None:
-                # A record item's field: CEL reads a struct Value as a map (cel-go).
+                # A record's field: cel-go unwraps a google.protobuf.Value holding a struct
+                # into a Struct, which it indexes as a map (common/types/pb/type.go, unwrap).
                 read += f"['{expr.field}']"
             # Numbers arrive as doubles: an int is cast back for an int comparison only.
             return f"int({read})" if cel_type == "int" else read

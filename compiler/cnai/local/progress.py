@@ -121,6 +121,11 @@ def summary(status: Status, layout: Layout, nodes: list[StepRun | LoopRun], seco
     for node in steps:
         counts[node.status] = counts.get(node.status, 0) + 1
     tally = ", ".join(f"{counts[s]} {s.value.lower()}" for s in Status if counts.get(s))
+    shown = [line for node in steps if node.status == Status.SUCCEEDED
+             for line in _metrics(node)]
+    if shown:
+        out.write("\nmetrics:\n")
+        out.writelines(shown)
     for node in steps:
         if node.status != Status.FAILED:
             continue
@@ -131,3 +136,15 @@ def summary(status: Status, layout: Layout, nodes: list[StepRun | LoopRun], seco
     out.write(f"\n{status.value} in {seconds:.1f}s ({tally or 'no steps'})\n")
     out.write(f"run folder: {layout.root}\n")
     out.flush()
+
+
+def _metrics(node: StepRun) -> list[str]:
+    """``  evaluate scores.accuracy = 0.93``: the declared scalars of the step's metrics
+    outputs, as read back from what the step wrote."""
+    lines = []
+    for output in node.step.outputs:
+        value = node.outputs.get(output.name)
+        if output.metric_of is not None and value is not None:
+            scalar = output.name[len(output.metric_of) + 1:]
+            lines.append(f"  {node.id} {output.metric_of}.{scalar} = {value.text}\n")
+    return lines

@@ -285,10 +285,11 @@ class PlacementChecker:
         cannot be one."""
         if source is None:
             return None
-        if not isinstance(source, ir.ParamRef):
+        if not isinstance(source, ir.ParamRef) or source.field is not None:
             self._invalid("`gpu` is a number or an int param", ref.span, "not a param",
                           help=["the GPU count must be known before the step's pod is made; "
-                                "a step output or a loop variable is known only at run time"])
+                                "a step output or a loop variable is known only at run time, "
+                                "and a record's field is read out of it only then"])
             return None
         if source.type.name != "int":
             self.diagnostics.error("E0201", f"`gpu` is an int; param `{source.name}` is "

@@ -1,8 +1,9 @@
 """Records and metrics types: ``{lr: float, batch: int}``, record literals ``{lr: 0.1, batch:
 32}``, and ``metrics {accuracy: float}`` outputs (docs/language.md, "Records" and "Metrics").
 
-A record's fields are scalars or lists of scalars: records do not nest, so every field is
-one ``{{item.FIELD}}`` / ``parseJson(string_value)["FIELD"]`` away on both targets.
+A record's fields are scalars or lists of scalars: records do not nest, so every field is one
+step from the record's JSON on both targets (Argo's ``jsonpath(..., '$.FIELD')``, Kubeflow's
+``parseJson(string_value)["FIELD"]``).
 """
 
 from __future__ import annotations

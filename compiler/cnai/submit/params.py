@@ -123,7 +123,7 @@ def convert(text: str, type_: ir.Type, name: str) -> JSON:
     try:
         return parse_param(text, type_)
     except ValueError as error:
-        if type_.name == "list":  # an element: the message names it
+        if type_.name in ("list", "record"):  # an element or a field: the message names it
             raise UsageError(f"-p {name}: {error}") from None
     examples = {"int": "an integer", "float": "a number", "bool": "true or false"}
     raise UsageError(f"-p {name}: expected {examples.get(type_.name, str(type_))} for "

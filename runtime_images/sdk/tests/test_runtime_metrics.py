@@ -86,3 +86,20 @@ def test_bad_metrics_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(error):
         call()  # type: ignore[operator]
     assert not list(tmp_path.iterdir())
+
+
+def test_kfp_metadata_parses_as_the_launchers_executor_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # launcher_v2.go getExecutorOutputFile: protojson.Unmarshal into ExecutorOutput, which
+    # refuses unknown fields.
+    pipeline_spec = pytest.importorskip("kfp.pipeline_spec.pipeline_spec_pb2")
+    json_format = pytest.importorskip("google.protobuf.json_format")
+    metadata = tmp_path / "output_metadata.json"
+    monkeypatch.setenv("CNAI_OUTPUTS_DIR", str(tmp_path))
+    monkeypatch.setenv(OUTPUT_METADATA_ENV, str(metadata))
+    log_metric("accuracy", 0.93, output="scores")
+    log_confusion_matrix(["a", "b"], [[1, 0], [0, 1]], output="quality")
+    parsed = json_format.Parse(metadata.read_text(), pipeline_spec.ExecutorOutput())
+    scores = parsed.artifacts["scores"].artifacts[0].metadata
+    assert dict(scores) == {"accuracy": 0.93}
+    assert list(parsed.artifacts) == ["quality", "scores"]
