@@ -142,11 +142,12 @@ def test_templates_imports_and_types() -> None:
 
 
 def test_records_are_laid_out_as_lists_not_blocks() -> None:
-    text = ('pipeline p {\n  param r: list[ { lr : float,b:int, } ] = [{ lr: 1.5 ,b:2,}]\n'
-            '  param q: {a: int} = {\n    a: 1 # one\n  }\n'
-            '  step s { image = "x"  output m: metrics {acc: float} }\n}\n')
-    assert fmt(text) == ('pipeline p {\n  param r: list[{lr: float, b: int}] = [{lr: 1.5, b: 2}]\n'
-                         '  param q: {a: int} = {\n    a: 1,  # one\n  }\n'
+    text = ('pipeline p {\n param rs:list[{ lr:float,batch:int }]=[{lr:0.1 , batch:32},]\n'
+            ' param r: {a: int} = {\n a: 1\n }\n'
+            ' step s { image = "x"  output m: metrics {acc: float} }\n}\n')
+    assert fmt(text) == ('pipeline p {\n'
+                         '  param rs: list[{lr: float, batch: int}] = [{lr: 0.1, batch: 32}]\n'
+                         '  param r: {a: int} = {\n    a: 1,\n  }\n'
                          '  step s { image = "x"  output m: metrics {acc: float} }\n}\n')
 
 

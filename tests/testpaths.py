@@ -28,6 +28,8 @@ GOLDEN_CASES = {
             EXAMPLES / "functions.cnai",
             FIXTURES / "valid" / "control.cnai", FIXTURES / "valid" / "records.cnai",
             FIXTURES / "valid" / "metrics.cnai",
+            FIXTURES / "valid" / "control_stdout.cnai",  # #18: stdout as an output
+            FIXTURES / "valid" / "control_nested.cnai",  # #18: a pipeline used as a step
             # valid/prod_*.cnai compile on both targets (Argo-only ones are named otherwise)
             *sorted((FIXTURES / "valid").glob("prod_*.cnai"))],
 }

@@ -12,8 +12,9 @@ written out again:
   block is `{}`;
 - in a run of consecutive one-line assignments (no blank line or own-line comment between),
   the `=` signs line up;
-- a list, call, record or parenthesis written on one line stays on one line (without a trailing
-  comma); one written over several lines gets one element per line with a comma after each;
+- a list, call, parenthesis or record (`{lr: 0.1, batch: 32}`, `{lr: float}`) written on one
+  line stays on one line (without a trailing comma); one written over several lines gets one
+  element per line with a comma after each;
 - one space around `=`, comparisons, `and`/`or`, after `,` and `:`; none inside brackets,
   around `.` or before `(`/`[` that follow a name (`secret("a")`, `list[int]`);
 - a comment stays where it was: on its own line at the indent of what follows it, or at the
@@ -40,7 +41,7 @@ from cnai.syntax import ast, parse
 WIDTH = 100
 STEP = 2  # the indent of a block's items
 CONTINUATION = 4  # the indent of what follows a comment inside a header or a value
-_NO_SPACE_AFTER = frozenset(("(", "[", "."))
+_NO_SPACE_AFTER = frozenset(("(", "[", ".", "{"))  # "{" of a record (a block's is not inline)
 _NO_SPACE_BEFORE = frozenset((")", "]", ",", ".", ":"))
 
 
@@ -56,7 +57,7 @@ def format_source(text: str, path: str = "<input>") -> str:
     """The canonical layout of ``text``; FormatError when it does not parse."""
     module = _parse(text, path)
     tokens = scan(text)
-    layout = _Layout(text, tokens, _item_spans(module), matching(tokens), _record_ends(module))
+    layout = _Layout(text, tokens, _item_spans(module), matching(tokens))
     result = layout.render()
     if result != text and words(result) != _words(tokens):
         raise AssertionError(f"cnai fmt changed the tokens of {path}; this is a bug")
@@ -67,7 +68,7 @@ def _words(tokens: list[Token]) -> list[str]:
     """``words`` of the text ``tokens`` came from."""
     kept: list[str] = []
     for token in tokens:
-        if token.text in (")", "]", "}") and token.kind != "STRING":
+        if token.text in (")", "]", "}"):
             drop_trailing_comma(kept)
         kept.append(token.text)
     return kept
@@ -101,25 +102,6 @@ def _item_spans(module: ast.Module) -> dict[int, int]:
     return spans
 
 
-def _record_ends(node: object) -> frozenset[int]:
-    """The offsets of the `}` that close records (`{lr: float}`, `{lr: 0.1}`): laid out as
-    lists, with commas, not as blocks of items."""
-    ends: set[int] = set()
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, tuple):
-            pending.extend(current)
-            continue
-        if not is_dataclass(current) or isinstance(current, (type, ast.Ident)):
-            continue
-        if isinstance(current, ast.RecordLit) or (
-                isinstance(current, ast.TypeExpr) and current.fields is not None):
-            ends.add(current.span.end - 1)
-        pending.extend(getattr(current, f.name) for f in fields(current))
-    return frozenset(ends)
-
-
 def _children(node: object) -> Iterator[ast.Node]:
     """Every item inside ``node``'s blocks, at any depth (an `else if` is not an item)."""
     pending = [node]
@@ -140,12 +122,11 @@ class _Layout:
     """Writes the tokens out line by line; ``lines[-1]`` is the line being written."""
 
     def __init__(self, text: str, tokens: list[Token], items: dict[int, int],
-                 pairs: dict[int, int], records: frozenset[int] = frozenset()) -> None:
+                 pairs: dict[int, int]) -> None:
         self.text = text
         self.tokens = tokens
         self.items = items
         self.pairs = pairs  # index of each bracket's closing one
-        self.records = records  # offsets of the `}` that close records
         self.lines: list[str] = []
         self.broken = False  # a comment ended the line: the next token starts another
 
@@ -271,7 +252,7 @@ class _Layout:
                 close = self.pairs[index]
                 line = self.lines[-1]
                 here = len(line) - len(line.lstrip(" "))  # a continuation line's, if any
-                if token.text == "{" and tokens[close].start not in self.records:
+                if token.text == "{" and not self._opens_record(index, close):
                     self._block(index, close, here)
                 else:
                     self._bracket(index, close, here, previous)
@@ -280,6 +261,13 @@ class _Layout:
             self._put(token.text, _spaced(previous, token))
             previous = token
             index += 1
+
+    def _opens_record(self, open_: int, close: int) -> bool:
+        """A record's braces (`{lr: float}`, `{lr: 0.1}`), which hold fields as a list holds
+        items: what follows the `{` (comments aside) is not an item of a block."""
+        first = next((i for i in range(open_ + 1, close) if self.tokens[i].kind != COMMENT),
+                     close)
+        return first < close and self.tokens[first].start not in self.items
 
     def _block(self, open_: int, close: int, indent: int) -> None:
         tokens = self.tokens
@@ -298,7 +286,7 @@ class _Layout:
 
     def _one_line(self, open_: int, close: int) -> str | None:
         """`{ a = 1  b = 2 }` for a block written on one line, or None if it needs more."""
-        sub = _Layout(self.text, self.tokens, self.items, self.pairs, self.records)
+        sub = _Layout(self.text, self.tokens, self.items, self.pairs)
         parts = []
         for low, high in sub._items(open_ + 1, close):
             sub.lines = [""]
@@ -315,11 +303,10 @@ class _Layout:
         # A list, an argument list or template parameters take commas; `(a or b)` and the
         # `[int]` of `list[int]` do not.
         after_name = previous is not None and previous.kind in ("NAME", "DATASET")
-        commas = after_name if opener.text == "(" else not after_name or opener.text == "{"
+        commas = after_name if opener.text == "(" else opener.text == "{" or not after_name
         if opener.line == tokens[close].line or close == open_ + 1:
             end = close - 1 if commas and tokens[close - 1].kind == "COMMA" else close
-            # A record's fields follow its `{` with no space, as a list's items its `[`.
-            self._inline(open_ + 1, end, indent, _RECORD_OPEN if opener.text == "{" else opener)
+            self._inline(open_ + 1, end, indent, opener)
             self._put(tokens[close].text, False)
             return
         self._rows(self._elements(open_ + 1, close), indent + STEP, comma=commas)
@@ -344,9 +331,6 @@ class _Layout:
         line = self.lines[-1]
         self.lines[-1] = (line + "  " if line.strip() else line) + token.text
         self.broken = True
-
-
-_RECORD_OPEN = Token("LSQB", "[", 0, 0, 0)  # spaced as a `[` before a record's first field
 
 
 def _spaced(previous: Token | None, token: Token) -> bool:

@@ -77,7 +77,7 @@ def words(text: str) -> list[str]:
             break
         start, position = found.span(kind)
         value = text[start:position]
-        if value in (")", "]", "}"):  # a block's `}` never follows a comma; a record's may
+        if value in (")", "]", "}"):  # "}": a record's (a block has no commas)
             drop_trailing_comma(found_words)
         append(value)
     return found_words

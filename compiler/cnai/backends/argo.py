@@ -32,6 +32,7 @@ from typing import Any
 
 from cnai import function_contract, output_text
 from cnai.backends import (
+    argo_control,
     argo_hygiene,
     argo_package,
     argo_resources,
@@ -185,6 +186,7 @@ class ArgoBackend:
         if parallelism is not None:
             spec["parallelism"] = parallelism
         identity.workflow_spec(pipeline, spec)  # service account, image pull secrets
+        argo_control.workflow_synchronization(pipeline, spec)  # the run's locks
         volumes = argo_resources.workflow_volumes(pipeline)
         if volumes:
             spec["volumes"] = volumes
@@ -508,6 +510,8 @@ class ArgoBackend:
     def template_outputs(self, step: ir.Step) -> dict[str, Any]:
         parameters, artifacts = [], []
         for output in step.outputs:
+            if output.stdout:  # `outputs.result`, kept by the executor (ArgoValues._where)
+                continue
             path = k8s.output_path(step, output.name)
             if output.type.is_artifact:
                 artifacts.append({"name": output.name, "path": path})
@@ -590,7 +594,8 @@ class ArgoValues:
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
-        "loss", False); kind "status" for a task's own status."""
+        "loss", False); kind "status" for a task's own status, "result" for its stdout
+        (output `at stdout`: the executor keeps it as `outputs.result`)."""
         if isinstance(source, ir.ParamRef):
             return "workflow", "parameters", source.name, False
         if isinstance(source, ir.LoopVarRef):
@@ -607,6 +612,8 @@ class ArgoValues:
                         self.plan.gathered(made_by, member))
             if isinstance(source, StatusRef):
                 return f"tasks.{task}", "status", "", False
+            if self.backend.pipeline.step(made_by).output(source.output).stdout:
+                return f"tasks.{task}", "result", "", False
             return f"tasks.{task}", kind, source.output, False
         raise AssertionError(source.kind)
 
@@ -626,8 +633,8 @@ class ArgoValues:
 
     @staticmethod
     def _tag(root: str, kind: str, name: str) -> str:
-        if kind == "status":
-            return f"{{{{{root}.status}}}}"
+        if kind in ("status", "result"):  # `tasks.X.status`, `tasks.X.outputs.result`
+            return f"{{{{{root}.{'status' if kind == 'status' else 'outputs.result'}}}}}"
         if root.startswith("tasks."):
             return f"{{{{{root}.outputs.{kind}.{name}}}}}"
         return f"{{{{{root}.{kind}.{name}}}}}"
@@ -646,6 +653,8 @@ class ArgoValues:
         root, kind, name, _ = self._where(source, scope)
         if kind == "status":
             return f"tasks['{root[len('tasks.'):]}'].status"
+        if kind == "result":
+            return f"tasks['{root[len('tasks.'):]}'].outputs.result"
         if root.startswith("tasks."):
             return f"tasks['{root[len('tasks.'):]}'].outputs.{kind}['{name}']"
         return f"{root}.{kind}['{name}']"

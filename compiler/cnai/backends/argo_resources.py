@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s, k8s_configuration, k8s_placement
+from cnai.backends import argo_control, cloud, identity, k8s, k8s_configuration, k8s_placement
 from cnai.backends.serialize import to_yaml
 from cnai.backends.verbatim import Verbatim
 from cnai.semantics import ir
@@ -33,6 +33,12 @@ SERVICE_TIMEOUT = 600  # seconds a service may take to become ready, unless `tim
 
 def roles(step: ir.Step) -> list[str]:
     """The tasks a step becomes, in order; MAIN carries its inputs."""
+    if step.suspend_seconds is not None and step.kind != "suspend":  # approval first
+        return [argo_control.APPROVAL, *_roles(step)]
+    return _roles(step)
+
+
+def _roles(step: ir.Step) -> list[str]:
     if step.kind == "distributed":
         return (["pdb"] if step.disruption_budget is not None else []) + [MAIN]
     if step.kind == "service":
@@ -57,6 +63,9 @@ def workflow_volumes(pipeline: ir.Pipeline) -> list[dict[str, Any]]:
 def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
     built = []
     for role, _, name in backend.links[step.name]:
+        if role == argo_control.APPROVAL or step.kind == "suspend":
+            built.append(argo_control.suspend_template(step, name))
+            continue
         if step.kind in ("container", "preload"):
             built.append(backend.container_template(step))
         elif step.kind == "dataload":
@@ -65,6 +74,8 @@ def templates(backend: ArgoBackend, step: ir.Step) -> list[dict[str, Any]]:
             built.append({"name": name, **_resource(backend, step, role)})
         if step.kind not in ("container", "preload"):
             identity.engine_pod(step, built[-1])  # labels, annotations, security
+            if role == MAIN:  # a training job's locks: held until the job ends
+                argo_control.template_synchronization(backend, step, built[-1])
     return built
 
 

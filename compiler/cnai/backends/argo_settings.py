@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cnai.backends import cloud, identity, k8s, k8s_configuration, k8s_placement
+from cnai.backends import argo_control, cloud, identity, k8s, k8s_configuration, k8s_placement
 from cnai.semantics import ir
 from cnai.semantics.placement import gpu_resource
 from cnai.semantics.units import format_duration
@@ -106,6 +106,8 @@ TEMPLATE_RENDERERS: dict[str, TemplateRenderer] = {
 
     # ---- configuration and volumes ----
     "template.volumes": k8s_configuration.argo_volumes,
+    # ---- control flow (#18) ----
+    "template.synchronization": argo_control.template_synchronization,
     "template.cache": cache,
 }
 
@@ -122,4 +124,6 @@ RENDERERS: dict[str, Callable[..., Any]] = {
     "preload.source": k8s.source_claim,  # and the preload step (passes/place_preloads.py)
     "preload.credentials": k8s.preload_credentials,
     "fluid": cloud.fluid_data_load,
+    # ---- control flow (#18) ----
+    "suspend_template": argo_control.suspend_template,
 }

@@ -46,6 +46,7 @@ from cnai.backends import (
     k8s_placement,
     kfp_cel,
     kfp_contract,
+    kfp_control,
     kfp_hygiene,
     kfp_platform,
 )
@@ -137,6 +138,7 @@ class KfpBackend:
             self.condition(group, expr, gate)
         refused = self.refuse()
         kfp_hygiene.refuse(self.pipeline, self.ctx)
+        refused |= kfp_control.refuse(self.pipeline, self.ctx)
         for step in self.pipeline.steps:
             if step.name in refused:
                 continue

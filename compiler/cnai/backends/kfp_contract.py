@@ -25,6 +25,8 @@ contract.kfp_command writes the same), extended only where a step needs it:
   the marker ``%CNAI_PIPELINE_STATUS%`` where the status goes, replaced by the script in every
   argument (the struct's text is not reliable to search for: the launcher's rendering of it,
   used in arguments that also name an output, is protojson's, with unstable spacing).
+- A stdout output (``output x: T at stdout``): the command's stdout is copied by ``tee`` into
+  the output's file, its trailing newlines trimmed once it succeeded (_STDOUT).
 - Fixed-path outputs (``output x: T at "/p"``): the script runs the command without ``exec``,
   then, if it succeeded, copies each fixed path to where KFP reads the output (``cp -R``: a
   file or a directory) and exits with the command's status (1 if a copy fails). ``sh`` stays
@@ -110,7 +112,7 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
     # Every value is an argument, which Kubernetes expands: literal paths are escaped
     # (k8s.literal_text), placeholders are not (the driver and launcher fill them).
     outputs = {o.name: k8s.literal_text(o.path) if o.path else output_placeholder(o)
-               for o in step.outputs}
+               for o in step.outputs if not o.stdout}  # the script writes stdout's
     artifacts = {i.name: input_placeholder(i) for i in step.inputs
                  if i.type.is_artifact}
     values = [json.dumps(outputs, separators=(",", ":")),
@@ -139,23 +141,44 @@ def wrap(step: ir.Step, command: list[str], render: Callable[[ir.Text], str]) ->
             before.append(f'_cnai_f{copies}="${{{len(values) - 1}}}" '
                           f'_cnai_t{copies}="${{{len(values)}}}"')
             copies += 1
+    stdout = next((o for o in step.outputs if o.stdout), None)
+    if stdout is not None:
+        values.append(output_placeholder(stdout))
+        before.append(f'_cnai_o="${{{len(values)}}}"')
     statements = [*before, f'export {" ".join(exports)}', f"shift {len(values)}"]
     if any(isinstance(i.source, ir.PipelineStatus) for i in step.inputs):
         statements += _REPLACE
-    statements += _run(copies)
+    statements += _run(copies, stdout is not None)
     # The contract's one line when that is all; a step that needs more reads better in lines.
     script = "; ".join(statements) if not before else "\n".join(statements)
     return ["sh", "-c", script, STEP_NAME, *values, *command]
 
 
-def _run(copies: int) -> list[str]:
-    if not copies:
+def _run(copies: int, stdout: bool) -> list[str]:
+    if not copies and not stdout:
         return ['exec "$@"']
-    copied = " && ".join(f'cp -R -- "$_cnai_f{n}" "$_cnai_t{n}"' for n in range(copies))
-    return ['"$@"', "_cnai_rc=$?",
-            f'if [ "$_cnai_rc" -eq 0 ] && ! {{ {copied}; }}; then',
-            f'  echo "{STEP_NAME}: an output at a fixed path was not written" >&2; exit 1',
-            "fi", 'exit "$_cnai_rc"']
+    lines = _STDOUT if stdout else ['"$@"', "_cnai_rc=$?"]
+    if copies:
+        copied = " && ".join(f'cp -R -- "$_cnai_f{n}" "$_cnai_t{n}"' for n in range(copies))
+        lines = [*lines, f'if [ "$_cnai_rc" -eq 0 ] && ! {{ {copied}; }}; then',
+                 f'  echo "{STEP_NAME}: an output at a fixed path was not written" >&2; '
+                 "exit 1", "fi"]
+    return [*lines, 'exit "$_cnai_rc"']
+
+
+# `output x: T at stdout`: the command's stdout goes to the log and, through `tee`, to the
+# output's file ($_cnai_o); its status is kept in a file, as a pipeline's is its last
+# command's (POSIX sh has no pipefail; one step runs in its pod, so the file's name is fixed).
+# Once it succeeded, the trailing newlines are trimmed (a command substitution drops them;
+# Argo's executor trims one: CaptureScriptResult). The script holds no `$$` and no `$(`, which
+# Kubernetes would expand in a command (k8s.literal_text): backquotes substitute.
+_STDOUT = [
+    '_cnai_x="${TMPDIR:-/tmp}/cnai-stdout-status"',
+    '{ "$@"; echo "$?" >"$_cnai_x"; } | tee -- "$_cnai_o"',
+    'read -r _cnai_rc <"$_cnai_x" || _cnai_rc=1',
+    'rm -f -- "$_cnai_x"',
+    'if [ "$_cnai_rc" -eq 0 ]; then _cnai_v=`cat -- "$_cnai_o"` && '
+    'printf \'%s\' "$_cnai_v" >"$_cnai_o" || _cnai_rc=1; fi']
 
 
 def _refuse_without_command(step: ir.Step) -> None:

@@ -28,7 +28,7 @@ from cnai.local.datasets import PathMap, PreloadError
 from cnai.local.layout import Layout
 from cnai.local.process import Invocation, Mount, Processes, docker_argv, host_user
 from cnai.local.state import StepRun, Value
-from cnai.local.values import output_value
+from cnai.local.values import MAX_PARAMETER_BYTES, output_value
 from cnai.local.volumes import local_dirs
 from cnai.semantics import ir
 from cnai.semantics.units import quantity_value
@@ -124,7 +124,8 @@ class Attempts:
             argv = docker_argv(image, command, args, sorted(env), mounts, name,
                                step.resources.gpu, host_user(), shm_bytes(step.shm))
             return Invocation(argv, {**_inherited(), **env}, self.settings.cwd, run.log,
-                              timeout, name, tuple(notes), timeout_note)
+                              timeout, name, tuple(notes), timeout_note,
+                              _stdout_file(step, outputs_dir))
         if not command:
             return (f"`{step.name}` has no command, so its image's entrypoint would run: "
                     "that needs --docker")
@@ -132,7 +133,8 @@ class Attempts:
             notes.append(f"distributed {step.distributed.framework} step: one local process "
                          f"stands for its {step.distributed.replicas} replicas")
         return Invocation([*command, *args], {**_inherited(), **env}, self.settings.cwd,
-                          run.log, timeout, notes=tuple(notes), timeout_note=timeout_note)
+                          run.log, timeout, notes=tuple(notes), timeout_note=timeout_note,
+                          stdout=_stdout_file(step, outputs_dir))
 
     def _timeout(self, step: ir.Step) -> tuple[float | None, str]:
         """The step's ``timeout``, else the run's default, with a note saying it was that."""
@@ -186,6 +188,8 @@ class Attempts:
         found: dict[str, Value] = {}
         for output in run.step.outputs:
             try:
+                if output.stdout:
+                    keep_result(outputs_dir / output.name)
                 found[output.name] = output_value(outputs_dir / output.name, output.type)
             except ValueError as error:
                 hint = ""
@@ -242,6 +246,20 @@ class _Renderer:
             else:
                 pieces.append(self.run.inputs[part.name].text)
         return "".join(pieces)
+
+
+def _stdout_file(step: ir.Step, outputs_dir: Path) -> Path | None:
+    """Where the step's stdout goes: its output `at stdout`'s file, if it has one."""
+    return next((outputs_dir / o.name for o in step.outputs if o.stdout), None)
+
+
+def keep_result(path: Path) -> None:
+    """Keep of a stdout what Argo's executor keeps as ``outputs.result``: one trailing newline
+    trimmed, then the last 256 kB (workflow/executor/executor.go, CaptureScriptResult)."""
+    text = path.read_bytes()
+    if text.endswith(b"\n"):
+        text = text[:-1]
+    path.write_bytes(text[-MAX_PARAMETER_BYTES:])
 
 
 def _inherited() -> dict[str, str]:

@@ -6,6 +6,8 @@ run (the main DAG, each loop iteration, ``finally``) advances its members in ord
 nothing changes, then the main thread waits for an attempt to end or a retry to fall due.
 - ``--parallel N`` workers: at most N attempts run at once, in the order they became ready;
 - ``for ... parallel K``: at most K iterations of that loop are under way at once;
+- a step's ``mutexes`` and ``semaphores`` are held while its attempt runs (local/locks.py);
+- ``suspend`` is approved at once (APPROVED_AT_ONCE);
 - a failed attempt is retried ``retry.limit`` times, after ``backoff * factor^(n-1)``
   seconds (times CNAI_LOCAL_BACKOFF_SCALE); a timed-out attempt is a failed one;
 - a failure does not stop independent steps (Argo keeps scheduling the DAG's other tasks);
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cnai.local.attempt import Attempts, Result
+from cnai.local.locks import LockTable
 from cnai.local.state import Context, LoopRun, Node, Registry, ScopeRun, Status, StepRun
 from cnai.local.values import Unavailable, Values
 from cnai.lowering import FINALLY, ExecutionPlan, PlanTask, ScopeId
@@ -34,6 +37,9 @@ from cnai.lowering.outcomes import accepts, dag_failed, retried
 from cnai.semantics import ir
 
 TICK_SECONDS = 0.25
+# `suspend`: a local run has no `argo resume`; it goes on as if approved at once, and says so
+# (a step with an image then runs its container).
+APPROVED_AT_ONCE = "approved at once: cnai run --local does not wait for `suspend`"
 
 
 class View(Protocol):
@@ -69,6 +75,7 @@ class Engine:
         self.retries: list[tuple[float, int, StepRun]] = []
         self._sequence = 0
         self.deadline: float | None = None  # the pipeline's `timeout`, on the main DAG
+        self.locks = LockTable()  # the steps' mutexes and semaphores (local/locks.py)
 
     def run(self) -> Status:
         """Run the pipeline, then ``finally``; the final status of the whole run."""
@@ -229,6 +236,9 @@ class Engine:
             self._set(run, Status.SKIPPED, "skipped: services are not deployed by cnai run "
                       "--local")
             return
+        if run.step.kind == "suspend":  # an approval: nobody here to resume it
+            self._set(run, Status.SUCCEEDED, APPROVED_AT_ONCE)
+            return
         try:
             run.inputs = {i.name: self.values.get(i.source, run.context)
                           for i in run.step.inputs}
@@ -246,11 +256,13 @@ class Engine:
         if run.status.done:  # stopped (the pipeline's timeout) before it started
             self.events.put(_Finished(run, Result(False, "stopped")))
             return
-        self.events.put(_Started(run, time.time()))
-        try:
-            result = self.attempts.execute(run, attempt)
-        except Exception as error:  # a bug or an OS error: the step fails, the run goes on
-            result = Result(False, f"cnai could not run it: {type(error).__name__}: {error}")
+        with self.locks.held(run.step):  # waits, still Pending, for its mutexes
+            self.events.put(_Started(run, time.time()))
+            try:
+                result = self.attempts.execute(run, attempt)
+            except Exception as error:  # a bug or an OS error: the step fails, the run goes on
+                result = Result(False, f"cnai could not run it: {type(error).__name__}: "
+                                f"{error}")
         self.events.put(_Finished(run, result))
 
     def _wait(self) -> None:

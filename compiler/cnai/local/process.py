@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -46,6 +46,8 @@ class Invocation:
     container: str | None = None  # the `docker run --name`, to stop it on a timeout
     notes: tuple[str, ...] = ()  # for the log, after the header
     timeout_note: str = ""  # why this timeout, when it is not the step's own
+    stdout: Path | None = None  # the step's stdout goes here (an output `at stdout`), then
+    # into the log after it ended; stderr goes to the log as it comes
 
 
 @dataclass(frozen=True)
@@ -79,27 +81,28 @@ class Processes:
             log.write(f"{header}\n{notes}$ {shlex.join(invocation.argv)}\n".encode())
             log.flush()
             mark = f"{self.token}/{next(self._count)}"
-            try:
-                process = self._start(invocation, log, mark)
-            except OSError as error:
-                message = _start_error(invocation.argv[0], error)
-                log.write(f"cnai: {message}\n".encode())
-                return Outcome(EXIT_NOT_FOUND, message=message)
-            try:
-                code = process.wait(invocation.timeout)
-            except subprocess.TimeoutExpired:
-                self._stop(process, invocation.container, mark)
-                message = (f"timed out after {invocation.timeout:g}s{invocation.timeout_note}; "
-                           "the process group was killed")
-                log.write(f"\ncnai: {message}\n".encode())
-                return Outcome(_code(process.returncode), timed_out=True, message=message)
-            finally:
-                self._forget(process)
-            kill_marked(process.pid, mark, signal.SIGKILL)
+            with _stdout(invocation, log) as stdout:
+                try:
+                    process = self._start(invocation, log, stdout, mark)
+                except OSError as error:
+                    message = _start_error(invocation.argv[0], error)
+                    log.write(f"cnai: {message}\n".encode())
+                    return Outcome(EXIT_NOT_FOUND, message=message)
+                try:
+                    code = process.wait(invocation.timeout)
+                except subprocess.TimeoutExpired:
+                    self._stop(process, invocation.container, mark)
+                    message = (f"timed out after {invocation.timeout:g}s"
+                               f"{invocation.timeout_note}; the process group was killed")
+                    log.write(f"\ncnai: {message}\n".encode())
+                    return Outcome(_code(process.returncode), timed_out=True, message=message)
+                finally:
+                    self._forget(process)
+                kill_marked(process.pid, mark, signal.SIGKILL)
         code = _code(code)
         return Outcome(code, message="" if code == 0 else f"exited with status {code}")
 
-    def _start(self, invocation: Invocation, log: BinaryIO,
+    def _start(self, invocation: Invocation, log: BinaryIO, stdout: BinaryIO,
                mark: str) -> subprocess.Popen[bytes]:
         with self._lock:
             if self.stopping:
@@ -107,7 +110,7 @@ class Processes:
             process = subprocess.Popen(
                 invocation.argv, cwd=invocation.cwd,
                 env={**invocation.env, MARK_VARIABLE: mark},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, stdout=stdout, stderr=log,
                 start_new_session=True)
             self._running[process.pid] = (process, mark)
             return process
@@ -138,6 +141,19 @@ class Processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(max(0.0, deadline - time.monotonic()))
             kill_marked(process.pid, mark, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _stdout(invocation: Invocation, log: BinaryIO) -> Iterator[BinaryIO]:
+    """Where the process's stdout goes: the log, or ``invocation.stdout``, whose text is
+    copied into the log once the process has ended."""
+    if invocation.stdout is None:
+        yield log
+        return
+    with invocation.stdout.open("wb") as stdout:
+        yield stdout
+    log.write(invocation.stdout.read_bytes())
+    log.flush()
 
 
 def kill_marked(group: int | None, mark: str, sig: signal.Signals) -> int:

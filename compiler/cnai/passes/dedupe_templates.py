@@ -166,7 +166,7 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
             (e.config_map.name, e.config_map.key) if e.config_map else None, e.field)
            for e in step.env]
     shape = (tuple(map(_exact, _compared(step))), scheduling, security,
-             tuple([(o.name, str(o.type), o.path) for o in step.outputs]),
+             tuple([(o.name, str(o.type), o.path, o.stdout) for o in step.outputs]),
              len(step.command), tuple(text_keys), tuple(env),
              tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
     return shape, _Member(step, renames, words, renamed)

@@ -28,6 +28,8 @@ def read_sources(graph: ir.Pipeline) -> list[ir.Source]:
         elif isinstance(group, ir.Branch) and group.condition is not None:
             found += gate_refs(group.condition.expr)
     found += [d.source_ref for d in graph.datasets if d.source_ref is not None]
+    found += [o.source for o in graph.outputs]  # what a pipeline using this one reads
+    found += graph.given  # what a pipeline used as a step gives: its own to give, not unread
     return found
 
 

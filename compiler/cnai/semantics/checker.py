@@ -6,6 +6,7 @@ Dependencies other than `after` are derived later, by dag.build_graph.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, cast, get_args
 
@@ -18,10 +19,13 @@ from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
 from cnai.semantics.identity import MERGED, PodReader
 from cnai.semantics.imports import Importer
+from cnai.semantics.nested import NestedCalls, pipeline_outputs
 from cnai.semantics.placement import PlacementChecker, check_gpu_params
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
 from cnai.semantics.steps import Arguments, StepChecker
+from cnai.semantics.streams import stream_ok
+from cnai.semantics.synchronization import LockReader
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
 from cnai.semantics.units import k8s_name
 from cnai.source import SourceFile, Span
@@ -41,6 +45,8 @@ class Checker:
         self.source = source
         self.sources = sources if sources is not None else {source.path: source}
         self.importer = Importer(source, diagnostics, self.sources)
+        # The files being checked: this one, and those of the pipelines using it as a step.
+        self.import_stack: tuple[str, ...] = (os.path.normpath(source.path),)
         self.diagnostics = diagnostics
         self.fields = FieldReader(diagnostics)
         self.scope = Scope(diagnostics)
@@ -68,7 +74,7 @@ class Checker:
 
     def check_module(self, module: ast.Module) -> ir.Pipeline | None:
         credentials.scan(self.source, self.diagnostics)
-        self.importer.load(module, self.library)
+        self.importer.load(module, self.library, self.import_stack)
         for template in module.templates:
             self.library.add(template)
         if not module.pipelines:
@@ -101,7 +107,13 @@ class Checker:
         for volume_decl in found.volumes:
             self._declare(volume_decl.name, "volume", volume_decl, "volume")
         expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
+        nested = NestedCalls(self)  # steps that run a pipeline (semantics/nested.py)
         for step_decl, ctx in found.steps:
+            use = nested.match(step_decl)
+            if use is not None:
+                if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
+                    nested.add(step_decl, ctx, use)
+                continue
             step_decl, arguments = self.expander.expand(step_decl)
             if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
                 expanded.append((step_decl, arguments, ctx))
@@ -137,6 +149,8 @@ class Checker:
                                     + [var.upper() for var, _ in self.loop_vars.values()])
         ir_steps = [s for s in (StepChecker(self, ctx).check(d, args)
                                 for d, args, ctx in expanded) if s is not None]
+        ir_steps, groups, outputs = nested.splice(ir_steps, groups,
+                                                  pipeline_outputs(self, found.outputs))
         if not found.steps:
             self.diagnostics.error("E0106", f"pipeline `{decl.name.name}` has no steps",
                                    decl.name.span, "nothing to run",
@@ -148,10 +162,12 @@ class Checker:
         return ir.Pipeline(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            description=description, params=params, datasets=ir_datasets,
                            steps=ir_steps, groups=groups, schedule=schedule, quota=quota,
+                           outputs=outputs, given=nested.given,
                            scheduling=self.scheduling, span=decl.span,
                            env=values["env"], volumes=values["volumes"],
                            **{s.ir: value for s, value in self.defaults}, **self.pod_base,
                            **self.placement,
+                           **LockReader(self.diagnostics, self.fields).read(fields),
                            **hygiene.pipeline_values(self.fields, self.diagnostics, fields,
                                                      values))
 
@@ -237,10 +253,14 @@ class Checker:
         symbol = self.scope.get(decl.name.name)
         if symbol is None or symbol.decl is not decl:
             return
+        streams: dict[str, Span] = {}  # `at stdout`, once per step
         for item in decl.items:
             if not isinstance(item, ast.OutputDecl):
                 continue
             out_type = self.type_of(item.type, allow_artifacts=True)
+            if item.stream is not None and not stream_ok(item, out_type, streams,
+                                                         self.diagnostics):
+                continue
             if not self.name_ok(item.name):
                 continue
             if item.name.name in symbol.outputs:
@@ -258,12 +278,14 @@ class Checker:
                     path = None
             if out_type is not None:
                 symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
-                                                               item.name.span)
+                                                               item.name.span,
+                                                               item.stream is not None)
                 for scalar, scalar_type in out_type.fields or () if (
                         out_type.name == "metrics") else ():
                     hidden = types.metric_output_name(item.name.name, scalar)
                     symbol.outputs[hidden] = ir.Output.of(hidden, scalar_type, None,
-                                                          item.name.span, item.name.name)
+                                                          item.name.span,
+                                                          metric_of=item.name.name)
 
     def type_of(self, expr: ast.TypeExpr, allow_artifacts: bool) -> ir.Type | None:
         name = expr.name.name

@@ -52,6 +52,7 @@ class Collected:
     loops: list[LoopDecl] = field(default_factory=list)
     branches: list[BranchDecl] = field(default_factory=list)
     finally_span: Span | None = None
+    outputs: list[ast.PipelineOutput] = field(default_factory=list)  # a pipeline used as a step
 
 
 class GroupWalker:
@@ -82,6 +83,8 @@ class GroupWalker:
                 self.found.volumes.append(item)
             elif isinstance(item, ast.TemplateDef):
                 self.found.templates.append(item)
+            elif isinstance(item, ast.PipelineOutput):
+                self.found.outputs.append(item)
             else:
                 self.found.settings.append(item)
         return self.found
@@ -89,6 +92,7 @@ class GroupWalker:
     def _top_level_only(self, item: ast.PipelineItem) -> None:
         what = {ast.ParamDecl: "params", ast.DatasetDecl: "data sets",
                 ast.VolumeDecl: "volumes", ast.TemplateDef: "templates",
+                ast.PipelineOutput: "outputs",
                 }.get(type(item), "pipeline settings")
         self.diagnostics.error("E0208", f"{what} are declared at the top level of the pipeline",
                                item.span, "inside a block", help=["move it out of the block"])

@@ -1,4 +1,5 @@
-"""`import "path.cnai"`: load the templates of other files, relative to the importing file.
+"""`import "path.cnai"`: load the templates of other files, relative to the importing file,
+and their pipeline, which the importing pipeline may use as a step (semantics/nested.py).
 `import "steps.py"`: each function of a Python file is a template (semantics/pyfunctions.py).
 
 Errors inside an imported file point at that file; an import cycle names every file in it.
@@ -39,6 +40,7 @@ class Importer:
                 cycle = " -> ".join(f"`{p}`" for p in (*stack[stack.index(path):], path))
                 self.diagnostics.error("E0111", f"import cycle: {cycle}", statement.path.span,
                                        "imports a file that imports this one")
+                library.incomplete = True  # what it would have brought is not unknown
                 continue
             if path in self.loaded:
                 continue
@@ -50,14 +52,27 @@ class Importer:
             if imported is None:
                 library.incomplete = True
                 continue
-            for pipeline in imported.pipelines:
+            for pipeline in imported.pipelines[1:]:
                 self.diagnostics.error(
-                    "E0111", "an imported file holds templates and imports, not a pipeline",
-                    pipeline.name.span, "pipeline in an imported file",
+                    "E0109", "a file declares one pipeline", pipeline.name.span,
+                    f"second pipeline `{pipeline.name.name}`",
                     secondary=[Label(statement.span, "imported here")])
+            for pipeline in imported.pipelines[:1]:  # usable as a step (semantics/nested.py)
+                self._add_pipeline(pipeline, imported, library)
             self.load(imported, library, (*stack, path))
             for template in imported.templates:
                 library.add(template)
+
+    def _add_pipeline(self, pipeline: ast.Pipeline, module: ast.Module,
+                      library: TemplateLibrary) -> None:
+        previous = library.pipelines.get(pipeline.name.name)
+        if previous is not None:
+            self.diagnostics.error(
+                "E0101", f"pipeline `{pipeline.name.name}` is imported twice",
+                pipeline.name.span, "second pipeline of that name",
+                secondary=[Label(previous[0].name.span, "first declared here")])
+            return
+        library.pipelines[pipeline.name.name] = (pipeline, module)
 
     def _read(self, path: str, statement: ast.Import) -> SourceFile | None:
         try:

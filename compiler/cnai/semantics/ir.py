@@ -368,16 +368,18 @@ class Output(Node):
     type: Type
     path: str | None = None  # a fixed path the image writes to (``output x: T at "/p"``)
     span: Span
+    stdout: bool = False  # the step's standard output (``output x: T at stdout``)
     # ---- records and metrics (#18) ----
     # A scalar a metrics output declares (``scores.accuracy``): the metrics output's name.
     metric_of: str | None = None
 
     @classmethod
     def of(cls, name: str, type_: Type, path: str | None, span: Span,
-           metric_of: str | None = None) -> Output:
-        """``Output(name=, type=, path=, span=)`` without validation (see :func:`_trusted`)."""
+           stdout: bool = False, metric_of: str | None = None) -> Output:
+        """``Output(name=, type=, path=, span=, stdout=, metric_of=)`` without validation (see
+        :func:`_trusted`)."""
         return _trusted(cls, {"name": name, "type": type_, "path": path, "span": span,
-                              "metric_of": metric_of}, _ALL_FIELDS[cls])
+                              "stdout": stdout, "metric_of": metric_of}, _ALL_FIELDS[cls])
 
 
 class SecretRef(Node):
@@ -589,7 +591,8 @@ class Function(Node):
 class Step(Node):
     name: str
     k8s_name: str
-    kind: Literal["container", "preload", "dataload", "distributed", "service"] = "container"
+    kind: Literal["container", "preload", "dataload", "distributed", "service",
+                  "suspend"] = "container"  # suspend: an approval step, without an image
     span: Span
     image: str | Text  # a Text when it names params (`"train:${tag}"`)
     command: list[Text] = Field(default_factory=list)
@@ -636,6 +639,13 @@ class Step(Node):
     # ---- function steps (#18) ----
     function: Function | None = None  # a Python function the step runs (`import "x.py"`)
     packages: list[str] = Field(default_factory=list)  # pip requirements installed at start
+
+    # ---- control flow (#18) ----
+    mutexes: list[str] = Field(default_factory=list)  # Argo mutexes its template holds
+    semaphores: list[ConfigMapRef] = Field(default_factory=list)  # limits read from ConfigMaps
+    # `suspend`: None, or seconds before it resumes by itself (0: only when resumed)
+    suspend_seconds: int | None = None
+
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
@@ -716,6 +726,14 @@ class Dataset(Node):
     span: Span
 
 
+class PipelineOutput(Node):
+    """``output NAME: TYPE = STEP.OUT``: what the pipeline gives one using it as a step."""
+
+    name: str
+    source: OutputRef
+    span: Span
+
+
 class Pipeline(Node):
     name: str
     k8s_name: str
@@ -762,6 +780,13 @@ class Pipeline(Node):
     labels: dict[str, str] = Field(default_factory=dict)  # the run's own
     annotations: dict[str, str] = Field(default_factory=dict)
     run_priority: int | None = None  # among runs the controller queues
+
+    # ---- control flow (#18) ----
+    mutexes: list[str] = Field(default_factory=list)  # held by the whole run (the Workflow)
+    semaphores: list[ConfigMapRef] = Field(default_factory=list)
+    outputs: list[PipelineOutput] = Field(default_factory=list)  # for pipelines using it
+    # What the pipelines it uses as steps give (inlined: semantics/nested.py), read or not
+    given: list[OutputRef] = Field(default_factory=list)
     span: Span
 
     def _indexed(self, key: str, items: list[Any], build: Callable[[list[Any]], Any]) -> Any:

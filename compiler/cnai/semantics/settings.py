@@ -392,6 +392,24 @@ SETTINGS: tuple[Setting, ...] = (
     # a step that runs no function refuses them (E0210).
     Setting("packages", "list", STEP, "packages", custom=True, argo="E0210", kfp="E0210",
             example='packages = ["numpy==2.1.3"]'),
+
+    # ---- control flow (#18) ----
+    # Argo's synchronization (v3.6+ plural forms; v4 removed `mutex`/`semaphore`): a step's
+    # locks are its template's, held while it runs; the pipeline's are the Workflow's, held
+    # for the whole run (docs/synchronization.md upstream; workflow/sync). The pipeline's do
+    # not reach the steps. Kubeflow has no locks: refused, as mutual exclusion is meaning.
+    Setting("mutexes", "list", ("pipeline", *STEP), "mutexes", custom=True,
+            argo="template.synchronization", kfp="E0401",
+            example='mutexes = ["deploy"]'),
+    Setting("semaphores", "list", ("pipeline", *STEP), "semaphores", custom=True,
+            argo="template.synchronization", kfp="E0401",
+            example='semaphores = [config_map("limits", "train")]'),
+    # Wait for approval (`argo resume`), or at most a duration, then run the container; a
+    # step without an image is an approval alone (semantics/suspend.py). Kubeflow has no
+    # suspended task.
+    Setting("suspend", "duration", STEP, "suspend_seconds", custom=True,
+            argo="suspend_template", kfp="E0401",
+            example='suspend = "1h"'),
 )
 
 # The IR model each context's settings fill (``Setting.ir`` is a path on it).
@@ -422,7 +440,9 @@ STRUCTURAL_STEP_FIELDS = (
 )
 # Fields of ir.Pipeline that no setting fills.
 STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", "steps",
-                              "groups")
+                              "groups",
+                              "outputs",  # `output NAME: TYPE = STEP.OUT` (#18, nested.py)
+                              "given")  # the outputs of the pipelines used as steps
 
 # Blocks whose keys are the user's own (environment variable names): not settings.
 FREE_BLOCKS = (

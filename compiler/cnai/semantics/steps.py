@@ -13,6 +13,7 @@ from cnai.semantics import (
     hygiene,
     ir,
     records,
+    suspend,
     types,
 )
 from cnai.semantics.cloud import CloudChecker
@@ -23,6 +24,8 @@ from cnai.semantics.identity import PodReader
 from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
+from cnai.semantics.suspend import suspends
+from cnai.semantics.synchronization import LockReader
 from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
 from cnai.syntax import ast
@@ -135,7 +138,7 @@ class StepChecker:
         # unknown, so missing ones are not reported again.
         unresolved = any(isinstance(i, ast.UseDecl) for i in decl.items)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
-                                     report_missing=not unresolved)
+                                     report_missing=not unresolved and not suspends(decl))
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
@@ -163,6 +166,10 @@ class StepChecker:
             step.env = self._env(env)
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
+        fill(step, LockReader(self.diagnostics, self.fields).read(fields))
+        step.suspend_seconds = suspend.value(decl, fields, self.fields)
+        if step.suspend_seconds is not None and "image" not in fields and not step.image:
+            suspend.check_approval(decl, step, fields, self.diagnostics)
         if "resources" in fields:
             step.resources = self._resources(fields["resources"])
         if "retry" in fields:
@@ -477,6 +484,12 @@ class StepChecker:
                 "E0104", f"step `{self.symbol.name}` has no output `{name.name}`", name.span,
                 "not declared", help=suggest(name.name, self.symbol.outputs) or [
                     f"declare it in the step: `output {name.name}: TYPE`"])
+            return None
+        if self.symbol.outputs[name.name].stdout:
+            self.diagnostics.error(
+                "E0201", f"output `{name.name}` is the step's stdout: it has no path",
+                ref.span, "read from stdout", help=[
+                    f"print the value; or declare `output {name.name}: TYPE` to write a file"])
             return None
         return self.shared.output_path(name.name)
 

@@ -24,6 +24,9 @@ class TemplateLibrary:
         self.templates: dict[str, ast.TemplateDef] = {}
         # An import failed (E0111): a template it would have brought is not unknown.
         self.incomplete = False
+        # Pipelines of imported files, usable as steps (`use NAME(...)`: semantics/nested.py):
+        # each with the module it was read from.
+        self.pipelines: dict[str, tuple[ast.Pipeline, ast.Module]] = {}
         # Functions of imported Python files that cannot be templates: why, for a step that
         # uses one (semantics/pyfunctions.py).
         self.broken: dict[str, list[Diagnostic]] = {}

@@ -213,6 +213,7 @@ class OutputDecl(Node):
     type: TypeExpr
     path: StringLit | None
     span: Span
+    stream: Ident | None = None  # `at stdout`
 
 
 @dataclass(slots=True)
@@ -339,8 +340,18 @@ class FinallyBlock(Node):
     span: Span
 
 
+@dataclass(slots=True)
+class PipelineOutput(Node):
+    """``output NAME: TYPE = EXPR`` in a pipeline: what it gives a pipeline using it as a step."""
+
+    name: Ident
+    type: TypeExpr
+    value: Expr
+    span: Span
+
+
 PipelineItem = (Assignment | Block | ParamDecl | DatasetDecl | VolumeDecl | StepDecl | TemplateDef
-                | ForBlock | IfBlock | FinallyBlock)
+                | ForBlock | IfBlock | FinallyBlock | PipelineOutput)
 
 
 @dataclass(slots=True)

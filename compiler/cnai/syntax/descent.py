@@ -193,6 +193,8 @@ class _Descent:
                 item = self.field_item()
             elif kind == "param":
                 item = self.param_decl()
+            elif kind == "output":
+                item = self.pipeline_output()
             elif kind == "dataset" or kind == "volume":
                 item = self.named_block(kind)
             elif kind == "template":
@@ -356,6 +358,16 @@ class _Descent:
         self.nest(node, 1 + type_expr._depth)
         return node
 
+    def pipeline_output(self) -> ast.PipelineOutput:
+        start = self.start
+        self.advance()
+        name, type_expr, value, end = self.param_rest()
+        if value is None:
+            raise _Unexpected  # the LALR path reports the missing `= VALUE`
+        node = ast.PipelineOutput(name, type_expr, value, Span(self.source, start, end))
+        self.nest(node, 1 + type_expr._depth)
+        return node
+
     def param_rest(self) -> tuple[ast.Ident, ast.TypeExpr, ast.Expr | None, int]:
         """`NAME ":" type_expr default?`, and the offset where it ends."""
         name = self.name()
@@ -496,6 +508,10 @@ class _Descent:
         type_expr = self.type_expr()
         if self.kind == "at":
             self.advance()
+            if self.kind == "NAME":  # `at stdout`
+                stream = self.name()
+                return ast.OutputDecl(name, type_expr, None, Span(self.source, start,
+                                                                  stream.span.end), stream)
             path = self.string()
             return ast.OutputDecl(name, type_expr, path, Span(self.source, start,
                                                               path.span.end))

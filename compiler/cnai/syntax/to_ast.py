@@ -164,6 +164,12 @@ class AstBuilder:
                              self._span(children))
         return self._node(node, children)
 
+    def pipeline_output(self, children: list[Any]) -> ast.PipelineOutput:
+        declared = self.param_decl(children)
+        assert declared.default is not None  # the grammar requires it
+        node = ast.PipelineOutput(declared.name, declared.type, declared.default, declared.span)
+        return self._node(node, [declared.type])
+
     def template_param(self, children: list[Any]) -> ast.TemplateParam:
         declared = self.param_decl(children)
         return ast.TemplateParam(declared.name, declared.type, declared.default, declared.span)
@@ -309,11 +315,15 @@ class AstBuilder:
         name = self._names(children)[0]
         type_expr = next(c for c in children if isinstance(c, ast.TypeExpr))
         path = self._parts(children, "path")
+        stream = self._parts(children, "stream")
         return ast.OutputDecl(self._ident(name), type_expr, path[0].value if path else None,
-                              self._span(children))
+                              self._span(children), stream[0].value if stream else None)
 
     def output_path(self, children: list[Any]) -> _Part:
         return self._part("path", self.string_token(children[-1]), children)
+
+    def output_stream(self, children: list[Any]) -> _Part:
+        return self._part("stream", self._ident(self._names(children)[0]), children)
 
     def use_decl(self, children: list[Any]) -> ast.UseDecl:
         name = self._names(children)[0]
