@@ -364,3 +364,24 @@ def test_docker_runs_run_the_install_lines_in_the_image(tmp_path: Path) -> None:
     assert command[-2:] == ["train", str(tmp_path / "functions.py")]
     assert (tmp_path / "functions.py").read_text() == SOURCE.read_text()
     assert env == {} and notes == []
+
+
+def test_a_pipeline_used_as_a_step_runs_its_own_function_steps(tmp_path: Path) -> None:
+    (tmp_path / "inner.cnai").write_text(
+        'import "steps.py"\n\npipeline inner {\n  param x: int = 1\n'
+        "  step calc { use double(x = x) }\n  output doubled: int = calc.Output\n}\n")
+    path = write(tmp_path, "def double(x: int) -> int:\n    return 2 * x\n\n\n"
+                 "def triple(x: int) -> int:\n    return 3 * x\n",
+                 'import "inner.cnai"\n\npipeline outer {\n  step calc { use triple(x = 5) }\n'
+                 "  step sub { use inner(x = 2) }\n"
+                 '  step show { image = "busybox"  command = ["echo", calc.Output, sub.doubled] }'
+                 "\n}\n")
+    steps = compile_file(path, "ir").graph.steps  # type: ignore[union-attr]
+    assert sorted(s.function.name for s in steps if s.function) == ["double", "triple"]
+    done = subprocess.run([sys.executable, "-m", "cnai", "run", str(path), "--local",
+                           "--workdir", str(tmp_path / "runs")],
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "compiler")},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert any("\n15 4\n" in log.read_text() for log in (run / "logs").iterdir())
