@@ -246,7 +246,7 @@ def test_kfp_runs_a_nested_pipelines_steps() -> None:
 
 
 def test_local_run_of_a_nested_pipeline(run_local: RunLocal) -> None:  # noqa: F811
-    run = run_local("nested.cnai")
+    run = run_local("pipeline_step.cnai")
     assert run.code == 0 and run.data["status"] == "Succeeded"
     assert run.output("prep_clean", "summary") == "s3://datasets/images 10"
     assert run.output("prep_count", "n") == 6
