@@ -57,3 +57,14 @@ def test_the_readme_builds_the_wheel_as_ci_does() -> None:
     command = "HATCH_BUILD_HOOKS_ENABLE=1 .venv/bin/python -m build --outdir"
     assert command in (ROOT / "README.md").read_text()
     assert command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_wheel_ships_cnai_runtime_uncompiled() -> None:
+    # A function step's runner (cnai_runtime.function) must be importable wherever cnai is
+    # installed (docs/runtime-images.md): the wheel holds the package, as Python source.
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"]["wheel"]
+    runtime = "runtime_images/sdk/cnai_runtime"
+    assert runtime in wheel["packages"]
+    assert (ROOT / runtime / "function.py").is_file()
+    assert runtime in HOOK["exclude"]

@@ -15,7 +15,8 @@ PRELOAD_PATHS = [ROOT / "runtime_images" / "preload", ROOT / "runtime_images" / 
 
 # Examples that compile today; test_examples.py checks that any other fails only with E0401.
 COMPILING_EXAMPLES = [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",
-                      EXAMPLES / "cloud_native.cnai", EXAMPLES / "production.cnai"]
+                      EXAMPLES / "cloud_native.cnai", EXAMPLES / "production.cnai",
+                      EXAMPLES / "functions.cnai"]
 # Examples that compile with warnings, and which (none today: cloud_native's TFJob fits its
 # quota, unlike LANGUAGE.md's 17 x 8 GPUs under 64, which could never start).
 EXPECTED_WARNINGS: dict[str, list[str]] = {}
@@ -24,6 +25,7 @@ GOLDEN_CASES = {
     "argo": COMPILING_EXAMPLES + VALID_FIXTURES,
     "kfp": [EXAMPLES / "model_pipeline.cnai", EXAMPLES / "sweep.cnai",
             EXAMPLES / "cloud_native.cnai", EXAMPLES / "production.cnai",
+            EXAMPLES / "functions.cnai",
             FIXTURES / "valid" / "control.cnai", FIXTURES / "valid" / "records.cnai",
             FIXTURES / "valid" / "metrics.cnai",
             FIXTURES / "valid" / "control_stdout.cnai",  # #18: stdout as an output

@@ -30,7 +30,7 @@ import json
 from itertools import pairwise
 from typing import Any
 
-from cnai import output_text
+from cnai import function_contract, output_text
 from cnai.backends import (
     argo_control,
     argo_hygiene,
@@ -473,6 +473,8 @@ class ArgoBackend:
         # The step's settings (semantics/settings.py), each by its registered renderer.
         for render in argo_settings.TEMPLATE_RENDERERS.values():
             render(self, step, template)
+        if step.function is not None:
+            return _script_template(step, template)
         return template
 
     def volumes(self, step: ir.Step) -> list[dict[str, Any]]:
@@ -769,3 +771,16 @@ argo_settings.RENDERERS.update({"workflow.description": ArgoBackend.workflow,
                                 "workflow.image_pull_secrets": identity.workflow_spec,
                                 "workflow.hygiene": argo_hygiene.workflow,
                                 "task.continue_on": argo_hygiene.continue_on})
+
+
+def _script_template(step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
+    """A function step's template: its container as a ``script`` with the function's source
+    (function_contract.py says how the source and packages reach the container)."""
+    assert step.function is not None
+    script: dict[str, Any] = {}
+    for key, value in template["container"].items():
+        script[key] = (function_contract.argo_command(step, value) if key == "command"
+                       else value)
+    script["source"] = function_contract.staged_source(step.function)
+    return {("script" if key == "container" else key): (script if key == "container" else value)
+            for key, value in template.items()}

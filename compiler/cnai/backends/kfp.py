@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cnai import __version__, contract
+from cnai import __version__, contract, function_contract
 from cnai.backends import (
     cloud,
     identity,
@@ -417,8 +417,10 @@ class KfpBackend:
                 "the whole reference in a string param, or compile with --target argo")
         image = k8s_placement.image(step, self.ctx.options, lambda t: self.text(step, t))
         container: Spec = {"image": image}
-        command = kfp_contract.wrap(step, [self.text(step, t) for t in step.command],
-                                    lambda text: self.text(step, text))
+        words = [self.text(step, t) for t in step.command]
+        if step.function is not None:  # a Python function, as kfp's lightweight components
+            words = function_contract.kfp_command(step, words)
+        command = kfp_contract.wrap(step, words, lambda text: self.text(step, text))
         if command:
             container["command"] = command
         if step.args:

@@ -33,6 +33,8 @@ CODES: dict[str, str] = {
     "E0112": "unknown template",
     "E0113": "unknown argument",
     "E0114": "inputs clash in the runtime contract",
+    "E0115": "invalid Python file",
+    "E0116": "function cannot be a step",
     # Types and values.
     "E0201": "type mismatch",
     "E0202": "unknown type",
@@ -43,6 +45,7 @@ CODES: dict[str, str] = {
     "E0207": "invalid duration",
     "E0208": "invalid value",
     "E0209": "over the quota",
+    "E0210": "packages without a function",
     # Graph.
     "E0301": "dependency cycle",
     "E0302": "step refers to its own output",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnai import contract
-from cnai.local import datasets
+from cnai.local import datasets, functions
 from cnai.local.datasets import PathMap, PreloadError
 from cnai.local.layout import Layout
 from cnai.local.process import Invocation, Mount, Processes, docker_argv, host_user
@@ -110,6 +110,9 @@ class Attempts:
         args = [render(t) for t in step.args]
         notes: list[str] = []
         env = self._env(run, render, outputs_dir, inputs_dir, notes)
+        if step.function is not None:
+            command = functions.prepare(step, command, layout.step_dir(run.name, run.index),
+                                        self.settings.docker, env, notes)
         timeout, timeout_note = self._timeout(step)
         if self.settings.docker:
             name = _container_name(layout.root.name, step.k8s_name, run.index)

@@ -1,7 +1,8 @@
 """report_unused: warn about params no step reads and parameter outputs no step reads.
 
 Artifact outputs are left alone: a model or a report is often the point of a pipeline and is
-kept in the artifact store whether or not a later step reads it. Changes nothing.
+kept in the artifact store whether or not a later step reads it; so are a Python function
+step's outputs, which its signature declares, not the .cnai file. Changes nothing.
     param epochs: int = 3   (never referenced)  -> W0102
     output loss: float      (never read)        -> W0103
 """
@@ -47,8 +48,10 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             ctx.explain.append(f"report_unused: param `{param.name}` is never used")
     for step in graph.steps:
         for output in step.outputs:
-            if output.type.is_artifact or (step.name, output.name) in outputs or (
-                    output.metric_of is not None):  # a metric is shown, not only read
+            # A metric is shown, not only read; a function's return values are what it
+            # returns, used or not: nothing in the .cnai file declares them to remove.
+            if (output.type.is_artifact or (step.name, output.name) in outputs
+                    or output.metric_of is not None or step.function is not None):
                 continue
             ctx.diagnostics.warn(
                 "W0103", f"output `{output.name}` of `{step.name}` is never read",

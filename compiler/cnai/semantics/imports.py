@@ -1,5 +1,6 @@
 """`import "path.cnai"`: load the templates of other files, relative to the importing file,
 and their pipeline, which the importing pipeline may use as a step (semantics/nested.py).
+`import "steps.py"`: each function of a Python file is a template (semantics/pyfunctions.py).
 
 Errors inside an imported file point at that file; an import cycle names every file in it.
 """
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import os
 
-from cnai.diagnostics import CompileError, DiagnosticBag, Label
+from cnai.diagnostics import CompileError, Diagnostic, DiagnosticBag, Label
 from cnai.semantics import credentials
+from cnai.semantics.pyfunctions import read_module
 from cnai.semantics.templates import TemplateLibrary
 from cnai.source import SourceFile
 from cnai.syntax import ast
@@ -43,6 +45,9 @@ class Importer:
             if path in self.loaded:
                 continue
             self.loaded.add(path)
+            if path.endswith(".py"):
+                self._load_python(path, statement, library)
+                continue
             imported = self._parse(path, statement)
             if imported is None:
                 library.incomplete = True
@@ -69,9 +74,7 @@ class Importer:
             return
         library.pipelines[pipeline.name.name] = (pipeline, module)
 
-    def _parse(self, path: str, statement: ast.Import) -> ast.Module | None:
-        from cnai.syntax import parse
-
+    def _read(self, path: str, statement: ast.Import) -> SourceFile | None:
         try:
             source = SourceFile.read(path)
         except (OSError, UnicodeDecodeError) as error:
@@ -80,6 +83,29 @@ class Importer:
                                    statement.path.span, f"looked for {path}")
             return None
         self.sources[path] = source
+        return source
+
+    def _load_python(self, path: str, statement: ast.Import, library: TemplateLibrary) -> None:
+        """A Python file's functions, each a template (semantics/pyfunctions.py)."""
+        source = self._read(path, statement)
+        if source is None:
+            library.incomplete = True
+            return
+        errors: list[Diagnostic] = []
+        module = read_module(source, errors)
+        if errors:
+            self.diagnostics.extend(errors)
+            library.incomplete = True
+        for template in module.templates:
+            library.add(template)
+        library.broken.update(module.broken)
+
+    def _parse(self, path: str, statement: ast.Import) -> ast.Module | None:
+        from cnai.syntax import parse
+
+        source = self._read(path, statement)
+        if source is None:
+            return None
         try:
             module = parse(source)
         except CompileError as failed:

@@ -578,6 +578,16 @@ class Serving(Node):
     host: str | None = None
 
 
+class Function(Node):
+    """A Python function a step runs (semantics/pyfunctions.py). Its command runs cnai's
+    runner, which needs the file's text at the path the command ends with: each target
+    stages ``source`` there (function_contract.py)."""
+
+    name: str  # the function
+    module: str  # the file's name without `.py`, the module it is loaded as
+    source: str  # the file's text, as written
+
+
 class Step(Node):
     name: str
     k8s_name: str
@@ -625,6 +635,10 @@ class Step(Node):
 
     # ---- workflow hygiene and failure handling ----
     continue_on_failure: bool = False  # its failure fails neither the run nor what follows
+
+    # ---- function steps (#18) ----
+    function: Function | None = None  # a Python function the step runs (`import "x.py"`)
+    packages: list[str] = Field(default_factory=list)  # pip requirements installed at start
 
     # ---- control flow (#18) ----
     mutexes: list[str] = Field(default_factory=list)  # Argo mutexes its template holds

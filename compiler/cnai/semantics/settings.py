@@ -387,6 +387,11 @@ SETTINGS: tuple[Setting, ...] = (
             example='on = "error"', needs=(("retry", "limit = 2"),)),
     Setting("exit_codes", "list", ("retry",), "exit_codes", custom=True, kfp="E0401",
             example="exit_codes = [1, 137]", needs=(("retry", "limit = 2"),)),
+    # ---- function steps (#18) ----
+    # pip requirements a function step installs when it starts (semantics/pyfunctions.py);
+    # a step that runs no function refuses them (E0210).
+    Setting("packages", "list", STEP, "packages", custom=True, argo="E0210", kfp="E0210",
+            example='packages = ["numpy==2.1.3"]'),
 
     # ---- control flow (#18) ----
     # Argo's synchronization (v3.6+ plural forms; v4 removed `mutex`/`semaphore`): a step's
@@ -430,6 +435,8 @@ STRUCTURAL_STEP_FIELDS = (
     "template",  # the shared template's name (dedupe_templates)
     "fills",  # preload and data load steps: the data set they fill
     "volumes",  # from `mount` declarations of `volume`s
+    # ---- function steps (#18) ----
+    "function",  # from `use` of a Python function (`import "steps.py"`)
 )
 # Fields of ir.Pipeline that no setting fills.
 STRUCTURAL_PIPELINE_FIELDS = ("name", "k8s_name", "span", "params", "datasets", "steps",

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from cnai.contract import INPUTS_DIR, OUTPUTS_DIR
 from cnai.diagnostics import Label
-from cnai.semantics import configuration, credentials, hygiene, ir, records, suspend, types
+from cnai.semantics import (
+    configuration,
+    credentials,
+    function_steps,
+    hygiene,
+    ir,
+    records,
+    suspend,
+    types,
+)
 from cnai.semantics.cloud import CloudChecker
 from cnai.semantics.fields import assigned, block_of, fill
 from cnai.semantics.gates import GateChecker
@@ -145,6 +154,8 @@ class StepChecker:
             if setting.name not in fields:
                 setattr(step, setting.ir, default)
         self._items(decl, step)
+        function_steps.apply(step, fields, self.checker.expander.functions.get(decl.name.name),
+                             self.diagnostics)
         if "command" in fields:
             step.command = self._texts(assigned(fields["command"]), "command")
         if "args" in fields:
@@ -310,8 +321,10 @@ class StepChecker:
                                        "reference", value.span, "not allowed here")
                 return
         if found is not None and not types.assignable(found, expected):
+            # A Python function's parameter is declared in its .py file (pyfunctions.py).
+            what = "function" if param.span.source.path.endswith(".py") else "template"
             self.diagnostics.error(
-                "E0201", f"template parameter `{param.name.name}` is {expected}, found {found}",
+                "E0201", f"{what} parameter `{param.name.name}` is {expected}, found {found}",
                 value.span, f"this is a {found}",
                 secondary=[Label(param.type.span, f"declared {expected}")])
 
@@ -549,6 +562,10 @@ class StepChecker:
                     help=[f"write `outputs.{rest[0].name}` for the path to write it to"])
                 return None
             output = symbol.outputs.get(rest[0].name)
+            function = self.checker.expander.functions.get(symbol.name)
+            if output is None and function is not None and not function.returns:
+                function_steps.no_return(symbol.name, function, rest[0], self.diagnostics)
+                return None
             if output is None:
                 self.diagnostics.error(
                     "E0104", f"step `{symbol.name}` has no output `{rest[0].name}`",

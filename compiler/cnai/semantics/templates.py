@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cnai.diagnostics import DiagnosticBag, Label
+from cnai.diagnostics import Diagnostic, DiagnosticBag, Label
 from cnai.semantics import records
 from cnai.semantics.resolver import suggest
 from cnai.syntax import ast
@@ -27,6 +27,9 @@ class TemplateLibrary:
         # Pipelines of imported files, usable as steps (`use NAME(...)`: semantics/nested.py):
         # each with the module it was read from.
         self.pipelines: dict[str, tuple[ast.Pipeline, ast.Module]] = {}
+        # Functions of imported Python files that cannot be templates: why, for a step that
+        # uses one (semantics/pyfunctions.py).
+        self.broken: dict[str, list[Diagnostic]] = {}
 
     def add(self, template: ast.TemplateDef) -> None:
         from cnai.syntax.grammar import KEYWORDS
@@ -129,6 +132,8 @@ class TemplateExpander:
     def __init__(self, library: TemplateLibrary, diagnostics: DiagnosticBag) -> None:
         self.library = library
         self.diagnostics = diagnostics
+        # The Python function each step that uses one runs, by step name.
+        self.functions: dict[str, ast.FunctionSource] = {}
 
     def expand(self, decl: ast.StepDecl) -> tuple[ast.StepDecl, list[tuple[ast.TemplateParam,
                                                                            ast.Expr]]]:
@@ -142,11 +147,20 @@ class TemplateExpander:
         use = uses[0]
         template = self.library.templates.get(use.template.name)
         if template is None:
+            broken = self.library.broken.get(use.template.name)
+            if broken is not None:
+                for diagnostic in broken:
+                    self.diagnostics.add(dataclasses.replace(diagnostic, secondary=(
+                        *diagnostic.secondary, Label(use.template.span, "used here"))))
+                return decl, []
             if self.library.incomplete:
                 return decl, []
+            # Functions of imported .py files are templates too (pyfunctions.py).
+            what = "template or function" if any(
+                t.function is not None for t in self.library.templates.values()) else "template"
             self.diagnostics.error(
-                "E0112", f"unknown template `{use.template.name}`", use.template.span,
-                "no such template", help=suggest(use.template.name, self.library.templates))
+                "E0112", f"unknown {what} `{use.template.name}`", use.template.span,
+                f"no such {what}", help=suggest(use.template.name, self.library.templates))
             return decl, []
         bindings, checks = self._bind(use, template)
         if any(isinstance(i, ast.UseDecl) for i in template.items):
@@ -155,6 +169,8 @@ class TemplateExpander:
                                    nested.span, "nested `use`")
         body = substitute(template.items, bindings)
         own = tuple(i for i in decl.items if not isinstance(i, ast.UseDecl))
+        if template.function is not None:
+            self.functions[decl.name.name] = template.function
         return dataclasses.replace(decl, items=merge(body, own)), checks
 
     def _bind(self, use: ast.UseDecl, template: ast.TemplateDef

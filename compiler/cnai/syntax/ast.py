@@ -294,12 +294,25 @@ class TemplateParam(Node):
 
 
 @dataclass(slots=True)
+class FunctionSource:
+    """A template made from a Python function (semantics/pyfunctions.py): the function's name,
+    the module its file is imported as, and the file's text."""
+
+    name: str
+    module: str
+    text: str
+    returns: tuple[str, ...] = ()  # the outputs its return annotation gives
+    span: Span | None = None  # the function's name in `def NAME(`
+
+
+@dataclass(slots=True)
 class TemplateDef(Node):
     name: Ident
     params: tuple[TemplateParam, ...]
     items: tuple[BodyItem, ...]
     span: Span
     file: str = ""
+    function: FunctionSource | None = None  # a Python function's template (`import "x.py"`)
 
 
 @dataclass(slots=True)

@@ -17,6 +17,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
+from cnai_runtime.artifacts import (
+    Artifact,
+    ClassificationMetrics,
+    Dataset,
+    Input,
+    Metrics,
+    Model,
+    Output,
+)
 from cnai_runtime.metrics import log_confusion_matrix, log_metric, log_roc
 from cnai_runtime.paths import (
     ContractError,
@@ -28,7 +37,14 @@ from cnai_runtime.paths import (
 from cnai_runtime.values import ValueFormatError, format_value, parse_value
 
 __all__ = [
+    "Artifact",
+    "ClassificationMetrics",
     "ContractError",
+    "Dataset",
+    "Input",
+    "Metrics",
+    "Model",
+    "Output",
     "ValueFormatError",
     "format_value",
     "input_path",
