@@ -13,7 +13,6 @@ The exact environment each engine provides is documented in runtime_images/READM
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -33,6 +32,7 @@ from cnai_runtime.paths import (
     input_location,
     output_location,
     outputs_configured,
+    write_text_atomically,
 )
 from cnai_runtime.values import ValueFormatError, format_value, parse_value
 
@@ -79,15 +79,7 @@ def output(name: str, value: object) -> Path:
     """
     text = format_value(value)
     path = output_path(name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, text)
     return path
 
 

@@ -26,12 +26,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnai_runtime.paths import OUTPUTS_ENV, ContractError, _mapping, output_location
+from cnai_runtime.paths import (
+    OUTPUTS_ENV,
+    ContractError,
+    _mapping,
+    output_location,
+    write_text_atomically,
+)
 from cnai_runtime.values import format_value
 
 OUTPUT_METADATA_ENV = "CNAI_OUTPUT_METADATA"
@@ -51,7 +56,7 @@ def log_metric(name: str, value: float, output: str = "metrics") -> None:
     _merge(output, {name: number})
     parameter = metric_output_name(output, name)
     if _declared(parameter):
-        _write(output_location(parameter), format_value(number))
+        write_text_atomically(output_location(parameter), format_value(number))
 
 
 def log_confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[float]],
@@ -100,7 +105,7 @@ def _declared(name: str) -> bool:
 def _merge(output: str, values: Mapping[str, Any]) -> None:
     """Add ``values`` to the artifact file and, on Kubeflow, to the artifact's metadata."""
     path = output_location(output)
-    _write(path, json.dumps({**_read(path), **values}, sort_keys=True))
+    write_text_atomically(path, json.dumps({**_read(path), **values}, sort_keys=True))
     metadata_file = os.environ.get(OUTPUT_METADATA_ENV, "").strip()
     if metadata_file:
         executor_output = _read(Path(metadata_file))
@@ -110,7 +115,7 @@ def _merge(output: str, values: Mapping[str, Any]) -> None:
             entry["artifacts"] = [{}]
         artifact = entry["artifacts"][0]
         artifact["metadata"] = {**artifact.get("metadata", {}), **values}
-        _write(Path(metadata_file), json.dumps(executor_output, sort_keys=True))
+        write_text_atomically(Path(metadata_file), json.dumps(executor_output, sort_keys=True))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -123,17 +128,3 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ContractError(f"{path} holds no JSON object")
     return value
-
-
-def _write(path: Path, text: str) -> None:
-    """Replace ``path`` atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

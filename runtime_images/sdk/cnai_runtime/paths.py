@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -97,3 +98,17 @@ def outputs_configured(env: Mapping[str, str] | None = None) -> bool:
     """True when the step was given an outputs mapping or directory by the compiler."""
     values = os.environ if env is None else env
     return bool(values.get(OUTPUTS_ENV, "").strip() or values.get(OUTPUTS_DIR_ENV, "").strip())
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
