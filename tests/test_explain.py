@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 
+import cnai
 from cnai.authoring import explain
 from cnai.cli import main
 from cnai.diagnostics import CODES
@@ -74,8 +76,11 @@ def test_the_wheel_carries_the_descriptions_where_explain_looks() -> None:
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
     wheel_path = build["targets"]["wheel"]["force-include"]["docs/diagnostics.md"]
     assert wheel_path == "cnai/docs/diagnostics.md"
-    package = ROOT / "compiler" / "cnai"
+    # Where cnai is imported from: the checkout (pure Python) or the compiled wheel's files
+    # (.ci/run's second run), whose copy sits at the force-include path.
+    package = Path(cnai.__file__).parent
     assert explain.docs_path() in (package / "docs" / "diagnostics.md",
                                    ROOT / "docs" / "diagnostics.md")
+    assert explain.docs_path().read_text() == (ROOT / "docs" / "diagnostics.md").read_text()
     # the wheel is built from the sdist (.ci/run), so the sdist must carry the file too
     assert "docs/diagnostics.md" in build["targets"]["sdist"]["include"]

@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
             sources.update(error.sources)
             failed = True
             continue
-        except FormatError as error:
-            diagnostics += error.diagnostics
+        except FormatError as refused:  # not `error`: one name, one type (mypyc)
+            diagnostics += refused.diagnostics
             sources[name] = source
             failed = True
             continue
