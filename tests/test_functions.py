@@ -38,6 +38,17 @@ def write(tmp_path: Path, python: str, cnai: str) -> Path:
     return path
 
 
+def run_locally(path: Path, tmp_path: Path) -> Path:
+    """``cnai run --local`` of ``path`` in a process of its own; the run's directory."""
+    done = subprocess.run([sys.executable, "-m", "cnai", "run", str(path), "--local",
+                           "--workdir", str(tmp_path / "runs")],
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "compiler")},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    return run
+
+
 def failure(path: Path) -> CompileFailed:
     with pytest.raises(CompileFailed) as caught:
         compile_file(path, "argo")
@@ -321,12 +332,7 @@ def test_typed_dicts_are_records_checked_and_passed_as_json(tmp_path: Path) -> N
     path = write(tmp_path, RECORDS, cnai)
     for target in ("argo", "kfp"):
         compile_file(path, target)
-    done = subprocess.run([sys.executable, "-m", "cnai", "run", str(path), "--local",
-                           "--workdir", str(tmp_path / "runs")],
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "compiler")},
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    (run,) = (tmp_path / "runs").iterdir()
+    run = run_locally(path, tmp_path)
     assert json.loads((run / "steps" / "s" / "outputs" / "Output").read_text()) == {
         "lr": 0.5, "batch": 4}
     wrong = write(tmp_path, RECORDS, cnai.replace("base = b", "base = cs"))
@@ -378,10 +384,5 @@ def test_a_pipeline_used_as_a_step_runs_its_own_function_steps(tmp_path: Path) -
                  "\n}\n")
     steps = compile_file(path, "ir").graph.steps  # type: ignore[union-attr]
     assert sorted(s.function.name for s in steps if s.function) == ["double", "triple"]
-    done = subprocess.run([sys.executable, "-m", "cnai", "run", str(path), "--local",
-                           "--workdir", str(tmp_path / "runs")],
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "compiler")},
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    (run,) = (tmp_path / "runs").iterdir()
+    run = run_locally(path, tmp_path)
     assert any("\n15 4\n" in log.read_text() for log in (run / "logs").iterdir())

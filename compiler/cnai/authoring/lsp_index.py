@@ -308,9 +308,6 @@ def _refs(expr: ast.Expr) -> Iterator[ast.Ref]:
             yield from _refs(operand)
     elif isinstance(expr, ast.Not):
         yield from _refs(expr.operand)
-    elif isinstance(expr, ast.RecordLit):
-        for field in expr.fields:
-            yield from _refs(field.value)
 
 
 def build_index(module: ast.Module, load: ModuleLoader) -> SymbolIndex:
