@@ -71,6 +71,29 @@ def test_diagnostics_follow_edits(lsp: LspSession, main: str) -> None:
     assert lsp.diagnostics(main) == []
 
 
+def test_edits_inside_steps_move_what_follows(lsp: LspSession, main: str) -> None:
+    """Keystrokes inside a step reuse the rest of the tree (syntax/incremental.py): a line
+    added in `prepare` moves every step after it, and an error typed in `deploy` then points
+    at the text as it is now, as does go-to-definition."""
+    line, _ = at("    mount images")
+    lsp.edit(main, (line, 0), (line, 0), "    # the rows to train on\n")
+    text = TEXT.replace("    mount images", "    # the rows to train on\n    mount images")
+    assert lsp.diagnostics(main) == []
+    start = at("train.model", nth=1, text=text)
+    lsp.edit(main, start, (start[0], start[1] + 5), "trian")
+    text = text.replace("train.model]", "trian.model]")
+    (diagnostic,) = lsp.diagnostics(main)
+    assert diagnostic.code == "E0103"  # an unknown name
+    assert (diagnostic.range.start.line, diagnostic.range.start.character) == start
+    assert (diagnostic.range.end.line, diagnostic.range.end.character) == (start[0],
+                                                                           start[1] + 5)
+    gate = at("evaluate.accuracy", text=text)
+    (location,) = lsp.definition(main, *gate)
+    assert span(location)[:2] == at("evaluate {", text=text)
+    lsp.edit(main, start, (start[0], start[1] + 5), "train")
+    assert lsp.diagnostics(main) == []
+
+
 def test_a_syntax_error_and_a_warning(lsp: LspSession, main: str) -> None:
     lsp.replace(main, TEXT.replace("  step deploy", "  step deploy {"))
     (syntax,) = lsp.diagnostics(main)

@@ -35,11 +35,24 @@ class Analysis:
     module: ast.Module | None  # None when the text does not parse
     sources: dict[str, SourceFile] = field(default_factory=dict)
     index: SymbolIndex | None = None  # once index_names has run on a text that parses
+    # Every span of ``module`` (syntax/incremental.py), once an edit has been parsed from it.
+    spans: list[Span] | None = None
+    # Its tree became a later text's (an edit parsed by reusing it): its spans are that
+    # text's now, so neither its tree nor its diagnostics may be used again.
+    consumed: bool = False
 
     def index_names(self, imports: ImportCache) -> SymbolIndex | None:
-        if self.index is None and self.module is not None:
+        """The index of names, built if need be; and the list of spans the next edit's
+        parse reuses, collected now (the server calls this when typing pauses) rather than
+        on that edit."""
+        from cnai.syntax.incremental import all_spans
+
+        if self.module is not None:
             with _no_gc():
-                self.index = build_index(self.module, imports.load)
+                if self.index is None:
+                    self.index = build_index(self.module, imports.load)
+                if self.spans is None:
+                    self.spans = all_spans(self.module)
         return self.index
 
     def diagnostics_at(self, offset: int) -> list[Diagnostic]:
@@ -95,24 +108,36 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def analyze_text(text: str, path: str) -> Analysis:
+def analyze_text(text: str, path: str, base: Analysis | None = None) -> Analysis:
     """Check ``text`` as the file ``path`` (imports resolve relative to it), as `cnai check`
-    does; the diagnostics are those `cnai check` prints for the file saved with this text."""
+    does; the diagnostics are those `cnai check` prints for the file saved with this text.
+    ``base``: the analysis of an earlier text that parsed, whose tree is reused where the
+    edit allows (syntax/incremental.py); ``base`` is then consumed (see Analysis)."""
     from cnai.syntax import parse
+    from cnai.syntax.incremental import reparse
 
     source = SourceFile(path, text)
     with _no_gc():
-        try:
-            module = parse(source)
-        except CompileError as error:
-            return Analysis(source, list(error.diagnostics), None, {path: source})
+        module: ast.Module | None = None
+        spans = None
+        if base is not None and base.module is not None and not base.consumed:
+            reused = reparse(base.module, base.spans, base.source, source)
+            if reused is not None:
+                module, spans = reused
+                base.consumed = True
+                base.module = base.spans = None
+        if module is None:
+            try:
+                module = parse(source)
+            except CompileError as error:
+                return Analysis(source, list(error.diagnostics), None, {path: source})
         ctx = CompileContext(options=_OPTIONS)
         try:
             analyze(source, ctx, parsed=module)
             diagnostics = ctx.diagnostics.sorted()
         except CompileFailed as failed:
             diagnostics = list(failed.diagnostics)
-    return Analysis(source, diagnostics, module, ctx.sources)
+    return Analysis(source, diagnostics, module, ctx.sources, spans=spans)
 
 
 def span_text(span: Span) -> str:

@@ -1,9 +1,12 @@
 """The language server (pygls 2.x, over stdio): diagnostics as the text changes, hover,
 go-to-definition, find-references, completion and formatting.
 
-Each change of a document schedules one analysis (lsp_analysis.py) after a short pause, run
-in a worker thread so requests keep being read; a change that arrives meanwhile makes the
-older analysis's result be dropped. A request about a document waits for the analysis of its
+Each change of a document schedules one analysis (lsp_analysis.py), run in a worker thread so
+requests keep being read; a change that arrives meanwhile makes the older analysis's result be
+dropped. A change is analysed at once, unless it comes within DEBOUNCE_SECONDS of the one
+before (a burst: a paste in pieces, a key held down), which waits that long for the burst to
+end. An analysis reuses the syntax tree of the document's last text that parsed where the
+edit allows (syntax/incremental.py). A request about a document waits for the analysis of its
 latest text, so answers always match what the editor shows.
 
 Positions: LSP counts lines from 0 and characters in the code units the client and server
@@ -17,6 +20,7 @@ import asyncio
 import gc
 import logging
 import os
+import time
 from pathlib import Path
 
 from lsprotocol import types
@@ -30,7 +34,7 @@ from cnai.authoring.lsp_index import Occurrence, SymbolIndex
 from cnai.diagnostics import Diagnostic
 from cnai.source import SourceFile, Span
 
-DEBOUNCE_SECONDS = 0.05  # typing bursts: analyse once the keys pause
+DEBOUNCE_SECONDS = 0.05  # a change this soon after the one before is part of a burst
 INDEX_AFTER_SECONDS = 0.3  # index names once the typing has paused this long
 COLLECT_EVERY = 5  # analyses between garbage collections, if typing never pauses
 KINDS = {
@@ -51,6 +55,7 @@ class CnaiLanguageServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}
         self.parsed: dict[str, Analysis] = {}  # each document's last text that parsed
         self.pending: dict[str, asyncio.Task[None]] = {}  # each document's latest analysis
+        self.changed_at: dict[str, float] = {}  # each document's last change (monotonic)
         self.background: set[asyncio.Task[None]] = set()  # indexing when typing pauses
         self.uncollected = 0  # analyses since the last garbage collection
         self.running = asyncio.Lock()
@@ -77,34 +82,44 @@ class CnaiLanguageServer(LanguageServer):
     def schedule(self, uri: str, files_changed: bool = False) -> None:
         """Analyse ``uri`` soon; ``files_changed``: files on disk changed (not the text)."""
         version = self.workspace.get_text_document(uri).version
-        self.pending[uri] = asyncio.ensure_future(self._refresh(uri, version, files_changed))
+        now = time.monotonic()
+        burst = now - self.changed_at.get(uri, now - DEBOUNCE_SECONDS) < DEBOUNCE_SECONDS
+        self.changed_at[uri] = now
+        self.pending[uri] = asyncio.ensure_future(
+            self._refresh(uri, version, files_changed, DEBOUNCE_SECONDS if burst else 0))
 
-    async def _refresh(self, uri: str, version: int | None, files_changed: bool) -> None:
-        """Analyse ``uri`` and publish its diagnostics, unless a newer change came first."""
-        await asyncio.sleep(DEBOUNCE_SECONDS)
+    async def _refresh(self, uri: str, version: int | None, files_changed: bool,
+                       pause: float) -> None:
+        """Analyse ``uri`` after ``pause`` seconds and publish its diagnostics, unless a newer
+        change came first."""
+        await asyncio.sleep(pause)
         async with self.running:
             document = self.workspace.get_text_document(uri)
             if document.version != version:
                 return  # a newer change has its own analysis scheduled
             text, path = document.source, to_fs_path(uri) or uri
             previous = self.analyses.get(uri)
-            if previous is not None and previous.source.text == text and not files_changed:
+            if previous is not None and previous.source.text == text and not files_changed \
+                    and not previous.consumed:
                 analysis = previous  # an undo back to the text analysed last
             else:
                 loop = asyncio.get_running_loop()
+                base = self.parsed.get(uri)
                 try:
-                    analysis = await loop.run_in_executor(None, analyze_text, text, path)
+                    analysis = await loop.run_in_executor(None, analyze_text, text, path, base)
                 except Exception:  # a bug in cnai: say so, keep serving
                     log.exception("analysing %s failed", uri)
+                    if base is not None and base.consumed:
+                        self.parsed.pop(uri, None)
                     self.window_show_message(types.ShowMessageParams(
                         types.MessageType.Error, f"cnai lsp could not analyse {path}: a bug "
                         "in cnai (see the server's log)"))
                     return
+            if analysis.module is not None:
+                self.parsed[uri] = analysis  # even if outdated: the tree the next one reuses
             if self.workspace.get_text_document(uri).version != version:
                 return
             self.analyses[uri] = analysis
-            if analysis.module is not None:
-                self.parsed[uri] = analysis
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri, [self.to_lsp(d, analysis) for d in analysis.diagnostics], version))
             self.uncollected += 1

@@ -55,18 +55,39 @@ def descend(pattern: str, keywords: dict[str, str], builder: AstBuilder) -> ast.
     return module
 
 
+def descend_step(pattern: str, keywords: dict[str, str], builder: AstBuilder, start: int,
+                 end: int, nesting: int) -> ast.StepDecl | None:
+    """The step or service declared by exactly ``builder.source.text[start:end]``, parsed as
+    if ``nesting`` blocks enclosed it, or None where a whole parse must decide (what
+    syntax/incremental.py reuses a tree with)."""
+    descent = _Descent(pattern, keywords, builder, start, end)
+    descent.nesting = nesting
+    try:
+        kind = descent.kind
+        if kind != "step" and kind != "service":
+            return None
+        step = descent.step_decl(kind)
+    except (_Unexpected, RecursionError):
+        return None
+    if descent.kind != _END or builder.diagnostics.items:
+        return None
+    return step
+
+
 def _depth(node: ast.Node) -> int:
     return getattr(node, "_depth", 0)
 
 
 class _Descent:
-    def __init__(self, pattern: str, keywords: dict[str, str], builder: AstBuilder) -> None:
+    def __init__(self, pattern: str, keywords: dict[str, str], builder: AstBuilder,
+                 start: int = 0, end: int = -1) -> None:
+        """Tokens of ``builder.source.text[start:end]`` (``end`` -1: to the end of the text)."""
         self.builder = builder
         self.source: SourceFile = builder.source
         self.text: str = self.source.text
-        self.length = len(self.text)
+        self.length = len(self.text) if end == -1 else end  # where the tokens end
         self.next_match: Callable[[], re.Match[str]] = (
-            _compiled(pattern).finditer(self.text).__next__)
+            _compiled(pattern).finditer(self.text, start, self.length).__next__)
         self.words = {word: word for word in keywords}  # a keyword's kind is its text
         self.plain = builder.plain_strings
         self.names: dict[str, str] = {}
