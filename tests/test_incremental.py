@@ -152,6 +152,36 @@ def test_an_edit_moves_every_later_span_and_grows_the_enclosing_ones() -> None:
     assert edited[later.span.start:later.span.end] == 'step b after a { image = "j" }'
 
 
+NESTED = """pipeline p {
+  param n: int = 1
+  for x in [1, 2] {
+    step a { image = "i" }
+  }
+  if n > 1 {
+    step b { image = "i" }
+  } else if n > 0 {
+    step c { image = "i" }
+  } else {
+    step d { image = "i" }
+  }
+  finally {
+    step e { image = "i" }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("name", ["a", "b", "c", "d", "e"])
+def test_a_step_in_a_loop_a_branch_or_finally_is_replaced_in_place(name: str) -> None:
+    old = SourceFile("p.cnai", NESTED)
+    module = parse(old)
+    edited = NESTED.replace(f"step {name} {{ image", f"step {name} {{ cpu = 2  image")
+    new = SourceFile("p.cnai", edited)
+    result = reparse(module, None, old, new)
+    assert result is not None
+    assert_whole(*result, new)
+
+
 @pytest.mark.parametrize("before, after", [
     ("  param lr: float = 0.1", "  param lr: float = 0.2"),  # not in a step
     ('step a { image = "i" cpu = 1 }', 'step a { image = "i" cpu = 1 '),  # its `}` goes

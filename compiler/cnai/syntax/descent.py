@@ -694,7 +694,7 @@ class _Descent:
 
     def ref(self, head: ast.Ident) -> ast.Ref:
         if self.kind != ".":
-            return ast.Ref((head,), head.span)  # spans are never changed: one serves both
+            return ast.Ref((head,), head.span)  # one span serves both (moved once: incremental.py)
         parts = [head]
         while self.kind == ".":
             self.advance()
