@@ -111,8 +111,9 @@ class _Descent:
             self.kind = _END
             self.start = self.end = self.length
             return
-        start, end = found.span(kind)
-        value = self.text[start:end]
+        # The token ends the match (which starts with the blanks and comments before it).
+        value = found[kind]
+        end = found.end()
         if kind == "NAME":
             # One string per distinct name, as the LALR path; a keyword is its own kind.
             kind = self.words.get(value, "NAME")
@@ -122,7 +123,7 @@ class _Descent:
             kind = value
         self.kind = kind
         self.value = value
-        self.start = start
+        self.start = end - len(value)
         self.end = end
 
     def expect(self, kind: str) -> int:
