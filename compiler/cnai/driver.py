@@ -70,7 +70,8 @@ def analyze(source: SourceFile, ctx: CompileContext, parsed: Any = None) -> Any:
         module = parse(source) if parsed is None else parsed
     except CompileError as error:
         raise CompileFailed(error.diagnostics, sources) from None
-    pipeline = check(module, source, ctx.diagnostics, sources)
+    # A tree parsed here is the checker's to drop step by step (a caller's is kept whole).
+    pipeline = check(module, source, ctx.diagnostics, sources, release=parsed is None)
     # Each stage's input is dropped once the next stage has its output: at 10,000 steps the
     # syntax tree and the checked pipeline are a third of the peak memory if kept to the end.
     del module
