@@ -306,3 +306,32 @@ def test_shared_fields_sets_hold_every_field_and_stay_unchanged() -> None:
     for node in [*made, copied]:
         assert node.model_fields_set == set(type(node).model_fields)
     assert copied.model_fields_set is not made[1].model_fields_set  # copied, not shared
+
+
+def test_a_shared_fields_set_refuses_a_field_it_does_not_name() -> None:
+    # The checker shares each finished step's fields set with the steps that set the same
+    # fields (ir.share_fields_set): a field assigned later would count as set in all of them.
+    a, b = (ir.Step(name=n, k8s_name=n, span=_SPAN, image="x") for n in "ab")
+    a.cache = b.cache = True
+    for step in (a, b):
+        ir.share_fields_set(step)
+    assert a.model_fields_set is b.model_fields_set
+    assert a.model_fields_set == {"name", "k8s_name", "span", "image", "cache"}
+    a.cache = False  # a field the set names
+    with pytest.raises(AssertionError, match="`retry`"):
+        a.retry = ir.Retry(limit=1)
+    assert "retry" not in b.model_fields_set
+    copied = a.model_copy(update={"retry": ir.Retry(limit=1)})
+    assert copied.model_fields_set == {*a.model_fields_set, "retry"}
+    assert a.model_fields_set == b.model_fields_set == copied.model_fields_set - {"retry"}
+    copied.timeout_seconds = 5  # a copy's set is its own
+    assert "timeout_seconds" in copied.model_fields_set - a.model_fields_set
+
+
+def test_checked_steps_share_their_fields_sets() -> None:
+    a, b = graph("""pipeline p {
+      step a { image = "x"  command = ["a"] }
+      step b { image = "y"  command = ["b"] }
+    }""").steps
+    assert a.model_fields_set is b.model_fields_set
+    assert a.resources.model_fields_set is b.resources.model_fields_set

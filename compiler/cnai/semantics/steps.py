@@ -186,6 +186,10 @@ class StepChecker:
         for earlier, name, span in self.inputs.clashes:
             self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
+        # Made: the step (and its resources) share one fields set with every step that set
+        # the same fields, instead of a set each.
+        ir.share_fields_set(step)
+        ir.share_fields_set(step.resources)
         return step
 
     def _image_from_params(self, fields: dict[str, ast.Assignment | ast.Block]
