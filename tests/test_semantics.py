@@ -328,6 +328,22 @@ def test_a_shared_fields_set_refuses_a_field_it_does_not_name() -> None:
     assert "timeout_seconds" in copied.model_fields_set - a.model_fields_set
 
 
+def test_steps_asking_for_the_same_resources_share_them() -> None:
+    a, b, c, d = graph("""pipeline p {
+      param n: int = 1
+      step a { image = "x"  resources { cpu = 2  memory = "1Gi" } }
+      step b { image = "x"  resources { cpu = 2  memory = "1Gi" } }
+      step c { image = "x"  resources { cpu = 3  memory = "1Gi" } }
+      step d { image = "x"  resources { gpu = n } }
+    }""").steps
+    assert a.resources is b.resources and a.resources == ir.Resources(cpu="2", memory="1Gi")
+    assert c.resources is not a.resources and c.resources == ir.Resources(cpu="3", memory="1Gi")
+    assert d.resources.gpu_param == ir.ParamRef(name="n", type=ir.Type(name="int"))
+    shared = ir.SharedNodes()
+    assert shared.resources({"gpu": 1}) is shared.resources({"gpu": 1})
+    assert shared.resources({"gpu": True}) is not shared.resources({"gpu": 1})  # 1 == True
+
+
 def test_checked_steps_share_their_fields_sets() -> None:
     a, b = graph("""pipeline p {
       step a { image = "x"  command = ["a"] }

@@ -331,7 +331,7 @@ class Text(Node):
 class SharedNodes:
     """The texts and placeholders that steps repeat, made once (per pipeline, per pass) and
     shared by every step that holds the same: a word (``"python"``), a parameter's value
-    (``${lr}``), an output path (``outputs.model``). A large pipeline repeats a few words
+    (``${lr}``), an output path (``outputs.model``), resources. A large pipeline repeats a few words
     across thousands of steps, and making each anew was the checker's largest cost. Sharing
     is safe because no stage changes an IR node in place: passes and backends build new nodes
     (cnai.passes)."""
@@ -341,6 +341,7 @@ class SharedNodes:
         self.input_values: dict[str, InputValue] = {}
         self.output_paths: dict[str, OutputPath] = {}
         self.params: dict[tuple[str, Type], ParamRef] = {}
+        self.resources_made: dict[tuple[tuple[str, type, object], ...], Resources] = {}
 
     def text(self, part: str | Placeholder) -> Text:
         """The text of one word or one placeholder."""
@@ -366,6 +367,19 @@ class SharedNodes:
         found = self.params.get((name, type_))
         if found is None:
             found = self.params[name, type_] = ParamRef.of(name, type_)
+        return found
+
+    def resources(self, values: dict[str, Any]) -> Resources:
+        """``Resources.model_validate(values)``, made once for the steps asking for the same
+        plain values (``cpu = 4`` in every step); made anew for ``devices`` or a GPU count
+        from a param. The value's class is part of the key: ``1 == 1.0 == True``."""
+        if not all(value is None or value.__class__ in (str, int, float, bool)
+                   for value in values.values()):
+            return Resources.model_validate(values)
+        key = tuple([(name, value.__class__, value) for name, value in values.items()])
+        found = self.resources_made.get(key)
+        if found is None:
+            found = self.resources_made[key] = Resources.model_validate(values)
         return found
 
 

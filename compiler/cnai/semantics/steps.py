@@ -696,7 +696,7 @@ class StepChecker:
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
                                        help=["add `gpu = 1` (or more) to `resources`"])
-        resources = ir.Resources.model_validate(values)
+        resources = self.shared.resources(values)
         placement.check_resources(fields, resources)
         return resources
 
