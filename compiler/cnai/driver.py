@@ -110,6 +110,7 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
+    del text  # not kept through the compile: `cnai compile` hands over the bytes it read
     ctx = CompileContext(options=options or Options())
     graph = _pipeline(source, ctx)
     sources = ctx.sources
