@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
 
 from cnai.context import CompileContext, Options
-from cnai.driver import CompileFailed, analyze
+from cnai.driver import CompileFailed, analyze, compile_file
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration, is_quantity, k8s_name, parse_duration
 from cnai.source import SourceFile
-from testpaths import EXAMPLES
+from testpaths import COMPILING_EXAMPLES, EXAMPLES, VALID_FIXTURES
 
 
 def graph(text: str) -> ir.Pipeline:
@@ -208,6 +209,15 @@ _UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its valid
 ]
 
 
+_OUTPUT = ir.Output.of("m", ir.Type(name="int"), None, _SPAN)
+_UNVALIDATED.append((
+    lambda: ir.Step.of("a", "a", _SPAN, "busybox", [_OUTPUT], "for-x", ir.Resources()),
+    lambda: ir.Step.model_construct(name="a", k8s_name="a", span=_SPAN, image="busybox",
+                                    outputs=[_OUTPUT], group="for-x"),
+    lambda: ir.Step(name="a", k8s_name="a", span=_SPAN, image="busybox", outputs=[_OUTPUT],
+                    group="for-x")))
+
+
 @pytest.mark.parametrize("fast,constructed,validated", _UNVALIDATED)
 def test_unvalidated_constructors_build_the_same_models(
         fast: Callable[[], ir.Node], constructed: Callable[[], ir.Node],
@@ -342,6 +352,23 @@ def test_steps_asking_for_the_same_resources_share_them() -> None:
     shared = ir.SharedNodes()
     assert shared.resources({"gpu": 1}) is shared.resources({"gpu": 1})
     assert shared.resources({"gpu": True}) is not shared.resources({"gpu": 1})  # 1 == True
+
+
+def test_the_steps_shared_empty_lists_stay_empty() -> None:
+    # The checker's steps share ir.EMPTY_LIST and ir.EMPTY_DICT (ir.Step.of): a stage that
+    # appended to one would change every step holding it.
+    for path in [*COMPILING_EXAMPLES, *VALID_FIXTURES]:
+        for target in ("argo", "kfp", "ir"):
+            with contextlib.suppress(CompileFailed):
+                compile_file(path, target)
+    assert ir.EMPTY_LIST == [] and ir.EMPTY_DICT == {}
+    a, b = graph("""pipeline p {
+      volume v { empty_dir = true  path = "/v" }
+      step a { image = "x"  mount v }
+      step b { image = "x" }
+    }""").steps
+    assert [v.name for v in a.volumes] == ["v"] and b.volumes is ir.EMPTY_LIST
+    assert ir.EMPTY_LIST == []
 
 
 def test_checked_steps_share_their_fields_sets() -> None:
