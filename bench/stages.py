@@ -69,7 +69,7 @@ def main() -> None:
     module = (parse if args.parser == "descent" else lalr_parse)(source)
     stage("parse", begin)
     begin = time.perf_counter()
-    pipeline = check(module, source, ctx.diagnostics, ctx.sources)
+    pipeline = check(module, source, ctx.diagnostics, ctx.sources, release=True)  # as the driver
     stage("check", begin)
     del module  # as the driver does: each stage's input goes once the next has its output
     assert pipeline is not None, ctx.diagnostics.sorted()

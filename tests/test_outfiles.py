@@ -75,6 +75,14 @@ def test_the_text_is_fsynced_before_the_rename(tmp_path: Path,
     assert (tmp_path / "out.yaml").read_text() == "text\n"
 
 
+def test_a_long_text_is_written_as_its_utf8_bytes(tmp_path: Path) -> None:
+    # Written a slice at a time (not encoded whole), with characters of every UTF-8 length
+    # across the slices' ends.
+    text = "a\u00e9\u20ac\U0001f600" * 300_001
+    outfiles.write_atomically(tmp_path / "out.yaml", text)
+    assert (tmp_path / "out.yaml").read_bytes() == text.encode("utf-8")
+
+
 KILLED_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
 
 from cnai.context import CompileContext, Options
-from cnai.driver import CompileFailed, analyze
+from cnai.driver import CompileFailed, analyze, compile_file
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration, is_quantity, k8s_name, parse_duration
 from cnai.source import SourceFile
-from testpaths import EXAMPLES
+from testpaths import COMPILING_EXAMPLES, EXAMPLES, VALID_FIXTURES
 
 
 def graph(text: str) -> ir.Pipeline:
@@ -208,6 +209,15 @@ _UNVALIDATED = [  # (fast constructor, its model_construct equivalent, its valid
 ]
 
 
+_OUTPUT = ir.Output.of("m", ir.Type(name="int"), None, _SPAN)
+_UNVALIDATED.append((
+    lambda: ir.Step.of("a", "a", _SPAN, "busybox", [_OUTPUT], "for-x", ir.Resources()),
+    lambda: ir.Step.model_construct(name="a", k8s_name="a", span=_SPAN, image="busybox",
+                                    outputs=[_OUTPUT], group="for-x"),
+    lambda: ir.Step(name="a", k8s_name="a", span=_SPAN, image="busybox", outputs=[_OUTPUT],
+                    group="for-x")))
+
+
 @pytest.mark.parametrize("fast,constructed,validated", _UNVALIDATED)
 def test_unvalidated_constructors_build_the_same_models(
         fast: Callable[[], ir.Node], constructed: Callable[[], ir.Node],
@@ -306,3 +316,65 @@ def test_shared_fields_sets_hold_every_field_and_stay_unchanged() -> None:
     for node in [*made, copied]:
         assert node.model_fields_set == set(type(node).model_fields)
     assert copied.model_fields_set is not made[1].model_fields_set  # copied, not shared
+
+
+def test_a_shared_fields_set_refuses_a_field_it_does_not_name() -> None:
+    # The checker shares each finished step's fields set with the steps that set the same
+    # fields (ir.share_fields_set): a field assigned later would count as set in all of them.
+    a, b = (ir.Step(name=n, k8s_name=n, span=_SPAN, image="x") for n in "ab")
+    a.cache = b.cache = True
+    for step in (a, b):
+        ir.share_fields_set(step)
+    assert a.model_fields_set is b.model_fields_set
+    assert a.model_fields_set == {"name", "k8s_name", "span", "image", "cache"}
+    a.cache = False  # a field the set names
+    with pytest.raises(AssertionError, match="`retry`"):
+        a.retry = ir.Retry(limit=1)
+    assert "retry" not in b.model_fields_set
+    copied = a.model_copy(update={"retry": ir.Retry(limit=1)})
+    assert copied.model_fields_set == {*a.model_fields_set, "retry"}
+    assert a.model_fields_set == b.model_fields_set == copied.model_fields_set - {"retry"}
+    copied.timeout_seconds = 5  # a copy's set is its own
+    assert "timeout_seconds" in copied.model_fields_set - a.model_fields_set
+
+
+def test_steps_asking_for_the_same_resources_share_them() -> None:
+    a, b, c, d = graph("""pipeline p {
+      param n: int = 1
+      step a { image = "x"  resources { cpu = 2  memory = "1Gi" } }
+      step b { image = "x"  resources { cpu = 2  memory = "1Gi" } }
+      step c { image = "x"  resources { cpu = 3  memory = "1Gi" } }
+      step d { image = "x"  resources { gpu = n } }
+    }""").steps
+    assert a.resources is b.resources and a.resources == ir.Resources(cpu="2", memory="1Gi")
+    assert c.resources is not a.resources and c.resources == ir.Resources(cpu="3", memory="1Gi")
+    assert d.resources.gpu_param == ir.ParamRef(name="n", type=ir.Type(name="int"))
+    shared = ir.SharedNodes()
+    assert shared.resources({"gpu": 1}) is shared.resources({"gpu": 1})
+    assert shared.resources({"gpu": True}) is not shared.resources({"gpu": 1})  # 1 == True
+
+
+def test_the_steps_shared_empty_lists_stay_empty() -> None:
+    # The checker's steps share ir.EMPTY_LIST and ir.EMPTY_DICT (ir.Step.of): a stage that
+    # appended to one would change every step holding it.
+    for path in [*COMPILING_EXAMPLES, *VALID_FIXTURES]:
+        for target in ("argo", "kfp", "ir"):
+            with contextlib.suppress(CompileFailed):
+                compile_file(path, target)
+    assert ir.EMPTY_LIST == [] and ir.EMPTY_DICT == {}
+    a, b = graph("""pipeline p {
+      volume v { empty_dir = true  path = "/v" }
+      step a { image = "x"  mount v }
+      step b { image = "x" }
+    }""").steps
+    assert [v.name for v in a.volumes] == ["v"] and b.volumes is ir.EMPTY_LIST
+    assert ir.EMPTY_LIST == []
+
+
+def test_checked_steps_share_their_fields_sets() -> None:
+    a, b = graph("""pipeline p {
+      step a { image = "x"  command = ["a"] }
+      step b { image = "y"  command = ["b"] }
+    }""").steps
+    assert a.model_fields_set is b.model_fields_set
+    assert a.resources.model_fields_set is b.resources.model_fields_set

@@ -160,9 +160,9 @@ def _compile(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown pass {unknown[0]!r}; the passes are "
                              + ", ".join(NAMES))
     options = compile_options(args, passes)
-    data = read_input(args.file)
     try:
-        result = compile_source(data, args.file, args.target, options)
+        # The bytes read are not kept here: compile_source drops them once decoded.
+        result = compile_source(read_input(args.file), args.file, args.target, options)
     except CompileFailed as failed:
         _report(failed.diagnostics, failed.sources, args)
         return EXIT_INPUT

@@ -70,7 +70,8 @@ def analyze(source: SourceFile, ctx: CompileContext, parsed: Any = None) -> Any:
         module = parse(source) if parsed is None else parsed
     except CompileError as error:
         raise CompileFailed(error.diagnostics, sources) from None
-    pipeline = check(module, source, ctx.diagnostics, sources)
+    # A tree parsed here is the checker's to drop step by step (a caller's is kept whole).
+    pipeline = check(module, source, ctx.diagnostics, sources, release=parsed is None)
     # Each stage's input is dropped once the next stage has its output: at 10,000 steps the
     # syntax tree and the checked pipeline are a third of the peak memory if kept to the end.
     del module
@@ -109,6 +110,7 @@ def compile_source(text: str | bytes, path: str = "<input>", target: str = "argo
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     source = decode(text, path) if isinstance(text, bytes) else SourceFile(path, text)
+    del text  # not kept through the compile: `cnai compile` hands over the bytes it read
     ctx = CompileContext(options=options or Options())
     graph = _pipeline(source, ctx)
     sources = ctx.sources

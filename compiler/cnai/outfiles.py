@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.cnai-tmp$")
 SPLIT_LEDGER = ".cnai-split"
@@ -106,10 +107,9 @@ def write_atomically(target: Path, text: str | bytes, *, sweep: bool = True) -> 
     """
     if target.is_symlink():
         target = Path(os.path.realpath(target))
-    data = text.encode("utf-8") if isinstance(text, str) else text
     if target.exists() and not target.is_file():
         with target.open("wb") as device:
-            device.write(data)
+            _write(device, text)
         return
     try:
         status: os.stat_result | None = target.stat()
@@ -126,7 +126,7 @@ def write_atomically(target: Path, text: str | bytes, *, sweep: bool = True) -> 
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
+                _write(handle, text)
                 handle.flush()
                 os.fchmod(handle.fileno(), mode)
                 if status is not None and (status.st_uid, status.st_gid) != (
@@ -140,6 +140,19 @@ def write_atomically(target: Path, text: str | bytes, *, sweep: bool = True) -> 
                 os.unlink(temporary)
             raise
     _fsync_directory(directory)
+
+
+# Text is encoded a slice at a time: encoded at once, it would be a second copy of a large
+# pipeline's YAML, made at the end of the compile, where its memory peaks.
+_SLICE = 1 << 20
+
+
+def _write(handle: BinaryIO, text: str | bytes) -> None:
+    if isinstance(text, bytes):
+        handle.write(text)
+        return
+    for start in range(0, len(text), _SLICE):
+        handle.write(text[start:start + _SLICE].encode("utf-8"))
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -120,8 +120,9 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
 def _json(document: dict[str, Any]) -> str:
     """Compact JSON with sorted keys: ASCII (json.dumps escapes the rest), so its length is
     the object's size in bytes as object_size counts it, and its text is the same for the
-    same template whatever the order its keys were set in."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+    same template whatever the order its keys were set in. No check for reference cycles: a
+    document is a tree."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), check_circular=False)
 
 
 def _size_without_templates(workflow: dict[str, Any]) -> int:

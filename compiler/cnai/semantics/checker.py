@@ -41,8 +41,10 @@ _CRON_MACRO = re.compile(r"^@(yearly|annually|monthly|weekly|daily|midnight|hour
 
 class Checker:
     def __init__(self, source: SourceFile, diagnostics: DiagnosticBag,
-                 sources: dict[str, SourceFile] | None = None) -> None:
+                 sources: dict[str, SourceFile] | None = None, release: bool = False) -> None:
         self.source = source
+        # The caller hands its tree over: each step's body is dropped once checked (below).
+        self.release = release
         self.sources = sources if sources is not None else {source.path: source}
         self.importer = Importer(source, diagnostics, self.sources)
         # The files being checked: this one, and those of the pipelines using it as a step.
@@ -106,7 +108,8 @@ class Checker:
             self._declare(dataset_decl.name, "dataset", dataset_decl, "volume")
         for volume_decl in found.volumes:
             self._declare(volume_decl.name, "volume", volume_decl, "volume")
-        expanded: list[tuple[ast.StepDecl, Arguments, Context]] = []
+        # (the step with its template applied, the step as written, arguments, context)
+        expanded: list[tuple[ast.StepDecl, ast.StepDecl, Arguments, Context]] = []
         nested = NestedCalls(self)  # steps that run a pipeline (semantics/nested.py)
         for step_decl, ctx in found.steps:
             use = nested.match(step_decl)
@@ -114,10 +117,10 @@ class Checker:
                 if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
                     nested.add(step_decl, ctx, use)
                 continue
-            step_decl, arguments = self.expander.expand(step_decl)
-            if self._declare(step_decl.name, step_decl.kind, step_decl, "task", ctx=ctx):
-                expanded.append((step_decl, arguments, ctx))
-        for step_decl, _, _ in expanded:
+            applied, arguments = self.expander.expand(step_decl)
+            if self._declare(applied.name, applied.kind, applied, "task", ctx=ctx):
+                expanded.append((applied, step_decl, arguments, ctx))
+        for step_decl, _, _, _ in expanded:
             self._declare_outputs(step_decl)
         self._declare_loop_vars(found)
         fields = self.fields.collect(found.settings, "pipeline", decl.name, decl.span)
@@ -147,8 +150,7 @@ class Checker:
         groups = GroupChecker(self).check(found)
         self.kept_names = frozenset([p.name.upper() for p in params]
                                     + [var.upper() for var, _ in self.loop_vars.values()])
-        ir_steps = [s for s in (StepChecker(self, ctx).check(d, args)
-                                for d, args, ctx in expanded) if s is not None]
+        ir_steps = self._check_steps(expanded)
         ir_steps, groups, outputs = nested.splice(ir_steps, groups,
                                                   pipeline_outputs(self, found.outputs))
         if not found.steps:
@@ -170,6 +172,23 @@ class Checker:
                            **LockReader(self.diagnostics, self.fields).read(fields),
                            **hygiene.pipeline_values(self.fields, self.diagnostics, fields,
                                                      values))
+
+    def _check_steps(self, expanded: list[tuple[ast.StepDecl, ast.StepDecl, Arguments, Context]]
+                     ) -> list[ir.Step]:
+        """Each step's IR, in order. With ``release``, a step's body and gate are dropped from
+        the tree once its IR is made, so that the tree and the IR never both exist in full
+        (the compile's peak memory); nothing reads a checked step's body again: other steps
+        read its symbol (outputs, loops), the shell (name, span, ``after``) stays."""
+        steps: list[ir.Step] = []
+        for applied, written, arguments, ctx in expanded:
+            step = StepChecker(self, ctx).check(applied, arguments)
+            if step is not None:
+                steps.append(step)
+            if self.release:
+                for released in (applied, written):
+                    released.items = ()
+                    released.when = None
+        return steps
 
     def _configuration(self, fields: dict[str, ast.Assignment | ast.Block],
                        found: Collected) -> dict[str, Any]:
@@ -500,7 +519,11 @@ def _widen(value: ir.JSONValue, expected: ir.Type) -> ir.JSONValue:
 
 
 def check(module: ast.Module, source: SourceFile, diagnostics: DiagnosticBag,
-          sources: dict[str, SourceFile] | None = None) -> ir.Pipeline | None:
+          sources: dict[str, SourceFile] | None = None, release: bool = False
+          ) -> ir.Pipeline | None:
     """Check one parsed file; diagnostics go to ``diagnostics``; files it imports are added
-    to ``sources`` (for rendering their diagnostics)."""
-    return Checker(source, diagnostics, sources).check_module(module)
+    to ``sources`` (for rendering their diagnostics). ``release``: the caller will not read
+    ``module`` again, so each step's body is dropped from it once checked (the compile's
+    peak memory is where the tree and the IR both exist); the language server keeps its
+    tree and does not pass it."""
+    return Checker(source, diagnostics, sources, release).check_module(module)

@@ -167,7 +167,11 @@ class PipelineConfiguration:
     """The pipeline's own `env`, `env_from` and `volume`s, read once."""
 
     def __init__(self, checker: Checker) -> None:
-        self.checker = checker
+        # The checker's parts, not the checker: the checker holds this object, and a cycle
+        # would keep both, and the syntax tree they hold, alive until the process ends
+        # (`cnai compile` runs without the cycle collector, cli.py).
+        self.scope = checker.scope
+        self.fields = checker.fields
         self.diagnostics = checker.diagnostics
         self.calls = EnvCalls(checker.diagnostics, checker.fields)
         self.env_items: tuple[ast.Assignment, ...] = ()  # valid entries, merged into steps
@@ -204,9 +208,9 @@ class PipelineConfiguration:
         refs = [value] if isinstance(value, ast.Ref) else [
             p for p in value.parts if isinstance(p, ast.Ref)] if isinstance(
             value, ast.StringLit) else []
-        unknown = [r.parts[0] for r in refs if self.checker.scope.get(r.parts[0].name) is None]
+        unknown = [r.parts[0] for r in refs if self.scope.get(r.parts[0].name) is None]
         if unknown:
-            self.checker.scope.unknown(unknown[0], "name", "E0103", "param")
+            self.scope.unknown(unknown[0], "name", "E0103", "param")
             return None
         self.diagnostics.error(
             "E0201", "a pipeline-wide `env` value is a literal, a param or "
@@ -231,7 +235,7 @@ class PipelineConfiguration:
                             for p in parts])
 
     def _is_param(self, ref: ast.Ref) -> bool:
-        symbol = self.checker.scope.get(ref.parts[0].name)
+        symbol = self.scope.get(ref.parts[0].name)
         return symbol is not None and symbol.kind == "param" and len(ref.parts) == 1
 
     def env_from(self, expr: ast.Expr) -> list[ir.EnvFrom]:
@@ -240,24 +244,24 @@ class PipelineConfiguration:
     # ---- volumes ------------------------------------------------------------------------
 
     def volume(self, decl: ast.VolumeDecl) -> ir.Volume | None:
-        fields = self.checker.fields.collect(decl.items, "volume", decl.name, decl.span)
+        fields = self.fields.collect(decl.items, "volume", decl.name, decl.span)
         for item in decl.items:
             if not isinstance(item, (ast.Assignment, ast.Block)):
                 self.diagnostics.error("E0201", "a volume takes fields only", item.span,
                                        "not allowed in a volume")
-        values = self.checker.fields.read(fields, "volume")
+        values = self.fields.read(fields, "volume")
         volume = ir.Volume(name=decl.name.name, k8s_name=k8s_name(decl.name.name),
                            span=decl.name.span)
         fill(volume, values)
         ok = self._name_ok(decl.name, volume.k8s_name)
         for name in ("claim", "config_map", "secret", "sub_path"):
             if name in fields:
-                text = self.checker.fields.string(assigned(fields[name]))
+                text = self.fields.string(assigned(fields[name]))
                 ok = text is not None and self._object_name(name, text, assigned(fields[name])) \
                     and ok
                 setattr(volume, name, text)
         if "empty_dir" in fields:
-            volume.empty_dir = bool(self.checker.fields.boolean(assigned(fields["empty_dir"])))
+            volume.empty_dir = bool(self.fields.boolean(assigned(fields["empty_dir"])))
         if "path" in fields:
             ok = self._path(volume, assigned(fields["path"])) and ok
         ok = self._one_source(decl, volume, fields) and ok
@@ -294,7 +298,7 @@ class PipelineConfiguration:
         return problem is None
 
     def _path(self, volume: ir.Volume, expr: ast.Expr) -> bool:
-        path = self.checker.fields.string(expr)
+        path = self.fields.string(expr)
         if path is None:
             return False
         if not path.startswith("/"):

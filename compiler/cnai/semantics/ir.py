@@ -86,20 +86,56 @@ def updated(node: _N, **changes: Any) -> _N:
                     _fields_set_with(node.__pydantic_fields_set__, changes.keys()))
 
 
-# Fields sets made by updated(), by their names: a pass that copies every step makes one set,
-# not one per step (a set of a step's names is about a kilobyte). Nothing reads the sets but
-# model_fields_set, and no IR node is assigned to after a pass copies it, so sharing is safe.
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-
-
 def _fields_set_with(fields_set: set[str], names: KeysView[str]) -> set[str]:
     if names <= fields_set:
         return fields_set
-    grown = frozenset(fields_set | names)
-    shared = _FIELDS_SETS.get(grown)
+    return shared_fields_set(fields_set | names)
+
+
+class SharedFieldsSet(set[str]):
+    """A fields set held by many nodes at once. Nothing reads the sets but model_fields_set;
+    pydantic's ``__setattr__`` adds the name of the field it sets, which is a no-op here only
+    if the set names it already: a new name would count as set in every node sharing the set,
+    so it is refused (AssertionError) rather than added. A copy (model_copy) is a set of the
+    copy's own."""
+
+    def add(self, name: str) -> None:
+        if name not in self:
+            raise AssertionError(f"field `{name}` assigned on a node sharing its fields set")
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+
+# The shared fields sets, by their names: a pass that copies every step makes one set, not one
+# per step, and so does the checker for the steps it makes (a set of a step's names is about
+# a kilobyte).
+_FIELDS_SETS: dict[frozenset[str], SharedFieldsSet] = {}
+
+
+def shared_fields_set(names: set[str] | frozenset[str]) -> SharedFieldsSet:
+    """The one SharedFieldsSet naming ``names``."""
+    key = frozenset(names)
+    shared = _FIELDS_SETS.get(key)
     if shared is None:
-        shared = _FIELDS_SETS[grown] = set(grown)
+        shared = _FIELDS_SETS[key] = SharedFieldsSet(key)
     return shared
+
+
+def share_fields_set(node: Node) -> None:
+    """Replace ``node``'s fields set by the shared one naming the same fields: for a node the
+    checker has finished, which no stage assigns a field it has not set already (dag.py's
+    ``depends`` is one the checker sets on every step)."""
+    _set_fields_set(node, shared_fields_set(node.__pydantic_fields_set__))
+
+
+# The empty list and dict of the steps the checker makes (Step.of), instead of fifteen of
+# their own: safe because no stage changes an IR node, nor a list or dict it holds, in place
+# (cnai.passes); tests/test_semantics.py checks they are still empty after compiling every
+# example and fixture.
+EMPTY_LIST: list[Any] = []
+EMPTY_DICT: dict[str, Any] = {}
+
 
 
 _ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics",
@@ -158,7 +194,7 @@ class ParamRef(Node):
     def of(cls, name: str, type_: Type) -> ParamRef:
         """``ParamRef(name=, type=)`` without validation (see :func:`_trusted`)."""
         return _trusted(cls, {"kind": "param", "name": name, "type": type_, "field": None},
-                        {"name", "type"})
+                        _NAME_TYPE)
 
 
 class OutputRef(Node):
@@ -175,7 +211,7 @@ class OutputRef(Node):
     def of(cls, step: str, output: str, type_: Type) -> OutputRef:
         """``OutputRef(step=, output=, type=)`` without validation (see :func:`_trusted`)."""
         return _trusted(cls, {"kind": "output", "step": step, "output": output, "type": type_,
-                              "field": None}, {"step", "output", "type"})
+                              "field": None}, _STEP_OUTPUT_TYPE)
 
 
 class LoopVarRef(Node):
@@ -204,7 +240,7 @@ class Literal_(Node):
     def of(cls, value: str, type_: Type) -> Literal_:
         """``Literal_(value=, type=)`` of a string, without validation (see :func:`_trusted`)."""
         return _trusted(cls, {"kind": "literal", "value": value, "type": type_},
-                        {"value", "type"})
+                        _VALUE_TYPE)
 
 
 # Where a step input's value comes from. Literals appear when dedupe_templates lifts the
@@ -254,7 +290,7 @@ class InputValue(Node):
     @classmethod
     def named(cls, name: str) -> InputValue:
         """``InputValue(name=name)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"kind": "input", "name": name}, {"name"})
+        return _trusted(cls, {"kind": "input", "name": name}, _NAME)
 
 
 class OutputPath(Node):
@@ -266,7 +302,7 @@ class OutputPath(Node):
     @classmethod
     def named(cls, name: str) -> OutputPath:
         """``OutputPath(name=name)`` without validation (see :func:`_trusted`)."""
-        return _trusted(cls, {"kind": "output_path", "name": name}, {"name"})
+        return _trusted(cls, {"kind": "output_path", "name": name}, _NAME)
 
 
 Placeholder = Annotated[InputValue | OutputPath, Field(discriminator="kind")]
@@ -304,7 +340,7 @@ class Text(Node):
 class SharedNodes:
     """The texts and placeholders that steps repeat, made once (per pipeline, per pass) and
     shared by every step that holds the same: a word (``"python"``), a parameter's value
-    (``${lr}``), an output path (``outputs.model``). A large pipeline repeats a few words
+    (``${lr}``), an output path (``outputs.model``), resources. A large pipeline repeats a few words
     across thousands of steps, and making each anew was the checker's largest cost. Sharing
     is safe because no stage changes an IR node in place: passes and backends build new nodes
     (cnai.passes)."""
@@ -314,6 +350,7 @@ class SharedNodes:
         self.input_values: dict[str, InputValue] = {}
         self.output_paths: dict[str, OutputPath] = {}
         self.params: dict[tuple[str, Type], ParamRef] = {}
+        self.resources_made: dict[tuple[tuple[str, type, object], ...], Resources] = {}
 
     def text(self, part: str | Placeholder) -> Text:
         """The text of one word or one placeholder."""
@@ -341,6 +378,19 @@ class SharedNodes:
             found = self.params[name, type_] = ParamRef.of(name, type_)
         return found
 
+    def resources(self, values: dict[str, Any]) -> Resources:
+        """``Resources.model_validate(values)``, made once for the steps asking for the same
+        plain values (``cpu = 4`` in every step); made anew for ``devices`` or a GPU count
+        from a param. The value's class is part of the key: ``1 == 1.0 == True``."""
+        if not all(value is None or value.__class__ in (str, int, float, bool)
+                   for value in values.values()):
+            return Resources.model_validate(values)
+        key = tuple([(name, value.__class__, value) for name, value in values.items()])
+        found = self.resources_made.get(key)
+        if found is None:
+            found = self.resources_made[key] = Resources.model_validate(values)
+        return found
+
 
 # ---- steps ------------------------------------------------------------------------------
 
@@ -358,7 +408,7 @@ class Input(Node):
         """``Input(name=, source=, type=, span=)`` without validation (see :func:`_trusted`):
         the checker made the source and its type. Without a span, as ``Input(name=, source=,
         type=)``."""
-        fields_set = {"name", "source", "type"} if span is None else _ALL_FIELDS[cls]
+        fields_set = _NAME_SOURCE_TYPE if span is None else _ALL_FIELDS[cls]
         return _trusted(cls, {"name": name, "source": source, "type": type_, "span": span},
                         fields_set)
 
@@ -647,6 +697,29 @@ class Step(Node):
     suspend_seconds: int | None = None
 
 
+    @classmethod
+    def of(cls, name: str, k8s_name: str, span: Span, image: str | Text,
+           outputs: list[Output], group: str | None, resources: Resources) -> Step:
+        """``Step(name=, k8s_name=, span=, image=, outputs=, group=)`` without validation (see
+        :func:`_trusted`): the checker makes one per step, then sets its other fields. Its
+        empty lists and dicts are EMPTY_LIST and EMPTY_DICT, and ``resources`` (equal to
+        ``Resources()``) may be another step's too: a field is set, never changed in place."""
+        empty, none = EMPTY_LIST, EMPTY_DICT
+        return _trusted(cls, {
+            "name": name, "k8s_name": k8s_name, "kind": "container", "span": span,
+            "image": image, "command": empty, "args": empty, "env": empty,
+            "resources": resources, "retry": None, "timeout_seconds": None, "cache": False,
+            "inputs": empty, "outputs": outputs, "mounts": empty, "depends": empty,
+            "when": None, "group": group, "runtime": None, "distributed": None,
+            "scheduling": None, "disruption_budget": None, "serving": None, "template": None,
+            "fills": None, "image_pull_policy": None, "service_account": None,
+            "image_pull_secrets": empty, "pod_labels": none, "pod_annotations": none,
+            "security": None, "node_selector": none, "tolerations": empty,
+            "node_affinity": None, "env_from": empty, "volumes": empty, "shm": None,
+            "continue_on_failure": False, "function": None, "packages": empty,
+            "mutexes": empty, "semaphores": empty, "suspend_seconds": None},
+            {"name", "k8s_name", "span", "image", "outputs", "group"})
+
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
 
@@ -654,13 +727,19 @@ class Step(Node):
         return next(o for o in self.outputs if o.name == name)
 
 
-# The fields set of the nodes whose fast constructor is given every field: one set per class,
-# shared by all of them (tens of thousands at 10,000 steps, 216 bytes each when made anew).
-# Nothing changes it: pydantic's __setattr__ adds the name of the field it sets, which the set
-# holds already, and model_copy copies it before adding (pydantic/main.py: __setattr__'s
-# _SIMPLE_SETATTR_HANDLERS "model_field", __copy__, model_copy); updated() makes a new one.
+# The fields sets the fast constructors give, each shared by all the nodes they make (tens of
+# thousands at 10,000 steps, 216 bytes each when made anew): every field of the class, or the
+# fields given (model_construct's fields set). Shared sets refuse a field assigned that they
+# do not name (SharedFieldsSet); model_copy copies the set before adding to it
+# (pydantic/main.py: __setattr__'s _SIMPLE_SETATTR_HANDLERS "model_field", __copy__,
+# model_copy).
 _ALL_FIELDS: dict[type[Node], set[str]] = {
-    cls: set(cls.model_fields) for cls in (Text, Input, Output, Dependency)}
+    cls: shared_fields_set(set(cls.model_fields)) for cls in (Text, Input, Output, Dependency)}
+_NAME = shared_fields_set({"name"})
+_NAME_TYPE = shared_fields_set({"name", "type"})
+_NAME_SOURCE_TYPE = shared_fields_set({"name", "source", "type"})
+_STEP_OUTPUT_TYPE = shared_fields_set({"step", "output", "type"})
+_VALUE_TYPE = shared_fields_set({"value", "type"})
 
 
 # ---- groups: loops, if/else branches, finally --------------------------------------------

@@ -144,9 +144,9 @@ class StepChecker:
         fields_read, image = self._image_from_params(fields)
         values = self.fields.read(fields_read, decl.kind)
         PodReader(self.checker).read(fields, values, self.checker.pod_base)
-        step = ir.Step(name=decl.name.name, k8s_name=k8s_name(decl.name.name), span=decl.name.span,
-                       image=values.pop("image", None) or image or "",
-                       outputs=list(symbol.outputs.values()), group=self.ctx.group)
+        step = ir.Step.of(decl.name.name, k8s_name(decl.name.name), decl.name.span,
+                          values.pop("image", None) or image or "",
+                          list(symbol.outputs.values()), self.ctx.group, self.shared.resources({}))
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
         fill(step, values)
         # (Not `value`: that name holds an ast.Expr above, and mypyc types a local once.)
@@ -186,6 +186,10 @@ class StepChecker:
         for earlier, name, span in self.inputs.clashes:
             self._report_clash(step, earlier, name, span)
         self._check_mounts(decl, step)  # after the inputs: artifact inputs take a directory
+        # Made: the step (and its resources) share one fields set with every step that set
+        # the same fields, instead of a set each.
+        ir.share_fields_set(step)
+        ir.share_fields_set(step.resources)
         return step
 
     def _image_from_params(self, fields: dict[str, ast.Assignment | ast.Block]
@@ -332,6 +336,9 @@ class StepChecker:
 
     def _items(self, decl: ast.StepDecl, step: ir.Step) -> None:
         mounted: dict[str, ast.MountDecl] = {}
+        # Set once made, not appended to: the step's empty lists are shared (ir.Step.of).
+        volumes: list[ir.Volume] = []
+        mounts: list[ir.Mount] = []
         for item in decl.items:
             if isinstance(item, ast.MountDecl):
                 name = item.dataset.name
@@ -343,7 +350,7 @@ class StepChecker:
                                                           "first mounted here")])
                 elif name in self.checker.configuration.volumes:
                     mounted[name] = item
-                    step.volumes.append(self.checker.configuration.volumes[name])
+                    volumes.append(self.checker.configuration.volumes[name])
                 elif dataset is None:
                     symbol = self.scope.get(name)
                     if symbol is None or symbol.kind not in ("dataset", "volume"):
@@ -351,7 +358,11 @@ class StepChecker:
                                            "dataset", "volume")
                 else:
                     mounted[name] = item
-                    step.mounts.append(ir.Mount(dataset=name, path=dataset.path))
+                    mounts.append(ir.Mount(dataset=name, path=dataset.path))
+        if volumes:
+            step.volumes = [*step.volumes, *volumes]
+        if mounts:
+            step.mounts = [*step.mounts, *mounts]
 
     def _after(self, decl: ast.StepDecl) -> list[ir.Dependency]:
         depends: list[ir.Dependency] = []
@@ -692,7 +703,7 @@ class StepChecker:
                 self.diagnostics.error("E0208", "`gpu_type` needs `gpu` of at least 1",
                                        gpu_type.span, "no GPU requested",
                                        help=["add `gpu = 1` (or more) to `resources`"])
-        resources = ir.Resources.model_validate(values)
+        resources = self.shared.resources(values)
         placement.check_resources(fields, resources)
         return resources
 
