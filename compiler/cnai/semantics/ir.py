@@ -703,28 +703,43 @@ class Step(Node):
         """``Step(name=, k8s_name=, span=, image=, outputs=, group=)`` without validation (see
         :func:`_trusted`): the checker makes one per step, then sets its other fields. Its
         empty lists and dicts are EMPTY_LIST and EMPTY_DICT, and ``resources`` (equal to
-        ``Resources()``) may be another step's too: a field is set, never changed in place."""
-        empty, none = EMPTY_LIST, EMPTY_DICT
-        return _trusted(cls, {
-            "name": name, "k8s_name": k8s_name, "kind": "container", "span": span,
-            "image": image, "command": empty, "args": empty, "env": empty,
-            "resources": resources, "retry": None, "timeout_seconds": None, "cache": False,
-            "inputs": empty, "outputs": outputs, "mounts": empty, "depends": empty,
-            "when": None, "group": group, "runtime": None, "distributed": None,
-            "scheduling": None, "disruption_budget": None, "serving": None, "template": None,
-            "fills": None, "image_pull_policy": None, "service_account": None,
-            "image_pull_secrets": empty, "pod_labels": none, "pod_annotations": none,
-            "security": None, "node_selector": none, "tolerations": empty,
-            "node_affinity": None, "env_from": empty, "volumes": empty, "shm": None,
-            "continue_on_failure": False, "function": None, "packages": empty,
-            "mutexes": empty, "semaphores": empty, "suspend_seconds": None},
-            {"name", "k8s_name", "span", "image", "outputs", "group"})
+        ``Resources()``) may be another step's too: a field is set, never changed in place.
+        The other fields' values come from their declarations (_STEP_START)."""
+        values = _STEP_START.copy()  # in declaration order, which the copy and update keep
+        values.update(name=name, k8s_name=k8s_name, span=span, image=image, outputs=outputs,
+                      group=group, resources=resources)
+        # A set of its own: pydantic adds to it each field the checker sets next.
+        return _trusted(cls, values, {"name", "k8s_name", "span", "image", "outputs", "group"})
 
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
 
     def output(self, name: str) -> Output:
         return next(o for o in self.outputs if o.name == name)
+
+
+def _step_start() -> dict[str, Any]:
+    """Every ir.Step field's value before the checker sets any, in declaration order: its
+    default, EMPTY_LIST or EMPTY_DICT where its default factory makes an empty list or dict,
+    None where Step.of is given the value (_STEP_GIVEN). Derived from the declarations, so a
+    new field needs nothing here."""
+    start: dict[str, Any] = {}
+    for name, info in Step.model_fields.items():
+        factory = info.default_factory
+        if name in _STEP_GIVEN:
+            start[name] = None
+        elif factory is list:
+            start[name] = EMPTY_LIST
+        elif factory is dict:
+            start[name] = EMPTY_DICT
+        else:
+            assert factory is None and not info.is_required(), name  # give it to Step.of
+            start[name] = info.default
+    return start
+
+
+_STEP_GIVEN = frozenset(("name", "k8s_name", "span", "image", "outputs", "group", "resources"))
+_STEP_START = _step_start()
 
 
 # The fields sets the fast constructors give, each shared by all the nodes they make (tens of
