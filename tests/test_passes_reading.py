@@ -126,6 +126,56 @@ def test_a_text_read_by_steps_with_different_input_names() -> None:
         assert member.renamed == [1]
 
 
+# ---- dedupe_templates: steps shared as they are read ----------------------------------------
+
+def _shape_by_shape(graph: ir.Pipeline) -> ir.Pipeline:
+    """dedupe_templates as it was written before it shared steps as it read them: every shape
+    known first, then each shape's steps shared, with the words that differ lifted."""
+    shapes: dict[object, list[tuple[int, Any]]] = {}
+    for position, step in enumerate(graph.steps):
+        if step.kind in dedupe.DEDUPED_KINDS:
+            shape, member = dedupe._read(step, dedupe._Seen())
+            shapes.setdefault(shape, []).append((position, member))
+    steps = list(graph.steps)
+    nodes = ir.SharedNodes()
+    for members in shapes.values():
+        if len(members) > 1:
+            template, lifted = dedupe._template([member for _, member in members])
+            for position, member in members:
+                steps[position] = dedupe._share(member, template, lifted, nodes)
+    return graph.model_copy(update={"steps": steps})
+
+
+def _dedupe(graph: ir.Pipeline) -> ir.Pipeline:
+    return dedupe.dedupe_templates(graph, CompileContext(Options()))
+
+
+def test_steps_shared_as_read_are_shared_as_shape_by_shape() -> None:
+    for graph in _pipelines():
+        assert _dedupe(graph).model_dump_json() == _shape_by_shape(graph).model_dump_json()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a:1", "b:1"]), st.sampled_from(["1", "2", "3"])),
+                min_size=1, max_size=12))
+def test_a_word_that_differs_late_is_lifted_in_every_step_of_its_shape(
+        steps: list[tuple[str, str]]) -> None:
+    # The first steps of a shape may agree on a word that a later one changes: all of them
+    # then read it as an argument.
+    lines = ["pipeline p {", "  param lr: float = 0.1"]
+    lines += [f'  step s{i} {{ image = "{image}"  command = ["run", "--seed", "{seed}", lr] }}'
+              for i, (image, seed) in enumerate(steps)]
+    graph = analyze(SourceFile("p.cnai", "\n".join([*lines, "}"])),
+                    CompileContext(Options(optimize=False)))
+    after = _dedupe(graph)
+    assert after.model_dump_json() == _shape_by_shape(graph).model_dump_json()
+    for image in ("a:1", "b:1"):
+        seeds = {seed for i, seed in steps if i == image}
+        shared = [s for s in after.steps if s.image == image]
+        lifted = [s for s in shared if any(i.name == "arg3" for i in s.inputs)]
+        assert len(lifted) == (len(shared) if len(seeds) > 1 else 0)
+
+
 # ---- run_passes: the order's check --------------------------------------------------------
 
 def _chain() -> list[ir.Step]:

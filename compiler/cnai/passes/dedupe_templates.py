@@ -298,35 +298,54 @@ def _renamed(text: ir.Text, renames: dict[str, str], nodes: ir.SharedNodes) -> i
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     shapes: dict[tuple[object, ...], list[tuple[int, _Member]]] = {}
-    seen = _Seen()
-    for position, step in enumerate(graph.steps):
-        if step.kind in DEDUPED_KINDS:
-            shape, member = _read(step, seen)
-            shapes.setdefault(shape, []).append((position, member))
+    lifting: set[int] = set()  # the shapes (by id) whose members' words differ
     steps = list(graph.steps)
-    replaced = 0
+    seen = _Seen()
     nodes = ir.SharedNodes()
-    shared = 0
-    for members in shapes.values():
-        if len(members) < 2:
+    for position, step in enumerate(graph.steps):
+        if step.kind not in DEDUPED_KINDS:
             continue
-        shared += 1
-        first = members[0][1]
+        shape, member = _read(step, seen)
+        members = shapes.setdefault(shape, [])
+        members.append((position, member))
+        if len(members) == 1 or id(members) in lifting:
+            continue
+        # A step whose words are its shape's first step's (most) is shared as soon as it is
+        # read, while it is at hand in memory: its template lifts no word. A shape whose
+        # words differ is shared once all its steps are known (below).
+        first_position, first = members[0]
+        if member.words != first.words:
+            lifting.add(id(members))
+            continue
         template = first.step.k8s_name
-        # The literal words that differ between the members become arguments. (A word that
-        # reads a value is None in every member: their shapes are the same.)
-        lifted = [i for i, column in enumerate(zip(*(m.words for _, m in members), strict=True))
-                  if len(set(column)) > 1]
-        taken = {name.upper() for name in first.renames.values()}
-        names = {word: _unused(f"arg{word + 1}", taken) for word in lifted}
-        for position, member in members:
-            steps[position] = _share(member, template, names, nodes)
-        replaced += len(members)
-    if not replaced:
+        if len(members) == 2:
+            steps[first_position] = _share(first, template, {}, nodes)
+        steps[position] = _share(member, template, {}, nodes)
+    shared = replaced = 0
+    for members in shapes.values():
+        if len(members) > 1:
+            shared += 1
+            replaced += len(members)
+        if id(members) in lifting:
+            template, lifted = _template([member for _, member in members])
+            for position, member in members:
+                steps[position] = _share(member, template, lifted, nodes)
+    if not shared:
         return graph
     plural = "template" if shared == 1 else "templates"
     ctx.explain.append(f"dedupe_templates: {replaced} steps share {shared} {plural}")
     return graph.model_copy(update={"steps": steps})
+
+
+def _template(members: list[_Member]) -> tuple[str, dict[int, str]]:
+    """The name of the template ``members`` share (their first's) and its arguments: the
+    literal words that differ between the members, each with its name, by position."""
+    first = members[0]
+    # (A word that reads a value is None in every member: their shapes are the same.)
+    lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
+              if len(set(column)) > 1]
+    taken = {name.upper() for name in first.renames.values()}
+    return first.step.k8s_name, {word: _unused(f"arg{word + 1}", taken) for word in lifted}
 
 
 def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes
