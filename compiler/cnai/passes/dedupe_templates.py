@@ -17,6 +17,7 @@ runs exactly the same command with the same values; only where the text lives ch
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from pydantic import BaseModel
@@ -44,8 +45,29 @@ _READ_APART = (
 )
 _COMPARED = tuple(name for name in ir.Step.model_fields
                   if name not in _NOT_COMPARED and name not in _READ_APART)
-_compared = operator.attrgetter(*_COMPARED)
+# Most steps leave most settings unset: the compared fields that are None or an empty list
+# when unset are first compared together with their unset values (two tuple comparisons in
+# C, equal exactly when every one of them is unset, with no call for each).
+_UNSET_NONE = tuple(name for name in _COMPARED if ir.Step.model_fields[name].default is None)
+_UNSET_LIST = tuple(name for name in _COMPARED
+                    if ir.Step.model_fields[name].default_factory is list)
+_OTHERS = tuple(name for name in _COMPARED if name not in _UNSET_NONE + _UNSET_LIST)
 _HOLE = object()  # in a shape: a literal word, which may differ between the steps sharing it
+_UNSET = object()  # in a shape: every field of one of the groups above unset
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, object]], tuple[object, ...]]:
+    """The values of ``names`` in a step's ``__dict__`` (cheaper than attrgetter), as a tuple
+    however many there are."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
+
+
+_unset_none, _unset_list, _others = map(_getter, (_UNSET_NONE, _UNSET_LIST, _OTHERS))
+_NONES = tuple(None for _ in _UNSET_NONE)
+_EMPTY_LISTS: tuple[list[object], ...] = tuple([] for _ in _UNSET_LIST)
 
 
 class _Member(NamedTuple):
@@ -60,17 +82,18 @@ class _Member(NamedTuple):
 def _renames(step: ir.Step) -> dict[str, str]:
     """Input names in a shared template: params and loop variables keep theirs (user code
     reads them by name through cnai_runtime), other steps' outputs are numbered."""
-    kept = {item.name for item in step.inputs if _keeps_name(item)}
+    inputs = step.inputs
+    kept = {item.name for item in inputs if isinstance(item.source, _KEEPS_NAME)}
     taken = {name.upper() for name in kept}
     renames = {}
-    for number, item in enumerate(step.inputs, start=1):
-        renames[item.name] = (item.name if item.name in kept else
-                              _unused(f"input{number}", taken))
+    for number, item in enumerate(inputs, start=1):
+        name = item.name
+        renames[name] = name if name in kept else _unused(f"input{number}", taken)
     return renames
 
 
-def _keeps_name(item: ir.Input) -> bool:
-    return isinstance(item.source, (ir.ParamRef, ir.LoopVarRef, ir.PipelineStatus))
+# The sources whose inputs keep their names in a shared template.
+_KEEPS_NAME = (ir.ParamRef, ir.LoopVarRef, ir.PipelineStatus)
 
 
 def _unused(name: str, taken: set[str]) -> str:
@@ -95,10 +118,91 @@ def _exact(value: object) -> object:
     if cls is bool or cls is float:
         return (cls, value)
     if isinstance(value, BaseModel):
-        return (cls, *map(_exact, value.__dict__.values()))
+        return (cls, *_exact_items(value.__dict__.values(), _exact))
     if isinstance(value, list):
-        return (list, *map(_exact, value))
+        return (list, *_exact_items(value, _exact))
     return (cls, repr(value))
+
+
+def _exact_items(values: Iterable[object], exact: Callable[[object], object]) -> list[object]:
+    """_exact of each of ``values``, with ``exact`` called only for values other than the
+    commonest: None, a str or an int (themselves), a bool, an empty list or dict (a field's
+    default, made anew for every step). Most of a model's fields are among them."""
+    return [value if value is None or (cls := value.__class__) is str or cls is int
+            else (bool, value) if cls is bool
+            else _EMPTY_LIST if cls is list and not value
+            else _EMPTY_DICT if cls is dict and not value
+            else exact(value) for value in values]
+
+
+_EMPTY_LIST: object = (list,)  # _exact([])
+_EMPTY_DICT: object = (dict, "{}")  # _exact({})
+
+
+_TextRead = str | tuple[str, str, bool]
+_PIECES: _TextRead = ("", "", False)  # a text of several pieces that read values
+
+
+class _Seen:
+    """What the steps of one pipeline share, read once per pass: the checker gives many steps
+    the same node (ir.SharedNodes, the pipeline's settings), and every input of a type the
+    same Type. Keyed by the object's id, with the object held so that its id is not reused
+    while the pass runs."""
+
+    def __init__(self) -> None:
+        self.exact: dict[int, tuple[object, object]] = {}  # id -> (object, _exact(object))
+        self.spanless: dict[int, tuple[object, object]] = {}  # id -> (block, _spanless(block))
+        self.type_names: dict[int, str] = {}  # id -> str(type), the type in held
+        self.texts: dict[int, _TextRead] = {}  # id -> what _read needs of it, the text in held
+        self.held: list[object] = []
+
+    def settings(self, step: ir.Step) -> tuple[object, ...]:
+        """The compared fields of ``step``: each as _exact gives it, or a group all unset as
+        _UNSET."""
+        values = step.__dict__
+        nones, lists = _unset_none(values), _unset_list(values)
+        return (self.exact_each(_others(values)),
+                _UNSET if nones == _NONES else self.exact_each(nones),
+                _UNSET if lists == _EMPTY_LISTS else self.exact_each(lists))
+
+    def exact_each(self, values: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(_exact_items(values, self.exact_of))
+
+    def exact_of(self, value: object) -> object:
+        found = self.exact.get(id(value))
+        if found is None:
+            found = self.exact[id(value)] = (value, _exact(value))
+        return found[1]
+
+    def spanless_of(self, block: ir.Scheduling | ir.Security) -> object:
+        """The block as compared: where the scheduling (or the security context) was written
+        does not change the pod."""
+        found = self.spanless.get(id(block))
+        if found is None:
+            found = self.spanless[id(block)] = (
+                block, _exact(block.model_copy(update={"span": None})))
+        return found[1]
+
+    def text(self, text: ir.Text) -> _TextRead:
+        """A command/args text as _read reads it: a literal word as its text, one placeholder
+        as its kind, name and whether it reads an input, several pieces that read values as
+        _PIECES (read anew for each step)."""
+        parts = text.parts
+        read: _TextRead
+        if text.is_literal:
+            read = text.literal
+        elif len(parts) == 1 and not isinstance(parts[0], str):
+            read = (parts[0].kind, parts[0].name, isinstance(parts[0], ir.InputValue))
+        else:
+            read = _PIECES
+        self.held.append(text)
+        self.texts[id(text)] = read
+        return read
+
+    def type_name(self, type_: ir.Type) -> str:
+        self.held.append(type_)
+        name = self.type_names[id(type_)] = str(type_)
+        return name
 
 
 def _word(text: ir.Text) -> str | None:
@@ -119,7 +223,7 @@ def _reads_renamed(text: ir.Text, renames: dict[str, str]) -> bool:
                for part in text.parts)
 
 
-def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
+def _read(step: ir.Step, seen: _Seen) -> tuple[tuple[object, ...], _Member]:
     """The step's shape: the step without names and with every literal command/args word as
     a hole (steps of one shape share a template), compared as a tuple; and the step as a
     member of its shape."""
@@ -127,26 +231,30 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
     words: list[str | None] = []
     renamed: list[int] = []
     text_keys: list[object] = []
+    read_text = seen.texts.get
     for position, text in enumerate(step.command + step.args):
-        parts = text.parts
-        # A text of one piece (most of them) without _word's two property reads: a word,
-        # or a placeholder.
-        word: str | None = None
-        if len(parts) != 1:
-            word = _word(text)
-        elif isinstance(parts[0], str):
-            word = parts[0]
-        words.append(word)
-        if word is not None:
+        read = read_text(id(text))
+        if read is None:
+            read = seen.text(text)
+        if isinstance(read, str):
+            words.append(read)
             # The program (the first word) stays part of the shape: steps that run
             # different programs do not share a template, which would mislabel them in the
             # UI. Every other literal word is a hole.
-            text_keys.append(_HOLE if position else word)
+            text_keys.append(_HOLE if position else read)
+            continue
+        words.append(None)
+        if read is not _PIECES:  # one placeholder: what most such texts are
+            kind, name, reads_input = read
+            if reads_input and renames[name] != name:
+                name = renames[name]
+                renamed.append(position)
+            text_keys.append(((kind, name),))
             continue
         # _text_key and _reads_renamed in one pass over the pieces.
         key: list[object] = []
         reads_renamed = False
-        for part in parts:
+        for part in text.parts:
             if isinstance(part, str):
                 key.append(part)
             elif isinstance(part, ir.InputValue):
@@ -158,68 +266,97 @@ def _read(step: ir.Step) -> tuple[tuple[object, ...], _Member]:
         text_keys.append(tuple(key))
         if reads_renamed:
             renamed.append(position)
-    # Where the scheduling (or the security context) was written does not change the pod.
-    scheduling, security = _spanless(step.scheduling), _spanless(step.security)
     env = [(e.name, None if e.value is None else
             e.value.literal if e.value.is_literal else _text_key(e.value, renames),
             (e.secret.name, e.secret.key) if e.secret else None,
             (e.config_map.name, e.config_map.key) if e.config_map else None, e.field)
            for e in step.env]
-    shape = (tuple(map(_exact, _compared(step))), scheduling, security,
-             tuple([(o.name, str(o.type), o.path, o.stdout) for o in step.outputs]),
+    # The calls below only for what the pass has not seen yet.
+    scheduling, security = step.scheduling, step.security
+    names = seen.type_names
+    shape = (seen.settings(step),
+             None if scheduling is None else seen.spanless_of(scheduling),
+             None if security is None else seen.spanless_of(security),
+             tuple([(o.name, names.get(id(o.type)) or seen.type_name(o.type), o.path, o.stdout)
+                    for o in step.outputs]),
              len(step.command), tuple(text_keys), tuple(env),
-             tuple([(renames[i.name], str(i.type)) for i in step.inputs]))
+             tuple([(renames[i.name], names.get(id(i.type)) or seen.type_name(i.type))
+                    for i in step.inputs]))
     return shape, _Member(step, renames, words, renamed)
-
-
-def _spanless(block: ir.Scheduling | ir.Security | None) -> object:
-    return None if block is None else _exact(block.model_copy(update={"span": None}))
 
 
 def _renamed(text: ir.Text, renames: dict[str, str], nodes: ir.SharedNodes) -> ir.Text:
     """``text`` reading the inputs by their names in the template. Most such texts are one
     placeholder, equal in every step of a template: they are shared."""
+    parts = text.parts
+    if len(parts) == 1 and isinstance(parts[0], ir.InputValue):  # the usual: the input alone
+        return nodes.text(nodes.input_value(renames[parts[0].name]))
     parts = [nodes.input_value(renames[part.name]) if isinstance(part, ir.InputValue) else part
-             for part in text.parts]
+             for part in parts]
     return nodes.text(parts[0]) if len(parts) == 1 else ir.Text.of(*parts)
 
 
 def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    shapes: dict[tuple[object, ...], list[_Member]] = {}
-    for step in graph.steps:
-        if step.kind in DEDUPED_KINDS:
-            shape, member = _read(step)
-            shapes.setdefault(shape, []).append(member)
-    replaced: dict[str, ir.Step] = {}
+    shapes: dict[tuple[object, ...], list[tuple[int, _Member]]] = {}
+    lifting: set[int] = set()  # the shapes (by id) whose members' words differ
+    steps = list(graph.steps)
+    seen = _Seen()
     nodes = ir.SharedNodes()
-    shared = 0
-    for members in shapes.values():
-        if len(members) < 2:
+    for position, step in enumerate(graph.steps):
+        if step.kind not in DEDUPED_KINDS:
             continue
-        shared += 1
-        template = members[0].step.k8s_name
-        # The literal words that differ between the members become arguments. (A word that
-        # reads a value is None in every member: their shapes are the same.)
-        lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
-                  if len(set(column)) > 1]
-        taken = {name.upper() for name in members[0].renames.values()}
-        names = {position: _unused(f"arg{position + 1}", taken) for position in lifted}
-        for member in members:
-            replaced[member.step.name] = _share(member, template, names, nodes)
-    if not replaced:
+        shape, member = _read(step, seen)
+        members = shapes.setdefault(shape, [])
+        members.append((position, member))
+        if len(members) == 1 or id(members) in lifting:
+            continue
+        # A step whose words are its shape's first step's (most) is shared as soon as it is
+        # read, while it is at hand in memory: its template lifts no word. A shape whose
+        # words differ is shared once all its steps are known (below).
+        first_position, first = members[0]
+        if member.words != first.words:
+            lifting.add(id(members))
+            continue
+        template = first.step.k8s_name
+        if len(members) == 2:
+            steps[first_position] = _share(first, template, {}, nodes)
+        steps[position] = _share(member, template, {}, nodes)
+    shared = replaced = 0
+    for members in shapes.values():
+        if len(members) > 1:
+            shared += 1
+            replaced += len(members)
+        if id(members) in lifting:
+            template, lifted = _template([member for _, member in members])
+            for position, member in members:
+                steps[position] = _share(member, template, lifted, nodes)
+    if not shared:
         return graph
     plural = "template" if shared == 1 else "templates"
-    ctx.explain.append(f"dedupe_templates: {len(replaced)} steps share {shared} {plural}")
-    return graph.model_copy(update={"steps": [replaced.get(s.name, s) for s in graph.steps]})
+    ctx.explain.append(f"dedupe_templates: {replaced} steps share {shared} {plural}")
+    return graph.model_copy(update={"steps": steps})
+
+
+def _template(members: list[_Member]) -> tuple[str, dict[int, str]]:
+    """The name of the template ``members`` share (their first's) and its arguments: the
+    literal words that differ between the members, each with its name, by position."""
+    first = members[0]
+    # (A word that reads a value is None in every member: their shapes are the same.)
+    lifted = [i for i, column in enumerate(zip(*(m.words for m in members), strict=True))
+              if len(set(column)) > 1]
+    taken = {name.upper() for name in first.renames.values()}
+    return first.step.k8s_name, {word: _unused(f"arg{word + 1}", taken) for word in lifted}
 
 
 def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes
            ) -> ir.Step:
     """The step running the shared template. What the renaming leaves unchanged (params'
-    inputs, literal words) is kept as it is, as a shallow copy would."""
+    inputs, literal words, env) is kept as it is, as a shallow copy would."""
     step, renames = member.step, member.renames
-    inputs = [item if renames[item.name] == item.name else
-              ir.updated(item, name=renames[item.name]) for item in step.inputs]
+    inputs = []
+    for item in step.inputs:
+        name = renames[item.name]
+        inputs.append(item if name == item.name else ir.updated(item, name=name))
     texts = step.command + step.args
     for position in member.renamed:
         texts[position] = _renamed(texts[position], renames, nodes)
@@ -228,8 +365,10 @@ def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.Sha
         assert value is not None  # only literal words differ
         inputs.append(ir.Input.of(name, ir.Literal_.of(value, _STRING), _STRING))
         texts[position] = nodes.text(nodes.input_value(name))
-    env = [var if var.value is None or not _reads_renamed(var.value, renames) else
-           ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in step.env]
+    env = step.env
+    if env and any(var.value is not None and _reads_renamed(var.value, renames) for var in env):
+        env = [var if var.value is None or not _reads_renamed(var.value, renames) else
+               ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in env]
     count = len(step.command)
     return ir.updated(step, template=template, inputs=inputs, env=env,
                       command=texts[:count], args=texts[count:])

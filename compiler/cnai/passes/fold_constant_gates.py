@@ -48,6 +48,7 @@ def _is_constant(gate: ir.Gate) -> bool:
 def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     doomed: dict[str, ir.Gate] = {}  # step -> the false gate that removes it
     steps = []
+    dropped = False
     for step in graph.steps:
         gate = step.when
         if gate is not None and _is_constant(gate):
@@ -55,10 +56,11 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
                 ctx.explain.append(f"fold_constant_gates: `{step.name}`: `when {gate.text}` "
                                    "is always true; gate dropped")
                 step = step.model_copy(update={"when": None})
+                dropped = True
             else:
                 doomed[step.name] = gate
         steps.append(step)
-    if any(new is not old for new, old in zip(steps, graph.steps, strict=True)):
+    if dropped:
         # Only then: an unchanged list tells run_passes the order needs no new check.
         graph = graph.model_copy(update={"steps": steps})
     groups: list[ir.Loop | ir.Branch | ir.Finally] = []
@@ -81,7 +83,7 @@ def fold_constant_gates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         if (isinstance(group, ir.Branch) and group.chain in true_in_chain
                 and group.index > true_in_chain[group.chain]):
             dead_branches.setdefault(group.id, None)
-    for step in graph.steps:
+    for step in graph.steps if dead_branches else ():  # most pipelines have none
         for group in graph.ancestors(step.group):
             if group.id in dead_branches:
                 doomed.setdefault(step.name, dead_branches[group.id] or _never(group))

@@ -14,12 +14,13 @@ from cnai.semantics import ir
 from cnai.semantics.dag import gate_refs
 
 
-def read_sources(graph: ir.Pipeline) -> list[ir.Source]:
-    """Every value the pipeline reads: step inputs, gates, loop items, conditions, data set
-    sources."""
+def read_sources(graph: ir.Pipeline, inputs: bool = True) -> list[ir.Source]:
+    """Every value the pipeline reads: step inputs (unless not ``inputs``), gates, loop items,
+    conditions, data set sources."""
     found: list[ir.Source] = []
     for step in graph.steps:
-        found += [i.source for i in step.inputs]
+        if inputs:
+            found += [i.source for i in step.inputs]
         if step.when is not None:
             found += gate_refs(step.when.expr)
     for group in graph.groups:
@@ -36,7 +37,16 @@ def read_sources(graph: ir.Pipeline) -> list[ir.Source]:
 def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     params: set[str] = set()
     outputs: set[tuple[str, str]] = set()
-    for source in read_sources(graph):
+    # The steps' inputs (most of what is read) one by one, the rest through read_sources: a
+    # list of every input read cost as much as judging them.
+    for step in graph.steps:
+        for item in step.inputs:
+            source = item.source
+            if isinstance(source, ir.OutputRef):
+                outputs.add((source.step, source.output))
+            elif isinstance(source, ir.ParamRef):
+                params.add(source.name)
+    for source in read_sources(graph, inputs=False):
         if isinstance(source, ir.OutputRef):
             outputs.add((source.step, source.output))
         elif isinstance(source, ir.ParamRef):
@@ -47,11 +57,13 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
                                  "unused", help=["remove it, or read it in a step"])
             ctx.explain.append(f"report_unused: param `{param.name}` is never used")
     for step in graph.steps:
+        if step.function is not None:
+            continue  # a function's return values are what it returns, used or not
         for output in step.outputs:
-            # A metric is shown, not only read; a function's return values are what it
-            # returns, used or not: nothing in the .cnai file declares them to remove.
-            if (output.type.is_artifact or (step.name, output.name) in outputs
-                    or output.metric_of is not None or step.function is not None):
+            # A metric is shown, not only read; nothing in the .cnai file declares a
+            # function's outputs to remove.
+            if (output.metric_of is not None or (step.name, output.name) in outputs
+                    or output.type.is_artifact):
                 continue
             ctx.diagnostics.warn(
                 "W0103", f"output `{output.name}` of `{step.name}` is never read",
