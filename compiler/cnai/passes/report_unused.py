@@ -9,44 +9,36 @@ step's outputs, which its signature declares, not the .cnai file. Changes nothin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from cnai.context import CompileContext
 from cnai.semantics import ir
 from cnai.semantics.dag import gate_refs
 
 
-def read_sources(graph: ir.Pipeline, inputs: bool = True) -> list[ir.Source]:
-    """Every value the pipeline reads: step inputs (unless not ``inputs``), gates, loop items,
-    conditions, data set sources."""
-    found: list[ir.Source] = []
+def read_sources(graph: ir.Pipeline) -> Iterator[ir.Source]:
+    """Every value the pipeline reads: step inputs, gates, loop items, conditions, data set
+    sources. One at a time: at 10,000 steps a list of every input read cost as much as
+    judging them."""
     for step in graph.steps:
-        if inputs:
-            found += [i.source for i in step.inputs]
+        for item in step.inputs:
+            yield item.source
         if step.when is not None:
-            found += gate_refs(step.when.expr)
+            yield from gate_refs(step.when.expr)
     for group in graph.groups:
         if isinstance(group, ir.Loop):
-            found.append(group.items)
+            yield group.items
         elif isinstance(group, ir.Branch) and group.condition is not None:
-            found += gate_refs(group.condition.expr)
-    found += [d.source_ref for d in graph.datasets if d.source_ref is not None]
-    found += [o.source for o in graph.outputs]  # what a pipeline using this one reads
-    found += graph.given  # what a pipeline used as a step gives: its own to give, not unread
-    return found
+            yield from gate_refs(group.condition.expr)
+    yield from (d.source_ref for d in graph.datasets if d.source_ref is not None)
+    yield from (o.source for o in graph.outputs)  # what a pipeline using this one reads
+    yield from graph.given  # what a pipeline used as a step gives: its own to give, not unread
 
 
 def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     params: set[str] = set()
     outputs: set[tuple[str, str]] = set()
-    # The steps' inputs (most of what is read) one by one, the rest through read_sources: a
-    # list of every input read cost as much as judging them.
-    for step in graph.steps:
-        for item in step.inputs:
-            source = item.source
-            if isinstance(source, ir.OutputRef):
-                outputs.add((source.step, source.output))
-            elif isinstance(source, ir.ParamRef):
-                params.add(source.name)
-    for source in read_sources(graph, inputs=False):
+    for source in read_sources(graph):
         if isinstance(source, ir.OutputRef):
             outputs.add((source.step, source.output))
         elif isinstance(source, ir.ParamRef):
