@@ -777,10 +777,8 @@ def _script_template(step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
     """A function step's template: its container as a ``script`` with the function's source
     (function_contract.py says how the source and packages reach the container)."""
     assert step.function is not None
-    script: dict[str, Any] = {}
-    for key, value in template["container"].items():
-        script[key] = (function_contract.argo_command(step, value) if key == "command"
-                       else value)
+    script = template.pop("container")  # (keys are written sorted: their order is free)
+    script["command"] = function_contract.argo_command(step, script["command"])
     script["source"] = function_contract.staged_source(step.function)
-    return {("script" if key == "container" else key): (script if key == "container" else value)
-            for key, value in template.items()}
+    template["script"] = script
+    return template
