@@ -295,6 +295,17 @@ def test_unsupported_signatures(tmp_path: Path, parameter: str, message: str) ->
     assert diagnostic.code == "E0116" and diagnostic.message.endswith(message)
 
 
+def test_spans_in_the_python_file_count_characters_not_bytes(tmp_path: Path) -> None:
+    # Python's ast gives columns in UTF-8 bytes; a span counts characters (source.py).
+    python = 'def f(été: int, x: dict[str, float]) -> None:\n    pass\n'
+    path = write(tmp_path, python, "pipeline p {\n  step t { use f(x = 1) }\n}\n")
+    (diagnostic,) = failure(path).diagnostics
+    start = python.index("dict[str, float]")
+    assert diagnostic.code == "E0116"
+    assert (diagnostic.primary.span.start, diagnostic.primary.span.end) == (
+        start, start + len("dict[str, float]"))
+
+
 def test_invalid_python_is_reported_in_its_file(tmp_path: Path) -> None:
     path = write(tmp_path, "def broken(:\n    pass\n", "pipeline p {\n  step t { "
                  'image = "busybox" }\n}\n')

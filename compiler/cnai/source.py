@@ -37,6 +37,12 @@ class SourceFile:
     def span(self, start: int, end: int) -> Span:
         return Span(self, start, max(start, end))
 
+    def offset(self, line: int, column: int) -> int:
+        """The character offset of a 1-based line (clamped to the file's) and a 0-based
+        column counted in code points (clamped to the end of the text)."""
+        line = min(max(line, 1), len(self._line_starts))
+        return min(self._line_starts[line - 1] + column, len(self.text))
+
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
         if line < 1 or line > len(self._line_starts):

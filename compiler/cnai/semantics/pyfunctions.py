@@ -60,8 +60,8 @@ def read_module(source: SourceFile, syntax_errors: list[Diagnostic]) -> PyModule
     try:
         tree = py.parse(source.text, filename=source.path)
     except SyntaxError as error:
-        start = _Lines(source).offset(error.lineno or 1, max((error.offset or 1) - 1, 0),
-                                      in_bytes=False)
+        # (SyntaxError's offset counts characters, from 1.)
+        start = source.offset(error.lineno or 1, max((error.offset or 1) - 1, 0))
         name = os.path.basename(source.path)
         syntax_errors.append(Diagnostic("E0115", f"{name} is not valid Python: {error.msg}",
                                         Label(source.span(start, start + 1), "here")))
@@ -101,22 +101,11 @@ def _dotted(node: py.expr) -> str:
     return ""
 
 
-class _Lines:
-    """Character offsets of a file's positions as Python's ast gives them: 1-based lines and
-    columns in UTF-8 bytes."""
-
-    def __init__(self, source: SourceFile) -> None:
-        self.lines = source.text.split("\n")
-        self.starts = [0]
-        for line in self.lines:
-            self.starts.append(self.starts[-1] + len(line) + 1)
-
-    def offset(self, line: int, column: int, in_bytes: bool = True) -> int:
-        index = min(max(line, 1), len(self.lines)) - 1
-        if not in_bytes:
-            return min(self.starts[index] + column, self.starts[-1] - 1)
-        text = self.lines[index].encode("utf-8")[:column].decode("utf-8", "ignore")
-        return self.starts[index] + len(text)
+def _offset(source: SourceFile, line: int, column: int) -> int:
+    """The character offset of a position as Python's ast gives it: a 1-based line and a
+    column in UTF-8 bytes."""
+    prefix = source.line_text(line).encode("utf-8")[:column].decode("utf-8", "ignore")
+    return source.offset(line, len(prefix))
 
 
 class _Reader:
@@ -125,7 +114,6 @@ class _Reader:
         self.source = source
         self.named_tuples = named_tuples
         self.typed_dicts = typed_dicts
-        self.lines = _Lines(source)
         # The name its file is written under in the container (function_contract.py).
         self.module = re.sub(r"\W", "_", os.path.splitext(os.path.basename(source.path))[0],
                              flags=re.ASCII)
@@ -134,12 +122,12 @@ class _Reader:
         line, column = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
         end_line = getattr(node, "end_lineno", None) or line
         end_column = getattr(node, "end_col_offset", None) or column
-        return self.source.span(self.lines.offset(line, column),
-                                self.lines.offset(end_line, end_column))
+        return self.source.span(_offset(self.source, line, column),
+                                _offset(self.source, end_line, end_column))
 
     def name_span(self, node: py.FunctionDef) -> Span:
         """The function's name in ``def NAME(``."""
-        start = self.lines.offset(node.lineno, node.col_offset)
+        start = _offset(self.source, node.lineno, node.col_offset)
         found = self.source.text.find(node.name, start)
         return self.source.span(found, found + len(node.name))
 
