@@ -137,7 +137,6 @@ EMPTY_LIST: list[Any] = []
 EMPTY_DICT: dict[str, Any] = {}
 
 
-
 _ARTIFACT_NAMES = frozenset(("artifact", "dataset", "model", "metrics",
                              "classification_metrics"))
 
@@ -340,10 +339,10 @@ class Text(Node):
 class SharedNodes:
     """The texts and placeholders that steps repeat, made once (per pipeline, per pass) and
     shared by every step that holds the same: a word (``"python"``), a parameter's value
-    (``${lr}``), an output path (``outputs.model``), resources. A large pipeline repeats a few words
-    across thousands of steps, and making each anew was the checker's largest cost. Sharing
-    is safe because no stage changes an IR node in place: passes and backends build new nodes
-    (cnai.passes)."""
+    (``${lr}``), an output path (``outputs.model``), resources. A large pipeline repeats a
+    few words across thousands of steps, and making each anew was the checker's largest
+    cost. Sharing is safe because no stage changes an IR node in place: passes and backends
+    build new nodes (cnai.passes)."""
 
     def __init__(self) -> None:
         self.texts: dict[object, Text] = {}  # by the word, or the placeholder's (kind, name)
@@ -695,7 +694,6 @@ class Step(Node):
     semaphores: list[ConfigMapRef] = Field(default_factory=list)  # limits read from ConfigMaps
     # `suspend`: None, or seconds before it resumes by itself (0: only when resumed)
     suspend_seconds: int | None = None
-
 
     @classmethod
     def of(cls, name: str, k8s_name: str, span: Span, image: str | Text,
