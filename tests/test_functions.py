@@ -397,3 +397,19 @@ def test_a_pipeline_used_as_a_step_runs_its_own_function_steps(tmp_path: Path) -
     assert sorted(s.function.name for s in steps if s.function) == ["double", "triple"]
     run = run_locally(path, tmp_path)
     assert any("\n15 4\n" in log.read_text() for log in (run / "logs").iterdir())
+
+
+def test_the_compiler_and_the_runner_agree_on_their_contract() -> None:
+    # The runner (cnai_runtime.function, in the step's image) and the compiler cannot import
+    # each other on a cluster: the words they share are held equal here.
+    from cnai_runtime import artifacts, function
+
+    from cnai import function_contract
+    from cnai.semantics import pyfunctions
+
+    assert function.STAGED_BASE64 == function_contract.STAGED_BASE64
+    assert function.SINGLE_OUTPUT == pyfunctions.SINGLE_OUTPUT
+    assert set(function.SCALARS) == set(pyfunctions.SCALARS.values())
+    assert set(artifacts.ARTIFACT_TYPES) == set(pyfunctions.ARTIFACTS.values())
+    assert {cls.__name__ for cls in artifacts.ARTIFACT_TYPES.values()} == set(
+        pyfunctions.ARTIFACTS)
