@@ -417,3 +417,23 @@ def test_resources_read_once_report_in_every_step() -> None:
       step d { image = "x"  resources { cpu = 2  cpu = 2 } }
     }"""
     assert codes(warned) == ["W0101", "W0101", "E0110", "E0110"]
+
+
+def test_steps_reading_one_output_share_its_source() -> None:
+    # An output or a param read whole is one source for every step reading it
+    # (Checker.output_sources, param_sources); gathered from a loop, a list of its own.
+    p = graph("""pipeline p {
+      param lr: float = 0.1
+      param xs: list[int] = [1, 2]
+      step a { image = "i"  command = ["a", outputs.m]  output m: float }
+      for x in xs {
+        step l { image = "i"  command = ["l", "${x}", outputs.m]  output m: float }
+      }
+      step b { image = "i"  command = ["b", a.m, lr, l.m] }
+      step c { image = "i"  command = ["c", "${a.m}", "${lr}", l.m] }
+    }""")
+    b, c = p.step("b"), p.step("c")
+    assert [i.source for i in b.inputs] == [i.source for i in c.inputs]
+    assert all(x.source is y.source for x, y in zip(b.inputs[:2], c.inputs[:2], strict=True))
+    assert b.inputs[0].source == ir.OutputRef(step="a", output="m", type=ir.Type(name="float"))
+    assert b.inputs[2].source.type == ir.Type(name="list", item=ir.Type(name="float"))

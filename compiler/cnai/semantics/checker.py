@@ -67,6 +67,8 @@ class Checker:
         # Params read as a whole (`lr`, `${lr}`), by name, once one step has: every step reads
         # the same source (StepChecker._source).
         self.param_sources: dict[str, ir.ParamRef] = {}
+        # So too the steps' outputs read whole, by step and output (StepChecker._source).
+        self.output_sources: dict[tuple[str, str], ir.OutputRef] = {}
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
         self.configuration = PipelineConfiguration(self)

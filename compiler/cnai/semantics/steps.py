@@ -497,17 +497,24 @@ class StepChecker:
         """The text of one reference (``epochs``, ``"${lr}"``, ``outputs.model``)."""
         parts = ref.parts
         head = parts[0].name
-        # The usual references first, as _value_ref reads them: a param by its name, and
-        # the path of one of the step's outputs.
+        # The usual references first, as _value_ref reads them: a param by its name, the
+        # path of one of the step's outputs, another step's output read outside loops.
         if len(parts) == 1:
             if head not in self.loop_vars:
                 param = self.checker.param_sources.get(head)
                 if param is not None:
                     return self.shared.input_text(self.inputs.add(param, ref.span))
-        elif head == "outputs" and len(parts) == 2 and self.symbol is not None:
-            output = self.symbol.outputs.get(parts[1].name)
-            if output is not None and not output.stdout:
-                return self.shared.text(self.shared.output_path(parts[1].name))
+        elif len(parts) == 2 and self.symbol is not None:
+            if head == "outputs":
+                output = self.symbol.outputs.get(parts[1].name)
+                if output is not None and not output.stdout:
+                    return self.shared.text(self.shared.output_path(parts[1].name))
+            elif head not in self.loop_vars and head != self.symbol.name:
+                source = self.checker.output_sources.get((head, parts[1].name))
+                symbol = self.scope.get(head)
+                if (source is not None and symbol is not None and not symbol.loops
+                        and symbol.in_finally == self.ctx.in_finally):
+                    return self.shared.input_text(self.inputs.add(source, ref.span))
         resolved = self._value_ref(ref)
         return None if resolved is None else self.shared.text(resolved)
 
@@ -666,8 +673,15 @@ class StepChecker:
                     "fan-in across more than one loop level is not supported", ref.span,
                     "nested fan-in", help=["gather it inside the outer loop first"])
                 return None
-            out_type = types.list_of(output.type) if fan_in else output.type
-            return ir.OutputRef.of(symbol.name, output.name, out_type)
+            if fan_in:
+                return ir.OutputRef.of(symbol.name, output.name, types.list_of(output.type))
+            # Read whole, an output is the same source in every step reading it: made once.
+            key = (symbol.name, output.name)
+            source = self.checker.output_sources.get(key)
+            if source is None:
+                source = self.checker.output_sources[key] = ir.OutputRef.of(
+                    symbol.name, output.name, output.type)
+            return source
         self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
                                "not a value")
         return None
