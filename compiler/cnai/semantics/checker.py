@@ -219,6 +219,8 @@ class Checker:
 
     def visible_loop_vars(self, ctx: Context) -> dict[str, tuple[str, ir.Type]]:
         """Loop variables in scope at ``ctx``: name -> (loop id, item type)."""
+        if not ctx.loops:  # most steps
+            return {}
         return {self.loop_vars[loop][0]: (loop, self.loop_vars[loop][1])
                 for loop in ctx.loops if loop in self.loop_vars}
 

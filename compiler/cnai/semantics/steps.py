@@ -67,24 +67,27 @@ class StepInputs:
         if found is not None:
             return found.name
         avoid: frozenset[str] = self.kept
+        keeps_name = False  # a param or loop variable read whole keeps its name
         if isinstance(source, ir.OutputRef):
             # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
             base = f"{source.step}_{source.output}".replace("-", "_")
             if source.field is not None:
                 base += f"_{source.field}"
+        elif isinstance(source, ir.ParamRef | ir.LoopVarRef):
+            if source.field is not None:
+                base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
+            else:
+                base, avoid, keeps_name = source.name, _NO_NAMES, True
         elif isinstance(source, ir.PipelineStatus):
             base = "pipeline_status"
-        elif isinstance(source, ir.Literal_):
-            base = "value"
-        elif isinstance(source, ir.LoopVarRef | ir.ParamRef) and source.field is not None:
-            base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
         else:
-            base, avoid = source.name, frozenset()
-            other = self.folded.get(base.upper())
+            base = "value"  # a literal (ir.Literal_)
+        upper = base.upper()
+        if keeps_name:
+            other = self.folded.get(upper)
             if (other is not None and other.name != base
                     and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
                 self.clashes.append((other, base, span))
-        upper = base.upper()
         if upper in self.folded or upper in avoid:
             base = free_name(base, self.folded, avoid)
             upper = base.upper()
@@ -93,6 +96,9 @@ class StepInputs:
 
     def all(self) -> list[ir.Input]:
         return list(self.by_source.values())
+
+
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 def _source_key(source: ir.Source) -> object:
@@ -165,7 +171,8 @@ class StepChecker:
         fields_read, image = self._image_from_params(fields)
         values = self.fields.read(fields_read, decl.kind)
         self.readers.pods.read(fields, values, self.checker.pod_base)
-        step = ir.Step.of(decl.name.name, k8s_name(decl.name.name), decl.name.span,
+        step = ir.Step.of(decl.name.name, symbol.k8s_name or k8s_name(decl.name.name),
+                          decl.name.span,
                           values.pop("image", None) or image or "",
                           list(symbol.outputs.values()), self.ctx.group, self.readers.no_resources)
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
@@ -242,7 +249,10 @@ class StepChecker:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
             step.scheduling = cloud.scheduling(block, self.checker.scheduling)
-        distributed = [i for i in decl.items if isinstance(i, ast.DistributedDecl)]
+        distributed: list[ast.DistributedDecl] = []
+        for item in decl.items:  # a loop, not a comprehension: every step is asked
+            if isinstance(item, ast.DistributedDecl):
+                distributed.append(item)
         for extra in distributed[1:]:
             self.diagnostics.error("E0110", "a step has one `distributed` block", extra.span,
                                    "second `distributed`")
