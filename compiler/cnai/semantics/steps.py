@@ -66,19 +66,21 @@ class StepInputs:
         found = self.by_source.get(key)
         if found is not None:
             return found.name
+        # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
+        # goes through its metaclass's __instancecheck__, several times the cost.)
         avoid: frozenset[str] = self.kept
         keeps_name = False  # a param or loop variable read whole keeps its name
-        if isinstance(source, ir.OutputRef):
+        if type(source) is ir.OutputRef:
             # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
             base = f"{source.step}_{source.output}".replace("-", "_")
             if source.field is not None:
                 base += f"_{source.field}"
-        elif isinstance(source, ir.ParamRef | ir.LoopVarRef):
+        elif type(source) is ir.ParamRef or type(source) is ir.LoopVarRef:
             if source.field is not None:
                 base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
             else:
                 base, avoid, keeps_name = source.name, _NO_NAMES, True
-        elif isinstance(source, ir.PipelineStatus):
+        elif type(source) is ir.PipelineStatus:
             base = "pipeline_status"
         else:
             base = "value"  # a literal (ir.Literal_)
@@ -86,7 +88,7 @@ class StepInputs:
         if keeps_name:
             other = self.folded.get(upper)
             if (other is not None and other.name != base
-                    and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
+                    and type(other.source) in (ir.ParamRef, ir.LoopVarRef)):
                 self.clashes.append((other, base, span))
         if upper in self.folded or upper in avoid:
             base = free_name(base, self.folded, avoid)
