@@ -378,3 +378,62 @@ def test_checked_steps_share_their_fields_sets() -> None:
     }""").steps
     assert a.model_fields_set is b.model_fields_set
     assert a.resources.model_fields_set is b.resources.model_fields_set
+
+
+def test_assign_sets_fields_as_setattr_does() -> None:
+    # The checker sets a step's fields with ir.assign, not pydantic's __setattr__: the same
+    # values, in the same places, counted as set alike.
+    made, set_one_by_one = (ir.Step(name="a", k8s_name="a", span=_SPAN, image="x")
+                            for _ in range(2))
+    ir.assign(made, cache=True, args=[ir.Text.of("hi")], retry=None)
+    set_one_by_one.cache = True
+    set_one_by_one.args = [ir.Text.of("hi")]
+    set_one_by_one.retry = None
+    assert made == set_one_by_one and made.model_dump() == set_one_by_one.model_dump()
+    assert made.model_fields_set == set_one_by_one.model_fields_set
+    assert list(made.__dict__) == list(set_one_by_one.__dict__)
+    ir.share_fields_set(made)
+    ir.assign(made, cache=False)  # a field the shared set names
+    with pytest.raises(AssertionError, match="`timeout_seconds`"):
+        ir.assign(made, timeout_seconds=5)
+    assert "timeout_seconds" not in made.model_fields_set
+
+
+def test_resources_read_once_report_in_every_step() -> None:
+    # Steps repeating a block of literals share what it reads as (StepChecker._resources),
+    # but one whose reading reported something is read, and reported, in each step.
+    a, b, c, d = graph("""pipeline p {
+      step a { image = "x"  resources { cpu = 2  memory = "1Gi" } }
+      step b { image = "x"  resources { cpu = 2  memory = "1Gi" } }
+      step c { image = "x"  resources { cpu = 2.0  memory = "1Gi" } }
+      step d { image = "x"  resources { cpu = 2  memory = "1Gi"  gpu = 0 } }
+    }""").steps
+    assert a.resources is b.resources and c.resources.cpu == "2.0"
+    assert d.resources.gpu == 0 and d.resources is not a.resources
+    warned = """pipeline p {
+      step a { image = "x"  resources { memory = "1m" } }
+      step b { image = "x"  resources { memory = "1m" } }
+      step c { image = "x"  resources { cpu = 2  cpu = 2 } }
+      step d { image = "x"  resources { cpu = 2  cpu = 2 } }
+    }"""
+    assert codes(warned) == ["W0101", "W0101", "E0110", "E0110"]
+
+
+def test_steps_reading_one_output_share_its_source() -> None:
+    # An output or a param read whole is one source for every step reading it
+    # (Checker.output_sources, param_sources); gathered from a loop, a list of its own.
+    p = graph("""pipeline p {
+      param lr: float = 0.1
+      param xs: list[int] = [1, 2]
+      step a { image = "i"  command = ["a", outputs.m]  output m: float }
+      for x in xs {
+        step l { image = "i"  command = ["l", "${x}", outputs.m]  output m: float }
+      }
+      step b { image = "i"  command = ["b", a.m, lr, l.m] }
+      step c { image = "i"  command = ["c", "${a.m}", "${lr}", l.m] }
+    }""")
+    b, c = p.step("b"), p.step("c")
+    assert [i.source for i in b.inputs] == [i.source for i in c.inputs]
+    assert all(x.source is y.source for x, y in zip(b.inputs[:2], c.inputs[:2], strict=True))
+    assert b.inputs[0].source == ir.OutputRef(step="a", output="m", type=ir.Type(name="float"))
+    assert b.inputs[2].source.type == ir.Type(name="list", item=ir.Type(name="float"))

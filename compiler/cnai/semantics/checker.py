@@ -23,7 +23,7 @@ from cnai.semantics.nested import NestedCalls, pipeline_outputs
 from cnai.semantics.placement import PlacementChecker, check_gpu_params
 from cnai.semantics.resolver import Scope, Symbol, suggest
 from cnai.semantics.settings import REPLACED, Setting
-from cnai.semantics.steps import Arguments, StepChecker
+from cnai.semantics.steps import Arguments, StepChecker, StepReaders
 from cnai.semantics.streams import stream_ok
 from cnai.semantics.synchronization import LockReader
 from cnai.semantics.templates import TemplateExpander, TemplateLibrary
@@ -64,6 +64,11 @@ class Checker:
         self.pod_base: dict[str, Any] = {}  # the pipeline's identity.MERGED settings
         self.placement: dict[str, Any] = {}  # the pipeline's placement (semantics/placement.py)
         self.param_defaults: dict[str, ir.JSONValue] = {}  # by name: `gpu = PARAM` counts it
+        # Params read as a whole (`lr`, `${lr}`), by name, once one step has: every step reads
+        # the same source (StepChecker._source).
+        self.param_sources: dict[str, ir.ParamRef] = {}
+        # So too the steps' outputs read whole, by step and output (StepChecker._source).
+        self.output_sources: dict[tuple[str, str], ir.OutputRef] = {}
         self.library = TemplateLibrary(diagnostics)
         self.expander = TemplateExpander(self.library, diagnostics)
         self.configuration = PipelineConfiguration(self)
@@ -180,8 +185,9 @@ class Checker:
         (the compile's peak memory); nothing reads a checked step's body again: other steps
         read its symbol (outputs, loops), the shell (name, span, ``after``) stays."""
         steps: list[ir.Step] = []
+        readers = StepReaders(self)
         for applied, written, arguments, ctx in expanded:
-            step = StepChecker(self, ctx).check(applied, arguments)
+            step = StepChecker(self, ctx, readers).check(applied, arguments)
             if step is not None:
                 steps.append(step)
             if self.release:
@@ -213,6 +219,8 @@ class Checker:
 
     def visible_loop_vars(self, ctx: Context) -> dict[str, tuple[str, ir.Type]]:
         """Loop variables in scope at ``ctx``: name -> (loop id, item type)."""
+        if not ctx.loops:  # most steps
+            return {}
         return {self.loop_vars[loop][0]: (loop, self.loop_vars[loop][1])
                 for loop in ctx.loops if loop in self.loop_vars}
 

@@ -88,15 +88,19 @@ def group_edges(pipeline: ir.Pipeline) -> dict[str, list[ir.Dependency]]:
 def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
            groups: dict[str, list[ir.Dependency]]) -> list[ir.Dependency]:
     found = list(step.depends)
-    for group in pipeline.ancestors(step.group):
-        found += groups[group.id]
-    found += [ir.Dependency.of(i.source.step, "data", i.span) for i in step.inputs
-              if isinstance(i.source, ir.OutputRef)]
+    if step.group is not None:
+        for group in pipeline.ancestors(step.group):
+            found += groups[group.id]
+    for read in step.inputs:  # a loop, not a comprehension: every step has inputs
+        source = read.source
+        if isinstance(source, ir.OutputRef):
+            found.append(ir.Dependency.of(source.step, "data", read.span))
     if step.when is not None:
         found += [ir.Dependency.of(r.step, "gate", step.when.span)
                   for r in gate_refs(step.when.expr) if isinstance(r, ir.OutputRef)]
-    found += [ir.Dependency(step=preloads[m.dataset], kind="dataset") for m in step.mounts
-              if m.dataset in preloads and preloads[m.dataset] != step.name]
+    if step.mounts:
+        found += [ir.Dependency(step=preloads[m.dataset], kind="dataset") for m in step.mounts
+                  if m.dataset in preloads and preloads[m.dataset] != step.name]
     strongest: dict[str, ir.Dependency] = {}
     for dep in found:
         current = strongest.get(dep.step)
@@ -113,7 +117,7 @@ def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipelin
              for d in pipeline.datasets] + pipeline.steps
     groups = group_edges(pipeline)
     for step in steps:
-        step.depends = _edges(step, preloads, pipeline, groups)
+        ir.assign(step, depends=_edges(step, preloads, pipeline, groups))
     ordered = topological_order(steps)
     if ordered is None:
         order = {step.name: index for index, step in enumerate(steps)}

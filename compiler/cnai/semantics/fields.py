@@ -45,6 +45,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     context: tuple(name for name, spec in specs.items() if spec.required)
     for context, specs in FIELDS.items()}
 
+# Each context's simple settings (Setting.generic), which FieldReader.read reads.
+GENERIC: dict[str, dict[str, Setting]] = {
+    context: {name: setting for name, setting in specs.items() if setting.generic}
+    for context, specs in FIELDS.items()}
+
 Field = ast.Assignment | ast.Block
 
 
@@ -143,10 +148,10 @@ class FieldReader:
         declared kind and range: {the IR attribute it fills: its value, None if refused}.
         The others (custom readers, blocks) are left to the caller."""
         values: dict[str, Any] = {}
-        specs = FIELDS[context]
+        generic = GENERIC[context]
         for name, item in found.items():
-            setting = specs[name]
-            if setting.generic:
+            setting = generic.get(name)
+            if setting is not None:
                 values[setting.ir] = self.literal(setting, assigned(item))
         return values
 

@@ -7,7 +7,7 @@ resolved and typed, so a backend only translates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, KeysView
+from collections.abc import Callable, Iterable, KeysView
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
@@ -86,6 +86,16 @@ def updated(node: _N, **changes: Any) -> _N:
                     _fields_set_with(node.__pydantic_fields_set__, changes.keys()))
 
 
+def assign(node: Node, **values: Any) -> None:
+    """``node.NAME = value`` for each of ``values``, as pydantic's ``__setattr__`` sets a field
+    of a model that does not validate assignments (its "model_field" handler: the instance
+    dict, then the fields set; pydantic/main.py, _model_field_setattr_handler), in one call:
+    the checker sets a dozen fields of every step it makes, and ``__setattr__`` looks up its
+    handler for each. tests/test_semantics.py checks it against ``setattr``."""
+    node.__dict__.update(values)
+    node.__pydantic_fields_set__.update(values)
+
+
 def _fields_set_with(fields_set: set[str], names: KeysView[str]) -> set[str]:
     if names <= fields_set:
         return fields_set
@@ -102,6 +112,11 @@ class SharedFieldsSet(set[str]):
     def add(self, name: str) -> None:
         if name not in self:
             raise AssertionError(f"field `{name}` assigned on a node sharing its fields set")
+
+    def update(self, *others: Iterable[str]) -> None:  # as add: :func:`assign` calls it
+        for other in others:
+            for name in other:
+                self.add(name)
 
     def __copy__(self) -> set[str]:
         return set(self)
@@ -126,7 +141,9 @@ def share_fields_set(node: Node) -> None:
     """Replace ``node``'s fields set by the shared one naming the same fields: for a node the
     checker has finished, which no stage assigns a field it has not set already (dag.py's
     ``depends`` is one the checker sets on every step)."""
-    _set_fields_set(node, shared_fields_set(node.__pydantic_fields_set__))
+    fields_set = node.__pydantic_fields_set__
+    if type(fields_set) is not SharedFieldsSet:  # (a shared node's is shared already)
+        _set_fields_set(node, shared_fields_set(fields_set))
 
 
 # The empty list and dict of the steps the checker makes (Step.of), instead of fifteen of
@@ -347,6 +364,7 @@ class SharedNodes:
     def __init__(self) -> None:
         self.texts: dict[object, Text] = {}  # by the word, or the placeholder's (kind, name)
         self.input_values: dict[str, InputValue] = {}
+        self.input_texts: dict[str, Text] = {}
         self.output_paths: dict[str, OutputPath] = {}
         self.params: dict[tuple[str, Type], ParamRef] = {}
         self.resources_made: dict[tuple[tuple[str, type, object], ...], Resources] = {}
@@ -357,6 +375,13 @@ class SharedNodes:
         found = self.texts.get(key)
         if found is None:
             found = self.texts[key] = Text.of(part)
+        return found
+
+    def input_text(self, name: str) -> Text:
+        """``text(input_value(name))``: the text of the input's value alone (``${lr}``)."""
+        found = self.input_texts.get(name)
+        if found is None:
+            found = self.input_texts[name] = self.text(self.input_value(name))
         return found
 
     def input_value(self, name: str) -> InputValue:

@@ -86,10 +86,10 @@ class PlacementChecker:
         own tolerations and node affinity, else the pipeline's."""
         own = self.read(found)
         merged = {**pipeline, **own}
-        step.node_selector = {**pipeline.get("node_selector", {}),
-                              **own.get("node_selector", {})}
-        step.tolerations = merged.get("tolerations", [])
-        step.node_affinity = merged.get("node_affinity")
+        ir.assign(step, node_selector={**pipeline.get("node_selector", {}),
+                                       **own.get("node_selector", {})},
+                  tolerations=merged.get("tolerations", []),
+                  node_affinity=merged.get("node_affinity"))
         param = step.resources.gpu_param
         if param is not None and step.kind in ("distributed", "service"):
             self.diagnostics.error(

@@ -25,6 +25,7 @@ class Symbol:
     decl: ast.Node | None = None  # the AST declaration
     loops: tuple[str, ...] = ()  # steps: the loops around it, outer first
     in_finally: bool = False
+    k8s_name: str = ""  # its DNS-1123 form, once Scope.declare has checked it (steps)
 
 
 def close_matches(name: str, candidates: Iterable[str]) -> list[str]:
@@ -77,6 +78,7 @@ class Scope:
                     help=["Kubernetes names are lower-case with `-` for `_`; rename one of them"])
                 return False
             space[mapped] = symbol
+            symbol.k8s_name = mapped
         self.symbols[symbol.name] = symbol
         return True
 

@@ -17,7 +17,7 @@ from cnai.semantics import (
     types,
 )
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import assigned, block_of, fill
+from cnai.semantics.fields import assigned, block_of
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.identity import PodReader
@@ -66,25 +66,30 @@ class StepInputs:
         found = self.by_source.get(key)
         if found is not None:
             return found.name
+        # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
+        # goes through its metaclass's __instancecheck__, several times the cost.)
         avoid: frozenset[str] = self.kept
-        if isinstance(source, ir.OutputRef):
+        keeps_name = False  # a param or loop variable read whole keeps its name
+        if type(source) is ir.OutputRef:
             # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
             base = f"{source.step}_{source.output}".replace("-", "_")
             if source.field is not None:
                 base += f"_{source.field}"
-        elif isinstance(source, ir.PipelineStatus):
+        elif type(source) is ir.ParamRef or type(source) is ir.LoopVarRef:
+            if source.field is not None:
+                base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
+            else:
+                base, avoid, keeps_name = source.name, _NO_NAMES, True
+        elif type(source) is ir.PipelineStatus:
             base = "pipeline_status"
-        elif isinstance(source, ir.Literal_):
-            base = "value"
-        elif isinstance(source, ir.LoopVarRef | ir.ParamRef) and source.field is not None:
-            base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
         else:
-            base, avoid = source.name, frozenset()
-            other = self.folded.get(base.upper())
-            if (other is not None and other.name != base
-                    and isinstance(other.source, (ir.ParamRef, ir.LoopVarRef))):
-                self.clashes.append((other, base, span))
+            base = "value"  # a literal (ir.Literal_)
         upper = base.upper()
+        if keeps_name:
+            other = self.folded.get(upper)
+            if (other is not None and other.name != base
+                    and type(other.source) in (ir.ParamRef, ir.LoopVarRef)):
+                self.clashes.append((other, base, span))
         if upper in self.folded or upper in avoid:
             base = free_name(base, self.folded, avoid)
             upper = base.upper()
@@ -93,6 +98,9 @@ class StepInputs:
 
     def all(self) -> list[ir.Input]:
         return list(self.by_source.values())
+
+
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 def _source_key(source: ir.Source) -> object:
@@ -109,10 +117,26 @@ def _source_key(source: ir.Source) -> object:
     return source.model_dump_json(exclude={"type"})
 
 
+class StepReaders:
+    """The readers of a step's settings, which hold nothing of the step they read: made once
+    for a pipeline's steps rather than for each (Checker._check_steps)."""
+
+    def __init__(self, checker: Checker) -> None:
+        self.pods = PodReader(checker)
+        self.placement = PlacementChecker(checker)
+        self.cloud = CloudChecker(checker)
+        self.locks = LockReader(checker.diagnostics, checker.fields)
+        self.no_resources = checker.shared.resources({})  # a step's until it has its own
+        # A `resources` block of literal values each, by its fields' names, kinds and values:
+        # what it reads as, when reading it reported nothing (StepChecker._resources).
+        self.resources: dict[tuple[tuple[str, type, object], ...], ir.Resources] = {}
+
+
 class StepChecker:
     """Checks one step at its place in the pipeline (``ctx``: its loops, branch, finally)."""
 
-    def __init__(self, checker: Checker, ctx: Context) -> None:
+    def __init__(self, checker: Checker, ctx: Context,
+                 readers: StepReaders | None = None) -> None:
         self.checker = checker
         self.ctx = ctx
         self.diagnostics = checker.diagnostics
@@ -124,7 +148,8 @@ class StepChecker:
         # Loop variables visible here; every reference a step makes is checked against them.
         self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
-        self.calls = configuration.EnvCalls(checker.diagnostics, checker.fields)
+        self.calls = checker.configuration.calls
+        self.readers = readers if readers is not None else StepReaders(checker)
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
         """Check a step whose template, if any, is already expanded into ``decl``."""
@@ -136,19 +161,27 @@ class StepChecker:
             self._check_argument(param, value)
         # A `use` left in the items named an unknown template (reported): its fields are
         # unknown, so missing ones are not reported again.
-        unresolved = any(isinstance(i, ast.UseDecl) for i in decl.items)
+        unresolved = False
+        for item in decl.items:
+            if isinstance(item, ast.UseDecl):
+                unresolved = True
+                break
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=not unresolved and not suspends(decl))
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
         values = self.fields.read(fields_read, decl.kind)
-        PodReader(self.checker).read(fields, values, self.checker.pod_base)
-        step = ir.Step.of(decl.name.name, k8s_name(decl.name.name), decl.name.span,
+        self.readers.pods.read(fields, values, self.checker.pod_base)
+        step = ir.Step.of(decl.name.name, symbol.k8s_name or k8s_name(decl.name.name),
+                          decl.name.span,
                           values.pop("image", None) or image or "",
-                          list(symbol.outputs.values()), self.ctx.group, self.shared.resources({}))
+                          list(symbol.outputs.values()), self.ctx.group, self.readers.no_resources)
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
-        fill(step, values)
+        # The step's fields are set with ir.assign, several at once where nothing reads the
+        # step between them, rather than through pydantic's __setattr__ one by one. A value
+        # refused (None) leaves the step's own, as fields.fill does.
+        ir.assign(step, **{attr: given for attr, given in values.items() if given is not None})
         # (Not `value`: that name holds an ast.Expr above, and mypyc types a local once.)
         for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
@@ -157,31 +190,33 @@ class StepChecker:
         function_steps.apply(step, fields, self.checker.expander.functions.get(decl.name.name),
                              self.diagnostics)
         if "command" in fields:
-            step.command = self._texts(assigned(fields["command"]), "command")
+            ir.assign(step, command=self._texts(assigned(fields["command"]), "command"))
         if "args" in fields:
-            step.args = self._texts(assigned(fields["args"]), "args")
+            ir.assign(step, args=self._texts(assigned(fields["args"]), "args"))
         env = configuration.merge_env(self.checker.configuration.env_items,
                                       block_of(fields["env"]) if "env" in fields else None)
         if env is not None:
             step.env = self._env(env)
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
-        fill(step, LockReader(self.diagnostics, self.fields).read(fields))
-        step.suspend_seconds = suspend.value(decl, fields, self.fields)
-        if step.suspend_seconds is not None and "image" not in fields and not step.image:
+        locks = {attr: given for attr, given in self.readers.locks.read(fields).items()
+                 if given is not None}
+        seconds = suspend.value(decl, fields, self.fields)
+        ir.assign(step, **locks, suspend_seconds=seconds)
+        if seconds is not None and "image" not in fields and not step.image:
             suspend.check_approval(decl, step, fields, self.diagnostics)
         if "resources" in fields:
-            step.resources = self._resources(fields["resources"])
+            ir.assign(step, resources=self._resources(fields["resources"]))
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         self._cloud(decl, step, fields, serving)
-        PlacementChecker(self.checker).apply(step, fields, self.checker.placement)
+        self.readers.placement.apply(step, fields, self.checker.placement)
         configuration.check_service(step, decl, self.diagnostics)
-        step.depends = self._after(decl)
+        depends = self._after(decl)
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
-        step.inputs = self.inputs.all()
+        ir.assign(step, depends=depends, inputs=self.inputs.all())
         hygiene.check_handler_reads(step, self.diagnostics)
         for earlier, name, span in self.inputs.clashes:
             self._report_clash(step, earlier, name, span)
@@ -203,20 +238,23 @@ class StepChecker:
             return fields, None
         rest = {name: item for name, item in fields.items() if name != "image"}
         text = self.text(field.value)
-        return rest, None if text is None else PlacementChecker(self.checker).image(
+        return rest, None if text is None else self.readers.placement.image(
             text, {i.name: i for i in self.inputs.all()}, field.value.span)
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
                fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
         """Distributed training, scheduling, disruption budgets and serving (``serving``: the
         simple serving settings already read, by their path on the step)."""
-        cloud = CloudChecker(self.checker)
-        step.scheduling = self.checker.scheduling
+        cloud = self.readers.cloud
+        ir.assign(step, scheduling=self.checker.scheduling)
         if "scheduling" in fields:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
             step.scheduling = cloud.scheduling(block, self.checker.scheduling)
-        distributed = [i for i in decl.items if isinstance(i, ast.DistributedDecl)]
+        distributed: list[ast.DistributedDecl] = []
+        for item in decl.items:  # a loop, not a comprehension: every step is asked
+            if isinstance(item, ast.DistributedDecl):
+                distributed.append(item)
         for extra in distributed[1:]:
             self.diagnostics.error("E0110", "a step has one `distributed` block", extra.span,
                                    "second `distributed`")
@@ -408,14 +446,35 @@ class StepChecker:
                                    "expected a list", help=[f'write `{field} = ["python", '
                                                             '"train.py"]`'])
             return []
-        texts = [self.text(item) for item in expr.items]
-        return [t for t in texts if t is not None]
+        # The usual items read here rather than through text(): a plain word's shared text
+        # looked up, a reference's made. A large pipeline has thousands of commands.
+        words = self.shared.texts
+        texts: list[ir.Text] = []
+        text: ir.Text | None
+        for item in expr.items:
+            if type(item) is ast.StringLit and len(item.parts) == 1:
+                only = item.parts[0]
+                if isinstance(only, str):
+                    found = words.get(only)
+                    texts.append(self.shared.text(only) if found is None else found)
+                    continue
+                text = self._ref_text(only)  # `"${lr}"`, as text() reads it
+            elif type(item) is ast.Ref:
+                text = self._ref_text(item)
+            else:
+                text = self.text(item)
+            if text is not None:
+                texts.append(text)
+        return texts
 
     def text(self, expr: ast.Expr) -> ir.Text | None:
         """A string-like value: literal text, scalars as their text, references resolved."""
         if isinstance(expr, ast.StringLit):
-            if len(expr.parts) == 1 and isinstance(expr.parts[0], str):  # a plain word
-                return self.shared.text(expr.parts[0])
+            if len(expr.parts) == 1:
+                only = expr.parts[0]
+                if isinstance(only, str):  # a plain word
+                    return self.shared.text(only)
+                return self._ref_text(only)  # `"${lr}"`: nothing to merge, nor a `{{`
             parts: list[str | ir.Placeholder] = []
             for part in expr.parts:
                 resolved = part if isinstance(part, str) else self._value_ref(part)
@@ -435,8 +494,7 @@ class StepChecker:
                 return None
             return self.shared.text(merged[0]) if len(merged) == 1 else ir.Text.of(*merged)
         if isinstance(expr, ast.Ref):
-            resolved = self._value_ref(expr)
-            return None if resolved is None else self.shared.text(resolved)
+            return self._ref_text(expr)
         if isinstance(expr, ast.IntLit):
             return self.shared.text(str(expr.value))
         if isinstance(expr, ast.FloatLit):
@@ -447,6 +505,31 @@ class StepChecker:
                                expr.span, "not a text value")
         return None
 
+    def _ref_text(self, ref: ast.Ref) -> ir.Text | None:
+        """The text of one reference (``epochs``, ``"${lr}"``, ``outputs.model``)."""
+        parts = ref.parts
+        head = parts[0].name
+        # The usual references first, as _value_ref reads them: a param by its name, the
+        # path of one of the step's outputs, another step's output read outside loops.
+        if len(parts) == 1:
+            if head not in self.loop_vars:
+                param = self.checker.param_sources.get(head)
+                if param is not None:
+                    return self.shared.input_text(self.inputs.add(param, ref.span))
+        elif len(parts) == 2 and self.symbol is not None:
+            if head == "outputs":
+                output = self.symbol.outputs.get(parts[1].name)
+                if output is not None and not output.stdout:
+                    return self.shared.text(self.shared.output_path(parts[1].name))
+            elif head not in self.loop_vars and head != self.symbol.name:
+                source = self.checker.output_sources.get((head, parts[1].name))
+                symbol = self.scope.get(head)
+                if (source is not None and symbol is not None and not symbol.loops
+                        and symbol.in_finally == self.ctx.in_finally):
+                    return self.shared.input_text(self.inputs.add(source, ref.span))
+        resolved = self._value_ref(ref)
+        return None if resolved is None else self.shared.text(resolved)
+
     def _value_ref(self, ref: ast.Ref) -> str | ir.Placeholder | None:
         head = ref.parts[0]
         if head.name == "outputs":
@@ -455,6 +538,11 @@ class StepChecker:
             source = self.source_of(ref)
             return None if source is None else self.shared.input_value(
                 self.inputs.add(source, ref.span))
+        if len(ref.parts) == 1:
+            # A param by its name, the usual reference: its source is the same in every step.
+            param = self.checker.param_sources.get(head.name)
+            if param is not None:
+                return self.shared.input_value(self.inputs.add(param, ref.span))
         symbol = self.scope.get(head.name)
         if symbol is None:
             self.scope.unknown(head, "name", "E0103",
@@ -555,7 +643,9 @@ class StepChecker:
                 return None
             if symbol.type is None:  # its type was refused already
                 return None
-            return self.shared.param_ref(symbol.name, symbol.type)
+            param = self.shared.param_ref(symbol.name, symbol.type)
+            self.checker.param_sources[symbol.name] = param
+            return param
         if symbol.kind in ("step", "service"):
             if len(rest) == 2:
                 return self._metric(ref, symbol)
@@ -595,8 +685,15 @@ class StepChecker:
                     "fan-in across more than one loop level is not supported", ref.span,
                     "nested fan-in", help=["gather it inside the outer loop first"])
                 return None
-            out_type = types.list_of(output.type) if fan_in else output.type
-            return ir.OutputRef.of(symbol.name, output.name, out_type)
+            if fan_in:
+                return ir.OutputRef.of(symbol.name, output.name, types.list_of(output.type))
+            # Read whole, an output is the same source in every step reading it: made once.
+            key = (symbol.name, output.name)
+            source = self.checker.output_sources.get(key)
+            if source is None:
+                source = self.checker.output_sources[key] = ir.OutputRef.of(
+                    symbol.name, output.name, output.type)
+            return source
         self.diagnostics.error("E0201", f"`{ref.dotted}` is not a value", ref.span,
                                "not a value")
         return None
@@ -682,8 +779,22 @@ class StepChecker:
 
     def _resources(self, block: ast.Assignment | ast.Block) -> ir.Resources:
         assert isinstance(block, ast.Block)
+        # Steps repeat a few blocks of literals (`resources { gpu = 1  cpu = 4 }`): one that
+        # read without a word reported reads the same in every step.
+        key = _literals_key(block.items)
+        if key is not None:
+            made = self.readers.resources.get(key)
+            if made is not None:
+                return made
+        reported = len(self.diagnostics)
+        resources = self._read_resources(block)
+        if key is not None and len(self.diagnostics) == reported:
+            self.readers.resources[key] = resources
+        return resources
+
+    def _read_resources(self, block: ast.Block) -> ir.Resources:
         fields = self.fields.collect(block.items, "resources", None, block.span)
-        placement = PlacementChecker(self.checker)
+        placement = self.readers.placement
         gpu = fields.get("gpu")
         counted = None  # `gpu = PARAM`: the param, and its default
         if isinstance(gpu, ast.Assignment) and isinstance(gpu.value, ast.Ref):
@@ -749,6 +860,32 @@ def constant_type(expr: ast.Expr) -> ir.Type | None:
     if isinstance(expr, ast.RecordLit):
         return records.constant(expr, lambda e: (None, constant_type(e)))[1]
     return None
+
+
+def _literals_key(items: tuple[ast.BodyItem, ...]
+                  ) -> tuple[tuple[str, type, object], ...] | None:
+    """What tells two blocks of ``NAME = LITERAL`` fields apart: each field's name, and its
+    value's node type and value (``1``, ``1.0`` and ``true`` are equal in Python; a float by
+    its repr, as ``-0.0 == 0.0``). None for any other block: its reading depends on more."""
+    key: list[tuple[str, type, object]] = []
+    for item in items:
+        if type(item) is not ast.Assignment or item.key.quoted:
+            return None
+        value = item.value
+        if type(value) is ast.StringLit:
+            parts = value.parts
+            if len(parts) != 1 or type(parts[0]) is not str:
+                return None
+            key.append((item.key.name, ast.StringLit, parts[0]))
+        elif type(value) is ast.IntLit:
+            key.append((item.key.name, ast.IntLit, value.value))
+        elif type(value) is ast.FloatLit:
+            key.append((item.key.name, ast.FloatLit, repr(value.value)))
+        elif type(value) is ast.BoolLit:
+            key.append((item.key.name, ast.BoolLit, value.value))
+        else:
+            return None
+    return tuple(key)
 
 
 def _merge(parts: list[str | ir.Placeholder]) -> list[str | ir.Placeholder]:

@@ -22,7 +22,10 @@ _CONTAINER_FIELDS = ("command", "args", "env", "env_from", "resources", "retry",
 
 def suspends(decl: ast.StepDecl) -> bool:
     """Whether the step is written with ``suspend`` (its image is then not required)."""
-    return any(isinstance(i, ast.Assignment) and i.key.name == "suspend" for i in decl.items)
+    for item in decl.items:  # a loop, not any(): every step is asked
+        if isinstance(item, ast.Assignment) and item.key.name == "suspend":
+            return True
+    return False
 
 
 def read(expr: ast.Expr, fields: FieldReader) -> int | None:
