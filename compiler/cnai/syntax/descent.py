@@ -2,9 +2,10 @@
 
 The LALR driver (lalr.py) spends most of a large parse on its tables: a state lookup per
 token, a reduction per rule with its child list built and filtered, and to_ast.py's
-callbacks working out which child is which. Over the same scanner, this parser reads each
-rule's shape directly and builds each node once, with the span, nesting depth and values
-AstBuilder would give it (AstBuilder still decodes strings and numbers).
+callbacks working out which child is which. Over the same tokens (scanned a chunk at a
+time, ``_tokens``), this parser reads each rule's shape directly and builds each node once,
+with the span, nesting depth and values AstBuilder would give it (AstBuilder still decodes
+strings and numbers).
 
 It accepts only well-formed input: on the first token it does not expect, on a character no
 token starts with, on anything nested deeper than the LALR path would take without
@@ -16,16 +17,28 @@ tests/test_descent.py holds the two parsers to the same tree, and the same refus
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import string
+from collections.abc import Callable, Iterator
 from functools import cache
+from itertools import accumulate, chain, repeat
+from operator import itemgetter
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.lalr import Token
+from cnai.syntax.tables import Tables
 from cnai.syntax.to_ast import MAX_DEPTH, AstBuilder
 
-# Terminals whose text varies; every other token (a keyword, punctuation) is known by its text.
-_VALUED = frozenset(("NAME", "STRING", "INT", "FLOAT", "COMP_OP"))
+# The terminals whose text varies (lexer._ORDER), and comments, by a token's first character;
+# a keyword or punctuation is looked up whole first (its kind is its text), so `=` is not
+# COMP_OP. A number is an INT until its text says FLOAT; it may start with any digit the
+# regex's `\d` takes, not only an ASCII one (the kind where the first character is unknown).
+_FIRST = {
+    **dict.fromkeys(string.ascii_letters + "_", "NAME"), '"': "STRING",
+    **dict.fromkeys(string.digits + "-", "INT"), **dict.fromkeys("=!<>", "COMP_OP"),
+    "#": "COMMENT"}
+# Lines of text split at a time: the tokens of one chunk are held at once, not the file's.
+_CHUNK = 1 << 15
 _FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
 # Recursion (blocks, expressions, types) deeper than this goes to the LALR path, which takes
 # any depth without recursing and refuses over MAX_DEPTH with E0008.
@@ -33,6 +46,7 @@ _NESTING = MAX_DEPTH
 _END = "$END"
 
 _new_token = tuple.__new__
+_first_character = itemgetter(0)
 
 
 class _Unexpected(Exception):
@@ -44,10 +58,10 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def descend(pattern: str, keywords: dict[str, str], builder: AstBuilder) -> ast.Module | None:
+def descend(tables: Tables, builder: AstBuilder) -> ast.Module | None:
     """The module for ``builder.source``, or None where the LALR path must decide."""
     try:
-        module = _Descent(pattern, keywords, builder).module()
+        module = _Descent(tables, builder).module()
     except (_Unexpected, RecursionError):
         return None
     if builder.diagnostics.items:
@@ -55,14 +69,14 @@ def descend(pattern: str, keywords: dict[str, str], builder: AstBuilder) -> ast.
     return module
 
 
-def descend_step(pattern: str, keywords: dict[str, str], builder: AstBuilder, start: int,
-                 end: int, nesting: int) -> ast.StepDecl | None:
+def descend_step(tables: Tables, builder: AstBuilder, start: int, end: int,
+                 nesting: int) -> ast.StepDecl | None:
     """The step or service declared by exactly ``builder.source.text[start:end]``, parsed as
     if ``nesting`` blocks enclosed it, or None where a whole parse must decide (what
     syntax/incremental.py reuses a tree with)."""
-    descent = _Descent(pattern, keywords, builder, start, end)
-    descent.nesting = nesting
     try:
+        descent = _Descent(tables, builder, start, end)
+        descent.nesting = nesting
         kind = descent.kind
         if kind != "step" and kind != "service":
             return None
@@ -78,19 +92,66 @@ def _depth(node: ast.Node) -> int:
     return getattr(node, "_depth", 0)
 
 
+def _indices(items: list[str], item: str) -> Iterator[int]:
+    """Where ``item`` is in ``items`` (list.index finds each in C)."""
+    found = -1
+    while True:
+        try:
+            found = items.index(item, found + 1)
+        except ValueError:
+            return
+        yield found
+
+
+def _tokens(tables: Tables, text: str, start: int, stop: int
+            ) -> Iterator[Iterator[tuple[str, str, int, int]]]:
+    """The tokens of ``text[start:stop]`` as (kind, text, start, end), some lines at a time,
+    then the end of the text for ever.
+
+    A token is a Python step at most: the tokens of a chunk are found, and their kinds,
+    texts and offsets listed, by C loops (re.split, map, accumulate), and the parser takes
+    each with one tuple unpacking. A chunk ends after a newline, which no token spans.
+    Raises _Unexpected for a character no token starts with (split leaves it between two
+    tokens, where only blanks may be)."""
+    split = _compiled(tables.tokens).split
+    blanks = _compiled(tables.blanks).fullmatch
+    fixed = {text: text for text in (*tables.keywords, *tables.punctuation)}
+    names: dict[str, str] = {}  # one string per distinct name (and text), as the LALR path
+    position = start
+    while position < stop:
+        cut = text.find("\n", position + _CHUNK, stop)
+        cut = stop if cut == -1 else cut + 1
+        pieces = split(text[position:cut])  # blanks, token, blanks, ..., token, blanks
+        if blanks("".join(pieces[::2])) is None:
+            raise _Unexpected
+        values = pieces[1::2]
+        values = list(map(names.setdefault, values, values))
+        kinds: list[str] = list(map(fixed.get, values, map(
+            _FIRST.get, map(_first_character, values), repeat("INT"))))
+        offsets = list(accumulate(map(len, pieces), initial=position))
+        tokens = zip(kinds, values, offsets[1:-1:2], offsets[2::2], strict=True)
+        for number in _indices(kinds, "INT"):  # a FLOAT is rare
+            if not values[number].lstrip("-").isdecimal():
+                kinds[number] = "FLOAT"
+        if "COMMENT" in kinds:
+            yield (token for token in tokens if token[0] != "COMMENT")
+        else:
+            yield tokens
+        position = cut
+    yield repeat((_END, "", stop, stop))
+
+
 class _Descent:
-    def __init__(self, pattern: str, keywords: dict[str, str], builder: AstBuilder,
-                 start: int = 0, end: int = -1) -> None:
+    def __init__(self, tables: Tables, builder: AstBuilder, start: int = 0,
+                 end: int = -1) -> None:
         """Tokens of ``builder.source.text[start:end]`` (``end`` -1: to the end of the text)."""
         self.builder = builder
         self.source: SourceFile = builder.source
         self.text: str = self.source.text
         self.length = len(self.text) if end == -1 else end  # where the tokens end
-        self.next_match: Callable[[], re.Match[str]] = (
-            _compiled(pattern).finditer(self.text, start, self.length).__next__)
-        self.words = {word: word for word in keywords}  # a keyword's kind is its text
+        self.next_token: Callable[[], tuple[str, str, int, int]] = chain.from_iterable(
+            _tokens(tables, self.text, start, self.length)).__next__
         self.plain = builder.plain_strings
-        self.names: dict[str, str] = {}
         self.nesting = 0
         # The current token: its kind (a terminal's name, or a keyword's or punctuation's
         # text), its text and its offsets.
@@ -103,28 +164,7 @@ class _Descent:
     # ---- tokens -------------------------------------------------------------------------
 
     def advance(self) -> None:
-        found = self.next_match()
-        kind = found.lastgroup
-        if kind is None:
-            if found.end() != self.length:
-                raise _Unexpected  # a character no token starts with
-            self.kind = _END
-            self.start = self.end = self.length
-            return
-        # The token ends the match (which starts with the blanks and comments before it).
-        value = found[kind]
-        end = found.end()
-        if kind == "NAME":
-            # One string per distinct name, as the LALR path; a keyword is its own kind.
-            kind = self.words.get(value, "NAME")
-            if kind == "NAME":
-                value = self.names.setdefault(value, value)
-        elif kind not in _VALUED:
-            kind = value
-        self.kind = kind
-        self.value = value
-        self.start = end - len(value)
-        self.end = end
+        self.kind, self.value, self.start, self.end = self.next_token()
 
     def expect(self, kind: str) -> int:
         """Take a token of ``kind``; its end offset."""
@@ -297,10 +337,19 @@ class _Descent:
             key = self.field_name()
         if self.kind == "=":
             self.advance()
-            value = self.expr()
+            parts = self.plain.get(self.value) if self.kind == "STRING" else None
+            value: ast.Expr
+            if parts is not None:  # a string seen before: the commonest value, read here
+                value = ast.StringLit(parts, Span(self.source, self.start, self.end))
+                self.advance()
+                kind = self.kind
+                if kind == "COMP_OP" or kind == "and" or kind == "or":
+                    value = self.operators(value)
+            else:
+                value = self.expr()
             assignment = ast.Assignment(key, value, Span(self.source, key.span.start,
                                                          value.span.end))
-            self.nest(assignment, 1 + _depth(value))
+            self.nest(assignment, 1 + getattr(value, "_depth", 0))
             return assignment
         self.expect("{")
         items, depth = self.body_items()
@@ -570,11 +619,21 @@ class _Descent:
         """`or` binds loosest, then `and`, `not`, a comparison (not chained). Most values are
         one atom: it is read first, and the operators' levels only entered if one follows."""
         if self.kind == "not":
-            left = self.not_test()
-        else:
-            left = self.atom()
-            if self.kind == "COMP_OP":
-                left = self.compare(left)
+            return self.bool_ops(self.not_test())
+        left = self.atom()
+        kind = self.kind
+        if kind == "COMP_OP" or kind == "and" or kind == "or":
+            return self.operators(left)
+        return left
+
+    def operators(self, left: ast.Expr) -> ast.Expr:
+        """The rest of an expression that began with the atom ``left``."""
+        if self.kind == "COMP_OP":
+            left = self.compare(left)
+        return self.bool_ops(left)
+
+    def bool_ops(self, left: ast.Expr) -> ast.Expr:
+        """The `and`s and `or`s after an expression's first operand ``left``."""
         while self.kind == "and":
             self.advance()
             left = self.bool_op("and", left, self.not_test())
@@ -628,9 +687,12 @@ class _Descent:
         if kind == "NAME":
             head = ast.Ident(self.value, Span(self.source, self.start, self.end))
             self.advance()
-            if self.kind == "(":
+            kind = self.kind
+            if kind == "(":
                 return self.call(head)
-            return self.ref(head)
+            if kind == ".":
+                return self.ref(head)
+            return ast.Ref((head,), head.span)  # one span serves both, as in ref()
         if kind == "STRING":
             return self.string()
         if kind == "INT":
@@ -715,10 +777,20 @@ class _Descent:
         """`[expr ("," expr)* ","?]` up to ``close`` (not taken), and the deepest's depth."""
         items: list[ast.Expr] = []
         deepest = 0
+        plain = self.plain
         while self.kind != close:
-            item = self.expr()
+            parts = plain.get(self.value) if self.kind == "STRING" else None
+            item: ast.Expr
+            if parts is not None:  # a string seen before (a command's words), read here
+                item = ast.StringLit(parts, Span(self.source, self.start, self.end))
+                self.advance()
+                kind = self.kind
+                if kind == "COMP_OP" or kind == "and" or kind == "or":
+                    item = self.operators(item)
+            else:
+                item = self.expr()
             items.append(item)
-            depth = _depth(item)
+            depth = getattr(item, "_depth", 0)
             if depth > deepest:
                 deepest = depth
             if self.kind != ",":
