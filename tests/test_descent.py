@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from cnai.diagnostics import CompileError
 from cnai.source import SourceFile
 from cnai.syntax import ast, parse
-from cnai.syntax.descent import _END, _CHUNK, _tokens, _Unexpected, descend
+from cnai.syntax.descent import _CHUNK, _END, _tokens, _Unexpected, descend
 from cnai.syntax.lalr import Token, run
 from cnai.syntax.tables import tables
 from cnai.syntax.to_ast import AstBuilder
@@ -186,6 +186,10 @@ def test_mutations_give_the_same_result(text: str) -> None:
     "pipeline p { x = 1 }\v", "pipeline p {\u00a0}", "$pipeline p { }",
     "pipeline p { x = \u0661\u0662 y = -\u0663.5 }",  # digits `\\d` takes: numbers
     'pipeline p { x = "a#b" # "c\n y = 1 }  # }', "pipeline p { x = 1 }  # end",
+    # Integers at int64's edge, read without AstBuilder under 19 characters.
+    "pipeline p { a = 999999999999999999 b = -99999999999999999 c = -999999999999999999 }",
+    "pipeline p { a = 9223372036854775807 b = -9223372036854775807 }",
+    "pipeline p { a = 9223372036854775808 }", "pipeline p { a = 0000000000000000000001 }",
 ])
 def test_edges_go_the_lalr_way(text: str) -> None:
     same(text)
@@ -257,7 +261,7 @@ def _lalr_tokens(text: str) -> list[tuple[str, str, int, int]] | None:
                 return None
             break
         value, start = match[kind], match.start(kind)
-        if kind == "NAME" and value in tables().keywords or value in punctuation:
+        if (kind == "NAME" and value in tables().keywords) or value in punctuation:
             kind = value
         found.append((kind, value, start, match.end()))
     return found

@@ -21,7 +21,7 @@ import string
 from collections.abc import Callable, Iterator
 from functools import cache
 from itertools import accumulate, chain, repeat
-from operator import itemgetter
+from typing import cast
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
@@ -46,7 +46,6 @@ _NESTING = MAX_DEPTH
 _END = "$END"
 
 _new_token = tuple.__new__
-_first_character = itemgetter(0)
 
 
 class _Unexpected(Exception):
@@ -92,7 +91,7 @@ def _depth(node: ast.Node) -> int:
     return getattr(node, "_depth", 0)
 
 
-def _indices(items: list[str], item: str) -> Iterator[int]:
+def _indices(items: list[str | None], item: str | None) -> Iterator[int]:
     """Where ``item`` is in ``items`` (list.index finds each in C)."""
     found = -1
     while True:
@@ -115,7 +114,8 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     tokens, where only blanks may be)."""
     split = _compiled(tables.tokens).split
     blanks = _compiled(tables.blanks).fullmatch
-    fixed = {text: text for text in (*tables.keywords, *tables.punctuation)}
+    # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
+    kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
     names: dict[str, str] = {}  # one string per distinct name (and text), as the LALR path
     position = start
     while position < stop:
@@ -126,13 +126,16 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
             raise _Unexpected
         values = pieces[1::2]
         values = list(map(names.setdefault, values, values))
-        kinds: list[str] = list(map(fixed.get, values, map(
-            _FIRST.get, map(_first_character, values), repeat("INT"))))
+        found: list[str | None] = list(map(kinds_of.get, values))
+        for number in _indices(found, None):  # a text not met before
+            value = values[number]
+            kind = _FIRST.get(value[0], "INT")
+            if kind == "INT" and not value.lstrip("-").isdecimal():
+                kind = "FLOAT"
+            found[number] = kinds_of[value] = kind
+        kinds = cast(list[str], found)
         offsets = list(accumulate(map(len, pieces), initial=position))
         tokens = zip(kinds, values, offsets[1:-1:2], offsets[2::2], strict=True)
-        for number in _indices(kinds, "INT"):  # a FLOAT is rare
-            if not values[number].lstrip("-").isdecimal():
-                kinds[number] = "FLOAT"
         if "COMMENT" in kinds:
             yield (token for token in tokens if token[0] != "COMMENT")
         else:
@@ -164,6 +167,7 @@ class _Descent:
     # ---- tokens -------------------------------------------------------------------------
 
     def advance(self) -> None:
+        # Inline (this one line) where most tokens are taken: a call costs more than it does.
         self.kind, self.value, self.start, self.end = self.next_token()
 
     def expect(self, kind: str) -> int:
@@ -171,7 +175,7 @@ class _Descent:
         if self.kind != kind:
             raise _Unexpected
         end = self.end
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         return end
 
     def token(self) -> Token:
@@ -181,7 +185,7 @@ class _Descent:
         if self.kind != "NAME":
             raise _Unexpected
         ident = ast.Ident(self.value, Span(self.source, self.start, self.end))
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         return ident
 
     def string(self) -> ast.StringLit:
@@ -192,7 +196,7 @@ class _Descent:
             literal = ast.StringLit(parts, Span(self.source, self.start, self.end))
         else:
             literal = self.builder.string_token(self.token())
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         return literal
 
     def deeper(self) -> None:
@@ -330,30 +334,33 @@ class _Descent:
 
     def field_item(self) -> ast.Assignment | ast.Block:
         """`name = value` or `name { ... }`."""
+        start = self.start
         if self.kind == "NAME":
-            key = ast.Ident(self.value, Span(self.source, self.start, self.end))
-            self.advance()
+            key = ast.Ident(self.value, Span(self.source, start, self.end))
+            self.kind, self.value, self.start, self.end = self.next_token()
         else:
             key = self.field_name()
         if self.kind == "=":
-            self.advance()
+            self.kind, self.value, self.start, self.end = self.next_token()
             parts = self.plain.get(self.value) if self.kind == "STRING" else None
             value: ast.Expr
             if parts is not None:  # a string seen before: the commonest value, read here
-                value = ast.StringLit(parts, Span(self.source, self.start, self.end))
-                self.advance()
+                end = self.end
+                value = ast.StringLit(parts, Span(self.source, self.start, end))
+                self.kind, self.value, self.start, self.end = self.next_token()
                 kind = self.kind
                 if kind == "COMP_OP" or kind == "and" or kind == "or":
                     value = self.operators(value)
+                    end = value.span.end
             else:
                 value = self.expr()
-            assignment = ast.Assignment(key, value, Span(self.source, key.span.start,
-                                                         value.span.end))
+                end = value.span.end
+            assignment = ast.Assignment(key, value, Span(self.source, start, end))
             self.nest(assignment, 1 + getattr(value, "_depth", 0))
             return assignment
         self.expect("{")
         items, depth = self.body_items()
-        block = ast.Block(key, items, Span(self.source, key.span.start, self.expect("}")))
+        block = ast.Block(key, items, Span(self.source, start, self.expect("}")))
         self.nest(block, depth + 1)
         return block
 
@@ -383,11 +390,12 @@ class _Descent:
             return node
         if self.kind != "NAME" and self.kind != "dataset":
             raise _Unexpected
-        name = ast.Ident(self.value, Span(self.source, self.start, self.end))
-        self.advance()
+        start, end = self.start, self.end
+        name = ast.Ident(self.value, Span(self.source, start, end))
+        self.kind, self.value, self.start, self.end = self.next_token()
         arg: ast.TypeExpr | None = None
         record: tuple[ast.FieldType, ...] | None = None
-        end, deepest = name.span.end, 0
+        name_end, deepest = end, 0
         if self.kind == "[":
             self.advance()
             arg = self.type_expr()
@@ -395,7 +403,7 @@ class _Descent:
         if self.kind == "{":
             record, record_depth, end = self.record_type()
             deepest = max(deepest, record_depth)
-        span = name.span if end == name.span.end else Span(self.source, name.span.start, end)
+        span = name.span if end == name_end else Span(self.source, start, end)
         node = ast.TypeExpr(name, arg, span, record)
         self.nest(node, 1 + deepest)
         self.nesting -= 1
@@ -470,7 +478,7 @@ class _Descent:
 
     def step_decl(self, kind: str) -> ast.StepDecl:
         start = self.start
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         name = self.name()
         after: tuple[ast.After, ...] = ()
         if self.kind == "after":
@@ -573,7 +581,7 @@ class _Descent:
 
     def output_decl(self) -> ast.OutputDecl:
         start = self.start
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         name = self.name()
         self.expect(":")
         type_expr = self.type_expr()
@@ -686,7 +694,7 @@ class _Descent:
         kind = self.kind
         if kind == "NAME":
             head = ast.Ident(self.value, Span(self.source, self.start, self.end))
-            self.advance()
+            self.kind, self.value, self.start, self.end = self.next_token()
             kind = self.kind
             if kind == "(":
                 return self.call(head)
@@ -696,9 +704,11 @@ class _Descent:
         if kind == "STRING":
             return self.string()
         if kind == "INT":
-            literal = ast.IntLit(self.builder._integer(self.token()),
-                                 Span(self.source, self.start, self.end))
-            self.advance()
+            value = self.value
+            # Under 19 characters, an integer is within int64 (what AstBuilder._integer checks).
+            integer = int(value) if len(value) < 19 else self.builder._integer(self.token())
+            literal = ast.IntLit(integer, Span(self.source, self.start, self.end))
+            self.kind, self.value, self.start, self.end = self.next_token()
             return literal
         if kind == "true" or kind == "false":
             boolean = ast.BoolLit(kind == "true", Span(self.source, self.start, self.end))
@@ -706,7 +716,7 @@ class _Descent:
             return boolean
         if kind == "[":
             start = self.start
-            self.advance()
+            self.kind, self.value, self.start, self.end = self.next_token()
             self.deeper()
             items, depth = self.exprs("]")
             self.nesting -= 1
@@ -759,10 +769,15 @@ class _Descent:
         if self.kind != ".":
             return ast.Ref((head,), head.span)  # one span serves both (moved once: incremental.py)
         parts = [head]
+        end = 0
         while self.kind == ".":
-            self.advance()
-            parts.append(self.name())
-        return ast.Ref(tuple(parts), Span(self.source, head.span.start, parts[-1].span.end))
+            self.kind, self.value, self.start, self.end = self.next_token()
+            if self.kind != "NAME":
+                raise _Unexpected
+            end = self.end
+            parts.append(ast.Ident(self.value, Span(self.source, self.start, end)))
+            self.kind, self.value, self.start, self.end = self.next_token()
+        return ast.Ref(tuple(parts), Span(self.source, head.span.start, end))
 
     def call(self, func: ast.Ident) -> ast.Call:
         self.advance()  # the `(`
@@ -783,7 +798,7 @@ class _Descent:
             item: ast.Expr
             if parts is not None:  # a string seen before (a command's words), read here
                 item = ast.StringLit(parts, Span(self.source, self.start, self.end))
-                self.advance()
+                self.kind, self.value, self.start, self.end = self.next_token()
                 kind = self.kind
                 if kind == "COMP_OP" or kind == "and" or kind == "or":
                     item = self.operators(item)
@@ -795,5 +810,5 @@ class _Descent:
                 deepest = depth
             if self.kind != ",":
                 break
-            self.advance()
+            self.kind, self.value, self.start, self.end = self.next_token()
         return tuple(items), deepest
