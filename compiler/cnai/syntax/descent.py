@@ -31,8 +31,8 @@ from cnai.syntax.to_ast import MAX_DEPTH, AstBuilder
 
 # The terminals whose text varies (lexer._ORDER), and comments, by a token's first character;
 # a keyword or punctuation is looked up whole first (its kind is its text), so `=` is not
-# COMP_OP. A number is an INT until its text says FLOAT; it may start with any digit the
-# regex's `\d` takes, not only an ASCII one (the kind where the first character is unknown).
+# COMP_OP. A number is an INT unless its text says FLOAT; it may start with any digit the
+# regex's `\d` takes, not only an ASCII one, so a first character not listed is a number's.
 _FIRST = {
     **dict.fromkeys(string.ascii_letters + "_", "NAME"), '"': "STRING",
     **dict.fromkeys(string.digits + "-", "INT"), **dict.fromkeys("=!<>", "COMP_OP"),
@@ -107,9 +107,10 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     """The tokens of ``text[start:stop]`` as (kind, text, start, end), some lines at a time,
     then the end of the text for ever.
 
-    A token is a Python step at most: the tokens of a chunk are found, and their kinds,
-    texts and offsets listed, by C loops (re.split, map, accumulate), and the parser takes
-    each with one tuple unpacking. A chunk ends after a newline, which no token spans.
+    Python does little per token: the tokens of a chunk are found, and their kinds, texts
+    and offsets listed, by C loops (re.split, map, accumulate; a text's kind is worked out
+    once), and the parser takes each with one tuple unpacking. A chunk ends after a
+    newline, which no token spans.
     Raises _Unexpected for a character no token starts with (split leaves it between two
     tokens, where only blanks may be)."""
     split = _compiled(tables.tokens).split
@@ -802,12 +803,13 @@ class _Descent:
                 kind = self.kind
                 if kind == "COMP_OP" or kind == "and" or kind == "or":
                     item = self.operators(item)
+                    deepest = max(deepest, getattr(item, "_depth", 0))
             else:
                 item = self.expr()
+                depth = getattr(item, "_depth", 0)
+                if depth > deepest:
+                    deepest = depth
             items.append(item)
-            depth = getattr(item, "_depth", 0)
-            if depth > deepest:
-                deepest = depth
             if self.kind != ",":
                 break
             self.kind, self.value, self.start, self.end = self.next_token()

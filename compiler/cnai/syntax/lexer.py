@@ -7,9 +7,10 @@ or punctuation, each regexp terminal a pattern, tried longest-literal-first in o
 alternation, and names that spell a keyword become that keyword. Positions are offsets;
 the parser needs nothing else and diagnostics compute lines from offsets.
 
-``scanner_spec`` is what the fast parser (syntax/lalr.py) scans with; ``FastLexer`` feeds the
-same tokens to lark's own parser, which runs only to build the tables and to describe a
-syntax error. This module imports lark, so the fast path never imports it.
+``scanner_spec`` is what the fast parser (syntax/lalr.py) scans with, and ``token_spec`` the
+same tokens as syntax/descent.py splits the text; ``FastLexer`` feeds the same tokens to
+lark's own parser, which runs only to build the tables and to describe a syntax error. This
+module imports lark, so the fast path never imports it.
 """
 
 from __future__ import annotations
