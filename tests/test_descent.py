@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from cnai.diagnostics import CompileError
 from cnai.source import SourceFile
 from cnai.syntax import ast, parse
-from cnai.syntax.descent import descend
+from cnai.syntax.descent import _CHUNK, _END, _tokens, _Unexpected, descend
 from cnai.syntax.lalr import Token, run
 from cnai.syntax.tables import tables
 from cnai.syntax.to_ast import AstBuilder
@@ -82,7 +82,7 @@ def lalr(text: str) -> tuple[Any, list[Any]]:
 def descent(text: str) -> ast.Module | None:
     builder = AstBuilder()
     builder.reset(SourceFile("f.cnai", text))
-    return descend(tables().pattern, tables().keywords, builder)
+    return descend(tables(), builder)
 
 
 def depths(node: Any) -> list[tuple[str, int]]:
@@ -180,6 +180,16 @@ def test_mutations_give_the_same_result(text: str) -> None:
     "pipeline p { x = 99999999999999999999999 }", 'pipeline p { x = "\\q" }',
     'pipeline p { "${a}" = 1 }', 'pipeline p { x = "{{" }', "pipeline p { x = 1e999 }",
     "", "# nothing", "pipeline p { x = 1 } @", "pipeline p { x = a < b < c }",
+    # Characters no token starts with, wherever they are: the descent's scanner splits the
+    # text, so what lies between two tokens must be blanks.
+    "pipeline p { x = - 1 }", 'pipeline p { x = "a }', "pipeline p { x = é }",
+    "pipeline p { x = 1 }\v", "pipeline p {\u00a0}", "$pipeline p { }",
+    "pipeline p { x = \u0661\u0662 y = -\u0663.5 }",  # digits `\\d` takes: numbers
+    'pipeline p { x = "a#b" # "c\n y = 1 }  # }', "pipeline p { x = 1 }  # end",
+    # Integers at int64's edge, read without AstBuilder under 19 characters.
+    "pipeline p { a = 999999999999999999 b = -99999999999999999 c = -999999999999999999 }",
+    "pipeline p { a = 9223372036854775807 b = -9223372036854775807 }",
+    "pipeline p { a = 9223372036854775808 }", "pipeline p { a = 0000000000000000000001 }",
 ])
 def test_edges_go_the_lalr_way(text: str) -> None:
     same(text)
@@ -236,3 +246,70 @@ def test_a_string_read_again_is_read_as_the_first_time(raw: str) -> None:
     assert again == expected and _spanned(again) == _spanned(expected)
     assert [n.span.sort_key() for n in _spanned(again)] == [
         n.span.sort_key() for n in _spanned(expected)]
+
+
+def _lalr_tokens(text: str) -> list[tuple[str, str, int, int]] | None:
+    """The LALR path's scanner (tables().pattern, a named group per terminal) as the
+    descent's tokens: a keyword's or punctuation's kind is its text; None for a character no
+    token starts with."""
+    found: list[tuple[str, str, int, int]] = []
+    punctuation = set(tables().punctuation)
+    for match in re.finditer(tables().pattern, text):
+        kind = match.lastgroup
+        if kind is None:
+            if match.end() != len(text):
+                return None
+            break
+        value, start = match[kind], match.start(kind)
+        if (kind == "NAME" and value in tables().keywords) or value in punctuation:
+            kind = value
+        found.append((kind, value, start, match.end()))
+    return found
+
+
+def _descent_tokens(text: str, start: int = 0, stop: int = -1
+                    ) -> list[tuple[str, str, int, int]] | None:
+    stop = len(text) if stop == -1 else stop
+    found: list[tuple[str, str, int, int]] = []
+    stream = (token for chunk in _tokens(tables(), text, start, stop) for token in chunk)
+    try:
+        for token in stream:
+            if token[0] == _END:
+                assert token == (_END, "", stop, stop)
+                return found
+            found.append(token)
+    except _Unexpected:
+        return None
+    raise AssertionError("no end")
+
+
+_ODD = ["$", "-", '"', "é", "\v", "\u00a0", "\u0661", "-\u0662.5", "1e5", "-2", "1.5e-3",
+        "#", "# c", "==", "=", "!=", "<", ">=", "!", "'", ";", "\t", "\r\n", '"a\\"b"', '"#"']
+
+
+@pytest.mark.parametrize("text", [t for _, t in SOURCES], ids=[n for n, _ in SOURCES])
+def test_the_descent_scans_as_the_lalr_path(text: str) -> None:
+    """Kinds, texts and offsets, token by token, as the named-group scanner gives them."""
+    assert _descent_tokens(text) == _lalr_tokens(text)
+
+
+def test_odd_characters_scan_as_the_lalr_path() -> None:
+    rng = random.Random(5)
+    for _ in range(2000):
+        text = "".join(rng.choice([*_ODD, " ", "\n", "x", "step", "(", "{", "}", "1", ","])
+                       for _ in range(rng.randrange(1, 8)))
+        assert _descent_tokens(text) == _lalr_tokens(text), text
+
+
+def test_chunks_end_where_lines_do() -> None:
+    """A text of several chunks (comments, floats, strings across each cut) and a part of
+    it, as incremental.py scans one step."""
+    line = 'x = [1.5, "a # b", -2]  # a comment with "quotes" { and } braces\n'
+    text = line * (3 * _CHUNK // len(line) + 7)
+    assert _descent_tokens(text) == _lalr_tokens(text)
+    start, stop = len(line) * 5, len(text) - len(line) * 3
+    part = _lalr_tokens(text[start:stop])
+    assert part is not None
+    assert _descent_tokens(text, start, stop) == [
+        (kind, value, begin + start, end + start) for kind, value, begin, end in part]
+    assert _descent_tokens(text + "x = $\n") is None

@@ -2,9 +2,10 @@
 
 The LALR driver (lalr.py) spends most of a large parse on its tables: a state lookup per
 token, a reduction per rule with its child list built and filtered, and to_ast.py's
-callbacks working out which child is which. Over the same scanner, this parser reads each
-rule's shape directly and builds each node once, with the span, nesting depth and values
-AstBuilder would give it (AstBuilder still decodes strings and numbers).
+callbacks working out which child is which. Over the same tokens (scanned a chunk at a
+time, ``_tokens``), this parser reads each rule's shape directly and builds each node once,
+with the span, nesting depth and values AstBuilder would give it (AstBuilder still decodes
+strings and numbers).
 
 It accepts only well-formed input: on the first token it does not expect, on a character no
 token starts with, on anything nested deeper than the LALR path would take without
@@ -16,16 +17,28 @@ tests/test_descent.py holds the two parsers to the same tree, and the same refus
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import string
+from collections.abc import Callable, Iterator
 from functools import cache
+from itertools import accumulate, chain, repeat
+from typing import cast
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.lalr import Token
+from cnai.syntax.tables import Tables
 from cnai.syntax.to_ast import MAX_DEPTH, AstBuilder
 
-# Terminals whose text varies; every other token (a keyword, punctuation) is known by its text.
-_VALUED = frozenset(("NAME", "STRING", "INT", "FLOAT", "COMP_OP"))
+# The terminals whose text varies (lexer._ORDER), and comments, by a token's first character;
+# a keyword or punctuation is looked up whole first (its kind is its text), so `=` is not
+# COMP_OP. A number is an INT unless its text says FLOAT; it may start with any digit the
+# regex's `\d` takes, not only an ASCII one, so a first character not listed is a number's.
+_FIRST = {
+    **dict.fromkeys(string.ascii_letters + "_", "NAME"), '"': "STRING",
+    **dict.fromkeys(string.digits + "-", "INT"), **dict.fromkeys("=!<>", "COMP_OP"),
+    "#": "COMMENT"}
+# Lines of text split at a time: the tokens of one chunk are held at once, not the file's.
+_CHUNK = 1 << 15
 _FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
 # Recursion (blocks, expressions, types) deeper than this goes to the LALR path, which takes
 # any depth without recursing and refuses over MAX_DEPTH with E0008.
@@ -44,10 +57,10 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def descend(pattern: str, keywords: dict[str, str], builder: AstBuilder) -> ast.Module | None:
+def descend(tables: Tables, builder: AstBuilder) -> ast.Module | None:
     """The module for ``builder.source``, or None where the LALR path must decide."""
     try:
-        module = _Descent(pattern, keywords, builder).module()
+        module = _Descent(tables, builder).module()
     except (_Unexpected, RecursionError):
         return None
     if builder.diagnostics.items:
@@ -55,14 +68,14 @@ def descend(pattern: str, keywords: dict[str, str], builder: AstBuilder) -> ast.
     return module
 
 
-def descend_step(pattern: str, keywords: dict[str, str], builder: AstBuilder, start: int,
-                 end: int, nesting: int) -> ast.StepDecl | None:
+def descend_step(tables: Tables, builder: AstBuilder, start: int, end: int,
+                 nesting: int) -> ast.StepDecl | None:
     """The step or service declared by exactly ``builder.source.text[start:end]``, parsed as
     if ``nesting`` blocks enclosed it, or None where a whole parse must decide (what
     syntax/incremental.py reuses a tree with)."""
-    descent = _Descent(pattern, keywords, builder, start, end)
-    descent.nesting = nesting
     try:
+        descent = _Descent(tables, builder, start, end)
+        descent.nesting = nesting
         kind = descent.kind
         if kind != "step" and kind != "service":
             return None
@@ -78,19 +91,71 @@ def _depth(node: ast.Node) -> int:
     return getattr(node, "_depth", 0)
 
 
+def _indices(items: list[str | None], item: str | None) -> Iterator[int]:
+    """Where ``item`` is in ``items`` (list.index finds each in C)."""
+    found = -1
+    while True:
+        try:
+            found = items.index(item, found + 1)
+        except ValueError:
+            return
+        yield found
+
+
+def _tokens(tables: Tables, text: str, start: int, stop: int
+            ) -> Iterator[Iterator[tuple[str, str, int, int]]]:
+    """The tokens of ``text[start:stop]`` as (kind, text, start, end), some lines at a time,
+    then the end of the text for ever.
+
+    Python does little per token: the tokens of a chunk are found, and their kinds, texts
+    and offsets listed, by C loops (re.split, map, accumulate; a text's kind is worked out
+    once), and the parser takes each with one tuple unpacking. A chunk ends after a
+    newline, which no token spans.
+    Raises _Unexpected for a character no token starts with (split leaves it between two
+    tokens, where only blanks may be)."""
+    split = _compiled(tables.tokens).split
+    blanks = _compiled(tables.blanks).fullmatch
+    # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
+    kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
+    names: dict[str, str] = {}  # one string per distinct name (and text), as the LALR path
+    position = start
+    while position < stop:
+        cut = text.find("\n", position + _CHUNK, stop)
+        cut = stop if cut == -1 else cut + 1
+        pieces = split(text[position:cut])  # blanks, token, blanks, ..., token, blanks
+        if blanks("".join(pieces[::2])) is None:
+            raise _Unexpected
+        values = pieces[1::2]
+        values = list(map(names.setdefault, values, values))
+        found: list[str | None] = list(map(kinds_of.get, values))
+        for number in _indices(found, None):  # a text not met before
+            value = values[number]
+            kind = _FIRST.get(value[0], "INT")
+            if kind == "INT" and not value.lstrip("-").isdecimal():
+                kind = "FLOAT"
+            found[number] = kinds_of[value] = kind
+        kinds = cast(list[str], found)
+        offsets = list(accumulate(map(len, pieces), initial=position))
+        tokens = zip(kinds, values, offsets[1:-1:2], offsets[2::2], strict=True)
+        if "COMMENT" in kinds:
+            yield (token for token in tokens if token[0] != "COMMENT")
+        else:
+            yield tokens
+        position = cut
+    yield repeat((_END, "", stop, stop))
+
+
 class _Descent:
-    def __init__(self, pattern: str, keywords: dict[str, str], builder: AstBuilder,
-                 start: int = 0, end: int = -1) -> None:
+    def __init__(self, tables: Tables, builder: AstBuilder, start: int = 0,
+                 end: int = -1) -> None:
         """Tokens of ``builder.source.text[start:end]`` (``end`` -1: to the end of the text)."""
         self.builder = builder
         self.source: SourceFile = builder.source
         self.text: str = self.source.text
         self.length = len(self.text) if end == -1 else end  # where the tokens end
-        self.next_match: Callable[[], re.Match[str]] = (
-            _compiled(pattern).finditer(self.text, start, self.length).__next__)
-        self.words = {word: word for word in keywords}  # a keyword's kind is its text
+        self.next_token: Callable[[], tuple[str, str, int, int]] = chain.from_iterable(
+            _tokens(tables, self.text, start, self.length)).__next__
         self.plain = builder.plain_strings
-        self.names: dict[str, str] = {}
         self.nesting = 0
         # The current token: its kind (a terminal's name, or a keyword's or punctuation's
         # text), its text and its offsets.
@@ -103,35 +168,15 @@ class _Descent:
     # ---- tokens -------------------------------------------------------------------------
 
     def advance(self) -> None:
-        found = self.next_match()
-        kind = found.lastgroup
-        if kind is None:
-            if found.end() != self.length:
-                raise _Unexpected  # a character no token starts with
-            self.kind = _END
-            self.start = self.end = self.length
-            return
-        # The token ends the match (which starts with the blanks and comments before it).
-        value = found[kind]
-        end = found.end()
-        if kind == "NAME":
-            # One string per distinct name, as the LALR path; a keyword is its own kind.
-            kind = self.words.get(value, "NAME")
-            if kind == "NAME":
-                value = self.names.setdefault(value, value)
-        elif kind not in _VALUED:
-            kind = value
-        self.kind = kind
-        self.value = value
-        self.start = end - len(value)
-        self.end = end
+        # Inline (this one line) where most tokens are taken: a call costs more than it does.
+        self.kind, self.value, self.start, self.end = self.next_token()
 
     def expect(self, kind: str) -> int:
         """Take a token of ``kind``; its end offset."""
         if self.kind != kind:
             raise _Unexpected
         end = self.end
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         return end
 
     def token(self) -> Token:
@@ -141,7 +186,7 @@ class _Descent:
         if self.kind != "NAME":
             raise _Unexpected
         ident = ast.Ident(self.value, Span(self.source, self.start, self.end))
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         return ident
 
     def string(self) -> ast.StringLit:
@@ -152,7 +197,7 @@ class _Descent:
             literal = ast.StringLit(parts, Span(self.source, self.start, self.end))
         else:
             literal = self.builder.string_token(self.token())
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         return literal
 
     def deeper(self) -> None:
@@ -290,21 +335,33 @@ class _Descent:
 
     def field_item(self) -> ast.Assignment | ast.Block:
         """`name = value` or `name { ... }`."""
+        start = self.start
         if self.kind == "NAME":
-            key = ast.Ident(self.value, Span(self.source, self.start, self.end))
-            self.advance()
+            key = ast.Ident(self.value, Span(self.source, start, self.end))
+            self.kind, self.value, self.start, self.end = self.next_token()
         else:
             key = self.field_name()
         if self.kind == "=":
-            self.advance()
-            value = self.expr()
-            assignment = ast.Assignment(key, value, Span(self.source, key.span.start,
-                                                         value.span.end))
-            self.nest(assignment, 1 + _depth(value))
+            self.kind, self.value, self.start, self.end = self.next_token()
+            parts = self.plain.get(self.value) if self.kind == "STRING" else None
+            value: ast.Expr
+            if parts is not None:  # a string seen before: the commonest value, read here
+                end = self.end
+                value = ast.StringLit(parts, Span(self.source, self.start, end))
+                self.kind, self.value, self.start, self.end = self.next_token()
+                kind = self.kind
+                if kind == "COMP_OP" or kind == "and" or kind == "or":
+                    value = self.operators(value)
+                    end = value.span.end
+            else:
+                value = self.expr()
+                end = value.span.end
+            assignment = ast.Assignment(key, value, Span(self.source, start, end))
+            self.nest(assignment, 1 + getattr(value, "_depth", 0))
             return assignment
         self.expect("{")
         items, depth = self.body_items()
-        block = ast.Block(key, items, Span(self.source, key.span.start, self.expect("}")))
+        block = ast.Block(key, items, Span(self.source, start, self.expect("}")))
         self.nest(block, depth + 1)
         return block
 
@@ -334,11 +391,12 @@ class _Descent:
             return node
         if self.kind != "NAME" and self.kind != "dataset":
             raise _Unexpected
-        name = ast.Ident(self.value, Span(self.source, self.start, self.end))
-        self.advance()
+        start, end = self.start, self.end
+        name = ast.Ident(self.value, Span(self.source, start, end))
+        self.kind, self.value, self.start, self.end = self.next_token()
         arg: ast.TypeExpr | None = None
         record: tuple[ast.FieldType, ...] | None = None
-        end, deepest = name.span.end, 0
+        name_end, deepest = end, 0
         if self.kind == "[":
             self.advance()
             arg = self.type_expr()
@@ -346,7 +404,7 @@ class _Descent:
         if self.kind == "{":
             record, record_depth, end = self.record_type()
             deepest = max(deepest, record_depth)
-        span = name.span if end == name.span.end else Span(self.source, name.span.start, end)
+        span = name.span if end == name_end else Span(self.source, start, end)
         node = ast.TypeExpr(name, arg, span, record)
         self.nest(node, 1 + deepest)
         self.nesting -= 1
@@ -421,7 +479,7 @@ class _Descent:
 
     def step_decl(self, kind: str) -> ast.StepDecl:
         start = self.start
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         name = self.name()
         after: tuple[ast.After, ...] = ()
         if self.kind == "after":
@@ -524,7 +582,7 @@ class _Descent:
 
     def output_decl(self) -> ast.OutputDecl:
         start = self.start
-        self.advance()
+        self.kind, self.value, self.start, self.end = self.next_token()
         name = self.name()
         self.expect(":")
         type_expr = self.type_expr()
@@ -570,11 +628,21 @@ class _Descent:
         """`or` binds loosest, then `and`, `not`, a comparison (not chained). Most values are
         one atom: it is read first, and the operators' levels only entered if one follows."""
         if self.kind == "not":
-            left = self.not_test()
-        else:
-            left = self.atom()
-            if self.kind == "COMP_OP":
-                left = self.compare(left)
+            return self.bool_ops(self.not_test())
+        left = self.atom()
+        kind = self.kind
+        if kind == "COMP_OP" or kind == "and" or kind == "or":
+            return self.operators(left)
+        return left
+
+    def operators(self, left: ast.Expr) -> ast.Expr:
+        """The rest of an expression that began with the atom ``left``."""
+        if self.kind == "COMP_OP":
+            left = self.compare(left)
+        return self.bool_ops(left)
+
+    def bool_ops(self, left: ast.Expr) -> ast.Expr:
+        """The `and`s and `or`s after an expression's first operand ``left``."""
         while self.kind == "and":
             self.advance()
             left = self.bool_op("and", left, self.not_test())
@@ -627,16 +695,21 @@ class _Descent:
         kind = self.kind
         if kind == "NAME":
             head = ast.Ident(self.value, Span(self.source, self.start, self.end))
-            self.advance()
-            if self.kind == "(":
+            self.kind, self.value, self.start, self.end = self.next_token()
+            kind = self.kind
+            if kind == "(":
                 return self.call(head)
-            return self.ref(head)
+            if kind == ".":
+                return self.ref(head)
+            return ast.Ref((head,), head.span)  # one span serves both, as in ref()
         if kind == "STRING":
             return self.string()
         if kind == "INT":
-            literal = ast.IntLit(self.builder._integer(self.token()),
-                                 Span(self.source, self.start, self.end))
-            self.advance()
+            value = self.value
+            # Under 19 characters, an integer is within int64 (what AstBuilder._integer checks).
+            integer = int(value) if len(value) < 19 else self.builder._integer(self.token())
+            literal = ast.IntLit(integer, Span(self.source, self.start, self.end))
+            self.kind, self.value, self.start, self.end = self.next_token()
             return literal
         if kind == "true" or kind == "false":
             boolean = ast.BoolLit(kind == "true", Span(self.source, self.start, self.end))
@@ -644,7 +717,7 @@ class _Descent:
             return boolean
         if kind == "[":
             start = self.start
-            self.advance()
+            self.kind, self.value, self.start, self.end = self.next_token()
             self.deeper()
             items, depth = self.exprs("]")
             self.nesting -= 1
@@ -697,10 +770,15 @@ class _Descent:
         if self.kind != ".":
             return ast.Ref((head,), head.span)  # one span serves both (moved once: incremental.py)
         parts = [head]
+        end = 0
         while self.kind == ".":
-            self.advance()
-            parts.append(self.name())
-        return ast.Ref(tuple(parts), Span(self.source, head.span.start, parts[-1].span.end))
+            self.kind, self.value, self.start, self.end = self.next_token()
+            if self.kind != "NAME":
+                raise _Unexpected
+            end = self.end
+            parts.append(ast.Ident(self.value, Span(self.source, self.start, end)))
+            self.kind, self.value, self.start, self.end = self.next_token()
+        return ast.Ref(tuple(parts), Span(self.source, head.span.start, end))
 
     def call(self, func: ast.Ident) -> ast.Call:
         self.advance()  # the `(`
@@ -715,13 +793,24 @@ class _Descent:
         """`[expr ("," expr)* ","?]` up to ``close`` (not taken), and the deepest's depth."""
         items: list[ast.Expr] = []
         deepest = 0
+        plain = self.plain
         while self.kind != close:
-            item = self.expr()
+            parts = plain.get(self.value) if self.kind == "STRING" else None
+            item: ast.Expr
+            if parts is not None:  # a string seen before (a command's words), read here
+                item = ast.StringLit(parts, Span(self.source, self.start, self.end))
+                self.kind, self.value, self.start, self.end = self.next_token()
+                kind = self.kind
+                if kind == "COMP_OP" or kind == "and" or kind == "or":
+                    item = self.operators(item)
+                    deepest = max(deepest, getattr(item, "_depth", 0))
+            else:
+                item = self.expr()
+                depth = getattr(item, "_depth", 0)
+                if depth > deepest:
+                    deepest = depth
             items.append(item)
-            depth = _depth(item)
-            if depth > deepest:
-                deepest = depth
             if self.kind != ",":
                 break
-            self.advance()
+            self.kind, self.value, self.start, self.end = self.next_token()
         return tuple(items), deepest

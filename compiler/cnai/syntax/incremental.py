@@ -51,8 +51,7 @@ def reparse(previous: ast.Module, spans: list[Span] | None, old: SourceFile,
     builder.reset(new)
     parse_tables = tables()
     nesting = sum(1 for node in path if not isinstance(node, ast.Module | ast.StepDecl))
-    fresh = descend_step(parse_tables.pattern, parse_tables.keywords, builder, step_start,
-                         step_end + delta, nesting)
+    fresh = descend_step(parse_tables, builder, step_start, step_end + delta, nesting)
     if fresh is None or ast.depth(fresh) != ast.depth(step):
         return None  # a depth of its own would change its enclosing blocks' depths
     if spans is None:

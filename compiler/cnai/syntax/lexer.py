@@ -7,9 +7,10 @@ or punctuation, each regexp terminal a pattern, tried longest-literal-first in o
 alternation, and names that spell a keyword become that keyword. Positions are offsets;
 the parser needs nothing else and diagnostics compute lines from offsets.
 
-``scanner_spec`` is what the fast parser (syntax/lalr.py) scans with; ``FastLexer`` feeds the
-same tokens to lark's own parser, which runs only to build the tables and to describe a
-syntax error. This module imports lark, so the fast path never imports it.
+``scanner_spec`` is what the fast parser (syntax/lalr.py) scans with, and ``token_spec`` the
+same tokens as syntax/descent.py splits the text; ``FastLexer`` feeds the same tokens to
+lark's own parser, which runs only to build the tables and to describe a syntax error. This
+module imports lark, so the fast path never imports it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,84 @@ def scanner_spec(terminals: Iterable[Any], ignore: Iterable[str]) -> tuple[str, 
     One match of the pattern skips white space and comments, then takes one token: its
     terminal is the match's ``lastgroup``. A match whose ``lastgroup`` is None found no
     token: the end of the text, or a character no terminal starts with."""
+    ignored, regexps, keywords, punctuation = _terminals(terminals, ignore)
+    skip = "|".join(ignored)
+    parts = [f"(?P<{name}>{regexp})" for name, regexp in regexps]
+    parts += [f"(?P<{name}>{re.escape(value)})" for name, value in punctuation]
+    return f"(?:{skip})*(?:{'|'.join(parts)})?", keywords
+
+
+def token_spec(terminals: Iterable[Any], ignore: Iterable[str]) -> tuple[str, str, list[str]]:
+    """(the tokens' pattern, the blanks' pattern, the punctuation) for syntax/descent.py.
+
+    The descent splits the text with the tokens' pattern, which is one group: every token
+    of ``scanner_spec``, and a comment, each read at a position where ``scanner_spec``
+    reads it. What lies between two matches must be blanks (the white space terminal), or
+    a character no token starts with is there. With no group per terminal, the descent
+    tells a token's kind from its text (a keyword or punctuation is known whole, the other
+    terminals by their first character). The engine tries the branches in turn, so the
+    commonest go first: NAME, then the punctuation of one character that no other
+    terminal's text starts with (one character class), then the rest in ``scanner_spec``'s
+    order, comments last."""
+    (ws, comment), regexps, _, punctuation = _terminals(terminals, ignore)
+    texts = [value for _, value in punctuation]
+    compiled = [re.compile(regexp) for name, regexp in regexps if name != "NAME"]
+    probes = [chr(c) for c in range(32, 127)]
+    early = [value for value in texts if len(value) == 1 and not any(
+        other != value and other.startswith(value) for other in texts) and not any(
+        regexp.match(value) or regexp.match(value + probe)
+        for regexp in compiled for probe in probes)]
+    late = [value for value in texts if value not in early]  # still longest first
+    parts = [_uncaptured(regexps[0][1])]  # NAME (_ORDER's first)
+    if early:
+        parts.append(f"[{''.join(re.escape(value) for value in early)}]")
+    parts += [_uncaptured(regexp) for name, regexp in regexps[1:]]
+    parts += [re.escape(value) for value in late]
+    parts.append(_uncaptured(comment))
+    # A run of one class where the white space is one (lark's common WS), else the same
+    # terminal repeated, possessively (blanks that end in another character fail at once).
+    single = re.fullmatch(r"\(\?:(\[[^\]\\]*\])\)\+", ws)
+    blanks = f"{single.group(1)}*" if single is not None else f"(?:{ws})*+"
+    return f"({'|'.join(parts)})", blanks, texts
+
+
+def _uncaptured(regexp: str) -> str:
+    """``regexp`` with its groups made non-capturing: re.split returns every group's text."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(regexp):
+        char = regexp[i]
+        if char == "\\":
+            out.append(regexp[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            opening = re.match(r"\[\^?\]?", regexp[i:])  # `]` first in a class is itself
+            assert opening is not None
+            out.append(opening.group())
+            i += len(opening.group())
+            continue
+        elif char == "(" and regexp[i + 1:i + 2] != "?":
+            out.append("(?:")
+            i += 1
+            continue
+        out.append(char)
+        i += 1
+    result = "".join(out)
+    if re.compile(result).groups:
+        raise ValueError(f"the fast lexer cannot read the groups of /{regexp}/")
+    return result
+
+
+def _terminals(terminals: Iterable[Any], ignore: Iterable[str]
+               ) -> tuple[list[str], list[tuple[str, str]], dict[str, str],
+                          list[tuple[str, str]]]:
+    """The patterns of the skipped terminals (in ``_IGNORED``'s order), the regexp terminals
+    in ``_ORDER`` (name, pattern), the keywords (text -> terminal) and the punctuation
+    (terminal, text), longest first."""
     by_name = {t.name: t for t in terminals}
     if sorted(ignore) != sorted(_IGNORED):
         raise ValueError(f"the fast lexer skips {_IGNORED}, the grammar ignores {list(ignore)}")
@@ -54,11 +133,9 @@ def scanner_spec(terminals: Iterable[Any], ignore: Iterable[str]) -> tuple[str, 
                t.name not in _ORDER + _IGNORED]
     if missing:
         raise ValueError(f"the fast lexer does not know the terminals {missing}")
-    skip = "|".join(by_name[name].pattern.to_regexp() for name in _IGNORED)
-    parts = [f"(?P<{name}>{by_name[name].pattern.to_regexp()})" for name in _ORDER]
-    parts += [f"(?P<{name}>{re.escape(value)})" for name, value in
-              sorted(punctuation, key=lambda p: (-len(p[1]), p[1]))]
-    return f"(?:{skip})*(?:{'|'.join(parts)})?", keywords
+    ignored = [by_name[name].pattern.to_regexp() for name in _IGNORED]
+    regexps = [(name, by_name[name].pattern.to_regexp()) for name in _ORDER]
+    return ignored, regexps, keywords, sorted(punctuation, key=lambda p: (-len(p[1]), p[1]))
 
 
 class FastLexer(Lexer):

@@ -44,7 +44,7 @@ def parse(source: SourceFile) -> ast.Module:
     builder.reset(source)
     parse_tables = tables()
     # The descent parser takes well-formed text; anything else, the LALR path decides.
-    module = descend(parse_tables.pattern, parse_tables.keywords, builder)
+    module = descend(parse_tables, builder)
     if module is not None:
         return module
     builder.reset(source)

@@ -30,7 +30,7 @@ from typing import Any
 
 from cnai.syntax.grammar import grammar_text
 
-FORMAT = 6  # bump when the shape of the cached data or the scanner's pattern changes
+FORMAT = 7  # bump when the shape of the cached data or the scanner's pattern changes
 
 # One rule, as the driver reduces it: how many values it pops, the nonterminal it produces,
 # the AstBuilder method (None for an inlined `_rule`, whose children join its parent's, and
@@ -48,6 +48,9 @@ class Tables:
     rules: list[Rule]
     start: int
     end: int
+    tokens: str  # the descent's tokens (lexer.token_spec): one group, the token's text
+    blanks: str  # what may lie between two of them
+    punctuation: list[str]  # the string terminals that are not keywords
 
 
 def _cache_dir() -> Path:
@@ -100,7 +103,7 @@ def _from_data(data: dict[str, Any]) -> Tables:
             (index, inline, nones) for index, inline, nones in keep), append, collapse)
         for size, origin, handler, keep, append, collapse in data["rules"]]
     return Tables(data["pattern"], data["keywords"], data["states"], rules, data["start"],
-                  data["end"])
+                  data["end"], data["tokens"], data["blanks"], data["punctuation"])
 
 
 @cache
@@ -119,7 +122,7 @@ def lark_parser(text: str, analyse: bool = False) -> Any:
 
 def build(text: str) -> dict[str, Any]:
     """Read the tables off lark's analysis of ``text`` (the grammar) as JSON-ready data."""
-    from cnai.syntax.lexer import scanner_spec
+    from cnai.syntax.lexer import scanner_spec, token_spec
     from cnai.syntax.to_ast import AstBuilder
 
     parser = lark_parser(text, analyse=True)
@@ -130,10 +133,12 @@ def build(text: str) -> dict[str, Any]:
         for symbol, (action, argument) in actions.items():
             states[state][symbol] = argument if action.name == "Shift" else ~index[argument]
     pattern, keywords = scanner_spec(parser.terminals, parser.ignore_tokens)
+    tokens, blanks, punctuation = token_spec(parser.terminals, parser.ignore_tokens)
     single = _single_valued(parser.rules)
     rules = [_rule(r, AstBuilder, single) for r in parser.rules]
     return {"pattern": pattern, "keywords": keywords, "states": states, "rules": rules,
-            "start": table.start_states["start"], "end": table.end_states["start"]}
+            "start": table.start_states["start"], "end": table.end_states["start"],
+            "tokens": tokens, "blanks": blanks, "punctuation": punctuation}
 
 
 def _single_valued(lark_rules: list[Any]) -> set[str]:
