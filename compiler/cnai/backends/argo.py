@@ -229,20 +229,22 @@ class ArgoBackend:
     def dag_template(self, name: str, scope: ScopeId) -> dict[str, Any]:
         members = self.plan.members(scope)
         names = Names()
-        self.task_names[scope], self.last_tasks[scope] = {}, {}
+        task_names: dict[str, str] = {}
+        last_tasks: dict[str, str] = {}
+        self.task_names[scope], self.last_tasks[scope] = task_names, last_tasks
         for member in members:  # steps take their names first, as they always have
             if member.step is None:
                 continue
-            taken = [names.take(base) for _, base, _ in self.links[member.name]]
+            links = self.links[member.name]
+            taken = [names.take(base) for _, base, _ in links]
             self.link_tasks[(scope, member.name)] = taken
-            roles = [role for role, _, _ in self.links[member.name]]
-            self.task_names[scope][member.name] = taken[roles.index(MAIN)]
-            self.last_tasks[scope][member.name] = taken[-1]
+            task_names[member.name] = (taken[0] if len(links) == 1 else next(
+                task for (role, _, _), task in zip(links, taken, strict=True) if role == MAIN))
+            last_tasks[member.name] = taken[-1]
         for member in members:
             if member.step is None:
                 base = member.name if member.loop is not None else _part_task(member.name)
-                self.task_names[scope][member.name] = self.last_tasks[scope][member.name] = (
-                    names.take(base))
+                task_names[member.name] = last_tasks[member.name] = names.take(base)
         tasks: list[dict[str, Any]] = []
         for member in members:
             if member.step is not None:
@@ -257,32 +259,36 @@ class ArgoBackend:
         return self.task_names[scope][member]
 
     def _depends(self, member: PlanTask, scope: ScopeId) -> str | None:
-        outcomes = {self.last_tasks[scope][name]: member.outcome(name)
-                    for name in member.waits_for}
-        return " && ".join(argo_hygiene.depends(n, outcomes[n]) for n in sorted(outcomes)) or None
+        if not member.waits_for:
+            return None
+        last = self.last_tasks[scope]
+        # Sorted by task name: each member of a DAG has a task name of its own.
+        return " && ".join([argo_hygiene.depends(task, outcome) for task, outcome in sorted(
+            [(last[name], member.outcome(name)) for name in member.waits_for])])
 
     def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId) -> list[dict[str, Any]]:
         """The step's chain: the first task waits for the step's dependencies and carries its
         conditions, one gets its inputs, each later one waits for the one before."""
         tasks: list[dict[str, Any]] = []
         names = self.link_tasks[(scope, step.name)]
-        for index, ((role, _, template), name) in enumerate(zip(self.links[step.name], names,
-                                                                strict=True)):
+        input_role = argo_resources.input_role(step)
+        for index, (role, _, template) in enumerate(self.links[step.name]):
+            name = names[index]
             task: dict[str, Any] = {"name": name, "template": template}
             if index == 0:
                 depends = self._depends(member, scope)
-                when = self.when(member, scope)
-                if when:
-                    task["when"] = when
+                if member.conditions or member.status_waits:
+                    when = self.when(member, scope)
+                    if when:
+                        task["when"] = when
             else:
                 depends = f"{names[index - 1]}.Succeeded"
-            argo_hygiene.continue_on(step, task)
+            if step.continue_on_failure:
+                argo_hygiene.continue_on(step, task)
             if depends:
                 task["depends"] = depends
-            if role == argo_resources.input_role(step):
-                arguments = self.arguments([(i.name, i.source) for i in step.inputs], scope)
-                if arguments:
-                    task["arguments"] = arguments
+            if role == input_role and step.inputs:
+                task["arguments"] = self.step_arguments(step, scope)
             tasks.append(task)
         return tasks
 
@@ -425,14 +431,31 @@ class ArgoBackend:
 
     def arguments(self, values: list[tuple[str, Value]], scope: ScopeId) -> dict[str, Any]:
         parameters, artifacts = [], []
+        argument = self.values.argument
         for name, source in values:
-            if source.type.is_artifact:
-                artifacts.append({"name": name, "from": self.values.tag(source, scope)})
-            elif isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text
-                parameters.append({"name": name,
-                                   "value": k8s.literal_text(param_text(source.value))})
+            artifact, text = argument(source, scope)
+            if artifact:
+                artifacts.append({"name": name, "from": text})
             else:
-                parameters.append({"name": name, "value": self.values.tag(source, scope)})
+                parameters.append({"name": name, "value": text})
+        arguments: dict[str, Any] = {}
+        if parameters:
+            arguments["parameters"] = parameters
+        if artifacts:
+            arguments["artifacts"] = artifacts
+        return arguments
+
+    def step_arguments(self, step: ir.Step, scope: ScopeId) -> dict[str, Any]:
+        """:meth:`arguments` of the step's inputs (one loop over them: every step has its
+        own)."""
+        parameters, artifacts = [], []
+        argument = self.values.argument
+        for item in step.inputs:
+            artifact, text = argument(item.source, scope)
+            if artifact:
+                artifacts.append({"name": item.name, "from": text})
+            else:
+                parameters.append({"name": item.name, "value": text})
         arguments: dict[str, Any] = {}
         if parameters:
             arguments["parameters"] = parameters
@@ -591,6 +614,9 @@ class ArgoValues:
     def __init__(self, backend: ArgoBackend) -> None:
         self.backend = backend
         self.plan = backend.plan
+        # (scope, kind, step or name, output, field) -> (is an artifact, argument text): most
+        # steps read the params and outputs other steps of their DAG read too.
+        self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None], tuple[bool, str]] = {}
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
@@ -616,6 +642,28 @@ class ArgoValues:
                 return f"tasks.{task}", "result", "", False
             return f"tasks.{task}", kind, source.output, False
         raise AssertionError(source.kind)
+
+    def argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        """(whether ``source`` is an artifact, its text as a task's argument in ``scope``),
+        worked out once per distinct reference and scope."""
+        key: tuple[ScopeId, str, str, str, str | None]
+        if isinstance(source, ir.OutputRef):
+            key = (scope, "output", source.step, source.output, source.field)
+        elif isinstance(source, ir.ParamRef):
+            key = (scope, "param", source.name, "", source.field)
+        else:
+            return self._argument(source, scope)
+        found = self.argument_texts.get(key)
+        if found is None:
+            found = self.argument_texts[key] = self._argument(source, scope)
+        return found
+
+    def _argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        if source.type.is_artifact:
+            return True, self.tag(source, scope)
+        if isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text
+            return False, k8s.literal_text(param_text(source.value))
+        return False, self.tag(source, scope)
 
     def tag(self, source: Value, scope: ScopeId) -> str:
         if isinstance(source, ir.PipelineStatus):
