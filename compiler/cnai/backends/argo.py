@@ -102,20 +102,25 @@ class ArgoBackend:
         # Each step is a chain of tasks (a PodDisruptionBudget before a training job, Istio
         # routing after a Knative Service): (role, task name wanted, template name).
         self.links: dict[str, list[tuple[str, str, str]]] = {}
+        self.template_names: dict[str, str] = {}  # step -> the template of its MAIN task
         shared: dict[str, str] = {}  # dedupe_templates' group -> its one template
         for step in pipeline.steps:
             links = []
             for role in argo_resources.roles(step):
-                base = step.k8s_name if role == MAIN else f"{step.k8s_name}-{role}"
-                if role == MAIN and step.template is not None:
-                    if step.template not in shared:
-                        shared[step.template] = templates.take(step.template)
-                    links.append((role, base, shared[step.template]))
-                else:
+                if role != MAIN:
+                    base = f"{step.k8s_name}-{role}"
                     links.append((role, base, templates.take(base)))
+                    continue
+                if step.template is None:
+                    template = templates.take(step.k8s_name)
+                else:
+                    found = shared.get(step.template)
+                    if found is None:
+                        found = shared[step.template] = templates.take(step.template)
+                    template = found
+                links.append((role, step.k8s_name, template))
+                self.template_names[step.name] = template
             self.links[step.name] = links
-        self.template_names = {s.name: next(t for r, _, t in self.links[s.name] if r == MAIN)
-                               for s in pipeline.steps}
         self.part_templates: dict[str, str] = {}  # part scope -> its DAG template
         if limit is not None and partition_plan(self.plan, self._weight, limit):
             self._refuse_cut_outcomes()

@@ -74,6 +74,8 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weight: Callable[[PlanTas
     for member in scope.members:
         own = part_of[member.name]
         cut = [name for name in member.waits_for if part_of[name] != own]
+        if not cut:  # most members: what they wait for is in their part
+            continue
         plan.cut_outcomes += [(member.name, name) for name in cut
                               if member.outcome(name) != "succeeded"]
         needs[own].update(part_of[name] for name in cut)
@@ -88,6 +90,8 @@ def _groups(members: list[PlanTask], weight: Callable[[PlanTask], int],
             limit: int) -> list[list[PlanTask]]:
     """The members as parts of at most ``limit``: connected components packed whole, or cut
     by level when one is too large."""
+    # Union-find, each set's root its least name: the root of the member's set, kept as
+    # sets merge, and of each it waits for.
     parent = {m.name: m.name for m in members}
 
     def root(name: str) -> str:
@@ -97,10 +101,15 @@ def _groups(members: list[PlanTask], weight: Callable[[PlanTask], int],
         return name
 
     for member in members:
+        if not member.waits_for:
+            continue
+        own = root(member.name)
         for name in member.waits_for:
-            a, b = root(member.name), root(name)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            other = root(name)
+            if own < other:
+                parent[other] = own
+            elif other < own:
+                parent[own] = own = other
     components: dict[str, list[PlanTask]] = {}
     for member in members:
         components.setdefault(root(member.name), []).append(member)

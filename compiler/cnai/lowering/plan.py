@@ -185,10 +185,18 @@ class ExecutionPlan:
             scope.imports.clear()
             scope.exports.clear()
         pipeline = self.pipeline
+        member_scope = self.member_scope
         for step in pipeline.steps:
-            where = self.member_scope[step.name]
+            where = member_scope[step.name]
             for item in step.inputs:
-                self.note_use(item.source, where)
+                source = item.source
+                # Most reads are of params, or of outputs made in the reader's DAG: nothing
+                # crosses (note_use's first tests, inlined).
+                kind = source.kind
+                if kind == "param" or kind == "literal" or kind == "pipeline_status" or (
+                        kind == "output" and member_scope[source.step] == where):
+                    continue
+                self.note_use(source, where)
             if step.when is not None:
                 for ref in _refs(step.when.expr):
                     self.note_use(ref, where)
