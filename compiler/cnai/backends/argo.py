@@ -132,7 +132,6 @@ class ArgoBackend:
                 self.part_templates[part.id] = templates.take(f"{parent}-{_part_task(part.id)}")
         self.task_names: dict[ScopeId, dict[str, str]] = {}
         self.last_tasks: dict[ScopeId, dict[str, str]] = {}
-        self.link_tasks: dict[tuple[ScopeId, str], list[str]] = {}  # a step's chain of tasks
 
     def _refuse_cut_outcomes(self) -> None:
         """A wait for a failure or an end that partitioning put across parts: the later part
@@ -237,14 +236,17 @@ class ArgoBackend:
         task_names: dict[str, str] = {}
         last_tasks: dict[str, str] = {}
         self.task_names[scope], self.last_tasks[scope] = task_names, last_tasks
+        chains: dict[str, list[str]] = {}  # a step's tasks, when it has more than one
         for member in members:  # steps take their names first, as they always have
             if member.step is None:
                 continue
             links = self.links[member.name]
-            taken = [names.take(base) for _, base, _ in links]
-            self.link_tasks[(scope, member.name)] = taken
-            task_names[member.name] = (taken[0] if len(links) == 1 else next(
-                task for (role, _, _), task in zip(links, taken, strict=True) if role == MAIN))
+            if len(links) == 1:  # most steps: one task
+                task_names[member.name] = last_tasks[member.name] = names.take(links[0][1])
+                continue
+            taken = chains[member.name] = [names.take(base) for _, base, _ in links]
+            task_names[member.name] = next(
+                task for (role, _, _), task in zip(links, taken, strict=True) if role == MAIN)
             last_tasks[member.name] = taken[-1]
         for member in members:
             if member.step is None:
@@ -253,7 +255,8 @@ class ArgoBackend:
         tasks: list[dict[str, Any]] = []
         for member in members:
             if member.step is not None:
-                tasks += self.step_tasks(member, member.step, scope)
+                self.step_tasks(member, member.step, scope,
+                                chains.get(member.name) or [task_names[member.name]], tasks)
             elif member.loop is not None:
                 tasks.append(self.loop_task(member, member.loop, scope))
             else:
@@ -268,14 +271,19 @@ class ArgoBackend:
             return None
         last = self.last_tasks[scope]
         # Sorted by task name: each member of a DAG has a task name of its own.
-        return " && ".join([argo_hygiene.depends(task, outcome) for task, outcome in sorted(
-            [(last[name], member.outcome(name)) for name in member.waits_for])])
+        waits: list[tuple[str, ir.Outcome]]
+        if not member.outcomes:  # most members wait for success alone
+            waits = [(task, "succeeded") for task in sorted(
+                [last[name] for name in member.waits_for])]
+        else:
+            waits = sorted([(last[name], member.outcome(name)) for name in member.waits_for])
+        return argo_hygiene.depends_on(waits)
 
-    def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId) -> list[dict[str, Any]]:
-        """The step's chain: the first task waits for the step's dependencies and carries its
-        conditions, one gets its inputs, each later one waits for the one before."""
-        tasks: list[dict[str, Any]] = []
-        names = self.link_tasks[(scope, step.name)]
+    def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId, names: list[str],
+                   tasks: list[dict[str, Any]]) -> None:
+        """The step's chain of tasks (named ``names``), added to ``tasks``: the first task
+        waits for the step's dependencies and carries its conditions, one gets its inputs,
+        each later one waits for the one before."""
         input_role = argo_resources.input_role(step)
         for index, (role, _, template) in enumerate(self.links[step.name]):
             name = names[index]
@@ -295,7 +303,6 @@ class ArgoBackend:
             if role == input_role and step.inputs:
                 task["arguments"] = self.step_arguments(step, scope)
             tasks.append(task)
-        return tasks
 
     def loop_task(self, member: PlanTask, loop: ir.Loop, scope: ScopeId) -> dict[str, Any]:
         outer, _body = self.loop_templates[loop.id]
@@ -621,31 +628,35 @@ class ArgoValues:
         self.plan = backend.plan
         # (scope, kind, step or name, output, field) -> (is an artifact, argument text): most
         # steps read the params and outputs other steps of their DAG read too.
-        self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None], tuple[bool, str]] = {}
+        self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None],
+                                  tuple[bool, str]] = {}
+        # (step, output) of each output `at stdout` (the executor keeps it as `outputs.result`)
+        self.stdout = {(step.name, output.name) for step in backend.pipeline.steps
+                       for output in step.outputs if output.stdout}
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
         "loss", False); kind "status" for a task's own status, "result" for its stdout
         (output `at stdout`: the executor keeps it as `outputs.result`)."""
-        if isinstance(source, ir.ParamRef):
-            return "workflow", "parameters", source.name, False
-        if isinstance(source, ir.LoopVarRef):
-            return "inputs", "parameters", source.name, False
         if isinstance(source, ir.OutputRef | StatusRef):
             made_by = source.step if isinstance(source, ir.OutputRef) else source.member
             kind = "artifacts" if source.type.is_artifact else "parameters"
             member = self.plan.representative(made_by, scope)
             if member is None:  # made outside this loop body or part: it came in as an input
                 return "inputs", kind, import_name(source), False
-            task = self.backend.task_name(member, scope)
+            task = self.backend.task_names[scope][member]
             if member != made_by:  # out of a loop (gathered) or a part (as it is)
                 return (f"tasks.{task}", kind, export_name(source),
                         self.plan.gathered(made_by, member))
             if isinstance(source, StatusRef):
                 return f"tasks.{task}", "status", "", False
-            if self.backend.pipeline.step(made_by).output(source.output).stdout:
+            if (made_by, source.output) in self.stdout:
                 return f"tasks.{task}", "result", "", False
             return f"tasks.{task}", kind, source.output, False
+        if isinstance(source, ir.ParamRef):
+            return "workflow", "parameters", source.name, False
+        if isinstance(source, ir.LoopVarRef):
+            return "inputs", "parameters", source.name, False
         raise AssertionError(source.kind)
 
     def argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
@@ -671,13 +682,13 @@ class ArgoValues:
         return False, self.tag(source, scope)
 
     def tag(self, source: Value, scope: ScopeId) -> str:
-        if isinstance(source, ir.PipelineStatus):
+        if isinstance(source, ir.OutputRef | ir.ParamRef | ir.LoopVarRef):
+            if source.field is not None:
+                return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
+        elif isinstance(source, ir.PipelineStatus):
             return "{{workflow.status}}"
-        if isinstance(source, ir.Literal_):
+        elif isinstance(source, ir.Literal_):
             return param_text(source.value)
-        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
-                source.field is not None):
-            return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
         root, kind, name, gathered = self._where(source, scope)
         if gathered:
             return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"

@@ -189,14 +189,15 @@ class ExecutionPlan:
         for step in pipeline.steps:
             where = member_scope[step.name]
             for item in step.inputs:
-                source = item.source
+                read = item.source
                 # Most reads are of params, or of outputs made in the reader's DAG: nothing
                 # crosses (note_use's first tests, inlined).
-                kind = source.kind
-                if kind == "param" or kind == "literal" or kind == "pipeline_status" or (
-                        kind == "output" and member_scope[source.step] == where):
+                if isinstance(read, ir.OutputRef):
+                    if member_scope[read.step] == where:
+                        continue
+                elif not isinstance(read, ir.LoopVarRef):  # params, literals, the run's status
                     continue
-                self.note_use(source, where)
+                self.note_use(read, where)
             if step.when is not None:
                 for ref in _refs(step.when.expr):
                     self.note_use(ref, where)
