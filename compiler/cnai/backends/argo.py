@@ -630,9 +630,6 @@ class ArgoValues:
         # steps read the params and outputs other steps of their DAG read too.
         self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None],
                                   tuple[bool, str]] = {}
-        # (step, output) of each output `at stdout` (the executor keeps it as `outputs.result`)
-        self.stdout = {(step.name, output.name) for step in backend.pipeline.steps
-                       for output in step.outputs if output.stdout}
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
@@ -650,7 +647,7 @@ class ArgoValues:
                         self.plan.gathered(made_by, member))
             if isinstance(source, StatusRef):
                 return f"tasks.{task}", "status", "", False
-            if (made_by, source.output) in self.stdout:
+            if self.backend.pipeline.step(made_by).output(source.output).stdout:
                 return f"tasks.{task}", "result", "", False
             return f"tasks.{task}", kind, source.output, False
         if isinstance(source, ir.ParamRef):

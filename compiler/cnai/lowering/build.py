@@ -57,23 +57,28 @@ class _Builder:
                 member_scope[group.id] = self.scope_of(group.parent)
             elif isinstance(group, ir.Finally):
                 scopes[FINALLY] = DagScope(FINALLY, "finally")
+        plan = ExecutionPlan(pipeline, scopes, member_scope, skippable_steps(pipeline), in_loop)
+        members: dict[ScopeId, list[PlanTask]] = {}
+        # One pass: the IR lists steps topologically, so the steps a step depends on have
+        # their scope (and are known to continue on failure or not) when it is reached.
         for index, step in enumerate(pipeline.steps):
-            member_scope[step.name] = self.scope_of(step.group)
-            order.setdefault(step.name, index)
-            if step.group is not None:
-                for loop in self.loops_around(step.group):
+            name, group_id = step.name, step.group
+            scope = member_scope[name] = self.scope_of(group_id)
+            order.setdefault(name, index)
+            if group_id is not None:
+                for loop in self.loops_around(group_id):
                     in_loop.setdefault(loop, []).append(step)
                     order.setdefault(loop, index)
-        plan = ExecutionPlan(pipeline, scopes, member_scope, skippable_steps(pipeline), in_loop)
-        self.continuing = {s.name for s in pipeline.steps if s.continue_on_failure}
-        members: dict[ScopeId, list[PlanTask]] = {}
-        for step in pipeline.steps:
-            scope = member_scope[step.name]
-            members.setdefault(scope, []).append(PlanTask(
-                step.name, "step", step=step,
-                waits_for=_waits_for(plan, [d.step for d in step.depends], scope, step.name),
-                conditions=self.conditions(step.group, scope, step.when),
-                order=order[step.name], outcomes=self.outcomes(step, plan, scope)))
+            if step.continue_on_failure:
+                self.continuing.add(name)
+            found = members.get(scope)
+            if found is None:
+                found = members[scope] = []
+            found.append(PlanTask(
+                name, "step", step=step,
+                waits_for=_waits_for(plan, [d.step for d in step.depends], scope, name),
+                conditions=self.conditions(group_id, scope, step.when),
+                order=order[name], outcomes=self.outcomes(step, plan, scope)))
         for group in pipeline.groups:
             if not isinstance(group, ir.Loop):
                 continue
