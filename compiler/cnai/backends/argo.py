@@ -102,20 +102,25 @@ class ArgoBackend:
         # Each step is a chain of tasks (a PodDisruptionBudget before a training job, Istio
         # routing after a Knative Service): (role, task name wanted, template name).
         self.links: dict[str, list[tuple[str, str, str]]] = {}
+        self.template_names: dict[str, str] = {}  # step -> the template of its MAIN task
         shared: dict[str, str] = {}  # dedupe_templates' group -> its one template
         for step in pipeline.steps:
             links = []
             for role in argo_resources.roles(step):
-                base = step.k8s_name if role == MAIN else f"{step.k8s_name}-{role}"
-                if role == MAIN and step.template is not None:
-                    if step.template not in shared:
-                        shared[step.template] = templates.take(step.template)
-                    links.append((role, base, shared[step.template]))
-                else:
+                if role != MAIN:
+                    base = f"{step.k8s_name}-{role}"
                     links.append((role, base, templates.take(base)))
+                    continue
+                if step.template is None:
+                    template = templates.take(step.k8s_name)
+                else:
+                    found = shared.get(step.template)
+                    if found is None:
+                        found = shared[step.template] = templates.take(step.template)
+                    template = found
+                links.append((role, step.k8s_name, template))
+                self.template_names[step.name] = template
             self.links[step.name] = links
-        self.template_names = {s.name: next(t for r, _, t in self.links[s.name] if r == MAIN)
-                               for s in pipeline.steps}
         self.part_templates: dict[str, str] = {}  # part scope -> its DAG template
         if limit is not None and partition_plan(self.plan, self._weight, limit):
             self._refuse_cut_outcomes()
@@ -127,7 +132,6 @@ class ArgoBackend:
                 self.part_templates[part.id] = templates.take(f"{parent}-{_part_task(part.id)}")
         self.task_names: dict[ScopeId, dict[str, str]] = {}
         self.last_tasks: dict[ScopeId, dict[str, str]] = {}
-        self.link_tasks: dict[tuple[ScopeId, str], list[str]] = {}  # a step's chain of tasks
 
     def _refuse_cut_outcomes(self) -> None:
         """A wait for a failure or an end that partitioning put across parts: the later part
@@ -229,24 +233,30 @@ class ArgoBackend:
     def dag_template(self, name: str, scope: ScopeId) -> dict[str, Any]:
         members = self.plan.members(scope)
         names = Names()
-        self.task_names[scope], self.last_tasks[scope] = {}, {}
+        task_names: dict[str, str] = {}
+        last_tasks: dict[str, str] = {}
+        self.task_names[scope], self.last_tasks[scope] = task_names, last_tasks
+        chains: dict[str, list[str]] = {}  # a step's tasks, when it has more than one
         for member in members:  # steps take their names first, as they always have
             if member.step is None:
                 continue
-            taken = [names.take(base) for _, base, _ in self.links[member.name]]
-            self.link_tasks[(scope, member.name)] = taken
-            roles = [role for role, _, _ in self.links[member.name]]
-            self.task_names[scope][member.name] = taken[roles.index(MAIN)]
-            self.last_tasks[scope][member.name] = taken[-1]
+            links = self.links[member.name]
+            if len(links) == 1:  # most steps: one task
+                task_names[member.name] = last_tasks[member.name] = names.take(links[0][1])
+                continue
+            taken = chains[member.name] = [names.take(base) for _, base, _ in links]
+            task_names[member.name] = next(
+                task for (role, _, _), task in zip(links, taken, strict=True) if role == MAIN)
+            last_tasks[member.name] = taken[-1]
         for member in members:
             if member.step is None:
                 base = member.name if member.loop is not None else _part_task(member.name)
-                self.task_names[scope][member.name] = self.last_tasks[scope][member.name] = (
-                    names.take(base))
+                task_names[member.name] = last_tasks[member.name] = names.take(base)
         tasks: list[dict[str, Any]] = []
         for member in members:
             if member.step is not None:
-                tasks += self.step_tasks(member, member.step, scope)
+                self.step_tasks(member, member.step, scope,
+                                chains.get(member.name) or [task_names[member.name]], tasks)
             elif member.loop is not None:
                 tasks.append(self.loop_task(member, member.loop, scope))
             else:
@@ -257,34 +267,42 @@ class ArgoBackend:
         return self.task_names[scope][member]
 
     def _depends(self, member: PlanTask, scope: ScopeId) -> str | None:
-        outcomes = {self.last_tasks[scope][name]: member.outcome(name)
-                    for name in member.waits_for}
-        return " && ".join(argo_hygiene.depends(n, outcomes[n]) for n in sorted(outcomes)) or None
+        if not member.waits_for:
+            return None
+        last = self.last_tasks[scope]
+        # Sorted by task name: each member of a DAG has a task name of its own.
+        waits: list[tuple[str, ir.Outcome]]
+        if not member.outcomes:  # most members wait for success alone
+            waits = [(task, "succeeded") for task in sorted(
+                [last[name] for name in member.waits_for])]
+        else:
+            waits = sorted([(last[name], member.outcome(name)) for name in member.waits_for])
+        return argo_hygiene.depends_on(waits)
 
-    def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId) -> list[dict[str, Any]]:
-        """The step's chain: the first task waits for the step's dependencies and carries its
-        conditions, one gets its inputs, each later one waits for the one before."""
-        tasks: list[dict[str, Any]] = []
-        names = self.link_tasks[(scope, step.name)]
-        for index, ((role, _, template), name) in enumerate(zip(self.links[step.name], names,
-                                                                strict=True)):
+    def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId, names: list[str],
+                   tasks: list[dict[str, Any]]) -> None:
+        """The step's chain of tasks (named ``names``), added to ``tasks``: the first task
+        waits for the step's dependencies and carries its conditions, one gets its inputs,
+        each later one waits for the one before."""
+        input_role = argo_resources.input_role(step)
+        for index, (role, _, template) in enumerate(self.links[step.name]):
+            name = names[index]
             task: dict[str, Any] = {"name": name, "template": template}
             if index == 0:
                 depends = self._depends(member, scope)
-                when = self.when(member, scope)
-                if when:
-                    task["when"] = when
+                if member.conditions or member.status_waits:
+                    when = self.when(member, scope)
+                    if when:
+                        task["when"] = when
             else:
                 depends = f"{names[index - 1]}.Succeeded"
-            argo_hygiene.continue_on(step, task)
+            if step.continue_on_failure:
+                argo_hygiene.continue_on(step, task)
             if depends:
                 task["depends"] = depends
-            if role == argo_resources.input_role(step):
-                arguments = self.arguments([(i.name, i.source) for i in step.inputs], scope)
-                if arguments:
-                    task["arguments"] = arguments
+            if role == input_role and step.inputs:
+                task["arguments"] = self.step_arguments(step, scope)
             tasks.append(task)
-        return tasks
 
     def loop_task(self, member: PlanTask, loop: ir.Loop, scope: ScopeId) -> dict[str, Any]:
         outer, _body = self.loop_templates[loop.id]
@@ -425,14 +443,31 @@ class ArgoBackend:
 
     def arguments(self, values: list[tuple[str, Value]], scope: ScopeId) -> dict[str, Any]:
         parameters, artifacts = [], []
+        argument = self.values.argument
         for name, source in values:
-            if source.type.is_artifact:
-                artifacts.append({"name": name, "from": self.values.tag(source, scope)})
-            elif isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text
-                parameters.append({"name": name,
-                                   "value": k8s.literal_text(param_text(source.value))})
+            artifact, text = argument(source, scope)
+            if artifact:
+                artifacts.append({"name": name, "from": text})
             else:
-                parameters.append({"name": name, "value": self.values.tag(source, scope)})
+                parameters.append({"name": name, "value": text})
+        arguments: dict[str, Any] = {}
+        if parameters:
+            arguments["parameters"] = parameters
+        if artifacts:
+            arguments["artifacts"] = artifacts
+        return arguments
+
+    def step_arguments(self, step: ir.Step, scope: ScopeId) -> dict[str, Any]:
+        """:meth:`arguments` of the step's inputs (one loop over them: every step has its
+        own)."""
+        parameters, artifacts = [], []
+        argument = self.values.argument
+        for item in step.inputs:
+            artifact, text = argument(item.source, scope)
+            if artifact:
+                artifacts.append({"name": item.name, "from": text})
+            else:
+                parameters.append({"name": item.name, "value": text})
         arguments: dict[str, Any] = {}
         if parameters:
             arguments["parameters"] = parameters
@@ -591,22 +626,22 @@ class ArgoValues:
     def __init__(self, backend: ArgoBackend) -> None:
         self.backend = backend
         self.plan = backend.plan
+        # (scope, kind, step or name, output, field) -> (is an artifact, argument text): most
+        # steps read the params and outputs other steps of their DAG read too.
+        self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None],
+                                  tuple[bool, str]] = {}
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
         "loss", False); kind "status" for a task's own status, "result" for its stdout
         (output `at stdout`: the executor keeps it as `outputs.result`)."""
-        if isinstance(source, ir.ParamRef):
-            return "workflow", "parameters", source.name, False
-        if isinstance(source, ir.LoopVarRef):
-            return "inputs", "parameters", source.name, False
         if isinstance(source, ir.OutputRef | StatusRef):
             made_by = source.step if isinstance(source, ir.OutputRef) else source.member
             kind = "artifacts" if source.type.is_artifact else "parameters"
             member = self.plan.representative(made_by, scope)
             if member is None:  # made outside this loop body or part: it came in as an input
                 return "inputs", kind, import_name(source), False
-            task = self.backend.task_name(member, scope)
+            task = self.backend.task_names[scope][member]
             if member != made_by:  # out of a loop (gathered) or a part (as it is)
                 return (f"tasks.{task}", kind, export_name(source),
                         self.plan.gathered(made_by, member))
@@ -615,16 +650,42 @@ class ArgoValues:
             if self.backend.pipeline.step(made_by).output(source.output).stdout:
                 return f"tasks.{task}", "result", "", False
             return f"tasks.{task}", kind, source.output, False
+        if isinstance(source, ir.ParamRef):
+            return "workflow", "parameters", source.name, False
+        if isinstance(source, ir.LoopVarRef):
+            return "inputs", "parameters", source.name, False
         raise AssertionError(source.kind)
 
+    def argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        """(whether ``source`` is an artifact, its text as a task's argument in ``scope``),
+        worked out once per distinct reference and scope."""
+        key: tuple[ScopeId, str, str, str, str | None]
+        if isinstance(source, ir.OutputRef):
+            key = (scope, "output", source.step, source.output, source.field)
+        elif isinstance(source, ir.ParamRef):
+            key = (scope, "param", source.name, "", source.field)
+        else:
+            return self._argument(source, scope)
+        found = self.argument_texts.get(key)
+        if found is None:
+            found = self.argument_texts[key] = self._argument(source, scope)
+        return found
+
+    def _argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        if source.type.is_artifact:
+            return True, self.tag(source, scope)
+        if isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text
+            return False, k8s.literal_text(param_text(source.value))
+        return False, self.tag(source, scope)
+
     def tag(self, source: Value, scope: ScopeId) -> str:
-        if isinstance(source, ir.PipelineStatus):
+        if isinstance(source, ir.OutputRef | ir.ParamRef | ir.LoopVarRef):
+            if source.field is not None:
+                return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
+        elif isinstance(source, ir.PipelineStatus):
             return "{{workflow.status}}"
-        if isinstance(source, ir.Literal_):
+        elif isinstance(source, ir.Literal_):
             return param_text(source.value)
-        if isinstance(source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
-                source.field is not None):
-            return "{{=" + self.field_value(source, scope, as_text=True) + "}}"
         root, kind, name, gathered = self._where(source, scope)
         if gathered:
             return "{{=" + self.gathered(f"tasks['{root[len('tasks.'):]}']"

@@ -67,6 +67,7 @@ _DEPENDS = {"succeeded": "{0}.Succeeded", "failed": "({0}.Failed || {0}.Errored)
             "done": "({0}.Succeeded || {0}.Failed || {0}.Errored)"}
 
 
-def depends(task: str, outcome: ir.Outcome) -> str:
-    """One clause of a task's ``depends`` (workflow/common/ancestry.go's task results)."""
-    return _DEPENDS[outcome].format(task)
+def depends_on(waits: list[tuple[str, ir.Outcome]]) -> str:
+    """A task's ``depends``: a clause for each (task, outcome waited for), all of them
+    (workflow/common/ancestry.go's task results)."""
+    return " && ".join([_DEPENDS[outcome].format(task) for task, outcome in waits])

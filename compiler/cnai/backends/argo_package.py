@@ -86,15 +86,17 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
             + len(templates) - 1 <= ARGO_OBJECT_BYTES):
         return [workflow]
     by_name = {t["name"]: t for t in templates}
-    calls = {t["name"]: list(dict.fromkeys(task["template"] for task in tasks_of(t)
-                                           if "template" in task)) for t in templates}
+    tasks = {t["name"]: list(tasks_of(t)) for t in templates}  # walked once, read thrice
+    calls = {name: list(dict.fromkeys([task["template"] for task in found
+                                       if "template" in task]))
+             for name, found in tasks.items()}
     callers: dict[str, set[str]] = {name: set() for name in by_name}
     for caller, callees in calls.items():
         for callee in callees:
             callers[callee].add(caller)
     # A template's size once its calls may have become templateRefs, and its list comma.
-    cost = {t["name"]: len(texts[t["name"]]) + 1 + _REF_GROWTH * sum(1 for _ in tasks_of(t))
-            for t in templates}
+    cost = {name: len(texts[name]) + 1 + _REF_GROWTH * len(found)
+            for name, found in tasks.items()}
     roots = [spec["entrypoint"], *([spec["onExit"]] if spec.get("onExit") else [])]
     kept = _kept(workflow, roots, calls, callers, cost)
     rest = [name for name in _walk(roots, calls, [t["name"] for t in templates])
@@ -107,8 +109,8 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
     prefix = k8s_name(pipeline, NAME_MAX - suffix_max)
     names = [f"{prefix}-{digest[:DIGEST_CHARS]}-{n}" for n in range(1, len(bins) + 1)]
     home = {name: names[index] for index, members in enumerate(bins) for name in members}
-    for template in templates:
-        _refer(template, home.get(template["name"]), home)
+    for name, found in tasks.items():
+        _refer(found, home.get(name), home)
     spec["templates"] = [t for t in templates if t["name"] in kept]
     packed = [{"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
                "metadata": {"name": name, "labels": {PIPELINE_LABEL: pipeline}},
@@ -194,10 +196,11 @@ def _pack(names: list[str], cost: dict[str, int]) -> list[list[str]]:
     return bins
 
 
-def _refer(template: dict[str, Any], where: str | None, home: dict[str, str]) -> None:
-    """Point each call of ``template`` (which lives in ``where``, None for the Workflow) at
-    the object holding the callee: a name in the same object, a templateRef otherwise."""
-    for task in tasks_of(template):
+def _refer(tasks: list[dict[str, Any]], where: str | None, home: dict[str, str]) -> None:
+    """Point each call of a template's ``tasks`` (the template lives in ``where``, None for
+    the Workflow) at the object holding the callee: a name in the same object, a
+    templateRef otherwise."""
+    for task in tasks:
         callee = task.get("template")
         if callee is None or home.get(callee) == where:
             continue

@@ -155,7 +155,8 @@ def workflow_spec(pipeline: ir.Pipeline, spec: Spec) -> None:
         spec["serviceAccountName"] = pipeline.service_account
     names = dict.fromkeys(pipeline.image_pull_secrets)
     for step in pipeline.steps:
-        names.update(dict.fromkeys(step.image_pull_secrets))
+        for name in step.image_pull_secrets:
+            names.setdefault(name)
     if names:
         spec["imagePullSecrets"] = image_pull_secrets(list(names))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 from cnai.lowering.plan import (
     FINALLY,
     Condition,
@@ -32,6 +30,7 @@ class _Builder:
         self.pipeline = pipeline
         self.scope_ids: dict[str | None, ScopeId] = {}
         self.loops: dict[str | None, list[str]] = {}
+        self.continuing: set[str] = set()  # steps that continue on failure (outcomes)
 
     def scope_of(self, group_id: str | None) -> ScopeId:
         """The DAG a thing in group ``group_id`` belongs to (branches are transparent)."""
@@ -58,22 +57,28 @@ class _Builder:
                 member_scope[group.id] = self.scope_of(group.parent)
             elif isinstance(group, ir.Finally):
                 scopes[FINALLY] = DagScope(FINALLY, "finally")
-        for index, step in enumerate(pipeline.steps):
-            member_scope[step.name] = self.scope_of(step.group)
-            for loop in self.loops_around(step.group):
-                in_loop.setdefault(loop, []).append(step)
-            for key in (step.name, *self.loops_around(step.group)):
-                order.setdefault(key, index)
         plan = ExecutionPlan(pipeline, scopes, member_scope, skippable_steps(pipeline), in_loop)
         members: dict[ScopeId, list[PlanTask]] = {}
-        for step in pipeline.steps:
-            scope = member_scope[step.name]
-            upstream = [d.step for d in step.depends]
-            members.setdefault(scope, []).append(PlanTask(
-                step.name, "step", step=step,
-                waits_for=_waits_for(plan, upstream, scope, step.name),
-                conditions=self.conditions(step.group, scope, step.when),
-                order=order[step.name], outcomes=self.outcomes(step, plan, scope)))
+        # One pass: the IR lists steps topologically, so the steps a step depends on have
+        # their scope (and are known to continue on failure or not) when it is reached.
+        for index, step in enumerate(pipeline.steps):
+            name, group_id = step.name, step.group
+            scope = member_scope[name] = self.scope_of(group_id)
+            order.setdefault(name, index)
+            if group_id is not None:
+                for loop in self.loops_around(group_id):
+                    in_loop.setdefault(loop, []).append(step)
+                    order.setdefault(loop, index)
+            if step.continue_on_failure:
+                self.continuing.add(name)
+            found = members.get(scope)
+            if found is None:
+                found = members[scope] = []
+            found.append(PlanTask(
+                name, "step", step=step,
+                waits_for=_waits_for(plan, [d.step for d in step.depends], scope, name),
+                conditions=self.conditions(group_id, scope, step.when),
+                order=order[name], outcomes=self.outcomes(step, plan, scope)))
         for group in pipeline.groups:
             if not isinstance(group, ir.Loop):
                 continue
@@ -104,11 +109,13 @@ class _Builder:
         of: workflow/common/ancestry.go, expandDependency)."""
         found: dict[str, ir.Outcome] = {}
         for dependency in step.depends:
+            if dependency.outcome == "succeeded" and dependency.step not in self.continuing:
+                continue  # most waits: success, the default
             if plan.member_scope[dependency.step] != scope:
                 continue
             if dependency.outcome != "succeeded":  # written: it wins over the one implied
                 found[dependency.step] = dependency.outcome
-            elif self.pipeline.step(dependency.step).continue_on_failure:
+            else:  # a step that continues on failure
                 found.setdefault(dependency.step, "done")
         return found
 
@@ -117,12 +124,12 @@ class _Builder:
         """The conditions of the branches around a member (within its DAG), outermost first,
         then its own gate."""
         branches = []
-        for group in self.pipeline.ancestors(group_id):
+        for group in self.pipeline.ancestors(group_id) if group_id is not None else ():
             if group.id == scope or isinstance(group, ir.Loop | ir.Finally):
                 break
             if isinstance(group, ir.Branch):
                 branches.append(group)
-        conditions = []
+        conditions: list[Condition] = []
         for branch in reversed(branches):
             earlier = [g for g in self.pipeline.chain(branch.chain) if g.index < branch.index]
             conditions += [Condition(g.condition.expr, False, g.condition.text) for g in earlier
@@ -137,8 +144,11 @@ class _Builder:
 def _waits_for(plan: ExecutionPlan, upstream: list[str], scope: ScopeId,
                member: str) -> list[str]:
     found = set()
+    member_scope = plan.member_scope
     for step_name in upstream:
-        representative = plan.representative(step_name, scope)
+        # Most waits are on a member of the same DAG: representative's first test, inlined.
+        representative = (step_name if member_scope[step_name] == scope
+                          else plan.representative(step_name, scope))
         if representative is not None and representative != member:
             found.add(representative)
     return sorted(found)
@@ -149,23 +159,32 @@ def topological(members: list[PlanTask]) -> list[PlanTask]:
     keep the listed order. Argo's listing order is not one: a loop is listed at its first
     step, which may come before a step that a later step of the loop waits for."""
     index = {m.name: i for i, m in enumerate(members)}
-    waiting = [0] * len(members)
+    waiting = [len(m.waits_for) for m in members]
     dependants: list[list[int]] = [[] for _ in members]
     for i, member in enumerate(members):
         for name in member.waits_for:
-            waiting[i] += 1
             dependants[index[name]].append(i)
-    ready = deque(i for i, count in enumerate(waiting) if count == 0)
-    found = []
-    while ready:
-        i = ready.popleft()
-        found.append(members[i])
+    # A first-in first-out queue: the loop reads what it appends.
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    for i in ready:
         for j in dependants[i]:
             waiting[j] -= 1
             if waiting[j] == 0:
                 ready.append(j)
-    assert len(found) == len(members), "a cycle among a DAG's members"
-    return found
+    assert len(ready) == len(members), "a cycle among a DAG's members"
+    return [members[i] for i in ready]
+
+
+def in_wait_order(members: list[PlanTask]) -> list[PlanTask]:
+    """``members`` in some order where each comes after what it waits for: as listed when
+    they already are (a DAG of steps only: the IR lists steps topologically), else
+    :func:`topological`."""
+    seen: set[str] = set()
+    for member in members:
+        if not seen.issuperset(member.waits_for):
+            return topological(members)
+        seen.add(member.name)
+    return members
 
 
 def mark_may_skip(members: list[PlanTask]) -> None:
@@ -173,12 +192,16 @@ def mark_may_skip(members: list[PlanTask]) -> None:
     loop whose items may be empty (Argo skips it: "Skipped, empty params"), or waits for a
     member that may."""
     may_skip: dict[str, bool] = {}
-    for member in topological(members):
+    for member in in_wait_order(members):
         loop = member.loop
         empty = loop is not None and (not isinstance(loop.items, ir.Literal_)
                                       or not loop.items.value)
         # `after X.failed` is Omitted when X succeeds.
         handler = "failed" in member.outcomes.values()
-        member.may_skip = bool(member.conditions or member.status_waits or empty
-                               or handler) or any(may_skip[name] for name in member.waits_for)
-        may_skip[member.name] = member.may_skip
+        skips = bool(member.conditions or member.status_waits or empty or handler)
+        if not skips:
+            for name in member.waits_for:
+                if may_skip[name]:
+                    skips = True
+                    break
+        member.may_skip = may_skip[member.name] = skips

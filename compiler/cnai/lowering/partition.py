@@ -41,8 +41,11 @@ def partition_plan(plan: ExecutionPlan, weight: Callable[[PlanTask], int],
     changed = False
     for scope_id in list(plan.scopes):
         depth = 0
-        while sum(weight(m) for m in plan.scopes[scope_id].members) > limit:
-            _partition(plan, scope_id, weight, limit, depth)
+        while True:
+            weights = {m.name: weight(m) for m in plan.scopes[scope_id].members}
+            if sum(weights.values()) <= limit:
+                break
+            _partition(plan, scope_id, weights, limit, depth)
             weight, depth, changed = _one_task_each(weight), depth + 1, True
     plan.note_flows()
     return changed
@@ -52,10 +55,11 @@ def _one_task_each(weight: Callable[[PlanTask], int]) -> Callable[[PlanTask], in
     return lambda member: 1 if member.kind == "part" else weight(member)
 
 
-def _partition(plan: ExecutionPlan, scope_id: ScopeId, weight: Callable[[PlanTask], int],
+def _partition(plan: ExecutionPlan, scope_id: ScopeId, weights: dict[str, int],
                limit: int, depth: int) -> None:
+    """Cut scope ``scope_id`` into parts, each member weighing ``weights[its name]``."""
     scope = plan.scopes[scope_id]
-    groups = _groups(scope.members, weight, limit)
+    groups = _groups(scope.members, weights, limit)
     groups.sort(key=lambda group: min(m.order for m in group))
     label = "part" if depth == 0 else f"part{depth + 1}"
     part_of: dict[str, str] = {}
@@ -74,6 +78,8 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weight: Callable[[PlanTas
     for member in scope.members:
         own = part_of[member.name]
         cut = [name for name in member.waits_for if part_of[name] != own]
+        if not cut:  # most members: what they wait for is in their part
+            continue
         plan.cut_outcomes += [(member.name, name) for name in cut
                               if member.outcome(name) != "succeeded"]
         needs[own].update(part_of[name] for name in cut)
@@ -84,10 +90,12 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weight: Callable[[PlanTas
     scope.members = parts
 
 
-def _groups(members: list[PlanTask], weight: Callable[[PlanTask], int],
+def _groups(members: list[PlanTask], weights: dict[str, int],
             limit: int) -> list[list[PlanTask]]:
     """The members as parts of at most ``limit``: connected components packed whole, or cut
     by level when one is too large."""
+    # Union-find, each set's root its least name: the root of the member's set, kept as
+    # sets merge, and of each it waits for.
     parent = {m.name: m.name for m in members}
 
     def root(name: str) -> str:
@@ -97,10 +105,15 @@ def _groups(members: list[PlanTask], weight: Callable[[PlanTask], int],
         return name
 
     for member in members:
+        if not member.waits_for:
+            continue
+        own = root(member.name)
         for name in member.waits_for:
-            a, b = root(member.name), root(name)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            other = root(name)
+            if own < other:
+                parent[other] = own
+            elif other < own:
+                parent[own] = own = other
     components: dict[str, list[PlanTask]] = {}
     for member in members:
         components.setdefault(root(member.name), []).append(member)
@@ -108,9 +121,9 @@ def _groups(members: list[PlanTask], weight: Callable[[PlanTask], int],
     packed: list[PlanTask] = []
     packed_weight = 0
     for component in components.values():  # in the order of their first member
-        total = sum(weight(m) for m in component)
+        total = sum([weights[m.name] for m in component])
         if total > limit:
-            groups += _by_level(component, weight, limit)
+            groups += _by_level(component, weights, limit)
             continue
         if packed_weight + total > limit:
             groups.append(packed)
@@ -122,12 +135,15 @@ def _groups(members: list[PlanTask], weight: Callable[[PlanTask], int],
     return groups
 
 
-def _by_level(component: list[PlanTask], weight: Callable[[PlanTask], int],
+def _by_level(component: list[PlanTask], weights: dict[str, int],
               limit: int) -> list[list[PlanTask]]:
     level: dict[str, int] = {}
     levels: list[list[PlanTask]] = []
     for member in topological(component):
-        at = 1 + max((level[name] for name in member.waits_for), default=-1)
+        at = 0  # one more than the highest level waited for
+        for name in member.waits_for:
+            if level[name] >= at:
+                at = level[name] + 1
         level[member.name] = at
         if at == len(levels):
             levels.append([])
@@ -136,7 +152,7 @@ def _by_level(component: list[PlanTask], weight: Callable[[PlanTask], int],
     current: list[PlanTask] = []
     current_weight = 0
     for members in levels:
-        total = sum(weight(m) for m in members)
+        total = sum([weights[m.name] for m in members])
         if current and current_weight + total > limit:
             groups.append(current)
             current, current_weight = [], 0
@@ -147,11 +163,11 @@ def _by_level(component: list[PlanTask], weight: Callable[[PlanTask], int],
         chunk: list[PlanTask] = []  # a level too wide for one part: side by side parts
         chunk_weight = 0
         for member in members:
-            if chunk and chunk_weight + weight(member) > limit:
+            if chunk and chunk_weight + weights[member.name] > limit:
                 groups.append(chunk)
                 chunk, chunk_weight = [], 0
             chunk.append(member)
-            chunk_weight += weight(member)
+            chunk_weight += weights[member.name]
         groups.append(chunk)
     if current:
         groups.append(current)

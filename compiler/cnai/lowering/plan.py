@@ -185,10 +185,19 @@ class ExecutionPlan:
             scope.imports.clear()
             scope.exports.clear()
         pipeline = self.pipeline
+        member_scope = self.member_scope
         for step in pipeline.steps:
-            where = self.member_scope[step.name]
+            where = member_scope[step.name]
             for item in step.inputs:
-                self.note_use(item.source, where)
+                read = item.source
+                # Most reads are of params, or of outputs made in the reader's DAG: nothing
+                # crosses (note_use's first tests, inlined).
+                if isinstance(read, ir.OutputRef):
+                    if member_scope[read.step] == where:
+                        continue
+                elif not isinstance(read, ir.LoopVarRef):  # params, literals, the run's status
+                    continue
+                self.note_use(read, where)
             if step.when is not None:
                 for ref in _refs(step.when.expr):
                     self.note_use(ref, where)

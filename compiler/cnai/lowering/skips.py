@@ -10,11 +10,19 @@ def skippable_steps(pipeline: ir.Pipeline) -> set[str]:
     """Steps that may not run: gated ones, those in if/else branches, those that run only if
     a step failed (`after X.failed`), and everything downstream of them."""
     skippable: set[str] = set()
+    branched: dict[str | None, bool] = {None: False}  # group -> in an if/else branch
     for step in pipeline.steps:  # topological order: upstream steps are decided first
-        branched = any(isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
-        if step.when is not None or branched or any(
-                d.step in skippable or d.outcome == "failed" for d in step.depends):
+        in_branch = branched.get(step.group)
+        if in_branch is None:
+            in_branch = branched[step.group] = any(
+                isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
+        if step.when is not None or in_branch:
             skippable.add(step.name)
+            continue
+        for dependency in step.depends:
+            if dependency.step in skippable or dependency.outcome == "failed":
+                skippable.add(step.name)
+                break
     return skippable
 
 
