@@ -13,7 +13,6 @@ repeated word or placeholder (``ir.SharedNodes``), which is only safe because of
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 
 from cnai.context import CompileContext
@@ -63,9 +62,8 @@ def _edges_changed(before: list[ir.Step], after: list[ir.Step]) -> bool:
     the same steps in the same order, each with the same dependency list (what
     dedupe_templates gives back). That is cheaper to see than the order is to check again,
     over new steps scattered in memory."""
-    # map over attrgetters and operator.is_: the loop stays in C, with no call per step.
-    return (len(after) != len(before) or list(map(_NAME, before)) != list(map(_NAME, after))
-            or not all(map(operator.is_, map(_DEPENDS, before), map(_DEPENDS, after))))
+    return len(after) != len(before) or not all(map(_same_edges, before, after))
 
 
-_NAME, _DEPENDS = operator.attrgetter("name"), operator.attrgetter("depends")
+def _same_edges(before: ir.Step, after: ir.Step) -> bool:
+    return before.name == after.name and before.depends is after.depends

@@ -16,18 +16,12 @@ REDUCIBLE = ("order", "dataset")
 
 
 def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    reducible = False
-    for step in graph.steps:  # one loop over every edge, not one per question
-        for dep in step.depends:
-            if dep.outcome != "succeeded":
-                # `after X.failed` / `after X.done`: a path through such an edge no longer
-                # implies that X succeeded (`c after a, b` with `b after a.failed` needs its
-                # own a -> c).
-                return graph
-            if dep.kind in REDUCIBLE:
-                reducible = True
-    if not reducible:
+    if not any(dep.kind in REDUCIBLE for step in graph.steps for dep in step.depends):
         return graph  # nothing could go: skip the reachability of every step
+    if any(dep.outcome != "succeeded" for step in graph.steps for dep in step.depends):
+        # `after X.failed` / `after X.done`: a path through such an edge no longer implies
+        # that X succeeded (`c after a, b` with `b after a.failed` needs its own a -> c).
+        return graph
     reach = ancestors(graph.steps)
     index = {step.name: i for i, step in enumerate(graph.steps)}
     steps = []
