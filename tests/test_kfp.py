@@ -296,6 +296,32 @@ pipeline shared {
         "pvcNameParameter": {"runtimeValue": {"constant": "warehouse"}}}
 
 
+def test_shared_executors_and_channels_are_the_first_steps() -> None:
+    # The backend builds a shared executor's config once (set or empty) and a param's or an
+    # output's channel once: each step still reads its own producer, and a shape without pod
+    # settings gets no platform config though a later shape has one.
+    spec, platform = compile_text("""
+pipeline shared {
+  param lr: float = 0.1
+  step a { image = "t"  command = ["run", "${lr}", outputs.x]  output x: float }
+  step b { image = "t"  command = ["run", "${lr}", a.x, outputs.x]  output x: float }
+  step c { image = "t"  command = ["run", "${lr}", a.x, outputs.x]  output x: float }
+  step d { image = "t"  command = ["run", "${lr}", b.x, outputs.x]  output x: float }
+  step e { image = "u"  command = ["go", c.x, d.x]  timeout = "1m" }
+}""")
+    pipeline_spec(spec)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["b"]["componentRef"] == tasks["c"]["componentRef"] == tasks["d"]["componentRef"]
+    for task, producer in (("b", "a"), ("c", "a"), ("d", "b")):
+        assert tasks[task]["inputs"]["parameters"] == {
+            "lr": {"componentInputParameter": "lr"},
+            "input2": {"taskOutputParameter": {"producerTask": producer,
+                                               "outputParameterKey": "x"}}}
+    assert tasks["e"]["dependentTasks"] == ["c", "d"]
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert executors == {"exec-e": {"activeDeadlineSeconds": "60"}}
+
+
 def test_generated_names_never_take_a_step_name() -> None:
     spec = compile_text("""
 pipeline names {
