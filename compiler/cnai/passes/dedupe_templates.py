@@ -265,12 +265,12 @@ def _read(step: ir.Step, seen: _Seen) -> tuple[tuple[object, ...], _Member]:
             continue
         words.append(None)
         if read is not _PIECES:  # one placeholder: what most such texts are
-            kind, name, reads_input, kept = read
+            kind, name, reads_input, unrenamed_key = read
             if reads_input and renames[name] != name:
                 renamed.append(position)
                 text_keys.append(((kind, renames[name]),))
             else:
-                text_keys.append(kept)
+                text_keys.append(unrenamed_key)
             continue
         # _text_key and _reads_renamed in one pass over the pieces.
         key: list[object] = []
