@@ -369,6 +369,19 @@ def test_what_kfp_cannot_express_is_a_diagnostic(body: str, message: str) -> Non
     assert [(d.code, d.message) for d in errors] == [("E0401", message)]
 
 
+def test_each_step_with_a_word_kfp_cannot_hold_is_told() -> None:
+    # The backend renders a literal word once for all containers: a word it refuses is
+    # refused again for every step that has it (kept apart by their images).
+    with pytest.raises(CompileFailed) as failure:
+        compile_text('pipeline p {\n'
+                     '  step s { image = "a"  command = ["echo", "%CNAI_PIPELINE_STATUS%"] }\n'
+                     '  step t { image = "b"  command = ["echo", "%CNAI_PIPELINE_STATUS%"] }\n'
+                     '}\n')
+    assert [d.message for d in failure.value.diagnostics if d.code == "E0401"] == [
+        f"step `{name}` has `%CNAI_PIPELINE_STATUS%` in its text, which stands for "
+        "`pipeline.status` on Kubeflow" for name in ("s", "t")]
+
+
 def test_cli_reports_unsupported_without_a_traceback(tmp_path: Path) -> None:
     source = tmp_path / "bad.cnai"
     source.write_text('pipeline p {\n  step s { image = "a"  output o: int '

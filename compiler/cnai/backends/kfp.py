@@ -107,6 +107,10 @@ class KfpBackend:
         self.param_channels: dict[str, Channel] = {}  # by param
         self.output_channels: dict[tuple[str, str], Channel] = {}  # by (step, output)
         self.configured: set[str] = set()  # executors whose platform config was built
+        # What containers of many executors repeat, rendered once each (only once rendered
+        # without an error: a step that cannot have it is still told so).
+        self.literal_words: dict[str, str] = {}  # a literal piece of text -> as written
+        self.resources_specs: dict[int, tuple[ir.Resources, Spec]] = {}  # by the node's id
         self.loaders: dict[str, ir.Step] = {}  # data set -> the step that fills it
         for step in pipeline.steps:
             if step.fills is not None:
@@ -460,7 +464,11 @@ class KfpBackend:
                         "value": contract.KFP_OUTPUT_METADATA})
         if env:
             container["env"] = env
-        resources = kfp_platform.container_resources(step.resources)
+        found = self.resources_specs.get(id(step.resources))
+        if found is None:  # the checker shares one Resources among steps asking the same
+            found = self.resources_specs[id(step.resources)] = (
+                step.resources, kfp_platform.container_resources(step.resources))
+        resources = found[1]
         if resources:
             container["resources"] = resources
         return container
@@ -469,7 +477,10 @@ class KfpBackend:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(k8s.literal_text(self.literal(step, part)))
+                piece = self.literal_words.get(part)
+                if piece is None:
+                    piece = self.literal_words[part] = k8s.literal_text(self.literal(step, part))
+                pieces.append(piece)
             elif isinstance(part, ir.OutputPath):
                 # A fixed-path output is written there; the prefix copies it for KFP.
                 output = step.output(part.name)
