@@ -296,6 +296,32 @@ pipeline shared {
         "pvcNameParameter": {"runtimeValue": {"constant": "warehouse"}}}
 
 
+def test_shared_executors_and_channels_are_the_first_steps() -> None:
+    # The backend builds a shared executor's config once (set or empty) and a param's or an
+    # output's channel once: each step still reads its own producer, and a shape without pod
+    # settings gets no platform config though a later shape has one.
+    spec, platform = compile_text("""
+pipeline shared {
+  param lr: float = 0.1
+  step a { image = "t"  command = ["run", "${lr}", outputs.x]  output x: float }
+  step b { image = "t"  command = ["run", "${lr}", a.x, outputs.x]  output x: float }
+  step c { image = "t"  command = ["run", "${lr}", a.x, outputs.x]  output x: float }
+  step d { image = "t"  command = ["run", "${lr}", b.x, outputs.x]  output x: float }
+  step e { image = "u"  command = ["go", c.x, d.x]  timeout = "1m" }
+}""")
+    pipeline_spec(spec)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["b"]["componentRef"] == tasks["c"]["componentRef"] == tasks["d"]["componentRef"]
+    for task, producer in (("b", "a"), ("c", "a"), ("d", "b")):
+        assert tasks[task]["inputs"]["parameters"] == {
+            "lr": {"componentInputParameter": "lr"},
+            "input2": {"taskOutputParameter": {"producerTask": producer,
+                                               "outputParameterKey": "x"}}}
+    assert tasks["e"]["dependentTasks"] == ["c", "d"]
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert executors == {"exec-e": {"activeDeadlineSeconds": "60"}}
+
+
 def test_generated_names_never_take_a_step_name() -> None:
     spec = compile_text("""
 pipeline names {
@@ -341,6 +367,19 @@ def test_what_kfp_cannot_express_is_a_diagnostic(body: str, message: str) -> Non
         compile_text(f"pipeline p {{\n  {body}\n}}\n")
     errors = [d for d in failure.value.diagnostics if d.code.startswith("E")]
     assert [(d.code, d.message) for d in errors] == [("E0401", message)]
+
+
+def test_each_step_with_a_word_kfp_cannot_hold_is_told() -> None:
+    # The backend renders a literal word once for all containers: a word it refuses is
+    # refused again for every step that has it (kept apart by their images).
+    with pytest.raises(CompileFailed) as failure:
+        compile_text('pipeline p {\n'
+                     '  step s { image = "a"  command = ["echo", "%CNAI_PIPELINE_STATUS%"] }\n'
+                     '  step t { image = "b"  command = ["echo", "%CNAI_PIPELINE_STATUS%"] }\n'
+                     '}\n')
+    assert [d.message for d in failure.value.diagnostics if d.code == "E0401"] == [
+        f"step `{name}` has `%CNAI_PIPELINE_STATUS%` in its text, which stands for "
+        "`pipeline.status` on Kubeflow" for name in ("s", "t")]
 
 
 def test_cli_reports_unsupported_without_a_traceback(tmp_path: Path) -> None:

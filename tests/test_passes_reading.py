@@ -226,3 +226,27 @@ def test_a_pass_that_only_copies_steps_is_not_checked_again(
     monkeypatch.setattr(passes, "topological_order", order)
     passes.run_passes(_graph(_chain()), CompileContext(Options()))
     assert checked == []
+
+
+KEPT_SOURCES = {
+    "param": lambda: ir.ParamRef.of("p", ir.Type(name="string")),
+    "loop_var": lambda: ir.LoopVarRef(name="x", loop="l", type=ir.Type(name="string")),
+    "pipeline_status": lambda: ir.PipelineStatus(),
+    "output": lambda: ir.OutputRef.of("a", "out", ir.Type(name="string")),
+}
+# Names a kept input may have next to numbered ones: spelled like them in any case, or not.
+INPUT_NAMES = ["lr", "input1", "INPUT2", "Input3", "input2_2", "input", "i", "in", "x",
+               "inputs", "s0_score", "imag"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(INPUT_NAMES), st.sampled_from(sorted(KEPT_SOURCES))),
+                max_size=6, unique_by=lambda pair: pair[0]))
+def test_renames_without_a_name_like_a_numbered_one_are_the_general_ones(
+        inputs: list[tuple[str, str]]) -> None:
+    # _renames numbers other steps' outputs at once unless a kept name starts like a numbered
+    # one; _renames_apart is the general way, which avoids every taken name.
+    items = [ir.Input.of(name, KEPT_SOURCES[kind](), ir.Type(name="string"))
+             for name, kind in inputs]
+    step = _step("s", inputs=items)
+    assert list(dedupe._renames(step).items()) == list(dedupe._renames_apart(step).items())

@@ -57,3 +57,20 @@ def test_a_key_past_1024_characters_is_written_as_an_explicit_key() -> None:
     text = to_yaml([document])
     assert yaml.safe_load(text) == document
     assert f"? {key}" in text
+
+
+def test_every_kind_of_value_in_a_mapping_and_in_a_list() -> None:
+    # _mapping and _sequence write the common values themselves and leave the rest to _emit:
+    # each kind in both places, pinned to the text the one-call-per-value writer gave.
+    from cnai.backends.verbatim import Verbatim
+
+    document = {"spec": {
+        "on": True, "off": False, "n": None, "i": 3, "f": 0.5, "e": {}, "l": [],
+        "script": "a\nb\n", "raw": Verbatim("{{x}}"), "name": "first",
+        "items": [True, 1, None, "yes", [], {}, ["a", ["b"]], "two\nlines",
+                  {"name": "n", "k": "v"}]}, "text": "multi\nline"}
+    assert to_yaml([document]) == (
+        "spec:\n  name: first\n  e: {}\n  f: 0.5\n  i: 3\n  items:\n  - true\n  - 1\n"
+        "  - null\n  - 'yes'\n  - []\n  - {}\n  -\n    - a\n    -\n      - b\n  - |-\n"
+        "    two\n    lines\n  - name: 'n'\n    k: v\n  l: []\n  'n': null\n  'off': false\n"
+        "  'on': true\n  raw: {{x}}\n  script: |\n    a\n    b\ntext: |-\n  multi\n  line\n")

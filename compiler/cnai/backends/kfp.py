@@ -104,6 +104,13 @@ class KfpBackend:
         self.names = Names(*(s.k8s_name for s in pipeline.steps))
         self.group_number = 0
         self.step_tasks: dict[str, Task] = {}
+        self.param_channels: dict[str, Channel] = {}  # by param
+        self.output_channels: dict[tuple[str, str], Channel] = {}  # by (step, output)
+        self.configured: set[str] = set()  # executors whose platform config was built
+        # What containers of many executors repeat, rendered once each (only once rendered
+        # without an error: a step that cannot have it is still told so).
+        self.literal_words: dict[str, str] = {}  # a literal piece of text -> as written
+        self.resources_specs: dict[int, tuple[ir.Resources, Spec]] = {}  # by the node's id
         self.loaders: dict[str, ir.Step] = {}  # data set -> the step that fills it
         for step in pipeline.steps:
             if step.fills is not None:
@@ -219,10 +226,10 @@ class KfpBackend:
     def place(self, step: ir.Step) -> None:
         body = self.layout.parent_of(step)
         parent = body if step.when is None else self.group("condition", body)
-        task = Task(step.k8s_name, parent)
-        task.spec = {"taskInfo": {"name": task.name},
-                     "componentRef": {"name": f"comp-{step.template or task.name}"},
-                     "cachingOptions": {"enableCache": step.cache}}
+        name = step.k8s_name
+        task = Task(name, parent, {"taskInfo": {"name": name},
+                                   "componentRef": {"name": f"comp-{step.template or name}"},
+                                   "cachingOptions": {"enableCache": step.cache}})
         self.step_tasks[step.name] = self.dag.add(task)
         self.layout.placed(step, parent if step.when is not None else task)
 
@@ -302,27 +309,36 @@ class KfpBackend:
 
     def step(self, step: ir.Step) -> None:
         task = self.step_tasks[step.name]
+        inputs: Spec = {}
         for item in step.inputs:
-            if item.type.item is not None and item.type.item.is_artifact:
+            typed = item.type
+            if typed.item is not None and typed.item.is_artifact:
                 # The launcher fills `{{$.inputs.artifacts['x'].path}}` from the list's first
                 # artifact only (backend/src/v2/component/launcher_v2.go, getPlaceholders).
-                raise Unsupported(f"`{step.name}` reads `{item.name}`, {item.type.item.name} "
+                raise Unsupported(f"`{step.name}` reads `{item.name}`, {typed.item.name} "
                                   "artifacts gathered over a loop; a Kubeflow container sees "
                                   "only the first artifact of a list")
-            kind = "artifacts" if item.type.is_artifact else "parameters"
-            task.spec.setdefault("inputs", {}).setdefault(kind, {})[item.name] = (
+            source = item.source
+            value: Spec
+            if isinstance(source, ir.Literal_):
                 # A word dedupe_templates lifted: the driver pastes it into the command.
-                {"runtimeValue": {"constant": k8s.literal_text(str(item.source.value))}}
-                if isinstance(item.source, ir.Literal_)
-                else self.dag.reference(self.channel(item.source), task))
-            if isinstance(item.source, ir.LoopVarRef | ir.ParamRef | ir.OutputRef) and (
-                    item.source.field is not None):
-                # What the KFP SDK compiles `item.lr` of a ParallelFor over dicts to
-                # (kfp/compiler/pipeline_spec_builder.py); the driver gives the selector the
-                # value's JSON as `string_value` (backend/src/v2/expression/expression.go).
-                task.spec["inputs"][kind][item.name] = {
-                    **task.spec["inputs"][kind][item.name],
-                    "parameterExpressionSelector": field_selector(item.source.field)}
+                value = {"runtimeValue": {"constant": k8s.literal_text(str(source.value))}}
+            else:
+                value = self.dag.reference(self.channel(source), task)
+                if not isinstance(source, ir.PipelineStatus) and source.field is not None:
+                    # What the KFP SDK compiles `item.lr` of a ParallelFor over dicts to
+                    # (kfp/compiler/pipeline_spec_builder.py); the driver gives the selector
+                    # the value's JSON as `string_value` (backend/src/v2/expression/
+                    # expression.go).
+                    value = {**value, "parameterExpressionSelector": field_selector(
+                        source.field)}
+            kind = "artifacts" if typed.is_artifact else "parameters"
+            named = inputs.get(kind)
+            if named is None:
+                named = inputs[kind] = {}
+            named[item.name] = value
+        if inputs:
+            task.spec["inputs"] = inputs
         for dependency in step.depends:
             self.dag.depend(task, self.step_tasks[dependency.step])
         if step.when is not None:
@@ -343,10 +359,10 @@ class KfpBackend:
         if retry is not None:
             task.spec["retryPolicy"] = retry_policy(retry)
         pvc_names = [self.dag.reference(self.pvc_name(m.dataset), task) for m in step.mounts]
-        # The first step of a shared executor with settings sets them (the others' are the
-        # same); executor_config only reads, so it is not built again once they are set.
+        # The first step of a shared executor builds its config (the others' settings are the
+        # same); executor_config only reads, so it is not built again, set or empty.
         executor = f"exec-{shared}"
-        if executor not in self.platform:
+        if executor not in self.configured:
             claim = None
             if step.kind == "preload":
                 claim = k8s.source_claim(self.pipeline.dataset(step.mounts[0].dataset))
@@ -354,6 +370,7 @@ class KfpBackend:
                                                   k8s.preload_credentials(self.pipeline, step))
             if config:
                 self.platform[executor] = config
+            self.configured.add(executor)
         self._component_once(step, shared, self.container)
 
     def _component_once(self, step: ir.Step, shared: str,
@@ -374,13 +391,25 @@ class KfpBackend:
         group.spec.setdefault("triggerPolicy", {})["condition"] = text
 
     def channel(self, source: ir.Source | ir.Expr) -> Channel:
+        # A param's or an output's channel is made once and shared (a Channel is frozen):
+        # every step reads a few, and finding the type and building the channel cost more
+        # than the rest of a reference.
         if isinstance(source, ir.ParamRef):  # the whole param, for a field too
-            return Channel(None, source.name, type_spec(self.pipeline.param(source.name).type))
+            channel = self.param_channels.get(source.name)
+            if channel is None:
+                channel = self.param_channels[source.name] = Channel(
+                    None, source.name, type_spec(self.pipeline.param(source.name).type))
+            return channel
         if isinstance(source, ir.OutputRef):
             # Typed as produced: kfp_dag makes it a list where it has left a loop.
-            producer = self.pipeline.step(source.step)
-            return Channel(self.step_tasks[source.step].name, source.output,
-                           type_spec(producer.output(source.output).type))
+            key = (source.step, source.output)
+            channel = self.output_channels.get(key)
+            if channel is None:
+                producer = self.pipeline.step(source.step)
+                channel = self.output_channels[key] = Channel(
+                    self.step_tasks[source.step].name, source.output,
+                    type_spec(producer.output(source.output).type))
+            return channel
         if isinstance(source, ir.LoopVarRef):
             return self.layout.item(source)
         if isinstance(source, ir.PipelineStatus):
@@ -435,7 +464,11 @@ class KfpBackend:
                         "value": contract.KFP_OUTPUT_METADATA})
         if env:
             container["env"] = env
-        resources = kfp_platform.container_resources(step.resources)
+        found = self.resources_specs.get(id(step.resources))
+        if found is None:  # the checker shares one Resources among steps asking the same
+            found = self.resources_specs[id(step.resources)] = (
+                step.resources, kfp_platform.container_resources(step.resources))
+        resources = found[1]
         if resources:
             container["resources"] = resources
         return container
@@ -444,7 +477,10 @@ class KfpBackend:
         pieces = []
         for part in text.parts:
             if isinstance(part, str):
-                pieces.append(k8s.literal_text(self.literal(step, part)))
+                piece = self.literal_words.get(part)
+                if piece is None:
+                    piece = self.literal_words[part] = k8s.literal_text(self.literal(step, part))
+                pieces.append(piece)
             elif isinstance(part, ir.OutputPath):
                 # A fixed-path output is written there; the prefix copies it for KFP.
                 output = step.output(part.name)

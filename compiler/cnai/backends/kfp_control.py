@@ -22,7 +22,10 @@ def refuse(pipeline: ir.Pipeline, ctx: CompileContext) -> set[str]:
         ctx.unsupported(pipeline.span, "E0401", f"pipeline `{pipeline.name}` holds "
                         f"{_locks(pipeline.mutexes, pipeline.semaphores)}: Kubeflow has no "
                         "locks between runs", help=_LOCKS_HELP)
+    approvals: set[str] = set()
     for step in pipeline.steps:
+        if step.kind == "suspend":
+            approvals.add(step.name)
         if step.mutexes or step.semaphores:
             ctx.unsupported(step.span, "E0401", f"`{step.name}` holds "
                             f"{_locks(step.mutexes, step.semaphores)}: Kubeflow has no "
@@ -32,7 +35,7 @@ def refuse(pipeline: ir.Pipeline, ctx: CompileContext) -> set[str]:
                             "(`suspend`): a Kubeflow task cannot be suspended and resumed",
                             help="end the pipeline before the approval and start a second "
                             "run once approved, or compile with --target argo (`argo resume`)")
-    return {s.name for s in pipeline.steps if s.kind == "suspend"}
+    return approvals
 
 
 def _locks(mutexes: list[str], semaphores: list[ir.ConfigMapRef]) -> str:

@@ -59,10 +59,12 @@ class Layout:
         self.items: dict[str, Channel] = {}  # loop id -> its item
         # (branch group, its condition, the gate whose span a CEL error points at)
         self.conditions: list[tuple[Group, ir.Expr, ir.Gate]] = []
-        self.populated = {g.id for s in pipeline.steps for g in pipeline.ancestors(s.group)}
+        # Only steps in a group have ancestors: most steps of a large pipeline are in none.
+        grouped = [s for s in pipeline.steps if s.group is not None]
+        self.populated = {g.id for s in grouped for g in pipeline.ancestors(s.group)}
         self.flat = self._flat_chains()
         self.limits = gpu_limits(pipeline)
-        finally_steps = [s for s in pipeline.steps if self._in_finally(s)]
+        finally_steps = [s for s in grouped if self._in_finally(s)]
         self.outer = self.main = body
         self.status: Channel | None = None
         self.exit_step: str | None = None
@@ -83,7 +85,10 @@ class Layout:
 
     def _flat_chains(self) -> set[str]:
         """Chains a step outside them depends on (see the module's docstring)."""
-        pipeline, flat = self.pipeline, set()
+        pipeline = self.pipeline
+        flat: set[str] = set()
+        if not any(isinstance(g, ir.Branch) for g in pipeline.groups):
+            return flat  # no chains, so none to lay out flat
         chain_of: dict[str, set[str]] = {}  # step -> the chains it is inside
         for step in pipeline.steps:
             chain_of[step.name] = {g.chain for g in pipeline.ancestors(step.group)

@@ -109,50 +109,79 @@ def _emit(value: Any, indent: str, out: list[str]) -> None:
             return
         out.append("\n")
         _sequence(value, indent, out)
-    elif value.__class__ is str and "\n" not in value:
-        out.append(_plain_line(value))
+    elif value.__class__ is str:
+        out.append(_LINES.get(value) or _line(value, indent))
     else:
         out.append(" " + _scalar(value, indent) + "\n")
 
 
 # Memos of the text of keys and one-line strings: a large pipeline repeats both (every task
 # has `componentRef`, `taskInfo`, types like NUMBER_DOUBLE), and quoting is the costly part.
-_KEYS: dict[str, str] = {}
+# A key's line start is kept per indentation, the indentation included, so that writing a
+# key is one look-up and one piece: _LEVELS maps an indentation to those labels and to the
+# indentation of the values under them.
+_LEVELS: dict[str, tuple[dict[str, str], str]] = {}
 _LINES: dict[str, str] = {}
 
 
-def _plain_line(value: str) -> str:
-    """`` value\n`` for a string without a line break."""
-    text = _LINES.get(value)
-    if text is None:
-        text = _LINES[value] = " " + _string(value) + "\n"
+def _line(value: str, indent: str) -> str:
+    """`` value\n`` for a ``str`` (memoized when it has no line break, which a block scalar
+    would indent)."""
+    if "\n" in value:
+        return " " + _scalar(value, indent) + "\n"
+    text = _LINES[value] = " " + _string(value) + "\n"
     return text
 
 
-def _sorted_keys(value: dict[str, Any]) -> list[str]:
-    """Keys in order: ``name`` first, then the rest sorted."""
+def _label(key: str, indent: str) -> str:
+    """``key:`` at ``indent``, the indentation included."""
+    label = _string(str(key))
+    if len(label) < _IMPLICIT_KEY_MAX:
+        return f"{indent}{label}:"
+    return f"{indent}? {label}\n{indent}:"
+
+
+def _mapping(value: dict[str, Any], indent: str, out: list[str], first: str | None = None) -> None:
+    """The keys, ``name`` first and the rest sorted. The common values (one-line strings,
+    mappings, lists, booleans) are written here rather than through _emit: this runs for
+    every mapping of the documents, and a call per value was most of its time."""
+    level = _LEVELS.get(indent)
+    if level is None:
+        level = _LEVELS[indent] = ({}, indent + "  ")
+    labels, nested = level
     keys = sorted(value)
     if "name" in value and keys[0] != "name":
         keys.remove("name")
         keys.insert(0, "name")
-    return keys
-
-
-def _mapping(value: dict[str, Any], indent: str, out: list[str], first: str | None = None) -> None:
-    nested = indent + "  "
-    for index, key in enumerate(_sorted_keys(value)):
-        item = value[key]
-        prefix = first if (first is not None and index == 0) else indent
-        label = _KEYS.get(key)
+    for key in keys:
+        label = labels.get(key)
         if label is None:
-            label = _string(str(key))
-            if len(label) < _IMPLICIT_KEY_MAX:
-                label = _KEYS[key] = label + ":"
-            else:  # written at this indentation, so not memoized
-                label = f"? {label}\n{indent}:"
-        out.append(prefix + label)
-        # Lists under a key sit at the key's indentation, as kubectl and PyYAML write them.
-        _emit(item, indent if isinstance(item, list) else nested, out)
+            label = labels[key] = _label(key, indent)
+        if first is not None:  # the first key of a list item follows its `- `
+            label = first + label[len(indent):]
+            first = None
+        out.append(label)
+        item = value[key]
+        kind = item.__class__
+        if kind is str:
+            out.append(_LINES.get(item) or _line(item, nested))
+        elif kind is dict:
+            if item:
+                out.append("\n")
+                _mapping(item, nested, out)
+            else:
+                out.append(" {}\n")
+        elif kind is list:
+            # Lists under a key sit at the key's indentation, as kubectl and PyYAML write them.
+            if item:
+                out.append("\n")
+                _sequence(item, indent, out)
+            else:
+                out.append(" []\n")
+        elif kind is bool:
+            out.append(" true\n" if item else " false\n")
+        else:
+            _emit(item, indent if isinstance(item, list) else nested, out)
 
 
 # YAML keeps an implicit key to one line of at most 1024 characters (YAML 1.2, 7.4: "the
@@ -162,12 +191,18 @@ _IMPLICIT_KEY_MAX = 1024
 
 
 def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
+    nested = indent + "  "
+    dash = indent + "-"
+    first = indent + "- "
     for item in value:
-        if isinstance(item, dict) and item:
-            _mapping(item, indent + "  ", out, first=indent + "- ")
+        if item.__class__ is str:
+            out.append(dash)
+            out.append(_LINES.get(item) or _line(item, nested))
+        elif isinstance(item, dict) and item:
+            _mapping(item, nested, out, first)
         else:
-            out.append(f"{indent}-")
-            _emit(item, indent + "  ", out)
+            out.append(dash)
+            _emit(item, nested, out)
         if len(out) > _CHUNK:  # no caller holds a position in ``out``: it only appends
             _CHUNKS.append("".join(out))
             out.clear()
@@ -181,7 +216,7 @@ _CHUNKS: list[str] = []
 
 def to_yaml(documents: Iterable[dict[str, Any]]) -> str:
     """Documents as one YAML stream, ``---`` between them; byte-identical for equal input."""
-    _KEYS.clear()  # the memos live for one call: a long-lived process does not grow them
+    _LEVELS.clear()  # the memos live for one call: a long-lived process does not grow them
     _LINES.clear()
     parts = []
     for document in documents:

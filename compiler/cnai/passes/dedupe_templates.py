@@ -82,8 +82,23 @@ class _Member(NamedTuple):
 def _renames(step: ir.Step) -> dict[str, str]:
     """Input names in a shared template: params and loop variables keep theirs (user code
     reads them by name through cnai_runtime), other steps' outputs are numbered."""
+    renames: dict[str, str] = {}
+    for number, item in enumerate(step.inputs, start=1):
+        name = item.name
+        if item.source.kind in _KEEPS_NAME:
+            if name[:1] in "iI":  # perhaps spelled like a numbered name (ignoring case)
+                return _renames_apart(step)
+            renames[name] = name
+        else:  # no kept name is spelled like one, and numbered names differ
+            renames[name] = f"input{number}"
+    return renames
+
+
+def _renames_apart(step: ir.Step) -> dict[str, str]:
+    """_renames of a step where a kept name may be spelled like a numbered one: a numbered
+    name takes the next free spelling (``input1_2``)."""
     inputs = step.inputs
-    kept = {item.name for item in inputs if isinstance(item.source, _KEEPS_NAME)}
+    kept = {item.name for item in inputs if item.source.kind in _KEEPS_NAME}
     taken = {name.upper() for name in kept}
     renames = {}
     for number, item in enumerate(inputs, start=1):
@@ -92,8 +107,10 @@ def _renames(step: ir.Step) -> dict[str, str]:
     return renames
 
 
-# The sources whose inputs keep their names in a shared template.
-_KEEPS_NAME = (ir.ParamRef, ir.LoopVarRef, ir.PipelineStatus)
+# The sources whose inputs keep their names in a shared template (params, loop variables and
+# the pipeline's status), by kind: isinstance is slower on a model's class when it fails
+# (pydantic's metaclass is an ABC's), and most inputs are other steps' outputs.
+_KEEPS_NAME = ("param", "loop_var", "pipeline_status")
 
 
 def _unused(name: str, taken: set[str]) -> str:
@@ -139,8 +156,10 @@ _EMPTY_LIST: object = (list,)  # _exact([])
 _EMPTY_DICT: object = (dict, "{}")  # _exact({})
 
 
-_TextRead = str | tuple[str, str, bool]
-_PIECES: _TextRead = ("", "", False)  # a text of several pieces that read values
+# A text of one placeholder is read as its kind, its name, whether it reads an input, and its
+# key in a shape when that name is kept.
+_TextRead = str | tuple[str, str, bool, tuple[object, ...]]
+_PIECES: _TextRead = ("", "", False, ())  # a text of several pieces that read values
 
 
 class _Seen:
@@ -192,7 +211,8 @@ class _Seen:
         if text.is_literal:
             read = text.literal
         elif len(parts) == 1 and not isinstance(parts[0], str):
-            read = (parts[0].kind, parts[0].name, isinstance(parts[0], ir.InputValue))
+            kind, name = parts[0].kind, parts[0].name
+            read = (kind, name, isinstance(parts[0], ir.InputValue), ((kind, name),))
         else:
             read = _PIECES
         self.held.append(text)
@@ -245,11 +265,12 @@ def _read(step: ir.Step, seen: _Seen) -> tuple[tuple[object, ...], _Member]:
             continue
         words.append(None)
         if read is not _PIECES:  # one placeholder: what most such texts are
-            kind, name, reads_input = read
+            kind, name, reads_input, unrenamed_key = read
             if reads_input and renames[name] != name:
-                name = renames[name]
                 renamed.append(position)
-            text_keys.append(((kind, name),))
+                text_keys.append(((kind, renames[name]),))
+            else:
+                text_keys.append(unrenamed_key)
             continue
         # _text_key and _reads_renamed in one pass over the pieces.
         key: list[object] = []
@@ -270,7 +291,7 @@ def _read(step: ir.Step, seen: _Seen) -> tuple[tuple[object, ...], _Member]:
             e.value.literal if e.value.is_literal else _text_key(e.value, renames),
             (e.secret.name, e.secret.key) if e.secret else None,
             (e.config_map.name, e.config_map.key) if e.config_map else None, e.field)
-           for e in step.env]
+           for e in step.env] if step.env else []
     # The calls below only for what the pass has not seen yet.
     scheduling, security = step.scheduling, step.security
     names = seen.type_names
