@@ -158,3 +158,35 @@ def test_w0404_reports_the_floor_past_the_limit() -> None:
     assert [w.message for w in warnings] == [
         f"a run of this pipeline on Kubeflow makes an Argo Workflow of at least "
         f"{floor / 2**20:.2f} MiB; Argo refuses Workflows over 1 MiB, so its runs would fail"]
+
+
+def _whole_size(documents: list[dict[str, Any]], api_server: bool = True) -> int:
+    """The model's Workflow written out whole: what run_workflow_size measures without it."""
+    return len(go_json(run_workflow(documents, api_server)).encode())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_measured_size_is_the_whole_workflows(case: str) -> None:
+    """run_workflow_size counts the JSON texts the Workflow embeds instead of writing them
+    again (RunWorkflow.embed): byte for byte what the whole Workflow's JSON is."""
+    documents = _load(FIXTURES / f"{case}.pipeline.yaml")
+    for api_server in (True, False):
+        assert run_workflow_size(documents, api_server) == _whole_size(documents, api_server)
+
+
+@pytest.mark.parametrize("shapes", [50, None])
+def test_measured_size_of_generated_pipelines(shapes: int | None) -> None:
+    documents = compile_source(generate(60, shapes=shapes), "b.cnai", target="kfp").documents
+    assert run_workflow_size(documents) == _whole_size(documents)
+
+
+def test_measured_size_counts_escapes_and_other_scripts() -> None:
+    """Quotes, backslashes, Go's escaped <>& and text beyond ASCII in what a task embeds."""
+    documents = _kfp(
+        'pipeline p {\n  param note: string = "a \\"b\\" \\\\ <c> & d é 字 \u2028"\n'
+        '  step s { image = "busybox:1.36"  command = ["sh", "-c", "echo \'<x>\' & é \\\\n"]\n'
+        '    env { NOTE = note } }\n'
+        '  step t after s { image = "busybox:1.36"  command = ["echo", "字 \\"q\\""] }\n}\n')
+    text = go_json(run_workflow(documents))
+    assert all(part in text for part in ("\\\\u003c", "\\\\\\\\", "é", "字"))
+    assert run_workflow_size(documents) == _whole_size(documents)

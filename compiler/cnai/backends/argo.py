@@ -273,10 +273,9 @@ class ArgoBackend:
         # Sorted by task name: each member of a DAG has a task name of its own.
         waits: list[tuple[str, ir.Outcome]]
         if not member.outcomes:  # most members wait for success alone
-            waits = [(task, "succeeded") for task in sorted(
-                [last[name] for name in member.waits_for])]
-        else:
-            waits = sorted([(last[name], member.outcome(name)) for name in member.waits_for])
+            return argo_hygiene.depends_on_success(sorted(
+                [last[name] for name in member.waits_for]))
+        waits = sorted([(last[name], member.outcome(name)) for name in member.waits_for])
         return argo_hygiene.depends_on(waits)
 
     def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId, names: list[str],
@@ -461,9 +460,23 @@ class ArgoBackend:
         """:meth:`arguments` of the step's inputs (one loop over them: every step has its
         own)."""
         parameters, artifacts = [], []
-        argument = self.values.argument
+        values = self.values
+        texts = values.argument_texts
         for item in step.inputs:
-            artifact, text = argument(item.source, scope)
+            # ArgoValues.argument, its lookup inline: most inputs read an output or a param
+            # some step of the DAG has read already.
+            source = item.source
+            key: tuple[ScopeId, str, str, str, str | None] | None
+            if type(source) is ir.OutputRef:
+                key = (scope, "output", source.step, source.output, source.field)
+            elif type(source) is ir.ParamRef:
+                key = (scope, "param", source.name, "", source.field)
+            else:
+                key = None
+            found = texts.get(key) if key is not None else None
+            if found is None:
+                found = values.argument(source, scope)
+            artifact, text = found
             if artifact:
                 artifacts.append({"name": item.name, "from": text})
             else:

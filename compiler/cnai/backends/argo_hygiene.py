@@ -71,3 +71,8 @@ def depends_on(waits: list[tuple[str, ir.Outcome]]) -> str:
     """A task's ``depends``: a clause for each (task, outcome waited for), all of them
     (workflow/common/ancestry.go's task results)."""
     return " && ".join([_DEPENDS[outcome].format(task) for task, outcome in waits])
+
+
+def depends_on_success(tasks: list[str]) -> str:
+    """depends_on of tasks all waited for to succeed, as most are, without a format each."""
+    return ".Succeeded && ".join(tasks) + ".Succeeded"

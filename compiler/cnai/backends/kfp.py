@@ -320,18 +320,23 @@ class KfpBackend:
                                   "only the first artifact of a list")
             source = item.source
             value: Spec
-            if isinstance(source, ir.Literal_):
-                # A word dedupe_templates lifted: the driver pastes it into the command.
-                value = {"runtimeValue": {"constant": k8s.literal_text(str(source.value))}}
-            else:
+            # type(), not isinstance(), on these model classes (none has subclasses): a
+            # failed isinstance goes through pydantic's ABC metaclass, for every input.
+            if (type(source) is ir.OutputRef or type(source) is ir.ParamRef
+                    or type(source) is ir.LoopVarRef):
                 value = self.dag.reference(self.channel(source), task)
-                if not isinstance(source, ir.PipelineStatus) and source.field is not None:
+                if source.field is not None:
                     # What the KFP SDK compiles `item.lr` of a ParallelFor over dicts to
                     # (kfp/compiler/pipeline_spec_builder.py); the driver gives the selector
                     # the value's JSON as `string_value` (backend/src/v2/expression/
                     # expression.go).
                     value = {**value, "parameterExpressionSelector": field_selector(
                         source.field)}
+            elif isinstance(source, ir.Literal_):
+                # A word dedupe_templates lifted: the driver pastes it into the command.
+                value = {"runtimeValue": {"constant": k8s.literal_text(str(source.value))}}
+            else:  # the run's status
+                value = self.dag.reference(self.channel(source), task)
             kind = "artifacts" if typed.is_artifact else "parameters"
             named = inputs.get(kind)
             if named is None:
@@ -394,13 +399,13 @@ class KfpBackend:
         # A param's or an output's channel is made once and shared (a Channel is frozen):
         # every step reads a few, and finding the type and building the channel cost more
         # than the rest of a reference.
-        if isinstance(source, ir.ParamRef):  # the whole param, for a field too
+        if type(source) is ir.ParamRef:  # the whole param, for a field too
             channel = self.param_channels.get(source.name)
             if channel is None:
                 channel = self.param_channels[source.name] = Channel(
                     None, source.name, type_spec(self.pipeline.param(source.name).type))
             return channel
-        if isinstance(source, ir.OutputRef):
+        if type(source) is ir.OutputRef:
             # Typed as produced: kfp_dag makes it a list where it has left a loop.
             key = (source.step, source.output)
             channel = self.output_channels.get(key)

@@ -55,6 +55,9 @@ VALUE_KEYS = frozenset({"constant", "defaultValue", "parameterValues"})
 _GO_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
                ("\u2029", "\\u2029"))
 
+# One encoder for every go_json: json.dumps with these options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            check_circular=False)  # our values are trees
 
 # ---- encoders ---------------------------------------------------------------------------
 
@@ -72,11 +75,18 @@ def _go_numbers(value: Any) -> Any:
 
 def go_json(value: Any) -> str:
     """Go's encoding/json of a decoded JSON value: keys sorted, compact, ``<>&`` escaped."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODER.encode(value)
     for char, escape in _GO_ESCAPES:  # these stand only inside strings in JSON text
         if char in text:
             text = text.replace(char, escape)
     return text
+
+
+def _object_json(texts: dict[str, str]) -> str:
+    """go_json of an object whose values are written already (``texts``: their go_json):
+    json.dumps with sort_keys writes the keys in sorted order, and Go's escapes stand only
+    inside strings, so the pieces join to the same text."""
+    return "{" + ",".join([f"{go_json(key)}:{texts[key]}" for key in sorted(texts)]) + "}"
 
 
 def proto_json(value: Any) -> Any:
@@ -130,8 +140,12 @@ def _hook(task: Spec, exit_template: str, parent: str) -> None:
 class RunWorkflow:
     """argocompiler.Compile over one PipelineSpec (and its kubernetes platform document)."""
 
-    def __init__(self, spec: Spec, platform: Spec | None = None) -> None:
+    def __init__(self, spec: Spec, platform: Spec | None = None, measure: bool = False) -> None:
         self.spec = spec
+        # Measuring only, the JSON texts the Workflow holds as strings are left out of it
+        # and their bytes counted here instead (embed).
+        self.measure = measure
+        self.embedded_bytes = 0
         self.components: Spec = spec.get("components", {})
         self.executors: Spec = spec.get("deploymentSpec", {}).get("executors", {})
         self.platform: Spec = platform or {}
@@ -176,12 +190,12 @@ class RunWorkflow:
         label = component.get("executorLabel")
         if label:
             if label in self.platform:
-                self.arguments.setdefault(f"kubernetes-{name}", go_json(
+                self.argument(f"kubernetes-{name}", lambda: go_json(
                     _go_numbers(self.platform[label])))
-            self.arguments.setdefault(f"components-{self.key(name)}", stable_json(component))
+            self.argument(f"components-{self.key(name)}", lambda: stable_json(component))
             executor = self.executors[label]
             impl = executor.get("container", executor.get("importer", {}))
-            self.arguments.setdefault(f"implementations-{self.key(name)}", stable_json(impl))
+            self.argument(f"implementations-{self.key(name)}", lambda: stable_json(impl))
             return
         # The Go compiler changes its copy of the spec; ours stays as the backend wrote it.
         tasks = dict(component["dag"]["tasks"])
@@ -217,11 +231,13 @@ class RunWorkflow:
             if missing:
                 tasks[key] = {**task, "dependentTasks": [*depends, *missing]}
         # Each task's JSON is made once: the DAG's component spec and its driver embed it.
-        normal = {key: proto_json(task) for key, task in tasks.items()}
+        texts = {key: go_json(proto_json(task)) for key, task in tasks.items()}
         dag = proto_json({k: v for k, v in component["dag"].items() if k != "tasks"})
         spec = proto_json({k: v for k, v in component.items() if k != "dag"})
-        self.arguments.setdefault(f"components-{self.key(name)}",
-                                  go_json({**spec, "dag": {**dag, "tasks": normal}}))
+        dag_text = _object_json({**{k: go_json(v) for k, v in dag.items()},
+                                 "tasks": _object_json(texts)})
+        self.argument(f"components-{self.key(name)}", lambda: _object_json(
+            {**{k: go_json(v) for k, v in spec.items()}, "dag": dag_text}))
         exit_of: dict[str, str] = {}
         for key in sorted(tasks):
             task = tasks[key]
@@ -231,14 +247,14 @@ class RunWorkflow:
             for dependency in task.get("dependentTasks", []):
                 exit_of[dependency] = hook
             self.add(_template(hook, inputs={"parameters": [_param("parent-dag-id")]},
-                               dag={"tasks": self.task(key, task, go_json(normal[key]),
+                               dag={"tasks": self.task(key, task, texts[key],
                                                        PARENT)}))
         dag_tasks: list[Spec] = []
         for key in sorted(tasks):
             task = tasks[key]
             if task.get("triggerPolicy", {}).get("strategy") == EXIT_STRATEGY:
                 continue
-            dag_tasks += self.task(key, task, go_json(normal[key]), PARENT,
+            dag_tasks += self.task(key, task, texts[key], PARENT,
                                    exit_template=exit_of.get(key, ""))
         self.add(_template(name, inputs={"parameters": [_param("parent-dag-id")]},
                            dag={"tasks": dag_tasks}))
@@ -256,6 +272,21 @@ class RunWorkflow:
                       "parameters", {}).items()
                   if "defaultValue" in param or param.get("isOptional")}
         return stable_json({"parameterValues": values} if values else {})
+
+    def embed(self, text: str) -> str:
+        """A JSON text (go_json's) that the Workflow holds as a string: itself, or measuring,
+        "" with the bytes it adds counted. Written as a string it gains only a backslash per
+        quote and per backslash: go_json leaves no control character and none of Go's
+        escaped characters unescaped."""
+        if not self.measure:
+            return text
+        self.embedded_bytes += len(text.encode()) + text.count('"') + text.count("\\")
+        return ""
+
+    def argument(self, name: str, text: Callable[[], str]) -> None:
+        """A workflow argument: the first one of a name is kept (the Go compiler's map)."""
+        if name not in self.arguments:
+            self.arguments[name] = self.embed(text())
 
     def placeholder(self, component: str, kind: str = "components") -> str:
         return f"{{{{workflow.parameters.{kind}-{self.key(component)}}}}}"
@@ -296,11 +327,12 @@ class RunWorkflow:
         if "container" not in executor:  # an importer (importer.go); we write none
             self.add(shared.IMPORTER)
             return [{"name": name, "template": "system-importer", "arguments": {"parameters": [
-                _param("task", task_json), _param("component", self.placeholder(ref)),
+                _param("task", self.embed(task_json)),
+                _param("component", self.placeholder(ref)),
                 _param("importer", self.placeholder(ref, "implementations")),
                 _param("parent-dag-id", parent)]}}]
         self.add_once("system-container-driver", lambda: shared.container_driver(self.name))
-        params = [_param("component", self.placeholder(ref)), _param("task", task_json),
+        params = [_param("component", self.placeholder(ref)), _param("task", self.embed(task_json)),
                   _param("container", self.placeholder(ref, "implementations")),
                   _param("task-name", task_name or name), _param("parent-dag-id", parent)]
         if iteration:
@@ -382,7 +414,7 @@ class RunWorkflow:
             params += [_param("runtime-config", runtime_config),
                        _param("driver-type", "ROOT_DAG")]
         if task:
-            params.append(_param("task", task))
+            params.append(_param("task", self.embed(task)))
         if task_name:
             params.append(_param("task-name", task_name))
         return {"name": name, "template": "system-dag-driver", "arguments": {"parameters": params}}
@@ -408,8 +440,11 @@ def run_workflow(documents: list[Spec], api_server: bool = True) -> Spec:
 
 
 def run_workflow_size(documents: list[Spec], api_server: bool = True) -> int:
-    """Bytes of that Workflow as the API server sends it to etcd (Go's JSON)."""
-    return len(go_json(run_workflow(documents, api_server)).encode())
+    """Bytes of that Workflow as the API server sends it to etcd (Go's JSON): its JSON
+    without the JSON texts it embeds, and what they add (RunWorkflow.embed), as writing them
+    all out again costs as much as building the Workflow."""
+    model = RunWorkflow(documents[0], platform_executors(documents), measure=True)
+    return len(go_json(model.workflow(api_server)).encode()) + model.embedded_bytes
 
 
 def _shown(size: int) -> str:

@@ -77,7 +77,8 @@ class _Builder:
             found.append(PlanTask(
                 name, "step", step=step,
                 waits_for=_waits_for(plan, [d.step for d in step.depends], scope, name),
-                conditions=self.conditions(group_id, scope, step.when),
+                conditions=(self.conditions(group_id, scope, step.when)
+                            if group_id is not None or step.when is not None else []),
                 order=order[name], outcomes=self.outcomes(step, plan, scope)))
         for group in pipeline.groups:
             if not isinstance(group, ir.Loop):

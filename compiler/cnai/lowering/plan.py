@@ -192,10 +192,12 @@ class ExecutionPlan:
                 read = item.source
                 # Most reads are of params, or of outputs made in the reader's DAG: nothing
                 # crosses (note_use's first tests, inlined).
-                if isinstance(read, ir.OutputRef):
+                # type(), not isinstance(): a failed isinstance on a model class goes through
+                # pydantic's ABC metaclass, and neither class has subclasses.
+                if type(read) is ir.OutputRef:
                     if member_scope[read.step] == where:
                         continue
-                elif not isinstance(read, ir.LoopVarRef):  # params, literals, the run's status
+                elif type(read) is not ir.LoopVarRef:  # params, literals, the run's status
                     continue
                 self.note_use(read, where)
             if step.when is not None:
