@@ -90,8 +90,12 @@ def _renames(step: ir.Step) -> dict[str, str]:
                 return _renames_apart(step)
             renames[name] = name
         else:  # no kept name is spelled like one, and numbered names differ
-            renames[name] = f"input{number}"
+            renames[name] = _NUMBERED[number] if number < len(_NUMBERED) else f"input{number}"
     return renames
+
+
+# The numbered names of most steps' inputs, made once rather than for every input read.
+_NUMBERED = tuple(f"input{number}" for number in range(64))
 
 
 def _renames_apart(step: ir.Step) -> dict[str, str]:
