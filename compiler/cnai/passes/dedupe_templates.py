@@ -90,8 +90,12 @@ def _renames(step: ir.Step) -> dict[str, str]:
                 return _renames_apart(step)
             renames[name] = name
         else:  # no kept name is spelled like one, and numbered names differ
-            renames[name] = f"input{number}"
+            renames[name] = _NUMBERED[number] if number < len(_NUMBERED) else f"input{number}"
     return renames
+
+
+# The numbered names of most steps' inputs, made once rather than for every input read.
+_NUMBERED = tuple(f"input{number}" for number in range(64))
 
 
 def _renames_apart(step: ir.Step) -> dict[str, str]:
@@ -323,6 +327,9 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     steps = list(graph.steps)
     seen = _Seen()
     nodes = ir.SharedNodes()
+    # Each shape's command and args in its template, made once (_texts), by the shape's list
+    # of members (its id: held in `shapes` while the pass runs).
+    made_texts: dict[int, tuple[list[ir.Text], list[ir.Text]]] = {}
     for position, step in enumerate(graph.steps):
         if step.kind not in DEDUPED_KINDS:
             continue
@@ -339,9 +346,11 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             lifting.add(id(members))
             continue
         template = first.step.k8s_name
-        if len(members) == 2:
-            steps[first_position] = _share(first, template, {}, nodes)
-        steps[position] = _share(member, template, {}, nodes)
+        texts = made_texts.get(id(members))
+        if texts is None:
+            texts = made_texts[id(members)] = _texts(first, {}, nodes)
+            steps[first_position] = _share(first, template, {}, nodes, texts)
+        steps[position] = _share(member, template, {}, nodes, texts)
     shared = replaced = 0
     for members in shapes.values():
         if len(members) > 1:
@@ -349,8 +358,9 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             replaced += len(members)
         if id(members) in lifting:
             template, lifted = _template([member for _, member in members])
+            texts = _texts(members[0][1], lifted, nodes)
             for position, member in members:
-                steps[position] = _share(member, template, lifted, nodes)
+                steps[position] = _share(member, template, lifted, nodes, texts)
     if not shared:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -369,30 +379,43 @@ def _template(members: list[_Member]) -> tuple[str, dict[int, str]]:
     return first.step.k8s_name, {word: _unused(f"arg{word + 1}", taken) for word in lifted}
 
 
-def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes
-           ) -> ir.Step:
-    """The step running the shared template. What the renaming leaves unchanged (params'
-    inputs, literal words, env) is kept as it is, as a shallow copy would."""
+def _texts(member: _Member, lifted: dict[int, str], nodes: ir.SharedNodes
+           ) -> tuple[list[ir.Text], list[ir.Text]]:
+    """The command and args of ``member``'s step in its shared template: the same texts for
+    every member of its shape, whose shape holds each word that is not lifted and each
+    placeholder with its input's name in the template. So they are made once per shape and
+    the lists shared by its steps (no stage changes a list an IR node holds)."""
     step, renames = member.step, member.renames
-    inputs = []
-    for item in step.inputs:
-        name = renames[item.name]
-        inputs.append(item if name == item.name else ir.updated(item, name=name))
     texts = step.command + step.args
     for position in member.renamed:
         texts[position] = _renamed(texts[position], renames, nodes)
     for position, name in lifted.items():
+        texts[position] = nodes.text(nodes.input_value(name))
+    count = len(step.command)
+    return texts[:count], texts[count:]
+
+
+def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes,
+           texts: tuple[list[ir.Text], list[ir.Text]] | None = None) -> ir.Step:
+    """The step running the shared template, with ``texts`` as its command and args (made by
+    _texts for its shape's first step, or for this one if not given). What the renaming
+    leaves unchanged (params' inputs, env) is kept as it is, as a shallow copy would."""
+    step, renames = member.step, member.renames
+    inputs = []
+    for item in step.inputs:
+        name = renames[item.name]
+        inputs.append(item if name == item.name else ir.renamed_input(item, name))
+    for position, name in lifted.items():
         value = member.words[position]
         assert value is not None  # only literal words differ
         inputs.append(ir.Input.of(name, ir.Literal_.of(value, _STRING), _STRING))
-        texts[position] = nodes.text(nodes.input_value(name))
     env = step.env
     if env and any(var.value is not None and _reads_renamed(var.value, renames) for var in env):
         env = [var if var.value is None or not _reads_renamed(var.value, renames) else
                ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in env]
-    count = len(step.command)
+    command, args = _texts(member, lifted, nodes) if texts is None else texts
     return ir.updated(step, template=template, inputs=inputs, env=env,
-                      command=texts[:count], args=texts[count:])
+                      command=command, args=args)
 
 
 _STRING = ir.Type(name="string")

@@ -16,7 +16,7 @@ REDUCIBLE = ("order", "dataset")
 
 
 def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
-    if not any(dep.kind in REDUCIBLE for step in graph.steps for dep in step.depends):
+    if not _any_reducible(graph.steps):
         return graph  # nothing could go: skip the reachability of every step
     if any(dep.outcome != "succeeded" for step in graph.steps for dep in step.depends):
         # `after X.failed` / `after X.done`: a path through such an edge no longer implies
@@ -44,6 +44,16 @@ def reduce_edges(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         ctx.explain.append(f"reduce_edges: dropped {len(dropped)} implied edge(s): "
                            + ", ".join(dropped))
     return graph.model_copy(update={"steps": steps})
+
+
+def _any_reducible(steps: list[ir.Step]) -> bool:
+    """Whether any edge could go. A plain loop: any() over a generator costs a generator step
+    for each of the edges of every step."""
+    for step in steps:
+        for dep in step.depends:
+            if dep.kind in REDUCIBLE:
+                return True
+    return False
 
 
 def _reach_of_others(depends: list[ir.Dependency], reach: dict[str, int]) -> dict[str, int]:

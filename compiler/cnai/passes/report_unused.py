@@ -16,13 +16,10 @@ from cnai.semantics import ir
 from cnai.semantics.dag import gate_refs
 
 
-def read_sources(graph: ir.Pipeline) -> Iterator[ir.Source]:
-    """Every value the pipeline reads: step inputs, gates, loop items, conditions, data set
-    sources. One at a time: at 10,000 steps a list of every input read cost as much as
-    judging them."""
+def _read_elsewhere(graph: ir.Pipeline) -> Iterator[ir.Source]:
+    """Every value the pipeline reads but steps' inputs: gates, loop items, conditions, data
+    set sources."""
     for step in graph.steps:
-        for item in step.inputs:
-            yield item.source
         if step.when is not None:
             yield from gate_refs(step.when.expr)
     for group in graph.groups:
@@ -38,7 +35,16 @@ def read_sources(graph: ir.Pipeline) -> Iterator[ir.Source]:
 def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     params: set[str] = set()
     outputs: set[tuple[str, str]] = set()
-    for source in read_sources(graph):
+    # Steps' inputs, most of what is read, in a loop of their own: a generator's step for
+    # each of them cost as much as judging them.
+    for step in graph.steps:
+        for item in step.inputs:
+            source = item.source
+            if type(source) is ir.OutputRef:
+                outputs.add((source.step, source.output))
+            elif type(source) is ir.ParamRef:
+                params.add(source.name)
+    for source in _read_elsewhere(graph):
         if isinstance(source, ir.OutputRef):
             outputs.add((source.step, source.output))
         elif isinstance(source, ir.ParamRef):

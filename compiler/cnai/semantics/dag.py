@@ -87,6 +87,8 @@ def group_edges(pipeline: ir.Pipeline) -> dict[str, list[ir.Dependency]]:
 
 def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
            groups: dict[str, list[ir.Dependency]]) -> list[ir.Dependency]:
+    if not step.depends and step.group is None and step.when is None and not step.mounts:
+        return _data_edges(step)
     found = list(step.depends)
     if step.group is not None:
         for group in pipeline.ancestors(step.group):
@@ -107,6 +109,20 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
         if current is None or _STRENGTH[dep.kind] < _STRENGTH[current.kind]:
             strongest[dep.step] = dep if dep.span or current is None else dep.model_copy(
                 update={"span": current.span})
+    return sorted(strongest.values(), key=_by_step)
+
+
+def _data_edges(step: ir.Step) -> list[ir.Dependency]:
+    """_edges of a step whose only edges are the outputs it reads (most steps): each a data
+    edge, the strongest kind, so the first read of a step is its edge and the others are
+    not made."""
+    strongest: dict[str, ir.Dependency] = {}
+    for read in step.inputs:
+        source = read.source
+        if isinstance(source, ir.OutputRef) and source.step not in strongest:
+            strongest[source.step] = ir.Dependency.of(source.step, "data", read.span)
+    if len(strongest) < 2:
+        return list(strongest.values())
     return sorted(strongest.values(), key=_by_step)
 
 

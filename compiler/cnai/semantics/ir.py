@@ -975,3 +975,12 @@ Compare.model_rebuild()
 BoolOp.model_rebuild()
 Not.model_rebuild()
 Gate.model_rebuild()
+
+
+def renamed_input(item: Input, name: str) -> Input:
+    """``updated(item, name=name)``, for the passes that rename every input of thousands of
+    steps (dedupe_templates): the name is a required field, so it is in the input's fields
+    set already, and the values are copied as they are."""
+    values = item.__dict__.copy()
+    values["name"] = name
+    return _trusted(Input, values, item.__pydantic_fields_set__)
