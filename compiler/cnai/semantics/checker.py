@@ -307,6 +307,12 @@ class Checker:
                 symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
                                                                item.name.span,
                                                                item.stream is not None)
+                if not symbol.loops:
+                    # Read whole outside loops, the output is this source wherever it is read
+                    # (StepChecker._source): made now, every read takes the short way
+                    # (StepChecker._ref_text), the first one too.
+                    self.output_sources[symbol.name, item.name.name] = ir.OutputRef.of(
+                        symbol.name, item.name.name, out_type)
                 for scalar, scalar_type in out_type.fields or () if (
                         out_type.name == "metrics") else ():
                     hidden = types.metric_output_name(item.name.name, scalar)

@@ -107,8 +107,8 @@ class PodReader:
     def metadata(self, block: ast.Assignment | ast.Block | None, base: dict[str, str] | None,
                  check_value: Callable[[str], str | None] | None) -> dict[str, str]:
         """The block's keys over ``base``'s; ``check_value`` checks a label's value."""
-        if block is None:
-            return base or {}
+        if block is None:  # most steps: the pipeline's, or the shared empty dict
+            return base or ir.EMPTY_DICT
         found = self.entries(block_of(block), check_value)
         return {**base, **found} if base else found
 

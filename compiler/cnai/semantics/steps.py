@@ -17,14 +17,13 @@ from cnai.semantics import (
     types,
 )
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import assigned, block_of
+from cnai.semantics.fields import GENERIC, assigned, block_of
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.identity import PodReader
 from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
-from cnai.semantics.suspend import suspends
 from cnai.semantics.synchronization import LockReader
 from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
@@ -48,43 +47,28 @@ class StepInputs:
     ``_2``, ``_3``, ...; two params or loop variables that differ only in case are refused
     with E0114 by the step (``clashes``)."""
 
-    def __init__(self, kept: frozenset[str] = frozenset()) -> None:
+    def __init__(self, kept: frozenset[str] = frozenset(),
+                 named: dict[int, InputNaming] | None = None) -> None:
         self.kept = kept
         self.by_source: dict[object, ir.Input] = {}
         self.folded: dict[str, ir.Input] = {}  # by the name in upper case
         self.clashes: list[tuple[ir.Input, str, Span]] = []  # (the one read before, name, where)
+        # How each source is keyed and named, by the source's id: the params and outputs that
+        # steps read are shared sources (Checker.param_sources, output_sources), so the steps
+        # of a pipeline share this (StepReaders.input_names) and name each source once.
+        self.named: dict[int, InputNaming] = {} if named is None else named
 
     def add(self, source: ir.Source, span: Span) -> str:
-        # _source_key's usual cases inline: a step reads a value or two per text it makes.
-        key: object
-        if type(source) is ir.OutputRef:
-            key = ("output", source.step, source.output, source.field)
-        elif type(source) is ir.ParamRef:
-            key = ("param", source.name, source.field)
-        else:
-            key = _source_key(source)
+        naming = self.named.get(id(source))
+        if naming is None:  # (the entry holds its source: the id is not another's meanwhile)
+            naming = self.named[id(source)] = _naming(source)
+        key = naming[1]
         found = self.by_source.get(key)
         if found is not None:
             return found.name
-        # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
-        # goes through its metaclass's __instancecheck__, several times the cost.)
-        avoid: frozenset[str] = self.kept
-        keeps_name = False  # a param or loop variable read whole keeps its name
-        if type(source) is ir.OutputRef:
-            # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
-            base = f"{source.step}_{source.output}".replace("-", "_")
-            if source.field is not None:
-                base += f"_{source.field}"
-        elif type(source) is ir.ParamRef or type(source) is ir.LoopVarRef:
-            if source.field is not None:
-                base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
-            else:
-                base, avoid, keeps_name = source.name, _NO_NAMES, True
-        elif type(source) is ir.PipelineStatus:
-            base = "pipeline_status"
-        else:
-            base = "value"  # a literal (ir.Literal_)
-        upper = base.upper()
+        base, upper, keeps_name = naming[2], naming[3], naming[4]
+        # A param or loop variable read whole keeps its name; the names made avoid them.
+        avoid: frozenset[str] = _NO_NAMES if keeps_name else self.kept
         if keeps_name:
             other = self.folded.get(upper)
             if (other is not None and other.name != base
@@ -101,6 +85,44 @@ class StepInputs:
 
 
 _NO_NAMES: frozenset[str] = frozenset()
+# Whether a kind of step has settings of its serving (`serving.host`: a path on the step),
+# which StepChecker.check keeps apart from those it assigns.
+_SERVING_SETTINGS = {context: any("." in setting.ir for setting in generic.values())
+                     for context, generic in GENERIC.items()}
+
+# A source, its key (_source_key), the input name it asks for, that name in upper case, and
+# whether it keeps that name (a param or loop variable read whole).
+InputNaming = tuple[ir.Source, object, str, str, bool]
+
+
+def _naming(source: ir.Source) -> InputNaming:
+    """How StepInputs.add keys and names ``source``."""
+    # _source_key's usual cases inline: a step reads a value or two per text it makes.
+    # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
+    # goes through its metaclass's __instancecheck__, several times the cost.)
+    key: object
+    if type(source) is ir.OutputRef:
+        key = ("output", source.step, source.output, source.field)
+    elif type(source) is ir.ParamRef:
+        key = ("param", source.name, source.field)
+    else:
+        key = _source_key(source)
+    keeps_name = False
+    if type(source) is ir.OutputRef:
+        # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
+        base = f"{source.step}_{source.output}".replace("-", "_")
+        if source.field is not None:
+            base += f"_{source.field}"
+    elif type(source) is ir.ParamRef or type(source) is ir.LoopVarRef:
+        if source.field is not None:
+            base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
+        else:
+            base, keeps_name = source.name, True
+    elif type(source) is ir.PipelineStatus:
+        base = "pipeline_status"
+    else:
+        base = "value"  # a literal (ir.Literal_)
+    return source, key, base, base.upper(), keeps_name
 
 
 def _source_key(source: ir.Source) -> object:
@@ -130,6 +152,7 @@ class StepReaders:
         # A `resources` block of literal values each, by its fields' names, kinds and values:
         # what it reads as, when reading it reported nothing (StepChecker._resources).
         self.resources: dict[tuple[tuple[str, type, object], ...], ir.Resources] = {}
+        self.input_names: dict[int, InputNaming] = {}  # StepInputs.named
 
 
 class StepChecker:
@@ -144,12 +167,12 @@ class StepChecker:
         self.scope = checker.scope
         self.shared = checker.shared
         self.symbol: Symbol | None = None
-        self.inputs = StepInputs(checker.kept_names)
+        self.readers = readers if readers is not None else StepReaders(checker)
+        self.inputs = StepInputs(checker.kept_names, self.readers.input_names)
         # Loop variables visible here; every reference a step makes is checked against them.
         self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
         self.calls = checker.configuration.calls
-        self.readers = readers if readers is not None else StepReaders(checker)
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
         """Check a step whose template, if any, is already expanded into ``decl``."""
@@ -160,14 +183,16 @@ class StepChecker:
         for param, value in arguments:
             self._check_argument(param, value)
         # A `use` left in the items named an unknown template (reported): its fields are
-        # unknown, so missing ones are not reported again.
-        unresolved = False
+        # unknown, so missing ones are not reported again; nor is the image of a step that
+        # suspends (suspend.suspends). One loop asks both: every step is asked.
+        report_missing = True
         for item in decl.items:
-            if isinstance(item, ast.UseDecl):
-                unresolved = True
+            if isinstance(item, ast.UseDecl) or (isinstance(item, ast.Assignment)
+                                                 and item.key.name == "suspend"):
+                report_missing = False
                 break
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
-                                     report_missing=not unresolved and not suspends(decl))
+                                     report_missing=report_missing)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
@@ -177,11 +202,14 @@ class StepChecker:
                           decl.name.span,
                           values.pop("image", None) or image or "",
                           list(symbol.outputs.values()), self.ctx.group, self.readers.no_resources)
-        serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
+        serving = {attr: values.pop(attr) for attr in list(values) if "." in attr} \
+            if _SERVING_SETTINGS[decl.kind] else {}
         # The step's fields are set with ir.assign, several at once where nothing reads the
         # step between them, rather than through pydantic's __setattr__ one by one. A value
         # refused (None) leaves the step's own, as fields.fill does.
-        ir.assign(step, **{attr: given for attr, given in values.items() if given is not None})
+        if None in values.values():
+            values = {attr: given for attr, given in values.items() if given is not None}
+        ir.assign(step, **values)
         # (Not `value`: that name holds an ast.Expr above, and mypyc types a local once.)
         for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
@@ -190,8 +218,12 @@ class StepChecker:
         function_steps.apply(step, fields, self.checker.expander.functions.get(decl.name.name),
                              self.diagnostics)
         if "command" in fields:
-            ir.assign(step, command=self._texts(assigned(fields["command"]), "command"))
-        if "args" in fields:
+            if "args" in fields:
+                ir.assign(step, command=self._texts(assigned(fields["command"]), "command"),
+                          args=self._texts(assigned(fields["args"]), "args"))
+            else:
+                ir.assign(step, command=self._texts(assigned(fields["command"]), "command"))
+        elif "args" in fields:
             ir.assign(step, args=self._texts(assigned(fields["args"]), "args"))
         env = configuration.merge_env(self.checker.configuration.env_items,
                                       block_of(fields["env"]) if "env" in fields else None)
@@ -199,8 +231,9 @@ class StepChecker:
             step.env = self._env(env)
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
-        locks = {attr: given for attr, given in self.readers.locks.read(fields).items()
-                 if given is not None}
+        locks = self.readers.locks.read(fields)
+        if None in locks.values():
+            locks = {attr: given for attr, given in locks.items() if given is not None}
         seconds = suspend.value(decl, fields, self.fields)
         ir.assign(step, **locks, suspend_seconds=seconds)
         if seconds is not None and "image" not in fields and not step.image:
