@@ -277,7 +277,7 @@ class Checker:
         return self.scope.declare(symbol, space)
 
     def _declare_outputs(self, decl: ast.StepDecl) -> None:
-        symbol = self.scope.get(decl.name.name)
+        symbol = self.scope.symbols.get(decl.name.name)
         if symbol is None or symbol.decl is not decl:
             return
         streams: dict[str, Span] = {}  # `at stdout`, once per step

@@ -366,6 +366,7 @@ class SharedNodes:
         self.input_values: dict[str, InputValue] = {}
         self.input_texts: dict[str, Text] = {}
         self.output_paths: dict[str, OutputPath] = {}
+        self.output_texts: dict[str, Text] = {}
         self.params: dict[tuple[str, Type], ParamRef] = {}
         self.resources_made: dict[tuple[tuple[str, type, object], ...], Resources] = {}
 
@@ -388,6 +389,13 @@ class SharedNodes:
         found = self.input_values.get(name)
         if found is None:
             found = self.input_values[name] = InputValue.named(name)
+        return found
+
+    def output_text(self, name: str) -> Text:
+        """``text(output_path(name))``: the text of the step's output path alone."""
+        found = self.output_texts.get(name)
+        if found is None:
+            found = self.output_texts[name] = self.text(self.output_path(name))
         return found
 
     def output_path(self, name: str) -> OutputPath:

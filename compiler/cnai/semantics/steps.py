@@ -176,7 +176,7 @@ class StepChecker:
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
         """Check a step whose template, if any, is already expanded into ``decl``."""
-        symbol = self.scope.get(decl.name.name)
+        symbol = self.scope.symbols.get(decl.name.name)
         if symbol is None or symbol.decl is not decl:
             return None
         self.symbol = symbol
@@ -184,13 +184,23 @@ class StepChecker:
             self._check_argument(param, value)
         # A `use` left in the items named an unknown template (reported): its fields are
         # unknown, so missing ones are not reported again; nor is the image of a step that
-        # suspends (suspend.suspends). One loop asks both: every step is asked.
+        # suspends (suspend.suspends). One loop over the items asks this and finds the
+        # step's mounts and `distributed` blocks: every step is asked.
         report_missing = True
+        mounts = False
+        distributed: list[ast.DistributedDecl] = []
         for item in decl.items:
-            if isinstance(item, ast.UseDecl) or (isinstance(item, ast.Assignment)
-                                                 and item.key.name == "suspend"):
+            if isinstance(item, ast.Assignment):
+                if item.key.name == "suspend":
+                    report_missing = False
+            elif isinstance(item, (ast.Block, ast.OutputDecl)):
+                continue
+            elif isinstance(item, ast.UseDecl):
                 report_missing = False
-                break
+            elif isinstance(item, ast.MountDecl):
+                mounts = True
+            elif isinstance(item, ast.DistributedDecl):
+                distributed.append(item)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=report_missing)
         # The simple settings, read from their declarations (settings.py); the image first,
@@ -214,7 +224,8 @@ class StepChecker:
         for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
                 setattr(step, setting.ir, default)
-        self._items(decl, step)
+        if mounts:
+            self._mounts(decl, step)
         function_steps.apply(step, fields, self.checker.expander.functions.get(decl.name.name),
                              self.diagnostics)
         if "command" in fields:
@@ -242,7 +253,7 @@ class StepChecker:
             ir.assign(step, resources=self._resources(fields["resources"]))
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
-        self._cloud(decl, step, fields, serving)
+        self._cloud(decl, step, fields, serving, distributed)
         self.readers.placement.apply(step, fields, self.checker.placement)
         configuration.check_service(step, decl, self.diagnostics)
         depends = self._after(decl)
@@ -275,19 +286,17 @@ class StepChecker:
             text, {i.name: i for i in self.inputs.all()}, field.value.span)
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
-               fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
+               fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any],
+               distributed: list[ast.DistributedDecl]) -> None:
         """Distributed training, scheduling, disruption budgets and serving (``serving``: the
-        simple serving settings already read, by their path on the step)."""
+        simple serving settings already read, by their path on the step; ``distributed``:
+        the step's `distributed` blocks)."""
         cloud = self.readers.cloud
         ir.assign(step, scheduling=self.checker.scheduling)
         if "scheduling" in fields:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
             step.scheduling = cloud.scheduling(block, self.checker.scheduling)
-        distributed: list[ast.DistributedDecl] = []
-        for item in decl.items:  # a loop, not a comprehension: every step is asked
-            if isinstance(item, ast.DistributedDecl):
-                distributed.append(item)
         for extra in distributed[1:]:
             self.diagnostics.error("E0110", "a step has one `distributed` block", extra.span,
                                    "second `distributed`")
@@ -403,9 +412,9 @@ class StepChecker:
                 value.span, f"this is a {found}",
                 secondary=[Label(param.type.span, f"declared {expected}")])
 
-    # ---- body items that are not fields ------------------------------------------------
+    # ---- body items that are not fields (mounts) ----------------------------------------
 
-    def _items(self, decl: ast.StepDecl, step: ir.Step) -> None:
+    def _mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
         mounted: dict[str, ast.MountDecl] = {}
         # Set once made, not appended to: the step's empty lists are shared (ir.Step.of).
         volumes: list[ir.Volume] = []
@@ -544,22 +553,25 @@ class StepChecker:
         head = parts[0].name
         # The usual references first, as _value_ref reads them: a param by its name, the
         # path of one of the step's outputs, another step's output read outside loops.
+        # (The shared texts looked up here, made by SharedNodes the first time.)
         if len(parts) == 1:
             if head not in self.loop_vars:
                 param = self.checker.param_sources.get(head)
                 if param is not None:
-                    return self.shared.input_text(self.inputs.add(param, ref.span))
+                    name = self.inputs.add(param, ref.span)
+                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
         elif len(parts) == 2 and self.symbol is not None:
             if head == "outputs":
                 output = self.symbol.outputs.get(parts[1].name)
                 if output is not None and not output.stdout:
-                    return self.shared.text(self.shared.output_path(parts[1].name))
+                    return self.shared.output_text(parts[1].name)
             elif head not in self.loop_vars and head != self.symbol.name:
                 source = self.checker.output_sources.get((head, parts[1].name))
-                symbol = self.scope.get(head)
+                symbol = self.scope.symbols.get(head)
                 if (source is not None and symbol is not None and not symbol.loops
                         and symbol.in_finally == self.ctx.in_finally):
-                    return self.shared.input_text(self.inputs.add(source, ref.span))
+                    name = self.inputs.add(source, ref.span)
+                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
         resolved = self._value_ref(ref)
         return None if resolved is None else self.shared.text(resolved)
 
