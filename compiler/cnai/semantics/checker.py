@@ -284,11 +284,17 @@ class Checker:
         for item in decl.items:
             if not isinstance(item, ast.OutputDecl):
                 continue
-            out_type = self.type_of(item.type, allow_artifacts=True)
+            type_expr = item.type
+            # A plain type (`float`) is the usual output type: type_of returns BY_NAME's.
+            out_type = types.BY_NAME.get(type_expr.name.name) if (
+                type_expr.fields is None and type_expr.arg is None) else None
+            if out_type is None:
+                out_type = self.type_of(type_expr, allow_artifacts=True)
             if item.stream is not None and not stream_ok(item, out_type, streams,
                                                          self.diagnostics):
                 continue
-            if not self.name_ok(item.name):
+            if (item.name.name in KEYWORDS or item.name.name in RESERVED) and \
+                    not self.name_ok(item.name):
                 continue
             if item.name.name in symbol.outputs:
                 first = symbol.outputs[item.name.name]

@@ -58,6 +58,11 @@ class PodReader:
         """Check ``service_account`` in ``values`` (read generically: None if its name is not
         Kubernetes'), and add the others found to ``values``, laid over ``base`` (the
         pipeline's) where they merge; without its own, a step takes ``base``'s."""
+        if found.keys().isdisjoint(POD_SETTINGS):  # most steps: the pipeline's, as below
+            values["pod_labels"] = base.get("pod_labels") or ir.EMPTY_DICT
+            values["pod_annotations"] = base.get("pod_annotations") or ir.EMPTY_DICT
+            values["security"] = base.get("security")
+            return
         if "service_account" in found and values.get("service_account") is not None:
             expr = assigned(found["service_account"])
             if not self.name_ok("service account", values["service_account"], expr.span):

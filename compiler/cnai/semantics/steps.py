@@ -249,14 +249,18 @@ class StepChecker:
         ir.assign(step, **locks, suspend_seconds=seconds)
         if seconds is not None and "image" not in fields and not step.image:
             suspend.check_approval(decl, step, fields, self.diagnostics)
+        # The pipeline's scheduling, which the step's own block replaces (_cloud).
         if "resources" in fields:
-            ir.assign(step, resources=self._resources(fields["resources"]))
+            ir.assign(step, resources=self._resources(fields["resources"]),
+                      scheduling=self.checker.scheduling)
+        else:
+            ir.assign(step, scheduling=self.checker.scheduling)
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
         self._cloud(decl, step, fields, serving, distributed)
         self.readers.placement.apply(step, fields, self.checker.placement)
         configuration.check_service(step, decl, self.diagnostics)
-        depends = self._after(decl)
+        depends = self._after(decl) if decl.after else []  # most steps wait for nothing
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
@@ -292,7 +296,6 @@ class StepChecker:
         simple serving settings already read, by their path on the step; ``distributed``:
         the step's `distributed` blocks)."""
         cloud = self.readers.cloud
-        ir.assign(step, scheduling=self.checker.scheduling)
         if "scheduling" in fields:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
