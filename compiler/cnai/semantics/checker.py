@@ -277,18 +277,24 @@ class Checker:
         return self.scope.declare(symbol, space)
 
     def _declare_outputs(self, decl: ast.StepDecl) -> None:
-        symbol = self.scope.get(decl.name.name)
+        symbol = self.scope.symbols.get(decl.name.name)
         if symbol is None or symbol.decl is not decl:
             return
         streams: dict[str, Span] = {}  # `at stdout`, once per step
         for item in decl.items:
             if not isinstance(item, ast.OutputDecl):
                 continue
-            out_type = self.type_of(item.type, allow_artifacts=True)
+            type_expr = item.type
+            # A plain type (`float`) is the usual output type: type_of returns BY_NAME's.
+            out_type = types.BY_NAME.get(type_expr.name.name) if (
+                type_expr.fields is None and type_expr.arg is None) else None
+            if out_type is None:
+                out_type = self.type_of(type_expr, allow_artifacts=True)
             if item.stream is not None and not stream_ok(item, out_type, streams,
                                                          self.diagnostics):
                 continue
-            if not self.name_ok(item.name):
+            if (item.name.name in KEYWORDS or item.name.name in RESERVED) and \
+                    not self.name_ok(item.name):
                 continue
             if item.name.name in symbol.outputs:
                 first = symbol.outputs[item.name.name]
@@ -307,6 +313,12 @@ class Checker:
                 symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
                                                                item.name.span,
                                                                item.stream is not None)
+                if not symbol.loops:
+                    # Read whole outside loops, the output is this source wherever it is read
+                    # (StepChecker._source): made now, every read takes the short way
+                    # (StepChecker._ref_text), the first one too.
+                    self.output_sources[symbol.name, item.name.name] = ir.OutputRef.of(
+                        symbol.name, item.name.name, out_type)
                 for scalar, scalar_type in out_type.fields or () if (
                         out_type.name == "metrics") else ():
                     hidden = types.metric_output_name(item.name.name, scalar)

@@ -182,6 +182,10 @@ class FieldReader:
                                f"expected {expected}")
 
     def string(self, expr: ast.Expr) -> str | None:
+        if type(expr) is ast.StringLit:
+            parts = expr.parts
+            if len(parts) == 1 and type(parts[0]) is str:  # the usual string: one piece
+                return parts[0]
         if isinstance(expr, ast.StringLit):
             if expr.is_plain:
                 return expr.text

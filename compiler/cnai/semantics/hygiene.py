@@ -41,9 +41,12 @@ def outcome(item: ast.After, diagnostics: DiagnosticBag) -> ir.Outcome | None:
 def check_handler_reads(step: ir.Step, diagnostics: DiagnosticBag) -> None:
     """A step that runs after another failed (or ended either way) cannot read that step's
     outputs: a failed step made none, and Argo fails the task that reads a missing one."""
-    waited = {d.step: d.outcome for d in step.depends if d.outcome != "succeeded"}
-    if not waited:
+    for dependency in step.depends:  # most steps wait for none but success: one loop asks
+        if dependency.outcome != "succeeded":
+            break
+    else:
         return
+    waited = {d.step: d.outcome for d in step.depends if d.outcome != "succeeded"}
     for item in step.inputs:
         source = item.source
         if isinstance(source, ir.OutputRef) and source.step in waited and item.span:

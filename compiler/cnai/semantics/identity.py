@@ -58,6 +58,11 @@ class PodReader:
         """Check ``service_account`` in ``values`` (read generically: None if its name is not
         Kubernetes'), and add the others found to ``values``, laid over ``base`` (the
         pipeline's) where they merge; without its own, a step takes ``base``'s."""
+        if found.keys().isdisjoint(POD_SETTINGS):  # most steps: the pipeline's, as below
+            values["pod_labels"] = base.get("pod_labels") or ir.EMPTY_DICT
+            values["pod_annotations"] = base.get("pod_annotations") or ir.EMPTY_DICT
+            values["security"] = base.get("security")
+            return
         if "service_account" in found and values.get("service_account") is not None:
             expr = assigned(found["service_account"])
             if not self.name_ok("service account", values["service_account"], expr.span):
@@ -107,8 +112,8 @@ class PodReader:
     def metadata(self, block: ast.Assignment | ast.Block | None, base: dict[str, str] | None,
                  check_value: Callable[[str], str | None] | None) -> dict[str, str]:
         """The block's keys over ``base``'s; ``check_value`` checks a label's value."""
-        if block is None:
-            return base or {}
+        if block is None:  # most steps: the pipeline's, or the shared empty dict
+            return base or ir.EMPTY_DICT
         found = self.entries(block_of(block), check_value)
         return {**base, **found} if base else found
 

@@ -64,10 +64,10 @@ def _trusted(cls: type[_N], values: dict[str, Any], fields_set: set[str]) -> _N:
 
     ``values`` must hold every field of ``cls``, in declaration order, defaults included;
     ``fields_set`` names those the caller gave (model_construct's ``model_fields_set``). Only
-    for classes without private attributes or ``model_post_init``. The classmethods below and
-    :func:`updated` are its only callers, and tests/test_semantics.py checks each against
-    model_construct or model_copy and validation (``==``, ``model_dump()``,
-    ``model_fields_set``).
+    for classes without private attributes or ``model_post_init``. The classmethods below
+    (Input.of with this body inline) and :func:`updated` are its only callers, and
+    tests/test_semantics.py checks each against model_construct or model_copy and validation
+    (``==``, ``model_dump()``, ``model_fields_set``).
     """
     node = _new(cls)
     _set_dict(node, "__dict__", values)
@@ -366,6 +366,7 @@ class SharedNodes:
         self.input_values: dict[str, InputValue] = {}
         self.input_texts: dict[str, Text] = {}
         self.output_paths: dict[str, OutputPath] = {}
+        self.output_texts: dict[str, Text] = {}
         self.params: dict[tuple[str, Type], ParamRef] = {}
         self.resources_made: dict[tuple[tuple[str, type, object], ...], Resources] = {}
 
@@ -388,6 +389,13 @@ class SharedNodes:
         found = self.input_values.get(name)
         if found is None:
             found = self.input_values[name] = InputValue.named(name)
+        return found
+
+    def output_text(self, name: str) -> Text:
+        """``text(output_path(name))``: the text of the step's output path alone."""
+        found = self.output_texts.get(name)
+        if found is None:
+            found = self.output_texts[name] = self.text(self.output_path(name))
         return found
 
     def output_path(self, name: str) -> OutputPath:
@@ -432,9 +440,13 @@ class Input(Node):
         """``Input(name=, source=, type=, span=)`` without validation (see :func:`_trusted`):
         the checker made the source and its type. Without a span, as ``Input(name=, source=,
         type=)``."""
-        fields_set = _NAME_SOURCE_TYPE if span is None else _ALL_FIELDS[cls]
-        return _trusted(cls, {"name": name, "source": source, "type": type_, "span": span},
-                        fields_set)
+        # (_trusted's body: a step makes several inputs.)
+        node = _new(cls)
+        _set_dict(node, "__dict__", {"name": name, "source": source, "type": type_, "span": span})
+        _set_fields_set(node, _NAME_SOURCE_TYPE if span is None else _ALL_FIELDS[cls])
+        _set_extra(node, None)
+        _set_private(node, None)
+        return node
 
 
 class Output(Node):

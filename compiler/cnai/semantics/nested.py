@@ -116,6 +116,8 @@ class NestedCalls:
     def match(self, decl: ast.StepDecl) -> ast.UseDecl | None:
         """The step's `use` if it names an imported pipeline (and no template of that name)."""
         library = self.checker.library
+        if not library.pipelines:  # most programs import none
+            return None
         for item in decl.items:
             if isinstance(item, ast.UseDecl) and item.template.name in library.pipelines \
                     and item.template.name not in library.templates:

@@ -85,11 +85,15 @@ class PlacementChecker:
         """The step's placement: its node selector laid key by key over the pipeline's, its
         own tolerations and node affinity, else the pipeline's."""
         own = self.read(found)
-        merged = {**pipeline, **own}
-        ir.assign(step, node_selector={**pipeline.get("node_selector", {}),
-                                       **own.get("node_selector", {})},
-                  tolerations=merged.get("tolerations", []),
-                  node_affinity=merged.get("node_affinity"))
+        if not own and not pipeline:  # most steps: the empty placement, its values shared
+            ir.assign(step, node_selector=ir.EMPTY_DICT, tolerations=ir.EMPTY_LIST,
+                      node_affinity=None)
+        else:
+            merged = {**pipeline, **own}
+            ir.assign(step, node_selector={**pipeline.get("node_selector", {}),
+                                           **own.get("node_selector", {})},
+                      tolerations=merged.get("tolerations", []),
+                      node_affinity=merged.get("node_affinity"))
         param = step.resources.gpu_param
         if param is not None and step.kind in ("distributed", "service"):
             self.diagnostics.error(

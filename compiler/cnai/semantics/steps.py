@@ -17,14 +17,13 @@ from cnai.semantics import (
     types,
 )
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import assigned, block_of
+from cnai.semantics.fields import GENERIC, assigned, block_of
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.identity import PodReader
 from cnai.semantics.placement import PlacementChecker
 from cnai.semantics.resolver import Symbol, suggest
 from cnai.semantics.settings import FREE_BLOCKS
-from cnai.semantics.suspend import suspends
 from cnai.semantics.synchronization import LockReader
 from cnai.semantics.units import free_name, k8s_name
 from cnai.source import Span
@@ -48,43 +47,28 @@ class StepInputs:
     ``_2``, ``_3``, ...; two params or loop variables that differ only in case are refused
     with E0114 by the step (``clashes``)."""
 
-    def __init__(self, kept: frozenset[str] = frozenset()) -> None:
+    def __init__(self, kept: frozenset[str] = frozenset(),
+                 named: dict[int, InputNaming] | None = None) -> None:
         self.kept = kept
         self.by_source: dict[object, ir.Input] = {}
         self.folded: dict[str, ir.Input] = {}  # by the name in upper case
         self.clashes: list[tuple[ir.Input, str, Span]] = []  # (the one read before, name, where)
+        # How each source is keyed and named, by the source's id: the params and outputs that
+        # steps read are shared sources (Checker.param_sources, output_sources), so the steps
+        # of a pipeline share this (StepReaders.input_names) and name each source once.
+        self.named: dict[int, InputNaming] = {} if named is None else named
 
     def add(self, source: ir.Source, span: Span) -> str:
-        # _source_key's usual cases inline: a step reads a value or two per text it makes.
-        key: object
-        if type(source) is ir.OutputRef:
-            key = ("output", source.step, source.output, source.field)
-        elif type(source) is ir.ParamRef:
-            key = ("param", source.name, source.field)
-        else:
-            key = _source_key(source)
+        naming = self.named.get(id(source))
+        if naming is None:  # (the entry holds its source: the id is not another's meanwhile)
+            naming = self.named[id(source)] = _naming(source)
+        key = naming[1]
         found = self.by_source.get(key)
         if found is not None:
             return found.name
-        # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
-        # goes through its metaclass's __instancecheck__, several times the cost.)
-        avoid: frozenset[str] = self.kept
-        keeps_name = False  # a param or loop variable read whole keeps its name
-        if type(source) is ir.OutputRef:
-            # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
-            base = f"{source.step}_{source.output}".replace("-", "_")
-            if source.field is not None:
-                base += f"_{source.field}"
-        elif type(source) is ir.ParamRef or type(source) is ir.LoopVarRef:
-            if source.field is not None:
-                base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
-            else:
-                base, avoid, keeps_name = source.name, _NO_NAMES, True
-        elif type(source) is ir.PipelineStatus:
-            base = "pipeline_status"
-        else:
-            base = "value"  # a literal (ir.Literal_)
-        upper = base.upper()
+        base, upper, keeps_name = naming[2], naming[3], naming[4]
+        # A param or loop variable read whole keeps its name; the names made avoid them.
+        avoid: frozenset[str] = _NO_NAMES if keeps_name else self.kept
         if keeps_name:
             other = self.folded.get(upper)
             if (other is not None and other.name != base
@@ -101,6 +85,44 @@ class StepInputs:
 
 
 _NO_NAMES: frozenset[str] = frozenset()
+# Whether a kind of step has settings of its serving (`serving.host`: a path on the step),
+# which StepChecker.check keeps apart from those it assigns.
+_SERVING_SETTINGS = {context: any("." in setting.ir for setting in generic.values())
+                     for context, generic in GENERIC.items()}
+
+# A source, its key (_source_key), the input name it asks for, that name in upper case, and
+# whether it keeps that name (a param or loop variable read whole).
+InputNaming = tuple[ir.Source, object, str, str, bool]
+
+
+def _naming(source: ir.Source) -> InputNaming:
+    """How StepInputs.add keys and names ``source``."""
+    # _source_key's usual cases inline: a step reads a value or two per text it makes.
+    # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
+    # goes through its metaclass's __instancecheck__, several times the cost.)
+    key: object
+    if type(source) is ir.OutputRef:
+        key = ("output", source.step, source.output, source.field)
+    elif type(source) is ir.ParamRef:
+        key = ("param", source.name, source.field)
+    else:
+        key = _source_key(source)
+    keeps_name = False
+    if type(source) is ir.OutputRef:
+        # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
+        base = f"{source.step}_{source.output}".replace("-", "_")
+        if source.field is not None:
+            base += f"_{source.field}"
+    elif type(source) is ir.ParamRef or type(source) is ir.LoopVarRef:
+        if source.field is not None:
+            base = f"{source.name}_{source.field}"  # `run.lr`: input run_lr
+        else:
+            base, keeps_name = source.name, True
+    elif type(source) is ir.PipelineStatus:
+        base = "pipeline_status"
+    else:
+        base = "value"  # a literal (ir.Literal_)
+    return source, key, base, base.upper(), keeps_name
 
 
 def _source_key(source: ir.Source) -> object:
@@ -130,6 +152,7 @@ class StepReaders:
         # A `resources` block of literal values each, by its fields' names, kinds and values:
         # what it reads as, when reading it reported nothing (StepChecker._resources).
         self.resources: dict[tuple[tuple[str, type, object], ...], ir.Resources] = {}
+        self.input_names: dict[int, InputNaming] = {}  # StepInputs.named
 
 
 class StepChecker:
@@ -144,30 +167,42 @@ class StepChecker:
         self.scope = checker.scope
         self.shared = checker.shared
         self.symbol: Symbol | None = None
-        self.inputs = StepInputs(checker.kept_names)
+        self.readers = readers if readers is not None else StepReaders(checker)
+        self.inputs = StepInputs(checker.kept_names, self.readers.input_names)
         # Loop variables visible here; every reference a step makes is checked against them.
         self.loop_vars = checker.visible_loop_vars(ctx)
         self.paths_read: dict[str, Span] = {}  # data sets whose .path the step reads
         self.calls = checker.configuration.calls
-        self.readers = readers if readers is not None else StepReaders(checker)
 
     def check(self, decl: ast.StepDecl, arguments: Arguments) -> ir.Step | None:
         """Check a step whose template, if any, is already expanded into ``decl``."""
-        symbol = self.scope.get(decl.name.name)
+        symbol = self.scope.symbols.get(decl.name.name)
         if symbol is None or symbol.decl is not decl:
             return None
         self.symbol = symbol
         for param, value in arguments:
             self._check_argument(param, value)
         # A `use` left in the items named an unknown template (reported): its fields are
-        # unknown, so missing ones are not reported again.
-        unresolved = False
+        # unknown, so missing ones are not reported again; nor is the image of a step that
+        # suspends (suspend.suspends). One loop over the items asks this and finds the
+        # step's mounts and `distributed` blocks: every step is asked.
+        report_missing = True
+        mounts = False
+        distributed: list[ast.DistributedDecl] = []
         for item in decl.items:
-            if isinstance(item, ast.UseDecl):
-                unresolved = True
-                break
+            if isinstance(item, ast.Assignment):
+                if item.key.name == "suspend":
+                    report_missing = False
+            elif isinstance(item, (ast.Block, ast.OutputDecl)):
+                continue
+            elif isinstance(item, ast.UseDecl):
+                report_missing = False
+            elif isinstance(item, ast.MountDecl):
+                mounts = True
+            elif isinstance(item, ast.DistributedDecl):
+                distributed.append(item)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
-                                     report_missing=not unresolved and not suspends(decl))
+                                     report_missing=report_missing)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
@@ -177,21 +212,29 @@ class StepChecker:
                           decl.name.span,
                           values.pop("image", None) or image or "",
                           list(symbol.outputs.values()), self.ctx.group, self.readers.no_resources)
-        serving = {attr: values.pop(attr) for attr in list(values) if "." in attr}
+        serving = {attr: values.pop(attr) for attr in list(values) if "." in attr} \
+            if _SERVING_SETTINGS[decl.kind] else {}
         # The step's fields are set with ir.assign, several at once where nothing reads the
         # step between them, rather than through pydantic's __setattr__ one by one. A value
         # refused (None) leaves the step's own, as fields.fill does.
-        ir.assign(step, **{attr: given for attr, given in values.items() if given is not None})
+        if None in values.values():
+            values = {attr: given for attr, given in values.items() if given is not None}
+        ir.assign(step, **values)
         # (Not `value`: that name holds an ast.Expr above, and mypyc types a local once.)
         for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
                 setattr(step, setting.ir, default)
-        self._items(decl, step)
+        if mounts:
+            self._mounts(decl, step)
         function_steps.apply(step, fields, self.checker.expander.functions.get(decl.name.name),
                              self.diagnostics)
         if "command" in fields:
-            ir.assign(step, command=self._texts(assigned(fields["command"]), "command"))
-        if "args" in fields:
+            if "args" in fields:
+                ir.assign(step, command=self._texts(assigned(fields["command"]), "command"),
+                          args=self._texts(assigned(fields["args"]), "args"))
+            else:
+                ir.assign(step, command=self._texts(assigned(fields["command"]), "command"))
+        elif "args" in fields:
             ir.assign(step, args=self._texts(assigned(fields["args"]), "args"))
         env = configuration.merge_env(self.checker.configuration.env_items,
                                       block_of(fields["env"]) if "env" in fields else None)
@@ -199,20 +242,25 @@ class StepChecker:
             step.env = self._env(env)
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
-        locks = {attr: given for attr, given in self.readers.locks.read(fields).items()
-                 if given is not None}
+        locks = self.readers.locks.read(fields)
+        if None in locks.values():
+            locks = {attr: given for attr, given in locks.items() if given is not None}
         seconds = suspend.value(decl, fields, self.fields)
         ir.assign(step, **locks, suspend_seconds=seconds)
         if seconds is not None and "image" not in fields and not step.image:
             suspend.check_approval(decl, step, fields, self.diagnostics)
+        # The pipeline's scheduling, which the step's own block replaces (_cloud).
         if "resources" in fields:
-            ir.assign(step, resources=self._resources(fields["resources"]))
+            ir.assign(step, resources=self._resources(fields["resources"]),
+                      scheduling=self.checker.scheduling)
+        else:
+            ir.assign(step, scheduling=self.checker.scheduling)
         if "retry" in fields:
             step.retry = self._retry(fields["retry"])
-        self._cloud(decl, step, fields, serving)
+        self._cloud(decl, step, fields, serving, distributed)
         self.readers.placement.apply(step, fields, self.checker.placement)
         configuration.check_service(step, decl, self.diagnostics)
-        depends = self._after(decl)
+        depends = self._after(decl) if decl.after else []  # most steps wait for nothing
         if decl.when is not None:
             text = self.checker.source_text(decl.when)
             step.when = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
@@ -242,19 +290,16 @@ class StepChecker:
             text, {i.name: i for i in self.inputs.all()}, field.value.span)
 
     def _cloud(self, decl: ast.StepDecl, step: ir.Step,
-               fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any]) -> None:
+               fields: dict[str, ast.Assignment | ast.Block], serving: dict[str, Any],
+               distributed: list[ast.DistributedDecl]) -> None:
         """Distributed training, scheduling, disruption budgets and serving (``serving``: the
-        simple serving settings already read, by their path on the step)."""
+        simple serving settings already read, by their path on the step; ``distributed``:
+        the step's `distributed` blocks)."""
         cloud = self.readers.cloud
-        ir.assign(step, scheduling=self.checker.scheduling)
         if "scheduling" in fields:
             block = fields["scheduling"]
             assert isinstance(block, ast.Block)
             step.scheduling = cloud.scheduling(block, self.checker.scheduling)
-        distributed: list[ast.DistributedDecl] = []
-        for item in decl.items:  # a loop, not a comprehension: every step is asked
-            if isinstance(item, ast.DistributedDecl):
-                distributed.append(item)
         for extra in distributed[1:]:
             self.diagnostics.error("E0110", "a step has one `distributed` block", extra.span,
                                    "second `distributed`")
@@ -370,9 +415,9 @@ class StepChecker:
                 value.span, f"this is a {found}",
                 secondary=[Label(param.type.span, f"declared {expected}")])
 
-    # ---- body items that are not fields ------------------------------------------------
+    # ---- body items that are not fields (mounts) ----------------------------------------
 
-    def _items(self, decl: ast.StepDecl, step: ir.Step) -> None:
+    def _mounts(self, decl: ast.StepDecl, step: ir.Step) -> None:
         mounted: dict[str, ast.MountDecl] = {}
         # Set once made, not appended to: the step's empty lists are shared (ir.Step.of).
         volumes: list[ir.Volume] = []
@@ -511,22 +556,25 @@ class StepChecker:
         head = parts[0].name
         # The usual references first, as _value_ref reads them: a param by its name, the
         # path of one of the step's outputs, another step's output read outside loops.
+        # (The shared texts looked up here, made by SharedNodes the first time.)
         if len(parts) == 1:
             if head not in self.loop_vars:
                 param = self.checker.param_sources.get(head)
                 if param is not None:
-                    return self.shared.input_text(self.inputs.add(param, ref.span))
+                    name = self.inputs.add(param, ref.span)
+                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
         elif len(parts) == 2 and self.symbol is not None:
             if head == "outputs":
                 output = self.symbol.outputs.get(parts[1].name)
                 if output is not None and not output.stdout:
-                    return self.shared.text(self.shared.output_path(parts[1].name))
+                    return self.shared.output_text(parts[1].name)
             elif head not in self.loop_vars and head != self.symbol.name:
                 source = self.checker.output_sources.get((head, parts[1].name))
-                symbol = self.scope.get(head)
+                symbol = self.scope.symbols.get(head)
                 if (source is not None and symbol is not None and not symbol.loops
                         and symbol.in_finally == self.ctx.in_finally):
-                    return self.shared.input_text(self.inputs.add(source, ref.span))
+                    name = self.inputs.add(source, ref.span)
+                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
         resolved = self._value_ref(ref)
         return None if resolved is None else self.shared.text(resolved)
 

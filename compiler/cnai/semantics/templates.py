@@ -138,9 +138,12 @@ class TemplateExpander:
     def expand(self, decl: ast.StepDecl) -> tuple[ast.StepDecl, list[tuple[ast.TemplateParam,
                                                                            ast.Expr]]]:
         """The step with its template applied, and each (parameter, value) to type-check."""
-        uses = [i for i in decl.items if isinstance(i, ast.UseDecl)]
-        if not uses:
+        for item in decl.items:  # a loop, not a comprehension: every step is asked
+            if isinstance(item, ast.UseDecl):
+                break
+        else:
             return decl, []
+        uses = [i for i in decl.items if isinstance(i, ast.UseDecl)]
         if len(uses) > 1:
             self.diagnostics.error("E0110", "a step uses one template", uses[1].span,
                                    "second `use`", secondary=[Label(uses[0].span, "first")])

@@ -1,0 +1,91 @@
+"""The checker's short ways against its full ones: an output read whole outside loops is made
+as it is declared (Checker._declare_outputs), so every read takes StepChecker._ref_text's short
+way, the first one too; a source's input name is found once per pipeline (StepInputs.named);
+a step without pod settings takes the pipeline's (PodReader.read). Each must read as the full
+path does, and report what it reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnai.context import CompileContext, Options
+from cnai.driver import CompileFailed, analyze
+from cnai.semantics import ir
+from cnai.semantics.steps import InputNaming, StepInputs
+from cnai.source import SourceFile, Span
+
+
+def graph(text: str) -> ir.Pipeline:
+    result = analyze(SourceFile("t.cnai", text), CompileContext(Options(optimize=False)))
+    assert isinstance(result, ir.Pipeline)
+    return result
+
+
+def codes(text: str) -> list[str]:
+    with pytest.raises(CompileFailed) as failure:
+        analyze(SourceFile("t.cnai", text), CompileContext())
+    return [d.code for d in failure.value.diagnostics]
+
+
+def test_the_first_read_of_an_output_is_the_declared_source() -> None:
+    p = graph("""pipeline p {
+      param xs: list[int] = [1, 2]
+      step a { image = "i"  command = ["a", outputs.m]  output m: float }
+      for x in xs {
+        step l { image = "i"  command = ["l", a.m, "${x}", outputs.n]  output n: int }
+      }
+      step b { image = "i"  command = ["b", "${a.m}", l.n] }
+    }""")
+    inside, after = p.step("l"), p.step("b")
+    # Read in a loop, an output from outside it is still the one source, not a list.
+    assert inside.inputs[0].source is after.inputs[0].source
+    assert inside.inputs[0].source == ir.OutputRef(step="a", output="m",
+                                                   type=ir.Type(name="float"))
+    assert [i.name for i in after.inputs] == ["a_m", "l_n"]
+    assert after.inputs[1].source.type == ir.Type(name="list", item=ir.Type(name="int"))
+
+
+def test_reads_the_short_way_refuses_are_still_reported() -> None:
+    # Its own output by its step's name, and an output across `finally`: the full path's
+    # errors, though the source exists from the declaration on.
+    assert codes("""pipeline p {
+      step a { image = "i"  command = ["a", a.m]  output m: float }
+    }""") == ["E0302"]
+    assert codes("""pipeline p {
+      step a { image = "i"  command = ["a", outputs.m]  output m: float }
+      finally { step f { image = "i"  command = ["f", a.m] } }
+    }""") == ["E0201"]
+    assert codes("""pipeline p {
+      step a { image = "i"  command = ["a", outputs.m]  output m: float }
+      step b { image = "i"  command = ["b", a.n] }
+    }""") == ["E0104"]
+
+
+def test_input_names_shared_across_steps_are_each_steps_own() -> None:
+    span = Span(SourceFile("t.cnai", "x"), 0, 1)
+    lr = ir.ParamRef.of("lr", ir.Type(name="float"))
+    upper = ir.ParamRef.of("LR", ir.Type(name="float"))
+    out = ir.OutputRef.of("lr", "x", ir.Type(name="int"))  # asks for `lr_x`
+    named: dict[int, InputNaming] = {}
+    kept = frozenset({"LR", "LR_X"})
+    for _ in range(2):  # the second step finds every naming made by the first
+        shared = StepInputs(kept, named)
+        alone = StepInputs(kept)
+        for inputs in (shared, alone):
+            assert [inputs.add(s, span) for s in (lr, out, lr, upper)] == \
+                ["lr", "lr_x_2", "lr", "LR_2"]
+            assert [(i.name, i.source) for i in inputs.all()] == \
+                [("lr", lr), ("lr_x_2", out), ("LR_2", upper)]
+            assert [c[1] for c in inputs.clashes] == ["LR"]  # E0114 for the step
+    assert len(named) == 3
+
+
+def test_a_step_without_pod_settings_takes_the_pipelines() -> None:
+    p = graph("""pipeline p {
+      pod_labels { team = "ml" }
+      step a { image = "i" }
+      step b { image = "i"  pod_labels { tier = "x" } }
+    }""")
+    assert p.step("a").pod_labels == {"team": "ml"}
+    assert p.step("b").pod_labels == {"team": "ml", "tier": "x"}
+    assert p.step("a").pod_annotations == {} and p.step("a").security is None
