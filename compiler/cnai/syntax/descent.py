@@ -111,9 +111,12 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     and offsets listed, by C loops (re.split, map, accumulate; a text's kind is worked out
     once), and the parser takes each with one tuple unpacking. A chunk ends after a
     newline, which no token spans.
+    Each match takes the blanks before its token too (no token starts with a blank, so the
+    tokens are the same): a search that starts at a blank then succeeds there, where the
+    token's pattern alone is tried and fails at every blank, alternative by alternative.
     Raises _Unexpected for a character no token starts with (split leaves it between two
-    tokens, where only blanks may be)."""
-    split = _compiled(tables.tokens).split
+    matches, where nothing may be but the blanks after the last token)."""
+    split = _compiled(f"({tables.blanks}){tables.tokens}").split
     blanks = _compiled(tables.blanks).fullmatch
     # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
     kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
@@ -122,10 +125,11 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     while position < stop:
         cut = text.find("\n", position + _CHUNK, stop)
         cut = stop if cut == -1 else cut + 1
-        pieces = split(text[position:cut])  # blanks, token, blanks, ..., token, blanks
-        if blanks("".join(pieces[::2])) is None:
+        # between, blanks, token, between, blanks, token, ..., the rest
+        pieces = split(text[position:cut])
+        if blanks("".join(pieces[::3])) is None:
             raise _Unexpected
-        values = pieces[1::2]
+        values = pieces[2::3]
         values = list(map(names.setdefault, values, values))
         found: list[str | None] = list(map(kinds_of.get, values))
         for number in _indices(found, None):  # a text not met before
@@ -136,7 +140,7 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
             found[number] = kinds_of[value] = kind
         kinds = cast(list[str], found)
         offsets = list(accumulate(map(len, pieces), initial=position))
-        tokens = zip(kinds, values, offsets[1:-1:2], offsets[2::2], strict=True)
+        tokens = zip(kinds, values, offsets[2:-1:3], offsets[3::3], strict=True)
         if "COMMENT" in kinds:
             yield (token for token in tokens if token[0] != "COMMENT")
         else:
