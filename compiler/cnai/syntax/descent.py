@@ -297,10 +297,49 @@ class _Descent:
         self.deeper()
         items: list[ast.BodyItem] = []
         deepest = 0
+        source = self.source
+        plain = self.plain
+        next_token = self.next_token
         while True:
             kind = self.kind
             item: ast.BodyItem
-            if kind in _FIELD_NAMES:
+            if kind == "NAME":
+                # `name = value`, most of a body: a literal value (a string seen before, an
+                # integer) is read here, without the calls field_item and expr make for it.
+                start = self.start
+                key = ast.Ident(self.value, Span(source, start, self.end))
+                self.kind, self.value, self.start, self.end = next_token()
+                if self.kind != "=":
+                    item = self.block(key, start)
+                    depth = item._depth
+                    items.append(item)
+                    if depth > deepest:
+                        deepest = depth
+                    continue
+                self.kind, self.value, self.start, self.end = next_token()
+                kind = self.kind
+                value = self.value
+                literal: ast.Expr | None = None
+                if kind == "STRING":
+                    parts = plain.get(value)
+                    if parts is not None:
+                        literal = ast.StringLit(parts, Span(source, self.start, self.end))
+                elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
+                    literal = ast.IntLit(int(value), Span(source, self.start, self.end))
+                if literal is None:
+                    item = self.assignment(key, start, self.expr())
+                    depth = item._depth
+                else:
+                    end = self.end
+                    self.kind, self.value, self.start, self.end = next_token()
+                    kind = self.kind
+                    if kind == "COMP_OP" or kind == "and" or kind == "or":
+                        item = self.assignment(key, start, self.operators(literal))
+                        depth = item._depth
+                    else:
+                        item = ast.Assignment(key, literal, Span(source, start, end))
+                        item._depth = depth = 1
+            elif kind in _FIELD_NAMES:
                 item = self.field_item()
                 depth = item._depth
             elif kind == "}":
@@ -340,29 +379,20 @@ class _Descent:
     def field_item(self) -> ast.Assignment | ast.Block:
         """`name = value` or `name { ... }`."""
         start = self.start
-        if self.kind == "NAME":
-            key = ast.Ident(self.value, Span(self.source, start, self.end))
-            self.kind, self.value, self.start, self.end = self.next_token()
-        else:
-            key = self.field_name()
+        key = self.field_name()
         if self.kind == "=":
             self.kind, self.value, self.start, self.end = self.next_token()
-            parts = self.plain.get(self.value) if self.kind == "STRING" else None
-            value: ast.Expr
-            if parts is not None:  # a string seen before: the commonest value, read here
-                end = self.end
-                value = ast.StringLit(parts, Span(self.source, self.start, end))
-                self.kind, self.value, self.start, self.end = self.next_token()
-                kind = self.kind
-                if kind == "COMP_OP" or kind == "and" or kind == "or":
-                    value = self.operators(value)
-                    end = value.span.end
-            else:
-                value = self.expr()
-                end = value.span.end
-            assignment = ast.Assignment(key, value, Span(self.source, start, end))
-            self.nest(assignment, 1 + getattr(value, "_depth", 0))
-            return assignment
+            return self.assignment(key, start, self.expr())
+        return self.block(key, start)
+
+    def assignment(self, key: ast.Ident, start: int, value: ast.Expr) -> ast.Assignment:
+        """The assignment of ``value`` to ``key``, whose text began at ``start``."""
+        assignment = ast.Assignment(key, value, Span(self.source, start, value.span.end))
+        self.nest(assignment, 1 + getattr(value, "_depth", 0))
+        return assignment
+
+    def block(self, key: ast.Ident, start: int) -> ast.Block:
+        """`{ ... }` after ``key``, whose text began at ``start``."""
         self.expect("{")
         items, depth = self.body_items()
         block = ast.Block(key, items, Span(self.source, start, self.expect("}")))
@@ -797,24 +827,48 @@ class _Descent:
         """`[expr ("," expr)* ","?]` up to ``close`` (not taken), and the deepest's depth."""
         items: list[ast.Expr] = []
         deepest = 0
+        source = self.source
         plain = self.plain
+        next_token = self.next_token
         while self.kind != close:
-            parts = plain.get(self.value) if self.kind == "STRING" else None
-            item: ast.Expr
-            if parts is not None:  # a string seen before (a command's words), read here
-                item = ast.StringLit(parts, Span(self.source, self.start, self.end))
-                self.kind, self.value, self.start, self.end = self.next_token()
+            # A command's words, strings seen before and references, are read here (as
+            # atom() would), without the calls expr and atom make for each; being leaves,
+            # they are as deep as nothing else.
+            kind = self.kind
+            leaf: ast.Expr | None = None
+            if kind == "STRING":
+                parts = plain.get(self.value)
+                if parts is not None:
+                    leaf = ast.StringLit(parts, Span(source, self.start, self.end))
+                    self.kind, self.value, self.start, self.end = next_token()
+            elif kind == "NAME":
+                head = ast.Ident(self.value, Span(source, self.start, self.end))
+                self.kind, self.value, self.start, self.end = next_token()
                 kind = self.kind
-                if kind == "COMP_OP" or kind == "and" or kind == "or":
-                    item = self.operators(item)
-                    deepest = max(deepest, getattr(item, "_depth", 0))
-            else:
+                if kind == ".":
+                    leaf = self.ref(head)
+                elif kind != "(":
+                    leaf = ast.Ref((head,), head.span)  # one span serves both, as in ref()
+                else:
+                    leaf = self.call(head)  # not a leaf: the operators' path below
+            kind = self.kind
+            item: ast.Expr
+            if leaf is None:
                 item = self.expr()
-                depth = getattr(item, "_depth", 0)
-                if depth > deepest:
-                    deepest = depth
+            elif (kind == "COMP_OP" or kind == "and" or kind == "or"
+                  or type(leaf) is ast.Call):
+                item = self.operators(leaf)
+            else:
+                items.append(leaf)
+                if kind != ",":
+                    break
+                self.kind, self.value, self.start, self.end = next_token()
+                continue
+            depth = getattr(item, "_depth", 0)
+            if depth > deepest:
+                deepest = depth
             items.append(item)
             if self.kind != ",":
                 break
-            self.kind, self.value, self.start, self.end = self.next_token()
+            self.kind, self.value, self.start, self.end = next_token()
         return tuple(items), deepest
