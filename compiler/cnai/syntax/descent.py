@@ -160,6 +160,7 @@ class _Descent:
         self.next_token: Callable[[], tuple[str, str, int, int]] = chain.from_iterable(
             _tokens(tables, self.text, start, self.length)).__next__
         self.plain = builder.plain_strings
+        self.interpolated = builder.interpolated
         self.nesting = 0
         # The current token: its kind (a terminal's name, or a keyword's or punctuation's
         # text), its text and its offsets.
@@ -196,11 +197,16 @@ class _Descent:
     def string(self) -> ast.StringLit:
         if self.kind != "STRING":
             raise _Unexpected
-        parts = self.plain.get(self.value)  # a string seen before, as string_token finds it
+        # A string seen before, as string_token finds it.
+        parts = self.plain.get(self.value)
         if parts is not None:
             literal = ast.StringLit(parts, Span(self.source, self.start, self.end))
         else:
-            literal = self.builder.string_token(self.token())
+            shape = self.interpolated.get(self.value)
+            if shape is not None:
+                literal = self.builder.interpolation(shape, self.start, self.end)
+            else:
+                literal = self.builder.string_token(self.token())
         self.kind, self.value, self.start, self.end = self.next_token()
         return literal
 
@@ -338,7 +344,8 @@ class _Descent:
                         depth = item._depth
                     else:
                         item = ast.Assignment(key, literal, Span(source, start, end))
-                        item._depth = depth = 1
+                        depth = 1
+                        self.nest(item, depth)
             elif kind in _FIELD_NAMES:
                 item = self.field_item()
                 depth = item._depth
@@ -829,6 +836,7 @@ class _Descent:
         deepest = 0
         source = self.source
         plain = self.plain
+        interpolated = self.interpolated
         next_token = self.next_token
         while self.kind != close:
             # A command's words, strings seen before and references, are read here (as
@@ -841,6 +849,11 @@ class _Descent:
                 if parts is not None:
                     leaf = ast.StringLit(parts, Span(source, self.start, self.end))
                     self.kind, self.value, self.start, self.end = next_token()
+                else:
+                    shape = interpolated.get(self.value)  # "${lr}"
+                    if shape is not None:
+                        leaf = self.builder.interpolation(shape, self.start, self.end)
+                        self.kind, self.value, self.start, self.end = next_token()
             elif kind == "NAME":
                 head = ast.Ident(self.value, Span(source, self.start, self.end))
                 self.kind, self.value, self.start, self.end = next_token()
