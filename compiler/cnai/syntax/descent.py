@@ -810,16 +810,17 @@ class _Descent:
     def ref(self, head: ast.Ident) -> ast.Ref:
         if self.kind != ".":
             return ast.Ref((head,), head.span)  # one span serves both (moved once: incremental.py)
+        source = self.source
+        next_token = self.next_token
         parts = [head]
         end = 0
         while self.kind == ".":
-            self.kind, self.value, self.start, self.end = self.next_token()
-            if self.kind != "NAME":
+            kind, name, start, end = next_token()  # the name after the dot, taken at once
+            if kind != "NAME":
                 raise _Unexpected
-            end = self.end
-            parts.append(ast.Ident(self.value, Span(self.source, self.start, end)))
-            self.kind, self.value, self.start, self.end = self.next_token()
-        return ast.Ref(tuple(parts), Span(self.source, head.span.start, end))
+            parts.append(ast.Ident(name, Span(source, start, end)))
+            self.kind, self.value, self.start, self.end = next_token()
+        return ast.Ref(tuple(parts), Span(source, head.span.start, end))
 
     def call(self, func: ast.Ident) -> ast.Call:
         self.advance()  # the `(`
