@@ -310,8 +310,8 @@ class _Descent:
             kind = self.kind
             item: ast.BodyItem
             if kind == "NAME":
-                # `name = value`, most of a body: a literal value (a string seen before, an
-                # integer) is read here, without the calls field_item and expr make for it.
+                # `name = value`, most of a body: a literal value (a string, an integer) is
+                # read here, without the calls field_item, expr and atom make for it.
                 start = self.start
                 key = ast.Ident(self.value, Span(source, start, self.end))
                 self.kind, self.value, self.start, self.end = next_token()
@@ -326,18 +326,21 @@ class _Descent:
                 kind = self.kind
                 value = self.value
                 literal: ast.Expr | None = None
+                end = self.end
                 if kind == "STRING":
-                    parts = plain.get(value)
+                    parts = plain.get(value)  # a string seen before
                     if parts is not None:
-                        literal = ast.StringLit(parts, Span(source, self.start, self.end))
+                        literal = ast.StringLit(parts, Span(source, self.start, end))
+                        self.kind, self.value, self.start, self.end = next_token()
+                    else:
+                        literal = self.string()
                 elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
-                    literal = ast.IntLit(int(value), Span(source, self.start, self.end))
+                    literal = ast.IntLit(int(value), Span(source, self.start, end))
+                    self.kind, self.value, self.start, self.end = next_token()
                 if literal is None:
                     item = self.assignment(key, start, self.expr())
                     depth = item._depth
                 else:
-                    end = self.end
-                    self.kind, self.value, self.start, self.end = next_token()
                     kind = self.kind
                     if kind == "COMP_OP" or kind == "and" or kind == "or":
                         item = self.assignment(key, start, self.operators(literal))
@@ -837,24 +840,20 @@ class _Descent:
         deepest = 0
         source = self.source
         plain = self.plain
-        interpolated = self.interpolated
         next_token = self.next_token
         while self.kind != close:
-            # A command's words, strings seen before and references, are read here (as
-            # atom() would), without the calls expr and atom make for each; being leaves,
-            # they are as deep as nothing else.
+            # A command's words, strings and references, are read here (as atom() would),
+            # without the calls expr and atom make for each; being leaves, they are as
+            # deep as nothing else.
             kind = self.kind
             leaf: ast.Expr | None = None
             if kind == "STRING":
-                parts = plain.get(self.value)
+                parts = plain.get(self.value)  # a string seen before
                 if parts is not None:
                     leaf = ast.StringLit(parts, Span(source, self.start, self.end))
                     self.kind, self.value, self.start, self.end = next_token()
                 else:
-                    shape = interpolated.get(self.value)  # "${lr}"
-                    if shape is not None:
-                        leaf = self.builder.interpolation(shape, self.start, self.end)
-                        self.kind, self.value, self.start, self.end = next_token()
+                    leaf = self.string()
             elif kind == "NAME":
                 head = ast.Ident(self.value, Span(source, self.start, self.end))
                 self.kind, self.value, self.start, self.end = next_token()
