@@ -313,3 +313,18 @@ def test_chunks_end_where_lines_do() -> None:
     assert _descent_tokens(text, start, stop) == [
         (kind, value, begin + start, end + start) for kind, value, begin, end in part]
     assert _descent_tokens(text + "x = $\n") is None
+
+
+@pytest.mark.parametrize("body", [
+    'x = "a"  y = "a" == "b"  z = "a" or true  n = 1  m = 1 < 2  k = 1 and f(2)',
+    'x = "a"  c = ["a", "a" == "a", b, b.c.d, f(1, [2]), g(), "${p}", "${p}" == "q", b < 1]',
+    'c = ["${p}", "${p}"] d = "${p}" e = { f: "${p}" } g { h = "${p}" i = 1234567890123456789 }',
+    'k = f(g(h(1)))  l = [[["a"]], ("a"), not b, -1, 1.5]  m = "a" != "b" or n and "a"',
+    'i = 12345678901234567890',  # past int64: the LALR path reports it
+])
+def test_the_inline_shapes_build_the_lalr_tree(body: str) -> None:
+    """Literals, references and strings read before are read inline in a body and a list
+    (body_items, exprs): whatever follows them (operators, a call, nesting) ends as the
+    LALR path builds it, each one in a step, twice, and in a nested block."""
+    text = f'pipeline p {{ step s {{ {body} }} step t {{ {body} b {{ {body} }} }} }}'
+    same(text, taken="12345678901234567890" not in body)

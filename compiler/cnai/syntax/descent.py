@@ -111,9 +111,12 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     and offsets listed, by C loops (re.split, map, accumulate; a text's kind is worked out
     once), and the parser takes each with one tuple unpacking. A chunk ends after a
     newline, which no token spans.
+    Each match takes the blanks before its token too (no token starts with a blank, so the
+    tokens are the same): a search that starts at a blank then succeeds there, where the
+    token's pattern alone is tried and fails at every blank, alternative by alternative.
     Raises _Unexpected for a character no token starts with (split leaves it between two
-    tokens, where only blanks may be)."""
-    split = _compiled(tables.tokens).split
+    matches, where nothing may be but the blanks after the last token)."""
+    split = _compiled(f"({tables.blanks}){tables.tokens}").split
     blanks = _compiled(tables.blanks).fullmatch
     # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
     kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
@@ -122,10 +125,11 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     while position < stop:
         cut = text.find("\n", position + _CHUNK, stop)
         cut = stop if cut == -1 else cut + 1
-        pieces = split(text[position:cut])  # blanks, token, blanks, ..., token, blanks
-        if blanks("".join(pieces[::2])) is None:
+        # between, blanks, token, between, blanks, token, ..., the rest
+        pieces = split(text[position:cut])
+        if blanks("".join(pieces[::3])) is None:
             raise _Unexpected
-        values = pieces[1::2]
+        values = pieces[2::3]
         values = list(map(names.setdefault, values, values))
         found: list[str | None] = list(map(kinds_of.get, values))
         for number in _indices(found, None):  # a text not met before
@@ -136,7 +140,7 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
             found[number] = kinds_of[value] = kind
         kinds = cast(list[str], found)
         offsets = list(accumulate(map(len, pieces), initial=position))
-        tokens = zip(kinds, values, offsets[1:-1:2], offsets[2::2], strict=True)
+        tokens = zip(kinds, values, offsets[2:-1:3], offsets[3::3], strict=True)
         if "COMMENT" in kinds:
             yield (token for token in tokens if token[0] != "COMMENT")
         else:
@@ -156,6 +160,7 @@ class _Descent:
         self.next_token: Callable[[], tuple[str, str, int, int]] = chain.from_iterable(
             _tokens(tables, self.text, start, self.length)).__next__
         self.plain = builder.plain_strings
+        self.interpolated = builder.interpolated
         self.nesting = 0
         # The current token: its kind (a terminal's name, or a keyword's or punctuation's
         # text), its text and its offsets.
@@ -192,11 +197,16 @@ class _Descent:
     def string(self) -> ast.StringLit:
         if self.kind != "STRING":
             raise _Unexpected
-        parts = self.plain.get(self.value)  # a string seen before, as string_token finds it
+        # A string seen before, as string_token finds it.
+        parts = self.plain.get(self.value)
         if parts is not None:
             literal = ast.StringLit(parts, Span(self.source, self.start, self.end))
         else:
-            literal = self.builder.string_token(self.token())
+            shape = self.interpolated.get(self.value)
+            if shape is not None:
+                literal = self.builder.interpolation(shape, self.start, self.end)
+            else:
+                literal = self.builder.string_token(self.token())
         self.kind, self.value, self.start, self.end = self.next_token()
         return literal
 
@@ -293,10 +303,53 @@ class _Descent:
         self.deeper()
         items: list[ast.BodyItem] = []
         deepest = 0
+        source = self.source
+        plain = self.plain
+        next_token = self.next_token
         while True:
             kind = self.kind
             item: ast.BodyItem
-            if kind in _FIELD_NAMES:
+            if kind == "NAME":
+                # `name = value`, most of a body: a literal value (a string, an integer) is
+                # read here, without the calls field_item, expr and atom make for it.
+                start = self.start
+                key = ast.Ident(self.value, Span(source, start, self.end))
+                self.kind, self.value, self.start, self.end = next_token()
+                if self.kind != "=":
+                    item = self.block(key, start)
+                    depth = item._depth
+                    items.append(item)
+                    if depth > deepest:
+                        deepest = depth
+                    continue
+                self.kind, self.value, self.start, self.end = next_token()
+                kind = self.kind
+                value = self.value
+                literal: ast.Expr | None = None
+                end = self.end
+                if kind == "STRING":
+                    parts = plain.get(value)  # a string seen before
+                    if parts is not None:
+                        literal = ast.StringLit(parts, Span(source, self.start, end))
+                        self.kind, self.value, self.start, self.end = next_token()
+                    else:
+                        literal = self.string()
+                elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
+                    literal = ast.IntLit(int(value), Span(source, self.start, end))
+                    self.kind, self.value, self.start, self.end = next_token()
+                if literal is None:
+                    item = self.assignment(key, start, self.expr())
+                    depth = item._depth
+                else:
+                    kind = self.kind
+                    if kind == "COMP_OP" or kind == "and" or kind == "or":
+                        item = self.assignment(key, start, self.operators(literal))
+                        depth = item._depth
+                    else:
+                        item = ast.Assignment(key, literal, Span(source, start, end))
+                        depth = 1
+                        self.nest(item, depth)
+            elif kind in _FIELD_NAMES:
                 item = self.field_item()
                 depth = item._depth
             elif kind == "}":
@@ -336,29 +389,20 @@ class _Descent:
     def field_item(self) -> ast.Assignment | ast.Block:
         """`name = value` or `name { ... }`."""
         start = self.start
-        if self.kind == "NAME":
-            key = ast.Ident(self.value, Span(self.source, start, self.end))
-            self.kind, self.value, self.start, self.end = self.next_token()
-        else:
-            key = self.field_name()
+        key = self.field_name()
         if self.kind == "=":
             self.kind, self.value, self.start, self.end = self.next_token()
-            parts = self.plain.get(self.value) if self.kind == "STRING" else None
-            value: ast.Expr
-            if parts is not None:  # a string seen before: the commonest value, read here
-                end = self.end
-                value = ast.StringLit(parts, Span(self.source, self.start, end))
-                self.kind, self.value, self.start, self.end = self.next_token()
-                kind = self.kind
-                if kind == "COMP_OP" or kind == "and" or kind == "or":
-                    value = self.operators(value)
-                    end = value.span.end
-            else:
-                value = self.expr()
-                end = value.span.end
-            assignment = ast.Assignment(key, value, Span(self.source, start, end))
-            self.nest(assignment, 1 + getattr(value, "_depth", 0))
-            return assignment
+            return self.assignment(key, start, self.expr())
+        return self.block(key, start)
+
+    def assignment(self, key: ast.Ident, start: int, value: ast.Expr) -> ast.Assignment:
+        """The assignment of ``value`` to ``key``, whose text began at ``start``."""
+        assignment = ast.Assignment(key, value, Span(self.source, start, value.span.end))
+        self.nest(assignment, 1 + getattr(value, "_depth", 0))
+        return assignment
+
+    def block(self, key: ast.Ident, start: int) -> ast.Block:
+        """`{ ... }` after ``key``, whose text began at ``start``."""
         self.expect("{")
         items, depth = self.body_items()
         block = ast.Block(key, items, Span(self.source, start, self.expect("}")))
@@ -769,16 +813,17 @@ class _Descent:
     def ref(self, head: ast.Ident) -> ast.Ref:
         if self.kind != ".":
             return ast.Ref((head,), head.span)  # one span serves both (moved once: incremental.py)
+        source = self.source
+        next_token = self.next_token
         parts = [head]
         end = 0
         while self.kind == ".":
-            self.kind, self.value, self.start, self.end = self.next_token()
-            if self.kind != "NAME":
+            kind, name, start, end = next_token()  # the name after the dot, taken at once
+            if kind != "NAME":
                 raise _Unexpected
-            end = self.end
-            parts.append(ast.Ident(self.value, Span(self.source, self.start, end)))
-            self.kind, self.value, self.start, self.end = self.next_token()
-        return ast.Ref(tuple(parts), Span(self.source, head.span.start, end))
+            parts.append(ast.Ident(name, Span(source, start, end)))
+            self.kind, self.value, self.start, self.end = next_token()
+        return ast.Ref(tuple(parts), Span(source, head.span.start, end))
 
     def call(self, func: ast.Ident) -> ast.Call:
         self.advance()  # the `(`
@@ -793,24 +838,50 @@ class _Descent:
         """`[expr ("," expr)* ","?]` up to ``close`` (not taken), and the deepest's depth."""
         items: list[ast.Expr] = []
         deepest = 0
+        source = self.source
         plain = self.plain
+        next_token = self.next_token
         while self.kind != close:
-            parts = plain.get(self.value) if self.kind == "STRING" else None
-            item: ast.Expr
-            if parts is not None:  # a string seen before (a command's words), read here
-                item = ast.StringLit(parts, Span(self.source, self.start, self.end))
-                self.kind, self.value, self.start, self.end = self.next_token()
+            # A command's words, strings and references, are read here (as atom() would),
+            # without the calls expr and atom make for each; being leaves, they are as
+            # deep as nothing else.
+            kind = self.kind
+            leaf: ast.Expr | None = None
+            if kind == "STRING":
+                parts = plain.get(self.value)  # a string seen before
+                if parts is not None:
+                    leaf = ast.StringLit(parts, Span(source, self.start, self.end))
+                    self.kind, self.value, self.start, self.end = next_token()
+                else:
+                    leaf = self.string()
+            elif kind == "NAME":
+                head = ast.Ident(self.value, Span(source, self.start, self.end))
+                self.kind, self.value, self.start, self.end = next_token()
                 kind = self.kind
-                if kind == "COMP_OP" or kind == "and" or kind == "or":
-                    item = self.operators(item)
-                    deepest = max(deepest, getattr(item, "_depth", 0))
-            else:
+                if kind == ".":
+                    leaf = self.ref(head)
+                elif kind != "(":
+                    leaf = ast.Ref((head,), head.span)  # one span serves both, as in ref()
+                else:
+                    leaf = self.call(head)  # not a leaf: the operators' path below
+            kind = self.kind
+            item: ast.Expr
+            if leaf is None:
                 item = self.expr()
-                depth = getattr(item, "_depth", 0)
-                if depth > deepest:
-                    deepest = depth
+            elif (kind == "COMP_OP" or kind == "and" or kind == "or"
+                  or type(leaf) is ast.Call):
+                item = self.operators(leaf)
+            else:
+                items.append(leaf)
+                if kind != ",":
+                    break
+                self.kind, self.value, self.start, self.end = next_token()
+                continue
+            depth = getattr(item, "_depth", 0)
+            if depth > deepest:
+                deepest = depth
             items.append(item)
             if self.kind != ",":
                 break
-            self.kind, self.value, self.start, self.end = self.next_token()
+            self.kind, self.value, self.start, self.end = next_token()
         return tuple(items), deepest

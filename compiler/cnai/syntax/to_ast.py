@@ -436,9 +436,7 @@ class AstBuilder:
             return ast.StringLit(plain, span)
         shape = self.interpolated.get(raw)
         if shape is not None:
-            return ast.StringLit(tuple(
-                piece if isinstance(piece, str) else self._ref_from(piece, start)
-                for piece in shape), span)
+            return self.interpolation(shape, start, token.end)
         reported = len(self.diagnostics.items)
         base = start + 1  # offset of the first character inside the quotes
         body = raw[1:-1]
@@ -487,12 +485,21 @@ class AstBuilder:
                 for piece in parts)
         return ast.StringLit(tuple(parts), span)
 
-    def _ref_from(self, shape: _RefShape, start: int) -> ast.Ref:
+    def interpolation(self, shape: tuple[str | _RefShape, ...], start: int,
+                      end: int) -> ast.StringLit:
+        """The string at ``start``..``end`` whose text ``interpolated`` holds as ``shape``."""
         source = self.source
-        names, ref_start, ref_end = shape
-        return ast.Ref(tuple(ast.Ident(name, Span(source, start + first, start + last))
-                             for name, first, last in names),
-                       Span(source, start + ref_start, start + ref_end))
+        parts: list[str | ast.Ref] = []
+        for piece in shape:
+            if isinstance(piece, str):
+                parts.append(piece)
+                continue
+            names, ref_start, ref_end = piece
+            parts.append(ast.Ref(
+                tuple([ast.Ident(name, Span(source, start + first, start + last))
+                       for name, first, last in names]),
+                Span(source, start + ref_start, start + ref_end)))
+        return ast.StringLit(tuple(parts), Span(source, start, end))
 
     def _interpolated_ref(self, match: re.Match[str], base: int) -> ast.Ref:
         idents = tuple(ast.Ident(name.group(), self.source.span(base + name.start(),
