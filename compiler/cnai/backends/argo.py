@@ -359,11 +359,7 @@ class ArgoBackend:
                 if optional:
                     value_from["default"] = ""
                 parameters.append({"name": name, "valueFrom": value_from})
-        outputs: dict[str, Any] = {}
-        if parameters:
-            outputs["parameters"] = parameters
-        if artifacts:
-            outputs["artifacts"] = artifacts
+        outputs = _lists(parameters, artifacts)
         if outputs:
             template["outputs"] = outputs
         return template
@@ -449,12 +445,7 @@ class ArgoBackend:
                 artifacts.append({"name": name, "from": text})
             else:
                 parameters.append({"name": name, "value": text})
-        arguments: dict[str, Any] = {}
-        if parameters:
-            arguments["parameters"] = parameters
-        if artifacts:
-            arguments["artifacts"] = artifacts
-        return arguments
+        return _lists(parameters, artifacts)
 
     def step_arguments(self, step: ir.Step, scope: ScopeId) -> dict[str, Any]:
         """:meth:`arguments` of the step's inputs (one loop over them: every step has its
@@ -481,12 +472,7 @@ class ArgoBackend:
                 artifacts.append({"name": item.name, "from": text})
             else:
                 parameters.append({"name": item.name, "value": text})
-        arguments: dict[str, Any] = {}
-        if parameters:
-            arguments["parameters"] = parameters
-        if artifacts:
-            arguments["artifacts"] = artifacts
-        return arguments
+        return _lists(parameters, artifacts)
 
     def when(self, member: PlanTask, scope: ScopeId) -> str | None:
         """The member's conditions as one expression tag: the statuses it needs from earlier
@@ -548,12 +534,7 @@ class ArgoBackend:
         parameters = [{"name": i.name} for i in step.inputs if not i.type.is_artifact]
         artifacts = [{"name": i.name, "path": f"{k8s.INPUTS_DIR}/{i.name}"}
                      for i in step.inputs if i.type.is_artifact]
-        inputs: dict[str, Any] = {}
-        if parameters:
-            inputs["parameters"] = parameters
-        if artifacts:
-            inputs["artifacts"] = artifacts
-        return inputs
+        return _lists(parameters, artifacts)
 
     def template_outputs(self, step: ir.Step) -> dict[str, Any]:
         parameters, artifacts = [], []
@@ -568,12 +549,7 @@ class ArgoBackend:
                 if step.name in self.skippable:
                     value_from["default"] = ""
                 parameters.append({"name": output.name, "valueFrom": value_from})
-        outputs: dict[str, Any] = {}
-        if parameters:
-            outputs["parameters"] = parameters
-        if artifacts:
-            outputs["artifacts"] = artifacts
-        return outputs
+        return _lists(parameters, artifacts)
 
     def container(self, step: ir.Step) -> dict[str, Any]:
         image = k8s_placement.image(step, self.ctx.options, lambda t: self.text(step, t))
@@ -856,3 +832,14 @@ def _script_template(step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
     script["source"] = function_contract.staged_source(step.function)
     template["script"] = script
     return template
+
+
+def _lists(parameters: list[dict[str, Any]], artifacts: list[dict[str, Any]]
+           ) -> dict[str, Any]:
+    """An Argo `inputs`, `outputs` or `arguments` block: the lists that are not empty."""
+    block: dict[str, Any] = {}
+    if parameters:
+        block["parameters"] = parameters
+    if artifacts:
+        block["artifacts"] = artifacts
+    return block
