@@ -11,7 +11,7 @@ import pytest
 from cnai.context import CompileContext, Options
 from cnai.driver import CompileFailed, analyze
 from cnai.semantics import ir
-from cnai.semantics.steps import InputNaming, StepInputs
+from cnai.semantics.step_inputs import InputNaming, StepInputs
 from cnai.source import SourceFile, Span
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import identity, ir
 from cnai.semantics.placement import place_like_pipeline
-from cnai.semantics.steps import StepInputs
+from cnai.semantics.step_inputs import StepInputs
 
 if TYPE_CHECKING:
     import networkx as nx
