@@ -180,8 +180,8 @@ def _mapping(value: dict[str, Any], indent: str, out: list[str], first: str | No
                 out.append(" []\n")
         elif kind is bool:
             out.append(" true\n" if item else " false\n")
-        else:
-            _emit(item, indent if isinstance(item, list) else nested, out)
+        else:  # numbers and None
+            _emit(item, nested, out)
 
 
 # YAML keeps an implicit key to one line of at most 1024 characters (YAML 1.2, 7.4: "the

@@ -14,17 +14,11 @@ InputNaming = tuple[ir.Source, object, str, str, bool]
 
 
 def _naming(source: ir.Source) -> InputNaming:
-    """How StepInputs.add keys and names ``source``."""
-    # _source_key's usual cases inline: a step reads a value or two per text it makes.
+    """How StepInputs.add keys and names ``source`` (once per source and pipeline:
+    StepInputs.named)."""
     # (Tested by type(), not isinstance(): a failed isinstance of a pydantic model's class
     # goes through its metaclass's __instancecheck__, several times the cost.)
-    key: object
-    if type(source) is ir.OutputRef:
-        key = ("output", source.step, source.output, source.field)
-    elif type(source) is ir.ParamRef:
-        key = ("param", source.name, source.field)
-    else:
-        key = _source_key(source)
+    key = _source_key(source)
     keeps_name = False
     if type(source) is ir.OutputRef:
         # A metric's output (`scores-accuracy`) reads as `evaluate_scores_accuracy`.
