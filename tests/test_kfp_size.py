@@ -190,3 +190,53 @@ def test_measured_size_counts_escapes_and_other_scripts() -> None:
     text = go_json(run_workflow(documents))
     assert all(part in text for part in ("\\\\u003c", "\\\\\\\\", "é", "字"))
     assert run_workflow_size(documents) == _whole_size(documents)
+
+
+def _spec(tasks: dict[str, dict[str, Any]], kubernetes: bool) -> list[dict[str, Any]]:
+    components = {t["componentRef"]["name"] for t in tasks.values()}
+    spec = {"pipelineInfo": {"name": "p"}, "root": {"dag": {"tasks": tasks}},
+            "components": {c: {"executorLabel": f"exec-{c}"} for c in components},
+            "deploymentSpec": {"executors": {f"exec-{c}": {"container": {
+                "image": "busybox:1.36", "command": [c]}} for c in components}}}
+    platform = {"platforms": {"kubernetes": {"deploymentSpec": {"executors": {
+        f"exec-{c}": {"nodeSelector": {"labels": {"pool": c}}} for c in components}}}}}
+    return [spec, platform] if kubernetes else [spec]
+
+
+@pytest.mark.parametrize("kubernetes", [False, True])
+def test_counted_container_tasks_are_the_built_ones(kubernetes: bool) -> None:
+    """A plain container task's driver and executor are counted, not built, when measuring
+    (RunWorkflow.counted_task): with and without depends, a condition and a kubernetes
+    config, names written with escapes and beyond ASCII, next to tasks built in full (a
+    retry policy, an exit hook) and alone in their DAG."""
+    names = ["a", "b-2", 'q"uo\\te', "<&>", "é字", "tab\there", "\u2028x", "z" * 40]
+    tasks: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        task: dict[str, Any] = {"componentRef": {"name": f"comp-{names[i % 3]}"},
+                                "taskInfo": {"name": name}}
+        if i % 2:
+            task["dependentTasks"] = names[:i]
+        if i % 3 == 1:
+            task["triggerPolicy"] = {"condition": "inputs.parameter_values['x'] > 1"}
+        tasks[name] = task
+    for alone in (True, False):
+        documents = _spec(tasks, kubernetes)
+        assert run_workflow_size(documents) == _whole_size(documents)
+        assert run_workflow_size(documents, False) == _whole_size(documents, False)
+        if alone:  # then with tasks task() builds in full beside the counted ones
+            tasks["retried"] = {"componentRef": {"name": "comp-a"}, "taskInfo": {"name": "r"},
+                                "retryPolicy": {"maxRetryCount": 2}}
+            tasks["hook"] = {"componentRef": {"name": "comp-a"}, "taskInfo": {"name": "h"},
+                             "dependentTasks": ["a"],
+                             "triggerPolicy": {"strategy": kfp_size.EXIT_STRATEGY}}
+
+
+def test_counted_tasks_of_one_dag_alone() -> None:
+    """Every task of the DAG counted: the list written holds none of them."""
+    tasks = {n: {"componentRef": {"name": "comp-a"}, "taskInfo": {"name": n}} for n in "abc"}
+    documents = _spec(tasks, kubernetes=False)
+    model = kfp_size.RunWorkflow(documents[0], measure=True)
+    workflow = model.workflow()
+    assert [t["dag"]["tasks"] for t in workflow["spec"]["templates"]
+            if t["name"] == "root"] == [[]]
+    assert run_workflow_size(documents) == _whole_size(documents)

@@ -30,7 +30,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnai.backends import kfp_run_templates as shared
 from cnai.backends.kfp_run_templates import PARENT
@@ -250,12 +250,25 @@ class RunWorkflow:
                                dag={"tasks": self.task(key, task, texts[key],
                                                        PARENT)}))
         dag_tasks: list[Spec] = []
+        # Measuring, a plain container task's two Argo tasks are counted, not built
+        # (counted_task); ``counted`` is how many, ``counted_bytes`` their JSON's bytes.
+        counted = counted_bytes = 0
+        measure = self.measure and name not in self.templates
         for key in sorted(tasks):
             task = tasks[key]
             if task.get("triggerPolicy", {}).get("strategy") == EXIT_STRATEGY:
                 continue
-            dag_tasks += self.task(key, task, texts[key], PARENT,
-                                   exit_template=exit_of.get(key, ""))
+            exit_template = exit_of.get(key, "")
+            size = self.counted_task(key, task, texts[key]) if (
+                measure and not exit_template) else 0
+            if size:
+                counted += 2
+                counted_bytes += size
+            else:
+                dag_tasks += self.task(key, task, texts[key], PARENT,
+                                       exit_template=exit_template)
+        if counted:  # a comma before each counted task, but the first of an empty list
+            self.embedded_bytes += counted_bytes + counted - (not dag_tasks)
         self.add(_template(name, inputs={"parameters": [_param("parent-dag-id")]},
                            dag={"tasks": dag_tasks}))
         if name == "root":
@@ -369,6 +382,30 @@ class RunWorkflow:
         _hook(run, exit_template, parent)
         return [driver, run]
 
+    def counted_task(self, name: str, task: Spec, task_json: str) -> int:
+        """The bytes of a container task's driver and executor in the Workflow's JSON, as
+        task() would write them in a DAG (no iteration, exit hook or retry), or 0 for any
+        other task: what task() makes of it, with the task JSON counted by embed()."""
+        ref = task["componentRef"]["name"]
+        component = self.components[ref]
+        label = component.get("executorLabel")
+        if not label or "parameterIterator" in task or "retryPolicy" in task:
+            return 0
+        container = self.executors[label].get("container")
+        if container is None or container.get("image") in DUMMY_IMAGES:
+            return 0
+        self.add_once("system-container-driver", lambda: shared.container_driver(self.name))
+        if "system-container-executor" not in self.templates:
+            for template in shared.executor(""):
+                self.add(template)
+        self.embed(task_json)
+        depends = _depends(task.get("dependentTasks", []))
+        kubernetes = f"kubernetes-{ref}" in self.arguments
+        sizes = _container_task_size(bool(depends), kubernetes,
+                                     bool(task.get("triggerPolicy", {}).get("condition")))
+        return (sizes.fixed + sizes.per_name * _escaped_size(name) + _escaped_size(depends)
+                + (sizes.per_ref * _escaped_size(ref) if kubernetes else 0))
+
     def iterator(self, name: str, task: Spec, task_json: str, parent: str) -> list[Spec]:
         """dag.go, iteratorTask and iterationItemTask."""
         ref = task["componentRef"]["name"]
@@ -425,6 +462,47 @@ class RunWorkflow:
             _param("parent-dag-id", parent), _param("condition", condition)]}}
 
 
+def _escaped_size(text: str) -> int:
+    """Bytes of ``text`` inside a JSON string, as go_json writes it."""
+    if text.isascii() and text.isprintable():  # then only these five are escaped
+        return (len(text) + text.count('"') + text.count("\\")
+                + 5 * (text.count("<") + text.count(">") + text.count("&")))
+    return len(go_json(text).encode()) - 2
+
+
+class _TaskSize(NamedTuple):
+    fixed: int
+    per_name: int  # per byte of the task's name (each place it is written)
+    per_ref: int  # per byte of its component's name (the kubernetes-config placeholder)
+
+
+@functools.cache
+def _container_task_size(depends: bool, kubernetes: bool, condition: bool) -> _TaskSize:
+    """What a container task's driver and executor (RunWorkflow.task) add to the Workflow's
+    JSON, found by building them: the task's name, its component's and its depends are the
+    only texts that differ between such tasks, and each is written as it is (escaped in
+    place), so the size grows by each one's written bytes times where it is written. The
+    depends text is written once; its size is added as it is (_escaped_size)."""
+    def size(name: str, ref: str) -> int:
+        task: Spec = {"componentRef": {"name": ref}, "taskInfo": {"name": name}}
+        if depends:
+            task["dependentTasks"] = ["d"]
+        if condition:
+            task["triggerPolicy"] = {"condition": "c"}
+        model = RunWorkflow({"pipelineInfo": {"name": "p"}, "root": {"dag": {"tasks": {}}},
+                             "components": {ref: {"executorLabel": "e"}},
+                             "deploymentSpec": {"executors": {"e": {"container": {
+                                 "image": "i"}}}}}, measure=True)
+        if kubernetes:
+            model.arguments[f"kubernetes-{ref}"] = ""
+        built = model.task(name, task, "", PARENT)
+        return len(go_json(built).encode()) - 2 - 1  # less the list's brackets and comma
+    fixed = size("a", "r")
+    per_name, per_ref = size("aa", "r") - fixed, size("a", "rr") - fixed
+    return _TaskSize(fixed - per_name - per_ref * kubernetes
+                     - (len("d.Succeeded") if depends else 0), per_name, per_ref)
+
+
 def platform_executors(documents: list[Spec]) -> Spec:
     """The kfp-kubernetes executor configs of our KFP output, by executor label."""
     for document in documents[1:]:
@@ -441,8 +519,9 @@ def run_workflow(documents: list[Spec], api_server: bool = True) -> Spec:
 
 def run_workflow_size(documents: list[Spec], api_server: bool = True) -> int:
     """Bytes of that Workflow as the API server sends it to etcd (Go's JSON): its JSON
-    without the JSON texts it embeds, and what they add (RunWorkflow.embed), as writing them
-    all out again costs as much as building the Workflow."""
+    without the JSON texts it embeds and without plain container tasks, and what those add
+    (RunWorkflow.embed, RunWorkflow.counted_task), as writing them all out again costs as
+    much as building the Workflow."""
     model = RunWorkflow(documents[0], platform_executors(documents), measure=True)
     return len(go_json(model.workflow(api_server)).encode()) + model.embedded_bytes
 
