@@ -7,6 +7,9 @@ from cnai.semantics.units import free_name
 from cnai.source import Span
 
 _NO_NAMES: frozenset[str] = frozenset()
+# ir.Input.of, looked up once: an attribute of a pydantic model's class is found through its
+# metaclass's __getattr__ hook (pydantic's ModelMetaclass), at several times the usual cost.
+_input_of = ir.Input.of
 
 # A source, its key (_source_key), the input name it asks for, that name in upper case, and
 # whether it keeps that name (a param or loop variable read whole).
@@ -92,7 +95,7 @@ class StepInputs:
         if upper in self.folded or upper in avoid:
             base = free_name(base, self.folded, avoid)
             upper = base.upper()
-        self.by_source[key] = self.folded[upper] = ir.Input.of(base, source, source.type, span)
+        self.by_source[key] = self.folded[upper] = _input_of(base, source, source.type, span)
         return base
 
     def all(self) -> list[ir.Input]:

@@ -43,6 +43,18 @@ _SERVING_SETTINGS = {context: any("." in setting.ir for setting in generic.value
                      for context, generic in GENERIC.items()}
 
 
+# The fields most steps set, and all that check()'s short way (StepChecker._common_step)
+# reads: a step setting any other takes the full way. (Listed, not derived: a new setting
+# takes the full way until it is added here and to _common_step.)
+_COMMON_FIELDS = frozenset(("image", "image_pull_policy", "command", "args", "timeout", "cache",
+                            "env", "resources", "retry", "shm", "continue_on_failure"))
+
+
+# Looked up once, as an attribute of a pydantic model's class costs several times the usual
+# (step_inputs._input_of).
+_made_step = ir.Step.made
+
+
 class StepReaders:
     """The readers of a step's settings, which hold nothing of the step they read: made once
     for a pipeline's steps rather than for each (Checker._check_steps)."""
@@ -107,6 +119,10 @@ class StepChecker:
                 distributed.append(item)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=report_missing)
+        if (report_missing and not mounts and not distributed and decl.kind == "step"
+                and fields.keys() <= _COMMON_FIELDS and not self.checker.placement
+                and decl.name.name not in self.checker.expander.functions):
+            return self._common_step(decl, symbol, fields)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
@@ -176,6 +192,64 @@ class StepChecker:
         # Made: the step (and its resources) share one fields set with every step that set
         # the same fields, instead of a set each.
         ir.share_fields_set(step)
+        ir.share_fields_set(step.resources)
+        return step
+
+    def _common_step(self, decl: ast.StepDecl, symbol: Symbol,
+                     fields: dict[str, ast.Assignment | ast.Block]) -> ir.Step:
+        """check()'s step for a step of most pipelines' kind: one setting _COMMON_FIELDS only,
+        that neither mounts, suspends, `use`s nor runs a function, in a pipeline without a
+        placement. The readers of the other settings would read nothing, so they are not
+        called, and every field is gathered in one dict and set at once. The same step and
+        diagnostics, in the same order, as check()'s full way (tests/test_check_shortcuts.py
+        compiles every example and fixture both ways)."""
+        fields_read, image = self._image_from_params(fields)
+        values = self.fields.read(fields_read, "step")
+        values.update(self.checker.pod_inherited)  # PodReader.read, without pod settings
+        step_image = values.pop("image", None) or image or ""
+        if None in values.values():
+            values = {attr: given for attr, given in values.items() if given is not None}
+        for setting, default in self.checker.defaults:  # the pipeline's, unless set here
+            if setting.name not in fields:
+                values[setting.ir] = default
+        if "command" in fields:
+            values["command"] = self._texts(assigned(fields["command"]), "command")
+        if "args" in fields:
+            values["args"] = self._texts(assigned(fields["args"]), "args")
+        env = configuration.merge_env(self.checker.configuration.env_items,
+                                      block_of(fields["env"]) if "env" in fields else None)
+        if env is not None:
+            values["env"] = self._env(env)
+        values["suspend_seconds"] = None
+        if "resources" in fields:
+            values["resources"] = self._resources(fields["resources"])
+        values["scheduling"] = self.checker.scheduling
+        if "retry" in fields:
+            values["retry"] = self._retry(fields["retry"])
+        # PlacementChecker.apply without a placement of the step's or the pipeline's.
+        values["node_selector"] = ir.EMPTY_DICT
+        values["tolerations"] = ir.EMPTY_LIST
+        values["node_affinity"] = None
+        depends = self._after(decl) if decl.after else []  # most steps wait for nothing
+        if decl.when is not None:
+            text = self.checker.source_text(decl.when)
+            values["when"] = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
+        values["depends"] = depends
+        values["inputs"] = self.inputs.all()
+        # Step.of's fields, then those set above, made at once (ir.Step.made).
+        values["name"] = decl.name.name
+        values["k8s_name"] = symbol.k8s_name or k8s_name(decl.name.name)
+        values["span"] = decl.name.span
+        values["image"] = step_image
+        values["outputs"] = list(symbol.outputs.values())
+        values["group"] = self.ctx.group
+        step = _made_step(values, self.readers.no_resources)
+        if decl.after:  # only `after` waits for more than success
+            hygiene.check_handler_reads(step, self.diagnostics)
+        for earlier, name, span in self.inputs.clashes:
+            self._report_clash(step, earlier, name, span)
+        if self.paths_read or step.shm is not None:  # (no mounts nor volumes: _check_mounts)
+            self._check_mounts(decl, step)
         ir.share_fields_set(step.resources)
         return step
 
@@ -396,22 +470,41 @@ class StepChecker:
                                                             '"train.py"]`'])
             return []
         # The usual items read here rather than through text(): a plain word's shared text
-        # looked up, a reference's made. A large pipeline has thousands of commands.
-        words = self.shared.texts
+        # looked up, a param's read as _ref_text reads it, another reference's made. A large
+        # pipeline has thousands of commands.
+        shared = self.shared
+        words = shared.texts
+        input_texts = shared.input_texts
+        params = self.checker.param_sources
+        loop_vars = self.loop_vars
+        add = self.inputs.add
         texts: list[ir.Text] = []
         text: ir.Text | None
+        ref: ast.Ref
         for item in expr.items:
             if type(item) is ast.StringLit and len(item.parts) == 1:
                 only = item.parts[0]
                 if isinstance(only, str):
                     found = words.get(only)
-                    texts.append(self.shared.text(only) if found is None else found)
+                    texts.append(shared.text(only) if found is None else found)
                     continue
-                text = self._ref_text(only)  # `"${lr}"`, as text() reads it
+                ref = only  # `"${lr}"`, as text() reads it
             elif type(item) is ast.Ref:
-                text = self._ref_text(item)
+                ref = item
             else:
                 text = self.text(item)
+                if text is not None:
+                    texts.append(text)
+                continue
+            parts = ref.parts
+            if len(parts) == 1 and parts[0].name not in loop_vars:
+                param = params.get(parts[0].name)
+                if param is not None:
+                    name = add(param, ref.span)
+                    found = input_texts.get(name)
+                    texts.append(shared.input_text(name) if found is None else found)
+                    continue
+            text = self._ref_text(ref)
             if text is not None:
                 texts.append(text)
         return texts
