@@ -1,8 +1,9 @@
 """The checker's short ways against its full ones: an output read whole outside loops is made
-as it is declared (Checker._declare_outputs), so every read takes StepChecker._ref_text's short
+as it is declared (Checker._declare_outputs), so every read takes StepChecker._text_items's short
 way, the first one too; a source's input name is found once per pipeline (StepInputs.named);
-a step without pod settings takes the pipeline's (PodReader.read). Each must read as the full
-path does, and report what it reports."""
+a step without pod settings takes the pipeline's (PodReader.read); a step setting only common
+fields takes StepChecker._common_step. Each must read as the full path does, and report what
+it reports."""
 
 from __future__ import annotations
 

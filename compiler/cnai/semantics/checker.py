@@ -33,7 +33,8 @@ from cnai.syntax import ast
 from cnai.syntax.grammar import KEYWORDS
 
 _CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
-RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
+# (A set: every step's name and outputs are looked up in it.)
+RESERVED = frozenset(("outputs", "inputs", "workflow", "item", "tasks", "steps"))
 
 # Looked up once, as an attribute of a pydantic model's class costs several times the usual
 # (step_inputs._input_of): every step declares its outputs.
@@ -323,7 +324,7 @@ class Checker:
                 if not symbol.loops:
                     # Read whole outside loops, the output is this source wherever it is read
                     # (StepChecker._source): made now, every read takes the short way
-                    # (StepChecker._ref_text), the first one too.
+                    # (StepChecker._text_items), the first one too.
                     self.output_sources[symbol.name, item.name.name] = _output_ref_of(
                         symbol.name, item.name.name, out_type)
                 for scalar, scalar_type in out_type.fields or () if (

@@ -469,19 +469,27 @@ class StepChecker:
                                    "expected a list", help=[f'write `{field} = ["python", '
                                                             '"train.py"]`'])
             return []
-        # The usual items read here rather than through text(): a plain word's shared text
-        # looked up, a param's read as _ref_text reads it, another reference's made. A large
-        # pipeline has thousands of commands.
+        return self._text_items(expr.items)
+
+    def _text_items(self, items: tuple[ast.Expr, ...]) -> list[ir.Text]:
+        """The texts of a list's items, each as text() reads it, those refused left out.
+
+        The usual items are read here rather than through text(): a plain word's shared text
+        looked up; and the usual references, as _value_ref reads them: a param by its name,
+        the path of one of the step's outputs, another step's output read outside loops (the
+        shared texts looked up, made by SharedNodes the first time). A large pipeline has
+        thousands of commands, each read in this one loop."""
         shared = self.shared
         words = shared.texts
         input_texts = shared.input_texts
         params = self.checker.param_sources
         loop_vars = self.loop_vars
         add = self.inputs.add
+        own = self.symbol
         texts: list[ir.Text] = []
         text: ir.Text | None
         ref: ast.Ref
-        for item in expr.items:
+        for item in items:
             if type(item) is ast.StringLit and len(item.parts) == 1:
                 only = item.parts[0]
                 if isinstance(only, str):
@@ -497,16 +505,33 @@ class StepChecker:
                     texts.append(text)
                 continue
             parts = ref.parts
-            if len(parts) == 1 and parts[0].name not in loop_vars:
-                param = params.get(parts[0].name)
-                if param is not None:
-                    name = add(param, ref.span)
-                    found = input_texts.get(name)
-                    texts.append(shared.input_text(name) if found is None else found)
-                    continue
-            text = self._ref_text(ref)
-            if text is not None:
-                texts.append(text)
+            head = parts[0].name
+            if len(parts) == 1:
+                if head not in loop_vars:
+                    param = params.get(head)
+                    if param is not None:
+                        name = add(param, ref.span)
+                        found = input_texts.get(name)
+                        texts.append(shared.input_text(name) if found is None else found)
+                        continue
+            elif len(parts) == 2 and own is not None:
+                if head == "outputs":
+                    output = own.outputs.get(parts[1].name)
+                    if output is not None and not output.stdout:
+                        texts.append(shared.output_text(parts[1].name))
+                        continue
+                elif head not in loop_vars and head != own.name:
+                    source = self.checker.output_sources.get((head, parts[1].name))
+                    symbol = self.scope.symbols.get(head)
+                    if (source is not None and symbol is not None and not symbol.loops
+                            and symbol.in_finally == self.ctx.in_finally):
+                        name = add(source, ref.span)
+                        found = input_texts.get(name)
+                        texts.append(shared.input_text(name) if found is None else found)
+                        continue
+            resolved = self._value_ref(ref)
+            if resolved is not None:
+                texts.append(shared.text(resolved))
         return texts
 
     def text(self, expr: ast.Expr) -> ir.Text | None:
@@ -549,31 +574,8 @@ class StepChecker:
 
     def _ref_text(self, ref: ast.Ref) -> ir.Text | None:
         """The text of one reference (``epochs``, ``"${lr}"``, ``outputs.model``)."""
-        parts = ref.parts
-        head = parts[0].name
-        # The usual references first, as _value_ref reads them: a param by its name, the
-        # path of one of the step's outputs, another step's output read outside loops.
-        # (The shared texts looked up here, made by SharedNodes the first time.)
-        if len(parts) == 1:
-            if head not in self.loop_vars:
-                param = self.checker.param_sources.get(head)
-                if param is not None:
-                    name = self.inputs.add(param, ref.span)
-                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
-        elif len(parts) == 2 and self.symbol is not None:
-            if head == "outputs":
-                output = self.symbol.outputs.get(parts[1].name)
-                if output is not None and not output.stdout:
-                    return self.shared.output_text(parts[1].name)
-            elif head not in self.loop_vars and head != self.symbol.name:
-                source = self.checker.output_sources.get((head, parts[1].name))
-                symbol = self.scope.symbols.get(head)
-                if (source is not None and symbol is not None and not symbol.loops
-                        and symbol.in_finally == self.ctx.in_finally):
-                    name = self.inputs.add(source, ref.span)
-                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
-        resolved = self._value_ref(ref)
-        return None if resolved is None else self.shared.text(resolved)
+        made = self._text_items((ref,))
+        return made[0] if made else None
 
     def _value_ref(self, ref: ast.Ref) -> str | ir.Placeholder | None:
         head = ref.parts[0]
