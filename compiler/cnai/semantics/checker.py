@@ -17,7 +17,7 @@ from cnai.semantics.configuration import PipelineConfiguration
 from cnai.semantics.control import GroupChecker, LoopItems, LoopSource
 from cnai.semantics.fields import FieldReader, assigned
 from cnai.semantics.groups import TOP, Collected, Context, GroupWalker
-from cnai.semantics.identity import MERGED, PodReader
+from cnai.semantics.identity import MERGED, PodReader, inherited
 from cnai.semantics.imports import Importer
 from cnai.semantics.nested import NestedCalls, pipeline_outputs
 from cnai.semantics.placement import PlacementChecker, check_gpu_params
@@ -33,7 +33,13 @@ from cnai.syntax import ast
 from cnai.syntax.grammar import KEYWORDS
 
 _CLAIM = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$")
-RESERVED = ("outputs", "inputs", "workflow", "item", "tasks", "steps")
+# (A set: every step's name and outputs are looked up in it.)
+RESERVED = frozenset(("outputs", "inputs", "workflow", "item", "tasks", "steps"))
+
+# Looked up once, as an attribute of a pydantic model's class costs several times the usual
+# (step_inputs._input_of): every step declares its outputs.
+_output_of = ir.Output.of
+_output_ref_of = ir.OutputRef.of
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
 _CRON_MACRO = re.compile(r"^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$")
@@ -62,6 +68,7 @@ class Checker:
         self.scheduling: ir.Scheduling | None = None  # the pipeline's
         self.defaults: list[tuple[Setting, Any]] = []  # settings.REPLACED the pipeline sets
         self.pod_base: dict[str, Any] = {}  # the pipeline's identity.MERGED settings
+        self.pod_inherited = inherited(self.pod_base)  # what a step without its own takes
         self.placement: dict[str, Any] = {}  # the pipeline's placement (semantics/placement.py)
         self.param_defaults: dict[str, ir.JSONValue] = {}  # by name: `gpu = PARAM` counts it
         # Params read as a whole (`lr`, `${lr}`), by name, once one step has: every step reads
@@ -132,6 +139,7 @@ class Checker:
         values = self.fields.read(fields, "pipeline")
         PodReader(self).read(fields, values, {})
         self.pod_base = {name: values[name] for name in MERGED}
+        self.pod_inherited = inherited(self.pod_base)
         values.update(self._configuration(fields, found))
         description = values.get("description")
         # The pipeline's values of settings its steps take unless they set their own.
@@ -310,14 +318,14 @@ class Checker:
                                            item.path.span, "not an absolute path")
                     path = None
             if out_type is not None:
-                symbol.outputs[item.name.name] = ir.Output.of(item.name.name, out_type, path,
-                                                               item.name.span,
-                                                               item.stream is not None)
+                symbol.outputs[item.name.name] = _output_of(item.name.name, out_type, path,
+                                                            item.name.span,
+                                                            item.stream is not None)
                 if not symbol.loops:
                     # Read whole outside loops, the output is this source wherever it is read
                     # (StepChecker._source): made now, every read takes the short way
-                    # (StepChecker._ref_text), the first one too.
-                    self.output_sources[symbol.name, item.name.name] = ir.OutputRef.of(
+                    # (StepChecker._text_items), the first one too.
+                    self.output_sources[symbol.name, item.name.name] = _output_ref_of(
                         symbol.name, item.name.name, out_type)
                 for scalar, scalar_type in out_type.fields or () if (
                         out_type.name == "metrics") else ():

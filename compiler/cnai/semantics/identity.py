@@ -47,6 +47,14 @@ POD_SETTINGS = ("service_account", "image_pull_secrets", "pod_labels", "pod_anno
 MERGED = ("pod_labels", "pod_annotations", "security")
 
 
+def inherited(base: dict[str, Any]) -> dict[str, Any]:
+    """The values PodReader.read gives a step without pod settings of its own: the pipeline's
+    (``base``)."""
+    return {"pod_labels": base.get("pod_labels") or ir.EMPTY_DICT,
+            "pod_annotations": base.get("pod_annotations") or ir.EMPTY_DICT,
+            "security": base.get("security")}
+
+
 class PodReader:
     """Reads one pipeline's or step's identity, metadata and security settings."""
 
@@ -59,9 +67,7 @@ class PodReader:
         Kubernetes'), and add the others found to ``values``, laid over ``base`` (the
         pipeline's) where they merge; without its own, a step takes ``base``'s."""
         if found.keys().isdisjoint(POD_SETTINGS):  # most steps: the pipeline's, as below
-            values["pod_labels"] = base.get("pod_labels") or ir.EMPTY_DICT
-            values["pod_annotations"] = base.get("pod_annotations") or ir.EMPTY_DICT
-            values["security"] = base.get("security")
+            values.update(inherited(base))
             return
         if "service_account" in found and values.get("service_account") is not None:
             expr = assigned(found["service_account"])

@@ -353,6 +353,14 @@ class Text(Node):
         return "".join(p for p in parts if isinstance(p, str))
 
 
+# Looked up once: an attribute of a pydantic model's class is found through its metaclass's
+# __getattr__ hook (pydantic's ModelMetaclass), at several times the usual cost, and
+# SharedNodes makes a text and a placeholder for each output that steps read.
+_text_of = Text.of
+_input_value_named = InputValue.named
+_output_path_named = OutputPath.named
+
+
 class SharedNodes:
     """The texts and placeholders that steps repeat, made once (per pipeline, per pass) and
     shared by every step that holds the same: a word (``"python"``), a parameter's value
@@ -375,7 +383,7 @@ class SharedNodes:
         key = part if isinstance(part, str) else (part.kind, part.name)
         found = self.texts.get(key)
         if found is None:
-            found = self.texts[key] = Text.of(part)
+            found = self.texts[key] = _text_of(part)
         return found
 
     def input_text(self, name: str) -> Text:
@@ -388,7 +396,7 @@ class SharedNodes:
     def input_value(self, name: str) -> InputValue:
         found = self.input_values.get(name)
         if found is None:
-            found = self.input_values[name] = InputValue.named(name)
+            found = self.input_values[name] = _input_value_named(name)
         return found
 
     def output_text(self, name: str) -> Text:
@@ -401,7 +409,7 @@ class SharedNodes:
     def output_path(self, name: str) -> OutputPath:
         found = self.output_paths.get(name)
         if found is None:
-            found = self.output_paths[name] = OutputPath.named(name)
+            found = self.output_paths[name] = _output_path_named(name)
         return found
 
     def param_ref(self, name: str, type_: Type) -> ParamRef:
@@ -746,6 +754,23 @@ class Step(Node):
         # A set of its own: pydantic adds to it each field the checker sets next.
         return _trusted(cls, values, {"name", "k8s_name", "span", "image", "outputs", "group"})
 
+    @classmethod
+    def made(cls, given: dict[str, Any], resources: Resources) -> Step:
+        """A step holding ``given`` (the fields Step.of is given and those the checker sets,
+        by name), ``resources`` unless given, and Step.of's values of the others: Step.of,
+        then :func:`assign` of the rest and :func:`share_fields_set`, in one, for a step
+        whose every field is known before it is made (StepChecker._common_step). Its fields
+        set names ``given``, shared with every step given the same names in the same order
+        (a tuple of them is cheaper to look up than a set)."""
+        values = _STEP_START.copy()  # in declaration order, which the updates keep
+        values["resources"] = resources
+        values.update(given)
+        names = tuple(given)
+        fields_set = _GIVEN_FIELDS_SETS.get(names)
+        if fields_set is None:
+            fields_set = _GIVEN_FIELDS_SETS[names] = shared_fields_set(set(names))
+        return _trusted(cls, values, fields_set)
+
     def input(self, name: str) -> Input:
         return next(i for i in self.inputs if i.name == name)
 
@@ -775,6 +800,7 @@ def _step_start() -> dict[str, Any]:
 
 _STEP_GIVEN = frozenset(("name", "k8s_name", "span", "image", "outputs", "group", "resources"))
 _STEP_START = _step_start()
+_GIVEN_FIELDS_SETS: dict[tuple[str, ...], SharedFieldsSet] = {}  # Step.made's, by the names
 
 
 # The fields sets the fast constructors give, each shared by all the nodes they make (tens of

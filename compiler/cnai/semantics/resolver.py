@@ -67,7 +67,9 @@ class Scope:
                 help=["names of params, data sets, steps and services share one namespace"])
             return False
         if k8s_space is not None:
-            space = self._k8s.setdefault(k8s_space, {})
+            space = self._k8s.get(k8s_space)
+            if space is None:  # (not setdefault: it would make a dict for every step)
+                space = self._k8s[k8s_space] = {}
             mapped = k8s_name(symbol.name)
             other = space.get(mapped)
             if other is not None:

@@ -7,6 +7,9 @@ from cnai.semantics.units import free_name
 from cnai.source import Span
 
 _NO_NAMES: frozenset[str] = frozenset()
+# ir.Input.of, looked up once: an attribute of a pydantic model's class is found through its
+# metaclass's __getattr__ hook (pydantic's ModelMetaclass), at several times the usual cost.
+_input_of = ir.Input.of
 
 # A source, its key (_source_key), the input name it asks for, that name in upper case, and
 # whether it keeps that name (a param or loop variable read whole).
@@ -77,22 +80,21 @@ class StepInputs:
         naming = self.named.get(id(source))
         if naming is None:  # (the entry holds its source: the id is not another's meanwhile)
             naming = self.named[id(source)] = _naming(source)
-        key = naming[1]
-        found = self.by_source.get(key)
+        _, key, base, upper, keeps_name = naming
+        by_source = self.by_source
+        found = by_source.get(key)
         if found is not None:
             return found.name
-        base, upper, keeps_name = naming[2], naming[3], naming[4]
         # A param or loop variable read whole keeps its name; the names made avoid them.
-        avoid: frozenset[str] = _NO_NAMES if keeps_name else self.kept
-        if keeps_name:
-            other = self.folded.get(upper)
-            if (other is not None and other.name != base
+        folded = self.folded
+        other = folded.get(upper)
+        if other is not None or (not keeps_name and upper in self.kept):  # (the usual: neither)
+            if (keeps_name and other is not None and other.name != base
                     and type(other.source) in (ir.ParamRef, ir.LoopVarRef)):
                 self.clashes.append((other, base, span))
-        if upper in self.folded or upper in avoid:
-            base = free_name(base, self.folded, avoid)
+            base = free_name(base, folded, _NO_NAMES if keeps_name else self.kept)
             upper = base.upper()
-        self.by_source[key] = self.folded[upper] = ir.Input.of(base, source, source.type, span)
+        by_source[key] = folded[upper] = _input_of(base, source, source.type, span)
         return base
 
     def all(self) -> list[ir.Input]:

@@ -43,6 +43,18 @@ _SERVING_SETTINGS = {context: any("." in setting.ir for setting in generic.value
                      for context, generic in GENERIC.items()}
 
 
+# The fields most steps set, and all that check()'s short way (StepChecker._common_step)
+# reads: a step setting any other takes the full way. (Listed, not derived: a new setting
+# takes the full way until it is added here and to _common_step.)
+_COMMON_FIELDS = frozenset(("image", "image_pull_policy", "command", "args", "timeout", "cache",
+                            "env", "resources", "retry", "shm", "continue_on_failure"))
+
+
+# Looked up once, as an attribute of a pydantic model's class costs several times the usual
+# (step_inputs._input_of).
+_made_step = ir.Step.made
+
+
 class StepReaders:
     """The readers of a step's settings, which hold nothing of the step they read: made once
     for a pipeline's steps rather than for each (Checker._check_steps)."""
@@ -107,6 +119,10 @@ class StepChecker:
                 distributed.append(item)
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=report_missing)
+        if (report_missing and not mounts and not distributed and decl.kind == "step"
+                and fields.keys() <= _COMMON_FIELDS and not self.checker.placement
+                and decl.name.name not in self.checker.expander.functions):
+            return self._common_step(decl, symbol, fields)
         # The simple settings, read from their declarations (settings.py); the image first,
         # as the step is made with it.
         fields_read, image = self._image_from_params(fields)
@@ -176,6 +192,64 @@ class StepChecker:
         # Made: the step (and its resources) share one fields set with every step that set
         # the same fields, instead of a set each.
         ir.share_fields_set(step)
+        ir.share_fields_set(step.resources)
+        return step
+
+    def _common_step(self, decl: ast.StepDecl, symbol: Symbol,
+                     fields: dict[str, ast.Assignment | ast.Block]) -> ir.Step:
+        """check()'s step for a step of most pipelines' kind: one setting _COMMON_FIELDS only,
+        that neither mounts, suspends, `use`s nor runs a function, in a pipeline without a
+        placement. The readers of the other settings would read nothing, so they are not
+        called, and every field is gathered in one dict and set at once. The same step and
+        diagnostics, in the same order, as check()'s full way (tests/test_check_shortcuts.py
+        compiles every example and fixture both ways)."""
+        fields_read, image = self._image_from_params(fields)
+        values = self.fields.read(fields_read, "step")
+        values.update(self.checker.pod_inherited)  # PodReader.read, without pod settings
+        step_image = values.pop("image", None) or image or ""
+        if None in values.values():
+            values = {attr: given for attr, given in values.items() if given is not None}
+        for setting, default in self.checker.defaults:  # the pipeline's, unless set here
+            if setting.name not in fields:
+                values[setting.ir] = default
+        if "command" in fields:
+            values["command"] = self._texts(assigned(fields["command"]), "command")
+        if "args" in fields:
+            values["args"] = self._texts(assigned(fields["args"]), "args")
+        env = configuration.merge_env(self.checker.configuration.env_items,
+                                      block_of(fields["env"]) if "env" in fields else None)
+        if env is not None:
+            values["env"] = self._env(env)
+        values["suspend_seconds"] = None
+        if "resources" in fields:
+            values["resources"] = self._resources(fields["resources"])
+        values["scheduling"] = self.checker.scheduling
+        if "retry" in fields:
+            values["retry"] = self._retry(fields["retry"])
+        # PlacementChecker.apply without a placement of the step's or the pipeline's.
+        values["node_selector"] = ir.EMPTY_DICT
+        values["tolerations"] = ir.EMPTY_LIST
+        values["node_affinity"] = None
+        depends = self._after(decl) if decl.after else []  # most steps wait for nothing
+        if decl.when is not None:
+            text = self.checker.source_text(decl.when)
+            values["when"] = GateChecker(self.diagnostics, self.gate_ref).check(decl.when, text)
+        values["depends"] = depends
+        values["inputs"] = self.inputs.all()
+        # Step.of's fields, then those set above, made at once (ir.Step.made).
+        values["name"] = decl.name.name
+        values["k8s_name"] = symbol.k8s_name or k8s_name(decl.name.name)
+        values["span"] = decl.name.span
+        values["image"] = step_image
+        values["outputs"] = list(symbol.outputs.values())
+        values["group"] = self.ctx.group
+        step = _made_step(values, self.readers.no_resources)
+        if decl.after:  # only `after` waits for more than success
+            hygiene.check_handler_reads(step, self.diagnostics)
+        for earlier, name, span in self.inputs.clashes:
+            self._report_clash(step, earlier, name, span)
+        if self.paths_read or step.shm is not None:  # (no mounts nor volumes: _check_mounts)
+            self._check_mounts(decl, step)
         ir.share_fields_set(step.resources)
         return step
 
@@ -395,25 +469,69 @@ class StepChecker:
                                    "expected a list", help=[f'write `{field} = ["python", '
                                                             '"train.py"]`'])
             return []
-        # The usual items read here rather than through text(): a plain word's shared text
-        # looked up, a reference's made. A large pipeline has thousands of commands.
-        words = self.shared.texts
+        return self._text_items(expr.items)
+
+    def _text_items(self, items: tuple[ast.Expr, ...]) -> list[ir.Text]:
+        """The texts of a list's items, each as text() reads it, those refused left out.
+
+        The usual items are read here rather than through text(): a plain word's shared text
+        looked up; and the usual references, as _value_ref reads them: a param by its name,
+        the path of one of the step's outputs, another step's output read outside loops (the
+        shared texts looked up, made by SharedNodes the first time). A large pipeline has
+        thousands of commands, each read in this one loop."""
+        shared = self.shared
+        words = shared.texts
+        input_texts = shared.input_texts
+        params = self.checker.param_sources
+        loop_vars = self.loop_vars
+        add = self.inputs.add
+        own = self.symbol
         texts: list[ir.Text] = []
         text: ir.Text | None
-        for item in expr.items:
+        ref: ast.Ref
+        for item in items:
             if type(item) is ast.StringLit and len(item.parts) == 1:
                 only = item.parts[0]
                 if isinstance(only, str):
                     found = words.get(only)
-                    texts.append(self.shared.text(only) if found is None else found)
+                    texts.append(shared.text(only) if found is None else found)
                     continue
-                text = self._ref_text(only)  # `"${lr}"`, as text() reads it
+                ref = only  # `"${lr}"`, as text() reads it
             elif type(item) is ast.Ref:
-                text = self._ref_text(item)
+                ref = item
             else:
                 text = self.text(item)
-            if text is not None:
-                texts.append(text)
+                if text is not None:
+                    texts.append(text)
+                continue
+            parts = ref.parts
+            head = parts[0].name
+            if len(parts) == 1:
+                if head not in loop_vars:
+                    param = params.get(head)
+                    if param is not None:
+                        name = add(param, ref.span)
+                        found = input_texts.get(name)
+                        texts.append(shared.input_text(name) if found is None else found)
+                        continue
+            elif len(parts) == 2 and own is not None:
+                if head == "outputs":
+                    output = own.outputs.get(parts[1].name)
+                    if output is not None and not output.stdout:
+                        texts.append(shared.output_text(parts[1].name))
+                        continue
+                elif head not in loop_vars and head != own.name:
+                    source = self.checker.output_sources.get((head, parts[1].name))
+                    symbol = self.scope.symbols.get(head)
+                    if (source is not None and symbol is not None and not symbol.loops
+                            and symbol.in_finally == self.ctx.in_finally):
+                        name = add(source, ref.span)
+                        found = input_texts.get(name)
+                        texts.append(shared.input_text(name) if found is None else found)
+                        continue
+            resolved = self._value_ref(ref)
+            if resolved is not None:
+                texts.append(shared.text(resolved))
         return texts
 
     def text(self, expr: ast.Expr) -> ir.Text | None:
@@ -456,31 +574,8 @@ class StepChecker:
 
     def _ref_text(self, ref: ast.Ref) -> ir.Text | None:
         """The text of one reference (``epochs``, ``"${lr}"``, ``outputs.model``)."""
-        parts = ref.parts
-        head = parts[0].name
-        # The usual references first, as _value_ref reads them: a param by its name, the
-        # path of one of the step's outputs, another step's output read outside loops.
-        # (The shared texts looked up here, made by SharedNodes the first time.)
-        if len(parts) == 1:
-            if head not in self.loop_vars:
-                param = self.checker.param_sources.get(head)
-                if param is not None:
-                    name = self.inputs.add(param, ref.span)
-                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
-        elif len(parts) == 2 and self.symbol is not None:
-            if head == "outputs":
-                output = self.symbol.outputs.get(parts[1].name)
-                if output is not None and not output.stdout:
-                    return self.shared.output_text(parts[1].name)
-            elif head not in self.loop_vars and head != self.symbol.name:
-                source = self.checker.output_sources.get((head, parts[1].name))
-                symbol = self.scope.symbols.get(head)
-                if (source is not None and symbol is not None and not symbol.loops
-                        and symbol.in_finally == self.ctx.in_finally):
-                    name = self.inputs.add(source, ref.span)
-                    return self.shared.input_texts.get(name) or self.shared.input_text(name)
-        resolved = self._value_ref(ref)
-        return None if resolved is None else self.shared.text(resolved)
+        made = self._text_items((ref,))
+        return made[0] if made else None
 
     def _value_ref(self, ref: ast.Ref) -> str | ir.Placeholder | None:
         head = ref.parts[0]
