@@ -452,26 +452,18 @@ class ArgoBackend:
         own)."""
         parameters, artifacts = [], []
         values = self.values
-        texts = values.argument_texts
+        texts = values.texts_in(scope)
         for item in step.inputs:
-            # ArgoValues.argument, its lookup inline: most inputs read an output or a param
+            # ArgoValues.argument, its lookup inline: most inputs read a param or an output
             # some step of the DAG has read already.
             source = item.source
-            key: tuple[ScopeId, str, str, str, str | None] | None
-            if type(source) is ir.OutputRef:
-                key = (scope, "output", source.step, source.output, source.field)
-            elif type(source) is ir.ParamRef:
-                key = (scope, "param", source.name, "", source.field)
-            else:
-                key = None
-            found = texts.get(key) if key is not None else None
+            found = texts.get(id(source))
             if found is None:
-                found = values.argument(source, scope)
-            artifact, text = found
-            if artifact:
-                artifacts.append({"name": item.name, "from": text})
+                found = texts[id(source)] = (source, *values._argument(source, scope))
+            if found[1]:
+                artifacts.append({"name": item.name, "from": found[2]})
             else:
-                parameters.append({"name": item.name, "value": text})
+                parameters.append({"name": item.name, "value": found[2]})
         return _lists(parameters, artifacts)
 
     def when(self, member: PlanTask, scope: ScopeId) -> str | None:
@@ -615,10 +607,18 @@ class ArgoValues:
     def __init__(self, backend: ArgoBackend) -> None:
         self.backend = backend
         self.plan = backend.plan
-        # (scope, kind, step or name, output, field) -> (is an artifact, argument text): most
-        # steps read the params and outputs other steps of their DAG read too.
-        self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None],
-                                  tuple[bool, str]] = {}
+        # scope -> id(source) -> (the source, is an artifact, argument text). By identity: the
+        # steps of a pipeline share one source object per param or output they read
+        # (semantics/step_inputs.py), so most steps find theirs read before in their DAG. The
+        # entry holds its source: the id is not another's meanwhile.
+        self.argument_texts: dict[ScopeId, dict[int, tuple[Value, bool, str]]] = {}
+
+    def texts_in(self, scope: ScopeId) -> dict[int, tuple[Value, bool, str]]:
+        """The arguments worked out in ``scope`` so far (see argument_texts)."""
+        texts = self.argument_texts.get(scope)
+        if texts is None:
+            texts = self.argument_texts[scope] = {}
+        return texts
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
@@ -647,20 +647,25 @@ class ArgoValues:
 
     def argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
         """(whether ``source`` is an artifact, its text as a task's argument in ``scope``),
-        worked out once per distinct reference and scope."""
-        key: tuple[ScopeId, str, str, str, str | None]
-        if isinstance(source, ir.OutputRef):
-            key = (scope, "output", source.step, source.output, source.field)
-        elif isinstance(source, ir.ParamRef):
-            key = (scope, "param", source.name, "", source.field)
-        else:
-            return self._argument(source, scope)
-        found = self.argument_texts.get(key)
+        worked out once per source and scope."""
+        texts = self.texts_in(scope)
+        found = texts.get(id(source))
         if found is None:
-            found = self.argument_texts[key] = self._argument(source, scope)
-        return found
+            found = texts[id(source)] = (source, *self._argument(source, scope))
+        return found[1], found[2]
 
     def _argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        if type(source) is ir.OutputRef and source.field is None:
+            made_by = source.step
+            if self.plan.member_scope[made_by] == scope:
+                # Most arguments: an output made in the reader's DAG (tag and _where's
+                # usual case, inline).
+                artifact = source.type.is_artifact
+                task = self.backend.task_names[scope][made_by]
+                if self.backend.pipeline.step(made_by).output(source.output).stdout:
+                    return artifact, f"{{{{tasks.{task}.outputs.result}}}}"
+                kind = "artifacts" if artifact else "parameters"
+                return artifact, f"{{{{tasks.{task}.outputs.{kind}.{source.output}}}}}"
         if source.type.is_artifact:
             return True, self.tag(source, scope)
         if isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text
