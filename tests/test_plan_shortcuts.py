@@ -1,16 +1,19 @@
 """The execution plan's and the Argo backend's shortcuts, against the plain definitions they
-replace for speed: a DAG's orders, what may be skipped, partitioning's components, and task
-arguments worked out once per reference and DAG."""
+replace for speed: a DAG's orders, what may be skipped, partitioning's components, what a
+step waits for, and task arguments worked out once per reference and DAG."""
 
 from __future__ import annotations
 
 import random
 from collections import deque
+from pathlib import Path
 
+import pytest
 import yaml
 
 from cnai import compile_source
-from cnai.lowering.build import in_wait_order, mark_may_skip, topological
+from cnai.lowering import build_plan, skippable_steps
+from cnai.lowering.build import _Builder, _waits_for, in_wait_order, mark_may_skip, topological
 from cnai.lowering.partition import _groups
 from cnai.lowering.plan import PlanTask
 
@@ -149,3 +152,27 @@ def test_one_output_read_in_two_dags_is_each_dag_s_argument() -> None:
     assert values("near") == values("also") == [made]
     assert values("for-n") == ["{{item}}", made]  # the loop's import, in the same DAG
     assert values("far") == ["{{inputs.parameters.make_x}}", "{{inputs.parameters.n}}"]
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "valid"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("*.cnai")) + sorted(EXAMPLES.glob("*.cnai")),
+    ids=lambda p: p.name)
+def test_a_step_s_waits_are_the_plain_ones(path: Path) -> None:
+    """build_plan works out a step's waits, the outcomes it waits for and whether it may not
+    run in its one walk over the steps: as _waits_for, _Builder.outcomes and skippable_steps
+    have them."""
+    graph = compile_source(path.read_text(), str(path), target="ir").graph
+    assert graph is not None
+    plan = build_plan(graph)
+    builder = _Builder(graph)
+    builder.continuing = {s.name for s in graph.steps if s.continue_on_failure}
+    assert plan.skippable == skippable_steps(graph)
+    for step in graph.steps:
+        member, scope = plan.member(step.name), plan.member_scope[step.name]
+        assert member.waits_for == _waits_for(plan, [d.step for d in step.depends], scope,
+                                              step.name)
+        assert member.outcomes == builder.outcomes(step, plan, scope)

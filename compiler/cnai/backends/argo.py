@@ -104,7 +104,13 @@ class ArgoBackend:
         self.links: dict[str, list[tuple[str, str, str]]] = {}
         self.template_names: dict[str, str] = {}  # step -> the template of its MAIN task
         shared: dict[str, str] = {}  # dedupe_templates' group -> its one template
+        # The steps whose templates workflow() renders: one per dedupe_templates' group.
+        self.template_steps: list[ir.Step] = []
+        emitted: set[str] = set()
         for step in pipeline.steps:
+            if step.template is None or step.template not in emitted:
+                emitted.add(step.template or step.name)
+                self.template_steps.append(step)
             links = []
             for role in argo_resources.roles(step):
                 if role != MAIN:
@@ -178,11 +184,7 @@ class ArgoBackend:
                 templates += self.loop_templates_of(group)
         if self.finally_template:
             templates.append(self.dag_template(self.finally_template, FINALLY))
-        emitted: set[str] = set()
-        for step in pipeline.steps:
-            if step.template is not None and step.template in emitted:
-                continue  # one template serves the whole group
-            emitted.add(step.template or step.name)
+        for step in self.template_steps:
             templates += argo_resources.templates(self, step)
         templates += [self.part_template(part) for part in self.part_templates]
         spec: dict[str, Any] = {"entrypoint": ENTRYPOINT, "templates": templates}
@@ -237,8 +239,10 @@ class ArgoBackend:
         last_tasks: dict[str, str] = {}
         self.task_names[scope], self.last_tasks[scope] = task_names, last_tasks
         chains: dict[str, list[str]] = {}  # a step's tasks, when it has more than one
+        others: list[PlanTask] = []  # loops and parts
         for member in members:  # steps take their names first, as they always have
             if member.step is None:
+                others.append(member)
                 continue
             links = self.links[member.name]
             if len(links) == 1:  # most steps: one task
@@ -248,10 +252,9 @@ class ArgoBackend:
             task_names[member.name] = next(
                 task for (role, _, _), task in zip(links, taken, strict=True) if role == MAIN)
             last_tasks[member.name] = taken[-1]
-        for member in members:
-            if member.step is None:
-                base = member.name if member.loop is not None else _part_task(member.name)
-                task_names[member.name] = last_tasks[member.name] = names.take(base)
+        for member in others:
+            base = member.name if member.loop is not None else _part_task(member.name)
+            task_names[member.name] = last_tasks[member.name] = names.take(base)
         tasks: list[dict[str, Any]] = []
         for member in members:
             if member.step is not None:

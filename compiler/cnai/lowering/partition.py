@@ -26,11 +26,13 @@ worked out as a loop body's are (ExecutionPlan.note_flows).
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 
 from cnai.lowering.build import topological
 from cnai.lowering.plan import DagScope, ExecutionPlan, PlanTask, ScopeId
 
 LIMIT = 200
+_order = attrgetter("order")  # a member's place in Argo's listing
 
 
 def partition_plan(plan: ExecutionPlan, weight: Callable[[PlanTask], int],
@@ -60,13 +62,13 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weights: dict[str, int],
     """Cut scope ``scope_id`` into parts, each member weighing ``weights[its name]``."""
     scope = plan.scopes[scope_id]
     groups = _groups(scope.members, weights, limit)
-    groups.sort(key=lambda group: min(m.order for m in group))
+    groups.sort(key=lambda group: min([m.order for m in group]))
     label = "part" if depth == 0 else f"part{depth + 1}"
     part_of: dict[str, str] = {}
     parts = []
     for number, group in enumerate(groups, 1):
         part_id = f"{scope_id or ''}#{label}-{number}"
-        group.sort(key=lambda m: m.order)
+        group.sort(key=_order)
         for member in group:
             part_of[member.name] = part_id
             plan.member_scope[member.name] = part_id
@@ -77,9 +79,12 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weights: dict[str, int],
     may_skip = {m.name: m.may_skip for m in scope.members}
     for member in scope.members:
         own = part_of[member.name]
-        cut = [name for name in member.waits_for if part_of[name] != own]
-        if not cut:  # most members: what they wait for is in their part
+        for name in member.waits_for:
+            if part_of[name] != own:
+                break
+        else:  # most members: what they wait for is in their part
             continue
+        cut = [name for name in member.waits_for if part_of[name] != own]
         plan.cut_outcomes += [(member.name, name) for name in cut
                               if member.outcome(name) != "succeeded"]
         needs[own].update(part_of[name] for name in cut)
