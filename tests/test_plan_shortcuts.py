@@ -14,7 +14,7 @@ import yaml
 from cnai import compile_source
 from cnai.lowering import build_plan, skippable_steps
 from cnai.lowering.build import _Builder, _waits_for, in_wait_order, mark_may_skip, topological
-from cnai.lowering.partition import _groups
+from cnai.lowering.partition import _by_level, _groups
 from cnai.lowering.plan import PlanTask
 
 
@@ -116,6 +116,59 @@ def test_partition_components_are_the_connected_ones_in_first_member_order() -> 
         groups = _groups(members, {m.name: 1 for m in members}, len(members))
         assert [m.name for g in groups for m in g] == [n for c in components for n in c]
 
+
+
+def plain_by_level(component: list[PlanTask], weights: dict[str, int],
+                   limit: int) -> list[list[PlanTask]]:
+    """_by_level as first written: levels in topological's order, parts of whole levels, a
+    level too wide for one part cut side by side in that order."""
+    level: dict[str, int] = {}
+    levels: list[list[PlanTask]] = []
+    for member in topological(component):
+        at = max([level[name] + 1 for name in member.waits_for], default=0)
+        level[member.name] = at
+        if at == len(levels):
+            levels.append([])
+        levels[at].append(member)
+    groups: list[list[PlanTask]] = []
+    current: list[PlanTask] = []
+    for members in levels:
+        total = sum(weights[m.name] for m in members)
+        if current and sum(weights[m.name] for m in current) + total > limit:
+            groups.append(current)
+            current = []
+        if total <= limit:
+            current += members
+            continue
+        chunk: list[PlanTask] = []
+        for member in members:
+            if chunk and sum(weights[m.name] for m in chunk) + weights[member.name] > limit:
+                groups.append(chunk)
+                chunk = []
+            chunk.append(member)
+        groups.append(chunk)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def test_parts_by_level_are_the_plain_ones() -> None:
+    """Levels made in the listed order (when it is a wait order) give the parts that
+    topological's order gave, as _partition sorts them; a level too wide for one part is cut
+    in topological's order."""
+    rng = random.Random(11)
+    for _ in range(300):
+        component = random_dag(rng, rng.randrange(1, 60))
+        if rng.random() < 0.7:
+            component.sort(key=lambda m: m.order)
+        weights = {m.name: rng.choice([1, 1, 1, 2, 3]) for m in component}
+        limit = rng.choice([3, 5, 8, 20, 100])
+
+        def parts(groups: list[list[PlanTask]]) -> list[list[str]]:
+            return sorted([m.name for m in sorted(g, key=lambda m: m.order)] for g in groups)
+
+        assert parts(_by_level(component, weights, limit)) == parts(
+            plain_by_level(component, weights, limit))
 
 def test_one_output_read_in_two_dags_is_each_dag_s_argument() -> None:
     source = """pipeline fan {
