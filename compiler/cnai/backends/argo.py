@@ -290,8 +290,14 @@ class ArgoBackend:
         for index, (role, _, template) in enumerate(self.links[step.name]):
             name = names[index]
             task: dict[str, Any] = {"name": name, "template": template}
+            depends: str | None
             if index == 0:
-                depends = self._depends(member, scope)
+                waits = member.waits_for
+                if waits and not member.outcomes:  # most steps: _depends' usual case, inline
+                    last = self.last_tasks[scope]
+                    depends = argo_hygiene.depends_on_success(sorted([last[w] for w in waits]))
+                else:
+                    depends = self._depends(member, scope)
                 if member.conditions or member.status_waits:
                     when = self.when(member, scope)
                     if when:
@@ -665,7 +671,9 @@ class ArgoValues:
                 # usual case, inline).
                 artifact = source.type.is_artifact
                 task = self.backend.task_names[scope][made_by]
-                if self.backend.pipeline.step(made_by).output(source.output).stdout:
+                producer = self.plan.member(made_by).step  # (the plan's index: one call)
+                assert producer is not None
+                if producer.output(source.output).stdout:
                     return artifact, f"{{{{tasks.{task}.outputs.result}}}}"
                 kind = "artifacts" if artifact else "parameters"
                 return artifact, f"{{{{tasks.{task}.outputs.{kind}.{source.output}}}}}"

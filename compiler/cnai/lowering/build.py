@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from cnai.lowering.plan import (
     FINALLY,
     Condition,
@@ -13,6 +15,8 @@ from cnai.lowering.plan import (
 )
 from cnai.lowering.skips import Skippable
 from cnai.semantics import ir
+
+_order = attrgetter("order")  # a member's place in Argo's listing (PlanTask.order)
 
 
 def build_plan(pipeline: ir.Pipeline, flows: bool = True) -> ExecutionPlan:
@@ -114,7 +118,7 @@ class _Builder:
                 conditions=self.conditions(group.parent, scope, None),
                 order=order.get(group.id, len(pipeline.steps))))
         for scope_id, found in members.items():
-            found.sort(key=lambda m: m.order)
+            found.sort(key=_order)
             if scope_id not in scopes:  # a DAG the IR has no group for: cannot happen
                 raise AssertionError(f"members of unknown scope {scope_id!r}")
             scopes[scope_id].members = found

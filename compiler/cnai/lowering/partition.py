@@ -32,7 +32,7 @@ from cnai.lowering.build import in_wait_order, topological
 from cnai.lowering.plan import DagScope, ExecutionPlan, PlanTask, ScopeId
 
 LIMIT = 200
-_order = attrgetter("order")  # a member's place in Argo's listing
+_order = attrgetter("order")  # a member's place in Argo's listing (PlanTask.order)
 
 
 def partition_plan(plan: ExecutionPlan, weight: Callable[[PlanTask], int],
