@@ -575,22 +575,28 @@ class ArgoBackend:
         before one of them would make ``{{{``, whose tag Argo reads as ``{inputs...``
         (fasttemplate: a tag ends at the first ``}}``). Such a text is one expression tag
         instead, its literal pieces expr string literals, in which braces are escaped."""
-        pieces: list[tuple[str, bool]] = []  # (text, is a parameter's name)
-        for part in text.parts:
-            if isinstance(part, str):
-                pieces.append((k8s.literal_text(part), False))
-            elif isinstance(part, ir.OutputPath):
-                pieces.append((k8s.literal_text(k8s.output_path(step, part.name)), False))
-            elif self.inputs(step)[part.name].type.is_artifact:
-                pieces.append((f"{k8s.INPUTS_DIR}/{part.name}", False))
-            else:
-                pieces.append((part.name, True))
+        parts = text.parts
+        if len(parts) == 1:  # most texts: one word or placeholder, which cannot make `{{{`
+            piece, is_name = self._piece(step, parts[0])
+            return f"{{{{inputs.parameters.{piece}}}}}" if is_name else piece
+        pieces = [self._piece(step, part) for part in parts]
         if any(not is_name and piece.endswith("{") and next_is_name
                for (piece, is_name), (_, next_is_name) in pairwise(pieces)):
             return "{{=" + " + ".join(f"inputs.parameters['{piece}']" if is_name
                                       else literal(piece) for piece, is_name in pieces) + "}}"
         return "".join(f"{{{{inputs.parameters.{piece}}}}}" if is_name else piece
                        for piece, is_name in pieces)
+
+    def _piece(self, step: ir.Step, part: str | ir.Placeholder) -> tuple[str, bool]:
+        """A part of a text: (its text, or the name of the parameter it is; whether a
+        parameter's name)."""
+        if isinstance(part, str):
+            return k8s.literal_text(part), False
+        if isinstance(part, ir.OutputPath):
+            return k8s.literal_text(k8s.output_path(step, part.name)), False
+        if self.inputs(step)[part.name].type.is_artifact:
+            return f"{k8s.INPUTS_DIR}/{part.name}", False
+        return part.name, True
 
     def memoize(self, step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
         spec_hash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
