@@ -1,17 +1,20 @@
 """The execution plan's and the Argo backend's shortcuts, against the plain definitions they
-replace for speed: a DAG's orders, what may be skipped, partitioning's components, and task
-arguments worked out once per reference and DAG."""
+replace for speed: a DAG's orders, what may be skipped, partitioning's components, what a
+step waits for, and task arguments worked out once per reference and DAG."""
 
 from __future__ import annotations
 
 import random
 from collections import deque
+from pathlib import Path
 
+import pytest
 import yaml
 
 from cnai import compile_source
-from cnai.lowering.build import in_wait_order, mark_may_skip, topological
-from cnai.lowering.partition import _groups
+from cnai.lowering import build_plan, skippable_steps
+from cnai.lowering.build import _Builder, _waits_for, in_wait_order, mark_may_skip, topological
+from cnai.lowering.partition import _by_level, _groups
 from cnai.lowering.plan import PlanTask
 
 
@@ -114,6 +117,59 @@ def test_partition_components_are_the_connected_ones_in_first_member_order() -> 
         assert [m.name for g in groups for m in g] == [n for c in components for n in c]
 
 
+
+def plain_by_level(component: list[PlanTask], weights: dict[str, int],
+                   limit: int) -> list[list[PlanTask]]:
+    """_by_level as first written: levels in topological's order, parts of whole levels, a
+    level too wide for one part cut side by side in that order."""
+    level: dict[str, int] = {}
+    levels: list[list[PlanTask]] = []
+    for member in topological(component):
+        at = max([level[name] + 1 for name in member.waits_for], default=0)
+        level[member.name] = at
+        if at == len(levels):
+            levels.append([])
+        levels[at].append(member)
+    groups: list[list[PlanTask]] = []
+    current: list[PlanTask] = []
+    for members in levels:
+        total = sum(weights[m.name] for m in members)
+        if current and sum(weights[m.name] for m in current) + total > limit:
+            groups.append(current)
+            current = []
+        if total <= limit:
+            current += members
+            continue
+        chunk: list[PlanTask] = []
+        for member in members:
+            if chunk and sum(weights[m.name] for m in chunk) + weights[member.name] > limit:
+                groups.append(chunk)
+                chunk = []
+            chunk.append(member)
+        groups.append(chunk)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def test_parts_by_level_are_the_plain_ones() -> None:
+    """Levels made in the listed order (when it is a wait order) give the parts that
+    topological's order gave, as _partition sorts them; a level too wide for one part is cut
+    in topological's order."""
+    rng = random.Random(11)
+    for _ in range(300):
+        component = random_dag(rng, rng.randrange(1, 60))
+        if rng.random() < 0.7:
+            component.sort(key=lambda m: m.order)
+        weights = {m.name: rng.choice([1, 1, 1, 2, 3]) for m in component}
+        limit = rng.choice([3, 5, 8, 20, 100])
+
+        def parts(groups: list[list[PlanTask]]) -> list[list[str]]:
+            return sorted([m.name for m in sorted(g, key=lambda m: m.order)] for g in groups)
+
+        assert parts(_by_level(component, weights, limit)) == parts(
+            plain_by_level(component, weights, limit))
+
 def test_one_output_read_in_two_dags_is_each_dag_s_argument() -> None:
     source = """pipeline fan {
   param items: list[int] = [1, 2]
@@ -149,3 +205,27 @@ def test_one_output_read_in_two_dags_is_each_dag_s_argument() -> None:
     assert values("near") == values("also") == [made]
     assert values("for-n") == ["{{item}}", made]  # the loop's import, in the same DAG
     assert values("far") == ["{{inputs.parameters.make_x}}", "{{inputs.parameters.n}}"]
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "valid"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("*.cnai")) + sorted(EXAMPLES.glob("*.cnai")),
+    ids=lambda p: p.name)
+def test_a_step_s_waits_are_the_plain_ones(path: Path) -> None:
+    """build_plan works out a step's waits, the outcomes it waits for and whether it may not
+    run in its one walk over the steps: as _waits_for, _Builder.outcomes and skippable_steps
+    have them."""
+    graph = compile_source(path.read_text(), str(path), target="ir").graph
+    assert graph is not None
+    plan = build_plan(graph)
+    builder = _Builder(graph)
+    builder.continuing = {s.name for s in graph.steps if s.continue_on_failure}
+    assert plan.skippable == skippable_steps(graph)
+    for step in graph.steps:
+        member, scope = plan.member(step.name), plan.member_scope[step.name]
+        assert member.waits_for == _waits_for(plan, [d.step for d in step.depends], scope,
+                                              step.name)
+        assert member.outcomes == builder.outcomes(step, plan, scope)

@@ -104,7 +104,13 @@ class ArgoBackend:
         self.links: dict[str, list[tuple[str, str, str]]] = {}
         self.template_names: dict[str, str] = {}  # step -> the template of its MAIN task
         shared: dict[str, str] = {}  # dedupe_templates' group -> its one template
+        # The steps whose templates workflow() renders: one per dedupe_templates' group.
+        self.template_steps: list[ir.Step] = []
+        emitted: set[str] = set()
         for step in pipeline.steps:
+            if step.template is None or step.template not in emitted:
+                emitted.add(step.template or step.name)
+                self.template_steps.append(step)
             links = []
             for role in argo_resources.roles(step):
                 if role != MAIN:
@@ -178,11 +184,7 @@ class ArgoBackend:
                 templates += self.loop_templates_of(group)
         if self.finally_template:
             templates.append(self.dag_template(self.finally_template, FINALLY))
-        emitted: set[str] = set()
-        for step in pipeline.steps:
-            if step.template is not None and step.template in emitted:
-                continue  # one template serves the whole group
-            emitted.add(step.template or step.name)
+        for step in self.template_steps:
             templates += argo_resources.templates(self, step)
         templates += [self.part_template(part) for part in self.part_templates]
         spec: dict[str, Any] = {"entrypoint": ENTRYPOINT, "templates": templates}
@@ -237,8 +239,10 @@ class ArgoBackend:
         last_tasks: dict[str, str] = {}
         self.task_names[scope], self.last_tasks[scope] = task_names, last_tasks
         chains: dict[str, list[str]] = {}  # a step's tasks, when it has more than one
+        others: list[PlanTask] = []  # loops and parts
         for member in members:  # steps take their names first, as they always have
             if member.step is None:
+                others.append(member)
                 continue
             links = self.links[member.name]
             if len(links) == 1:  # most steps: one task
@@ -248,10 +252,9 @@ class ArgoBackend:
             task_names[member.name] = next(
                 task for (role, _, _), task in zip(links, taken, strict=True) if role == MAIN)
             last_tasks[member.name] = taken[-1]
-        for member in members:
-            if member.step is None:
-                base = member.name if member.loop is not None else _part_task(member.name)
-                task_names[member.name] = last_tasks[member.name] = names.take(base)
+        for member in others:
+            base = member.name if member.loop is not None else _part_task(member.name)
+            task_names[member.name] = last_tasks[member.name] = names.take(base)
         tasks: list[dict[str, Any]] = []
         for member in members:
             if member.step is not None:
@@ -287,8 +290,14 @@ class ArgoBackend:
         for index, (role, _, template) in enumerate(self.links[step.name]):
             name = names[index]
             task: dict[str, Any] = {"name": name, "template": template}
+            depends: str | None
             if index == 0:
-                depends = self._depends(member, scope)
+                waits = member.waits_for
+                if waits and not member.outcomes:  # most steps: _depends' usual case, inline
+                    last = self.last_tasks[scope]
+                    depends = argo_hygiene.depends_on_success(sorted([last[w] for w in waits]))
+                else:
+                    depends = self._depends(member, scope)
                 if member.conditions or member.status_waits:
                     when = self.when(member, scope)
                     if when:
@@ -452,26 +461,18 @@ class ArgoBackend:
         own)."""
         parameters, artifacts = [], []
         values = self.values
-        texts = values.argument_texts
+        texts = values.texts_in(scope)
         for item in step.inputs:
-            # ArgoValues.argument, its lookup inline: most inputs read an output or a param
+            # ArgoValues.argument, its lookup inline: most inputs read a param or an output
             # some step of the DAG has read already.
             source = item.source
-            key: tuple[ScopeId, str, str, str, str | None] | None
-            if type(source) is ir.OutputRef:
-                key = (scope, "output", source.step, source.output, source.field)
-            elif type(source) is ir.ParamRef:
-                key = (scope, "param", source.name, "", source.field)
-            else:
-                key = None
-            found = texts.get(key) if key is not None else None
+            found = texts.get(id(source))
             if found is None:
-                found = values.argument(source, scope)
-            artifact, text = found
-            if artifact:
-                artifacts.append({"name": item.name, "from": text})
+                found = texts[id(source)] = (source, *values._argument(source, scope))
+            if found[1]:
+                artifacts.append({"name": item.name, "from": found[2]})
             else:
-                parameters.append({"name": item.name, "value": text})
+                parameters.append({"name": item.name, "value": found[2]})
         return _lists(parameters, artifacts)
 
     def when(self, member: PlanTask, scope: ScopeId) -> str | None:
@@ -574,22 +575,28 @@ class ArgoBackend:
         before one of them would make ``{{{``, whose tag Argo reads as ``{inputs...``
         (fasttemplate: a tag ends at the first ``}}``). Such a text is one expression tag
         instead, its literal pieces expr string literals, in which braces are escaped."""
-        pieces: list[tuple[str, bool]] = []  # (text, is a parameter's name)
-        for part in text.parts:
-            if isinstance(part, str):
-                pieces.append((k8s.literal_text(part), False))
-            elif isinstance(part, ir.OutputPath):
-                pieces.append((k8s.literal_text(k8s.output_path(step, part.name)), False))
-            elif self.inputs(step)[part.name].type.is_artifact:
-                pieces.append((f"{k8s.INPUTS_DIR}/{part.name}", False))
-            else:
-                pieces.append((part.name, True))
+        parts = text.parts
+        if len(parts) == 1:  # most texts: one word or placeholder, which cannot make `{{{`
+            piece, is_name = self._piece(step, parts[0])
+            return f"{{{{inputs.parameters.{piece}}}}}" if is_name else piece
+        pieces = [self._piece(step, part) for part in parts]
         if any(not is_name and piece.endswith("{") and next_is_name
                for (piece, is_name), (_, next_is_name) in pairwise(pieces)):
             return "{{=" + " + ".join(f"inputs.parameters['{piece}']" if is_name
                                       else literal(piece) for piece, is_name in pieces) + "}}"
         return "".join(f"{{{{inputs.parameters.{piece}}}}}" if is_name else piece
                        for piece, is_name in pieces)
+
+    def _piece(self, step: ir.Step, part: str | ir.Placeholder) -> tuple[str, bool]:
+        """A part of a text: (its text, or the name of the parameter it is; whether a
+        parameter's name)."""
+        if isinstance(part, str):
+            return k8s.literal_text(part), False
+        if isinstance(part, ir.OutputPath):
+            return k8s.literal_text(k8s.output_path(step, part.name)), False
+        if self.inputs(step)[part.name].type.is_artifact:
+            return f"{k8s.INPUTS_DIR}/{part.name}", False
+        return part.name, True
 
     def memoize(self, step: ir.Step, template: dict[str, Any]) -> dict[str, Any]:
         spec_hash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
@@ -615,10 +622,18 @@ class ArgoValues:
     def __init__(self, backend: ArgoBackend) -> None:
         self.backend = backend
         self.plan = backend.plan
-        # (scope, kind, step or name, output, field) -> (is an artifact, argument text): most
-        # steps read the params and outputs other steps of their DAG read too.
-        self.argument_texts: dict[tuple[ScopeId, str, str, str, str | None],
-                                  tuple[bool, str]] = {}
+        # scope -> id(source) -> (the source, is an artifact, argument text). By identity: the
+        # steps of a pipeline share one source object per param or output they read
+        # (semantics/step_inputs.py), so most steps find theirs read before in their DAG. The
+        # entry holds its source: the id is not another's meanwhile.
+        self.argument_texts: dict[ScopeId, dict[int, tuple[Value, bool, str]]] = {}
+
+    def texts_in(self, scope: ScopeId) -> dict[int, tuple[Value, bool, str]]:
+        """The arguments worked out in ``scope`` so far (see argument_texts)."""
+        texts = self.argument_texts.get(scope)
+        if texts is None:
+            texts = self.argument_texts[scope] = {}
+        return texts
 
     def _where(self, source: Value, scope: ScopeId) -> tuple[str, str, str, bool]:
         """(root, kind, name, gathered over a loop): e.g. ("tasks.train", "parameters",
@@ -647,20 +662,27 @@ class ArgoValues:
 
     def argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
         """(whether ``source`` is an artifact, its text as a task's argument in ``scope``),
-        worked out once per distinct reference and scope."""
-        key: tuple[ScopeId, str, str, str, str | None]
-        if isinstance(source, ir.OutputRef):
-            key = (scope, "output", source.step, source.output, source.field)
-        elif isinstance(source, ir.ParamRef):
-            key = (scope, "param", source.name, "", source.field)
-        else:
-            return self._argument(source, scope)
-        found = self.argument_texts.get(key)
+        worked out once per source and scope."""
+        texts = self.texts_in(scope)
+        found = texts.get(id(source))
         if found is None:
-            found = self.argument_texts[key] = self._argument(source, scope)
-        return found
+            found = texts[id(source)] = (source, *self._argument(source, scope))
+        return found[1], found[2]
 
     def _argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        if type(source) is ir.OutputRef and source.field is None:
+            made_by = source.step
+            if self.plan.member_scope[made_by] == scope:
+                # Most arguments: an output made in the reader's DAG (tag and _where's
+                # usual case, inline).
+                artifact = source.type.is_artifact
+                task = self.backend.task_names[scope][made_by]
+                producer = self.plan.member(made_by).step  # (the plan's index: one call)
+                assert producer is not None
+                if producer.output(source.output).stdout:
+                    return artifact, f"{{{{tasks.{task}.outputs.result}}}}"
+                kind = "artifacts" if artifact else "parameters"
+                return artifact, f"{{{{tasks.{task}.outputs.{kind}.{source.output}}}}}"
         if source.type.is_artifact:
             return True, self.tag(source, scope)
         if isinstance(source, ir.Literal_):  # a word dedupe_templates lifted: it is text

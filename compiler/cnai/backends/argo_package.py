@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 from cnai.limits import ARGO_OBJECT_BYTES, ARGO_WARN_BYTES, object_size
@@ -64,11 +63,12 @@ def templates_of(document: dict[str, Any]) -> list[dict[str, Any]]:
     return templates
 
 
-def tasks_of(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def tasks_of(template: dict[str, Any]) -> list[dict[str, Any]]:
     """Every task or step of a DAG or steps template (the places that call a template)."""
-    yield from template.get("dag", {}).get("tasks", [])
-    for parallel in template.get("steps", []):
-        yield from parallel
+    tasks: list[dict[str, Any]] = template.get("dag", {}).get("tasks", [])
+    steps: list[list[dict[str, Any]]] = template.get("steps", [])
+    # Made in C, not by a generator resumed per task: package walks every task it packs.
+    return [*tasks, *[step for parallel in steps for step in parallel]] if steps else [*tasks]
 
 
 def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
             + len(templates) - 1 <= ARGO_OBJECT_BYTES):
         return [workflow]
     by_name = {t["name"]: t for t in templates}
-    tasks = {t["name"]: list(tasks_of(t)) for t in templates}  # walked once, read thrice
+    tasks = {t["name"]: tasks_of(t) for t in templates}  # walked once, read thrice
     calls = {name: list(dict.fromkeys([task["template"] for task in found
                                        if "template" in task]))
              for name, found in tasks.items()}

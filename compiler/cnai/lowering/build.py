@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from cnai.lowering.plan import (
     FINALLY,
     Condition,
@@ -11,8 +13,10 @@ from cnai.lowering.plan import (
     ScopeId,
     dag_scope_of,
 )
-from cnai.lowering.skips import skippable_steps
+from cnai.lowering.skips import Skippable
 from cnai.semantics import ir
+
+_order = attrgetter("order")  # a member's place in Argo's listing (PlanTask.order)
 
 
 def build_plan(pipeline: ir.Pipeline, flows: bool = True) -> ExecutionPlan:
@@ -57,29 +61,48 @@ class _Builder:
                 member_scope[group.id] = self.scope_of(group.parent)
             elif isinstance(group, ir.Finally):
                 scopes[FINALLY] = DagScope(FINALLY, "finally")
-        plan = ExecutionPlan(pipeline, scopes, member_scope, skippable_steps(pipeline), in_loop)
+        skippable = Skippable(pipeline)  # decided in the walk below
+        plan = ExecutionPlan(pipeline, scopes, member_scope, skippable.steps, in_loop)
         members: dict[ScopeId, list[PlanTask]] = {}
         # One pass: the IR lists steps topologically, so the steps a step depends on have
-        # their scope (and are known to continue on failure or not) when it is reached.
+        # their scope (and are known to continue on failure or not, and to be skippable or
+        # not) when it is reached.
+        continuing = self.continuing
         for index, step in enumerate(pipeline.steps):
             name, group_id = step.name, step.group
-            scope = member_scope[name] = self.scope_of(group_id)
-            order.setdefault(name, index)
+            scope = member_scope[name] = None if group_id is None else self.scope_of(group_id)
+            position = order.setdefault(name, index)
             if group_id is not None:
                 for loop in self.loops_around(group_id):
                     in_loop.setdefault(loop, []).append(step)
                     order.setdefault(loop, index)
             if step.continue_on_failure:
-                self.continuing.add(name)
+                continuing.add(name)
+            # _waits_for, and whether outcomes has any to find, in one loop: most steps wait
+            # for the success of steps of their own DAG.
+            waits: set[str] = set()
+            other_outcomes = False
+            for dependency in step.depends:
+                waited = dependency.step
+                if dependency.outcome != "succeeded" or waited in continuing:
+                    other_outcomes = True
+                if member_scope[waited] != scope:
+                    representative = plan.representative(waited, scope)
+                    if representative is None:
+                        continue
+                    waited = representative
+                if waited != name:
+                    waits.add(waited)
+            skippable.add(step)
             found = members.get(scope)
             if found is None:
                 found = members[scope] = []
             found.append(PlanTask(
-                name, "step", step=step,
-                waits_for=_waits_for(plan, [d.step for d in step.depends], scope, name),
+                name, "step", step=step, waits_for=sorted(waits),
                 conditions=(self.conditions(group_id, scope, step.when)
                             if group_id is not None or step.when is not None else []),
-                order=order[name], outcomes=self.outcomes(step, plan, scope)))
+                order=position,
+                outcomes=self.outcomes(step, plan, scope) if other_outcomes else {}))
         for group in pipeline.groups:
             if not isinstance(group, ir.Loop):
                 continue
@@ -95,7 +118,7 @@ class _Builder:
                 conditions=self.conditions(group.parent, scope, None),
                 order=order.get(group.id, len(pipeline.steps))))
         for scope_id, found in members.items():
-            found.sort(key=lambda m: m.order)
+            found.sort(key=_order)
             if scope_id not in scopes:  # a DAG the IR has no group for: cannot happen
                 raise AssertionError(f"members of unknown scope {scope_id!r}")
             scopes[scope_id].members = found
@@ -195,11 +218,11 @@ def mark_may_skip(members: list[PlanTask]) -> None:
     may_skip: dict[str, bool] = {}
     for member in in_wait_order(members):
         loop = member.loop
-        empty = loop is not None and (not isinstance(loop.items, ir.Literal_)
-                                      or not loop.items.value)
         # `after X.failed` is Omitted when X succeeds.
-        handler = "failed" in member.outcomes.values()
-        skips = bool(member.conditions or member.status_waits or empty or handler)
+        skips = bool(member.conditions or member.status_waits
+                     or (member.outcomes and "failed" in member.outcomes.values())
+                     or (loop is not None and (not isinstance(loop.items, ir.Literal_)
+                                               or not loop.items.value)))
         if not skips:
             for name in member.waits_for:
                 if may_skip[name]:

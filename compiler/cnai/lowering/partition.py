@@ -26,11 +26,13 @@ worked out as a loop body's are (ExecutionPlan.note_flows).
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 
-from cnai.lowering.build import topological
+from cnai.lowering.build import in_wait_order, topological
 from cnai.lowering.plan import DagScope, ExecutionPlan, PlanTask, ScopeId
 
 LIMIT = 200
+_order = attrgetter("order")  # a member's place in Argo's listing (PlanTask.order)
 
 
 def partition_plan(plan: ExecutionPlan, weight: Callable[[PlanTask], int],
@@ -60,13 +62,13 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weights: dict[str, int],
     """Cut scope ``scope_id`` into parts, each member weighing ``weights[its name]``."""
     scope = plan.scopes[scope_id]
     groups = _groups(scope.members, weights, limit)
-    groups.sort(key=lambda group: min(m.order for m in group))
+    groups.sort(key=lambda group: min([m.order for m in group]))
     label = "part" if depth == 0 else f"part{depth + 1}"
     part_of: dict[str, str] = {}
     parts = []
     for number, group in enumerate(groups, 1):
         part_id = f"{scope_id or ''}#{label}-{number}"
-        group.sort(key=lambda m: m.order)
+        group.sort(key=_order)
         for member in group:
             part_of[member.name] = part_id
             plan.member_scope[member.name] = part_id
@@ -77,9 +79,12 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weights: dict[str, int],
     may_skip = {m.name: m.may_skip for m in scope.members}
     for member in scope.members:
         own = part_of[member.name]
-        cut = [name for name in member.waits_for if part_of[name] != own]
-        if not cut:  # most members: what they wait for is in their part
+        for name in member.waits_for:
+            if part_of[name] != own:
+                break
+        else:  # most members: what they wait for is in their part
             continue
+        cut = [name for name in member.waits_for if part_of[name] != own]
         plan.cut_outcomes += [(member.name, name) for name in cut
                               if member.outcome(name) != "succeeded"]
         needs[own].update(part_of[name] for name in cut)
@@ -109,14 +114,22 @@ def _groups(members: list[PlanTask], weights: dict[str, int],
             continue
         own = root(member.name)
         for name in member.waits_for:
-            other = root(name)
+            other = parent[name]  # root's answer when it is one step away (most are)
+            if parent[other] != other:
+                other = root(other)
             if own < other:
                 parent[other] = own
             elif other < own:
                 parent[own] = own = other
     components: dict[str, list[PlanTask]] = {}
     for member in members:
-        components.setdefault(root(member.name), []).append(member)
+        found = parent[member.name]
+        if parent[found] != found:
+            found = root(found)
+        component = components.get(found)
+        if component is None:
+            component = components[found] = []
+        component.append(member)
     groups: list[list[PlanTask]] = []
     packed: list[PlanTask] = []
     packed_weight = 0
@@ -137,22 +150,17 @@ def _groups(members: list[PlanTask], weights: dict[str, int],
 
 def _by_level(component: list[PlanTask], weights: dict[str, int],
               limit: int) -> list[list[PlanTask]]:
-    level: dict[str, int] = {}
-    levels: list[list[PlanTask]] = []
-    for member in topological(component):
-        at = 0  # one more than the highest level waited for
-        for name in member.waits_for:
-            if level[name] >= at:
-                at = level[name] + 1
-        level[member.name] = at
-        if at == len(levels):
-            levels.append([])
-        levels[at].append(member)
+    # Levels made in any order where each member comes after what it waits for hold the same
+    # members, and a part takes whole levels (its members are sorted by _partition): only a
+    # level too wide for one part is cut in an order of its own, topological's.
+    levels = _levels(in_wait_order(component))
+    totals = [sum([weights[m.name] for m in members]) for members in levels]
+    if max(totals) > limit:
+        levels = _levels(topological(component))
     groups: list[list[PlanTask]] = []
     current: list[PlanTask] = []
     current_weight = 0
-    for members in levels:
-        total = sum([weights[m.name] for m in members])
+    for members, total in zip(levels, totals, strict=True):
         if current and current_weight + total > limit:
             groups.append(current)
             current, current_weight = [], 0
@@ -172,3 +180,20 @@ def _by_level(component: list[PlanTask], weights: dict[str, int],
     if current:
         groups.append(current)
     return groups
+
+
+def _levels(ordered: list[PlanTask]) -> list[list[PlanTask]]:
+    """``ordered`` (each member after those it waits for) by level, one more than the
+    highest level waited for (0: waits for none), each level in the order given."""
+    level: dict[str, int] = {}
+    levels: list[list[PlanTask]] = []
+    for member in ordered:
+        at = 0
+        for name in member.waits_for:
+            if level[name] >= at:
+                at = level[name] + 1
+        level[member.name] = at
+        if at == len(levels):
+            levels.append([])
+        levels[at].append(member)
+    return levels

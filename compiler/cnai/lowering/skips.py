@@ -9,21 +9,35 @@ from cnai.semantics import ir
 def skippable_steps(pipeline: ir.Pipeline) -> set[str]:
     """Steps that may not run: gated ones, those in if/else branches, those that run only if
     a step failed (`after X.failed`), and everything downstream of them."""
-    skippable: set[str] = set()
-    branched: dict[str | None, bool] = {None: False}  # group -> in an if/else branch
+    skippable = Skippable(pipeline)
     for step in pipeline.steps:  # topological order: upstream steps are decided first
-        in_branch = branched.get(step.group)
+        skippable.add(step)
+    return skippable.steps
+
+
+class Skippable:
+    """skippable_steps, decided a step at a time, each after every step it depends on (the
+    plan decides each step as its own walk over the steps reaches it)."""
+
+    def __init__(self, pipeline: ir.Pipeline) -> None:
+        self.pipeline = pipeline
+        self.steps: set[str] = set()
+        self.branched: dict[str | None, bool] = {None: False}  # group -> in an if/else branch
+
+    def add(self, step: ir.Step) -> None:
+        """Add ``step`` to :attr:`steps` if it may not run."""
+        in_branch = self.branched.get(step.group)
         if in_branch is None:
-            in_branch = branched[step.group] = any(
-                isinstance(g, ir.Branch) for g in pipeline.ancestors(step.group))
+            in_branch = self.branched[step.group] = any(
+                isinstance(g, ir.Branch) for g in self.pipeline.ancestors(step.group))
         if step.when is not None or in_branch:
-            skippable.add(step.name)
-            continue
+            self.steps.add(step.name)
+            return
+        skippable = self.steps
         for dependency in step.depends:
             if dependency.step in skippable or dependency.outcome == "failed":
                 skippable.add(step.name)
-                break
-    return skippable
+                return
 
 
 def skippable_in_loop(pipeline: ir.Pipeline) -> set[str]:
