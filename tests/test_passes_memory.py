@@ -103,3 +103,44 @@ def test_build_graph_orders_and_connects_steps_as_the_plain_definitions() -> Non
     }"""), CompileContext(Options(optimize=False)))
     assert [s.name for s in built.steps] == ["a", "c", "b"]
     assert [[d.step for d in s.depends] for s in built.steps] == [[], ["a"], ["a", "c"]]
+
+
+# ---- dedupe_templates: a shared step copied, its inputs and texts read once ----------------
+
+def test_copied_is_updated() -> None:
+    step = ir.Step(name="a", k8s_name="a", span=SPAN, image="x")
+    shared = ir.Step.of("b", "b", SPAN, "x", [], None, ir.Resources())
+    ir.share_fields_set(shared)
+    changes: dict[str, Any] = {"template": "t", "inputs": [], "env": [],
+                               "command": [ir.Text.of("run")], "args": []}
+    seen = dedupe._Seen()
+    for node in (step, shared, step):  # the second read of a set: the one made before
+        fields_set = seen.fields_set_sharing(node.__pydantic_fields_set__)
+        made = ir.copied(node, changes, fields_set)
+        copied = ir.updated(node, **changes)
+        assert made == copied and made.model_fields_set == copied.model_fields_set
+        assert list(made.__dict__) == list(copied.__dict__)
+        assert node.template is None  # a copy
+    assert seen.fields_set_sharing(shared.__pydantic_fields_set__) is ir.shared_fields_set(
+        shared.model_fields_set | set(changes))
+
+
+def test_a_steps_inputs_and_texts_read_as_the_plain_definitions() -> None:
+    for graph in _pipelines():
+        seen = dedupe._Seen()
+        for step in graph.steps:
+            renames, inputs = dedupe._read_inputs(step, seen)
+            assert list(renames) == [i.name for i in step.inputs]  # in order, as _share reads
+            assert inputs == tuple((renames[i.name], str(i.type)) for i in step.inputs)
+            assert dedupe._read(step, seen)[0][-1] == inputs
+            for text in step.command + step.args:
+                read = dedupe._Seen().text(text)
+                if text.is_literal:
+                    assert read == text.literal
+                elif len(text.parts) == 1:
+                    (part,) = text.parts
+                    assert not isinstance(part, str)
+                    assert read == (part.kind, part.name, isinstance(part, ir.InputValue),
+                                    ((part.kind, part.name),))
+                else:
+                    assert read is dedupe._PIECES
