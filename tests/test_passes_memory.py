@@ -87,8 +87,10 @@ def test_build_graph_orders_and_connects_steps_as_the_plain_definitions() -> Non
     inputs = [ir.Input.of(name, source, string, SPAN) for name, source in (
         ("z_v", ir.OutputRef.of("z", "v", string)), ("lr", ir.ParamRef.of("lr", string)),
         ("a_v", ir.OutputRef.of("a", "v", string)), ("z_w", ir.OutputRef.of("z", "w", string)))]
-    assert ([d.model_dump() for d in dag._data_edges(inputs)]
-            == [d.model_dump() for d in _plain_data_edges(inputs)])
+    made, plain = dag._data_edges(inputs), _plain_data_edges(inputs)
+    assert [d.model_dump() for d in made] == [d.model_dump() for d in plain]
+    assert [d.model_fields_set for d in made] == [d.model_fields_set for d in plain]
+    assert [list(d.__dict__) for d in made] == [list(d.__dict__) for d in plain]
     for graph in _pipelines():  # as build_graph made them
         assert [s.name for s in graph.steps] == [
             s.name for s in dag.topological_order(list(graph.steps)) or []]

@@ -17,6 +17,7 @@ from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import identity, ir
 from cnai.semantics.placement import place_like_pipeline
 from cnai.semantics.step_inputs import StepInputs
+from cnai.source import Span
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -121,14 +122,12 @@ def _data_edges(inputs: list[ir.Input]) -> list[ir.Dependency]:
     edge, the strongest kind, so the first read of a step is its edge and the others are
     not made. Sources are told by type(): an isinstance that fails on a model class goes
     through pydantic's ABC metaclass, and about half of the inputs read params."""
-    strongest: dict[str, ir.Dependency] = {}
+    first_reads: dict[str, Span | None] = {}
     for read in inputs:
         source = read.source
-        if type(source) is ir.OutputRef and source.step not in strongest:
-            strongest[source.step] = ir.Dependency.of(source.step, "data", read.span)
-    if len(strongest) < 2:
-        return list(strongest.values())
-    return [strongest[name] for name in sorted(strongest)]  # by step, as _edges sorts them
+        if type(source) is ir.OutputRef and source.step not in first_reads:
+            first_reads[source.step] = read.span
+    return ir.data_dependencies(first_reads)  # by step, as _edges sorts them
 
 
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
