@@ -88,8 +88,9 @@ def group_edges(pipeline: ir.Pipeline) -> dict[str, list[ir.Dependency]]:
 
 def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
            groups: dict[str, list[ir.Dependency]]) -> list[ir.Dependency]:
-    # Four fields of every step read from its __dict__: an IR node's attribute goes through
-    # pydantic's __getattr__ hook, which keeps Python from specialising the lookup.
+    # The fields every step is asked for read from its __dict__: an IR node's attribute goes
+    # through pydantic's __getattr__ hook, which keeps Python from specialising the lookup
+    # (for one or two fields the __dict__, itself such an attribute, saves nothing).
     values = step.__dict__
     if not values["depends"] and values["group"] is None and values["when"] is None and not (
             values["mounts"]):
