@@ -82,16 +82,30 @@ class _Member(NamedTuple):
 def _renames(step: ir.Step) -> dict[str, str]:
     """Input names in a shared template: params and loop variables keep theirs (user code
     reads them by name through cnai_runtime), other steps' outputs are numbered."""
+    return _read_inputs(step, _Seen())[0]
+
+
+def _read_inputs(step: ir.Step, seen: _Seen) -> tuple[dict[str, str], tuple[object, ...]]:
+    """_renames, and the inputs as the step's shape holds them (each one's name in the
+    template and its type's name), in one loop over them."""
     renames: dict[str, str] = {}
+    read = []
+    type_names = seen.type_names
     for number, item in enumerate(step.inputs, start=1):
-        name = item.name
-        if item.source.kind in _KEEPS_NAME:
-            if name[:1] in "iI":  # perhaps spelled like a numbered name (ignoring case)
-                return _renames_apart(step)
-            renames[name] = name
-        else:  # no kept name is spelled like one, and numbered names differ
-            renames[name] = _NUMBERED[number] if number < len(_NUMBERED) else f"input{number}"
-    return renames
+        name, source, type_ = item.name, item.source, item.type
+        # An output, what most inputs read, is told by type() without reading its kind.
+        if type(source) is ir.OutputRef or source.kind not in _KEEPS_NAME:
+            # No kept name is spelled like a numbered one (below), and numbered names differ.
+            renamed = renames[name] = (
+                _NUMBERED[number] if number < len(_NUMBERED) else f"input{number}")
+        elif name[:1] in "iI":  # perhaps spelled like a numbered name (ignoring case)
+            renames = _renames_apart(step)
+            return renames, tuple([(renames[i.name], type_names.get(id(i.type))
+                                    or seen.type_name(i.type)) for i in step.inputs])
+        else:
+            renamed = renames[name] = name
+        read.append((renamed, type_names.get(id(type_)) or seen.type_name(type_)))
+    return renames, tuple(read)
 
 
 # The numbered names of most steps' inputs, made once rather than for every input read.
@@ -177,7 +191,19 @@ class _Seen:
         self.spanless: dict[int, tuple[object, object]] = {}  # id -> (block, _spanless(block))
         self.type_names: dict[int, str] = {}  # id -> str(type), the type in held
         self.texts: dict[int, _TextRead] = {}  # id -> what _read needs of it, the text in held
+        self.fields_sets: dict[int, set[str]] = {}  # id -> the set with _SHARING, the set held
         self.held: list[object] = []
+
+    def fields_set_sharing(self, fields_set: set[str]) -> set[str]:
+        """The fields set of a step _share makes from a step with ``fields_set``: made once
+        for all the steps with that set (most steps share one, ir.SharedFieldsSet)."""
+        found = self.fields_sets.get(id(fields_set))
+        if found is None:
+            self.held.append(fields_set)
+            found = self.fields_sets[id(fields_set)] = (
+                fields_set if fields_set >= _SHARING else ir.shared_fields_set(
+                    fields_set | _SHARING))
+        return found
 
     def settings(self, step: ir.Step) -> tuple[object, ...]:
         """The compared fields of ``step``: each as _exact gives it, or a group all unset as
@@ -212,11 +238,13 @@ class _Seen:
         _PIECES (read anew for each step)."""
         parts = text.parts
         read: _TextRead
-        if text.is_literal:
-            read = text.literal
-        elif len(parts) == 1 and not isinstance(parts[0], str):
+        # One placeholder first: most texts read here for the first time are an input read
+        # by a few steps (the words are read once for every step holding them).
+        if len(parts) == 1 and not isinstance(parts[0], str):
             kind, name = parts[0].kind, parts[0].name
-            read = (kind, name, isinstance(parts[0], ir.InputValue), ((kind, name),))
+            read = (kind, name, kind == "input", ((kind, name),))  # an InputValue's kind
+        elif text.is_literal:
+            read = text.literal
         else:
             read = _PIECES
         self.held.append(text)
@@ -251,7 +279,7 @@ def _read(step: ir.Step, seen: _Seen) -> tuple[tuple[object, ...], _Member]:
     """The step's shape: the step without names and with every literal command/args word as
     a hole (steps of one shape share a template), compared as a tuple; and the step as a
     member of its shape."""
-    renames = _renames(step)
+    renames, inputs = _read_inputs(step, seen)
     words: list[str | None] = []
     renamed: list[int] = []
     text_keys: list[object] = []
@@ -304,9 +332,7 @@ def _read(step: ir.Step, seen: _Seen) -> tuple[tuple[object, ...], _Member]:
              None if security is None else seen.spanless_of(security),
              tuple([(o.name, names.get(id(o.type)) or seen.type_name(o.type), o.path, o.stdout)
                     for o in step.outputs]),
-             len(step.command), tuple(text_keys), tuple(env),
-             tuple([(renames[i.name], names.get(id(i.type)) or seen.type_name(i.type))
-                    for i in step.inputs]))
+             len(step.command), tuple(text_keys), tuple(env), inputs)
     return shape, _Member(step, renames, words, renamed)
 
 
@@ -349,8 +375,8 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
         texts = made_texts.get(id(members))
         if texts is None:
             texts = made_texts[id(members)] = _texts(first, {}, nodes)
-            steps[first_position] = _share(first, template, {}, nodes, texts)
-        steps[position] = _share(member, template, {}, nodes, texts)
+            steps[first_position] = _share(first, template, {}, nodes, texts, seen)
+        steps[position] = _share(member, template, {}, nodes, texts, seen)
     shared = replaced = 0
     for members in shapes.values():
         if len(members) > 1:
@@ -360,7 +386,7 @@ def dedupe_templates(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             template, lifted = _template([member for _, member in members])
             texts = _texts(members[0][1], lifted, nodes)
             for position, member in members:
-                steps[position] = _share(member, template, lifted, nodes, texts)
+                steps[position] = _share(member, template, lifted, nodes, texts, seen)
     if not shared:
         return graph
     plural = "template" if shared == 1 else "templates"
@@ -396,15 +422,16 @@ def _texts(member: _Member, lifted: dict[int, str], nodes: ir.SharedNodes
 
 
 def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes,
-           texts: tuple[list[ir.Text], list[ir.Text]] | None = None) -> ir.Step:
+           texts: tuple[list[ir.Text], list[ir.Text]] | None = None,
+           seen: _Seen | None = None) -> ir.Step:
     """The step running the shared template, with ``texts`` as its command and args (made by
     _texts for its shape's first step, or for this one if not given). What the renaming
     leaves unchanged (params' inputs, env) is kept as it is, as a shallow copy would."""
     step, renames = member.step, member.renames
     inputs = []
-    for item in step.inputs:
-        name = renames[item.name]
-        inputs.append(item if name == item.name else ir.renamed_input(item, name))
+    # renames holds the inputs' names in their order (each input once): no name read again.
+    for item, (name, renamed) in zip(step.inputs, renames.items(), strict=True):
+        inputs.append(item if renamed == name else ir.renamed_input(item, renamed))
     for position, name in lifted.items():
         value = member.words[position]
         assert value is not None  # only literal words differ
@@ -414,8 +441,12 @@ def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.Sha
         env = [var if var.value is None or not _reads_renamed(var.value, renames) else
                ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in env]
     command, args = _texts(member, lifted, nodes) if texts is None else texts
-    return ir.updated(step, template=template, inputs=inputs, env=env,
-                      command=command, args=args)
+    fields_set = (seen or _Seen()).fields_set_sharing(step.__pydantic_fields_set__)
+    return ir.copied(step, {"template": template, "inputs": inputs, "env": env,
+                            "command": command, "args": args}, fields_set)
+
+
+_SHARING = frozenset(("template", "inputs", "env", "command", "args"))  # what _share sets
 
 
 _STRING = ir.Type(name="string")

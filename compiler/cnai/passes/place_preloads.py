@@ -14,6 +14,8 @@ from cnai.semantics import ir
 
 
 def place_preloads(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
+    if not graph.datasets:  # most pipelines: no preload to remove, no mounts to read
+        return graph
     mounted = {m.dataset for s in graph.steps if s.kind not in ("preload", "dataload")
                for m in s.mounts}
     unused = [d for d in graph.datasets if d.name not in mounted]

@@ -9,7 +9,9 @@ step's outputs, which its signature declares, not the .cnai file. Changes nothin
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
+from itertools import chain
 
 from cnai.context import CompileContext
 from cnai.semantics import ir
@@ -35,15 +37,15 @@ def _read_elsewhere(graph: ir.Pipeline) -> Iterator[ir.Source]:
 def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
     params: set[str] = set()
     outputs: set[tuple[str, str]] = set()
-    # Steps' inputs, most of what is read, in a loop of their own: a generator's step for
-    # each of them cost as much as judging them.
-    for step in graph.steps:
-        for item in step.inputs:
-            source = item.source
-            if type(source) is ir.OutputRef:
-                outputs.add((source.step, source.output))
-            elif type(source) is ir.ParamRef:
-                params.add(source.name)
+    # Steps' inputs, most of what is read: their sources gathered in C, each judged once. The
+    # steps reading one value share its source (the checker's StepInputs names each once per
+    # pipeline), so there are several times fewer sources than inputs.
+    sources = list(map(_source, chain.from_iterable(map(_inputs, graph.steps))))
+    for source in dict(zip(map(id, sources), sources, strict=True)).values():
+        if type(source) is ir.OutputRef:
+            outputs.add((source.step, source.output))
+        elif type(source) is ir.ParamRef:
+            params.add(source.name)
     for source in _read_elsewhere(graph):
         if isinstance(source, ir.OutputRef):
             outputs.add((source.step, source.output))
@@ -55,12 +57,14 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
                                  "unused", help=["remove it, or read it in a step"])
             ctx.explain.append(f"report_unused: param `{param.name}` is never used")
     for step in graph.steps:
-        if step.function is not None:
-            continue  # a function's return values are what it returns, used or not
+        name = step.name
         for output in step.outputs:
-            # A metric is shown, not only read; nothing in the .cnai file declares a
-            # function's outputs to remove.
-            if (output.metric_of is not None or (step.name, output.name) in outputs
+            if (name, output.name) in outputs:  # most outputs: asked first
+                continue
+            # A function's return values are what it returns, used or not; a metric is
+            # shown, not only read; nothing in the .cnai file declares a function's outputs
+            # to remove.
+            if (step.function is not None or output.metric_of is not None
                     or output.type.is_artifact):
                 continue
             ctx.diagnostics.warn(
@@ -70,3 +74,7 @@ def report_unused(graph: ir.Pipeline, ctx: CompileContext) -> ir.Pipeline:
             ctx.explain.append(f"report_unused: output `{step.name}.{output.name}` is never "
                                "read")
     return graph
+
+
+_inputs = operator.attrgetter("inputs")
+_source = operator.attrgetter("source")

@@ -17,6 +17,7 @@ from cnai.diagnostics import DiagnosticBag, Label
 from cnai.semantics import identity, ir
 from cnai.semantics.placement import place_like_pipeline
 from cnai.semantics.step_inputs import StepInputs
+from cnai.source import Span
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -87,8 +88,13 @@ def group_edges(pipeline: ir.Pipeline) -> dict[str, list[ir.Dependency]]:
 
 def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
            groups: dict[str, list[ir.Dependency]]) -> list[ir.Dependency]:
-    if not step.depends and step.group is None and step.when is None and not step.mounts:
-        return _data_edges(step)
+    # The fields every step is asked for read from its __dict__: an IR node's attribute goes
+    # through pydantic's __getattr__ hook, which keeps Python from specialising the lookup
+    # (for one or two fields the __dict__, itself such an attribute, saves nothing).
+    values = step.__dict__
+    if not values["depends"] and values["group"] is None and values["when"] is None and not (
+            values["mounts"]):
+        return _data_edges(values["inputs"])
     found = list(step.depends)
     if step.group is not None:
         for group in pipeline.ancestors(step.group):
@@ -112,18 +118,17 @@ def _edges(step: ir.Step, preloads: dict[str, str], pipeline: ir.Pipeline,
     return sorted(strongest.values(), key=_by_step)
 
 
-def _data_edges(step: ir.Step) -> list[ir.Dependency]:
+def _data_edges(inputs: list[ir.Input]) -> list[ir.Dependency]:
     """_edges of a step whose only edges are the outputs it reads (most steps): each a data
     edge, the strongest kind, so the first read of a step is its edge and the others are
-    not made."""
-    strongest: dict[str, ir.Dependency] = {}
-    for read in step.inputs:
+    not made. Sources are told by type(): an isinstance that fails on a model class goes
+    through pydantic's ABC metaclass, and about half of the inputs read params."""
+    first_reads: dict[str, Span | None] = {}
+    for read in inputs:
         source = read.source
-        if isinstance(source, ir.OutputRef) and source.step not in strongest:
-            strongest[source.step] = ir.Dependency.of(source.step, "data", read.span)
-    if len(strongest) < 2:
-        return list(strongest.values())
-    return sorted(strongest.values(), key=_by_step)
+        if type(source) is ir.OutputRef and source.step not in first_reads:
+            first_reads[source.step] = read.span
+    return ir.data_dependencies(first_reads)  # by step, as _edges sorts them
 
 
 def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipeline | None:
@@ -132,9 +137,19 @@ def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipelin
     steps = [place_like_pipeline(preload_step(d).model_copy(update=pod), pipeline)
              for d in pipeline.datasets] + pipeline.steps
     groups = group_edges(pipeline)
-    for step in steps:
-        ir.assign(step, depends=_edges(step, preloads, pipeline, groups))
-    ordered = topological_order(steps)
+    # Whether the steps are in order already (as written, most are) is seen as their edges
+    # are made, rather than in a second walk over them all (topological_order's _in_order).
+    index = {step.name: position for position, step in enumerate(steps)}
+    in_order = True
+    edges = []
+    for position, step in enumerate(steps):
+        depends = _edges(step, preloads, pipeline, groups)
+        edges.append(depends)
+        for dep in depends:
+            if index[dep.step] >= position:
+                in_order = False
+    ir.assign_each(steps, "depends", edges)
+    ordered = list(steps) if in_order else topological_order(steps)
     if ordered is None:
         order = {step.name: index for index, step in enumerate(steps)}
         _report_cycles(to_networkx(steps), steps, order, diagnostics)

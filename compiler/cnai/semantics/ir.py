@@ -1022,3 +1022,46 @@ def renamed_input(item: Input, name: str) -> Input:
     values = item.__dict__.copy()
     values["name"] = name
     return _trusted(Input, values, item.__pydantic_fields_set__)
+
+
+def assign_each(nodes: list[_N], name: str, values: list[Any]) -> None:
+    """:func:`assign` of one field, ``NAME=value``, to each of ``nodes`` with its value, in
+    one call: build_graph sets every step's ``depends``, and assign's keyword arguments and
+    the shared fields sets' ``update`` cost three calls per step. A fields set that names the
+    field already (a step's, from the checker) is left as it is, as assign leaves it."""
+    for node, value in zip(nodes, values, strict=True):
+        node.__dict__[name] = value
+        fields_set = node.__pydantic_fields_set__
+        if name not in fields_set:
+            fields_set.add(name)  # a SharedFieldsSet refuses it, as with assign
+
+
+
+
+def copied(node: _N, changes: dict[str, Any], fields_set: set[str]) -> _N:
+    """``updated(node, **changes)`` given the copy's fields set, which must be the node's with
+    the names of ``changes`` added (``shared_fields_set(node's | names)``, or the node's if
+    it names them all): for a pass that copies thousands of steps changing the same fields,
+    which makes that set once per set copied rather than once per step (_fields_set_with
+    makes a frozenset of every name to look the shared one up). The node's dict is copied,
+    then changed: cheaper than a merge of the two."""
+    assert node.__pydantic_private__ is None, "a node with private attributes: use model_copy"
+    values = node.__dict__.copy()
+    values.update(changes)
+    return _trusted(type(node), values, fields_set)
+
+
+def data_dependencies(reads: dict[str, Span | None]) -> list[Dependency]:
+    """``Dependency.of(step, "data", span)`` for each step and span of ``reads``, sorted by
+    step, without two calls per edge (build_graph makes one for every output a step reads;
+    _trusted's body as in Input.of)."""
+    edges = []
+    for step in sorted(reads):
+        node = _new(Dependency)
+        _set_dict(node, "__dict__", {"step": step, "kind": "data", "span": reads[step],
+                                     "outcome": "succeeded"})
+        _set_fields_set(node, _ALL_FIELDS[Dependency])
+        _set_extra(node, None)
+        _set_private(node, None)
+        edges.append(node)
+    return edges
