@@ -178,22 +178,27 @@ def test_a_cron_workflow_keeps_its_exit_handler_and_is_packed() -> None:
     assert_packed(result.documents, unsplit)
 
 
-def test_a_template_calling_a_workflow_template_stays_consistent_when_nested() -> None:
-    # A DAG packed into a WorkflowTemplate calls by plain name only within its own object:
-    # Argo looks the name up in the calling template's object (context.go, tmplBase).
-    big = {"name": "big", "dag": {"tasks": [{"name": f"t{i}", "template": f"leaf{i}"}
-                                            for i in range(150)]}}
+def _nested() -> Json:
+    """A Workflow whose packed DAG calls templates of its own object and of an earlier one:
+    main's first 199 calls fill the Workflow's 200 templates, so `big` is packed, and its
+    leaves (1.2 MB) need two WorkflowTemplates."""
     leaves = [{"name": f"leaf{i}", "container": {"image": "busybox", "args": ["x" * 8000]}}
               for i in range(150)]
-    # main's first 199 calls fill the Workflow's 200 templates, so `big` is packed, and its
-    # leaves (1.2 MB) need two WorkflowTemplates.
+    big = {"name": "big", "dag": {"tasks": [{"name": f"t{i}", "template": f"leaf{i}"}
+                                            for i in range(150)]}}
     small = [{"name": f"small{i}", "container": {"image": "busybox"}} for i in range(199)]
     main = {"name": "main", "dag": {"tasks": [
         *({"name": f"s{i}", "template": f"small{i}"} for i in range(199)),
         {"name": "b", "template": "big"}]}}
-    workflow = {"apiVersion": argo_package.API_VERSION, "kind": "Workflow",
-                "metadata": {"generateName": "p-", "labels": {"cnai.dev/pipeline": "p"}},
-                "spec": {"entrypoint": "main", "templates": [main, *small, big, *leaves]}}
+    return {"apiVersion": argo_package.API_VERSION, "kind": "Workflow",
+            "metadata": {"generateName": "p-", "labels": {"cnai.dev/pipeline": "p"}},
+            "spec": {"entrypoint": "main", "templates": [main, *small, big, *leaves]}}
+
+
+def test_a_template_calling_a_workflow_template_stays_consistent_when_nested() -> None:
+    # A DAG packed into a WorkflowTemplate calls by plain name only within its own object:
+    # Argo looks the name up in the calling template's object (context.go, tmplBase).
+    workflow = _nested()
     unsplit = copy.deepcopy(workflow)
     documents = argo_package.package(workflow, "p")
     assert [d["kind"] for d in documents] == ["WorkflowTemplate"] * 2 + ["Workflow"]
@@ -228,6 +233,48 @@ def test_ten_thousand_steps_compile_for_argo_within_every_limit(
     assert object_size(unsplit) > ARGO_OBJECT_BYTES  # what used to be E0402
     assert [w.code for w in result.warnings] == []  # no W0401, no W0402
     assert_packed(result.documents, unsplit)
+
+
+@pytest.mark.parametrize("case", ["fits", "distinct", "cron", "nested", "non-ascii"])
+def test_packed_objects_come_with_their_sizes(case: str) -> None:
+    """package_sized's sizes are the objects' own (object_size), counted from the templates'
+    JSON and what each templateRef adds, not written again; check_size reports them."""
+    pipeline = "p"
+    if case == "nested":
+        workflow = _nested()
+    else:
+        text = generate(60 if case in ("fits", "non-ascii") else 400, shapes=None)
+        if case == "cron":
+            text = text.replace("pipeline bench {", 'pipeline bench {\n  schedule = "0 2 * * *"', 1)
+        if case == "non-ascii":
+            image = '"registry.example.com/ml/job3:1.0"'
+            text = text.replace(image, image + '  env { NOTE = "é 字 <\\"q\\">" }')
+            assert "字" in text
+        workflow = compile_capturing(text)[1]
+        pipeline = workflow["metadata"]["labels"]["cnai.dev/pipeline"]
+    packed = argo_package.package_sized(workflow, pipeline)
+    assert (len(packed) == 1) == (case in ("fits", "non-ascii"))
+    assert [size for _, size in packed] == [object_size(d) for d, _ in packed]
+
+
+def test_check_size_reads_the_sizes_the_backend_measured() -> None:
+    from cnai.passes.check_size import check_size
+
+    result = compile_source(generate(400, shapes=None), "big.cnai", "argo")
+    assert result.graph is not None and len(result.documents) > 1
+    ctx = CompileContext(options=Options())  # no sizes: each object measured here
+    check_size(result.documents, result.graph, ctx)
+    assert [line for line in result.explain if line.startswith("check_size")] == ctx.explain
+    # And from the context, not measured again: a size put there is the one reported.
+    ctx = CompileContext(options=Options())
+    document = result.documents[-1]
+    ctx.sizes[id(document)] = (document, 2_000_000)
+    check_size([document], result.graph, ctx)
+    assert [d.code for d in ctx.diagnostics] == ["E0402"]
+    ctx = CompileContext(options=Options())
+    ctx.sizes[id(document)] = ({}, 2_000_000)  # another object's: not this one's size
+    check_size([document], result.graph, ctx)
+    assert list(ctx.diagnostics) == []
 
 
 def test_split_writes_workflow_templates_before_the_workflow(tmp_path: Path) -> None:

@@ -46,6 +46,10 @@ class CompileContext:
     diagnostics: DiagnosticBag = field(default_factory=DiagnosticBag)
     explain: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)  # every file read, by path
+    # Sizes of emitted objects (limits.object_size) that their backend worked out already,
+    # by id() and with the object (an id names one object only while it lives): check_size
+    # reads them rather than writing each object's JSON again.
+    sizes: dict[int, tuple[object, int]] = field(default_factory=dict)
 
     def unsupported(self, span: Span, code: str, message: str, *, help: str = "") -> None:
         """A construct the target cannot express: an error pointing at the user's text."""

@@ -78,7 +78,9 @@ def emit(pipeline: ir.Pipeline, ctx: CompileContext) -> list[dict[str, Any]]:
     MAX_ITEMS templates, the WorkflowTemplates it needs first (argo_package); then the
     namespace objects it needs."""
     workflow = ArgoBackend(pipeline, ctx).workflow()
-    return [*argo_package.package(workflow, pipeline.k8s_name), *cloud.quota_objects(pipeline)]
+    packed = argo_package.package_sized(workflow, pipeline.k8s_name)
+    ctx.sizes.update((id(document), (document, size)) for document, size in packed)
+    return [*(document for document, _ in packed), *cloud.quota_objects(pipeline)]
 
 
 class ArgoBackend:

@@ -50,10 +50,11 @@ PACK_BYTES = ARGO_WARN_BYTES  # each object stays below check_size's warning
 NAME_MAX = 63  # validate.go: maxCharsInObjectName, for Workflows and WorkflowTemplates
 DIGEST_CHARS = 10
 PIPELINE_LABEL = "cnai.dev/pipeline"
-# What a task gains when ``template`` becomes ``templateRef`` to the longest allowed name.
-_REF_GROWTH = (len(json.dumps({"templateRef": {"name": "x" * NAME_MAX, "template": ""}},
-                              separators=(",", ":")))
-               - len(json.dumps({"template": ""}, separators=(",", ":"))))
+# What a task's JSON gains when ``template`` becomes ``templateRef`` to an object named
+# "" (_REF_BASE: add the name's JSON), and to the longest allowed name (_REF_GROWTH).
+_REF_BASE = (len(json.dumps({"templateRef": {"name": "", "template": ""}}, separators=(",", ":")))
+             - len(json.dumps({"template": ""}, separators=(",", ":"))) - len('""'))
+_REF_GROWTH = _REF_BASE + len(json.dumps("x" * NAME_MAX))
 
 
 def templates_of(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,15 +77,22 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
 
     ``pipeline`` is the pipeline's Kubernetes name. Rewrites ``workflow`` in place.
     """
+    return [document for document, _ in package_sized(workflow, pipeline)]
+
+
+def package_sized(workflow: dict[str, Any],
+                  pipeline: str) -> list[tuple[dict[str, Any], int]]:
+    """package(), each object with its size as object_size counts it: the templates' JSON
+    is written here anyway, and writing the objects again to measure them costs as much."""
     spec = workflow["spec"].get("workflowSpec", workflow["spec"])
     templates: list[dict[str, Any]] = spec["templates"]
     # Each template's JSON, made once: its length is its share of the object's size, and the
     # packed ones' texts make the names' digest.
     texts = {t["name"]: _json(t) for t in templates}
-    if (len(templates) <= MAX_TEMPLATES
-            and _size_without_templates(workflow) + sum(map(len, texts.values()))
-            + len(templates) - 1 <= ARGO_OBJECT_BYTES):
-        return [workflow]
+    envelope = _size_without_templates(workflow)  # the rest of the Workflow, which stays
+    size = _sized(envelope, [len(text) for text in texts.values()])
+    if len(templates) <= MAX_TEMPLATES and size <= ARGO_OBJECT_BYTES:
+        return [(workflow, size)]
     by_name = {t["name"]: t for t in templates}
     tasks = {t["name"]: tasks_of(t) for t in templates}  # walked once, read thrice
     calls = {name: list(dict.fromkeys([task["template"] for task in found
@@ -98,7 +106,7 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
     cost = {name: len(texts[name]) + 1 + _REF_GROWTH * len(found)
             for name, found in tasks.items()}
     roots = [spec["entrypoint"], *([spec["onExit"]] if spec.get("onExit") else [])]
-    kept = _kept(workflow, roots, calls, callers, cost)
+    kept = _kept(envelope, roots, calls, callers, cost)
     rest = [name for name in _walk(roots, calls, [t["name"] for t in templates])
             if name not in kept]
     bins = _pack(rest, cost)
@@ -109,14 +117,26 @@ def package(workflow: dict[str, Any], pipeline: str) -> list[dict[str, Any]]:
     prefix = k8s_name(pipeline, NAME_MAX - suffix_max)
     names = [f"{prefix}-{digest[:DIGEST_CHARS]}-{n}" for n in range(1, len(bins) + 1)]
     home = {name: names[index] for index, members in enumerate(bins) for name in members}
-    for name, found in tasks.items():
-        _refer(found, home.get(name), home)
+    # Each template's size once its calls point where their templates live.
+    final = {name: len(texts[name]) + _refer(found, home.get(name), home)
+             for name, found in tasks.items()}
     spec["templates"] = [t for t in templates if t["name"] in kept]
-    packed = [{"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
-               "metadata": {"name": name, "labels": {PIPELINE_LABEL: pipeline}},
-               "spec": {"templates": [by_name[n] for n in members]}}
-              for name, members in zip(names, bins, strict=True)]
-    return [*packed, workflow]
+    run = (workflow, _sized(envelope, [final[t["name"]] for t in spec["templates"]]))
+    packed: list[tuple[dict[str, Any], int]] = []
+    for name, members in zip(names, bins, strict=True):
+        holder: list[dict[str, Any]] = []
+        document = {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
+                    "metadata": {"name": name, "labels": {PIPELINE_LABEL: pipeline}},
+                    "spec": {"templates": holder}}
+        packed.append((document, _sized(object_size(document), [final[n] for n in members])))
+        holder += [by_name[n] for n in members]
+    return [*packed, run]
+
+
+def _sized(envelope: int, templates: list[int]) -> int:
+    """The size of an object whose template list, empty, makes it ``envelope`` bytes, once
+    it holds templates of these sizes: theirs and a comma between each two."""
+    return envelope + sum(templates) + max(len(templates) - 1, 0)
 
 
 def _json(document: dict[str, Any]) -> str:
@@ -137,11 +157,11 @@ def _size_without_templates(workflow: dict[str, Any]) -> int:
     return size
 
 
-def _kept(workflow: dict[str, Any], roots: list[str], calls: dict[str, list[str]],
+def _kept(size: int, roots: list[str], calls: dict[str, list[str]],
           callers: dict[str, set[str]], cost: dict[str, int]) -> set[str]:
     """The templates the Workflow keeps: the roots, then, walking breadth first, every
-    template all of whose callers it keeps, while the Workflow stays within both limits."""
-    size = _size_without_templates(workflow)
+    template all of whose callers it keeps, while the Workflow (``size`` bytes without
+    templates) stays within both limits."""
     kept: set[str] = set()
     queue = deque(roots)
     while queue:
@@ -196,10 +216,11 @@ def _pack(names: list[str], cost: dict[str, int]) -> list[list[str]]:
     return bins
 
 
-def _refer(tasks: list[dict[str, Any]], where: str | None, home: dict[str, str]) -> None:
+def _refer(tasks: list[dict[str, Any]], where: str | None, home: dict[str, str]) -> int:
     """Point each call of a template's ``tasks`` (the template lives in ``where``, None for
     the Workflow) at the object holding the callee: a name in the same object, a
-    templateRef otherwise."""
+    templateRef otherwise. Returns the bytes the template's JSON grows by."""
+    grown = 0
     for task in tasks:
         callee = task.get("template")
         if callee is None or home.get(callee) == where:
@@ -207,3 +228,7 @@ def _refer(tasks: list[dict[str, Any]], where: str | None, home: dict[str, str])
         assert callee in home, f"{callee} is called from a WorkflowTemplate but kept"
         del task["template"]
         task["templateRef"] = {"name": home[callee], "template": callee}
+        # `"template":X` became `"templateRef":{"name":N,"template":X}`: the same keys
+        # besides, so the same commas.
+        grown += _REF_BASE + len(json.dumps(home[callee]))
+    return grown
