@@ -40,6 +40,8 @@ _FIRST = {
 # Lines of text split at a time: the tokens of one chunk are held at once, not the file's.
 _CHUNK = 1 << 15
 _FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
+# The keywords a body's key may be, read as a NAME key is (field_name).
+_KEYWORD_KEYS = _FIELD_NAMES - {"NAME", "STRING"}
 # Recursion (blocks, expressions, types) deeper than this goes to the LALR path, which takes
 # any depth without recursing and refuses over MAX_DEPTH with E0008.
 _NESTING = MAX_DEPTH
@@ -127,9 +129,13 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
         cut = stop if cut == -1 else cut + 1
         # between, blanks, token, between, blanks, token, ..., the rest
         pieces = split(text[position:cut])
-        if blanks("".join(pieces[::3])) is None:
+        # Nothing may be between two matches, and only blanks after the last: the offsets
+        # are then counted over blanks and tokens alone (a third fewer int objects to
+        # make, which were most of accumulate's time).
+        if "".join(pieces[:-1:3]) or blanks(pieces[-1]) is None:
             raise _Unexpected
-        values = pieces[2::3]
+        del pieces[::3]
+        values = pieces[1::2]
         values = list(map(names.setdefault, values, values))
         found: list[str | None] = list(map(kinds_of.get, values))
         for number in _indices(found, None):  # a text not met before
@@ -140,7 +146,7 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
             found[number] = kinds_of[value] = kind
         kinds = cast(list[str], found)
         offsets = list(accumulate(map(len, pieces), initial=position))
-        tokens = zip(kinds, values, offsets[2:-1:3], offsets[3::3], strict=True)
+        tokens = zip(kinds, values, offsets[1::2], offsets[2::2], strict=True)
         if "COMMENT" in kinds:
             yield (token for token in tokens if token[0] != "COMMENT")
         else:
@@ -309,9 +315,10 @@ class _Descent:
         while True:
             kind = self.kind
             item: ast.BodyItem
-            if kind == "NAME":
-                # `name = value`, most of a body: a literal value (a string, an integer) is
-                # read here, without the calls field_item, expr and atom make for it.
+            if kind == "NAME" or kind in _KEYWORD_KEYS:
+                # `name = value` or `name { ... }`, most of a body: a literal value (a string,
+                # an integer) or a list is read here, without the calls field_item, expr and
+                # atom make for it.
                 start = self.start
                 key = ast.Ident(self.value, Span(source, start, self.end))
                 self.kind, self.value, self.start, self.end = next_token()
@@ -337,26 +344,39 @@ class _Descent:
                 elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
                     literal = ast.IntLit(int(value), Span(source, self.start, end))
                     self.kind, self.value, self.start, self.end = next_token()
+                expr: ast.Expr
                 if literal is None:
-                    item = self.assignment(key, start, self.expr())
-                    depth = item._depth
+                    if kind == "[":
+                        expr = self.list_lit()
+                        kind = self.kind
+                        if kind == "COMP_OP" or kind == "and" or kind == "or":
+                            expr = self.operators(expr)
+                    else:
+                        expr = self.expr()
                 else:
                     kind = self.kind
                     if kind == "COMP_OP" or kind == "and" or kind == "or":
-                        item = self.assignment(key, start, self.operators(literal))
-                        depth = item._depth
+                        expr = self.operators(literal)
                     else:
-                        item = ast.Assignment(key, literal, Span(source, start, end))
-                        depth = 1
-                        self.nest(item, depth)
-            elif kind in _FIELD_NAMES:
-                item = self.field_item()
-                depth = item._depth
+                        expr = literal
+                if expr is literal:
+                    item = ast.Assignment(key, expr, Span(source, start, end))
+                    depth = 1
+                else:  # as assignment()
+                    item = ast.Assignment(key, expr, Span(source, start, expr.span.end))
+                    depth = 1 + getattr(expr, "_depth", 0)
+                    if depth > MAX_DEPTH:
+                        raise _Unexpected  # E0008, which the LALR path reports
+                node: ast.Node = item  # mypy finds `_depth` in no dataclass's own slots
+                node._depth = depth
             elif kind == "}":
                 break
             elif kind == "output":
                 item = self.output_decl()
                 depth = 0
+            elif kind == "STRING":  # a quoted key
+                item = self.field_item()
+                depth = item._depth
             elif kind == "use":
                 item = self.use_decl()
                 depth = item._depth
@@ -403,9 +423,13 @@ class _Descent:
 
     def block(self, key: ast.Ident, start: int) -> ast.Block:
         """`{ ... }` after ``key``, whose text began at ``start``."""
-        self.expect("{")
+        if self.kind != "{":
+            raise _Unexpected
+        self.kind, self.value, self.start, self.end = self.next_token()
         items, depth = self.body_items()
-        block = ast.Block(key, items, Span(self.source, start, self.expect("}")))
+        end = self.end  # body_items stops only at a `}`
+        self.kind, self.value, self.start, self.end = self.next_token()
+        block = ast.Block(key, items, Span(self.source, start, end))
         self.nest(block, depth + 1)
         return block
 
@@ -424,8 +448,9 @@ class _Descent:
         return ident
 
     def type_expr(self) -> ast.TypeExpr:
-        self.deeper()
-        if self.kind == "{":  # a record alone, named for its braces (as to_ast.py)
+        kind = self.kind
+        if kind == "{":  # a record alone, named for its braces (as to_ast.py)
+            self.deeper()
             start = self.start
             fields, deepest, end = self.record_type()
             span = Span(self.source, start, end)
@@ -433,11 +458,18 @@ class _Descent:
             self.nest(node, 1 + deepest)
             self.nesting -= 1
             return node
-        if self.kind != "NAME" and self.kind != "dataset":
+        if (kind != "NAME" and kind != "dataset") or self.nesting >= _NESTING:  # as deeper()
             raise _Unexpected
         start, end = self.start, self.end
         name = ast.Ident(self.value, Span(self.source, start, end))
         self.kind, self.value, self.start, self.end = self.next_token()
+        kind = self.kind
+        if kind != "[" and kind != "{":  # a name alone, most types: nothing nested
+            alone = ast.TypeExpr(name, None, name.span, None)
+            nested: ast.Node = alone  # mypy finds `_depth` in no dataclass's own slots
+            nested._depth = 1
+            return alone
+        self.nesting += 1
         arg: ast.TypeExpr | None = None
         record: tuple[ast.FieldType, ...] | None = None
         name_end, deepest = end, 0
@@ -523,8 +555,12 @@ class _Descent:
 
     def step_decl(self, kind: str) -> ast.StepDecl:
         start = self.start
-        self.kind, self.value, self.start, self.end = self.next_token()
-        name = self.name()
+        next_token = self.next_token
+        name_kind, value, name_start, name_end = next_token()  # the name, taken at once
+        if name_kind != "NAME":
+            raise _Unexpected
+        name = ast.Ident(value, Span(self.source, name_start, name_end))
+        self.kind, self.value, self.start, self.end = next_token()
         after: tuple[ast.After, ...] = ()
         if self.kind == "after":
             self.advance()
@@ -537,10 +573,13 @@ class _Descent:
         if self.kind == "when":
             self.advance()
             when = self.expr()
-        self.expect("{")
+        if self.kind != "{":
+            raise _Unexpected
+        self.kind, self.value, self.start, self.end = next_token()
         items, depth = self.body_items()
-        node = ast.StepDecl(kind, name, after, when, items,
-                            Span(self.source, start, self.expect("}")))
+        end = self.end  # body_items stops only at a `}`
+        self.kind, self.value, self.start, self.end = next_token()
+        node = ast.StepDecl(kind, name, after, when, items, Span(self.source, start, end))
         self.nest(node, depth + 1)
         return node
 
@@ -626,9 +665,12 @@ class _Descent:
 
     def output_decl(self) -> ast.OutputDecl:
         start = self.start
-        self.kind, self.value, self.start, self.end = self.next_token()
-        name = self.name()
-        self.expect(":")
+        next_token = self.next_token
+        kind, value, name_start, name_end = next_token()  # the name and the `:` taken at once
+        if kind != "NAME" or next_token()[0] != ":":
+            raise _Unexpected
+        name = ast.Ident(value, Span(self.source, name_start, name_end))
+        self.kind, self.value, self.start, self.end = next_token()
         type_expr = self.type_expr()
         if self.kind == "at":
             self.advance()
@@ -760,14 +802,7 @@ class _Descent:
             self.advance()
             return boolean
         if kind == "[":
-            start = self.start
-            self.kind, self.value, self.start, self.end = self.next_token()
-            self.deeper()
-            items, depth = self.exprs("]")
-            self.nesting -= 1
-            node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
-            self.nest(node, depth + 1)
-            return node
+            return self.list_lit()
         if kind == "{":
             return self.record_lit()
         if kind == "(":  # grouping adds no node
@@ -786,6 +821,16 @@ class _Descent:
             self.advance()
             return number
         raise _Unexpected
+
+    def list_lit(self) -> ast.ListLit:
+        start = self.start
+        self.kind, self.value, self.start, self.end = self.next_token()
+        self.deeper()
+        items, depth = self.exprs("]")
+        self.nesting -= 1
+        node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
+        self.nest(node, depth + 1)
+        return node
 
     def record_lit(self) -> ast.RecordLit:
         start = self.start
