@@ -885,48 +885,64 @@ class _Descent:
         deepest = 0
         source = self.source
         plain = self.plain
+        interpolated = self.interpolated
         next_token = self.next_token
-        while self.kind != close:
-            # A command's words, strings and references, are read here (as atom() would),
-            # without the calls expr and atom make for each; being leaves, they are as
-            # deep as nothing else.
-            kind = self.kind
+        # A command's words, strings and references, are read here (as atom() would),
+        # without the calls expr and atom make for each; being leaves, they are as deep as
+        # nothing else. While they are, the current token is held in these locals, not in
+        # the parser's fields: it is put there before any other rule reads it.
+        kind, value, start, end = self.kind, self.value, self.start, self.end
+        while kind != close:
             leaf: ast.Expr | None = None
+            head: ast.Ident | None = None
             if kind == "STRING":
-                parts = plain.get(self.value)  # a string seen before
+                parts = plain.get(value)  # a string seen before
                 if parts is not None:
-                    leaf = ast.StringLit(parts, Span(source, self.start, self.end))
-                    self.kind, self.value, self.start, self.end = next_token()
+                    leaf = ast.StringLit(parts, Span(source, start, end))
+                    kind, value, start, end = next_token()
                 else:
-                    leaf = self.string()
+                    shape = interpolated.get(value)  # as string() finds it
+                    if shape is not None:
+                        leaf = self.builder.interpolation(shape, start, end)
+                        kind, value, start, end = next_token()
             elif kind == "NAME":
-                head = ast.Ident(self.value, Span(source, self.start, self.end))
-                self.kind, self.value, self.start, self.end = next_token()
-                kind = self.kind
-                if kind == ".":
-                    leaf = self.ref(head)
+                head = ast.Ident(value, Span(source, start, end))
+                ref_start = start
+                kind, value, start, end = next_token()
+                if kind == ".":  # a dotted name, as ref() reads it
+                    parts_read = [head]
+                    ref_end = 0
+                    while kind == ".":
+                        kind, value, start, ref_end = next_token()
+                        if kind != "NAME":
+                            raise _Unexpected
+                        parts_read.append(ast.Ident(value, Span(source, start, ref_end)))
+                        kind, value, start, end = next_token()
+                    leaf = ast.Ref(tuple(parts_read), Span(source, ref_start, ref_end))
                 elif kind != "(":
                     leaf = ast.Ref((head,), head.span)  # one span serves both, as in ref()
-                else:
-                    leaf = self.call(head)  # not a leaf: the operators' path below
-            kind = self.kind
-            item: ast.Expr
-            if leaf is None:
-                item = self.expr()
-            elif (kind == "COMP_OP" or kind == "and" or kind == "or"
-                  or type(leaf) is ast.Call):
-                item = self.operators(leaf)
-            else:
+            if leaf is not None and kind == ",":  # a leaf and a comma: most of a list
                 items.append(leaf)
-                if kind != ",":
-                    break
-                self.kind, self.value, self.start, self.end = next_token()
+                kind, value, start, end = next_token()
                 continue
+            self.kind, self.value, self.start, self.end = kind, value, start, end
+            item: ast.Expr
+            if leaf is not None:
+                if kind != "COMP_OP" and kind != "and" and kind != "or":
+                    items.append(leaf)
+                    break
+                item = self.operators(leaf)
+            elif head is not None:  # a call, which nests
+                item = self.operators(self.call(head))
+            else:
+                item = self.expr()
             depth = getattr(item, "_depth", 0)
             if depth > deepest:
                 deepest = depth
             items.append(item)
-            if self.kind != ",":
+            kind, value, start, end = self.kind, self.value, self.start, self.end
+            if kind != ",":
                 break
-            self.kind, self.value, self.start, self.end = next_token()
+            kind, value, start, end = next_token()
+        self.kind, self.value, self.start, self.end = kind, value, start, end
         return tuple(items), deepest
