@@ -312,97 +312,97 @@ class _Descent:
         source = self.source
         plain = self.plain
         next_token = self.next_token
-        # `name = literal` (a string seen before, an integer), most of a body, is read with
-        # the current token held in these locals (as exprs does), not in the parser's fields:
-        # they are set before any other rule reads them, and read back after.
-        kind, value, start, end = self.kind, self.value, self.start, self.end
         while True:
+            kind = self.kind
             item: ast.BodyItem
             if kind == "NAME" or kind in _KEYWORD_KEYS:
-                # `name = value` or `name { ... }`: a literal or a list value is read here,
-                # without the calls field_item, expr and atom make for it.
-                key_start = start
-                key = ast.Ident(value, Span(source, start, end))
-                kind, value, start, end = next_token()
-                if kind != "=":
-                    self.kind, self.value, self.start, self.end = kind, value, start, end
-                    item = self.block(key, key_start)
+                # `name = value` or `name { ... }`, most of a body: a literal value (a string,
+                # an integer) or a list is read here, without the calls field_item, expr and
+                # atom make for it.
+                start = self.start
+                key = ast.Ident(self.value, Span(source, start, self.end))
+                self.kind, self.value, self.start, self.end = next_token()
+                if self.kind != "=":
+                    item = self.block(key, start)
                     depth = item._depth
-                else:
-                    kind, value, start, end = next_token()
-                    literal: ast.Expr | None = None
-                    literal_end = end
-                    if kind == "STRING":
-                        parts = plain.get(value)  # a string seen before
-                        if parts is not None:
-                            literal = ast.StringLit(parts, Span(source, start, end))
-                            kind, value, start, end = next_token()
-                    elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
-                        literal = ast.IntLit(int(value), Span(source, start, end))
-                        kind, value, start, end = next_token()
-                    if literal is not None and kind != "COMP_OP" and kind != "and" and (
-                            kind != "or"):
-                        assignment = ast.Assignment(key, literal,
-                                                    Span(source, key_start, literal_end))
-                        node: ast.Node = assignment  # mypy finds `_depth` in no own slots
-                        node._depth = 1
-                        items.append(assignment)
-                        if deepest < 1:
-                            deepest = 1
-                        continue
-                    self.kind, self.value, self.start, self.end = kind, value, start, end
-                    expr: ast.Expr
-                    if literal is not None:
-                        expr = self.operators(literal)
-                    elif kind == "[" or kind == "STRING":  # a list, a string not seen before
-                        expr = self.list_lit() if kind == "[" else self.string()
+                    items.append(item)
+                    if depth > deepest:
+                        deepest = depth
+                    continue
+                self.kind, self.value, self.start, self.end = next_token()
+                kind = self.kind
+                value = self.value
+                literal: ast.Expr | None = None
+                end = self.end
+                if kind == "STRING":
+                    parts = plain.get(value)  # a string seen before
+                    if parts is not None:
+                        literal = ast.StringLit(parts, Span(source, self.start, end))
+                        self.kind, self.value, self.start, self.end = next_token()
+                    else:
+                        literal = self.string()
+                elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
+                    literal = ast.IntLit(int(value), Span(source, self.start, end))
+                    self.kind, self.value, self.start, self.end = next_token()
+                expr: ast.Expr
+                if literal is None:
+                    if kind == "[":
+                        expr = self.list_lit()
                         kind = self.kind
                         if kind == "COMP_OP" or kind == "and" or kind == "or":
                             expr = self.operators(expr)
                     else:
                         expr = self.expr()
-                    item = self.assignment(key, key_start, expr)
-                    depth = item._depth
+                else:
+                    kind = self.kind
+                    if kind == "COMP_OP" or kind == "and" or kind == "or":
+                        expr = self.operators(literal)
+                    else:
+                        expr = literal
+                if expr is literal:
+                    item = ast.Assignment(key, expr, Span(source, start, end))
+                    depth = 1
+                else:  # as assignment()
+                    item = ast.Assignment(key, expr, Span(source, start, expr.span.end))
+                    depth = 1 + getattr(expr, "_depth", 0)
+                    if depth > MAX_DEPTH:
+                        raise _Unexpected  # E0008, which the LALR path reports
+                node: ast.Node = item  # mypy finds `_depth` in no dataclass's own slots
+                node._depth = depth
             elif kind == "}":
                 break
+            elif kind == "output":
+                item = self.output_decl()
+                depth = 0
+            elif kind == "STRING":  # a quoted key
+                item = self.field_item()
+                depth = item._depth
+            elif kind == "use":
+                item = self.use_decl()
+                depth = item._depth
+            elif kind == "mount":
+                start = self.start
+                self.advance()
+                dataset = self.name()
+                item = ast.MountDecl(dataset, Span(self.source, start, dataset.span.end))
+                depth = 0
+            elif kind == "distributed":
+                start = self.start
+                self.advance()
+                framework = self.name()
+                self.expect("{")
+                inner, depth = self.body_items()
+                item = ast.DistributedDecl(framework, inner,
+                                           Span(self.source, start, self.expect("}")))
+                depth += 1
+                self.nest(item, depth)
             else:
-                self.kind, self.value, self.start, self.end = kind, value, start, end
-                item, depth = self.body_item(kind)
+                raise _Unexpected
             items.append(item)
             if depth > deepest:
                 deepest = depth
-            kind, value, start, end = self.kind, self.value, self.start, self.end
-        self.kind, self.value, self.start, self.end = kind, value, start, end
         self.nesting -= 1
         return tuple(items), deepest
-
-    def body_item(self, kind: str) -> tuple[ast.BodyItem, int]:
-        """An item of a body other than `name = value` and `name { ... }` (a current token
-        of ``kind``), and its depth."""
-        if kind == "output":
-            return self.output_decl(), 0
-        if kind == "STRING":  # a quoted key
-            field = self.field_item()
-            return field, field._depth
-        if kind == "use":
-            use = self.use_decl()
-            return use, use._depth
-        if kind == "mount":
-            start = self.start
-            self.advance()
-            dataset = self.name()
-            return ast.MountDecl(dataset, Span(self.source, start, dataset.span.end)), 0
-        if kind == "distributed":
-            start = self.start
-            self.advance()
-            framework = self.name()
-            self.expect("{")
-            inner, depth = self.body_items()
-            item = ast.DistributedDecl(framework, inner,
-                                       Span(self.source, start, self.expect("}")))
-            self.nest(item, depth + 1)
-            return item, depth + 1
-        raise _Unexpected
 
     # ---- declarations -------------------------------------------------------------------
 
