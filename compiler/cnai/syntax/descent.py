@@ -20,8 +20,7 @@ import re
 import string
 from collections.abc import Callable, Iterator
 from functools import cache
-from itertools import accumulate, chain, repeat
-from typing import cast
+from itertools import accumulate, chain, islice, repeat
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
@@ -93,17 +92,6 @@ def _depth(node: ast.Node) -> int:
     return getattr(node, "_depth", 0)
 
 
-def _indices(items: list[str | None], item: str | None) -> Iterator[int]:
-    """Where ``item`` is in ``items`` (list.index finds each in C)."""
-    found = -1
-    while True:
-        try:
-            found = items.index(item, found + 1)
-        except ValueError:
-            return
-        yield found
-
-
 def _tokens(tables: Tables, text: str, start: int, stop: int
             ) -> Iterator[Iterator[tuple[str, str, int, int]]]:
     """The tokens of ``text[start:stop]`` as (kind, text, start, end), some lines at a time,
@@ -136,15 +124,15 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
             raise _Unexpected
         del pieces[::3]
         values = pieces[1::2]
+        known = len(names)
         values = list(map(names.setdefault, values, values))
-        found: list[str | None] = list(map(kinds_of.get, values))
-        for number in _indices(found, None):  # a text not met before
-            value = values[number]
-            kind = _FIRST.get(value[0], "INT")
-            if kind == "INT" and not value.lstrip("-").isdecimal():
-                kind = "FLOAT"
-            found[number] = kinds_of[value] = kind
-        kinds = cast(list[str], found)
+        for value in islice(names, known, None):  # the texts met first in this chunk
+            if value not in kinds_of:
+                kind = _FIRST.get(value[0], "INT")
+                if kind == "INT" and not value.lstrip("-").isdecimal():
+                    kind = "FLOAT"
+                kinds_of[value] = kind
+        kinds = list(map(kinds_of.__getitem__, values))
         offsets = list(accumulate(map(len, pieces), initial=position))
         tokens = zip(kinds, values, offsets[1::2], offsets[2::2], strict=True)
         if "COMMENT" in kinds:
