@@ -116,7 +116,8 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
         cut = text.find("\n", position + _CHUNK, stop)
         cut = stop if cut == -1 else cut + 1
         # between, blanks, token, between, blanks, token, ..., the rest
-        pieces = split(text[position:cut])
+        chunk = text[position:cut]
+        pieces = split(chunk)
         # Nothing may be between two matches, and only blanks after the last: the offsets
         # are then counted over blanks and tokens alone (a third fewer int objects to
         # make, which were most of accumulate's time).
@@ -135,7 +136,7 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
         kinds = list(map(kinds_of.__getitem__, values))
         offsets = list(accumulate(map(len, pieces), initial=position))
         tokens = zip(kinds, values, offsets[1::2], offsets[2::2], strict=True)
-        if "COMMENT" in kinds:
+        if "#" in chunk and "COMMENT" in kinds:  # (a `#` in a string makes no comment)
             yield (token for token in tokens if token[0] != "COMMENT")
         else:
             yield tokens
