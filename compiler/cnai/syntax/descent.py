@@ -38,6 +38,9 @@ _FIRST = {
     "#": "COMMENT"}
 # Lines of text split at a time: the tokens of one chunk are held at once, not the file's.
 _CHUNK = 1 << 15
+# Tokens one match of the first split takes (see _tokens).
+_PER_MATCH = 8
+_STRIDE = 1 + 2 * _PER_MATCH  # a match's pieces: what is before it, a blank and a token each
 _FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
 # The keywords a body's key may be, read as a NAME key is (field_name).
 _KEYWORD_KEYS = _FIELD_NAMES - {"NAME", "STRING"}
@@ -104,9 +107,19 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     Each match takes the blanks before its token too (no token starts with a blank, so the
     tokens are the same): a search that starts at a blank then succeeds there, where the
     token's pattern alone is tried and fails at every blank, alternative by alternative.
+    A chunk is split _PER_MATCH tokens a match, and what is left after the last such match
+    a token a match: a match costs the engine more than a token in it does (CPython 3.11
+    starts a search, and allocates and frees the engine's stack, for each). Each token is
+    an atomic group, so that none gives back characters for the match to find more tokens
+    (`ab` read as `a` and `b`): each is the token a one-token match finds where it starts.
+    Where fewer than _PER_MATCH tokens stand before a character no token starts with, the
+    next match is found past it (maybe in a string's text), so something is between two
+    matches: then the chunk is split a token a match instead.
     Raises _Unexpected for a character no token starts with (split leaves it between two
     matches, where nothing may be but the blanks after the last token)."""
-    split = _compiled(f"({tables.blanks}){tables.tokens}").split
+    token = f"({tables.blanks}){tables.tokens}"
+    split_some = _compiled(f"(?>{token})" * _PER_MATCH).split
+    split = _compiled(token).split
     blanks = _compiled(tables.blanks).fullmatch
     # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
     kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
@@ -115,15 +128,22 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     while position < stop:
         cut = text.find("\n", position + _CHUNK, stop)
         cut = stop if cut == -1 else cut + 1
-        # between, blanks, token, between, blanks, token, ..., the rest
         chunk = text[position:cut]
-        pieces = split(chunk)
+        # between, blanks, token, blanks, token, ..., between, blanks, token, ..., the rest
+        pieces = split_some(chunk)
+        rest = pieces.pop()
+        if "".join(pieces[::_STRIDE]):
+            pieces, rest = [], chunk
+        # between, blanks, token, between, blanks, token, ..., the rest
+        last = split(rest)
         # Nothing may be between two matches, and only blanks after the last: the offsets
-        # are then counted over blanks and tokens alone (a third fewer int objects to
-        # make, which were most of accumulate's time).
-        if "".join(pieces[:-1:3]) or blanks(pieces[-1]) is None:
+        # are then counted over blanks and tokens alone (fewer int objects to make, which
+        # were most of accumulate's time).
+        if "".join(last[:-1:3]) or blanks(last[-1]) is None:
             raise _Unexpected
-        del pieces[::3]
+        del pieces[::_STRIDE]
+        del last[::3]
+        pieces += last
         values = pieces[1::2]
         known = len(names)
         values = list(map(names.setdefault, values, values))
