@@ -38,9 +38,9 @@ _FIRST = {
     "#": "COMMENT"}
 # Lines of text split at a time: the tokens of one chunk are held at once, not the file's.
 _CHUNK = 1 << 15
-# Tokens one match of the first split takes (see _tokens).
+# Tokens one match of the split takes at most (see _tokens).
 _PER_MATCH = 8
-_STRIDE = 1 + 2 * _PER_MATCH  # a match's pieces: what is before it, a blank and a token each
+_STRIDE = 1 + 2 * _PER_MATCH  # a match's pieces: what is before it, blanks and a token each
 _FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
 # The keywords a body's key may be, read as a NAME key is (field_name).
 _KEYWORD_KEYS = _FIELD_NAMES - {"NAME", "STRING"}
@@ -107,19 +107,17 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     Each match takes the blanks before its token too (no token starts with a blank, so the
     tokens are the same): a search that starts at a blank then succeeds there, where the
     token's pattern alone is tried and fails at every blank, alternative by alternative.
-    A chunk is split _PER_MATCH tokens a match, and what is left after the last such match
-    a token a match: a match costs the engine more than a token in it does (CPython 3.11
-    starts a search, and allocates and frees the engine's stack, for each). Each token is
-    an atomic group, so that none gives back characters for the match to find more tokens
-    (`ab` read as `a` and `b`): each is the token a one-token match finds where it starts.
-    Where fewer than _PER_MATCH tokens stand before a character no token starts with, the
-    next match is found past it (maybe in a string's text), so something is between two
-    matches: then the chunk is split a token a match instead.
+    A match takes up to _PER_MATCH tokens: a match costs the engine more than a token in it
+    does (CPython 3.11 starts a search, and allocates and frees the engine's stack, for
+    each). The first token is required and the others each may be empty (`|`, which costs
+    the engine less than `?`), so a match is found wherever a token is, as one token a
+    match would be (a required count of tokens, missing at a chunk's end, made the search
+    try every later position, each as far as a token reaches: quadratic in a long string);
+    a group of a token not taken is None, and once one is not taken, no later one is.
     Raises _Unexpected for a character no token starts with (split leaves it between two
     matches, where nothing may be but the blanks after the last token)."""
     token = f"({tables.blanks}){tables.tokens}"
-    split_some = _compiled(f"(?>{token})" * _PER_MATCH).split
-    split = _compiled(token).split
+    split = _compiled(token + f"(?:{token}|)" * (_PER_MATCH - 1)).split
     blanks = _compiled(tables.blanks).fullmatch
     # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
     kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
@@ -130,20 +128,17 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
         cut = stop if cut == -1 else cut + 1
         chunk = text[position:cut]
         # between, blanks, token, blanks, token, ..., between, blanks, token, ..., the rest
-        pieces = split_some(chunk)
-        rest = pieces.pop()
-        if "".join(pieces[::_STRIDE]):
-            pieces, rest = [], chunk
-        # between, blanks, token, between, blanks, token, ..., the rest
-        last = split(rest)
+        pieces = split(chunk)
         # Nothing may be between two matches, and only blanks after the last: the offsets
         # are then counted over blanks and tokens alone (fewer int objects to make, which
         # were most of accumulate's time).
-        if "".join(last[:-1:3]) or blanks(last[-1]) is None:
+        if "".join(pieces[:-1:_STRIDE]) or blanks(pieces[-1]) is None:
             raise _Unexpected
         del pieces[::_STRIDE]
-        del last[::3]
-        pieces += last
+        # A match takes fewer tokens only where none follows, which is at the chunk's end
+        # (anything else there is between two matches): only the last has None groups.
+        while pieces and pieces[-1] is None:
+            del pieces[-2:]
         values = pieces[1::2]
         known = len(names)
         values = list(map(names.setdefault, values, values))
