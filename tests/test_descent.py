@@ -18,6 +18,7 @@ from typing import Any, cast
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import cnai.syntax.descent as descent_module
 from cnai.diagnostics import CompileError
 from cnai.source import SourceFile
 from cnai.syntax import ast, parse
@@ -313,6 +314,30 @@ def test_chunks_end_where_lines_do() -> None:
     assert _descent_tokens(text, start, stop) == [
         (kind, value, begin + start, end + start) for kind, value, begin, end in part]
     assert _descent_tokens(text + "x = $\n") is None
+
+
+def test_several_tokens_a_match_scan_as_one_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scanner takes up to _PER_MATCH tokens a match: a match never splits a token to
+    make up a count (`ab cd` is two), a chunk's last tokens (fewer than a match takes, a
+    string of many words among them) are scanned as the LALR path scans them, a character
+    no token starts with after fewer tokens than a match takes is still refused, and a
+    long token with few after it is scanned once (a search for a required count of tokens
+    tried again from every position in it)."""
+    many = '"a b c d e f g h i j k l m n o p"'
+    texts = ["ab cd", "ab cd ef", f"x = [{many}]\n", f"{many} {many}\n  y\n",
+             "a b c d e f g h i\n" * 3, f"a = {many} # b c d e f g h i j\n" * 5,
+             *(text for _, text in SOURCES[:40])]
+    for chunk in (1, 7, 50, _CHUNK):
+        monkeypatch.setattr(descent_module, "_CHUNK", chunk)
+        for text in texts:
+            assert _descent_tokens(text) == _lalr_tokens(text), (chunk, text)
+        assert _descent_tokens(f"a b c $ {many} d e f g h i j k l\n") is None
+        assert _descent_tokens("a b c d e f g h i j k l m n o p q r s t u v $") is None
+    assert _descent_tokens("ab cd") == [("NAME", "ab", 0, 2), ("NAME", "cd", 3, 5)]
+    long = f'x = "{"a" * 200_000}"\n'
+    assert _descent_tokens(long) == [("NAME", "x", 0, 1), ("=", "=", 2, 3),
+                                     ("STRING", long[4:-1], 4, len(long) - 1)]
+    assert same(f"pipeline p {{ step s {{ x = [{many}] }} }}\n", taken=True)
 
 
 @pytest.mark.parametrize("body", [

@@ -20,8 +20,7 @@ import re
 import string
 from collections.abc import Callable, Iterator
 from functools import cache
-from itertools import accumulate, chain, repeat
-from typing import cast
+from itertools import accumulate, chain, islice, repeat
 
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
@@ -39,7 +38,12 @@ _FIRST = {
     "#": "COMMENT"}
 # Lines of text split at a time: the tokens of one chunk are held at once, not the file's.
 _CHUNK = 1 << 15
+# Tokens one match of the split takes at most (see _tokens).
+_PER_MATCH = 8
+_STRIDE = 1 + 2 * _PER_MATCH  # a match's pieces: what is before it, blanks and a token each
 _FIELD_NAMES = frozenset(("NAME", "STRING", "resources", "retry", "scheduling", "quota"))
+# The keywords a body's key may be, read as a NAME key is (field_name).
+_KEYWORD_KEYS = _FIELD_NAMES - {"NAME", "STRING"}
 # Recursion (blocks, expressions, types) deeper than this goes to the LALR path, which takes
 # any depth without recursing and refuses over MAX_DEPTH with E0008.
 _NESTING = MAX_DEPTH
@@ -91,17 +95,6 @@ def _depth(node: ast.Node) -> int:
     return getattr(node, "_depth", 0)
 
 
-def _indices(items: list[str | None], item: str | None) -> Iterator[int]:
-    """Where ``item`` is in ``items`` (list.index finds each in C)."""
-    found = -1
-    while True:
-        try:
-            found = items.index(item, found + 1)
-        except ValueError:
-            return
-        yield found
-
-
 def _tokens(tables: Tables, text: str, start: int, stop: int
             ) -> Iterator[Iterator[tuple[str, str, int, int]]]:
     """The tokens of ``text[start:stop]`` as (kind, text, start, end), some lines at a time,
@@ -114,9 +107,17 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     Each match takes the blanks before its token too (no token starts with a blank, so the
     tokens are the same): a search that starts at a blank then succeeds there, where the
     token's pattern alone is tried and fails at every blank, alternative by alternative.
+    A match takes up to _PER_MATCH tokens: a match costs the engine more than a token in it
+    does (CPython 3.11 starts a search, and allocates and frees the engine's stack, for
+    each). The first token is required and the others each may be empty (`|`, which costs
+    the engine less than `?`), so a match is found wherever a token is, as one token a
+    match would be (a required count of tokens, missing at a chunk's end, made the search
+    try every later position, each as far as a token reaches: quadratic in a long string);
+    a group of a token not taken is None, and once one is not taken, no later one is.
     Raises _Unexpected for a character no token starts with (split leaves it between two
     matches, where nothing may be but the blanks after the last token)."""
-    split = _compiled(f"({tables.blanks}){tables.tokens}").split
+    token = f"({tables.blanks}){tables.tokens}"
+    split = _compiled(token + f"(?:{token}|)" * (_PER_MATCH - 1)).split
     blanks = _compiled(tables.blanks).fullmatch
     # Each distinct text's kind, found once: a keyword's or punctuation's is its text.
     kinds_of: dict[str, str] = {text: text for text in (*tables.keywords, *tables.punctuation)}
@@ -125,23 +126,32 @@ def _tokens(tables: Tables, text: str, start: int, stop: int
     while position < stop:
         cut = text.find("\n", position + _CHUNK, stop)
         cut = stop if cut == -1 else cut + 1
-        # between, blanks, token, between, blanks, token, ..., the rest
-        pieces = split(text[position:cut])
-        if blanks("".join(pieces[::3])) is None:
+        chunk = text[position:cut]
+        # between, blanks, token, blanks, token, ..., between, blanks, token, ..., the rest
+        pieces = split(chunk)
+        # Nothing may be between two matches, and only blanks after the last: the offsets
+        # are then counted over blanks and tokens alone (fewer int objects to make, which
+        # were most of accumulate's time).
+        if "".join(pieces[:-1:_STRIDE]) or blanks(pieces[-1]) is None:
             raise _Unexpected
-        values = pieces[2::3]
+        del pieces[::_STRIDE]
+        # A match takes fewer tokens only where none follows, which is at the chunk's end
+        # (anything else there is between two matches): only the last has None groups.
+        while pieces and pieces[-1] is None:
+            del pieces[-2:]
+        values = pieces[1::2]
+        known = len(names)
         values = list(map(names.setdefault, values, values))
-        found: list[str | None] = list(map(kinds_of.get, values))
-        for number in _indices(found, None):  # a text not met before
-            value = values[number]
-            kind = _FIRST.get(value[0], "INT")
-            if kind == "INT" and not value.lstrip("-").isdecimal():
-                kind = "FLOAT"
-            found[number] = kinds_of[value] = kind
-        kinds = cast(list[str], found)
+        for value in islice(names, known, None):  # the texts met first in this chunk
+            if value not in kinds_of:
+                kind = _FIRST.get(value[0], "INT")
+                if kind == "INT" and not value.lstrip("-").isdecimal():
+                    kind = "FLOAT"
+                kinds_of[value] = kind
+        kinds = list(map(kinds_of.__getitem__, values))
         offsets = list(accumulate(map(len, pieces), initial=position))
-        tokens = zip(kinds, values, offsets[2:-1:3], offsets[3::3], strict=True)
-        if "COMMENT" in kinds:
+        tokens = zip(kinds, values, offsets[1::2], offsets[2::2], strict=True)
+        if "#" in chunk and "COMMENT" in kinds:  # (a `#` in a string makes no comment)
             yield (token for token in tokens if token[0] != "COMMENT")
         else:
             yield tokens
@@ -309,9 +319,10 @@ class _Descent:
         while True:
             kind = self.kind
             item: ast.BodyItem
-            if kind == "NAME":
-                # `name = value`, most of a body: a literal value (a string, an integer) is
-                # read here, without the calls field_item, expr and atom make for it.
+            if kind == "NAME" or kind in _KEYWORD_KEYS:
+                # `name = value` or `name { ... }`, most of a body: a literal value (a string,
+                # an integer) or a list is read here, without the calls field_item, expr and
+                # atom make for it.
                 start = self.start
                 key = ast.Ident(self.value, Span(source, start, self.end))
                 self.kind, self.value, self.start, self.end = next_token()
@@ -337,26 +348,39 @@ class _Descent:
                 elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
                     literal = ast.IntLit(int(value), Span(source, self.start, end))
                     self.kind, self.value, self.start, self.end = next_token()
+                expr: ast.Expr
                 if literal is None:
-                    item = self.assignment(key, start, self.expr())
-                    depth = item._depth
+                    if kind == "[":
+                        expr = self.list_lit()
+                        kind = self.kind
+                        if kind == "COMP_OP" or kind == "and" or kind == "or":
+                            expr = self.operators(expr)
+                    else:
+                        expr = self.expr()
                 else:
                     kind = self.kind
                     if kind == "COMP_OP" or kind == "and" or kind == "or":
-                        item = self.assignment(key, start, self.operators(literal))
-                        depth = item._depth
+                        expr = self.operators(literal)
                     else:
-                        item = ast.Assignment(key, literal, Span(source, start, end))
-                        depth = 1
-                        self.nest(item, depth)
-            elif kind in _FIELD_NAMES:
-                item = self.field_item()
-                depth = item._depth
+                        expr = literal
+                if expr is literal:
+                    item = ast.Assignment(key, expr, Span(source, start, end))
+                    depth = 1
+                else:  # as assignment()
+                    item = ast.Assignment(key, expr, Span(source, start, expr.span.end))
+                    depth = 1 + getattr(expr, "_depth", 0)
+                    if depth > MAX_DEPTH:
+                        raise _Unexpected  # E0008, which the LALR path reports
+                node: ast.Node = item  # mypy finds `_depth` in no dataclass's own slots
+                node._depth = depth
             elif kind == "}":
                 break
             elif kind == "output":
                 item = self.output_decl()
                 depth = 0
+            elif kind == "STRING":  # a quoted key
+                item = self.field_item()
+                depth = item._depth
             elif kind == "use":
                 item = self.use_decl()
                 depth = item._depth
@@ -403,9 +427,13 @@ class _Descent:
 
     def block(self, key: ast.Ident, start: int) -> ast.Block:
         """`{ ... }` after ``key``, whose text began at ``start``."""
-        self.expect("{")
+        if self.kind != "{":
+            raise _Unexpected
+        self.kind, self.value, self.start, self.end = self.next_token()
         items, depth = self.body_items()
-        block = ast.Block(key, items, Span(self.source, start, self.expect("}")))
+        end = self.end  # body_items stops only at a `}`
+        self.kind, self.value, self.start, self.end = self.next_token()
+        block = ast.Block(key, items, Span(self.source, start, end))
         self.nest(block, depth + 1)
         return block
 
@@ -424,8 +452,9 @@ class _Descent:
         return ident
 
     def type_expr(self) -> ast.TypeExpr:
-        self.deeper()
-        if self.kind == "{":  # a record alone, named for its braces (as to_ast.py)
+        kind = self.kind
+        if kind == "{":  # a record alone, named for its braces (as to_ast.py)
+            self.deeper()
             start = self.start
             fields, deepest, end = self.record_type()
             span = Span(self.source, start, end)
@@ -433,11 +462,18 @@ class _Descent:
             self.nest(node, 1 + deepest)
             self.nesting -= 1
             return node
-        if self.kind != "NAME" and self.kind != "dataset":
+        if (kind != "NAME" and kind != "dataset") or self.nesting >= _NESTING:  # as deeper()
             raise _Unexpected
         start, end = self.start, self.end
         name = ast.Ident(self.value, Span(self.source, start, end))
         self.kind, self.value, self.start, self.end = self.next_token()
+        kind = self.kind
+        if kind != "[" and kind != "{":  # a name alone, most types: nothing nested
+            alone = ast.TypeExpr(name, None, name.span, None)
+            nested: ast.Node = alone  # mypy finds `_depth` in no dataclass's own slots
+            nested._depth = 1
+            return alone
+        self.nesting += 1
         arg: ast.TypeExpr | None = None
         record: tuple[ast.FieldType, ...] | None = None
         name_end, deepest = end, 0
@@ -523,8 +559,12 @@ class _Descent:
 
     def step_decl(self, kind: str) -> ast.StepDecl:
         start = self.start
-        self.kind, self.value, self.start, self.end = self.next_token()
-        name = self.name()
+        next_token = self.next_token
+        name_kind, value, name_start, name_end = next_token()  # the name, taken at once
+        if name_kind != "NAME":
+            raise _Unexpected
+        name = ast.Ident(value, Span(self.source, name_start, name_end))
+        self.kind, self.value, self.start, self.end = next_token()
         after: tuple[ast.After, ...] = ()
         if self.kind == "after":
             self.advance()
@@ -537,10 +577,13 @@ class _Descent:
         if self.kind == "when":
             self.advance()
             when = self.expr()
-        self.expect("{")
+        if self.kind != "{":
+            raise _Unexpected
+        self.kind, self.value, self.start, self.end = next_token()
         items, depth = self.body_items()
-        node = ast.StepDecl(kind, name, after, when, items,
-                            Span(self.source, start, self.expect("}")))
+        end = self.end  # body_items stops only at a `}`
+        self.kind, self.value, self.start, self.end = next_token()
+        node = ast.StepDecl(kind, name, after, when, items, Span(self.source, start, end))
         self.nest(node, depth + 1)
         return node
 
@@ -626,9 +669,12 @@ class _Descent:
 
     def output_decl(self) -> ast.OutputDecl:
         start = self.start
-        self.kind, self.value, self.start, self.end = self.next_token()
-        name = self.name()
-        self.expect(":")
+        next_token = self.next_token
+        kind, value, name_start, name_end = next_token()  # the name and the `:` taken at once
+        if kind != "NAME" or next_token()[0] != ":":
+            raise _Unexpected
+        name = ast.Ident(value, Span(self.source, name_start, name_end))
+        self.kind, self.value, self.start, self.end = next_token()
         type_expr = self.type_expr()
         if self.kind == "at":
             self.advance()
@@ -760,14 +806,7 @@ class _Descent:
             self.advance()
             return boolean
         if kind == "[":
-            start = self.start
-            self.kind, self.value, self.start, self.end = self.next_token()
-            self.deeper()
-            items, depth = self.exprs("]")
-            self.nesting -= 1
-            node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
-            self.nest(node, depth + 1)
-            return node
+            return self.list_lit()
         if kind == "{":
             return self.record_lit()
         if kind == "(":  # grouping adds no node
@@ -786,6 +825,16 @@ class _Descent:
             self.advance()
             return number
         raise _Unexpected
+
+    def list_lit(self) -> ast.ListLit:
+        start = self.start
+        self.kind, self.value, self.start, self.end = self.next_token()
+        self.deeper()
+        items, depth = self.exprs("]")
+        self.nesting -= 1
+        node = ast.ListLit(items, Span(self.source, start, self.expect("]")))
+        self.nest(node, depth + 1)
+        return node
 
     def record_lit(self) -> ast.RecordLit:
         start = self.start
@@ -840,48 +889,68 @@ class _Descent:
         deepest = 0
         source = self.source
         plain = self.plain
+        interpolated = self.interpolated
         next_token = self.next_token
-        while self.kind != close:
-            # A command's words, strings and references, are read here (as atom() would),
-            # without the calls expr and atom make for each; being leaves, they are as
-            # deep as nothing else.
-            kind = self.kind
+        # A command's words, strings and references, are read here (as atom() would),
+        # without the calls expr and atom make for each; being leaves, they are as deep as
+        # nothing else. While they are, the current token is held in these locals, not in
+        # the parser's fields: it is put there before any other rule reads it.
+        kind, value, start, end = self.kind, self.value, self.start, self.end
+        while kind != close:
             leaf: ast.Expr | None = None
+            head: ast.Ident | None = None
             if kind == "STRING":
-                parts = plain.get(self.value)  # a string seen before
+                parts = plain.get(value)  # a string seen before
                 if parts is not None:
-                    leaf = ast.StringLit(parts, Span(source, self.start, self.end))
-                    self.kind, self.value, self.start, self.end = next_token()
+                    leaf = ast.StringLit(parts, Span(source, start, end))
+                    kind, value, start, end = next_token()
                 else:
-                    leaf = self.string()
+                    shape = interpolated.get(value)  # as string() finds it
+                    if shape is not None:
+                        leaf = self.builder.interpolation(shape, start, end)
+                        kind, value, start, end = next_token()
+                    else:  # a string not seen before
+                        self.kind, self.value, self.start, self.end = kind, value, start, end
+                        leaf = self.string()
+                        kind, value, start, end = self.kind, self.value, self.start, self.end
             elif kind == "NAME":
-                head = ast.Ident(self.value, Span(source, self.start, self.end))
-                self.kind, self.value, self.start, self.end = next_token()
-                kind = self.kind
-                if kind == ".":
-                    leaf = self.ref(head)
+                head = ast.Ident(value, Span(source, start, end))
+                ref_start = start
+                kind, value, start, end = next_token()
+                if kind == ".":  # a dotted name, as ref() reads it
+                    parts_read = [head]
+                    ref_end = 0
+                    while kind == ".":
+                        kind, value, start, ref_end = next_token()
+                        if kind != "NAME":
+                            raise _Unexpected
+                        parts_read.append(ast.Ident(value, Span(source, start, ref_end)))
+                        kind, value, start, end = next_token()
+                    leaf = ast.Ref(tuple(parts_read), Span(source, ref_start, ref_end))
                 elif kind != "(":
                     leaf = ast.Ref((head,), head.span)  # one span serves both, as in ref()
-                else:
-                    leaf = self.call(head)  # not a leaf: the operators' path below
-            kind = self.kind
-            item: ast.Expr
-            if leaf is None:
-                item = self.expr()
-            elif (kind == "COMP_OP" or kind == "and" or kind == "or"
-                  or type(leaf) is ast.Call):
-                item = self.operators(leaf)
-            else:
+            if leaf is not None and kind == ",":  # a leaf and a comma: most of a list
                 items.append(leaf)
-                if kind != ",":
-                    break
-                self.kind, self.value, self.start, self.end = next_token()
+                kind, value, start, end = next_token()
                 continue
+            self.kind, self.value, self.start, self.end = kind, value, start, end
+            item: ast.Expr
+            if leaf is not None:
+                if kind != "COMP_OP" and kind != "and" and kind != "or":
+                    items.append(leaf)
+                    break
+                item = self.operators(leaf)
+            elif head is not None:  # a call, which nests
+                item = self.operators(self.call(head))
+            else:
+                item = self.expr()
             depth = getattr(item, "_depth", 0)
             if depth > deepest:
                 deepest = depth
             items.append(item)
-            if self.kind != ",":
+            kind, value, start, end = self.kind, self.value, self.start, self.end
+            if kind != ",":
                 break
-            self.kind, self.value, self.start, self.end = next_token()
+            kind, value, start, end = next_token()
+        self.kind, self.value, self.start, self.end = kind, value, start, end
         return tuple(items), deepest

@@ -495,10 +495,20 @@ class AstBuilder:
                 parts.append(piece)
                 continue
             names, ref_start, ref_end = piece
-            parts.append(ast.Ref(
-                tuple([ast.Ident(name, Span(source, start + first, start + last))
-                       for name, first, last in names]),
-                Span(source, start + ref_start, start + ref_end)))
+            if len(names) == 1:  # `${lr}`: most are one name, which spans the reference
+                ((name, first, last),) = names
+                span = Span(source, start + first, start + last)
+                if first != ref_start or last != ref_end:
+                    parts.append(ast.Ref((ast.Ident(name, span),),
+                                         Span(source, start + ref_start, start + ref_end)))
+                else:  # one span serves both (as the descent's references)
+                    parts.append(ast.Ref((ast.Ident(name, span),), span))
+                continue
+            idents: list[ast.Ident] = []
+            for name, first, last in names:
+                idents.append(ast.Ident(name, Span(source, start + first, start + last)))
+            parts.append(ast.Ref(tuple(idents), Span(source, start + ref_start,
+                                                     start + ref_end)))
         return ast.StringLit(tuple(parts), Span(source, start, end))
 
     def _interpolated_ref(self, match: re.Match[str], base: int) -> ast.Ref:
