@@ -276,12 +276,11 @@ class ArgoBackend:
             return None
         last = self.last_tasks[scope]
         # Sorted by task name: each member of a DAG has a task name of its own.
-        waits: list[tuple[str, ir.Outcome]]
         if not member.outcomes:  # most members wait for success alone
             return argo_hygiene.depends_on_success(sorted(
                 [last[name] for name in member.waits_for]))
-        waits = sorted([(last[name], member.outcome(name)) for name in member.waits_for])
-        return argo_hygiene.depends_on(waits)
+        return argo_hygiene.depends_on(sorted(
+            [(last[name], member.outcome(name)) for name in member.waits_for]))
 
     def step_tasks(self, member: PlanTask, step: ir.Step, scope: ScopeId, names: list[str],
                    tasks: list[dict[str, Any]]) -> None:
@@ -294,12 +293,7 @@ class ArgoBackend:
             task: dict[str, Any] = {"name": name, "template": template}
             depends: str | None
             if index == 0:
-                waits = member.waits_for
-                if waits and not member.outcomes:  # most steps: _depends' usual case, inline
-                    last = self.last_tasks[scope]
-                    depends = argo_hygiene.depends_on_success(sorted([last[w] for w in waits]))
-                else:
-                    depends = self._depends(member, scope)
+                depends = self._depends(member, scope)
                 if member.conditions or member.status_waits:
                     when = self.when(member, scope)
                     if when:
@@ -311,7 +305,8 @@ class ArgoBackend:
             if depends:
                 task["depends"] = depends
             if role == input_role and step.inputs:
-                task["arguments"] = self.step_arguments(step, scope)
+                task["arguments"] = self.arguments(
+                    [(item.name, item.source) for item in step.inputs], scope)
             tasks.append(task)
 
     def loop_task(self, member: PlanTask, loop: ir.Loop, scope: ScopeId) -> dict[str, Any]:
@@ -449,32 +444,18 @@ class ArgoBackend:
 
     def arguments(self, values: list[tuple[str, Value]], scope: ScopeId) -> dict[str, Any]:
         parameters, artifacts = [], []
-        argument = self.values.argument
+        worked_out = self.values.argument
+        # Each source's argument is worked out once per scope (ArgoValues.argument_texts),
+        # looked up here without a call: every step has a few, most read before in its DAG.
+        texts = self.values.texts_in(scope)
         for name, source in values:
-            artifact, text = argument(source, scope)
-            if artifact:
-                artifacts.append({"name": name, "from": text})
-            else:
-                parameters.append({"name": name, "value": text})
-        return _lists(parameters, artifacts)
-
-    def step_arguments(self, step: ir.Step, scope: ScopeId) -> dict[str, Any]:
-        """:meth:`arguments` of the step's inputs (one loop over them: every step has its
-        own)."""
-        parameters, artifacts = [], []
-        values = self.values
-        texts = values.texts_in(scope)
-        for item in step.inputs:
-            # ArgoValues.argument, its lookup inline: most inputs read a param or an output
-            # some step of the DAG has read already.
-            source = item.source
             found = texts.get(id(source))
             if found is None:
-                found = texts[id(source)] = (source, *values._argument(source, scope))
+                found = texts[id(source)] = (source, *worked_out(source, scope))
             if found[1]:
-                artifacts.append({"name": item.name, "from": found[2]})
+                artifacts.append({"name": name, "from": found[2]})
             else:
-                parameters.append({"name": item.name, "value": found[2]})
+                parameters.append({"name": name, "value": found[2]})
         return _lists(parameters, artifacts)
 
     def when(self, member: PlanTask, scope: ScopeId) -> str | None:
@@ -663,15 +644,7 @@ class ArgoValues:
         raise AssertionError(source.kind)
 
     def argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
-        """(whether ``source`` is an artifact, its text as a task's argument in ``scope``),
-        worked out once per source and scope."""
-        texts = self.texts_in(scope)
-        found = texts.get(id(source))
-        if found is None:
-            found = texts[id(source)] = (source, *self._argument(source, scope))
-        return found[1], found[2]
-
-    def _argument(self, source: Value, scope: ScopeId) -> tuple[bool, str]:
+        """(whether ``source`` is an artifact, its text as a task's argument in ``scope``)."""
         if type(source) is ir.OutputRef and source.field is None:
             made_by = source.step
             if self.plan.member_scope[made_by] == scope:
