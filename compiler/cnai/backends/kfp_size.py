@@ -311,6 +311,12 @@ class RunWorkflow:
         if name not in self.templates:
             self.templates[name] = build()
 
+    def add_executor(self, prefix: str) -> None:
+        """The executor's templates (``prefix`` "retry-" for tasks with a retry policy)."""
+        if f"{prefix}system-container-executor" not in self.templates:
+            for template in shared.executor(prefix):
+                self.add(template)
+
     def task(self, name: str, task: Spec, task_json: str, parent: str, iteration: str = "",
              exit_template: str = "", task_name: str = "") -> list[Spec]:
         """dag.go, task: the Argo tasks of one KFP task (``task_json``: stablyMarshalJSON)."""
@@ -362,9 +368,7 @@ class RunWorkflow:
             return [driver]
         retry = task.get("retryPolicy")
         prefix = "retry-" if retry else ""
-        if f"{prefix}system-container-executor" not in self.templates:
-            for template in shared.executor(prefix):
-                self.add(template)
+        self.add_executor(prefix)
         args = [_param("pod-spec-patch", _outputs(driver_name, "pod-spec-patch")),
                 _param("cached-decision", _outputs(driver_name, "cached-decision"), "false")]
         if retry:  # container.go, getTaskRetryParametersWithValues
@@ -395,9 +399,7 @@ class RunWorkflow:
         if container is None or container.get("image") in DUMMY_IMAGES:
             return 0
         self.add_once("system-container-driver", lambda: shared.container_driver(self.name))
-        if "system-container-executor" not in self.templates:
-            for template in shared.executor(""):
-                self.add(template)
+        self.add_executor("")
         self.embed(task_json)
         depends = _depends(task.get("dependentTasks", []))
         kubernetes = f"kubernetes-{ref}" in self.arguments
@@ -500,7 +502,7 @@ def _container_task_size(depends: bool, kubernetes: bool, condition: bool) -> _T
     fixed = size("a", "r")
     per_name, per_ref = size("aa", "r") - fixed, size("a", "rr") - fixed
     return _TaskSize(fixed - per_name - per_ref * kubernetes
-                     - (len("d.Succeeded") if depends else 0), per_name, per_ref)
+                     - (len(_depends(["d"])) if depends else 0), per_name, per_ref)
 
 
 def platform_executors(documents: list[Spec]) -> Spec:
