@@ -11,27 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from cnai.context import CompileContext, Options
+from analysis import codes, graph
 from cnai.diagnostics import CompileError, DiagnosticBag
 from cnai.diagnostics.render import render_one
-from cnai.driver import CompileFailed, analyze
 from cnai.semantics import ir, steps
 from cnai.semantics.checker import check
 from cnai.semantics.step_inputs import InputNaming, StepInputs
 from cnai.source import SourceFile, Span
 from cnai.syntax import parse
-
-
-def graph(text: str) -> ir.Pipeline:
-    result = analyze(SourceFile("t.cnai", text), CompileContext(Options(optimize=False)))
-    assert isinstance(result, ir.Pipeline)
-    return result
-
-
-def codes(text: str) -> list[str]:
-    with pytest.raises(CompileFailed) as failure:
-        analyze(SourceFile("t.cnai", text), CompileContext())
-    return [d.code for d in failure.value.diagnostics]
 
 
 def test_the_first_read_of_an_output_is_the_declared_source() -> None:

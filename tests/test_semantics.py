@@ -7,25 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from cnai.context import CompileContext, Options
-from cnai.driver import CompileFailed, analyze, compile_file
+from analysis import codes, graph
+from cnai.driver import CompileFailed, compile_file
 from cnai.semantics import ir
 from cnai.semantics.units import format_duration, is_quantity, k8s_name, parse_duration
 from cnai.source import SourceFile
 from testpaths import COMPILING_EXAMPLES, EXAMPLES, VALID_FIXTURES
-
-
-def graph(text: str) -> ir.Pipeline:
-    """The graph as build_graph makes it, before the optimizer."""
-    result = analyze(SourceFile("t.cnai", text), CompileContext(Options(optimize=False)))
-    assert isinstance(result, ir.Pipeline)
-    return result
-
-
-def codes(text: str) -> list[str]:
-    with pytest.raises(CompileFailed) as failure:
-        analyze(SourceFile("t.cnai", text), CompileContext())
-    return [d.code for d in failure.value.diagnostics]
 
 
 @pytest.fixture(scope="module")
