@@ -142,7 +142,9 @@ def _shape_by_shape(graph: ir.Pipeline) -> ir.Pipeline:
         if len(members) > 1:
             template, lifted = dedupe._template([member for _, member in members])
             for position, member in members:
-                steps[position] = dedupe._share(member, template, lifted, nodes)
+                steps[position] = dedupe._share(member, template, lifted, nodes,
+                                                dedupe._texts(member, lifted, nodes),
+                                                dedupe._Seen())
     return graph.model_copy(update={"steps": steps})
 
 

@@ -117,7 +117,6 @@ def test_partition_components_are_the_connected_ones_in_first_member_order() -> 
         assert [m.name for g in groups for m in g] == [n for c in components for n in c]
 
 
-
 def plain_by_level(component: list[PlanTask], weights: dict[str, int],
                    limit: int) -> list[list[PlanTask]]:
     """_by_level as first written: levels in topological's order, parts of whole levels, a
@@ -169,6 +168,7 @@ def test_parts_by_level_are_the_plain_ones() -> None:
 
         assert parts(_by_level(component, weights, limit)) == parts(
             plain_by_level(component, weights, limit))
+
 
 def test_one_output_read_in_two_dags_is_each_dag_s_argument() -> None:
     source = """pipeline fan {

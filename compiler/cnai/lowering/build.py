@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from operator import attrgetter
-
 from cnai.lowering.plan import (
     FINALLY,
     Condition,
@@ -11,12 +9,11 @@ from cnai.lowering.plan import (
     ExecutionPlan,
     PlanTask,
     ScopeId,
+    by_order,
     dag_scope_of,
 )
 from cnai.lowering.skips import Skippable
 from cnai.semantics import ir
-
-_order = attrgetter("order")  # a member's place in Argo's listing (PlanTask.order)
 
 
 def build_plan(pipeline: ir.Pipeline, flows: bool = True) -> ExecutionPlan:
@@ -118,7 +115,7 @@ class _Builder:
                 conditions=self.conditions(group.parent, scope, None),
                 order=order.get(group.id, len(pipeline.steps))))
         for scope_id, found in members.items():
-            found.sort(key=_order)
+            found.sort(key=by_order)
             if scope_id not in scopes:  # a DAG the IR has no group for: cannot happen
                 raise AssertionError(f"members of unknown scope {scope_id!r}")
             scopes[scope_id].members = found
@@ -148,7 +145,7 @@ class _Builder:
         """The conditions of the branches around a member (within its DAG), outermost first,
         then its own gate."""
         branches = []
-        for group in self.pipeline.ancestors(group_id) if group_id is not None else ():
+        for group in self.pipeline.ancestors(group_id):
             if group.id == scope or isinstance(group, ir.Loop | ir.Finally):
                 break
             if isinstance(group, ir.Branch):

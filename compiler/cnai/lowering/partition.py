@@ -26,13 +26,11 @@ worked out as a loop body's are (ExecutionPlan.note_flows).
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
 
 from cnai.lowering.build import in_wait_order, topological
-from cnai.lowering.plan import DagScope, ExecutionPlan, PlanTask, ScopeId
+from cnai.lowering.plan import DagScope, ExecutionPlan, PlanTask, ScopeId, by_order
 
 LIMIT = 200
-_order = attrgetter("order")  # a member's place in Argo's listing (PlanTask.order)
 
 
 def partition_plan(plan: ExecutionPlan, weight: Callable[[PlanTask], int],
@@ -68,7 +66,7 @@ def _partition(plan: ExecutionPlan, scope_id: ScopeId, weights: dict[str, int],
     parts = []
     for number, group in enumerate(groups, 1):
         part_id = f"{scope_id or ''}#{label}-{number}"
-        group.sort(key=_order)
+        group.sort(key=by_order)
         for member in group:
             part_of[member.name] = part_id
             plan.member_scope[member.name] = part_id

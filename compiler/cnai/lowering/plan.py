@@ -28,6 +28,7 @@ body's exports are one JSON list per iteration, which Argo aggregates over the i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Literal
 
 from cnai.semantics import ir
@@ -95,6 +96,9 @@ class PlanTask:
 
     def outcome(self, waited: str) -> ir.Outcome:
         return self.outcomes.get(waited, "succeeded")
+
+
+by_order = attrgetter("order")  # a sort key: members as Argo lists them (PlanTask.order)
 
 
 @dataclass

@@ -38,7 +38,7 @@ _NOT_COMPARED = (
 )
 _READ_APART = (
     "command", "args",  # literal words are holes, lifted as arguments (_read)
-    "env", "inputs",  # read with the inputs' names in the shared template (_renames)
+    "env", "inputs",  # read with the inputs' names in the shared template (_read_inputs)
     "outputs",  # by name, type and path (their spans differ)
     "scheduling",  # without the span of the block that set it
     "security",  # as scheduling
@@ -422,11 +422,10 @@ def _texts(member: _Member, lifted: dict[int, str], nodes: ir.SharedNodes
 
 
 def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.SharedNodes,
-           texts: tuple[list[ir.Text], list[ir.Text]] | None = None,
-           seen: _Seen | None = None) -> ir.Step:
+           texts: tuple[list[ir.Text], list[ir.Text]], seen: _Seen) -> ir.Step:
     """The step running the shared template, with ``texts`` as its command and args (made by
-    _texts for its shape's first step, or for this one if not given). What the renaming
-    leaves unchanged (params' inputs, env) is kept as it is, as a shallow copy would."""
+    _texts for its shape's first step). What the renaming leaves unchanged (params' inputs,
+    env) is kept as it is, as a shallow copy would; ``seen`` shares the new fields sets."""
     step, renames = member.step, member.renames
     inputs = []
     # renames holds the inputs' names in their order (each input once): no name read again.
@@ -440,8 +439,8 @@ def _share(member: _Member, template: str, lifted: dict[int, str], nodes: ir.Sha
     if env and any(var.value is not None and _reads_renamed(var.value, renames) for var in env):
         env = [var if var.value is None or not _reads_renamed(var.value, renames) else
                ir.updated(var, value=_renamed(var.value, renames, nodes)) for var in env]
-    command, args = _texts(member, lifted, nodes) if texts is None else texts
-    fields_set = (seen or _Seen()).fields_set_sharing(step.__pydantic_fields_set__)
+    command, args = texts
+    fields_set = seen.fields_set_sharing(step.__pydantic_fields_set__)
     return ir.copied(step, {"template": template, "inputs": inputs, "env": env,
                             "command": command, "args": args}, fields_set)
 
