@@ -203,6 +203,10 @@ _UNVALIDATED.append((
                                     outputs=[_OUTPUT], group="for-x"),
     lambda: ir.Step(name="a", k8s_name="a", span=_SPAN, image="busybox", outputs=[_OUTPUT],
                     group="for-x")))
+_UNVALIDATED.append((
+    lambda: ir.Step.made({"name": "a", "k8s_name": "a", "span": _SPAN, "image": "busybox",
+                          "outputs": [_OUTPUT], "group": "for-x"}, ir.Resources()),
+    *_UNVALIDATED[-1][1:]))
 
 
 @pytest.mark.parametrize("fast,constructed,validated", _UNVALIDATED)

@@ -151,8 +151,7 @@ def build_graph(pipeline: ir.Pipeline, diagnostics: DiagnosticBag) -> ir.Pipelin
     ir.assign_each(steps, "depends", edges)
     ordered = list(steps) if in_order else topological_order(steps)
     if ordered is None:
-        order = {step.name: index for index, step in enumerate(steps)}
-        _report_cycles(to_networkx(steps), steps, order, diagnostics)
+        _report_cycles(to_networkx(steps), steps, index, diagnostics)
         return None
     pipeline.steps = ordered
     _report_exclusive_waits(pipeline, diagnostics)

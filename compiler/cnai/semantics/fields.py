@@ -20,12 +20,19 @@ def assigned(item: ast.Assignment | ast.Block) -> ast.Expr:
     return item.value
 
 
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The values a reader gave (FieldReader.read), those it refused (None) left out: they
+    leave the model's own, as the refusal fails the compilation anyway. ``values`` itself
+    when none was refused, as is usual."""
+    if None in values.values():
+        return {attr: value for attr, value in values.items() if value is not None}
+    return values
+
+
 def fill(model: object, values: dict[str, Any]) -> None:
-    """Set each attribute ``values`` holds (FieldReader.read) on ``model``; a value refused
-    (None) leaves the model's own, as the refusal fails the compilation anyway."""
-    for attr, value in values.items():
-        if value is not None:
-            setattr(model, attr, value)
+    """Set each attribute ``values`` gives (see given) on ``model``."""
+    for attr, value in given(values).items():
+        setattr(model, attr, value)
 
 
 def block_of(item: ast.Assignment | ast.Block) -> ast.Block:

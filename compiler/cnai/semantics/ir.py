@@ -64,10 +64,11 @@ def _trusted(cls: type[_N], values: dict[str, Any], fields_set: set[str]) -> _N:
 
     ``values`` must hold every field of ``cls``, in declaration order, defaults included;
     ``fields_set`` names those the caller gave (model_construct's ``model_fields_set``). Only
-    for classes without private attributes or ``model_post_init``. The classmethods below
-    (Input.of with this body inline) and :func:`updated` are its only callers, and
-    tests/test_semantics.py checks each against model_construct or model_copy and validation
-    (``==``, ``model_dump()``, ``model_fields_set``).
+    for classes without private attributes or ``model_post_init``. Its callers: the
+    classmethods below, :func:`updated`, :func:`renamed_input` and :func:`copied` (Input.of
+    and :func:`data_dependencies` have its body inline); tests/test_semantics.py and
+    tests/test_passes_memory.py check each against model_construct or model_copy and
+    validation (``==``, ``model_dump()``, ``model_fields_set``).
     """
     node = _new(cls)
     _set_dict(node, "__dict__", values)
@@ -1034,8 +1035,6 @@ def assign_each(nodes: list[_N], name: str, values: list[Any]) -> None:
         fields_set = node.__pydantic_fields_set__
         if name not in fields_set:
             fields_set.add(name)  # a SharedFieldsSet refuses it, as with assign
-
-
 
 
 def copied(node: _N, changes: dict[str, Any], fields_set: set[str]) -> _N:

@@ -17,7 +17,7 @@ from cnai.semantics import (
     types,
 )
 from cnai.semantics.cloud import CloudChecker
-from cnai.semantics.fields import GENERIC, assigned, block_of
+from cnai.semantics.fields import GENERIC, assigned, block_of, given
 from cnai.semantics.gates import GateChecker
 from cnai.semantics.groups import Context
 from cnai.semantics.identity import PodReader
@@ -100,7 +100,7 @@ class StepChecker:
             self._check_argument(param, value)
         # A `use` left in the items named an unknown template (reported): its fields are
         # unknown, so missing ones are not reported again; nor is the image of a step that
-        # suspends (suspend.suspends). One loop over the items asks this and finds the
+        # is written with `suspend`. One loop over the items asks this and finds the
         # step's mounts and `distributed` blocks: every step is asked.
         report_missing = True
         mounts = False
@@ -120,7 +120,7 @@ class StepChecker:
         fields = self.fields.collect(decl.items, decl.kind, decl.name, decl.span,
                                      report_missing=report_missing)
         if (report_missing and not mounts and not distributed and decl.kind == "step"
-                and fields.keys() <= _COMMON_FIELDS and not self.checker.placement
+                and fields and fields.keys() <= _COMMON_FIELDS and not self.checker.placement
                 and decl.name.name not in self.checker.expander.functions):
             return self._common_step(decl, symbol, fields)
         # The simple settings, read from their declarations (settings.py); the image first,
@@ -135,11 +135,8 @@ class StepChecker:
         serving = {attr: values.pop(attr) for attr in list(values) if "." in attr} \
             if _SERVING_SETTINGS[decl.kind] else {}
         # The step's fields are set with ir.assign, several at once where nothing reads the
-        # step between them, rather than through pydantic's __setattr__ one by one. A value
-        # refused (None) leaves the step's own, as fields.fill does.
-        if None in values.values():
-            values = {attr: given for attr, given in values.items() if given is not None}
-        ir.assign(step, **values)
+        # step between them, rather than through pydantic's __setattr__ one by one.
+        ir.assign(step, **given(values))
         # (Not `value`: that name holds an ast.Expr above, and mypyc types a local once.)
         for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
@@ -162,9 +159,7 @@ class StepChecker:
             step.env = self._env(env)
         if "env_from" in fields:
             step.env_from = self.calls.env_from(assigned(fields["env_from"]))
-        locks = self.readers.locks.read(fields)
-        if None in locks.values():
-            locks = {attr: given for attr, given in locks.items() if given is not None}
+        locks = given(self.readers.locks.read(fields))
         seconds = suspend.value(decl, fields, self.fields)
         ir.assign(step, **locks, suspend_seconds=seconds)
         if seconds is not None and "image" not in fields and not step.image:
@@ -207,8 +202,7 @@ class StepChecker:
         values = self.fields.read(fields_read, "step")
         values.update(self.checker.pod_inherited)  # PodReader.read, without pod settings
         step_image = values.pop("image", None) or image or ""
-        if None in values.values():
-            values = {attr: given for attr, given in values.items() if given is not None}
+        values = given(values)
         for setting, default in self.checker.defaults:  # the pipeline's, unless set here
             if setting.name not in fields:
                 values[setting.ir] = default

@@ -20,14 +20,6 @@ _CONTAINER_FIELDS = ("command", "args", "env", "env_from", "resources", "retry",
                      "timeout")
 
 
-def suspends(decl: ast.StepDecl) -> bool:
-    """Whether the step is written with ``suspend`` (its image is then not required)."""
-    for item in decl.items:  # a loop, not any(): every step is asked
-        if isinstance(item, ast.Assignment) and item.key.name == "suspend":
-            return True
-    return False
-
-
 def read(expr: ast.Expr, fields: FieldReader) -> int | None:
     """``true`` (UNTIL_RESUMED), ``false`` (None) or a duration's seconds (at least 1)."""
     if isinstance(expr, ast.BoolLit):
