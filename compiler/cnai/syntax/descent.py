@@ -5,7 +5,7 @@ token, a reduction per rule with its child list built and filtered, and to_ast.p
 callbacks working out which child is which. Over the same tokens (scanned a chunk at a
 time, ``_tokens``), this parser reads each rule's shape directly and builds each node once,
 with the span, nesting depth and values AstBuilder would give it (AstBuilder still decodes
-strings and numbers).
+strings, floats and integers of _SHORT_INT digits or more).
 
 It accepts only well-formed input: on the first token it does not expect, on a character no
 token starts with, on anything nested deeper than the LALR path would take without
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from itertools import accumulate, chain, islice, repeat
 
+from cnai.limits import INT64_MAX
 from cnai.source import SourceFile, Span
 from cnai.syntax import ast
 from cnai.syntax.lalr import Token
@@ -89,6 +90,11 @@ def descend_step(tables: Tables, builder: AstBuilder, start: int, end: int,
     if descent.kind != _END or builder.diagnostics.items:
         return None
     return step
+
+
+# An integer of fewer digits is within int64 (what AstBuilder._integer checks), so int()
+# reads it without the check.
+_SHORT_INT = len(str(INT64_MAX))
 
 
 def _depth(node: ast.Node) -> int:
@@ -345,7 +351,7 @@ class _Descent:
                         self.kind, self.value, self.start, self.end = next_token()
                     else:
                         literal = self.string()
-                elif kind == "INT" and len(value) < 19:  # within int64, as atom() reads it
+                elif kind == "INT" and len(value) < _SHORT_INT:  # as atom() reads it
                     literal = ast.IntLit(int(value), Span(source, self.start, end))
                     self.kind, self.value, self.start, self.end = next_token()
                 expr: ast.Expr
@@ -365,14 +371,11 @@ class _Descent:
                         expr = literal
                 if expr is literal:
                     item = ast.Assignment(key, expr, Span(source, start, end))
-                    depth = 1
-                else:  # as assignment()
-                    item = ast.Assignment(key, expr, Span(source, start, expr.span.end))
-                    depth = 1 + getattr(expr, "_depth", 0)
-                    if depth > MAX_DEPTH:
-                        raise _Unexpected  # E0008, which the LALR path reports
-                node: ast.Node = item  # mypy finds `_depth` in no dataclass's own slots
-                node._depth = depth
+                    node: ast.Node = item  # mypy finds `_depth` in no dataclass's own slots
+                    node._depth = depth = 1
+                else:
+                    item = self.assignment(key, start, expr)
+                    depth = item._depth
             elif kind == "}":
                 break
             elif kind == "output":
@@ -422,7 +425,7 @@ class _Descent:
     def assignment(self, key: ast.Ident, start: int, value: ast.Expr) -> ast.Assignment:
         """The assignment of ``value`` to ``key``, whose text began at ``start``."""
         assignment = ast.Assignment(key, value, Span(self.source, start, value.span.end))
-        self.nest(assignment, 1 + getattr(value, "_depth", 0))
+        self.nest(assignment, 1 + _depth(value))
         return assignment
 
     def block(self, key: ast.Ident, start: int) -> ast.Block:
@@ -796,8 +799,7 @@ class _Descent:
             return self.string()
         if kind == "INT":
             value = self.value
-            # Under 19 characters, an integer is within int64 (what AstBuilder._integer checks).
-            integer = int(value) if len(value) < 19 else self.builder._integer(self.token())
+            integer = int(value) if len(value) < _SHORT_INT else self.builder._integer(self.token())
             literal = ast.IntLit(integer, Span(self.source, self.start, self.end))
             self.kind, self.value, self.start, self.end = self.next_token()
             return literal

@@ -495,14 +495,12 @@ class AstBuilder:
                 parts.append(piece)
                 continue
             names, ref_start, ref_end = piece
-            if len(names) == 1:  # `${lr}`: most are one name, which spans the reference
+            if len(names) == 1:  # `${lr}`: most are one name
+                # One name spans the whole reference (_INTERPOLATION's group 1), so one span
+                # serves both, as in the descent's references.
                 ((name, first, last),) = names
                 span = Span(source, start + first, start + last)
-                if first != ref_start or last != ref_end:
-                    parts.append(ast.Ref((ast.Ident(name, span),),
-                                         Span(source, start + ref_start, start + ref_end)))
-                else:  # one span serves both (as the descent's references)
-                    parts.append(ast.Ref((ast.Ident(name, span),), span))
+                parts.append(ast.Ref((ast.Ident(name, span),), span))
                 continue
             idents: list[ast.Ident] = []
             for name, first, last in names:
